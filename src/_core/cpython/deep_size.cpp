@@ -1,0 +1,349 @@
+// deep_size.cpp — deep and shallow object sizes over CPython objects (see deep_size.h).
+#include "cpython/deep_size.h"
+
+#include <cstdint>
+#include <cstring>
+
+#include "cpython/object_layout.h"
+#include "engine/reachable_walk.h"
+#include "engine/tally.h"
+
+namespace memslim::cpython {
+
+namespace {
+
+// How the __sizeof__ of a type is computed. Built-in rules reproduce CPython's own
+// __sizeof__ implementations exactly and avoid a Python call per object; anything else calls the
+// type's __sizeof__.
+enum class SizeRule : std::uint8_t {
+    kObjectDefault,  // object.__sizeof__: tp_basicsize + ob_size * tp_itemsize
+    kList,           // list.__sizeof__
+    kDict,           // dict.__sizeof__
+    kInt,            // int.__sizeof__
+    kStr,            // str.__sizeof__ (compact ASCII fast path, otherwise a call)
+    kCall,           // look up and call __sizeof__
+};
+
+enum class Boundary : std::uint8_t { kNone, kType, kModule, kFunction, kCode };
+
+struct TypeInfo {
+    PyTypeObject* type = nullptr;
+    SizeRule rule = SizeRule::kCall;
+    Boundary boundary = Boundary::kNone;
+    bool numpy_array = false;  // follow `.base` (views keep their base's buffer alive)
+};
+
+PyObject* g_sizeof_name = nullptr;
+PyObject* g_base_name = nullptr;
+PyObject* g_descr_object = nullptr;  // object.__sizeof__ etc., borrowed from the static types
+PyObject* g_descr_list = nullptr;
+PyObject* g_descr_dict = nullptr;
+PyObject* g_descr_int = nullptr;
+PyObject* g_descr_str = nullptr;
+
+bool init_names() {
+    if (g_sizeof_name != nullptr) return true;
+    g_sizeof_name = PyUnicode_InternFromString("__sizeof__");
+    g_base_name = PyUnicode_InternFromString("base");
+    if (g_sizeof_name == nullptr || g_base_name == nullptr) return false;
+    g_descr_object = _PyType_Lookup(&PyBaseObject_Type, g_sizeof_name);
+    g_descr_list = _PyType_Lookup(&PyList_Type, g_sizeof_name);
+    g_descr_dict = _PyType_Lookup(&PyDict_Type, g_sizeof_name);
+    g_descr_int = _PyType_Lookup(&PyLong_Type, g_sizeof_name);
+    g_descr_str = _PyType_Lookup(&PyUnicode_Type, g_sizeof_name);
+    init_object_layout();
+    return true;
+}
+
+bool is_subtype_named(PyTypeObject* tp, const char* name) {
+    PyObject* mro = tp->tp_mro;
+    if (mro == nullptr || !PyTuple_Check(mro)) return false;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); ++i) {
+        auto* base = reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(mro, i));
+        if (std::strcmp(base->tp_name, name) == 0) return true;
+    }
+    return false;
+}
+
+TypeInfo classify(PyTypeObject* tp) {
+    TypeInfo info;
+    info.type = tp;
+    PyObject* descr = _PyType_Lookup(tp, g_sizeof_name);
+    if (descr == g_descr_object) {
+        info.rule = SizeRule::kObjectDefault;
+    } else if (descr == g_descr_list) {
+        info.rule = SizeRule::kList;
+    } else if (descr == g_descr_dict) {
+        info.rule = SizeRule::kDict;
+    } else if (descr == g_descr_int) {
+        info.rule = SizeRule::kInt;
+    } else if (descr == g_descr_str) {
+        info.rule = SizeRule::kStr;
+    }
+
+    if (PyType_FastSubclass(tp, Py_TPFLAGS_TYPE_SUBCLASS)) {
+        info.boundary = Boundary::kType;
+    } else if (PyType_IsSubtype(tp, &PyModule_Type)) {
+        info.boundary = Boundary::kModule;
+    } else if (tp == &PyCode_Type) {
+        info.boundary = Boundary::kCode;
+    } else if (PyType_IsSubtype(tp, &PyFunction_Type) || PyType_IsSubtype(tp, &PyCFunction_Type) ||
+               tp == &PyMethod_Type || tp == &PyInstanceMethod_Type ||
+               tp == &PyMethodDescr_Type || tp == &PyClassMethodDescr_Type ||
+               tp == &PyWrapperDescr_Type || tp == &_PyMethodWrapper_Type) {
+        info.boundary = Boundary::kFunction;
+    }
+    info.numpy_array = is_subtype_named(tp, "numpy.ndarray");
+    return info;
+}
+
+// A direct-mapped cache of TypeInfo: a walk sees few types, and looks one up per edge.
+class TypeInfoCache {
+public:
+    const TypeInfo& get(PyTypeObject* tp) {
+        auto slot = (reinterpret_cast<std::uintptr_t>(tp) >> 4) % kSlots;
+        TypeInfo& info = slots_[slot];
+        if (info.type != tp) info = classify(tp);
+        return info;
+    }
+
+private:
+    static constexpr std::size_t kSlots = 251;
+    TypeInfo slots_[kSlots];
+};
+
+bool crosses(Boundary boundary, unsigned enter) {
+    switch (boundary) {
+        case Boundary::kNone:
+            return false;
+        case Boundary::kType:
+            return !(enter & kEnterTypes);
+        case Boundary::kModule:
+            return !(enter & kEnterModules);
+        case Boundary::kFunction:
+            return !(enter & kEnterFunctions);
+        case Boundary::kCode:
+            return !(enter & kEnterCode);
+    }
+    return false;
+}
+
+// Sets SizeofError from the exception being raised, keeping it as __cause__.
+void raise_sizeof_error_from_current(PyTypeObject* tp) {
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (traceback != nullptr && value != nullptr) PyException_SetTraceback(value, traceback);
+    PyErr_Format(sizeof_error_type(), "%s.__sizeof__() raised %s: %S", tp->tp_name,
+                 type ? reinterpret_cast<PyTypeObject*>(type)->tp_name : "an exception",
+                 value ? value : Py_None);
+    PyObject *new_type, *new_value, *new_traceback;
+    PyErr_Fetch(&new_type, &new_value, &new_traceback);
+    PyErr_NormalizeException(&new_type, &new_value, &new_traceback);
+    if (value != nullptr) {
+        Py_INCREF(value);
+        PyException_SetCause(new_value, value);      // steals the new reference
+        PyException_SetContext(new_value, value);    // steals `value`
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+    PyErr_Restore(new_type, new_value, new_traceback);
+}
+
+// Calls type(o).__sizeof__(o) the way sys.getsizeof does, checking what comes back.
+Py_ssize_t call_sizeof(PyObject* o) {
+    PyTypeObject* tp = Py_TYPE(o);
+    PyObject* descr = _PyType_Lookup(tp, g_sizeof_name);
+    if (descr == nullptr) {
+        PyErr_Format(sizeof_error_type(), "type %s does not define __sizeof__", tp->tp_name);
+        return -1;
+    }
+    Py_INCREF(descr);
+    PyObject* method = descr;
+    if (descrgetfunc get = Py_TYPE(descr)->tp_descr_get; get != nullptr) {
+        method = get(descr, o, reinterpret_cast<PyObject*>(tp));
+        Py_DECREF(descr);
+        if (method == nullptr) {
+            raise_sizeof_error_from_current(tp);
+            return -1;
+        }
+    }
+    PyObject* result = PyObject_CallNoArgs(method);
+    Py_DECREF(method);
+    if (result == nullptr) {
+        raise_sizeof_error_from_current(tp);
+        return -1;
+    }
+    if (!PyLong_Check(result)) {
+        PyErr_Format(sizeof_error_type(), "%s.__sizeof__() returned %s, not an int",
+                     tp->tp_name, Py_TYPE(result)->tp_name);
+        Py_DECREF(result);
+        return -1;
+    }
+    int overflow = 0;
+    long long size = PyLong_AsLongLongAndOverflow(result, &overflow);
+    if (overflow != 0 || size < 0 || size > PY_SSIZE_T_MAX) {
+        PyErr_Format(sizeof_error_type(),
+                     "%s.__sizeof__() returned %R; a size must be a non-negative int below 2**63",
+                     tp->tp_name, result);
+        Py_DECREF(result);
+        return -1;
+    }
+    Py_DECREF(result);
+    return static_cast<Py_ssize_t>(size);
+}
+
+Py_ssize_t dunder_sizeof(PyObject* o, const TypeInfo& info) {
+    PyTypeObject* tp = info.type;
+    switch (info.rule) {
+        case SizeRule::kObjectDefault: {
+            // Objects/typeobject.c object___sizeof___impl
+            Py_ssize_t size = tp->tp_basicsize;
+            if (tp->tp_itemsize > 0) size += Py_SIZE(o) * tp->tp_itemsize;
+            return size;
+        }
+        case SizeRule::kList:
+            return tp->tp_basicsize +
+                   reinterpret_cast<PyListObject*>(o)->allocated * static_cast<Py_ssize_t>(sizeof(void*));
+        case SizeRule::kDict:
+            return _PyDict_SizeOf(reinterpret_cast<PyDictObject*>(o));
+        case SizeRule::kInt: {
+            // Objects/longobject.c int___sizeof___impl
+#if PY_VERSION_HEX >= 0x030C0000
+            auto* number = reinterpret_cast<PyLongObject*>(o);
+            Py_ssize_t digits = static_cast<Py_ssize_t>(number->long_value.lv_tag >> 3);
+            if (digits < 1) digits = 1;
+            return static_cast<Py_ssize_t>(offsetof(PyLongObject, long_value.ob_digit)) +
+                   digits * static_cast<Py_ssize_t>(sizeof(digit));
+#else
+            Py_ssize_t digits = Py_SIZE(o) < 0 ? -Py_SIZE(o) : Py_SIZE(o);
+            return static_cast<Py_ssize_t>(offsetof(PyLongObject, ob_digit)) +
+                   digits * static_cast<Py_ssize_t>(sizeof(digit));
+#endif
+        }
+        case SizeRule::kStr:
+            // Objects/unicodeobject.c unicode___sizeof___impl, compact ASCII case: the UTF-8
+            // form shares the data, and (3.11) no wchar_t copy has been made.
+            if (PyUnicode_IS_COMPACT_ASCII(o)
+#if PY_VERSION_HEX < 0x030C0000
+                && reinterpret_cast<PyASCIIObject*>(o)->wstr == nullptr
+#endif
+            ) {
+                return static_cast<Py_ssize_t>(sizeof(PyASCIIObject)) + PyUnicode_GET_LENGTH(o) + 1;
+            }
+            return call_sizeof(o);
+        case SizeRule::kCall:
+            return call_sizeof(o);
+    }
+    return call_sizeof(o);
+}
+
+Py_ssize_t true_size(PyObject* o, const TypeInfo& info) {
+    Py_ssize_t size = dunder_sizeof(o, info);
+    if (size < 0) return -1;
+    size += static_cast<Py_ssize_t>(getsizeof_header(o));
+    Py_ssize_t total = size + hidden_bytes(o);
+    return total < 0 ? 0 : total;
+}
+
+struct WalkState {
+    engine::ReachableWalk walk;
+    TypeInfoCache* types;
+    unsigned enter;
+};
+
+void offer(WalkState& state, PyObject* o) {
+    if (state.walk.offer(reinterpret_cast<std::uintptr_t>(o))) Py_INCREF(o);
+}
+
+int visit_referent(PyObject* child, void* arg) {
+    auto& state = *static_cast<WalkState*>(arg);
+    if (crosses(state.types->get(Py_TYPE(child)).boundary, state.enter)) return 0;
+    if (is_static_or_immortal(child)) return 0;
+    offer(state, child);
+    return 0;
+}
+
+}  // namespace
+
+PyObject* sizeof_error_type() {
+    static PyObject* error = nullptr;
+    if (error == nullptr) {
+        error = PyErr_NewExceptionWithDoc(
+            "memslim.SizeofError",
+            "An object's __sizeof__() raised or returned something that is not a size.",
+            PyExc_ValueError, nullptr);
+    }
+    return error;
+}
+
+bool deep_sizeof(PyObject* root, unsigned enter, bool by_type, DeepSize& out) {
+    if (!init_names()) return false;
+    out = DeepSize{};
+    TypeInfoCache types;
+    WalkState state{engine::ReachableWalk(), &types, enter};
+    engine::Tally tally;
+    bool ok = true;
+
+    offer(state, root);  // the root is always measured, whatever its kind
+    std::uintptr_t node = 0;
+    while (state.walk.next(node)) {
+        auto* o = reinterpret_cast<PyObject*>(node);
+        const TypeInfo info = types.get(Py_TYPE(o));  // a copy: traversal reuses cache slots
+        Py_ssize_t size = true_size(o, info);
+        if (size < 0) {
+            ok = false;
+            break;
+        }
+        out.bytes += static_cast<std::size_t>(size);
+        out.objects += 1;
+        if (by_type) tally.add(reinterpret_cast<std::uintptr_t>(info.type), static_cast<std::size_t>(size));
+
+        PyTypeObject* tp = Py_TYPE(o);
+        if (tp->tp_traverse != nullptr && PyType_IS_GC(tp)) {
+            tp->tp_traverse(o, visit_referent, &state);
+        }
+        if (info.numpy_array) {
+            // NumPy arrays are not GC containers: a view reaches the buffer it shares only
+            // through `.base`.
+            PyObject* base = PyObject_GetAttr(o, g_base_name);
+            if (base == nullptr) {
+                PyErr_Clear();
+            } else {
+                if (base != Py_None) visit_referent(base, &state);
+                Py_DECREF(base);
+            }
+        }
+    }
+
+    if (ok && by_type) {
+        for (const engine::TallyRow& row : tally.largest_first()) {
+            auto* type = reinterpret_cast<PyTypeObject*>(row.key);
+            Py_INCREF(type);  // the caller owns these: the objects that kept them alive are released
+            out.by_type.push_back({type, row.count, row.bytes});
+        }
+    }
+    // Release what the walk held. Decrefs may free objects (if another thread dropped them
+    // meanwhile) and run arbitrary code; keep the error, if any, across that.
+    PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+    if (!ok) PyErr_Fetch(&type, &value, &traceback);
+    state.walk.seen().for_each([](std::uintptr_t address) {
+        Py_DECREF(reinterpret_cast<PyObject*>(address));
+    });
+    if (!ok) PyErr_Restore(type, value, traceback);
+    return ok;
+}
+
+Py_ssize_t true_sizeof(PyObject* o) {
+    if (!init_names()) return -1;
+    return true_size(o, classify(Py_TYPE(o)));
+}
+
+Py_ssize_t getsizeof(PyObject* o) {
+    if (!init_names()) return -1;
+    Py_ssize_t size = dunder_sizeof(o, classify(Py_TYPE(o)));
+    if (size < 0) return -1;
+    return size + static_cast<Py_ssize_t>(getsizeof_header(o));
+}
+
+}  // namespace memslim::cpython

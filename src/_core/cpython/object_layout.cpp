@@ -1,0 +1,202 @@
+// object_layout.cpp — per-version CPython object layout facts (see object_layout.h).
+#include "cpython/object_layout.h"
+
+#include <cstdint>
+#include <vector>
+
+#if defined(__linux__)
+#include <link.h>
+#endif
+
+#if PY_VERSION_HEX < 0x030B0000
+#error "memslim supports CPython 3.11 and newer"
+#endif
+#if defined(Py_GIL_DISABLED)
+#error "memslim does not support free-threaded CPython builds yet"
+#endif
+
+namespace memslim::cpython {
+
+namespace {
+
+// The head of CPython's PyDictKeysObject (Include/internal/pycore_dict.h), identical in 3.11,
+// 3.12 and 3.13 for builds with the GIL. Only the two counters that size a values array are read.
+struct DictKeysHead {
+    Py_ssize_t dk_refcnt;
+    std::uint8_t dk_log2_size;
+    std::uint8_t dk_log2_index_bytes;
+    std::uint8_t dk_kind;
+    std::uint32_t dk_version;
+    Py_ssize_t dk_usable;
+    Py_ssize_t dk_nentries;
+};
+
+// Number of value slots of a values array built for `keys` (CPython's
+// shared_keys_usable_size()): entries used so far plus entries still usable.
+std::size_t shared_keys_usable_size(const void* keys) {
+    auto* head = static_cast<const DictKeysHead*>(keys);
+    return static_cast<std::size_t>(head->dk_nentries + head->dk_usable);
+}
+
+constexpr std::size_t kPointer = sizeof(PyObject*);
+// PyGC_Head (Include/internal/pycore_gc.h) is two words in every GIL build of 3.11-3.13.
+constexpr std::size_t kGCHeadSize = 2 * sizeof(std::uintptr_t);
+constexpr std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+
+std::size_t pre_header_size(PyTypeObject* tp) {
+    std::size_t size = PyType_IS_GC(tp) ? kGCHeadSize : 0;
+#if PY_VERSION_HEX >= 0x030C0000
+    if (PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT | Py_TPFLAGS_MANAGED_WEAKREF)) {
+        size += 2 * kPointer;
+    }
+#else
+    if (PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT)) size += 2 * kPointer;
+#endif
+    return size;
+}
+
+#if PY_VERSION_HEX < 0x030D0000
+// Bytes of a values array made by 3.11/3.12's new_values(size): a prefix of
+// round_up(size + 2, 8) bytes (insertion order, count, and the prefix size in its last byte),
+// then `size` slots. `size` itself is not stored: it was the shared keys' usable size when the
+// array was made, and that only shrinks as instances are created (init_inline_values() takes one
+// off each time). So the keys' usable size now is a lower bound, and the prefix bounds it to
+// [prefix - 9, prefix - 2]; the clamp is exact once a class has more than a few instances and at
+// most 7 slots short for the very first ones.
+std::size_t values_allocation(const std::uint8_t* values, const void* keys) {
+    const std::size_t prefix = values[-1];
+    const std::size_t lowest = prefix >= 10 ? prefix - 9 : 1;
+    const std::size_t highest = prefix >= 3 ? prefix - 2 : 1;
+    std::size_t slots = shared_keys_usable_size(keys);
+    if (slots < lowest) slots = lowest;
+    if (slots > highest) slots = highest;
+    return prefix + slots * kPointer;
+}
+#endif
+
+// Address ranges of the interpreter's own loaded image (libpython or the python executable):
+// objects inside them were never allocated and are never freed.
+struct ImageRange {
+    std::uintptr_t start;
+    std::uintptr_t end;
+};
+std::vector<ImageRange> g_image_ranges;
+
+#if defined(__linux__)
+int collect_image_ranges(struct dl_phdr_info* info, std::size_t, void* anchor_ptr) {
+    const auto anchor = reinterpret_cast<std::uintptr_t>(anchor_ptr);
+    std::vector<ImageRange> ranges;
+    bool contains_anchor = false;
+    for (int i = 0; i < info->dlpi_phnum; ++i) {
+        const auto& ph = info->dlpi_phdr[i];
+        if (ph.p_type != PT_LOAD) continue;
+        std::uintptr_t start = info->dlpi_addr + ph.p_vaddr;
+        std::uintptr_t end = start + ph.p_memsz;
+        ranges.push_back({start, end});
+        if (anchor >= start && anchor < end) contains_anchor = true;
+    }
+    if (!contains_anchor) return 0;
+    g_image_ranges = std::move(ranges);
+    return 1;  // stop iterating
+}
+#endif
+
+}  // namespace
+
+void init_object_layout() {
+    g_image_ranges.clear();
+#if defined(__linux__)
+    dl_iterate_phdr(collect_image_ranges, static_cast<void*>(Py_None));
+#endif
+    if (g_image_ranges.empty()) {
+        // Without the loader's view, still recognise the best-known singletons.
+        for (PyObject* o : {Py_None, Py_True, Py_False, Py_Ellipsis, Py_NotImplemented}) {
+            auto a = reinterpret_cast<std::uintptr_t>(o);
+            g_image_ranges.push_back({a, a + 1});
+        }
+    }
+}
+
+std::size_t getsizeof_header(PyObject* o) {
+#if PY_VERSION_HEX >= 0x030C0000
+    // sysmodule.c (3.12+): the pre-header is added unless `o` is a static type.
+    if (Py_IS_TYPE(o, &PyType_Type) &&
+        !PyType_HasFeature(reinterpret_cast<PyTypeObject*>(o), Py_TPFLAGS_HEAPTYPE)) {
+        return 0;
+    }
+#endif
+    // sysmodule.c (3.11): the pre-header of the object's type, whatever the object.
+    return pre_header_size(Py_TYPE(o));
+}
+
+Py_ssize_t hidden_bytes(PyObject* o) {
+    PyTypeObject* tp = Py_TYPE(o);
+    Py_ssize_t extra = 0;
+
+    if (PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT)) {
+        const void* cached_keys = reinterpret_cast<PyHeapTypeObject*>(tp)->ht_cached_keys;
+#if PY_VERSION_HEX >= 0x030D0000
+        // 3.13: values live inline after tp_basicsize (_PyInlineValuesSize): a header word, one
+        // slot per usable key, and an insertion-order byte per key rounded up to a word. The
+        // header's first byte is the capacity; the allocation was sized one slot larger only for
+        // the first few instances of a class (_PyObject_InitInlineValues), which we accept.
+        if (PyType_HasFeature(tp, Py_TPFLAGS_INLINE_VALUES)) {
+            const auto* inline_values = reinterpret_cast<const std::uint8_t*>(o) + tp->tp_basicsize;
+            std::size_t slots = inline_values[0];
+            extra += static_cast<Py_ssize_t>(round_up(slots, kPointer) + (slots + 1) * kPointer);
+        }
+        (void)cached_keys;
+#else
+#if PY_VERSION_HEX >= 0x030C0000
+        // 3.12: one tagged word at obj[-3] holds either the dict or (low bit set) the values.
+        auto tagged = reinterpret_cast<std::uintptr_t*>(o)[-3];
+        const std::uint8_t* values =
+            (tagged & 1) ? reinterpret_cast<const std::uint8_t*>(tagged + 1) : nullptr;
+#else
+        // 3.11: the values pointer is at obj[-4] (_PyObject_ValuesPointer).
+        const std::uint8_t* values = reinterpret_cast<std::uint8_t**>(o)[-4];
+#endif
+        if (values != nullptr && cached_keys != nullptr) {
+            extra += static_cast<Py_ssize_t>(values_allocation(values, cached_keys));
+        }
+#endif
+    }
+
+    if (PyDict_Check(o)) {
+        auto* dict = reinterpret_cast<PyDictObject*>(o);
+        if (dict->ma_values != nullptr) {
+            std::size_t slots = shared_keys_usable_size(dict->ma_keys);
+#if PY_VERSION_HEX >= 0x030D0000
+            // 3.13: the first byte of PyDictValues after `capacity` and `size` says whether the
+            // values are embedded in an instance (counted there) or allocated on their own.
+            const auto* header = reinterpret_cast<const std::uint8_t*>(dict->ma_values);
+            bool embedded = header[2] != 0;
+            if (embedded) {
+                extra -= static_cast<Py_ssize_t>(slots * kPointer);
+            } else {
+                extra += static_cast<Py_ssize_t>(round_up(slots, kPointer) + kPointer);
+            }
+#else
+            // 3.11/3.12: _PyDict_SizeOf counts one slot per usable key of the keys as they are
+            // now; the array was allocated with a prefix, for the keys as they were then.
+            const auto* values = reinterpret_cast<const std::uint8_t*>(dict->ma_values);
+            extra += static_cast<Py_ssize_t>(values_allocation(values, dict->ma_keys)) -
+                     static_cast<Py_ssize_t>(slots * kPointer);
+#endif
+        }
+    }
+    return extra;
+}
+
+bool is_static_or_immortal(PyObject* o) {
+#if PY_VERSION_HEX >= 0x030C0000
+    if (_Py_IsImmortal(o)) return true;
+#endif
+    const auto address = reinterpret_cast<std::uintptr_t>(o);
+    for (const ImageRange& range : g_image_ranges) {
+        if (address >= range.start && address < range.end) return true;
+    }
+    return false;
+}
+
+}  // namespace memslim::cpython

@@ -1,0 +1,34 @@
+// object_layout.h — what an object really occupies, and which objects are not on the heap.
+//
+// This is the one place that knows how CPython lays objects out beyond what __sizeof__()
+// reports. Each quirk names the CPython versions it applies to; object_layout.cpp holds the
+// per-version code. Supported: CPython 3.11, 3.12 and 3.13 with the GIL (not free-threaded).
+#pragma once
+
+#include <Python.h>
+
+#include <cstddef>
+
+namespace memslim::cpython {
+
+// Must be called once (with the GIL held) before any other function here.
+void init_object_layout();
+
+// What sys.getsizeof(o) adds to o.__sizeof__() on the running interpreter: the pre-header of
+// o's type (GC header, managed dict and weakref words); 3.12+ leaves it out for static types.
+std::size_t getsizeof_header(PyObject* o);
+
+// Bytes allocated for `o` that neither __sizeof__() nor sys.getsizeof() count (may be negative
+// when __sizeof__ counts memory that physically belongs to another object):
+//  * 3.11/3.12: the separately allocated array holding an instance's attribute values, and the
+//    size prefix of a split dict's values array;
+//  * 3.13: attribute values stored inline at the end of the instance; a dict materialised from
+//    such an instance reports those values as its own, so they are subtracted there.
+Py_ssize_t hidden_bytes(PyObject* o);
+
+// True for objects that are shared by every program and never freed: objects statically
+// allocated inside the interpreter (None, True, small ints, one-character strings, static types,
+// deep-frozen constants) and, on 3.12+, immortal objects (such as interned strings).
+bool is_static_or_immortal(PyObject* o);
+
+}  // namespace memslim::cpython

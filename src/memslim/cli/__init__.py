@@ -1,0 +1,1 @@
+"""memslim command-line interface."""

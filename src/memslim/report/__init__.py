@@ -1,0 +1,1 @@
+"""Reports: terminal tables (rich), and later JSON and HTML."""
