@@ -8,6 +8,11 @@
 #include "engine/reachable_walk.h"
 #include "engine/tally.h"
 
+#if PY_VERSION_HEX >= 0x030D0000
+// 3.13 moved the declaration to the internal headers; the function is still exported.
+extern "C" PyAPI_FUNC(Py_ssize_t) _PyDict_SizeOf(PyDictObject*);
+#endif
+
 namespace memslim::cpython {
 
 namespace {
@@ -40,6 +45,7 @@ PyObject* g_descr_list = nullptr;
 PyObject* g_descr_dict = nullptr;
 PyObject* g_descr_int = nullptr;
 PyObject* g_descr_str = nullptr;
+PyTypeObject* g_method_wrapper_type = nullptr;  // not exported by 3.13: found at run time
 
 bool init_names() {
     if (g_sizeof_name != nullptr) return true;
@@ -51,6 +57,10 @@ bool init_names() {
     g_descr_dict = _PyType_Lookup(&PyDict_Type, g_sizeof_name);
     g_descr_int = _PyType_Lookup(&PyLong_Type, g_sizeof_name);
     g_descr_str = _PyType_Lookup(&PyUnicode_Type, g_sizeof_name);
+    PyObject* wrapper = PyObject_GetAttrString(Py_None, "__repr__");
+    if (wrapper == nullptr) return false;
+    g_method_wrapper_type = Py_TYPE(wrapper);
+    Py_DECREF(wrapper);
     init_object_layout();
     return true;
 }
@@ -90,7 +100,7 @@ TypeInfo classify(PyTypeObject* tp) {
     } else if (PyType_IsSubtype(tp, &PyFunction_Type) || PyType_IsSubtype(tp, &PyCFunction_Type) ||
                tp == &PyMethod_Type || tp == &PyInstanceMethod_Type ||
                tp == &PyMethodDescr_Type || tp == &PyClassMethodDescr_Type ||
-               tp == &PyWrapperDescr_Type || tp == &_PyMethodWrapper_Type) {
+               tp == &PyWrapperDescr_Type || tp == g_method_wrapper_type) {
         info.boundary = Boundary::kFunction;
     }
     info.numpy_array = is_subtype_named(tp, "numpy.ndarray");
@@ -264,6 +274,36 @@ int visit_referent(PyObject* child, void* arg) {
     return 0;
 }
 
+// Offers every referent of `o`: what tp_traverse reports, and what it leaves out because it
+// cannot form a cycle but is owned all the same.
+void traverse_all(PyObject* o, const TypeInfo& info, WalkState& state) {
+    PyTypeObject* tp = Py_TYPE(o);
+    if (tp->tp_traverse != nullptr && PyType_IS_GC(tp)) {
+        tp->tp_traverse(o, visit_referent, &state);
+    }
+    if (PyObject* dict = managed_dict(o); dict != nullptr) visit_referent(dict, &state);
+    if (PyDict_Check(o) && reinterpret_cast<PyDictObject*>(o)->ma_values == nullptr) {
+        // dict_traverse skips the keys of all-str-key tables (3.11+). A split table's keys are
+        // shared by all instances of a class and belong to the class, so those stay uncounted.
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(o, &pos, &key, &value)) {
+            if (PyUnicode_Check(key)) visit_referent(key, &state);
+        }
+    }
+    if (info.numpy_array) {
+        // NumPy arrays are not GC containers: a view reaches the buffer it shares only
+        // through `.base`.
+        PyObject* base = PyObject_GetAttr(o, g_base_name);
+        if (base == nullptr) {
+            PyErr_Clear();
+        } else {
+            if (base != Py_None) visit_referent(base, &state);
+            Py_DECREF(base);
+        }
+    }
+}
+
 }  // namespace
 
 PyObject* sizeof_error_type() {
@@ -299,21 +339,7 @@ bool deep_sizeof(PyObject* root, unsigned enter, bool by_type, DeepSize& out) {
         out.objects += 1;
         if (by_type) tally.add(reinterpret_cast<std::uintptr_t>(info.type), static_cast<std::size_t>(size));
 
-        PyTypeObject* tp = Py_TYPE(o);
-        if (tp->tp_traverse != nullptr && PyType_IS_GC(tp)) {
-            tp->tp_traverse(o, visit_referent, &state);
-        }
-        if (info.numpy_array) {
-            // NumPy arrays are not GC containers: a view reaches the buffer it shares only
-            // through `.base`.
-            PyObject* base = PyObject_GetAttr(o, g_base_name);
-            if (base == nullptr) {
-                PyErr_Clear();
-            } else {
-                if (base != Py_None) visit_referent(base, &state);
-                Py_DECREF(base);
-            }
-        }
+        traverse_all(o, info, state);
     }
 
     if (ok && by_type) {

@@ -39,6 +39,13 @@ std::size_t shared_keys_usable_size(const void* keys) {
 }
 
 constexpr std::size_t kPointer = sizeof(PyObject*);
+#if PY_VERSION_HEX >= 0x030C0000
+constexpr std::size_t kOneDigitIntPadding =
+    sizeof(PyLongObject) - (offsetof(PyLongObject, long_value.ob_digit) + sizeof(digit));
+#else
+constexpr std::size_t kOneDigitIntPadding =
+    sizeof(PyLongObject) - (offsetof(PyLongObject, ob_digit) + sizeof(digit));
+#endif
 // PyGC_Head (Include/internal/pycore_gc.h) is two words in every GIL build of 3.11-3.13.
 constexpr std::size_t kGCHeadSize = 2 * sizeof(std::uintptr_t);
 constexpr std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
@@ -162,6 +169,25 @@ Py_ssize_t hidden_bytes(PyObject* o) {
 #endif
     }
 
+    if (tp->tp_itemsize > 0 && tp->tp_alloc == PyType_GenericAlloc &&
+        PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE)) {
+        // Subclasses of variable-size types (tuple, int, bytes) are allocated by
+        // PyType_GenericAlloc, which reserves one item more than asked for, as a sentinel.
+        extra += tp->tp_itemsize;
+    }
+
+    if (PyLong_CheckExact(o)) {
+        // Ints of at most one digit are nearly always made by _PyLong_FromMedium (arithmetic,
+        // PyLong_FromLong), which allocates a whole PyLongObject: padding included, 4 bytes more
+        // than int.__sizeof__() reports (3.11-3.13).
+#if PY_VERSION_HEX >= 0x030C0000
+        bool one_digit = (reinterpret_cast<PyLongObject*>(o)->long_value.lv_tag >> 3) <= 1;
+#else
+        bool one_digit = Py_SIZE(o) >= -1 && Py_SIZE(o) <= 1;
+#endif
+        if (one_digit) extra += kOneDigitIntPadding;
+    }
+
     if (PyDict_Check(o)) {
         auto* dict = reinterpret_cast<PyDictObject*>(o);
         if (dict->ma_values != nullptr) {
@@ -186,6 +212,16 @@ Py_ssize_t hidden_bytes(PyObject* o) {
         }
     }
     return extra;
+}
+
+PyObject* managed_dict(PyObject* o) {
+    if (!PyType_HasFeature(Py_TYPE(o), Py_TPFLAGS_MANAGED_DICT)) return nullptr;
+    // The dict word is obj[-3] in 3.11-3.13 (MANAGED_DICT_OFFSET); 3.12 tags values with bit 0.
+    auto word = reinterpret_cast<std::uintptr_t*>(o)[-3];
+#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
+    if (word & 1) return nullptr;
+#endif
+    return reinterpret_cast<PyObject*>(word);
 }
 
 bool is_static_or_immortal(PyObject* o) {

@@ -22,9 +22,16 @@ std::size_t getsizeof_header(PyObject* o);
 // when __sizeof__ counts memory that physically belongs to another object):
 //  * 3.11/3.12: the separately allocated array holding an instance's attribute values, and the
 //    size prefix of a split dict's values array;
+//  * the sentinel item PyType_GenericAlloc adds to instances of subclasses of tuple, int, bytes;
+//  * 3.11+: the padding at the end of one-digit ints, allocated as a whole PyLongObject;
 //  * 3.13: attribute values stored inline at the end of the instance; a dict materialised from
 //    such an instance reports those values as its own, so they are subtracted there.
 Py_ssize_t hidden_bytes(PyObject* o);
+
+// The instance dict materialised for `o` (for example by reading `o.__dict__`), or nullptr.
+// Borrowed. Only for instances whose type manages its dict (Py_TPFLAGS_MANAGED_DICT); on 3.13
+// tp_traverse does not report such a dict while the inline values are still in use.
+PyObject* managed_dict(PyObject* o);
 
 // True for objects that are shared by every program and never freed: objects statically
 // allocated inside the interpreter (None, True, small ints, one-character strings, static types,
