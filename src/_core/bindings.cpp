@@ -39,14 +39,14 @@ NB_MODULE(_core, m) {
     m.attr("ENTER_CODE") = static_cast<unsigned>(memslim::cpython::kEnterCode);
     m.attr("SizeofError") = nb::borrow(memslim::cpython::sizeof_error_type());
 
-    m.def("deep_sizeof", &deep_sizeof, "obj"_a, "enter"_a = 0u, "by_type"_a = false,
+    m.def("deep_sizeof", &deep_sizeof, "obj"_a.none(), "enter"_a = 0u, "by_type"_a = false,
           "Deep size of obj in bytes; with by_type, (bytes, objects, [(type, count, bytes)]).");
     m.def(
         "true_sizeof",
         [](nb::handle obj) { return checked(memslim::cpython::true_sizeof(obj.ptr())); },
-        "obj"_a, "Bytes allocated for obj alone, including what sys.getsizeof leaves out.");
+        "obj"_a.none(), "Bytes allocated for obj alone, including what sys.getsizeof leaves out.");
     m.def(
         "getsizeof",
-        [](nb::handle obj) { return checked(memslim::cpython::getsizeof(obj.ptr())); }, "obj"_a,
+        [](nb::handle obj) { return checked(memslim::cpython::getsizeof(obj.ptr())); }, "obj"_a.none(),
         "Exactly sys.getsizeof(obj) for the running interpreter.");
 }

@@ -58,9 +58,10 @@ class SizeDetail:
         rows.append(("total", f"{self.objects:,}", f"{self.bytes:,}", "100.0"))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = []
-        for r in rows:
+        for name, count, size, share in rows:
             lines.append(
-                f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:>{widths[3]}}"
+                f"{name:<{widths[0]}}  {count:>{widths[1]}}  {size:>{widths[2]}}"
+                f"  {share:>{widths[3]}}"
             )
         return "\n".join(lines)
 

@@ -227,6 +227,7 @@ Py_ssize_t dunder_sizeof(PyObject* o, const TypeInfo& info) {
                    digits * static_cast<Py_ssize_t>(sizeof(digit));
 #else
             Py_ssize_t digits = Py_SIZE(o) < 0 ? -Py_SIZE(o) : Py_SIZE(o);
+            if (digits < 1) digits = 1;  // zero is charged one digit, as by sys.getsizeof
             return static_cast<Py_ssize_t>(offsetof(PyLongObject, ob_digit)) +
                    digits * static_cast<Py_ssize_t>(sizeof(digit));
 #endif
@@ -278,7 +279,9 @@ int visit_referent(PyObject* child, void* arg) {
 // cannot form a cycle but is owned all the same.
 void traverse_all(PyObject* o, const TypeInfo& info, WalkState& state) {
     PyTypeObject* tp = Py_TYPE(o);
-    if (tp->tp_traverse != nullptr && PyType_IS_GC(tp)) {
+    // PyObject_IS_GC, not the type flag: static types are not GC objects and type_traverse
+    // asserts on them.
+    if (tp->tp_traverse != nullptr && PyObject_IS_GC(o)) {
         tp->tp_traverse(o, visit_referent, &state);
     }
     if (PyObject* dict = managed_dict(o); dict != nullptr) visit_referent(dict, &state);

@@ -7,6 +7,7 @@ reported in one line with the exit status ``python`` itself would give.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -86,7 +87,9 @@ def _prepare_module(target: Target) -> Prepared:
         if spec is not None and spec.submodule_search_locations is not None:
             spec = importlib.util.find_spec(f"{name}.__main__")
     except (ImportError, ValueError) as e:
-        raise TargetError(f"Error while finding module specification for {name!r} ({e})", 1) from None
+        raise TargetError(
+            f"Error while finding module specification for {name!r} ({e})", 1
+        ) from None
     finally:
         sys.path.pop(0)
     if spec is None or spec.loader is None or not hasattr(spec.loader, "get_code"):
@@ -113,7 +116,7 @@ def _exit_code(exc: SystemExit) -> int:
     if code is None:
         return 0
     if isinstance(code, int):
-        return code & 0xFF if code >= 0 else code & 0xFF
+        return code & 0xFF  # what the operating system keeps of it, as for python itself
     # python prints a non-int exit code to stderr and exits 1.
     print(code, file=sys.stderr)
     return 1
@@ -148,10 +151,8 @@ def run(prepared: Prepared, target: Target) -> Outcome:
             sys.path[0] = saved_path0
         if saved_main is not None:
             sys.modules["__main__"] = saved_main
-        try:
+        with contextlib.suppress(OSError, ValueError):
             sys.stdout.flush()
-        except (OSError, ValueError):
-            pass
 
 
 def _print_uncaught(exc: BaseException) -> None:
@@ -159,9 +160,9 @@ def _print_uncaught(exc: BaseException) -> None:
     tb = exc.__traceback__
     if tb is not None and tb.tb_frame.f_code is run.__code__:
         tb = tb.tb_next
-    sys.excepthook(type(exc), exc, tb)
+    sys.excepthook(type(exc), exc.with_traceback(tb), tb)
 
 
 def print_syntax_error(exc: SyntaxError) -> None:
     """Print a target's SyntaxError exactly as python would (without memslim's frames)."""
-    sys.excepthook(type(exc), exc, None)
+    sys.excepthook(type(exc), exc.with_traceback(None), None)

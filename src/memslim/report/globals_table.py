@@ -1,6 +1,7 @@
 """Terminal report of ``memslim sizeof``: deep sizes of a finished script's globals."""
 
 from __future__ import annotations
+import __future__
 
 import types
 from typing import Any
@@ -24,13 +25,11 @@ def format_bytes(n: int) -> str:
 def _is_data(name: str, value: Any) -> bool:
     if name.startswith("__") and name.endswith("__"):
         return False
+    if isinstance(value, __future__._Feature):  # `from __future__ import annotations`
+        return False
     return not isinstance(
         value,
-        type
-        | types.ModuleType
-        | types.FunctionType
-        | types.BuiltinFunctionType
-        | types.MethodType,
+        type | types.ModuleType | types.FunctionType | types.BuiltinFunctionType | types.MethodType,
     )
 
 
@@ -70,7 +69,7 @@ def print_globals_report(
     if len(rows) > top:
         table.add_row(f"… {len(rows) - top} more", "", "", "", "")
     table.add_section()
-    table.add_row("all globals (shared objects once)", "", "", format_bytes(together), f"{together:,}")
+    table.add_row("all of them", "(shared once)", "", format_bytes(together), f"{together:,}")
     console.print(table)
 
     name, detail = rows[0]

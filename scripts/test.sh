@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs every test: the C++ engine's GoogleTest suite (CTest),
+# then the Python package with pytest, on CPython 3.11 and on any 3.12/3.13 pyenv provides.
+# CI (.ci/run) calls exactly this; with CI set, C++ warnings are errors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+WERROR=OFF
+if [ -n "${CI:-}" ]; then WERROR=ON; fi
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "GoogleTest (Debian's libgtest-dev)"
+if [ ! -f /usr/include/gtest/gtest.h ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && apt-get install -y -qq libgtest-dev >/dev/null
+  else
+    echo "scripts/test.sh: GoogleTest is missing; install it with: sudo apt-get install libgtest-dev" >&2
+    exit 1
+  fi
+fi
+
+step "C++ engine tests (CTest)"
+cmake -S . -B build/cpp-tests -DMEMSLIM_BUILD_TESTS=ON -DMEMSLIM_WERROR="$WERROR" \
+  -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/cpp-tests -j 2
+ctest --test-dir build/cpp-tests --output-on-failure
+
+step "Install memslim with its test extras ($("$PYTHON" --version))"
+"$PYTHON" -m pip install -q ".[test]" -C cmake.define.MEMSLIM_WERROR="$WERROR"
+
+step "Lint (ruff)"
+"$PYTHON" -m ruff check .
+"$PYTHON" -m ruff format --check .
+
+step "Python tests (pytest)"
+"$PYTHON" -m pytest
+
+# Other CPython versions, where this machine has them (pyenv).
+for minor in 3.12 3.13; do
+  other=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$minor".*/bin/python 2>/dev/null | sort -V | tail -n 1 || true)
+  if [ -z "$other" ]; then
+    step "CPython $minor: not installed here, skipped"
+    continue
+  fi
+  step "Python tests on $("$other" --version)"
+  "$other" -m pip install -q ".[test]" -C cmake.define.MEMSLIM_WERROR="$WERROR"
+  "$other" -m pytest -p no:cacheprovider
+done

@@ -1,0 +1,169 @@
+"""The memslim command, run as a user would: in a subprocess, on fixture programs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import memslim
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def memslim_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "memslim", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def python(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, cwd=cwd, timeout=60, check=False
+    )
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_version() -> None:
+    result = memslim_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip().startswith(f"memslim {memslim.__version__}")
+
+
+def test_help_lists_only_working_commands() -> None:
+    result = memslim_cli("--help")
+    assert result.returncode == 0
+    assert "sizeof" in result.stdout
+    assert "run" not in result.stdout.split("positional arguments")[1].split("options")[0].replace(
+        "run a script", ""
+    )
+
+
+def test_console_script_is_installed() -> None:
+    exe = Path(sys.executable).with_name("memslim")
+    if not exe.exists():
+        pytest.skip("console script not next to this interpreter")
+    result = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+
+
+def test_sizeof_on_bundled_example_reports_largest_global() -> None:
+    result = memslim_cli("sizeof", "examples/inventory.py", "20000", cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    # The target's stdout is its own, untouched; the report goes to stderr.
+    assert result.stdout == python("examples/inventory.py", "20000", cwd=REPO).stdout
+    assert "by_sku" in result.stderr
+    assert "What by_sku is made of" in result.stderr
+    assert "__main__.Item" in result.stderr
+
+
+def test_target_gets_its_own_argv_and_path(tmp_path: Path) -> None:
+    script = write(
+        tmp_path / "show.py",
+        "import sys\nprint(sys.argv)\nprint(sys.path[0])\nprint(__name__)\ndata = [1.5] * 10\n",
+    )
+    result = memslim_cli("sizeof", str(script), "a", "--b", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == repr([str(script), "a", "--b"])
+    assert lines[1] == str(tmp_path)
+    assert lines[2] == "__main__"
+    assert "data" in result.stderr
+
+
+def test_exit_status_passes_through(tmp_path: Path) -> None:
+    script = write(
+        tmp_path / "exit3.py", "import sys\nkept = list(range(1000, 2000))\nsys.exit(3)\n"
+    )
+    result = memslim_cli("sizeof", str(script))
+    assert result.returncode == 3
+    assert "kept" in result.stderr, "the report is produced even when the target exits"
+
+
+def test_uncaught_exception_prints_traceback_and_exits_1(tmp_path: Path) -> None:
+    script = write(tmp_path / "boom.py", "held = {'a': [1.5]}\nraise ValueError('boom')\n")
+    ours, theirs = memslim_cli("sizeof", str(script)), python(str(script))
+    assert ours.returncode == theirs.returncode == 1
+    assert "ValueError: boom" in ours.stderr
+    assert f'File "{script}", line 2, in <module>' in ours.stderr
+    assert "memslim" not in ours.stderr.split("Traceback")[1].split("ValueError")[0]
+    assert "held" in ours.stderr
+
+
+def test_missing_script_is_one_line_error_with_pythons_status(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.py"
+    ours, theirs = memslim_cli("sizeof", str(missing)), python(str(missing))
+    assert ours.returncode == theirs.returncode == 2
+    assert ours.stderr.count("\n") == 1
+    assert "can't open file" in ours.stderr and "nope.py" in ours.stderr
+
+
+def test_directory_without_main_is_one_line_error(tmp_path: Path) -> None:
+    ours, theirs = memslim_cli("sizeof", str(tmp_path)), python(str(tmp_path))
+    assert ours.returncode == theirs.returncode == 1
+    assert ours.stderr.count("\n") == 1
+    assert "__main__" in ours.stderr
+
+
+def test_syntax_error_reported_like_python(tmp_path: Path) -> None:
+    script = write(tmp_path / "bad.py", "x = (1,\n")
+    ours, theirs = memslim_cli("sizeof", str(script)), python(str(script))
+    assert ours.returncode == theirs.returncode == 1
+    assert "SyntaxError" in ours.stderr
+    assert "Traceback" not in ours.stderr
+
+
+def test_module_target(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    write(package / "__init__.py", "")
+    write(
+        package / "job.py", "import sys\nbig = [str(i) for i in range(5000)]\nprint(sys.argv[1:])\n"
+    )
+    result = memslim_cli("sizeof", "-m", "pkg.job", "x", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['x']"
+    assert "big" in result.stderr
+
+
+def test_missing_module(tmp_path: Path) -> None:
+    ours = memslim_cli("sizeof", "-m", "no_such_module_xyz", cwd=tmp_path)
+    theirs = python("-m", "no_such_module_xyz", cwd=tmp_path)
+    assert ours.returncode == theirs.returncode == 1
+    assert "No module named no_such_module_xyz" in ours.stderr
+
+
+def test_usage_errors_exit_2() -> None:
+    assert memslim_cli().returncode == 2
+    assert memslim_cli("sizeof").returncode == 2
+    assert memslim_cli("sizeof", "--top", "0", "x.py").returncode == 2
+    assert memslim_cli("frobnicate").returncode == 2
+
+
+def test_stdin_passes_through(tmp_path: Path) -> None:
+    script = write(tmp_path / "echo.py", "import sys\nprint(sys.stdin.read().upper())\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "memslim", "sizeof", str(script)],
+        input="hello",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ},
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == "HELLO"
