@@ -125,14 +125,15 @@ void init_object_layout() {
 }
 
 std::size_t getsizeof_header(PyObject* o) {
-#if PY_VERSION_HEX >= 0x030C0000
-    // sysmodule.c (3.12+): the pre-header is added unless `o` is a static type.
+#if PY_VERSION_HEX >= 0x030D0000
+    // sysmodule.c (3.13+): the pre-header is added unless `o` is a static type (3.12.1 still
+    // adds it to static types too).
     if (Py_IS_TYPE(o, &PyType_Type) &&
         !PyType_HasFeature(reinterpret_cast<PyTypeObject*>(o), Py_TPFLAGS_HEAPTYPE)) {
         return 0;
     }
 #endif
-    // sysmodule.c (3.11): the pre-header of the object's type, whatever the object.
+    // sysmodule.c (3.11, 3.12): the pre-header of the object's type, whatever the object.
     return pre_header_size(Py_TYPE(o));
 }
 

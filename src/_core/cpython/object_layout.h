@@ -15,7 +15,7 @@ namespace memslim::cpython {
 void init_object_layout();
 
 // What sys.getsizeof(o) adds to o.__sizeof__() on the running interpreter: the pre-header of
-// o's type (GC header, managed dict and weakref words); 3.12+ leaves it out for static types.
+// o's type (GC header, managed dict and weakref words); 3.13 leaves it out for static types.
 std::size_t getsizeof_header(PyObject* o);
 
 // Bytes allocated for `o` that neither __sizeof__() nor sys.getsizeof() count (may be negative
