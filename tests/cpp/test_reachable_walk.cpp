@@ -61,12 +61,47 @@ TEST(ReachableWalk, OfferReportsWhetherNew) {
     ReachableWalk walk;
     EXPECT_TRUE(walk.offer(32));
     EXPECT_FALSE(walk.offer(32));
-    EXPECT_TRUE(walk.was_offered(32));
-    EXPECT_FALSE(walk.was_offered(48));
+    EXPECT_TRUE(walk.was_seen(32));
+    EXPECT_FALSE(walk.was_seen(48));
     EXPECT_EQ(walk.nodes_seen(), 1u);
     EXPECT_EQ(walk.pending(), 1u);
     std::uintptr_t node = 0;
     EXPECT_TRUE(walk.next(node));
     EXPECT_EQ(node, 32u);
     EXPECT_FALSE(walk.next(node));
+}
+
+TEST(ReachableWalk, MarkSeenDoesNotQueue) {
+    ReachableWalk walk;
+    EXPECT_TRUE(walk.mark_seen(64));
+    EXPECT_FALSE(walk.offer(64));
+    EXPECT_EQ(walk.pending(), 0u);
+    EXPECT_EQ(walk.nodes_seen(), 1u);
+}
+
+TEST(ReachableWalk, NewPendingHandsOutEachQueuedNodeOnce) {
+    ReachableWalk walk;
+    std::vector<std::uintptr_t> handed;
+    auto collect = [&](std::uintptr_t n) { handed.push_back(n); };
+    walk.offer(16);
+    walk.offer(32);
+    walk.offer(48);
+    walk.for_each_new_pending(collect);
+    EXPECT_EQ(handed, (std::vector<std::uintptr_t>{16, 32, 48}));
+    handed.clear();
+    walk.for_each_new_pending(collect);
+    EXPECT_TRUE(handed.empty());
+    std::uintptr_t node = 0;
+    walk.next(node);  // pops 48
+    walk.offer(64);
+    walk.offer(80);
+    walk.for_each_new_pending(collect);
+    EXPECT_EQ(handed, (std::vector<std::uintptr_t>{64, 80}));
+    handed.clear();
+    walk.next(node);  // 80
+    walk.next(node);  // 64
+    walk.next(node);  // 32: below what was handed out before, still not handed again
+    walk.offer(96);
+    walk.for_each_new_pending(collect);
+    EXPECT_EQ(handed, (std::vector<std::uintptr_t>{96}));
 }

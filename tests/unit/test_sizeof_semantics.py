@@ -344,3 +344,18 @@ def _builtin_samples() -> list[object]:
 def test_getsizeof_equals_sys_getsizeof_for_builtin_types() -> None:
     for obj in _builtin_samples():
         assert memslim.getsizeof(obj) == sys.getsizeof(obj), type(obj)
+
+
+def test_cyclic_gc_state_is_restored() -> None:
+    assert gc.isenabled()
+    memslim.sizeof([1.5])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        memslim.sizeof([1.5])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(memslim.SizeofError):
+        memslim.sizeof([NegativeSizeof()])
+    assert gc.isenabled()

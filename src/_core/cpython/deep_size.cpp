@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <unordered_set>
 
 #include "cpython/object_layout.h"
 #include "engine/reachable_walk.h"
@@ -36,6 +37,11 @@ struct TypeInfo {
     SizeRule rule = SizeRule::kCall;
     Boundary boundary = Boundary::kNone;
     bool numpy_array = false;  // follow `.base` (views keep their base's buffer alive)
+    // Sizing may run Python code (a __sizeof__ written in Python, or an ndarray subclass's
+    // `base`), during which other threads run and may free objects the walk still holds.
+    bool runs_python = false;
+    // Has no referents to follow and runs no Python: measured as soon as it is reached.
+    bool leaf = false;
 };
 
 PyObject* g_sizeof_name = nullptr;
@@ -104,22 +110,41 @@ TypeInfo classify(PyTypeObject* tp) {
         info.boundary = Boundary::kFunction;
     }
     info.numpy_array = is_subtype_named(tp, "numpy.ndarray");
+    info.runs_python = (info.rule == SizeRule::kCall && descr != nullptr &&
+                        Py_TYPE(descr) != &PyMethodDescr_Type) ||
+                       (info.numpy_array && std::strcmp(tp->tp_name, "numpy.ndarray") != 0);
+    const bool has_referents = (tp->tp_traverse != nullptr && PyType_IS_GC(tp)) ||
+                               info.numpy_array || PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT);
+    info.leaf = !has_referents && !info.runs_python;
     return info;
 }
 
-// A direct-mapped cache of TypeInfo: a walk sees few types, and looks one up per edge.
+// A direct-mapped cache of TypeInfo: a walk sees few types, and looks one up per edge. It holds
+// a reference to every type it has classified until the walk ends, so a cached pointer can never
+// be reused by a new type, and types can be reported after the objects are gone.
 class TypeInfoCache {
 public:
+    TypeInfoCache() = default;
+    TypeInfoCache(const TypeInfoCache&) = delete;
+    TypeInfoCache& operator=(const TypeInfoCache&) = delete;
+    ~TypeInfoCache() {
+        for (PyTypeObject* tp : held_) Py_DECREF(tp);
+    }
+
     const TypeInfo& get(PyTypeObject* tp) {
         auto slot = (reinterpret_cast<std::uintptr_t>(tp) >> 4) % kSlots;
         TypeInfo& info = slots_[slot];
-        if (info.type != tp) info = classify(tp);
+        if (info.type != tp) {
+            info = classify(tp);
+            if (held_.insert(tp).second) Py_INCREF(tp);
+        }
         return info;
     }
 
 private:
     static constexpr std::size_t kSlots = 251;
     TypeInfo slots_[kSlots];
+    std::unordered_set<PyTypeObject*> held_;
 };
 
 bool crosses(Boundary boundary, unsigned enter) {
@@ -169,17 +194,25 @@ Py_ssize_t call_sizeof(PyObject* o) {
         return -1;
     }
     Py_INCREF(descr);
-    PyObject* method = descr;
-    if (descrgetfunc get = Py_TYPE(descr)->tp_descr_get; get != nullptr) {
-        method = get(descr, o, reinterpret_cast<PyObject*>(tp));
+    PyObject* result = nullptr;
+    if (Py_TYPE(descr) == &PyMethodDescr_Type) {
+        // A C method (list.__sizeof__, ndarray.__sizeof__, ...): call it unbound, with no bound
+        // method object to allocate.
+        result = PyObject_Vectorcall(descr, &o, 1, nullptr);
         Py_DECREF(descr);
-        if (method == nullptr) {
-            raise_sizeof_error_from_current(tp);
-            return -1;
+    } else {
+        PyObject* method = descr;
+        if (descrgetfunc get = Py_TYPE(descr)->tp_descr_get; get != nullptr) {
+            method = get(descr, o, reinterpret_cast<PyObject*>(tp));
+            Py_DECREF(descr);
+            if (method == nullptr) {
+                raise_sizeof_error_from_current(tp);
+                return -1;
+            }
         }
+        result = PyObject_CallNoArgs(method);
+        Py_DECREF(method);
     }
-    PyObject* result = PyObject_CallNoArgs(method);
-    Py_DECREF(method);
     if (result == nullptr) {
         raise_sizeof_error_from_current(tp);
         return -1;
@@ -259,19 +292,55 @@ Py_ssize_t true_size(PyObject* o, const TypeInfo& info) {
 
 struct WalkState {
     engine::ReachableWalk walk;
-    TypeInfoCache* types;
-    unsigned enter;
+    TypeInfoCache types;
+    unsigned enter = 0;
+    bool by_type = false;
+    bool failed = false;  // a size could not be taken; a Python exception is set
+    std::size_t bytes = 0;
+    std::size_t objects = 0;
+    engine::Tally tally;
+    std::vector<PyObject*> pinned;  // references taken by pin_pending(), released at the end
 };
 
-void offer(WalkState& state, PyObject* o) {
-    if (state.walk.offer(reinterpret_cast<std::uintptr_t>(o))) Py_INCREF(o);
+bool account(WalkState& state, PyObject* o, const TypeInfo& info) {
+    Py_ssize_t size = true_size(o, info);
+    if (size < 0) return false;
+    state.bytes += static_cast<std::size_t>(size);
+    state.objects += 1;
+    if (state.by_type) {
+        state.tally.add(reinterpret_cast<std::uintptr_t>(info.type), static_cast<std::size_t>(size));
+    }
+    return true;
+}
+
+// The walk holds no references while only C code runs (with the GIL held and the cyclic GC
+// paused nothing else can run). Before anything that may run Python code, it takes a reference
+// to each object it will still dereference: the current one and those queued since last time.
+void pin_pending(WalkState& state, PyObject* current) {
+    state.walk.for_each_new_pending([&](std::uintptr_t address) {
+        auto* o = reinterpret_cast<PyObject*>(address);
+        Py_INCREF(o);
+        state.pinned.push_back(o);
+    });
+    Py_INCREF(current);
+    state.pinned.push_back(current);
 }
 
 int visit_referent(PyObject* child, void* arg) {
     auto& state = *static_cast<WalkState*>(arg);
-    if (crosses(state.types->get(Py_TYPE(child)).boundary, state.enter)) return 0;
+    const TypeInfo& info = state.types.get(Py_TYPE(child));
+    if (crosses(info.boundary, state.enter)) return 0;
     if (is_static_or_immortal(child)) return 0;
-    offer(state, child);
+    const auto address = reinterpret_cast<std::uintptr_t>(child);
+    if (!info.leaf) {
+        state.walk.offer(address);
+        return 0;
+    }
+    // A leaf (str, int, float, bytes, ...) is measured now, while its header is in cache.
+    if (state.walk.mark_seen(address) && !account(state, child, info)) {
+        state.failed = true;
+        return -1;  // stops tp_traverse
+    }
     return 0;
 }
 
@@ -284,13 +353,14 @@ void traverse_all(PyObject* o, const TypeInfo& info, WalkState& state) {
     if (tp->tp_traverse != nullptr && PyObject_IS_GC(o)) {
         tp->tp_traverse(o, visit_referent, &state);
     }
+    if (state.failed) return;
     if (PyObject* dict = managed_dict(o); dict != nullptr) visit_referent(dict, &state);
     if (PyDict_Check(o) && reinterpret_cast<PyDictObject*>(o)->ma_values == nullptr) {
         // dict_traverse skips the keys of all-str-key tables (3.11+). A split table's keys are
         // shared by all instances of a class and belong to the class, so those stay uncounted.
         Py_ssize_t pos = 0;
         PyObject *key, *value;
-        while (PyDict_Next(o, &pos, &key, &value)) {
+        while (!state.failed && PyDict_Next(o, &pos, &key, &value)) {
             if (PyUnicode_Check(key)) visit_referent(key, &state);
         }
     }
@@ -323,44 +393,45 @@ PyObject* sizeof_error_type() {
 bool deep_sizeof(PyObject* root, unsigned enter, bool by_type, DeepSize& out) {
     if (!init_names()) return false;
     out = DeepSize{};
-    TypeInfoCache types;
-    WalkState state{engine::ReachableWalk(), &types, enter};
-    engine::Tally tally;
-    bool ok = true;
+    // Pause the cyclic GC: a collection triggered by an allocation here would run finalizers
+    // (arbitrary Python code) in the middle of the walk.
+    const int gc_was_enabled = PyGC_Disable();
+    WalkState state;
+    state.enter = enter;
+    state.by_type = by_type;
 
-    offer(state, root);  // the root is always measured, whatever its kind
+    state.walk.offer(reinterpret_cast<std::uintptr_t>(root));  // always measured, whatever its kind
     std::uintptr_t node = 0;
-    while (state.walk.next(node)) {
+    while (!state.failed && state.walk.next(node)) {
         auto* o = reinterpret_cast<PyObject*>(node);
-        const TypeInfo info = types.get(Py_TYPE(o));  // a copy: traversal reuses cache slots
-        Py_ssize_t size = true_size(o, info);
-        if (size < 0) {
-            ok = false;
+        const TypeInfo info = state.types.get(Py_TYPE(o));  // a copy: traversal reuses cache slots
+        if (info.runs_python) pin_pending(state, o);
+        if (!account(state, o, info)) {
+            state.failed = true;
             break;
         }
-        out.bytes += static_cast<std::size_t>(size);
-        out.objects += 1;
-        if (by_type) tally.add(reinterpret_cast<std::uintptr_t>(info.type), static_cast<std::size_t>(size));
-
         traverse_all(o, info, state);
     }
 
-    if (ok && by_type) {
-        for (const engine::TallyRow& row : tally.largest_first()) {
-            auto* type = reinterpret_cast<PyTypeObject*>(row.key);
-            Py_INCREF(type);  // the caller owns these: the objects that kept them alive are released
-            out.by_type.push_back({type, row.count, row.bytes});
+    if (!state.failed) {
+        out.bytes = state.bytes;
+        out.objects = state.objects;
+        if (by_type) {
+            for (const engine::TallyRow& row : state.tally.largest_first()) {
+                auto* type = reinterpret_cast<PyTypeObject*>(row.key);
+                Py_INCREF(type);  // owned by the caller
+                out.by_type.push_back({type, row.count, row.bytes});
+            }
         }
     }
-    // Release what the walk held. Decrefs may free objects (if another thread dropped them
-    // meanwhile) and run arbitrary code; keep the error, if any, across that.
+    // Releasing pinned objects may free them (if another thread dropped them meanwhile) and run
+    // arbitrary code; keep the error, if any, across that.
     PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
-    if (!ok) PyErr_Fetch(&type, &value, &traceback);
-    state.walk.seen().for_each([](std::uintptr_t address) {
-        Py_DECREF(reinterpret_cast<PyObject*>(address));
-    });
-    if (!ok) PyErr_Restore(type, value, traceback);
-    return ok;
+    if (state.failed) PyErr_Fetch(&type, &value, &traceback);
+    for (PyObject* o : state.pinned) Py_DECREF(o);
+    if (gc_was_enabled) PyGC_Enable();
+    if (state.failed) PyErr_Restore(type, value, traceback);
+    return !state.failed;
 }
 
 Py_ssize_t true_sizeof(PyObject* o) {
