@@ -1,0 +1,27 @@
+// frames.h — read the calling thread's Python stack without creating any Python object.
+//
+// The interpreter's frame layout differs by version; frames.cpp mirrors the few fields it reads
+// for each supported version. Everything here requires the calling thread to hold the GIL.
+#pragma once
+
+#include <Python.h>
+
+#include <cstddef>
+
+#include "engine/site_table.h"
+
+namespace memslim::cpython {
+
+// Stacks deeper than this keep their innermost frames.
+constexpr std::size_t kMaxStackDepth = 128;
+
+// Writes the current thread's Python frames, innermost first, as (code object address,
+// instruction index); returns how many. Frames whose code object is not a code object (C-stack
+// shims) are skipped.
+std::size_t capture_stack(engine::Frame* out, std::size_t capacity);
+
+// The line an instruction index of `code` belongs to (PyCode_Addr2Line), or the code's first
+// line when the index is out of range.
+int line_of(PyCodeObject* code, std::uint32_t instruction);
+
+}  // namespace memslim::cpython

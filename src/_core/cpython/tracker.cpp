@@ -1,0 +1,408 @@
+// tracker.cpp — PyMem hooks and the recording behind them (see tracker.h).
+#include "cpython/tracker.h"
+
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "cpython/frames.h"
+#include "engine/byte_sampler.h"
+#include "engine/live_map.h"
+#include "engine/peak_tracker.h"
+
+namespace memslim::cpython {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A spinning lock: held for a few hash-table operations at a time, uncontended nearly always.
+class SpinLock {
+public:
+    void lock() {
+        while (flag_.test_and_set(std::memory_order_acquire)) {
+            while (flag_.test(std::memory_order_relaxed)) __builtin_ia32_pause();
+        }
+    }
+    void unlock() { flag_.clear(std::memory_order_release); }
+
+private:
+    std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
+};
+
+// Everything recorded by one tracking session. Lives on the C++ heap, never on PyMem's.
+struct Recording {
+    explicit Recording(const TrackOptions& opts) : options(opts) {}
+
+    TrackOptions options;
+    SpinLock lock;  // guards sites, live, peak, sampled_count
+    engine::SiteTable sites;
+    engine::LiveMap live;
+    engine::PeakTracker peak;
+    Clock::time_point started = Clock::now();
+    double peak_seconds = 0;
+    std::uint64_t last_peak_saves = 0;
+    std::vector<PyObject*> code_refs;  // code objects of interned stacks, released on reset
+
+    // Sample mode: a counting filter over sampled addresses, so that a free of an unsampled
+    // block (nearly all of them) is dismissed without the lock.
+    static constexpr std::size_t kFilterSize = std::size_t{1} << 20;
+    std::unique_ptr<std::atomic<std::uint8_t>[]> filter;
+
+    engine::Timeline timeline{1024};
+};
+
+std::unique_ptr<Recording> g_recording;
+std::atomic<bool> g_active{false};  // hooks record only while set
+std::atomic<bool> g_forked_child{false};
+std::atomic<std::uint64_t> g_seed_base{0};
+
+thread_local bool t_in_hook = false;
+thread_local std::unique_ptr<engine::ByteSampler> t_sampler;
+thread_local std::uint64_t t_sampler_generation = 0;
+std::atomic<std::uint64_t> g_generation{0};
+
+// The allocators the hooks forward to, one per domain.
+struct DomainHook {
+    PyMemAllocatorDomain domain;
+    PyMemAllocatorEx original;
+};
+DomainHook g_hooks[3] = {{PYMEM_DOMAIN_RAW, {}}, {PYMEM_DOMAIN_MEM, {}}, {PYMEM_DOMAIN_OBJ, {}}};
+
+// The timeline's sampling thread.
+struct TimelineThread {
+    std::thread thread;
+    std::mutex mutex;
+    std::condition_variable wake;
+    bool stop = false;
+};
+TimelineThread* g_timeline = nullptr;
+
+class HookGuard {
+public:
+    HookGuard() { t_in_hook = true; }
+    ~HookGuard() { t_in_hook = false; }
+    HookGuard(const HookGuard&) = delete;
+    HookGuard& operator=(const HookGuard&) = delete;
+};
+
+std::size_t filter_slot(std::uintptr_t address) {
+    return static_cast<std::size_t>(((address >> 4) * 0x9E3779B97F4A7C15ULL) >> 44);
+}
+
+engine::ByteSampler& sampler(const Recording& rec) {
+    const std::uint64_t generation = g_generation.load(std::memory_order_relaxed);
+    if (!t_sampler || t_sampler_generation != generation) {
+        const std::uint64_t seed = g_seed_base.fetch_add(0x9E3779B97F4A7C15ULL) ^ generation;
+        t_sampler = std::make_unique<engine::ByteSampler>(rec.options.sample_interval_bytes, seed);
+        t_sampler_generation = generation;
+    }
+    return *t_sampler;
+}
+
+// Records a new block of `bytes` (the weight, in sample mode) at `address`. `gil` says whether
+// the calling thread holds the GIL, and so may read its Python stack.
+void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, bool gil) {
+    engine::Frame frames[kMaxStackDepth];
+    const std::size_t depth = gil ? capture_stack(frames, kMaxStackDepth) : 0;
+    const std::span<const engine::Frame> stack(frames, depth);
+    const std::uint64_t hash = engine::SiteTable::hash(stack);
+    bool is_new = false;
+    rec.lock.lock();
+    const engine::SiteId site = rec.sites.intern(stack, hash, &is_new);
+    rec.live.insert(address, bytes, site);
+    rec.peak.on_alloc(site, static_cast<std::int64_t>(bytes));
+    if (rec.filter) rec.filter[filter_slot(address)].fetch_add(1, std::memory_order_relaxed);
+    rec.lock.unlock();
+    if (is_new) {
+        // Keep the stack's code objects alive, so their addresses stay theirs until the report
+        // resolves them. Only threads holding the GIL create stacks with frames.
+        for (const engine::Frame& f : stack) {
+            auto* code = reinterpret_cast<PyObject*>(f.code);
+            Py_INCREF(code);
+            rec.code_refs.push_back(code);
+        }
+    }
+}
+
+// Forgets the block at `address`; returns false if it was not recorded.
+bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* block) {
+    if (rec.filter &&
+        rec.filter[filter_slot(address)].load(std::memory_order_relaxed) == 0) {
+        return false;  // never sampled
+    }
+    rec.lock.lock();
+    const bool found = rec.live.erase(address, block);
+    if (found) {
+        const std::uint64_t saves = rec.peak.peak_saves();
+        rec.peak.on_free(block->site, static_cast<std::int64_t>(block->size));
+        if (rec.peak.peak_saves() != saves) {
+            rec.peak_seconds =
+                std::chrono::duration<double>(Clock::now() - rec.started).count();
+        }
+        if (rec.filter) rec.filter[filter_slot(address)].fetch_sub(1, std::memory_order_relaxed);
+    }
+    rec.lock.unlock();
+    return found;
+}
+
+// Puts back a record taken out by forget_block (a realloc that failed).
+void restore_block(Recording& rec, std::uintptr_t address, const engine::LiveBlock& block) {
+    rec.lock.lock();
+    rec.live.insert(address, block.size, block.site);
+    rec.peak.on_alloc(block.site, static_cast<std::int64_t>(block.size));
+    if (rec.filter) rec.filter[filter_slot(address)].fetch_add(1, std::memory_order_relaxed);
+    rec.lock.unlock();
+}
+
+bool holds_gil(const DomainHook* hook) {
+    // MEM and OBJ allocators may only be called with the GIL held; RAW may be called without.
+    return hook->domain != PYMEM_DOMAIN_RAW || PyGILState_Check();
+}
+
+bool recording() { return !t_in_hook && g_active.load(std::memory_order_relaxed); }
+
+// Called inside a HookGuard: the allocator's own calls into other domains (pymalloc hands
+// large blocks to PyMem_RawMalloc) are not recorded a second time.
+void on_alloc(const DomainHook* hook, void* ptr, std::size_t size) {
+    if (ptr == nullptr) return;
+    Recording& rec = *g_recording;
+    std::uint64_t bytes = size;
+    if (rec.options.mode == TrackMode::kSample) {
+        bytes = sampler(rec).sample(size);
+        if (bytes == 0) return;
+    }
+    record_block(rec, reinterpret_cast<std::uintptr_t>(ptr), bytes, holds_gil(hook));
+}
+
+void* hook_malloc(void* ctx, std::size_t size) {
+    auto* hook = static_cast<DomainHook*>(ctx);
+    if (!recording()) return hook->original.malloc(hook->original.ctx, size);
+    HookGuard guard;
+    void* ptr = hook->original.malloc(hook->original.ctx, size);
+    on_alloc(hook, ptr, size);
+    return ptr;
+}
+
+void* hook_calloc(void* ctx, std::size_t count, std::size_t size) {
+    auto* hook = static_cast<DomainHook*>(ctx);
+    if (!recording()) return hook->original.calloc(hook->original.ctx, count, size);
+    HookGuard guard;
+    void* ptr = hook->original.calloc(hook->original.ctx, count, size);
+    on_alloc(hook, ptr, count * size);
+    return ptr;
+}
+
+void* hook_realloc(void* ctx, void* old_ptr, std::size_t size) {
+    auto* hook = static_cast<DomainHook*>(ctx);
+    if (!recording()) return hook->original.realloc(hook->original.ctx, old_ptr, size);
+    HookGuard guard;
+    // Forget the old block before the allocator can hand its address to another thread.
+    engine::LiveBlock old_block;
+    const bool was_live =
+        old_ptr != nullptr && forget_block(*g_recording, reinterpret_cast<std::uintptr_t>(old_ptr), &old_block);
+    void* ptr = hook->original.realloc(hook->original.ctx, old_ptr, size);
+    if (ptr == nullptr && old_ptr != nullptr && size != 0) {
+        // Failed: the old block is still there, unchanged. Put its record back.
+        if (was_live) restore_block(*g_recording, reinterpret_cast<std::uintptr_t>(old_ptr), old_block);
+        return nullptr;
+    }
+    on_alloc(hook, ptr, size);
+    return ptr;
+}
+
+void hook_free(void* ctx, void* ptr) {
+    auto* hook = static_cast<DomainHook*>(ctx);
+    if (ptr != nullptr && recording()) {
+        HookGuard guard;
+        engine::LiveBlock block;
+        forget_block(*g_recording, reinterpret_cast<std::uintptr_t>(ptr), &block);
+        hook->original.free(hook->original.ctx, ptr);
+        return;
+    }
+    hook->original.free(hook->original.ctx, ptr);
+}
+
+std::int64_t read_rss_bytes() {
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    if (f == nullptr) return 0;
+    long pages_total = 0, pages_resident = 0;
+    const int read = std::fscanf(f, "%ld %ld", &pages_total, &pages_resident);
+    std::fclose(f);
+    if (read != 2) return 0;
+    return static_cast<std::int64_t>(pages_resident) * sysconf(_SC_PAGESIZE);
+}
+
+void timeline_loop(TimelineThread* self, Recording* rec) {
+    auto interval = std::chrono::duration<double>(rec->options.timeline_interval_seconds);
+    std::unique_lock<std::mutex> wait_lock(self->mutex);
+    while (!self->stop) {
+        const std::int64_t rss = read_rss_bytes();
+        rec->lock.lock();
+        const std::int64_t traced = rec->peak.current();
+        const double seconds = std::chrono::duration<double>(Clock::now() - rec->started).count();
+        const bool compacted = rec->timeline.add({seconds, traced, rss});
+        rec->lock.unlock();
+        if (compacted) interval *= 2;
+        self->wake.wait_for(wait_lock, interval, [self] { return self->stop; });
+    }
+}
+
+void stop_timeline() {
+    if (g_timeline == nullptr) return;
+    {
+        std::lock_guard<std::mutex> hold(g_timeline->mutex);
+        g_timeline->stop = true;
+    }
+    g_timeline->wake.notify_all();
+    g_timeline->thread.join();
+    delete g_timeline;
+    g_timeline = nullptr;
+}
+
+void before_fork() {
+    if (g_recording) g_recording->lock.lock();
+}
+void after_fork_in_parent() {
+    if (g_recording) g_recording->lock.unlock();
+}
+void after_fork_in_child() {
+    if (!g_recording) return;
+    g_recording->lock.unlock();
+    // The child's records would only ever reach the child's copy; stop recording there. The
+    // timeline thread does not exist in the child: forget it without joining.
+    g_active.store(false);
+    g_forked_child.store(true);
+    g_timeline = nullptr;  // leaked on purpose: joining or destroying it would be undefined
+}
+
+}  // namespace
+
+bool start_tracking(const TrackOptions& options) {
+    if (g_active.load() || g_timeline != nullptr) {
+        PyErr_SetString(PyExc_RuntimeError, "memslim is already tracking allocations");
+        return false;
+    }
+    static std::once_flag fork_handlers;
+    std::call_once(fork_handlers, [] {
+        pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+    });
+    reset_tracker();
+    g_recording = std::make_unique<Recording>(options);
+    if (options.mode == TrackMode::kSample) {
+        g_recording->filter = std::make_unique<std::atomic<std::uint8_t>[]>(Recording::kFilterSize);
+        const std::uint64_t seed = options.seed != 0 ? options.seed : std::random_device{}();
+        g_seed_base.store(seed);
+    }
+    g_recording->timeline = engine::Timeline(options.timeline_points);
+    g_generation.fetch_add(1);
+    g_forked_child.store(false);
+
+    PyMemAllocatorEx hooked{};
+    for (DomainHook& hook : g_hooks) {
+        PyMem_GetAllocator(hook.domain, &hook.original);
+        hooked = PyMemAllocatorEx{&hook, hook_malloc, hook_calloc, hook_realloc, hook_free};
+        PyMem_SetAllocator(hook.domain, &hooked);
+    }
+    g_recording->started = Clock::now();
+    g_active.store(true);
+
+    g_timeline = new TimelineThread();
+    g_timeline->thread = std::thread(timeline_loop, g_timeline, g_recording.get());
+    return true;
+}
+
+void stop_tracking() {
+    if (!g_recording || g_forked_child.load()) {
+        g_active.store(false);
+        return;
+    }
+    if (!g_active.load()) return;
+    g_active.store(false);
+    for (DomainHook& hook : g_hooks) PyMem_SetAllocator(hook.domain, &hook.original);
+    stop_timeline();
+    Recording& rec = *g_recording;
+    rec.lock.lock();
+    const double now = std::chrono::duration<double>(Clock::now() - rec.started).count();
+    const std::uint64_t saves = rec.peak.peak_saves();
+    rec.peak.finish();
+    if (rec.peak.peak_saves() != saves) rec.peak_seconds = now;
+    rec.timeline.add({now, rec.peak.current(), read_rss_bytes()});
+    rec.lock.unlock();
+}
+
+bool is_tracking() { return g_active.load(); }
+
+bool in_forked_child() { return g_forked_child.load(); }
+
+std::int64_t traced_bytes() {
+    if (!g_recording) return 0;
+    std::lock_guard<SpinLock> hold(g_recording->lock);
+    return g_recording->peak.current();
+}
+
+std::int64_t peak_traced_bytes() {
+    if (!g_recording) return 0;
+    std::lock_guard<SpinLock> hold(g_recording->lock);
+    return g_recording->peak.peak();
+}
+
+TrackResult collect_result() {
+    TrackResult result;
+    if (!g_recording) return result;
+    Recording& rec = *g_recording;
+    std::lock_guard<SpinLock> hold(rec.lock);
+    if (g_active.load()) {
+        // Still tracking: the program may be at its peak right now.
+        const std::uint64_t saves = rec.peak.peak_saves();
+        rec.peak.finish();
+        if (rec.peak.peak_saves() != saves) {
+            rec.peak_seconds = std::chrono::duration<double>(Clock::now() - rec.started).count();
+        }
+    }
+    result.mode = rec.options.mode;
+    result.sample_interval_bytes = rec.options.sample_interval_bytes;
+    result.current_bytes = rec.peak.current();
+    result.peak_bytes = rec.peak.peak();
+    result.peak_seconds = rec.peak_seconds;
+    result.elapsed_seconds = rec.timeline.points().empty() ? 0 : rec.timeline.points().back().seconds;
+    rusage usage{};
+    if (getrusage(RUSAGE_SELF, &usage) == 0) {
+        result.peak_rss_bytes = static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;
+    }
+    result.bookkeeping_bytes = rec.sites.memory_bytes() + rec.live.memory_bytes() +
+                               rec.peak.memory_bytes() +
+                               (rec.filter ? Recording::kFilterSize : 0);
+    for (engine::SiteId site = 0; site < rec.peak.sites(); ++site) {
+        if (rec.peak.allocations(site) == 0) continue;
+        result.sites.push_back({site, rec.peak.at_peak(site), rec.peak.live(site),
+                                rec.peak.allocated(site), rec.peak.allocations(site)});
+    }
+    result.timeline = rec.timeline.points();
+    return result;
+}
+
+std::vector<engine::Frame> site_frames(engine::SiteId site) {
+    if (!g_recording) return {};
+    std::lock_guard<SpinLock> hold(g_recording->lock);
+    if (site >= g_recording->sites.size()) return {};
+    auto frames = g_recording->sites.frames(site);
+    return {frames.begin(), frames.end()};
+}
+
+void reset_tracker() {
+    if (g_active.load() || !g_recording) return;
+    for (PyObject* code : g_recording->code_refs) Py_DECREF(code);
+    g_recording.reset();
+}
+
+}  // namespace memslim::cpython

@@ -1,0 +1,80 @@
+// tracker.h — the allocation tracker: hooks on PyMem's RAW, MEM and OBJ domains that charge
+// every allocation to its Python call stack (a site), exactly or by sampling.
+//
+// Hot path rules: the hooks never call into Python, never allocate through the hooked
+// allocators (bookkeeping uses the C++ heap, which is plain malloc), and guard against
+// re-entry per thread. RAW allocations may come from threads that do not hold the GIL: they
+// are recorded under the tracker's own lock, and charged to the empty stack (site 0) because
+// such a thread has no Python stack that may be read safely.
+#pragma once
+
+#include <Python.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "engine/site_table.h"
+#include "engine/timeline.h"
+
+namespace memslim::cpython {
+
+enum class TrackMode { kExact, kSample };
+
+struct TrackOptions {
+    TrackMode mode = TrackMode::kExact;
+    double sample_interval_bytes = 256 * 1024;  // sample mode: mean bytes between samples
+    std::uint64_t seed = 0;                     // sample mode: 0 picks a random seed
+    double timeline_interval_seconds = 0.01;    // first interval; doubles as the run lengthens
+    std::size_t timeline_points = 1024;
+};
+
+struct SiteStats {
+    engine::SiteId site;
+    std::int64_t bytes_at_peak;
+    std::int64_t bytes_live;
+    std::int64_t allocated_bytes;
+    std::uint64_t allocations;
+};
+
+struct TrackResult {
+    TrackMode mode = TrackMode::kExact;
+    double sample_interval_bytes = 0;
+    std::int64_t current_bytes = 0;
+    std::int64_t peak_bytes = 0;
+    double peak_seconds = 0;  // since start; when the peak was last left (or the end)
+    double elapsed_seconds = 0;
+    std::uint64_t peak_rss_bytes = 0;
+    std::size_t bookkeeping_bytes = 0;  // memslim's own tables
+    std::vector<SiteStats> sites;       // every site that allocated
+    std::vector<engine::TimelinePoint> timeline;
+};
+
+// Installs the hooks. Returns false with a Python exception set if tracking already runs.
+// Needs the GIL.
+bool start_tracking(const TrackOptions& options);
+
+// Removes the hooks and stops the timeline. Needs the GIL. Safe to call when not tracking.
+void stop_tracking();
+
+bool is_tracking();
+
+// True in a child process forked while tracking: its records belong to the parent's report.
+bool in_forked_child();
+
+// Current and peak traced bytes (estimates in sample mode). Needs the GIL.
+std::int64_t traced_bytes();
+std::int64_t peak_traced_bytes();
+
+// Aggregates what was recorded (sites, totals, timeline). Needs the GIL; tracking may still run.
+TrackResult collect_result();
+
+// The frames of a site, innermost first: borrowed code objects (kept alive by the tracker
+// until reset_tracker()) and instruction indexes.
+std::vector<engine::Frame> site_frames(engine::SiteId site);
+
+// Forgets everything recorded and releases the code objects it kept. Needs the GIL; only when
+// not tracking.
+void reset_tracker();
+
+}  // namespace memslim::cpython
