@@ -4,6 +4,8 @@ Public API:
 
 * :func:`sizeof` — the true deep size of an object (C++ engine).
 * :func:`getsizeof` — exactly :func:`sys.getsizeof`, for comparison.
+* :func:`track` — charge every allocation in a ``with`` block to its line and stack.
+* :func:`profile` — a decorator printing a function's memory line by line.
 """
 
 from __future__ import annotations
@@ -11,11 +13,22 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
-from memslim._sizeof import SizeDetail, SizeofError, TypeSize, getsizeof, sizeof
-
 try:
     __version__ = _version("memslim")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 
-__all__ = ["SizeDetail", "SizeofError", "TypeSize", "__version__", "getsizeof", "sizeof"]
+from memslim._sizeof import SizeDetail
+from memslim._tracking import Tracker, profile, track
+
+__all__ = [
+    "SizeDetail",
+    "SizeofError",
+    "Tracker",
+    "TypeSize",
+    "__version__",
+    "getsizeof",
+    "profile",
+    "sizeof",
+    "track",
+]

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
+import threading
 
 from memslim import __version__
-from memslim.cli.target import Target, TargetError, prepare, print_syntax_error, run
+from memslim.cli.target import (
+    Outcome,
+    Prepared,
+    Target,
+    TargetError,
+    prepare,
+    print_syntax_error,
+    run,
+)
 
 
 def _add_target_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +28,13 @@ def _add_target_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="script.py [args...]",
         help="the script to run and its arguments",
     )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +48,38 @@ def build_parser() -> argparse.ArgumentParser:
         version=f"memslim {__version__} (CPython {platform.python_version()})",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run_parser = commands.add_parser(
+        "run",
+        help="run a script and charge every allocation to its line and stack",
+        description=(
+            "Run a script (or -m module) as __main__ and charge every Python-level allocation "
+            "to its line and stack. The report (peak, top lines and stacks at the peak) goes to "
+            "stderr; the target's output and exit status are its own."
+        ),
+    )
+    run_parser.add_argument(
+        "--mode",
+        choices=("exact", "sample"),
+        default="exact",
+        help="exact: every block (default); sample: a byte-interval sample, lower overhead",
+    )
+    run_parser.add_argument(
+        "--sample-interval",
+        type=_positive_int,
+        default=256 * 1024,
+        metavar="BYTES",
+        help="sample mode: mean bytes between samples (default 262144)",
+    )
+    run_parser.add_argument(
+        "--seed", type=int, default=0, help="sample mode: random seed (default: random)"
+    )
+    run_parser.add_argument("--json", metavar="FILE", help="write the report as JSON (memslim/1)")
+    run_parser.add_argument(
+        "--top", type=_positive_int, default=10, metavar="N", help="lines to show (default 10)"
+    )
+    _add_target_arguments(run_parser)
+
     sizeof = commands.add_parser(
         "sizeof",
         help="run a script, then show the true deep size of each of its global variables",
@@ -40,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sizeof.add_argument(
-        "--top", type=int, default=10, metavar="N", help="how many globals to show (default 10)"
+        "--top", type=_positive_int, default=10, metavar="N", help="globals to show (default 10)"
     )
     _add_target_arguments(sizeof)
     return parser
@@ -55,25 +104,69 @@ def _target_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> T
     return Target(script=rest[0], args=rest[1:])
 
 
+def _wait_for_threads() -> None:
+    """Join non-daemon threads, as the interpreter does before it exits."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+
+
+def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -> int:
+    from memslim import _core
+    from memslim.profile import Profile
+    from memslim.report.json_report import build_report, write_report
+    from memslim.report.terminal import print_run_report
+
+    start_pid = os.getpid()
+    _core.start_tracking(args.mode, float(args.sample_interval), args.seed)
+    try:
+        outcome = run(prepared, target)
+        try:
+            _wait_for_threads()
+        except KeyboardInterrupt:
+            outcome = Outcome(130, outcome.main_globals, interrupted=True)
+    finally:
+        _core.stop_tracking()
+    if os.getpid() != start_pid or _core.in_forked_child():
+        return outcome.exit_code  # a forked child: the report is the parent's to write
+    profile = Profile.from_core(_core.tracking_result())
+    print_run_report(profile, title=" ".join(target.argv), top=args.top)
+    if args.json:
+        report = build_report(profile, command=target.argv, exit_code=outcome.exit_code)
+        try:
+            write_report(report, args.json)
+        except OSError as e:
+            print(f"memslim: cannot write {args.json!r}: {e.strerror or e}", file=sys.stderr)
+            return outcome.exit_code or 2
+    return outcome.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "sizeof":
-        if args.top < 1:
-            parser.error("sizeof: --top must be at least 1")
-        target = _target_from(args, parser)
-        try:
-            prepared = prepare(target)
-        except TargetError as e:
-            print(f"memslim: {e}", file=sys.stderr)
-            return e.exit_code
-        except SyntaxError as e:
-            print_syntax_error(e)
-            return 1
-        from memslim.report.globals_table import print_globals_report
+    target = _target_from(args, parser)
+    if args.command == "run" and args.json:
+        from memslim.report.json_report import check_writable
 
-        outcome = run(prepared, target)
-        print_globals_report(outcome.main_globals, top=args.top, title=" ".join(target.argv))
-        return outcome.exit_code
-    parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks first
-    return 2
+        try:
+            check_writable(args.json)
+        except OSError as e:
+            print(f"memslim: {e}", file=sys.stderr)
+            return 2
+    try:
+        prepared = prepare(target)
+    except TargetError as e:
+        print(f"memslim: {e}", file=sys.stderr)
+        return e.exit_code
+    except SyntaxError as e:
+        print_syntax_error(e)
+        return 1
+
+    if args.command == "run":
+        return _run_tracked(args, target, prepared)
+
+    from memslim.report.globals_table import print_globals_report
+
+    outcome = run(prepared, target)
+    print_globals_report(outcome.main_globals, top=args.top, title=" ".join(target.argv))
+    return outcome.exit_code

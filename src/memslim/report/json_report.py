@@ -1,0 +1,82 @@
+"""The JSON report, schema ``memslim/1`` (see DESIGN.md): fields are added, never renamed."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from typing import Any
+
+from memslim import __version__
+from memslim.profile import Profile
+
+SCHEMA = "memslim/1"
+
+
+def build_report(
+    profile: Profile,
+    *,
+    command: list[str],
+    exit_code: int,
+    top_lines: int = 100,
+    top_stacks: int = 50,
+) -> dict[str, Any]:
+    lines = profile.lines()[:top_lines]
+    return {
+        "schema": SCHEMA,
+        "version": __version__,
+        "python": platform.python_version(),
+        "mode": profile.mode,
+        "sample_interval_bytes": (
+            profile.sample_interval_bytes if profile.mode == "sample" else None
+        ),
+        "command": command,
+        "exit_code": exit_code,
+        "duration_s": round(profile.elapsed_seconds, 6),
+        "peak": {
+            "traced_bytes": profile.peak_bytes,
+            "rss_bytes": profile.peak_rss_bytes,
+            "at_s": round(profile.peak_seconds, 6),
+        },
+        "end": {"traced_bytes": profile.current_bytes},
+        "memslim": {"bookkeeping_bytes": profile.bookkeeping_bytes},
+        "lines": [line.as_json() for line in lines],
+        "stacks": [
+            {"frames": [f.as_json() for f in frames], "bytes_at_peak": total}
+            for frames, total in profile.stacks()[:top_stacks]
+        ],
+        "timeline": [
+            {"t": round(t, 6), "traced_bytes": traced, "rss_bytes": rss}
+            for t, traced, rss in profile.timeline
+        ],
+    }
+
+
+def check_writable(path: str) -> None:
+    """Raise OSError with a clear message if a report cannot be written to ``path``."""
+    target = os.path.abspath(path)
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"cannot write the JSON report to {path!r}: it is a directory")
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot write the JSON report to {path!r}: no such directory")
+    if not os.access(directory, os.W_OK) or (
+        os.path.exists(target) and not os.access(target, os.W_OK)
+    ):
+        raise PermissionError(f"cannot write the JSON report to {path!r}: permission denied")
+
+
+def write_report(report: dict[str, Any], path: str) -> None:
+    """Write atomically: readers never see half a report."""
+    target = os.path.abspath(path)
+    fd, tmp = tempfile.mkstemp(prefix=".memslim-", suffix=".json", dir=os.path.dirname(target))
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(report, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,126 @@
+"""Terminal report of a tracked run (``memslim run``, ``Tracker.report()``), with rich."""
+
+from __future__ import annotations
+
+import linecache
+import os
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from memslim.profile import FrameInfo, LineStats, Profile
+from memslim.report.globals_table import format_bytes
+
+
+def report_console() -> Console:
+    """stderr; at least 120 columns wide when it is not a terminal (logs, CI)."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        console = Console(stderr=True, width=max(console.width, 120))
+    return console
+
+
+def _where(file: str, line: int) -> str:
+    try:
+        shown = os.path.relpath(file)
+    except ValueError:
+        shown = file
+    if shown.startswith(".." + os.sep + ".."):
+        shown = file
+    return f"{shown}:{line}"
+
+
+def _source(file: str, line: int) -> Text:
+    return Text(linecache.getline(file, line).strip())  # Text: never read as rich markup
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f}" if whole > 0 else "-"
+
+
+def print_run_report(
+    profile: Profile,
+    *,
+    title: str,
+    top: int = 10,
+    console: Console | None = None,
+) -> None:
+    console = console or report_console()
+    estimate = " (estimated from samples)" if profile.mode == "sample" else ""
+    console.print(
+        Text.assemble(
+            ("memslim ", "bold"),
+            f"{title} — {profile.mode} mode — peak traced ",
+            (format_bytes(profile.peak_bytes), "bold"),
+            f"{estimate} at {profile.peak_seconds:.2f} s, "
+            f"peak RSS {format_bytes(profile.peak_rss_bytes)}, ran {profile.elapsed_seconds:.2f} s",
+        )
+    )
+    lines = [line for line in profile.lines() if line.bytes_at_peak > 0][:top]
+    if not lines:
+        console.print("No Python allocation was live at the peak.")
+        return
+    table = Table(title="Top lines by bytes live at the peak", title_justify="left")
+    table.add_column("line", overflow="fold", min_width=12)
+    table.add_column("function", overflow="fold")
+    table.add_column("at peak", justify="right")
+    table.add_column("% peak", justify="right")
+    table.add_column("allocations", justify="right")
+    table.add_column("source", overflow="ellipsis", no_wrap=True, max_width=50)
+    for stats in lines:
+        table.add_row(
+            Text(_where(stats.file, stats.line)),
+            Text(stats.function),
+            format_bytes(stats.bytes_at_peak),
+            _share(stats.bytes_at_peak, profile.peak_bytes),
+            f"{stats.allocations:,}",
+            _source(stats.file, stats.line),
+        )
+    console.print(table)
+
+    stacks = profile.stacks()[:3]
+    if stacks:
+        console.print(Text("Top stacks at the peak", style="italic"))
+        for frames, total in stacks:
+            console.print(f"  {format_bytes(total)} ({_share(total, profile.peak_bytes)}% of peak)")
+            for frame in frames[:8]:
+                console.print(Text(f"    {frame.function}  {_where(frame.file, frame.line)}"))
+            if len(frames) > 8:
+                console.print(f"    … {len(frames) - 8} outer frames")
+
+    heaviest = profile.heaviest_function()
+    if heaviest is not None:
+        frame, per_line = heaviest
+        print_function_table(frame, per_line, profile.peak_bytes, console=console)
+
+
+def print_function_table(
+    frame: FrameInfo,
+    per_line: dict[int, LineStats],
+    peak_bytes: int,
+    *,
+    console: Console,
+) -> None:
+    """Every line of one function that allocated, in source order."""
+    table = Table(
+        title=Text(f"{frame.function} ({_where(frame.file, frame.line)}), line by line"),
+        title_justify="left",
+    )
+    table.add_column("line", justify="right")
+    table.add_column("at peak", justify="right")
+    table.add_column("% peak", justify="right")
+    table.add_column("allocated", justify="right")
+    table.add_column("allocations", justify="right")
+    table.add_column("source", overflow="ellipsis", no_wrap=True, max_width=50)
+    for number in sorted(per_line):
+        stats = per_line[number]
+        table.add_row(
+            str(number),
+            format_bytes(stats.bytes_at_peak),
+            _share(stats.bytes_at_peak, peak_bytes),
+            format_bytes(stats.allocated_bytes),
+            f"{stats.allocations:,}",
+            _source(stats.file, number),
+        )
+    console.print(table)
