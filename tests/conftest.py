@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
+import os
+import subprocess
+import sysconfig
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 
 def traced_build(factory: Callable[[int], Any], copies: int) -> tuple[list[Any], int]:
@@ -22,3 +29,22 @@ def traced_build(factory: Callable[[int], Any], copies: int) -> tuple[list[Any],
         tracemalloc.stop()
         gc.enable()
     return built, after - before
+
+
+@pytest.fixture(scope="session")
+def testalloc(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The test-only extension tests/ext/testalloc.c, compiled for this interpreter."""
+    source = Path(__file__).parent / "ext" / "testalloc.c"
+    out_dir = tmp_path_factory.mktemp("testalloc")
+    target = out_dir / f"_memslim_testalloc{sysconfig.get_config_var('EXT_SUFFIX')}"
+    compiler = os.environ.get("CC", "cc")
+    command = [
+        compiler, "-shared", "-fPIC", "-O1", "-Wall", "-Werror",
+        f"-I{sysconfig.get_paths()['include']}", str(source), "-o", str(target), "-lpthread",
+    ]  # fmt: skip
+    subprocess.run(command, check=True)
+    spec = importlib.util.spec_from_file_location("_memslim_testalloc", target)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

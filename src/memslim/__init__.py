@@ -18,7 +18,7 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 
-from memslim._sizeof import SizeDetail
+from memslim._sizeof import SizeDetail, SizeofError, TypeSize, getsizeof, sizeof
 from memslim._tracking import Tracker, profile, track
 
 __all__ = [

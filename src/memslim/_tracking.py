@@ -8,12 +8,11 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO, TypeVar
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from memslim import _core
-from memslim.profile import Profile
+from memslim.profile_data import Profile
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,9 +76,9 @@ class Tracker:
 
     def report(self, *, top: int = 10, file: TextIO | None = None) -> None:
         """Print the terminal report (top lines and stacks at the peak) to ``file`` (stderr)."""
-        from memslim.report.terminal import print_run_report
+        from memslim.report.terminal import print_run_report, report_console
 
-        console = Console(file=file or sys.stderr)
+        console = report_console(file)
         print_run_report(self.profile, title="tracked block", top=top, console=console)
 
 
@@ -161,4 +160,6 @@ def _print_profile(target: Callable[..., Any], code: Any, result: Profile, file:
             f"{stats.allocations:,}",
             Text(text),
         )
-    Console(file=file).print(table)
+    from memslim.report.terminal import report_console
+
+    report_console(file).print(table)

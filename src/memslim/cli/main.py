@@ -113,7 +113,7 @@ def _wait_for_threads() -> None:
 
 def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -> int:
     from memslim import _core
-    from memslim.profile import Profile
+    from memslim.profile_data import Profile
     from memslim.report.json_report import build_report, write_report
     from memslim.report.terminal import print_run_report
 

@@ -9,7 +9,7 @@ import tempfile
 from typing import Any
 
 from memslim import __version__
-from memslim.profile import Profile
+from memslim.profile_data import Profile
 
 SCHEMA = "memslim/1"
 

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import linecache
 import os
+from typing import TextIO
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from memslim.profile import FrameInfo, LineStats, Profile
+from memslim.profile_data import FrameInfo, LineStats, Profile
 from memslim.report.globals_table import format_bytes
 
 
-def report_console() -> Console:
-    """stderr; at least 120 columns wide when it is not a terminal (logs, CI)."""
-    console = Console(stderr=True)
+def report_console(file: TextIO | None = None) -> Console:
+    """A console on ``file`` (stderr by default), at least 120 columns wide when it is not a
+    terminal (logs, CI, files)."""
+    console = Console(file=file, stderr=file is None)
     if not console.is_terminal:
-        console = Console(stderr=True, width=max(console.width, 120))
+        console = Console(file=file, stderr=file is None, width=max(console.width, 120))
     return console
 
 

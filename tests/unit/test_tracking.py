@@ -1,0 +1,180 @@
+"""The allocation tracker through memslim.track(): exact bytes per domain, line and thread,
+frees, reallocs, the peak, sample-mode estimates, and the profile decorator."""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+import tracemalloc
+from typing import Any
+
+import pytest
+
+import memslim
+from memslim.profile_data import LineStats, Profile
+
+
+def here() -> int:
+    """The line number of the caller's next line."""
+    return sys._getframe(1).f_lineno + 1
+
+
+def line_stats(profile: Profile, line: int, file: str = __file__) -> LineStats:
+    for stats in profile.lines():
+        if stats.file == file and stats.line == line:
+            return stats
+    raise AssertionError(f"no allocation recorded at {file}:{line}")
+
+
+@pytest.fixture(autouse=True)
+def _free_test_blocks(testalloc: Any) -> Any:
+    yield
+    testalloc.free_all()
+
+
+def test_each_domain_is_counted_exactly_at_its_line(testalloc: Any) -> None:
+    with memslim.track() as t:
+        raw_line = here()
+        testalloc.alloc(0, 1000, 10)
+        mem_line = here()
+        testalloc.alloc(1, 333, 30)
+        obj_line = here()
+        testalloc.alloc(2, 48, 100)
+    for line, size, count in ((raw_line, 1000, 10), (mem_line, 333, 30), (obj_line, 48, 100)):
+        stats = line_stats(t.profile, line)
+        assert stats.allocations == count
+        assert stats.bytes_live == size * count
+        assert stats.allocated_bytes == size * count
+        assert stats.function == "test_each_domain_is_counted_exactly_at_its_line"
+
+
+def test_frees_and_bytes_at_peak_are_exact(testalloc: Any) -> None:
+    with memslim.track() as t:
+        first = here()
+        testalloc.alloc(1, 100_000, 10)
+        testalloc.free_all()
+        second = here()
+        testalloc.alloc(1, 50_000, 10)
+    a, b = line_stats(t.profile, first), line_stats(t.profile, second)
+    assert (a.bytes_at_peak, a.bytes_live) == (1_000_000, 0)
+    assert (b.bytes_at_peak, b.bytes_live) == (0, 500_000)
+    assert 1_000_000 <= t.peak_bytes < 1_000_000 + 20_000
+    assert 500_000 <= t.current_bytes < 500_000 + 20_000
+
+
+def test_raw_allocations_without_the_gil_from_native_threads(testalloc: Any) -> None:
+    with memslim.track() as t:
+        testalloc.alloc_raw_in_threads(8, 1000, 64)
+    no_stack = [s for s in t.profile.lines() if s.file == "<no Python stack>"]
+    assert len(no_stack) == 1
+    assert no_stack[0].allocations == 8 * 1000
+    assert no_stack[0].bytes_live == 8 * 1000 * 64
+
+
+def test_realloc_moves_the_bytes_to_the_reallocating_line(testalloc: Any) -> None:
+    with memslim.track() as t:
+        first = here()
+        testalloc.alloc(1, 100)
+        second = here()
+        testalloc.realloc_last(5000)
+    assert line_stats(t.profile, first).bytes_live == 0
+    assert line_stats(t.profile, second).bytes_live == 5000
+
+
+def test_python_threads_each_charged_to_their_line() -> None:
+    results: dict[int, list[str]] = {}
+    start = threading.Barrier(8)
+
+    def work(index: int) -> None:
+        start.wait()
+        results[index] = [f"{index}-{i}" for i in range(20_000)]
+
+    line = work.__code__.co_firstlineno + 2
+    with memslim.track() as t:
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    expected = sum(memslim.sizeof(v) for v in results.values())
+    stats = [s for s in t.profile.lines() if s.file == __file__ and s.line == line]
+    assert stats, "the thread function's line was not charged"
+    assert abs(stats[0].bytes_live - expected) / expected < 0.02
+
+
+def build_and_keep() -> list[Any]:
+    kept = [{"key": f"k{i}", "values": [i * 1.5, i * 2.5]} for i in range(30_000)]
+    scratch = [str(i) * 20 for i in range(60_000)]
+    del scratch
+    kept.extend(f"s{i}" for i in range(10_000))
+    return kept
+
+
+def test_peak_and_current_agree_with_tracemalloc() -> None:
+    with memslim.track() as t:
+        kept = build_and_keep()
+    del kept
+    tracemalloc.start()
+    try:
+        kept = build_and_keep()
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del kept
+    assert abs(t.peak_bytes - peak) / peak < 0.01
+    assert abs(t.current_bytes - current) / current < 0.01
+
+
+def test_sample_mode_estimate_is_close_with_a_fixed_seed(testalloc: Any) -> None:
+    with memslim.track("sample", sample_interval=4096, seed=1234) as t:
+        testalloc.alloc(1, 1000, 20_000)  # 20 MB in 1 kB blocks
+    # Relative standard error ~ sqrt(4096 / 2e7) = 1.4%; allow 4 sigma.
+    assert abs(t.current_bytes - 20_000_000) / 20_000_000 < 0.06
+    assert t.profile.mode == "sample"
+
+
+def test_only_one_tracker_at_a_time() -> None:
+    with memslim.track(), pytest.raises(RuntimeError, match="already tracking"):
+        memslim.track().start()
+
+
+def test_bad_mode_is_rejected() -> None:
+    with pytest.raises(ValueError, match="mode"):
+        memslim.track("sometimes")
+
+
+def test_report_prints_top_lines() -> None:
+    with memslim.track() as t:
+        kept = build_and_keep()
+    buffer = io.StringIO()
+    t.report(file=buffer)
+    text = buffer.getvalue()
+    assert "Top lines by bytes live at the peak" in text
+    assert "build_and_keep" in text
+    assert len(kept) == 40_000
+
+
+def test_profile_decorator_prints_line_table() -> None:
+    buffer = io.StringIO()
+
+    @memslim.profile(file=buffer)
+    def job() -> int:
+        kept = [str(i) * 10 for i in range(50_000)]
+        total = 0
+        for i in range(20_000):
+            temp = [i] * 10
+            total += len(temp)
+        return len(kept) + total
+
+    assert job() == 50_000 + 200_000
+    text = buffer.getvalue()
+    for column in ("Line #", "Mem usage", "Increment", "Occurrences", "Line Contents"):
+        assert column in text
+    kept_row = next(r for r in text.splitlines() if "kept = [str(i)" in r)
+    temp_row = next(r for r in text.splitlines() if "temp = [i] * 10" in r)
+    kept_increment, temp_increment = kept_row.split("│")[3], temp_row.split("│")[3]
+    assert "MiB" in kept_increment, kept_row
+    # The temporary is freed on the next iteration: its increment is (nearly) nothing, not a
+    # negative swing.
+    assert temp_increment.strip().endswith(" B") and "-" not in temp_increment, temp_row
