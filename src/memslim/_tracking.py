@@ -99,11 +99,12 @@ def profile(func: F | None = None, *, file: TextIO | None = None) -> Any:
     """Decorator: print a line-by-line memory table of ``func`` after each call, like
     memory_profiler's, but from exact allocation accounting instead of RSS.
 
-    Columns: ``Mem usage`` — bytes allocated by the lines up to this one (callees included)
-    that were live at the call's peak, cumulated in source order; ``Increment`` — bytes this
-    line allocated and had not freed when the function returned (never negative: a temporary
-    freed on the next iteration counts zero, not a drop); ``Occurrences`` — allocations made by
-    the line; ``Line Contents`` — the source. When memslim is already tracking (for example
+    Columns: ``Increment`` — the bytes this line (callees included) allocated that were live at
+    the call's peak: what the line adds to the function's high-water mark (never negative; a
+    temporary freed on the next loop iteration counts once, not as a swing); ``Mem usage`` —
+    the increments cumulated in source order, so the last line shows the function's peak;
+    ``Occurrences`` — allocations the line made; ``Line Contents`` — the source. When memslim
+    is already tracking (for example
     under ``memslim run``), the function just runs: the run's report covers it.
     """
 
@@ -156,7 +157,7 @@ def _print_profile(target: Callable[..., Any], code: Any, result: Profile, file:
         table.add_row(
             str(number),
             format_bytes(cumulative),
-            format_bytes(stats.bytes_live),
+            format_bytes(stats.bytes_at_peak),
             f"{stats.allocations:,}",
             Text(text),
         )
