@@ -104,8 +104,8 @@ def profile(func: F | None = None, *, file: TextIO | None = None) -> Any:
     temporary freed on the next loop iteration counts once, not as a swing); ``Mem usage`` —
     the increments cumulated in source order, so the last line shows the function's peak;
     ``Occurrences`` — allocations the line made; ``Line Contents`` — the source. When memslim
-    is already tracking (for example
-    under ``memslim run``), the function just runs: the run's report covers it.
+    is already tracking (for example under ``memslim run``), the function just runs: the run's
+    report covers it.
     """
 
     def decorate(target: F) -> F:
