@@ -1,0 +1,208 @@
+"""`memslim run` as a user runs it: accuracy against tracemalloc, exit statuses, threads, fork,
+multiprocessing, signals and bad input."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def memslim_run(
+    *args: str, cwd: Path | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "memslim", "run", *args],
+        capture_output=True, text=True, cwd=cwd, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def run_json(
+    tmp_path: Path, script: Path, *extra: str
+) -> tuple[dict[str, Any], subprocess.CompletedProcess]:
+    out = tmp_path / "report.json"
+    result = memslim_run("--json", str(out), *extra, str(script))
+    assert out.exists(), result.stderr
+    return json.loads(out.read_text()), result
+
+
+def tracemalloc_reference(tmp_path: Path, script: Path) -> dict[str, Any]:
+    out = tmp_path / "reference.json"
+    subprocess.run(
+        [sys.executable, str(FIXTURES / "tracemalloc_harness.py"), str(out), str(script)],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    return json.loads(out.read_text())
+
+
+def test_exact_mode_agrees_with_tracemalloc(tmp_path: Path) -> None:
+    script = FIXTURES / "accuracy_job.py"
+    report, result = run_json(tmp_path, script)
+    reference = tracemalloc_reference(tmp_path, script)
+    assert result.returncode == 0, result.stderr
+    assert report["schema"] == "memslim/1" and report["mode"] == "exact"
+    peak = report["peak"]["traced_bytes"]
+    assert abs(peak - reference["peak"]) / reference["peak"] < 0.01, (peak, reference["peak"])
+    # Everything is kept to the end: the reference's lines at the end are the lines at peak.
+    ours = {(line["file"], line["line"]): line["bytes_at_peak"] for line in report["lines"]}
+    theirs = [line for line in reference["lines"] if line["file"] == str(script)][:10]
+    assert len(theirs) == 10
+    for line in theirs:
+        mine = ours.get((line["file"], line["line"]), 0)
+        assert abs(mine - line["bytes"]) / line["bytes"] < 0.02, (line, mine)
+
+
+def test_transient_structure_is_live_at_the_peak(tmp_path: Path) -> None:
+    script = tmp_path / "transient.py"
+    script.write_text(
+        "def build():\n"
+        "    big = [str(i) * 10 for i in range(300_000)]\n"
+        "    return len(big)\n"
+        "print(build())\n"
+        "small = [1.5] * 1000\n"
+    )
+    report, result = run_json(tmp_path, script)
+    assert result.returncode == 0
+    by_line = {line["line"]: line for line in report["lines"] if line["file"] == str(script)}
+    assert by_line[2]["bytes_at_peak"] > 0.9 * report["peak"]["traced_bytes"]
+    assert report["end"]["traced_bytes"] < 0.1 * report["peak"]["traced_bytes"]
+    assert report["stacks"][0]["frames"][-1]["function"] == "<module>"
+    assert report["timeline"], "timeline is empty"
+
+
+def test_json_report_shape(tmp_path: Path) -> None:
+    report, _ = run_json(tmp_path, FIXTURES / "threads_job.py")
+    for key in ("schema", "version", "python", "mode", "command", "exit_code", "duration_s",
+                "peak", "lines", "stacks", "timeline"):  # fmt: skip
+        assert key in report
+    assert set(report["peak"]) >= {"traced_bytes", "rss_bytes", "at_s"}
+    assert report["command"] == [str(FIXTURES / "threads_job.py")]
+    line = report["lines"][0]
+    assert set(line) == {
+        "file",
+        "line",
+        "function",
+        "bytes_at_peak",
+        "allocated_bytes",
+        "allocations",
+    }
+    point = report["timeline"][0]
+    assert set(point) == {"t", "traced_bytes", "rss_bytes"}
+
+
+def test_eight_threads_at_once(tmp_path: Path) -> None:
+    report, result = run_json(tmp_path, FIXTURES / "threads_job.py")
+    assert result.returncode == 0
+    assert result.stdout.strip() == "400000"
+    work_line = next(
+        line
+        for line in report["lines"]
+        if line["function"].startswith("work") and line["file"].endswith("threads_job.py")
+    )
+    assert work_line["allocations"] >= 8 * 50_000
+    assert work_line["bytes_at_peak"] > 8 * 50_000 * 40
+
+
+def test_fork_child_runs_and_exits_without_touching_the_report(tmp_path: Path) -> None:
+    report, result = run_json(tmp_path, FIXTURES / "fork_job.py")
+    assert result.returncode == 0, result.stderr
+    assert "child done 50000" in result.stdout
+    assert "parent saw child exit 0" in result.stdout
+    # The child's 50 MB never reach the parent's report, and only the parent wrote it.
+    assert report["peak"]["traced_bytes"] < 10_000_000
+    assert result.stderr.count("memslim ") == 1
+
+
+def test_multiprocessing_pool(tmp_path: Path) -> None:
+    report, result = run_json(tmp_path, FIXTURES / "multiprocessing_job.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(8 * sum(i * i for i in range(10_000)))
+    assert report["exit_code"] == 0
+
+
+def test_exit_status_and_exception_pass_through(tmp_path: Path) -> None:
+    exit3 = tmp_path / "exit3.py"
+    exit3.write_text("import sys\nkept = [1.5] * 1000\nsys.exit(3)\n")
+    report, result = run_json(tmp_path, exit3)
+    assert result.returncode == 3 and report["exit_code"] == 3
+
+    boom = tmp_path / "boom.py"
+    boom.write_text("kept = [1.5] * 1000\nraise KeyError('missing')\n")
+    report, result = run_json(tmp_path, boom)
+    assert result.returncode == 1 and report["exit_code"] == 1
+    assert "KeyError: 'missing'" in result.stderr
+    assert "Traceback (most recent call last)" in result.stderr
+
+
+def test_sigint_produces_the_report_and_status_130(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "memslim", "run", "--json", str(out),
+         str(FIXTURES / "sigint_job.py")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "ready"
+    time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "KeyboardInterrupt" in stderr
+    report = json.loads(out.read_text())
+    assert report["exit_code"] == 130
+    assert report["peak"]["traced_bytes"] > 1_000_000
+
+
+def test_sample_mode_runs_and_estimates(tmp_path: Path) -> None:
+    script = FIXTURES / "accuracy_job.py"
+    exact, _ = run_json(tmp_path, script)
+    sampled, result = run_json(
+        tmp_path, script, "--mode", "sample", "--sample-interval", "8192", "--seed", "7"
+    )
+    assert result.returncode == 0
+    assert sampled["mode"] == "sample"
+    ratio = sampled["peak"]["traced_bytes"] / exact["peak"]["traced_bytes"]
+    assert 0.9 < ratio < 1.1, ratio
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "message"),
+    [
+        (lambda d: d / "missing.py", 2, "can't open file"),
+        (lambda d: d, 1, "can't find '__main__' module"),
+    ],
+)
+def test_bad_targets_are_one_line_errors(
+    tmp_path: Path, make: Any, status: int, message: str
+) -> None:
+    result = memslim_run(str(make(tmp_path)))
+    assert result.returncode == status
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_syntax_error_in_target(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f(:\n")
+    result = memslim_run(str(bad))
+    assert result.returncode == 1
+    assert "SyntaxError" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("where", ["no-such-dir/out.json", ".", "hello.py/out.json"])
+def test_unwritable_json_path_fails_before_running(tmp_path: Path, where: str) -> None:
+    script = tmp_path / "hello.py"
+    script.write_text("print('ran')\n")
+    result = memslim_run("--json", str(tmp_path / where), str(script))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("memslim: cannot write the JSON report")
+    assert result.stderr.count("\n") == 1
