@@ -7,6 +7,12 @@ namespace memslim::cpython {
 
 namespace {
 
+// One instruction code unit (_Py_CODEUNIT): 16 bits in 3.11-3.13; 3.13 no longer exports the
+// type.
+using CodeUnit = std::uint16_t;
+
+[[maybe_unused]] constexpr char kFrameOwnedByCStack = 3;  // FRAME_OWNED_BY_CSTACK, 3.12+
+
 // Mirrors of _PyInterpreterFrame (Include/internal/pycore_frame.h): only the leading fields
 // this file reads, in their declared order.
 #if PY_VERSION_HEX >= 0x030D0000
@@ -18,13 +24,13 @@ struct InterpreterFrame {
     PyObject* f_builtins;
     PyObject* f_locals;
     PyObject* frame_obj;
-    _Py_CODEUNIT* instr_ptr;  // the instruction executing now
+    const CodeUnit* instr_ptr;  // the instruction executing now
     int stacktop;
     std::uint16_t return_offset;
     char owner;
 };
 PyObject* code_of(const InterpreterFrame* f) { return f->f_executable; }
-const _Py_CODEUNIT* instruction_of(const InterpreterFrame* f) { return f->instr_ptr; }
+const CodeUnit* instruction_of(const InterpreterFrame* f) { return f->instr_ptr; }
 InterpreterFrame* top_frame(PyThreadState* tstate) {
     return reinterpret_cast<InterpreterFrame*>(tstate->current_frame);
 }
@@ -37,13 +43,13 @@ struct InterpreterFrame {
     PyObject* f_builtins;
     PyObject* f_locals;
     PyObject* frame_obj;
-    _Py_CODEUNIT* prev_instr;
+    const CodeUnit* prev_instr;
     int stacktop;
     std::uint16_t return_offset;
     char owner;
 };
 PyObject* code_of(const InterpreterFrame* f) { return reinterpret_cast<PyObject*>(f->f_code); }
-const _Py_CODEUNIT* instruction_of(const InterpreterFrame* f) { return f->prev_instr; }
+const CodeUnit* instruction_of(const InterpreterFrame* f) { return f->prev_instr; }
 InterpreterFrame* top_frame(PyThreadState* tstate) {
     return tstate->cframe ? reinterpret_cast<InterpreterFrame*>(tstate->cframe->current_frame)
                           : nullptr;
@@ -57,13 +63,13 @@ struct InterpreterFrame {
     PyCodeObject* f_code;
     PyObject* frame_obj;
     InterpreterFrame* previous;
-    _Py_CODEUNIT* prev_instr;
+    const CodeUnit* prev_instr;
     int stacktop;
     bool is_entry;
     char owner;
 };
 PyObject* code_of(const InterpreterFrame* f) { return reinterpret_cast<PyObject*>(f->f_code); }
-const _Py_CODEUNIT* instruction_of(const InterpreterFrame* f) { return f->prev_instr; }
+const CodeUnit* instruction_of(const InterpreterFrame* f) { return f->prev_instr; }
 InterpreterFrame* top_frame(PyThreadState* tstate) {
     return tstate->cframe ? reinterpret_cast<InterpreterFrame*>(tstate->cframe->current_frame)
                           : nullptr;
@@ -78,10 +84,15 @@ std::size_t capture_stack(engine::Frame* out, std::size_t capacity) {
     std::size_t depth = 0;
     for (const InterpreterFrame* f = top_frame(tstate); f != nullptr && depth < capacity;
          f = f->previous) {
+#if PY_VERSION_HEX >= 0x030C0000
+        // Shim frames the interpreter pushes for calls from C (FRAME_OWNED_BY_CSTACK, 3.12+)
+        // carry a placeholder "<interpreter trampoline>" code object: not the user's.
+        if (f->owner == kFrameOwnedByCStack) continue;
+#endif
         PyObject* code = code_of(f);
-        if (code == nullptr || !PyCode_Check(code)) continue;  // C-stack shim frames (3.12+)
+        if (code == nullptr || !PyCode_Check(code)) continue;
         const auto* first =
-            reinterpret_cast<const _Py_CODEUNIT*>(reinterpret_cast<PyCodeObject*>(code)->co_code_adaptive);
+            reinterpret_cast<const CodeUnit*>(reinterpret_cast<PyCodeObject*>(code)->co_code_adaptive);
         const std::ptrdiff_t index = instruction_of(f) - first;
         // A frame that is being set up may point before its first instruction.
         out[depth++] = engine::Frame{reinterpret_cast<std::uintptr_t>(code),
@@ -92,8 +103,8 @@ std::size_t capture_stack(engine::Frame* out, std::size_t capacity) {
 
 int line_of(PyCodeObject* code, std::uint32_t instruction) {
     // A code object's ob_size is its number of code units (3.11-3.13).
-    const Py_ssize_t code_bytes = Py_SIZE(code) * static_cast<Py_ssize_t>(sizeof(_Py_CODEUNIT));
-    const auto offset = static_cast<int>(instruction * sizeof(_Py_CODEUNIT));
+    const Py_ssize_t code_bytes = Py_SIZE(code) * static_cast<Py_ssize_t>(sizeof(CodeUnit));
+    const auto offset = static_cast<int>(instruction * sizeof(CodeUnit));
     if (offset >= code_bytes) return code->co_firstlineno;
     int line = PyCode_Addr2Line(code, offset);
     return line < 0 ? code->co_firstlineno : line;
