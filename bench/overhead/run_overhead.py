@@ -35,8 +35,8 @@ Workloads (``bench/overhead/workloads/``, each 1-3 s under plain Python on a 2-c
 deterministic): ``objects`` (small instances made and dropped), ``dict_str`` (dicts of
 formatted strings), ``list_growth`` (large lists by append and comprehension), ``json``
 (dump/load round trips), ``regex`` (compile, findall, sub), ``recursion`` (deep recursion
-building tuples). If pyperformance is installed, five of its pure-Python benchmarks (float,
-raytrace, richards, go, chaos) also run, each in pyperf's in-process worker mode
+building tuples). If pyperformance is installed, three of its pure-Python benchmarks (float,
+richards, go) also run, each in pyperf's in-process worker mode
 (``--worker -l 1 -n N -w 0``: no child processes, so every tool sees the whole benchmark).
 
 Targets (issue 3): memslim exact at most 1.5x plain wall time, memslim sample at most 1.05x;
@@ -49,8 +49,8 @@ How to run
 From the repository root, after ``pip install .`` and ``pip install memray memory_profiler
 pyperformance`` (peers that are missing are skipped and named)::
 
-    python3 bench/overhead/run_overhead.py                       # full run, about 15 minutes
-    python3 bench/overhead/run_overhead.py --quick --repeat 1    # smoke test, about 1 minute
+    python3 bench/overhead/run_overhead.py                       # full run, about 50 minutes
+    python3 bench/overhead/run_overhead.py --quick --repeat 1    # smoke test, about 3 minutes
     python3 bench/overhead/run_overhead.py --only json --skip-peers --repeat 5
 
 ``--quick`` sets ``BENCH_SCALE=0.1`` for the workloads (pyperformance: a tenth of the values).
@@ -65,6 +65,7 @@ import importlib.metadata
 import importlib.util
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -109,8 +110,12 @@ def _own_workloads() -> list[Workload]:
 
 
 # pyperformance benchmark -> values (timed calls of one loop each) at scale 1, chosen so that
-# each takes 1-2 s under plain Python on the reference machine.
-PYPERFORMANCE = {"float": 20, "raytrace": 4, "richards": 20, "go": 10, "chaos": 15}
+# each takes 1-2 s under plain Python on the reference machine. Three of different character:
+# float (many short-lived instances and floats), richards (object-oriented control flow, few
+# allocations), go (a game-tree search over mutable objects). raytrace and chaos work too, but
+# they are of float's kind, and tracemalloc with 25 frames takes 60-100x as long on them, which
+# would add about 20 minutes to a full run.
+PYPERFORMANCE = {"float": 20, "richards": 20, "go": 10}
 
 
 def _pyperformance_workloads() -> tuple[list[Workload], str | None]:
@@ -188,11 +193,11 @@ class Run:
 
 def run_once(argv: list[str], env: dict[str, str], log_base: Path) -> Run:
     """Run ``argv`` once; return its wall time, peak RSS (KiB), exit status and stdout lines."""
-    out_path = log_base.with_suffix(".out")
-    err_path = log_base.with_suffix(".err")
+    out_path = Path(f"{log_base}.out")
+    err_path = Path(f"{log_base}.err")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         if os.path.exists(GNU_TIME):
-            rss_path = log_base.with_suffix(".rss")
+            rss_path = Path(f"{log_base}.rss")
             cmd = [GNU_TIME, "-f", "%M", "-o", str(rss_path), *argv]
             start = time.perf_counter()
             proc = subprocess.run(cmd, stdout=out, stderr=err, env=env, check=False)
@@ -213,10 +218,23 @@ def run_once(argv: list[str], env: dict[str, str], log_base: Path) -> Run:
     return Run(seconds, rss_kib, returncode, lines)
 
 
+_UNITS = {"B": 1 / 1024, "KiB": 1, "MiB": 1024, "GiB": 1024 * 1024}
+_MEMSLIM_RSS = re.compile(r"peak RSS ([0-9.]+) (B|KiB|MiB|GiB)")
+
+
+def memslim_reported_rss(err_path: Path) -> float | None:
+    """The peak RSS (KiB) in memslim's report header: ``ru_maxrss`` when tracking stopped,
+    before the report is built; None if the header is not found."""
+    text = " ".join(err_path.read_text(errors="replace").split())  # undo the terminal wrap
+    m = _MEMSLIM_RSS.search(text)
+    return float(m.group(1)) * _UNITS[m.group(2)] if m else None
+
+
 @dataclass
 class Result:
     seconds: list[float] = field(default_factory=list)
     rss_kib: list[int] = field(default_factory=list)
+    reported_rss_kib: list[float] = field(default_factory=list)  # memslim's own header
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -268,6 +286,10 @@ def measure(
                         continue
                 res.seconds.append(run.seconds)
                 res.rss_kib.append(run.rss_kib)
+                if tool.name.startswith("memslim"):
+                    reported = memslim_reported_rss(log_dir / f"{safe}.err")
+                    if reported is not None:
+                        res.reported_rss_kib.append(reported)
     return results
 
 
@@ -338,10 +360,16 @@ def report(results, workloads: list[Workload], tools: list[Tool], startup: Workl
             "(peak RSS under memslim exact − plain peak RSS) / plain peak RSS.\n"
         )
         print(
-            "| workload | exact, time | sample, time | plain peak RSS (MiB) "
-            "| exact peak RSS (MiB) | memslim extra memory, % of target's peak RSS |"
+            "The column 'exact, RSS when tracking stopped' is the peak RSS memslim's own report "
+            "gives (ru_maxrss read when tracking stops, before the report is built); the "
+            "process's peak RSS can be higher if building and printing the report grows it.\n"
         )
-        print("|---|---:|---:|---:|---:|---:|")
+        print(
+            "| workload | exact, time | sample, time | plain peak RSS (MiB) "
+            "| exact peak RSS (MiB) | exact, RSS when tracking stopped (MiB) "
+            "| memslim extra memory, % of target's peak RSS |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
         extra: dict[str, float | None] = {}
         for name in names:
             te = _ratio(results, name, "memslim exact", "time")
@@ -351,10 +379,15 @@ def report(results, workloads: list[Workload], tools: list[Tool], startup: Workl
             base, ex = results[(name, "plain")], results[(name, "memslim exact")]
             prss = f"{base.rss / 1024:.1f}" if base.ok else "failed"
             erss = f"{ex.rss / 1024:.1f}" if ex.ok else "failed"
+            trss = (
+                f"{statistics.median(ex.reported_rss_kib) / 1024:.1f}"
+                if ex.ok and ex.reported_rss_kib
+                else "—"
+            )
             em = "—" if extra[name] is None else f"{extra[name]:.0f}%"
             print(
                 f"| {name} | {_fmt_ratio(te)} {_verdict(te, TARGET_EXACT_TIME)} "
-                f"| {_fmt_ratio(ts)} {_verdict(ts, TARGET_SAMPLE_TIME)} | {prss} | {erss} "
+                f"| {_fmt_ratio(ts)} {_verdict(ts, TARGET_SAMPLE_TIME)} | {prss} | {erss} | {trss} "
                 f"| {em} {_verdict(extra[name], TARGET_EXTRA_MEMORY)} |"
             )
         print()

@@ -29,7 +29,7 @@ nb::object deep_sizeof(nb::handle obj, unsigned enter, bool by_type) {
 }
 
 void start_tracking(const std::string& mode, double sample_interval, std::uint64_t seed,
-                    double timeline_interval) {
+                    double timeline_interval, bool stacks_above_caller) {
     memslim::cpython::TrackOptions options;
     if (mode == "exact") {
         options.mode = memslim::cpython::TrackMode::kExact;
@@ -43,6 +43,7 @@ void start_tracking(const std::string& mode, double sample_interval, std::uint64
     options.sample_interval_bytes = sample_interval;
     options.seed = seed;
     options.timeline_interval_seconds = timeline_interval;
+    options.stacks_above_caller = stacks_above_caller;
     if (!memslim::cpython::start_tracking(options)) throw nb::python_error();
 }
 
@@ -114,7 +115,7 @@ NB_MODULE(_core, m) {
         [](nb::handle obj) { return checked(memslim::cpython::true_sizeof(obj.ptr())); },
         "obj"_a.none(), "Bytes allocated for obj alone, including what sys.getsizeof leaves out.");
     m.def("start_tracking", &start_tracking, "mode"_a = "exact", "sample_interval"_a = 262144.0,
-          "seed"_a = 0, "timeline_interval"_a = 0.01,
+          "seed"_a = 0, "timeline_interval"_a = 0.01, "stacks_above_caller"_a = false,
           "Start charging every allocation to its Python stack (hooks on PyMem's domains).");
     m.def("stop_tracking", &memslim::cpython::stop_tracking, "Remove the allocator hooks.");
     m.def("is_tracking", &memslim::cpython::is_tracking);

@@ -78,12 +78,17 @@ InterpreterFrame* top_frame(PyThreadState* tstate) {
 
 }  // namespace
 
-std::size_t capture_stack(engine::Frame* out, std::size_t capacity) {
+const void* current_frame() {
+    PyThreadState* tstate = _PyThreadState_UncheckedGet();
+    return tstate == nullptr ? nullptr : top_frame(tstate);
+}
+
+std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* stop_frame) {
     PyThreadState* tstate = _PyThreadState_UncheckedGet();
     if (tstate == nullptr) return 0;
     std::size_t depth = 0;
-    for (const InterpreterFrame* f = top_frame(tstate); f != nullptr && depth < capacity;
-         f = f->previous) {
+    for (const InterpreterFrame* f = top_frame(tstate);
+         f != nullptr && f != stop_frame && depth < capacity; f = f->previous) {
 #if PY_VERSION_HEX >= 0x030C0000
         // Shim frames the interpreter pushes for calls from C (FRAME_OWNED_BY_CSTACK, 3.12+)
         // carry a placeholder "<interpreter trampoline>" code object: not the user's.

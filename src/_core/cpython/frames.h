@@ -16,9 +16,13 @@ namespace memslim::cpython {
 constexpr std::size_t kMaxStackDepth = 128;
 
 // Writes the current thread's Python frames, innermost first, as (code object address,
-// instruction index); returns how many. Frames whose code object is not a code object (C-stack
-// shims) are skipped.
-std::size_t capture_stack(engine::Frame* out, std::size_t capacity);
+// instruction index); returns how many. C-stack shim frames are skipped. The walk stops before
+// `stop_frame` (an opaque frame handle from current_frame(), or nullptr for the whole stack).
+std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* stop_frame);
+
+// The calling thread's innermost Python frame, as an opaque handle: it stays valid, and keeps
+// its address, while that function runs.
+const void* current_frame();
 
 // The line an instruction index of `code` belongs to (PyCode_Addr2Line), or the code's first
 // line when the index is out of range.

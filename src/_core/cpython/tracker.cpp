@@ -16,6 +16,7 @@
 
 #include "cpython/frames.h"
 #include "engine/byte_sampler.h"
+#include "engine/block_map.h"
 #include "engine/live_map.h"
 #include "engine/peak_tracker.h"
 
@@ -44,9 +45,10 @@ struct Recording {
     explicit Recording(const TrackOptions& opts) : options(opts) {}
 
     TrackOptions options;
-    SpinLock lock;  // guards sites, live, peak, sampled_count
+    SpinLock lock;  // guards sites, blocks, samples, peak
     engine::SiteTable sites;
-    engine::LiveMap live;
+    engine::BlockMap blocks;   // exact mode: every live block
+    engine::LiveMap samples;   // sample mode: the sampled live blocks, by weight
     engine::PeakTracker peak;
     Clock::time_point started = Clock::now();
     double peak_seconds = 0;
@@ -55,7 +57,7 @@ struct Recording {
 
     // Sample mode: a counting filter over sampled addresses, so that a free of an unsampled
     // block (nearly all of them) is dismissed without the lock.
-    static constexpr std::size_t kFilterSize = std::size_t{1} << 20;
+    static constexpr std::size_t kFilterSize = std::size_t{1} << 16;
     std::unique_ptr<std::atomic<std::uint8_t>[]> filter;
 
     engine::Timeline timeline{1024};
@@ -63,12 +65,17 @@ struct Recording {
 
 std::unique_ptr<Recording> g_recording;
 std::atomic<bool> g_active{false};  // hooks record only while set
+const void* g_stop_frame = nullptr;   // capture_stack() stops there (see TrackOptions)
 std::atomic<bool> g_forked_child{false};
 std::atomic<std::uint64_t> g_seed_base{0};
 
-thread_local bool t_in_hook = false;
+// initial-exec: the hooks read these on every allocation; the default model for a shared
+// object costs a call to __tls_get_addr each time.
+#define MEMSLIM_FAST_TLS __attribute__((tls_model("initial-exec")))
+MEMSLIM_FAST_TLS thread_local bool t_in_hook = false;
 thread_local std::unique_ptr<engine::ByteSampler> t_sampler;
-thread_local std::uint64_t t_sampler_generation = 0;
+MEMSLIM_FAST_TLS thread_local engine::ByteSampler* t_sampler_raw = nullptr;
+MEMSLIM_FAST_TLS thread_local std::uint64_t t_sampler_generation = 0;
 std::atomic<std::uint64_t> g_generation{0};
 
 // The allocators the hooks forward to, one per domain.
@@ -96,30 +103,35 @@ public:
 };
 
 std::size_t filter_slot(std::uintptr_t address) {
-    return static_cast<std::size_t>(((address >> 4) * 0x9E3779B97F4A7C15ULL) >> 44);
+    return static_cast<std::size_t>(((address >> 4) * 0x9E3779B97F4A7C15ULL) >> 48);
 }
 
 engine::ByteSampler& sampler(const Recording& rec) {
     const std::uint64_t generation = g_generation.load(std::memory_order_relaxed);
-    if (!t_sampler || t_sampler_generation != generation) {
+    if (t_sampler_raw == nullptr || t_sampler_generation != generation) {
         const std::uint64_t seed = g_seed_base.fetch_add(0x9E3779B97F4A7C15ULL) ^ generation;
         t_sampler = std::make_unique<engine::ByteSampler>(rec.options.sample_interval_bytes, seed);
+        t_sampler_raw = t_sampler.get();
         t_sampler_generation = generation;
     }
-    return *t_sampler;
+    return *t_sampler_raw;
 }
 
 // Records a new block of `bytes` (the weight, in sample mode) at `address`. `gil` says whether
 // the calling thread holds the GIL, and so may read its Python stack.
 void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, bool gil) {
     engine::Frame frames[kMaxStackDepth];
-    const std::size_t depth = gil ? capture_stack(frames, kMaxStackDepth) : 0;
+    const std::size_t depth = gil ? capture_stack(frames, kMaxStackDepth, g_stop_frame) : 0;
     const std::span<const engine::Frame> stack(frames, depth);
     const std::uint64_t hash = engine::SiteTable::hash(stack);
     bool is_new = false;
     rec.lock.lock();
     const engine::SiteId site = rec.sites.intern(stack, hash, &is_new);
-    rec.live.insert(address, bytes, site);
+    if (rec.filter) {
+        rec.samples.insert(address, bytes, site);
+    } else {
+        rec.blocks.insert(address, bytes, site);
+    }
     rec.peak.on_alloc(site, static_cast<std::int64_t>(bytes));
     if (rec.filter) rec.filter[filter_slot(address)].fetch_add(1, std::memory_order_relaxed);
     rec.lock.unlock();
@@ -141,7 +153,7 @@ bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* blo
         return false;  // never sampled
     }
     rec.lock.lock();
-    const bool found = rec.live.erase(address, block);
+    const bool found = rec.filter ? rec.samples.erase(address, block) : rec.blocks.erase(address, block);
     if (found) {
         const std::uint64_t saves = rec.peak.peak_saves();
         rec.peak.on_free(block->site, static_cast<std::int64_t>(block->size));
@@ -158,7 +170,11 @@ bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* blo
 // Puts back a record taken out by forget_block (a realloc that failed).
 void restore_block(Recording& rec, std::uintptr_t address, const engine::LiveBlock& block) {
     rec.lock.lock();
-    rec.live.insert(address, block.size, block.site);
+    if (rec.filter) {
+        rec.samples.insert(address, block.size, block.site);
+    } else {
+        rec.blocks.insert(address, block.size, block.site);
+    }
     rec.peak.on_alloc(block.site, static_cast<std::int64_t>(block.size));
     if (rec.filter) rec.filter[filter_slot(address)].fetch_add(1, std::memory_order_relaxed);
     rec.lock.unlock();
@@ -313,6 +329,7 @@ bool start_tracking(const TrackOptions& options) {
         hooked = PyMemAllocatorEx{&hook, hook_malloc, hook_calloc, hook_realloc, hook_free};
         PyMem_SetAllocator(hook.domain, &hooked);
     }
+    g_stop_frame = options.stacks_above_caller ? current_frame() : nullptr;
     g_recording->started = Clock::now();
     g_active.store(true);
 
@@ -379,7 +396,8 @@ TrackResult collect_result() {
     if (getrusage(RUSAGE_SELF, &usage) == 0) {
         result.peak_rss_bytes = static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;
     }
-    result.bookkeeping_bytes = rec.sites.memory_bytes() + rec.live.memory_bytes() +
+    result.bookkeeping_bytes = rec.sites.memory_bytes() + rec.blocks.memory_bytes() +
+                               rec.samples.memory_bytes() +
                                rec.peak.memory_bytes() +
                                (rec.filter ? Recording::kFilterSize : 0);
     for (engine::SiteId site = 0; site < rec.peak.sites(); ++site) {

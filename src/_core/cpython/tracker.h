@@ -27,6 +27,9 @@ struct TrackOptions {
     std::uint64_t seed = 0;                     // sample mode: 0 picks a random seed
     double timeline_interval_seconds = 0.01;    // first interval; doubles as the run lengthens
     std::size_t timeline_points = 1024;
+    // Record stacks only above the frame that starts tracking (for a runner that sits below
+    // the target for the whole run): shorter stacks, less work per allocation.
+    bool stacks_above_caller = false;
 };
 
 struct SiteStats {

@@ -17,11 +17,11 @@ namespace memslim::engine {
 class PeakTracker {
 public:
     void on_alloc(std::uint32_t site, std::int64_t bytes) {
-        ensure(site);
-        touch(site);
-        live_[site] += bytes;
-        allocated_[site] += bytes;
-        allocations_[site] += 1;
+        SiteBytes& s = ensure(site);
+        touch(s, site);
+        s.live += bytes;
+        s.allocated += bytes;
+        s.allocations += 1;
         current_ += bytes;
         if (current_ > peak_) {
             peak_ = current_;
@@ -30,10 +30,10 @@ public:
     }
 
     void on_free(std::uint32_t site, std::int64_t bytes) {
-        ensure(site);
         if (!peak_saved_ && current_ == peak_) save_peak();
-        touch(site);
-        live_[site] -= bytes;
+        SiteBytes& s = ensure(site);
+        touch(s, site);
+        s.live -= bytes;
         current_ -= bytes;
     }
 
@@ -46,48 +46,50 @@ public:
     [[nodiscard]] std::int64_t peak() const { return peak_; }
     // Incremented each time the bytes at peak are recorded anew.
     [[nodiscard]] std::uint64_t peak_saves() const { return peak_saves_; }
-    [[nodiscard]] std::size_t sites() const { return live_.size(); }
-    [[nodiscard]] std::int64_t live(std::uint32_t site) const { return site < live_.size() ? live_[site] : 0; }
-    [[nodiscard]] std::int64_t at_peak(std::uint32_t site) const {
-        return site < at_peak_.size() ? at_peak_[site] : 0;
-    }
-    [[nodiscard]] std::int64_t allocated(std::uint32_t site) const {
-        return site < allocated_.size() ? allocated_[site] : 0;
-    }
+    [[nodiscard]] std::size_t sites() const { return sites_.size(); }
+    [[nodiscard]] std::int64_t live(std::uint32_t site) const { return get(site).live; }
+    [[nodiscard]] std::int64_t at_peak(std::uint32_t site) const { return get(site).at_peak; }
+    [[nodiscard]] std::int64_t allocated(std::uint32_t site) const { return get(site).allocated; }
     [[nodiscard]] std::uint64_t allocations(std::uint32_t site) const {
-        return site < allocations_.size() ? allocations_[site] : 0;
+        return get(site).allocations;
     }
-    [[nodiscard]] std::size_t memory_bytes() const { return live_.capacity() * 44; }
+    [[nodiscard]] std::size_t memory_bytes() const {
+        return sites_.capacity() * sizeof(SiteBytes) + dirty_.capacity() * sizeof(std::uint32_t);
+    }
 
 private:
-    void ensure(std::uint32_t site) {
-        if (site < live_.size()) return;
-        std::size_t n = site + 1;
-        live_.resize(n, 0);
-        at_peak_.resize(n, 0);
-        allocated_.resize(n, 0);
-        allocations_.resize(n, 0);
-        stamp_.resize(n, 0);
+    // Everything about one site in one place: an event touches one cache line.
+    struct SiteBytes {
+        std::int64_t live = 0;
+        std::int64_t allocated = 0;
+        std::uint64_t allocations = 0;
+        std::int64_t at_peak = 0;
+        std::uint32_t stamp = 0;
+    };
+
+    SiteBytes& ensure(std::uint32_t site) {
+        if (site >= sites_.size()) sites_.resize(site + 1);
+        return sites_[site];
     }
-    void touch(std::uint32_t site) {
-        if (stamp_[site] != epoch_) {
-            stamp_[site] = epoch_;
+    [[nodiscard]] const SiteBytes& get(std::uint32_t site) const {
+        static const SiteBytes kNone{};
+        return site < sites_.size() ? sites_[site] : kNone;
+    }
+    void touch(SiteBytes& s, std::uint32_t site) {
+        if (s.stamp != epoch_) {
+            s.stamp = epoch_;
             dirty_.push_back(site);
         }
     }
     void save_peak() {
-        for (std::uint32_t site : dirty_) at_peak_[site] = live_[site];
+        for (std::uint32_t site : dirty_) sites_[site].at_peak = sites_[site].live;
         dirty_.clear();
         ++epoch_;
         ++peak_saves_;
         peak_saved_ = true;
     }
 
-    std::vector<std::int64_t> live_;
-    std::vector<std::int64_t> at_peak_;
-    std::vector<std::int64_t> allocated_;
-    std::vector<std::uint64_t> allocations_;
-    std::vector<std::uint32_t> stamp_;
+    std::vector<SiteBytes> sites_;
     std::vector<std::uint32_t> dirty_;
     std::uint32_t epoch_ = 1;
     std::int64_t current_ = 0;

@@ -13,12 +13,17 @@ SiteTable::SiteTable() {
 }
 
 std::uint64_t SiteTable::hash(std::span<const Frame> frames) {
-    std::uint64_t h = 0x9E3779B97F4A7C15ULL ^ frames.size();
+    // One multiply per frame (this runs on every allocation), then a final avalanche so that
+    // the low bits used to index the table depend on every frame.
+    std::uint64_t h = frames.size();
     for (const Frame& f : frames) {
-        h ^= f.code + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
-        h ^= (static_cast<std::uint64_t>(f.instruction) * 0xC2B2AE3D27D4EB4FULL) + (h << 6) + (h >> 2);
+        h = (h << 5 | h >> 59) ^ f.code ^ (static_cast<std::uint64_t>(f.instruction) << 44);
+        h *= 0x9E3779B97F4A7C15ULL;
     }
-    return h * 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    return h;
 }
 
 SiteId SiteTable::intern(std::span<const Frame> frames, std::uint64_t hash, bool* is_new) {

@@ -118,7 +118,10 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     from memslim.report.terminal import print_run_report
 
     start_pid = os.getpid()
-    _core.start_tracking(args.mode, float(args.sample_interval), args.seed)
+    # Stacks stop at this frame: the runner beneath the target is the same for every allocation.
+    _core.start_tracking(
+        args.mode, float(args.sample_interval), args.seed, stacks_above_caller=True
+    )
     try:
         outcome = run(prepared, target)
         try:

@@ -1,0 +1,104 @@
+// block_map.h — the live-block map of exact mode, built for locality.
+//
+// Most Python blocks are small (≤ 512 bytes) and pymalloc packs them into 16 KiB pools, so
+// blocks allocated one after another sit next to each other. A general hash map keyed by
+// address scatters them and costs a cache miss per allocation and per free. Here the address
+// space is cut into 16 KiB regions; each region that holds a small block gets a flat array of
+// 1,024 four-byte entries, one per 16-byte slot (blocks never share a slot), holding the
+// block's site and requested size. The region directory is small and a last-region cache
+// catches runs of allocations in the same pool. Large blocks, and sites beyond 2^22, go to a
+// general LiveMap.
+//
+// Memory: 4 KiB per 16 KiB region that holds small blocks (at most a quarter of the small-block
+// heap, whatever the block count), against 32 bytes per block for a hash map at half load.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/live_map.h"
+
+namespace memslim::engine {
+
+class BlockMap {
+public:
+    static constexpr std::uint64_t kSmallMax = 512;       // pymalloc's small-request threshold
+    static constexpr unsigned kRegionShift = 14;          // 16 KiB regions
+    static constexpr unsigned kSlotShift = 4;             // 16-byte slots
+    static constexpr std::size_t kSlots = std::size_t{1} << (kRegionShift - kSlotShift);
+    static constexpr unsigned kSizeBits = 10;             // sizes 0..1023 (small ones fit)
+    static constexpr std::uint32_t kMaxSmallSite = (1u << (32 - kSizeBits)) - 1;
+
+    BlockMap() = default;
+    BlockMap(const BlockMap&) = delete;
+    BlockMap& operator=(const BlockMap&) = delete;
+
+    void insert(std::uintptr_t address, std::uint64_t size, std::uint32_t site) {
+        if (size <= kSmallMax && site <= kMaxSmallSite && (address & ((1u << kSlotShift) - 1)) == 0) {
+            std::uint32_t* entries = region(address >> kRegionShift, /*create=*/true);
+            std::uint32_t& entry = entries[slot(address)];
+            if (entry == 0) ++small_blocks_;
+            // +1 keeps a size-0 block of site 0 distinct from an empty slot.
+            entry = (site << kSizeBits | static_cast<std::uint32_t>(size)) + 1;
+            return;
+        }
+        large_.insert(address, size, site);
+    }
+
+    bool erase(std::uintptr_t address, LiveBlock* block) {
+        if ((address & ((1u << kSlotShift) - 1)) == 0) {
+            if (std::uint32_t* entries = region(address >> kRegionShift, /*create=*/false)) {
+                std::uint32_t& entry = entries[slot(address)];
+                if (entry != 0) {
+                    const std::uint32_t value = entry - 1;
+                    block->size = value & ((1u << kSizeBits) - 1);
+                    block->site = value >> kSizeBits;
+                    entry = 0;
+                    --small_blocks_;
+                    return true;
+                }
+            }
+        }
+        return large_.erase(address, block);
+    }
+
+    [[nodiscard]] std::size_t size() const { return small_blocks_ + large_.size(); }
+    [[nodiscard]] std::size_t regions() const { return region_ids_.size(); }
+    [[nodiscard]] std::size_t memory_bytes() const {
+        return regions() * kSlots * sizeof(std::uint32_t) + directory_.size() * sizeof(Slot) +
+               large_.memory_bytes();
+    }
+
+private:
+    struct Slot {
+        std::uintptr_t region_plus_one = 0;  // 0: empty
+        std::uint32_t* entries = nullptr;
+    };
+
+    static std::size_t slot(std::uintptr_t address) {
+        return (address >> kSlotShift) & (kSlots - 1);
+    }
+    std::uint32_t* region(std::uintptr_t id, bool create) {
+        if (id == last_id_) return last_entries_;
+        std::uint32_t* entries = find_or_add(id, create);
+        if (entries != nullptr) {
+            last_id_ = id;
+            last_entries_ = entries;
+        }
+        return entries;
+    }
+    std::uint32_t* find_or_add(std::uintptr_t id, bool create);
+    void grow_directory();
+
+    std::vector<Slot> directory_;
+    std::vector<std::unique_ptr<std::uint32_t[]>> storage_;
+    std::vector<std::uintptr_t> region_ids_;
+    std::uintptr_t last_id_ = ~std::uintptr_t{0};
+    std::uint32_t* last_entries_ = nullptr;
+    std::size_t small_blocks_ = 0;
+    LiveMap large_;
+};
+
+}  // namespace memslim::engine
