@@ -60,6 +60,10 @@ struct Recording {
     static constexpr std::size_t kFilterSize = std::size_t{1} << 16;
     std::unique_ptr<std::atomic<std::uint8_t>[]> filter;
 
+    // The timeline thread reads the traced total from this mirror, never taking `lock`: a
+    // thread spinning on the hooks' lock would slow every allocation down.
+    std::atomic<std::int64_t> current_mirror{0};
+    std::mutex timeline_mutex;  // guards timeline
     engine::Timeline timeline{1024};
 };
 
@@ -133,6 +137,7 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
         rec.blocks.insert(address, bytes, site);
     }
     rec.peak.on_alloc(site, static_cast<std::int64_t>(bytes));
+    rec.current_mirror.store(rec.peak.current(), std::memory_order_relaxed);
     if (rec.filter) rec.filter[filter_slot(address)].fetch_add(1, std::memory_order_relaxed);
     rec.lock.unlock();
     if (is_new) {
@@ -157,6 +162,7 @@ bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* blo
     if (found) {
         const std::uint64_t saves = rec.peak.peak_saves();
         rec.peak.on_free(block->site, static_cast<std::int64_t>(block->size));
+        rec.current_mirror.store(rec.peak.current(), std::memory_order_relaxed);
         if (rec.peak.peak_saves() != saves) {
             rec.peak_seconds =
                 std::chrono::duration<double>(Clock::now() - rec.started).count();
@@ -176,6 +182,7 @@ void restore_block(Recording& rec, std::uintptr_t address, const engine::LiveBlo
         rec.blocks.insert(address, block.size, block.site);
     }
     rec.peak.on_alloc(block.site, static_cast<std::int64_t>(block.size));
+    rec.current_mirror.store(rec.peak.current(), std::memory_order_relaxed);
     if (rec.filter) rec.filter[filter_slot(address)].fetch_add(1, std::memory_order_relaxed);
     rec.lock.unlock();
 }
@@ -263,11 +270,13 @@ void timeline_loop(TimelineThread* self, Recording* rec) {
     std::unique_lock<std::mutex> wait_lock(self->mutex);
     while (!self->stop) {
         const std::int64_t rss = read_rss_bytes();
-        rec->lock.lock();
-        const std::int64_t traced = rec->peak.current();
+        const std::int64_t traced = rec->current_mirror.load(std::memory_order_relaxed);
         const double seconds = std::chrono::duration<double>(Clock::now() - rec->started).count();
-        const bool compacted = rec->timeline.add({seconds, traced, rss});
-        rec->lock.unlock();
+        bool compacted = false;
+        {
+            std::lock_guard<std::mutex> hold(rec->timeline_mutex);
+            compacted = rec->timeline.add({seconds, traced, rss});
+        }
         if (compacted) interval *= 2;
         self->wake.wait_for(wait_lock, interval, [self] { return self->stop; });
     }
@@ -353,8 +362,10 @@ void stop_tracking() {
     const std::uint64_t saves = rec.peak.peak_saves();
     rec.peak.finish();
     if (rec.peak.peak_saves() != saves) rec.peak_seconds = now;
-    rec.timeline.add({now, rec.peak.current(), read_rss_bytes()});
+    const std::int64_t current = rec.peak.current();
     rec.lock.unlock();
+    std::lock_guard<std::mutex> hold(rec.timeline_mutex);
+    rec.timeline.add({now, current, read_rss_bytes()});
 }
 
 bool is_tracking() { return g_active.load(); }
@@ -391,7 +402,11 @@ TrackResult collect_result() {
     result.current_bytes = rec.peak.current();
     result.peak_bytes = rec.peak.peak();
     result.peak_seconds = rec.peak_seconds;
-    result.elapsed_seconds = rec.timeline.points().empty() ? 0 : rec.timeline.points().back().seconds;
+    {
+        std::lock_guard<std::mutex> hold_timeline(rec.timeline_mutex);
+        result.timeline = rec.timeline.points();
+    }
+    result.elapsed_seconds = result.timeline.empty() ? 0 : result.timeline.back().seconds;
     rusage usage{};
     if (getrusage(RUSAGE_SELF, &usage) == 0) {
         result.peak_rss_bytes = static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;
@@ -405,7 +420,6 @@ TrackResult collect_result() {
         result.sites.push_back({site, rec.peak.at_peak(site), rec.peak.live(site),
                                 rec.peak.allocated(site), rec.peak.allocations(site)});
     }
-    result.timeline = rec.timeline.points();
     return result;
 }
 
