@@ -8,9 +8,6 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO, TypeVar
 
-from rich.table import Table
-from rich.text import Text
-
 from memslim import _core
 from memslim.profile_data import Profile
 
@@ -129,6 +126,11 @@ def profile(func: F | None = None, *, file: TextIO | None = None) -> Any:
 
 
 def _print_profile(target: Callable[..., Any], code: Any, result: Profile, file: TextIO) -> None:
+    # rich is imported here, not at the top: importing memslim (and so every `memslim run`)
+    # should add as few objects as possible to the program it measures.
+    from rich.table import Table
+    from rich.text import Text
+
     from memslim.report.globals_table import format_bytes
 
     per_line = result.function_lines(id(code))
