@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import importlib.metadata
 import importlib.util
 import os
@@ -183,6 +184,34 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def memslim_build() -> str:
+    """A fingerprint of the installed memslim: SHA-256 of its installed files (not bytecode), and
+    when it was installed. Another session may reinstall memslim while this benchmark runs;
+    comparing fingerprints tells which runs measured which build."""
+    try:
+        dist = importlib.metadata.distribution("memslim")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+    digest = hashlib.sha256()
+    newest = 0.0
+    for f in sorted(dist.files or [], key=str):
+        if f.suffix == ".pyc":
+            continue
+        path = Path(str(f.locate()))
+        try:
+            digest.update(str(f).encode() + b"\0" + path.read_bytes())
+            newest = max(newest, path.stat().st_mtime)
+        except OSError:
+            digest.update(str(f).encode() + b"\0missing")
+    when = dt.datetime.fromtimestamp(newest, dt.UTC) if newest else None
+    return f"{digest.hexdigest()[:12]} (installed {when:%Y-%m-%d %H:%M:%S} UTC)" if when else "?"
+
+
+def _load() -> str:
+    """The 1-, 5- and 15-minute load averages: other work on the machine skews wall times."""
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 @dataclass
 class Run:
     seconds: float
@@ -235,6 +264,7 @@ class Result:
     seconds: list[float] = field(default_factory=list)
     rss_kib: list[int] = field(default_factory=list)
     reported_rss_kib: list[float] = field(default_factory=list)  # memslim's own header
+    builds: list[str] = field(default_factory=list)  # memslim_build() before each memslim run
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -271,6 +301,8 @@ def measure(
                 argv = [*tool.prefix(tmp), *argv_tail]
                 print(f"  {w.name:<16} {tool.name:<15} #{rep + 1} ...", end="", file=sys.stderr)
                 sys.stderr.flush()
+                if tool.name.startswith("memslim"):
+                    res.builds.append(memslim_build())
                 run = run_once(argv, env, log_dir / safe)
                 tmp.unlink(missing_ok=True)
                 print(f" {run.seconds:7.3f} s {run.rss_kib / 1024:8.1f} MiB", file=sys.stderr)
@@ -436,6 +468,18 @@ def report(results, workloads: list[Workload], tools: list[Tool], startup: Workl
             else:
                 print(f"| {t.name} | failed | failed |")
 
+    builds: dict[str, set[str]] = {}
+    for (wname, _), res in results.items():
+        for b in res.builds:
+            builds.setdefault(b, set()).add(wname)
+    if len(builds) > 1:
+        print(
+            "\nWARNING: memslim's installed files changed during the run, so its ratios mix "
+            "builds; re-run on one build (`--skip-peers` is quick):\n"
+        )
+        for b, wnames in builds.items():
+            print(f"- build {b}: {', '.join(sorted(wnames))}")
+
     failures = [(k, r.failures) for k, r in results.items() if r.failures]
     if failures:
         print("\nFailed runs (left out of the ratios):\n")
@@ -503,6 +547,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.python_version()} ({platform.python_implementation()}), "
         f"memslim {_version('memslim')}; peers: {', '.join(versions) or 'none'}"
     )
+    print(f"memslim build at start: {memslim_build()}; load average {_load()}")
     peak_tool = "/usr/bin/time -f %M" if os.path.exists(GNU_TIME) else "os.wait4 ru_maxrss"
     print(
         f"Run: {started:%Y-%m-%d %H:%M} UTC, --repeat {args.repeat}, BENCH_SCALE={scale}, "
@@ -520,6 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     elapsed = (dt.datetime.now(dt.UTC) - started).total_seconds()
+    print(f"memslim build at end: {memslim_build()}; load average {_load()}")
     report(results, workloads, tools, startup)
     print(f"\nTotal benchmark time: {elapsed:.0f} s; logs in {args.log_dir}")
     return 0

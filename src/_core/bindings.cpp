@@ -2,11 +2,14 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 
+#include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <utility>
 
 #include "cpython/deep_size.h"
 #include "cpython/frames.h"
+#include "cpython/heap_snapshot.h"
 #include "cpython/tracker.h"
 
 namespace nb = nanobind;
@@ -92,6 +95,125 @@ nb::dict tracking_result() {
     return out;
 }
 
+// A why-alive path as Python data: [(kind, detail, type_of_child)], from the root down.
+nb::list labelled_path(const memslim::cpython::HeapSnapshot& snapshot, memslim::engine::NodeId target) {
+    using memslim::engine::NodeId;
+    nb::list steps;
+    const std::vector<NodeId> path = memslim::engine::shortest_path(snapshot.graph(), 0, target);
+    for (std::size_t i = 1; i < path.size(); ++i) {
+        auto* parent = i == 1 ? nullptr : reinterpret_cast<PyObject*>(snapshot.address(path[i - 1]));
+        auto* child = reinterpret_cast<PyObject*>(snapshot.address(path[i]));
+        const memslim::cpython::PathStep step = memslim::cpython::describe_edge(parent, child);
+        nb::object detail = step.detail ? nb::steal(step.detail) : nb::none();
+        // Modules, and module globals dicts, are named after their module.
+        nb::object description = nb::none();
+        PyObject* name = nullptr;
+        if (PyModule_Check(child)) {
+            name = PyModule_GetNameObject(child);
+            if (name == nullptr) PyErr_Clear();
+        } else if (PyDict_Check(child) && PyDict_GetItemString(child, "__builtins__") != nullptr) {
+            name = PyDict_GetItemString(child, "__name__");
+            if (name != nullptr && PyUnicode_Check(name)) {
+                Py_INCREF(name);
+            } else {
+                name = nullptr;
+            }
+        }
+        if (name != nullptr) description = nb::steal(name);
+        steps.append(nb::make_tuple(step.kind, detail, nb::borrow(reinterpret_cast<PyObject*>(Py_TYPE(child))),
+                                    description));
+    }
+    return steps;
+}
+
+// Takes a snapshot and returns its census and top retainers (with their paths, labelled while
+// the objects are certainly alive).
+nb::dict heap_snapshot(std::size_t top) {
+    using memslim::engine::NodeId;
+    using memslim::engine::kNoNode;
+    memslim::cpython::HeapSnapshot snapshot;
+    if (!snapshot.take()) throw nb::python_error();
+    nb::dict out;
+    const std::size_t n = snapshot.objects() + 1;
+    std::uint64_t total = 0;
+    std::unordered_map<PyTypeObject*, std::pair<std::uint64_t, std::uint64_t>> census;
+    for (NodeId node = 1; node < n; ++node) {
+        auto& row = census[snapshot.type(node)];
+        row.first += 1;
+        row.second += snapshot.size(node);
+        total += snapshot.size(node);
+    }
+    nb::list types;
+    for (const auto& [type, row] : census) {
+        types.append(nb::make_tuple(nb::borrow(reinterpret_cast<PyObject*>(type)), row.first, row.second));
+    }
+    out["objects"] = n - 1;
+    out["bytes"] = total;
+    out["types"] = types;
+    out["analysis_bytes"] = snapshot.memory_bytes();
+
+    // Top retainers: the largest retained sizes, leaving out program structure (modules,
+    // classes, functions and their dicts) and nodes that retain almost only what a chosen
+    // node above them already shows.
+    std::vector<NodeId> order;
+    for (NodeId node = 1; node < n; ++node) {
+        PyTypeObject* tp = snapshot.type(node);
+        if (PyType_FastSubclass(tp, Py_TPFLAGS_TYPE_SUBCLASS) || tp == &PyModule_Type ||
+            tp == &PyFunction_Type || tp == &PyCode_Type) {
+            continue;
+        }
+        if (snapshot.idom(node) == kNoNode) continue;
+        order.push_back(node);
+    }
+    std::sort(order.begin(), order.end(),
+              [&](NodeId a, NodeId b) { return snapshot.retained(a) > snapshot.retained(b); });
+    std::vector<NodeId> chosen;
+    for (NodeId node : order) {
+        if (chosen.size() >= top) break;
+        bool shadowed = false;
+        for (NodeId up = snapshot.idom(node); up != 0 && up != kNoNode; up = snapshot.idom(up)) {
+            if (std::find(chosen.begin(), chosen.end(), up) != chosen.end() &&
+                snapshot.retained(node) * 10 >= snapshot.retained(up) * 9) {
+                shadowed = true;
+                break;
+            }
+            if (up == snapshot.idom(up)) break;
+        }
+        // A module's dict holds a whole module: it is structure, not a retainer to fix.
+        PyObject* o = reinterpret_cast<PyObject*>(snapshot.address(node));
+        if (PyDict_Check(o) && PyDict_GetItemString(o, "__name__") != nullptr &&
+            PyDict_GetItemString(o, "__builtins__") != nullptr) {
+            shadowed = true;
+        }
+        if (!shadowed) chosen.push_back(node);
+    }
+    nb::list retainers;
+    for (NodeId node : chosen) {
+        retainers.append(nb::make_tuple(nb::borrow(reinterpret_cast<PyObject*>(snapshot.type(node))),
+                                        snapshot.size(node), snapshot.retained(node),
+                                        labelled_path(snapshot, node)));
+    }
+    out["retainers"] = retainers;
+    return out;
+}
+
+// Retained size of `obj` and its why-alive path, from a fresh snapshot.
+nb::dict why_alive(nb::handle obj) {
+    memslim::cpython::HeapSnapshot snapshot;
+    if (!snapshot.take(obj.ptr())) throw nb::python_error();
+    const auto node = snapshot.node_of(obj.ptr());
+    nb::dict out;
+    if (node == memslim::engine::kNoNode) {
+        out["retained"] = nb::none();
+        out["path"] = nb::list();
+        return out;
+    }
+    out["size"] = snapshot.size(node);
+    out["retained"] = snapshot.retained(node);
+    out["path"] = labelled_path(snapshot, node);
+    return out;
+}
+
 Py_ssize_t checked(Py_ssize_t size) {
     if (size < 0) throw nb::python_error();
     return size;
@@ -125,6 +247,10 @@ NB_MODULE(_core, m) {
     m.def("peak_traced_bytes", &memslim::cpython::peak_traced_bytes, "High-water mark of traced bytes.");
     m.def("tracking_result", &tracking_result, "Totals, sites, frames and timeline recorded so far.");
     m.def("reset_tracking", &memslim::cpython::reset_tracker, "Forget what was recorded.");
+    m.def("heap_snapshot", &heap_snapshot, "top"_a = 10,
+          "Census by type and the top retainers (with why-alive paths) of the whole heap.");
+    m.def("why_alive", &why_alive, "obj"_a.none(),
+          "The retained size of obj and a shortest labelled path to it from a root.");
     m.def(
         "getsizeof",
         [](nb::handle obj) { return checked(memslim::cpython::getsizeof(obj.ptr())); }, "obj"_a.none(),

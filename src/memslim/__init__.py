@@ -6,6 +6,7 @@ Public API:
 * :func:`getsizeof` — exactly :func:`sys.getsizeof`, for comparison.
 * :func:`track` — charge every allocation in a ``with`` block to its line and stack.
 * :func:`profile` — a decorator printing a function's memory line by line.
+* :func:`snapshot`, :func:`why_alive` — census of the heap, retained sizes, why-alive paths.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 from memslim._sizeof import SizeDetail, SizeofError, TypeSize, getsizeof, sizeof
 from memslim._tracking import Tracker, profile, track
+from memslim.heap import HeapCensus, snapshot, why_alive
 
 __all__ = [
+    "HeapCensus",
     "SizeDetail",
     "SizeofError",
     "Tracker",
@@ -30,5 +33,7 @@ __all__ = [
     "getsizeof",
     "profile",
     "sizeof",
+    "snapshot",
     "track",
+    "why_alive",
 ]

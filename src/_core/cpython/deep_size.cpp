@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "cpython/object_layout.h"
+#include "cpython/referents.h"
 #include "engine/reachable_walk.h"
 #include "engine/tally.h"
 
@@ -344,26 +345,10 @@ int visit_referent(PyObject* child, void* arg) {
     return 0;
 }
 
-// Offers every referent of `o`: what tp_traverse reports, and what it leaves out because it
-// cannot form a cycle but is owned all the same.
+// Offers every referent of `o` (see referents.h), and a NumPy array's base.
 void traverse_all(PyObject* o, const TypeInfo& info, WalkState& state) {
-    PyTypeObject* tp = Py_TYPE(o);
-    // PyObject_IS_GC, not the type flag: static types are not GC objects and type_traverse
-    // asserts on them.
-    if (tp->tp_traverse != nullptr && PyObject_IS_GC(o)) {
-        tp->tp_traverse(o, visit_referent, &state);
-    }
+    visit_owned(o, visit_referent, &state);
     if (state.failed) return;
-    if (PyObject* dict = managed_dict(o); dict != nullptr) visit_referent(dict, &state);
-    if (PyDict_Check(o) && reinterpret_cast<PyDictObject*>(o)->ma_values == nullptr) {
-        // dict_traverse skips the keys of all-str-key tables (3.11+). A split table's keys are
-        // shared by all instances of a class and belong to the class, so those stay uncounted.
-        Py_ssize_t pos = 0;
-        PyObject *key, *value;
-        while (!state.failed && PyDict_Next(o, &pos, &key, &value)) {
-            if (PyUnicode_Check(key)) visit_referent(key, &state);
-        }
-    }
     if (info.numpy_array) {
         // NumPy arrays are not GC containers: a view reaches the buffer it shares only
         // through `.base`.
@@ -432,6 +417,26 @@ bool deep_sizeof(PyObject* root, unsigned enter, bool by_type, DeepSize& out) {
     if (gc_was_enabled) PyGC_Enable();
     if (state.failed) PyErr_Restore(type, value, traceback);
     return !state.failed;
+}
+
+struct ObjectSizer::Impl {
+    TypeInfoCache types;
+};
+
+ObjectSizer::ObjectSizer() : impl_(new Impl()) { init_names(); }
+
+ObjectSizer::~ObjectSizer() { delete impl_; }
+
+std::size_t ObjectSizer::size(PyObject* o) {
+    TypeInfo info = impl_->types.get(Py_TYPE(o));
+    if (info.runs_python) info.rule = SizeRule::kObjectDefault;
+    Py_ssize_t size = true_size(o, info);
+    if (size < 0) {
+        PyErr_Clear();
+        info.rule = SizeRule::kObjectDefault;
+        size = true_size(o, info);
+    }
+    return size < 0 ? 0 : static_cast<std::size_t>(size);
 }
 
 Py_ssize_t true_sizeof(PyObject* o) {

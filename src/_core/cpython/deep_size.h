@@ -44,6 +44,22 @@ Py_ssize_t true_sizeof(PyObject* o);
 // Exactly sys.getsizeof(o) of the running interpreter. -1 with an exception set on error.
 Py_ssize_t getsizeof(PyObject* o);
 
+// Sizes objects one at a time for heap walks, with a cache per type. It never runs Python
+// code: an object whose __sizeof__ is written in Python, or raises, is measured by its layout
+// (tp_basicsize + items + pre-header + hidden bytes) instead. Needs the GIL.
+class ObjectSizer {
+public:
+    ObjectSizer();
+    ~ObjectSizer();
+    ObjectSizer(const ObjectSizer&) = delete;
+    ObjectSizer& operator=(const ObjectSizer&) = delete;
+    std::size_t size(PyObject* o);
+
+private:
+    struct Impl;
+    Impl* impl_;
+};
+
 // The exception type raised for objects whose __sizeof__ raises or returns nonsense
 // (a subclass of ValueError). Created on first use; borrowed reference.
 PyObject* sizeof_error_type();

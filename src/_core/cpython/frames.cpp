@@ -28,6 +28,7 @@ struct InterpreterFrame {
     int stacktop;
     std::uint16_t return_offset;
     char owner;
+    PyObject* localsplus[1];
 };
 PyObject* code_of(const InterpreterFrame* f) { return f->f_executable; }
 const CodeUnit* instruction_of(const InterpreterFrame* f) { return f->instr_ptr; }
@@ -47,6 +48,7 @@ struct InterpreterFrame {
     int stacktop;
     std::uint16_t return_offset;
     char owner;
+    PyObject* localsplus[1];
 };
 PyObject* code_of(const InterpreterFrame* f) { return reinterpret_cast<PyObject*>(f->f_code); }
 const CodeUnit* instruction_of(const InterpreterFrame* f) { return f->prev_instr; }
@@ -67,6 +69,7 @@ struct InterpreterFrame {
     int stacktop;
     bool is_entry;
     char owner;
+    PyObject* localsplus[1];
 };
 PyObject* code_of(const InterpreterFrame* f) { return reinterpret_cast<PyObject*>(f->f_code); }
 const CodeUnit* instruction_of(const InterpreterFrame* f) { return f->prev_instr; }
@@ -104,6 +107,35 @@ std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* 
                                      static_cast<std::uint32_t>(index < 0 ? 0 : index)};
     }
     return depth;
+}
+
+PyObject* local_variable_holding(PyObject* value) {
+    PyInterpreterState* interp = PyInterpreterState_Get();
+    for (PyThreadState* t = PyInterpreterState_ThreadHead(interp); t != nullptr;
+         t = PyThreadState_Next(t)) {
+        for (const InterpreterFrame* f = top_frame(t); f != nullptr; f = f->previous) {
+#if PY_VERSION_HEX >= 0x030C0000
+            if (f->owner == kFrameOwnedByCStack) continue;
+#endif
+            PyObject* code_object = code_of(f);
+            if (code_object == nullptr || !PyCode_Check(code_object)) continue;
+            auto* code = reinterpret_cast<PyCodeObject*>(code_object);
+            // Only the locals part of localsplus (not the value stack) is initialised.
+            const int count = code->co_nlocalsplus;
+            for (int i = 0; i < count; ++i) {
+                PyObject* slot = f->localsplus[i];
+                if (slot == nullptr) continue;
+                if (slot != value && !(PyCell_Check(slot) && PyCell_GET(slot) == value)) continue;
+                PyObject* name = PyTuple_GET_ITEM(code->co_localsplusnames, i);
+                return PyUnicode_FromFormat(
+                    "%U in %U (%U:%d)", name, code->co_qualname, code->co_filename,
+                    line_of(code, static_cast<std::uint32_t>(
+                                      instruction_of(f) -
+                                      reinterpret_cast<const CodeUnit*>(code->co_code_adaptive))));
+            }
+        }
+    }
+    return nullptr;
 }
 
 int line_of(PyCodeObject* code, std::uint32_t instruction) {

@@ -24,6 +24,11 @@ std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* 
 // its address, while that function runs.
 const void* current_frame();
 
+// "name in function (file:line)" for a local variable (or cell) of a running Python frame, in
+// any thread, that holds `value`; nullptr if none does. Reads frames in place: no frame object
+// or locals dict is created.
+PyObject* local_variable_holding(PyObject* value);
+
 // The line an instruction index of `code` belongs to (PyCode_Addr2Line), or the code's first
 // line when the index is out of range.
 int line_of(PyCodeObject* code, std::uint32_t instruction);

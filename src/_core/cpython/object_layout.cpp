@@ -2,6 +2,10 @@
 #include "cpython/object_layout.h"
 
 #include <cstdint>
+
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h>  // PyMemberDef
+#endif
 #include <vector>
 
 #if defined(__linux__)
@@ -223,6 +227,66 @@ PyObject* managed_dict(PyObject* o) {
     if (word & 1) return nullptr;
 #endif
     return reinterpret_cast<PyObject*>(word);
+}
+
+namespace {
+
+constexpr int kObjectExMember = 16;  // T_OBJECT_EX (3.11) / Py_T_OBJECT_EX (3.12+)
+
+// The entries of a str-keyed dict keys object (PyDictUnicodeEntry: key, value) follow the
+// header and an index table of 2**dk_log2_index_bytes bytes.
+struct UnicodeEntry {
+    PyObject* key;
+    PyObject* value;
+};
+const UnicodeEntry* unicode_entries(const void* keys) {
+    auto* head = static_cast<const DictKeysHead*>(keys);
+    return reinterpret_cast<const UnicodeEntry*>(reinterpret_cast<const char*>(keys) + sizeof(DictKeysHead) +
+                                                 (std::size_t{1} << head->dk_log2_index_bytes));
+}
+
+// The attribute value slots stored with an instance of a managed-dict class, or nullptr.
+PyObject* const* instance_values(PyObject* o) {
+    PyTypeObject* tp = Py_TYPE(o);
+    if (!PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT)) return nullptr;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (!PyType_HasFeature(tp, Py_TPFLAGS_INLINE_VALUES)) return nullptr;
+    const auto* header = reinterpret_cast<const std::uint8_t*>(o) + tp->tp_basicsize;
+    if (header[3] == 0) return nullptr;  // `valid`: the values moved to a materialised dict
+    return reinterpret_cast<PyObject* const*>(header + 8);
+#elif PY_VERSION_HEX >= 0x030C0000
+    auto tagged = reinterpret_cast<std::uintptr_t*>(o)[-3];
+    if (!(tagged & 1)) return nullptr;
+    return reinterpret_cast<PyObject* const*>(tagged + 1);
+#else
+    return reinterpret_cast<PyObject* const* const*>(o)[-4];
+#endif
+}
+
+}  // namespace
+
+PyObject* attribute_name_of(PyObject* o, PyObject* value) {
+    PyTypeObject* tp = Py_TYPE(o);
+    if (PyObject* const* values = instance_values(o); values != nullptr) {
+        const void* keys = reinterpret_cast<PyHeapTypeObject*>(tp)->ht_cached_keys;
+        if (keys != nullptr) {
+            const UnicodeEntry* entries = unicode_entries(keys);
+            const auto count = static_cast<const DictKeysHead*>(keys)->dk_nentries;
+            for (Py_ssize_t i = 0; i < count; ++i) {
+                if (values[i] == value) return Py_NewRef(entries[i].key);
+            }
+        }
+    }
+    // __slots__: object members of this type and its bases.
+    for (PyTypeObject* t = tp; t != nullptr; t = t->tp_base) {
+        if (!PyType_HasFeature(t, Py_TPFLAGS_HEAPTYPE) || t->tp_members == nullptr) continue;
+        for (const PyMemberDef* m = t->tp_members; m->name != nullptr; ++m) {
+            if (m->type != kObjectExMember) continue;
+            auto* slot = *reinterpret_cast<PyObject* const*>(reinterpret_cast<const char*>(o) + m->offset);
+            if (slot == value) return PyUnicode_FromString(m->name);
+        }
+    }
+    return nullptr;
 }
 
 bool is_static_or_immortal(PyObject* o) {

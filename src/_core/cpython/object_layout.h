@@ -33,6 +33,11 @@ Py_ssize_t hidden_bytes(PyObject* o);
 // tp_traverse does not report such a dict while the inline values are still in use.
 PyObject* managed_dict(PyObject* o);
 
+// The name of the attribute of instance `o` that holds `value`, looked up in the attribute
+// values stored with the instance (managed dict, not materialised) and in its __slots__, without
+// creating anything. A new reference; nullptr if none holds it.
+PyObject* attribute_name_of(PyObject* o, PyObject* value);
+
 // True for objects that are shared by every program and never freed: objects statically
 // allocated inside the interpreter (None, True, small ints, one-character strings, static types,
 // deep-frozen constants) and, on 3.12+, immortal objects (such as interned strings).

@@ -1,0 +1,65 @@
+// heap_snapshot.h — every live object, its type, true size and referents, as a graph with a
+// virtual root; census by type, retained sizes (dominator tree) and why-alive paths.
+#pragma once
+
+#include <Python.h>
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/heap_graph.h"
+
+namespace memslim::cpython {
+
+class HeapSnapshot {
+public:
+    HeapSnapshot() = default;
+    ~HeapSnapshot();
+    HeapSnapshot(const HeapSnapshot&) = delete;
+    HeapSnapshot& operator=(const HeapSnapshot&) = delete;
+
+    // Walks the heap: all objects the cyclic GC tracks and the untracked ones they reach (each
+    // once; interpreter-static and immortal objects left out), then computes dominators. The
+    // virtual root (node 0) points to every object referenced from outside the heap (its
+    // reference count exceeds its referrers in the heap: running frames' locals, C code).
+    // Runs no Python code after collecting the GC's object list; the cyclic GC is paused. Sets
+    // a Python exception and returns false on failure. Needs the GIL. `focus` (optional) is an
+    // object being asked about: the caller's own reference to it is not a root, so when it
+    // has referrers in the heap its path goes through them.
+    bool take(PyObject* focus = nullptr);
+
+    [[nodiscard]] std::size_t objects() const { return types_.size() - 1; }
+    [[nodiscard]] PyTypeObject* type(engine::NodeId node) const { return types_[node]; }
+    [[nodiscard]] std::uint64_t size(engine::NodeId node) const { return sizes_[node]; }
+    [[nodiscard]] std::uint64_t retained(engine::NodeId node) const { return tree_.retained[node]; }
+    [[nodiscard]] engine::NodeId idom(engine::NodeId node) const { return tree_.idom[node]; }
+    [[nodiscard]] const engine::HeapGraph& graph() const { return graph_; }
+    // The node of the object at `address` when the snapshot was taken, or kNoNode.
+    [[nodiscard]] engine::NodeId node_of(const PyObject* o) const;
+    [[nodiscard]] std::uintptr_t address(engine::NodeId node) const { return addresses_[node]; }
+    [[nodiscard]] std::size_t memory_bytes() const;
+
+private:
+    std::vector<std::uintptr_t> addresses_;  // node 0: the virtual root
+    std::vector<PyTypeObject*> types_;       // strong references, held in held_types_
+    std::vector<std::uint64_t> sizes_;
+    std::unordered_map<std::uintptr_t, engine::NodeId> index_;
+    engine::HeapGraph graph_;
+    engine::DominatorTree tree_;
+    std::vector<PyTypeObject*> held_types_;
+};
+
+// One step of a why-alive path, described for people: how `parent` refers to `child`.
+// kind is one of "root", "key", "dict key", "index", "attribute", "__dict__", "referent";
+// detail is the key, index, attribute or local-variable name (None when there is none).
+struct PathStep {
+    const char* kind;
+    PyObject* detail;  // new reference or nullptr
+};
+
+// Labels the edge parent -> child (both alive). `parent` nullptr means the virtual root: then
+// running frames are searched for a local variable holding `child`. Runs no Python code.
+PathStep describe_edge(PyObject* parent, PyObject* child);
+
+}  // namespace memslim::cpython

@@ -1,0 +1,137 @@
+"""What objects are alive, what keeps them alive: a census of the heap, retained sizes from its
+dominator tree, and a why-alive path from a root to any object.
+
+The walk is C++ (``memslim._core``): every object the cyclic GC tracks and the untracked ones
+they reach, each at its true size (as :func:`memslim.sizeof` counts it), linked by the references
+the GC sees. A virtual root points to every object referenced from outside the heap — running
+frames' locals, C code — found as objects whose reference count exceeds their referrers in the
+heap. An object *retains* what would be freed if it went away: everything it dominates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from memslim import _core
+from memslim._sizeof import type_name
+
+
+@dataclass(frozen=True)
+class PathStep:
+    """How one object on a why-alive path refers to the next."""
+
+    kind: str  # "root", "key", "dict key", "index", "attribute", "__dict__", "referent"
+    detail: Any  # the key, index, attribute or local variable; None when there is none
+    type: type  # the type of the object reached
+    module: str | None  # for a module or a module's globals dict, the module's name
+
+
+def format_path(steps: list[PathStep]) -> str:
+    """``module app.cache → global '_memo' → ['user:42'] → .parent``, for people."""
+    parts: list[str] = []
+    in_module: str | None = None
+    for step in steps:
+        if step.kind == "root":
+            if step.module is not None:
+                parts.append(f"module {step.module}")
+            elif step.detail is not None:
+                parts.append(f"local {step.detail}")
+            else:
+                parts.append(f"a {type_name(step.type)} held from outside the heap")
+        elif step.kind == "__dict__":
+            if step.module is not None and in_module == step.module:
+                continue  # module -> its globals dict: "module x" says it already
+            parts.append(".__dict__")
+        elif step.kind == "key":
+            if in_module is not None:
+                parts.append(f"global {step.detail!r}")
+            elif step.module is not None and step.type.__name__ == "module":
+                parts.append(f"module {step.module}")
+            else:
+                parts.append(f"[{step.detail!r}]")
+        elif step.kind == "index":
+            parts.append(f"[{step.detail}]")
+        elif step.kind == "attribute":
+            parts.append(f".{step.detail}")
+        elif step.kind == "dict key":
+            parts.append("(a dict key)")
+        else:
+            parts.append(f"({type_name(step.type)})")
+        in_module = step.module if step.module is not None else None
+    return " → ".join(parts)
+
+
+@dataclass(frozen=True)
+class TypeCount:
+    type: type
+    count: int
+    bytes: int
+
+    @property
+    def name(self) -> str:
+        return type_name(self.type)
+
+
+@dataclass(frozen=True)
+class Retainer:
+    """An object that keeps a large part of the heap alive, and the path that keeps it."""
+
+    type: type
+    size: int
+    retained: int
+    steps: list[PathStep]
+
+    @property
+    def path(self) -> str:
+        return format_path(self.steps)
+
+
+@dataclass(frozen=True)
+class WhyAlive:
+    size: int | None
+    retained: int | None
+    steps: list[PathStep]
+
+    @property
+    def path(self) -> str:
+        return format_path(self.steps)
+
+
+def _steps(raw: list[tuple[Any, ...]]) -> list[PathStep]:
+    return [PathStep(kind, detail, tp, module) for kind, detail, tp, module in raw]
+
+
+@dataclass(frozen=True)
+class HeapCensus:
+    """The heap at one moment: objects by type, and the top retainers with their paths."""
+
+    objects: int
+    bytes: int
+    types: list[TypeCount]
+    retainers: list[Retainer]
+    analysis_bytes: int
+
+    def path_to(self, obj: object) -> WhyAlive:
+        """Why ``obj`` is alive now (a fresh walk of the heap: objects change)."""
+        return why_alive(obj)
+
+
+def snapshot(top: int = 10) -> HeapCensus:
+    """Walk every live object: census by type (largest first) and the ``top`` retainers."""
+    raw = _core.heap_snapshot(top)
+    types = sorted(
+        (TypeCount(tp, count, size) for tp, count, size in raw["types"]),
+        key=lambda row: (-row.bytes, -row.count, row.name),
+    )
+    retainers = [
+        Retainer(tp, size, retained, _steps(path)) for tp, size, retained, path in raw["retainers"]
+    ]
+    return HeapCensus(raw["objects"], raw["bytes"], types, retainers, raw["analysis_bytes"])
+
+
+def why_alive(obj: object) -> WhyAlive:
+    """The bytes ``obj`` retains and a shortest labelled path to it from a root: module
+    globals, dict keys, list indexes, attribute names, local variables of running frames."""
+    raw = _core.why_alive(obj)
+    return WhyAlive(raw.get("size"), raw["retained"], _steps(raw["path"]))

@@ -1,0 +1,102 @@
+"""Heap census, retained sizes and why-alive paths on a fixture module of known content."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from types import ModuleType
+
+import pytest
+
+import memslim
+from memslim import _core
+
+FIXTURE = """
+class Record:
+    def __init__(self, i):
+        self.key = f"record-{i}"
+        self.value = i * 1.5
+
+class Holder:
+    def __init__(self, payload):
+        self.payload = payload
+
+records = [Record(i) for i in range(200_000)]
+_memo = {f"k{i}": [i] * 50 for i in range(20_000)}
+holder = Holder([f"x{i}" for i in range(1000)])
+"""
+
+
+@pytest.fixture(scope="module")
+def heapfixture(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    path = tmp_path_factory.mktemp("heap") / "heapfixture.py"
+    path.write_text(FIXTURE)
+    spec = importlib.util.spec_from_file_location("heapfixture", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["heapfixture"] = module
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules["heapfixture"]
+
+
+def test_census_counts_every_instance(heapfixture: ModuleType) -> None:
+    census = memslim.snapshot()
+    rows = {row.type: row for row in census.types}
+    record = rows[heapfixture.Record]
+    assert record.count == 200_000
+    assert record.bytes == 200_000 * _core.true_sizeof(heapfixture.records[0]) or (
+        abs(record.bytes - 200_000 * _core.true_sizeof(heapfixture.records[-1])) < 200_000 * 64
+    )
+    sizes = [row.bytes for row in census.types]
+    assert sizes == sorted(sizes, reverse=True)
+    assert census.objects >= 200_000 * 3
+
+
+def test_retained_size_of_a_list_equals_its_deep_size(heapfixture: ModuleType) -> None:
+    answer = memslim.why_alive(heapfixture.records)
+    assert answer.retained == memslim.sizeof(heapfixture.records)
+
+
+def test_path_to_an_instance_names_the_module_global_and_index(heapfixture: ModuleType) -> None:
+    answer = memslim.snapshot(top=1).path_to(heapfixture.records[12345])
+    assert answer.path == "module heapfixture → global 'records' → [12345]"
+    assert answer.retained == memslim.sizeof(heapfixture.records[12345])
+
+
+def test_path_through_an_attribute_without_creating_a_dict(heapfixture: ModuleType) -> None:
+    before = _core.true_sizeof(heapfixture.holder)
+    answer = memslim.why_alive(heapfixture.holder.payload[7])
+    assert answer.path == "module heapfixture → global 'holder' → .payload → [7]"
+    assert _core.true_sizeof(heapfixture.holder) == before, "a __dict__ was materialised"
+
+
+def test_path_through_slots_and_dict_keys() -> None:
+    class Node:
+        __slots__ = ("children", "parent")
+
+        def __init__(self, parent: object) -> None:
+            self.parent = parent
+            self.children: list[object] = []
+
+    registry = {"root": Node(None)}
+    leaf = Node(registry["root"])
+    registry["root"].children.append(leaf)
+    del leaf
+    answer = memslim.why_alive(registry["root"].children[0])
+    assert answer.path.startswith("local registry in test_path_through_slots_and_dict_keys")
+    assert answer.path.endswith("→ ['root'] → .children → [0]")
+
+
+def test_top_retainers_name_the_big_containers(heapfixture: ModuleType) -> None:
+    census = memslim.snapshot(top=5)
+    paths = {r.path: r for r in census.retainers}
+    assert "module heapfixture → global 'records'" in paths
+    assert "module heapfixture → global '_memo'" in paths
+    memo = paths["module heapfixture → global '_memo'"]
+    assert memo.retained == memslim.sizeof(heapfixture._memo)
+    assert memo.type is dict
+
+
+def test_unknown_object_has_no_path() -> None:
+    assert memslim.why_alive(None).retained is None
