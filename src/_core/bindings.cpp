@@ -247,6 +247,16 @@ NB_MODULE(_core, m) {
     m.def("peak_traced_bytes", &memslim::cpython::peak_traced_bytes, "High-water mark of traced bytes.");
     m.def("tracking_result", &tracking_result, "Totals, sites, frames and timeline recorded so far.");
     m.def("reset_tracking", &memslim::cpython::reset_tracker, "Forget what was recorded.");
+    m.def(
+        "set_census",
+        [](nb::handle callback, double margin, std::int64_t first_bytes) {
+            if (!(margin > 0.0)) throw nb::value_error("margin must be > 0");
+            memslim::cpython::set_census(callback.is_none() ? nullptr : callback.ptr(), margin,
+                                         first_bytes);
+        },
+        "callback"_a.none(), "margin"_a = 0.1, "first_bytes"_a = 4 << 20,
+        "Call callback (at a safe point, untracked) whenever traced bytes pass a new high-water "
+        "mark by the margin; None turns it off.");
     m.def("heap_snapshot", &heap_snapshot, "top"_a = 10,
           "Census by type and the top retainers (with why-alive paths) of the whole heap.");
     m.def("why_alive", &why_alive, "obj"_a.none(),

@@ -35,6 +35,8 @@ def format_path(steps: list[PathStep]) -> str:
         if step.kind == "root":
             if step.module is not None:
                 parts.append(f"module {step.module}")
+            elif isinstance(step.detail, str) and step.detail.startswith("a temporary"):
+                parts.append(step.detail)
             elif step.detail is not None:
                 parts.append(f"local {step.detail}")
             else:
@@ -119,7 +121,11 @@ class HeapCensus:
 
 def snapshot(top: int = 10) -> HeapCensus:
     """Walk every live object: census by type (largest first) and the ``top`` retainers."""
-    raw = _core.heap_snapshot(top)
+    return census_from_raw(_core.heap_snapshot(top))
+
+
+def census_from_raw(raw: dict[str, Any]) -> HeapCensus:
+    """A HeapCensus from what ``_core.heap_snapshot`` returned."""
     types = sorted(
         (TypeCount(tp, count, size) for tp, count, size in raw["types"]),
         key=lambda row: (-row.bytes, -row.count, row.name),

@@ -78,6 +78,39 @@ def test_transient_structure_is_live_at_the_peak(tmp_path: Path) -> None:
     assert report["timeline"], "timeline is empty"
 
 
+def test_census_at_the_peak_sees_a_structure_built_and_dropped(tmp_path: Path) -> None:
+    script = tmp_path / "dropped.py"
+    script.write_text(
+        "class Big:\n"
+        "    def __init__(self, i):\n"
+        "        self.i = i\n"
+        "def build():\n"
+        "    held = [Big(i) for i in range(300_000)]\n"
+        "    return len(held)\n"
+        "print(build())\n"
+        "after = [1.5] * 10\n"
+    )
+    report, result = run_json(tmp_path, script)
+    assert result.returncode == 0, result.stderr
+    census = report["census"]
+    # Geometric margins of 10%: the last census is within ~10% of the true peak.
+    assert census["traced_bytes"] >= 0.85 * report["peak"]["traced_bytes"]
+    big = next(row for row in census["types"] if row["type"] == "__main__.Big")
+    assert big["count"] >= 0.85 * 300_000
+    # Taken while the comprehension was still building the list, before `held` was bound.
+    assert any(
+        r["path"].startswith(("a temporary in build", "local held in build"))
+        for r in census["retainers"]
+    ), census["retainers"]
+    assert "Heap census near the peak" in result.stderr
+
+
+def test_no_census_flag(tmp_path: Path) -> None:
+    report, result = run_json(tmp_path, FIXTURES / "threads_job.py", "--no-census")
+    assert result.returncode == 0
+    assert "census" not in report
+
+
 def test_json_report_shape(tmp_path: Path) -> None:
     report, _ = run_json(tmp_path, FIXTURES / "threads_job.py")
     for key in ("schema", "version", "python", "mode", "command", "exit_code", "duration_s",

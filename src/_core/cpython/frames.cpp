@@ -120,18 +120,27 @@ PyObject* local_variable_holding(PyObject* value) {
             PyObject* code_object = code_of(f);
             if (code_object == nullptr || !PyCode_Check(code_object)) continue;
             auto* code = reinterpret_cast<PyCodeObject*>(code_object);
-            // Only the locals part of localsplus (not the value stack) is initialised.
-            const int count = code->co_nlocalsplus;
-            for (int i = 0; i < count; ++i) {
+            // Locals (and cells), then the value stack: a list being built by a comprehension
+            // lives there until it is bound to a name. `stacktop` is stale while a frame runs,
+            // so the whole stack area is scanned; its slots are compared, never dereferenced.
+            const int locals = code->co_nlocalsplus;
+            const int used = locals + code->co_stacksize;
+            for (int i = 0; i < used; ++i) {
                 PyObject* slot = f->localsplus[i];
                 if (slot == nullptr) continue;
-                if (slot != value && !(PyCell_Check(slot) && PyCell_GET(slot) == value)) continue;
+                if (slot != value && !(i < locals && PyCell_Check(slot) && PyCell_GET(slot) == value)) {
+                    continue;
+                }
+                const int line = line_of(
+                    code, static_cast<std::uint32_t>(instruction_of(f) -
+                                                     reinterpret_cast<const CodeUnit*>(code->co_code_adaptive)));
+                if (i >= locals) {
+                    return PyUnicode_FromFormat("a temporary in %U (%U:%d)", code->co_qualname,
+                                                code->co_filename, line);
+                }
                 PyObject* name = PyTuple_GET_ITEM(code->co_localsplusnames, i);
-                return PyUnicode_FromFormat(
-                    "%U in %U (%U:%d)", name, code->co_qualname, code->co_filename,
-                    line_of(code, static_cast<std::uint32_t>(
-                                      instruction_of(f) -
-                                      reinterpret_cast<const CodeUnit*>(code->co_code_adaptive))));
+                return PyUnicode_FromFormat("%U in %U (%U:%d)", name, code->co_qualname,
+                                            code->co_filename, line);
             }
         }
     }

@@ -73,6 +73,13 @@ const void* g_stop_frame = nullptr;   // capture_stack() stops there (see TrackO
 std::atomic<bool> g_forked_child{false};
 std::atomic<std::uint64_t> g_seed_base{0};
 
+// Censuses at the high-water mark (see set_census).
+PyObject* g_census_callback = nullptr;
+double g_census_margin = 0.1;
+std::atomic<std::int64_t> g_next_census{INT64_MAX};
+std::atomic<bool> g_census_pending{false};
+int run_census(void*);
+
 // initial-exec: the hooks read these on every allocation; the default model for a shared
 // object costs a call to __tls_get_addr each time.
 #define MEMSLIM_FAST_TLS __attribute__((tls_model("initial-exec")))
@@ -139,7 +146,12 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     rec.peak.on_alloc(site, static_cast<std::int64_t>(bytes));
     rec.current_mirror.store(rec.peak.current(), std::memory_order_relaxed);
     if (rec.filter) rec.filter[filter_slot(address)].fetch_add(1, std::memory_order_relaxed);
+    const std::int64_t current = rec.peak.current();
     rec.lock.unlock();
+    if (gil && current > g_next_census.load(std::memory_order_relaxed) &&
+        !g_census_pending.exchange(true)) {
+        if (Py_AddPendingCall(run_census, nullptr) != 0) g_census_pending.store(false);
+    }
     if (is_new) {
         // Keep the stack's code objects alive, so their addresses stay theirs until the report
         // resolves them. Only threads holding the GIL create stacks with frames.
@@ -310,7 +322,34 @@ void after_fork_in_child() {
     g_timeline = nullptr;  // leaked on purpose: joining or destroying it would be undefined
 }
 
+int run_census(void*) {
+    if (g_active.load() && g_census_callback != nullptr && !t_in_hook) {
+        const int gc_was_enabled = PyGC_Disable();
+        t_in_hook = true;  // memslim's own allocations: not the program's
+        PyObject* result = PyObject_CallNoArgs(g_census_callback);
+        t_in_hook = false;
+        if (result == nullptr) {
+            PyErr_WriteUnraisable(g_census_callback);
+        } else {
+            Py_DECREF(result);
+        }
+        if (gc_was_enabled) PyGC_Enable();
+        const auto now = static_cast<double>(g_recording->current_mirror.load());
+        g_next_census.store(static_cast<std::int64_t>(now * (1.0 + g_census_margin)));
+    }
+    g_census_pending.store(false);
+    return 0;  // never raise into the program
+}
+
 }  // namespace
+
+void set_census(PyObject* callback, double margin, std::int64_t first_bytes) {
+    Py_XINCREF(callback);
+    Py_XDECREF(g_census_callback);
+    g_census_callback = callback;
+    g_census_margin = margin;
+    g_next_census.store(callback != nullptr ? first_bytes : INT64_MAX);
+}
 
 bool start_tracking(const TrackOptions& options) {
     if (g_active.load() || g_timeline != nullptr) {

@@ -76,6 +76,15 @@ TrackResult collect_result();
 // until reset_tracker()) and instruction indexes.
 std::vector<engine::Frame> site_frames(engine::SiteId site);
 
+// Heap censuses at the high-water mark: when traced bytes pass `first_bytes`, and then each
+// time they exceed the traced bytes at the previous census by `margin` (0.1: 10%), a call to
+// `callback` is scheduled (Py_AddPendingCall) and runs at the interpreter's next safe point,
+// in the main thread with the GIL held, outside any hook. While it runs, its allocations are not
+// recorded and the cyclic GC is paused (so no object of the program is freed unseen). Exceptions
+// from the callback are reported as unraisable, never raised into the program. Pass nullptr to
+// turn censuses off. Needs the GIL.
+void set_census(PyObject* callback, double margin, std::int64_t first_bytes);
+
 // Forgets everything recorded and releases the code objects it kept. Needs the GIL; only when
 // not tracking.
 void reset_tracker();

@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument(
         "--top", type=_positive_int, default=10, metavar="N", help="lines to show (default 10)"
     )
+    run_parser.add_argument(
+        "--no-census",
+        dest="census",
+        action="store_false",
+        help="do not take heap censuses as traced bytes reach new highs",
+    )
     _add_target_arguments(run_parser)
 
     sizeof = commands.add_parser(
@@ -113,11 +119,17 @@ def _wait_for_threads() -> None:
 
 def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -> int:
     from memslim import _core
-    from memslim.profile_data import Profile
-    from memslim.report.json_report import build_report, write_report
-    from memslim.report.terminal import print_run_report
 
     start_pid = os.getpid()
+    census: dict[str, object] = {}
+    if args.census:
+
+        def take_census() -> None:
+            # Runs at a safe point while traced bytes reach a new high (see _core.set_census).
+            census["traced_bytes"] = _core.traced_bytes()
+            census["raw"] = _core.heap_snapshot(args.top)
+
+        _core.set_census(take_census, 0.1, 4 << 20)
     # Stacks stop at this frame: the runner beneath the target is the same for every allocation.
     _core.start_tracking(
         args.mode, float(args.sample_interval), args.seed, stacks_above_caller=True
@@ -130,12 +142,26 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             outcome = Outcome(130, outcome.main_globals, interrupted=True)
     finally:
         _core.stop_tracking()
+        _core.set_census(None)
     if os.getpid() != start_pid or _core.in_forked_child():
         return outcome.exit_code  # a forked child: the report is the parent's to write
+    # Imported after the run: the program shares its process with as few memslim objects as
+    # possible (rich above all).
+    from memslim.profile_data import Profile
+    from memslim.report.json_report import build_report, write_report
+    from memslim.report.terminal import print_run_report
+
     profile = Profile.from_core(_core.tracking_result())
-    print_run_report(profile, title=" ".join(target.argv), top=args.top)
+    heap = None
+    if "raw" in census:
+        from memslim.heap import census_from_raw
+
+        heap = (int(census["traced_bytes"]), census_from_raw(census["raw"]))  # type: ignore[call-overload,arg-type]
+    print_run_report(profile, title=" ".join(target.argv), top=args.top, census=heap)
     if args.json:
-        report = build_report(profile, command=target.argv, exit_code=outcome.exit_code)
+        report = build_report(
+            profile, command=target.argv, exit_code=outcome.exit_code, census=heap
+        )
         try:
             write_report(report, args.json)
         except OSError as e:

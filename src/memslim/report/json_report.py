@@ -9,6 +9,7 @@ import tempfile
 from typing import Any
 
 from memslim import __version__
+from memslim.heap import HeapCensus
 from memslim.profile_data import Profile
 
 SCHEMA = "memslim/1"
@@ -21,9 +22,10 @@ def build_report(
     exit_code: int,
     top_lines: int = 100,
     top_stacks: int = 50,
+    census: tuple[int, HeapCensus] | None = None,
 ) -> dict[str, Any]:
     lines = profile.lines()[:top_lines]
-    return {
+    report = {
         "schema": SCHEMA,
         "version": __version__,
         "python": platform.python_version(),
@@ -51,6 +53,23 @@ def build_report(
             for t, traced, rss in profile.timeline
         ],
     }
+    if census is not None:
+        traced_at_census, heap = census
+        report["census"] = {
+            "traced_bytes": traced_at_census,
+            "peak_traced_bytes": profile.peak_bytes,
+            "objects": heap.objects,
+            "bytes": heap.bytes,
+            "types": [
+                {"type": row.name, "count": row.count, "bytes": row.bytes}
+                for row in heap.types[:50]
+            ],
+            "retainers": [
+                {"type": r.type.__qualname__, "path": r.path, "retained_bytes": r.retained}
+                for r in heap.retainers
+            ],
+        }
+    return report
 
 
 def check_writable(path: str) -> None:

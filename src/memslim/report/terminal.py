@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from memslim.heap import HeapCensus
 from memslim.profile_data import FrameInfo, LineStats, Profile
 from memslim.report.globals_table import format_bytes
 
@@ -47,6 +48,7 @@ def print_run_report(
     title: str,
     top: int = 10,
     console: Console | None = None,
+    census: tuple[int, HeapCensus] | None = None,
 ) -> None:
     console = console or report_console()
     estimate = " (estimated from samples)" if profile.mode == "sample" else ""
@@ -95,6 +97,38 @@ def print_run_report(
     if heaviest is not None:
         frame, per_line = heaviest
         print_function_table(frame, per_line, profile.peak_bytes, console=console)
+    if census is not None:
+        print_census(census[0], census[1], profile.peak_bytes, top=top, console=console)
+
+
+def print_census(
+    traced_at_census: int, heap: HeapCensus, peak_bytes: int, *, top: int, console: Console
+) -> None:
+    """The objects alive at the last census before the peak, and what keeps them alive."""
+    console.print(
+        Text(
+            f"Heap census near the peak: taken at {format_bytes(traced_at_census)} traced "
+            f"({_share(traced_at_census, peak_bytes)}% of the peak), "
+            f"{heap.objects:,} objects, {format_bytes(heap.bytes)}"
+        )
+    )
+    table = Table(title="Objects by type", title_justify="left")
+    table.add_column("type", overflow="fold")
+    table.add_column("count", justify="right")
+    table.add_column("bytes", justify="right")
+    for row in heap.types[:top]:
+        table.add_row(Text(row.name), f"{row.count:,}", format_bytes(row.bytes))
+    console.print(table)
+    if heap.retainers:
+        retainers = Table(
+            title="Top retainers (what would be freed without them)", title_justify="left"
+        )
+        retainers.add_column("retains", justify="right")
+        retainers.add_column("object")
+        retainers.add_column("path from a root", overflow="fold")
+        for r in heap.retainers[:top]:
+            retainers.add_row(format_bytes(r.retained), Text(r.type.__qualname__), Text(r.path))
+        console.print(retainers)
 
 
 def print_function_table(
