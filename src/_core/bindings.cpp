@@ -10,6 +10,7 @@
 #include "cpython/deep_size.h"
 #include "cpython/frames.h"
 #include "cpython/heap_snapshot.h"
+#include "cpython/object_layout.h"
 #include "cpython/tracker.h"
 
 namespace nb = nanobind;
@@ -150,6 +151,36 @@ nb::dict heap_snapshot(std::size_t top) {
     out["objects"] = n - 1;
     out["bytes"] = total;
     out["types"] = types;
+
+    // While tracking, each object's allocation site: census by (type, site).
+    nb::list by_site;
+    if (memslim::cpython::is_tracking()) {
+        std::map<std::pair<PyTypeObject*, memslim::engine::SiteId>, std::pair<std::uint64_t, std::uint64_t>> rows;
+        for (NodeId node = 1; node < n; ++node) {
+            auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
+            memslim::engine::SiteId site = 0;
+            if (!memslim::cpython::site_of_block(memslim::cpython::allocation_address(o), &site)) continue;
+            auto& row = rows[{snapshot.type(node), site}];
+            row.first += 1;
+            row.second += snapshot.size(node);
+        }
+        std::vector<std::pair<std::pair<PyTypeObject*, memslim::engine::SiteId>, std::pair<std::uint64_t, std::uint64_t>>>
+            ordered(rows.begin(), rows.end());
+        std::sort(ordered.begin(), ordered.end(),
+                  [](const auto& a, const auto& b) { return a.second.second > b.second.second; });
+        if (ordered.size() > 50) ordered.resize(50);
+        for (const auto& [key, row] : ordered) {
+            nb::list frames;
+            for (const auto& frame : memslim::cpython::site_frames(key.second)) {
+                auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
+                frames.append(nb::make_tuple(nb::borrow(code->co_filename), nb::borrow(code->co_qualname),
+                                             memslim::cpython::line_of(code, frame.instruction)));
+            }
+            by_site.append(nb::make_tuple(nb::borrow(reinterpret_cast<PyObject*>(key.first)),
+                                          frames, row.first, row.second));
+        }
+    }
+    out["sites"] = by_site;
     out["analysis_bytes"] = snapshot.memory_bytes();
 
     // Top retainers: the largest retained sizes, leaving out program structure (modules,

@@ -10,7 +10,7 @@ heap. An object *retains* what would be freed if it went away: everything it dom
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from memslim import _core
@@ -76,6 +76,27 @@ class TypeCount:
 
 
 @dataclass(frozen=True)
+class SiteCount:
+    """Objects of one type allocated at one call stack (known while tracking runs)."""
+
+    type: type
+    frames: tuple[tuple[str, str, int], ...]  # (file, function, line), innermost first
+    count: int
+    bytes: int
+
+    @property
+    def name(self) -> str:
+        return type_name(self.type)
+
+    @property
+    def where(self) -> str:
+        if not self.frames:
+            return "<no Python stack>"
+        file, function, line = self.frames[0]
+        return f"{file}:{line} in {function}"
+
+
+@dataclass(frozen=True)
 class Retainer:
     """An object that keeps a large part of the heap alive, and the path that keeps it."""
 
@@ -113,6 +134,7 @@ class HeapCensus:
     types: list[TypeCount]
     retainers: list[Retainer]
     analysis_bytes: int
+    sites: list[SiteCount] = field(default_factory=list)
 
     def path_to(self, obj: object) -> WhyAlive:
         """Why ``obj`` is alive now (a fresh walk of the heap: objects change)."""
@@ -133,7 +155,11 @@ def census_from_raw(raw: dict[str, Any]) -> HeapCensus:
     retainers = [
         Retainer(tp, size, retained, _steps(path)) for tp, size, retained, path in raw["retainers"]
     ]
-    return HeapCensus(raw["objects"], raw["bytes"], types, retainers, raw["analysis_bytes"])
+    sites = [
+        SiteCount(tp, tuple(tuple(f) for f in frames), count, size)
+        for tp, frames, count, size in raw.get("sites", [])
+    ]
+    return HeapCensus(raw["objects"], raw["bytes"], types, retainers, raw["analysis_bytes"], sites)
 
 
 def why_alive(obj: object) -> WhyAlive:

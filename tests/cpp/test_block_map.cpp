@@ -19,6 +19,11 @@ TEST(BlockMap, SmallAndLargeBlocks) {
     map.insert(0x7f0000004018, 8, 5);        // not 16-byte aligned: general map
     map.insert(0x7f000000c000, 64, BlockMap::kMaxSmallSite + 1);  // huge site id
     EXPECT_EQ(map.size(), 5u);
+    ASSERT_TRUE(map.find(0x7f1000000000, &block));
+    EXPECT_EQ(block.site, 9u);
+    ASSERT_TRUE(map.find(0x7f0000004010, &block));
+    EXPECT_EQ(block.size, 48u);
+    EXPECT_FALSE(map.find(0x7f0000004020, &block));
     ASSERT_TRUE(map.erase(0x7f0000004010, &block));
     EXPECT_EQ(block.size, 48u);
     EXPECT_EQ(block.site, 3u);

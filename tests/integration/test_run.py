@@ -97,6 +97,10 @@ def test_census_at_the_peak_sees_a_structure_built_and_dropped(tmp_path: Path) -
     assert census["traced_bytes"] >= 0.85 * report["peak"]["traced_bytes"]
     big = next(row for row in census["types"] if row["type"] == "__main__.Big")
     assert big["count"] >= 0.85 * 300_000
+    # By allocation site: all of them made on line 5, in the comprehension of build().
+    site = next(row for row in census["sites"] if row["type"] == "__main__.Big")
+    assert site["count"] == big["count"]
+    assert (site["frames"][0]["file"], site["frames"][0]["line"]) == (str(script), 5)
     # Taken while the comprehension was still building the list, before `held` was bound.
     assert any(
         r["path"].startswith(("a temporary in build", "local held in build"))

@@ -219,6 +219,14 @@ Py_ssize_t hidden_bytes(PyObject* o) {
     return extra;
 }
 
+std::uintptr_t allocation_address(PyObject* o) {
+    PyTypeObject* tp = Py_TYPE(o);
+    std::size_t pre_header = pre_header_size(tp);
+    // A static type object is not GC-allocated although its type (type) is a GC type.
+    if (PyType_IS_GC(tp) && !PyObject_IS_GC(o)) pre_header -= kGCHeadSize;
+    return reinterpret_cast<std::uintptr_t>(o) - pre_header;
+}
+
 PyObject* managed_dict(PyObject* o) {
     if (!PyType_HasFeature(Py_TYPE(o), Py_TPFLAGS_MANAGED_DICT)) return nullptr;
     // The dict word is obj[-3] in 3.11-3.13 (MANAGED_DICT_OFFSET); 3.12 tags values with bit 0.

@@ -8,6 +8,7 @@
 #include <Python.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace memslim::cpython {
 
@@ -27,6 +28,10 @@ std::size_t getsizeof_header(PyObject* o);
 //  * 3.13: attribute values stored inline at the end of the instance; a dict materialised from
 //    such an instance reports those values as its own, so they are subtracted there.
 Py_ssize_t hidden_bytes(PyObject* o);
+
+// The address the allocator returned for `o`: the object minus its type's pre-header (GC
+// header, and the managed dict / weakref words of 3.11+ instances).
+std::uintptr_t allocation_address(PyObject* o);
 
 // The instance dict materialised for `o` (for example by reading `o.__dict__`), or nullptr.
 // Borrowed. Only for instances whose type manages its dict (Py_TPFLAGS_MANAGED_DICT); on 3.13

@@ -470,6 +470,16 @@ std::vector<engine::Frame> site_frames(engine::SiteId site) {
     return {frames.begin(), frames.end()};
 }
 
+bool site_of_block(std::uintptr_t address, engine::SiteId* site) {
+    if (!g_recording) return false;
+    Recording& rec = *g_recording;
+    engine::LiveBlock block;
+    std::lock_guard<SpinLock> hold(rec.lock);
+    const bool found = rec.filter ? rec.samples.find(address, &block) : rec.blocks.find(address, &block);
+    if (found) *site = block.site;
+    return found;
+}
+
 void reset_tracker() {
     if (g_active.load() || !g_recording) return;
     for (PyObject* code : g_recording->code_refs) Py_DECREF(code);

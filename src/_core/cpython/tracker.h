@@ -85,6 +85,10 @@ std::vector<engine::Frame> site_frames(engine::SiteId site);
 // turn censuses off. Needs the GIL.
 void set_census(PyObject* callback, double margin, std::int64_t first_bytes);
 
+// The site of the live block at `address`, if tracking recorded it (in sample mode, only sampled
+// blocks are known). Needs the GIL.
+bool site_of_block(std::uintptr_t address, engine::SiteId* site);
+
 // Forgets everything recorded and releases the code objects it kept. Needs the GIL; only when
 // not tracking.
 void reset_tracker();

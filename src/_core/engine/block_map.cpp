@@ -9,15 +9,19 @@ std::size_t home(std::uintptr_t id, std::size_t capacity) {
 }
 }  // namespace
 
-std::uint32_t* BlockMap::find_or_add(std::uintptr_t id, bool create) {
-    if (!directory_.empty()) {
-        const std::size_t mask = directory_.size() - 1;
-        for (std::size_t i = home(id, directory_.size());; i = (i + 1) & mask) {
-            if (directory_[i].region_plus_one == id + 1) return directory_[i].entries;
-            if (directory_[i].region_plus_one == 0) break;
-        }
+const std::uint32_t* BlockMap::find_region(std::uintptr_t id) const {
+    if (directory_.empty()) return nullptr;
+    const std::size_t mask = directory_.size() - 1;
+    for (std::size_t i = home(id, directory_.size());; i = (i + 1) & mask) {
+        if (directory_[i].region_plus_one == id + 1) return directory_[i].entries;
+        if (directory_[i].region_plus_one == 0) return nullptr;
     }
-    if (!create) return nullptr;
+}
+
+std::uint32_t* BlockMap::find_or_add(std::uintptr_t id, bool create) {
+    if (const std::uint32_t* found = find_region(id); found != nullptr || !create) {
+        return const_cast<std::uint32_t*>(found);
+    }
     if ((region_ids_.size() + 1) * 2 > directory_.size()) grow_directory();
     storage_.push_back(std::make_unique<std::uint32_t[]>(kSlots));  // zeroed: all empty
     region_ids_.push_back(id);

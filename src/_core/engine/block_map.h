@@ -64,6 +64,20 @@ public:
         return large_.erase(address, block);
     }
 
+    [[nodiscard]] bool find(std::uintptr_t address, LiveBlock* block) const {
+        if ((address & ((1u << kSlotShift) - 1)) == 0) {
+            if (const std::uint32_t* entries = find_region(address >> kRegionShift)) {
+                const std::uint32_t entry = entries[slot(address)];
+                if (entry != 0) {
+                    block->size = (entry - 1) & ((1u << kSizeBits) - 1);
+                    block->site = (entry - 1) >> kSizeBits;
+                    return true;
+                }
+            }
+        }
+        return large_.find(address, block);
+    }
+
     [[nodiscard]] std::size_t size() const { return small_blocks_ + large_.size(); }
     [[nodiscard]] std::size_t regions() const { return region_ids_.size(); }
     [[nodiscard]] std::size_t memory_bytes() const {
@@ -90,6 +104,7 @@ private:
         return entries;
     }
     std::uint32_t* find_or_add(std::uintptr_t id, bool create);
+    [[nodiscard]] const std::uint32_t* find_region(std::uintptr_t id) const;
     void grow_directory();
 
     std::vector<Slot> directory_;

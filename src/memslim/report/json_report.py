@@ -64,6 +64,15 @@ def build_report(
                 {"type": row.name, "count": row.count, "bytes": row.bytes}
                 for row in heap.types[:50]
             ],
+            "sites": [
+                {
+                    "type": row.name,
+                    "frames": [{"file": f, "function": fn, "line": ln} for f, fn, ln in row.frames],
+                    "count": row.count,
+                    "bytes": row.bytes,
+                }
+                for row in heap.sites
+            ],
             "retainers": [
                 {"type": r.type.__qualname__, "path": r.path, "retained_bytes": r.retained}
                 for r in heap.retainers

@@ -119,6 +119,20 @@ def print_census(
     for row in heap.types[:top]:
         table.add_row(Text(row.name), f"{row.count:,}", format_bytes(row.bytes))
     console.print(table)
+    if heap.sites:
+        sites = Table(title="Objects by type and allocation site", title_justify="left")
+        sites.add_column("type", overflow="fold")
+        sites.add_column("allocated at", overflow="fold")
+        sites.add_column("count", justify="right")
+        sites.add_column("bytes", justify="right")
+        for row in heap.sites[:top]:
+            where = (
+                f"{_where(row.frames[0][0], row.frames[0][2])} in {row.frames[0][1]}"
+                if row.frames
+                else "<no Python stack>"
+            )
+            sites.add_row(Text(row.name), Text(where), f"{row.count:,}", format_bytes(row.bytes))
+        console.print(sites)
     if heap.retainers:
         retainers = Table(
             title="Top retainers (what would be freed without them)", title_justify="left"
