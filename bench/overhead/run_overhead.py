@@ -5,8 +5,11 @@ What it measures
 Each workload is a standalone script, run as a fresh process under each tool:
 
 * ``plain``: ``python3 workload.py``
-* ``memslim exact``: ``python3 -m memslim run --mode exact workload.py``
-* ``memslim sample``: ``python3 -m memslim run --mode sample workload.py``
+* ``memslim exact``: ``python3 -m memslim run --mode exact --no-census workload.py`` (the
+  allocation tracker alone, what the issue 3 targets are about)
+* ``memslim sample``: ``python3 -m memslim run --mode sample --no-census workload.py``
+* ``memslim default``: ``python3 -m memslim run workload.py`` (exact mode plus heap censuses as
+  traced bytes reach new highs: the tracker's cost plus the census's)
 * ``tracemalloc 1``: ``python3 -X tracemalloc=1 workload.py``
 * ``tracemalloc 25``: ``python3 -X tracemalloc=25 workload.py``
 * ``memray``: ``python3 -m memray run -q -f -o TMP workload.py``
@@ -144,13 +147,19 @@ def _tools() -> list[Tool]:
         Tool("plain", lambda tmp: [py], peer=False),
         Tool(
             "memslim exact",
-            lambda tmp: [py, "-m", "memslim", "run", "--mode", "exact"],
+            lambda tmp: [py, "-m", "memslim", "run", "--mode", "exact", "--no-census"],
             peer=False,
             package="memslim",
         ),
         Tool(
             "memslim sample",
-            lambda tmp: [py, "-m", "memslim", "run", "--mode", "sample"],
+            lambda tmp: [py, "-m", "memslim", "run", "--mode", "sample", "--no-census"],
+            peer=False,
+            package="memslim",
+        ),
+        Tool(
+            "memslim default",
+            lambda tmp: [py, "-m", "memslim", "run"],
             peer=False,
             package="memslim",
         ),
