@@ -76,10 +76,9 @@ nb::dict tracking_result() {
             auto [it, inserted] = frame_index.try_emplace(key, frame_index.size());
             if (inserted) {
                 auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
-                frames.append(nb::make_tuple(nb::borrow(code->co_filename),
-                                             nb::borrow(code->co_qualname),
-                                             memslim::cpython::line_of(code, frame.instruction),
-                                             frame.code));
+                frames.append(
+                    nb::make_tuple(nb::borrow(code->co_filename), nb::borrow(code->co_qualname),
+                                   memslim::cpython::line_of(code, frame.instruction), frame.code));
             }
             stack.append(it->second);
         }
@@ -97,12 +96,14 @@ nb::dict tracking_result() {
 }
 
 // A why-alive path as Python data: [(kind, detail, type_of_child)], from the root down.
-nb::list labelled_path(const memslim::cpython::HeapSnapshot& snapshot, memslim::engine::NodeId target) {
+nb::list labelled_path(const memslim::cpython::HeapSnapshot& snapshot,
+                       memslim::engine::NodeId target) {
     using memslim::engine::NodeId;
     nb::list steps;
     const std::vector<NodeId> path = memslim::engine::shortest_path(snapshot.graph(), 0, target);
     for (std::size_t i = 1; i < path.size(); ++i) {
-        auto* parent = i == 1 ? nullptr : reinterpret_cast<PyObject*>(snapshot.address(path[i - 1]));
+        auto* parent =
+            i == 1 ? nullptr : reinterpret_cast<PyObject*>(snapshot.address(path[i - 1]));
         auto* child = reinterpret_cast<PyObject*>(snapshot.address(path[i]));
         const memslim::cpython::PathStep step = memslim::cpython::describe_edge(parent, child);
         nb::object detail = step.detail ? nb::steal(step.detail) : nb::none();
@@ -121,7 +122,8 @@ nb::list labelled_path(const memslim::cpython::HeapSnapshot& snapshot, memslim::
             }
         }
         if (name != nullptr) description = nb::steal(name);
-        steps.append(nb::make_tuple(step.kind, detail, nb::borrow(reinterpret_cast<PyObject*>(Py_TYPE(child))),
+        steps.append(nb::make_tuple(step.kind, detail,
+                                    nb::borrow(reinterpret_cast<PyObject*>(Py_TYPE(child))),
                                     description));
     }
     return steps;
@@ -130,8 +132,8 @@ nb::list labelled_path(const memslim::cpython::HeapSnapshot& snapshot, memslim::
 // Takes a snapshot and returns its census and top retainers (with their paths, labelled while
 // the objects are certainly alive).
 nb::dict heap_snapshot(std::size_t top) {
-    using memslim::engine::NodeId;
     using memslim::engine::kNoNode;
+    using memslim::engine::NodeId;
     memslim::cpython::HeapSnapshot snapshot;
     if (!snapshot.take()) throw nb::python_error();
     nb::dict out;
@@ -146,7 +148,8 @@ nb::dict heap_snapshot(std::size_t top) {
     }
     nb::list types;
     for (const auto& [type, row] : census) {
-        types.append(nb::make_tuple(nb::borrow(reinterpret_cast<PyObject*>(type)), row.first, row.second));
+        types.append(
+            nb::make_tuple(nb::borrow(reinterpret_cast<PyObject*>(type)), row.first, row.second));
     }
     out["objects"] = n - 1;
     out["bytes"] = total;
@@ -155,16 +158,20 @@ nb::dict heap_snapshot(std::size_t top) {
     // While tracking, each object's allocation site: census by (type, site).
     nb::list by_site;
     if (memslim::cpython::is_tracking()) {
-        std::map<std::pair<PyTypeObject*, memslim::engine::SiteId>, std::pair<std::uint64_t, std::uint64_t>> rows;
+        std::map<std::pair<PyTypeObject*, memslim::engine::SiteId>,
+                 std::pair<std::uint64_t, std::uint64_t>>
+            rows;
         for (NodeId node = 1; node < n; ++node) {
             auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
             memslim::engine::SiteId site = 0;
-            if (!memslim::cpython::site_of_block(memslim::cpython::allocation_address(o), &site)) continue;
+            if (!memslim::cpython::site_of_block(memslim::cpython::allocation_address(o), &site))
+                continue;
             auto& row = rows[{snapshot.type(node), site}];
             row.first += 1;
             row.second += snapshot.size(node);
         }
-        std::vector<std::pair<std::pair<PyTypeObject*, memslim::engine::SiteId>, std::pair<std::uint64_t, std::uint64_t>>>
+        std::vector<std::pair<std::pair<PyTypeObject*, memslim::engine::SiteId>,
+                              std::pair<std::uint64_t, std::uint64_t>>>
             ordered(rows.begin(), rows.end());
         std::sort(ordered.begin(), ordered.end(),
                   [](const auto& a, const auto& b) { return a.second.second > b.second.second; });
@@ -173,7 +180,8 @@ nb::dict heap_snapshot(std::size_t top) {
             nb::list frames;
             for (const auto& frame : memslim::cpython::site_frames(key.second)) {
                 auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
-                frames.append(nb::make_tuple(nb::borrow(code->co_filename), nb::borrow(code->co_qualname),
+                frames.append(nb::make_tuple(nb::borrow(code->co_filename),
+                                             nb::borrow(code->co_qualname),
                                              memslim::cpython::line_of(code, frame.instruction)));
             }
             by_site.append(nb::make_tuple(nb::borrow(reinterpret_cast<PyObject*>(key.first)),
@@ -220,9 +228,9 @@ nb::dict heap_snapshot(std::size_t top) {
     }
     nb::list retainers;
     for (NodeId node : chosen) {
-        retainers.append(nb::make_tuple(nb::borrow(reinterpret_cast<PyObject*>(snapshot.type(node))),
-                                        snapshot.size(node), snapshot.retained(node),
-                                        labelled_path(snapshot, node)));
+        retainers.append(nb::make_tuple(
+            nb::borrow(reinterpret_cast<PyObject*>(snapshot.type(node))), snapshot.size(node),
+            snapshot.retained(node), labelled_path(snapshot, node)));
     }
     out["retainers"] = retainers;
     return out;
@@ -274,9 +282,12 @@ NB_MODULE(_core, m) {
     m.def("is_tracking", &memslim::cpython::is_tracking);
     m.def("in_forked_child", &memslim::cpython::in_forked_child,
           "True in a child forked while tracking (its records are not the parent's).");
-    m.def("traced_bytes", &memslim::cpython::traced_bytes, "Bytes live now (estimated in sample mode).");
-    m.def("peak_traced_bytes", &memslim::cpython::peak_traced_bytes, "High-water mark of traced bytes.");
-    m.def("tracking_result", &tracking_result, "Totals, sites, frames and timeline recorded so far.");
+    m.def("traced_bytes", &memslim::cpython::traced_bytes,
+          "Bytes live now (estimated in sample mode).");
+    m.def("peak_traced_bytes", &memslim::cpython::peak_traced_bytes,
+          "High-water mark of traced bytes.");
+    m.def("tracking_result", &tracking_result,
+          "Totals, sites, frames and timeline recorded so far.");
     m.def("reset_tracking", &memslim::cpython::reset_tracker, "Forget what was recorded.");
     m.def(
         "set_census",
@@ -293,7 +304,6 @@ NB_MODULE(_core, m) {
     m.def("why_alive", &why_alive, "obj"_a.none(),
           "The retained size of obj and a shortest labelled path to it from a root.");
     m.def(
-        "getsizeof",
-        [](nb::handle obj) { return checked(memslim::cpython::getsizeof(obj.ptr())); }, "obj"_a.none(),
-        "Exactly sys.getsizeof(obj) for the running interpreter.");
+        "getsizeof", [](nb::handle obj) { return checked(memslim::cpython::getsizeof(obj.ptr())); },
+        "obj"_a.none(), "Exactly sys.getsizeof(obj) for the running interpreter.");
 }

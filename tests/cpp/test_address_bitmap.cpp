@@ -33,8 +33,8 @@ TEST(AddressBitmap, EightByteAlignedObjectsSixteenApartAreDistinct) {
 TEST(AddressBitmap, ChunkBoundariesAndFarApartAddresses) {
     AddressBitmap set;
     const std::uintptr_t mib = std::uintptr_t{1} << 20;
-    std::vector<std::uintptr_t> addresses = {mib - 16, mib, mib + 16, 5 * mib, 0x7ffff0000000,
-                                             0x7ffff0000000 + mib - 16};
+    std::vector<std::uintptr_t> addresses = {
+        mib - 16, mib, mib + 16, 5 * mib, 0x7ffff0000000, 0x7ffff0000000 + mib - 16};
     for (auto a : addresses) EXPECT_TRUE(set.insert(a));
     for (auto a : addresses) EXPECT_TRUE(set.contains(a));
     EXPECT_FALSE(set.contains(mib - 32));

@@ -13,10 +13,10 @@ using memslim::engine::LiveBlock;
 TEST(BlockMap, SmallAndLargeBlocks) {
     BlockMap map;
     LiveBlock block;
-    map.insert(0x7f0000004010, 48, 3);       // small: region array
-    map.insert(0x7f0000008000, 0, 0);        // size 0, site 0: still recorded
-    map.insert(0x7f1000000000, 100000, 9);   // large: general map
-    map.insert(0x7f0000004018, 8, 5);        // not 16-byte aligned: general map
+    map.insert(0x7f0000004010, 48, 3);      // small: region array
+    map.insert(0x7f0000008000, 0, 0);       // size 0, site 0: still recorded
+    map.insert(0x7f1000000000, 100000, 9);  // large: general map
+    map.insert(0x7f0000004018, 8, 5);       // not 16-byte aligned: general map
     map.insert(0x7f000000c000, 64, BlockMap::kMaxSmallSite + 1);  // huge site id
     EXPECT_EQ(map.size(), 5u);
     ASSERT_TRUE(map.find(0x7f1000000000, &block));

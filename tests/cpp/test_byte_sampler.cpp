@@ -10,9 +10,10 @@ using memslim::engine::ByteSampler;
 
 TEST(ByteSampler, WeightIsSizeOverSamplingProbability) {
     ByteSampler sampler(1000.0, 1);
-    EXPECT_EQ(sampler.weight(1000), static_cast<std::uint64_t>(std::llround(1000 / (1 - std::exp(-1.0)))));
+    EXPECT_EQ(sampler.weight(1000),
+              static_cast<std::uint64_t>(std::llround(1000 / (1 - std::exp(-1.0)))));
     EXPECT_NEAR(static_cast<double>(sampler.weight(1000000)), 1000000.0, 1.0);  // always sampled
-    EXPECT_NEAR(static_cast<double>(sampler.weight(1)), 1000.5, 1.0);          // ~ mean + 1/2
+    EXPECT_NEAR(static_cast<double>(sampler.weight(1)), 1000.5, 1.0);           // ~ mean + 1/2
 }
 
 TEST(ByteSampler, EstimatedTotalIsUnbiasedWithinFourSigma) {

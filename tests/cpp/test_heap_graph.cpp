@@ -83,7 +83,8 @@ TEST(Dominators, RandomGraphsMatchBruteForce) {
         const NodeId n = 40;
         std::vector<std::pair<NodeId, NodeId>> edges;
         for (NodeId v = 1; v < n; ++v) edges.push_back({static_cast<NodeId>(rng() % v), v});
-        for (int e = 0; e < 30; ++e) edges.push_back({static_cast<NodeId>(rng() % n), static_cast<NodeId>(rng() % n)});
+        for (int e = 0; e < 30; ++e)
+            edges.push_back({static_cast<NodeId>(rng() % n), static_cast<NodeId>(rng() % n)});
         auto g = make(n, edges);
         std::vector<std::uint64_t> sizes(n, 1);
         auto tree = dominators(g, 0, sizes);

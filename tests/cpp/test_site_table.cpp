@@ -19,7 +19,7 @@ TEST(SiteTable, SameStackSameSiteDifferentStackNewSite) {
     bool is_new = false;
     std::vector<Frame> a = {{0x1000, 4}, {0x2000, 10}};
     std::vector<Frame> b = {{0x1000, 6}, {0x2000, 10}};  // same code, other instruction
-    std::vector<Frame> c = {{0x1000, 4}};                 // a prefix of a
+    std::vector<Frame> c = {{0x1000, 4}};                // a prefix of a
     auto sa = intern(table, a, &is_new);
     EXPECT_TRUE(is_new);
     EXPECT_EQ(intern(table, a, &is_new), sa);

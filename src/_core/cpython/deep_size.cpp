@@ -105,9 +105,9 @@ TypeInfo classify(PyTypeObject* tp) {
     } else if (tp == &PyCode_Type) {
         info.boundary = Boundary::kCode;
     } else if (PyType_IsSubtype(tp, &PyFunction_Type) || PyType_IsSubtype(tp, &PyCFunction_Type) ||
-               tp == &PyMethod_Type || tp == &PyInstanceMethod_Type ||
-               tp == &PyMethodDescr_Type || tp == &PyClassMethodDescr_Type ||
-               tp == &PyWrapperDescr_Type || tp == g_method_wrapper_type) {
+               tp == &PyMethod_Type || tp == &PyInstanceMethod_Type || tp == &PyMethodDescr_Type ||
+               tp == &PyClassMethodDescr_Type || tp == &PyWrapperDescr_Type ||
+               tp == g_method_wrapper_type) {
         info.boundary = Boundary::kFunction;
     }
     info.numpy_array = is_subtype_named(tp, "numpy.ndarray");
@@ -124,7 +124,7 @@ TypeInfo classify(PyTypeObject* tp) {
 // a reference to every type it has classified until the walk ends, so a cached pointer can never
 // be reused by a new type, and types can be reported after the objects are gone.
 class TypeInfoCache {
-public:
+  public:
     TypeInfoCache() = default;
     TypeInfoCache(const TypeInfoCache&) = delete;
     TypeInfoCache& operator=(const TypeInfoCache&) = delete;
@@ -142,7 +142,7 @@ public:
         return info;
     }
 
-private:
+  private:
     static constexpr std::size_t kSlots = 251;
     TypeInfo slots_[kSlots];
     std::unordered_set<PyTypeObject*> held_;
@@ -178,8 +178,8 @@ void raise_sizeof_error_from_current(PyTypeObject* tp) {
     PyErr_NormalizeException(&new_type, &new_value, &new_traceback);
     if (value != nullptr) {
         Py_INCREF(value);
-        PyException_SetCause(new_value, value);      // steals the new reference
-        PyException_SetContext(new_value, value);    // steals `value`
+        PyException_SetCause(new_value, value);    // steals the new reference
+        PyException_SetContext(new_value, value);  // steals `value`
     }
     Py_XDECREF(type);
     Py_XDECREF(traceback);
@@ -219,8 +219,8 @@ Py_ssize_t call_sizeof(PyObject* o) {
         return -1;
     }
     if (!PyLong_Check(result)) {
-        PyErr_Format(sizeof_error_type(), "%s.__sizeof__() returned %s, not an int",
-                     tp->tp_name, Py_TYPE(result)->tp_name);
+        PyErr_Format(sizeof_error_type(), "%s.__sizeof__() returned %s, not an int", tp->tp_name,
+                     Py_TYPE(result)->tp_name);
         Py_DECREF(result);
         return -1;
     }
@@ -247,8 +247,8 @@ Py_ssize_t dunder_sizeof(PyObject* o, const TypeInfo& info) {
             return size;
         }
         case SizeRule::kList:
-            return tp->tp_basicsize +
-                   reinterpret_cast<PyListObject*>(o)->allocated * static_cast<Py_ssize_t>(sizeof(void*));
+            return tp->tp_basicsize + reinterpret_cast<PyListObject*>(o)->allocated *
+                                          static_cast<Py_ssize_t>(sizeof(void*));
         case SizeRule::kDict:
             return _PyDict_SizeOf(reinterpret_cast<PyDictObject*>(o));
         case SizeRule::kInt: {
@@ -309,7 +309,8 @@ bool account(WalkState& state, PyObject* o, const TypeInfo& info) {
     state.bytes += static_cast<std::size_t>(size);
     state.objects += 1;
     if (state.by_type) {
-        state.tally.add(reinterpret_cast<std::uintptr_t>(info.type), static_cast<std::size_t>(size));
+        state.tally.add(reinterpret_cast<std::uintptr_t>(info.type),
+                        static_cast<std::size_t>(size));
     }
     return true;
 }
@@ -423,9 +424,13 @@ struct ObjectSizer::Impl {
     TypeInfoCache types;
 };
 
-ObjectSizer::ObjectSizer() : impl_(new Impl()) { init_names(); }
+ObjectSizer::ObjectSizer() : impl_(new Impl()) {
+    init_names();
+}
 
-ObjectSizer::~ObjectSizer() { delete impl_; }
+ObjectSizer::~ObjectSizer() {
+    delete impl_;
+}
 
 std::size_t ObjectSizer::size(PyObject* o) {
     TypeInfo info = impl_->types.get(Py_TYPE(o));

@@ -48,14 +48,14 @@ Py_ssize_t getsizeof(PyObject* o);
 // code: an object whose __sizeof__ is written in Python, or raises, is measured by its layout
 // (tp_basicsize + items + pre-header + hidden bytes) instead. Needs the GIL.
 class ObjectSizer {
-public:
+  public:
     ObjectSizer();
     ~ObjectSizer();
     ObjectSizer(const ObjectSizer&) = delete;
     ObjectSizer& operator=(const ObjectSizer&) = delete;
     std::size_t size(PyObject* o);
 
-private:
+  private:
     struct Impl;
     Impl* impl_;
 };

@@ -30,8 +30,12 @@ struct InterpreterFrame {
     char owner;
     PyObject* localsplus[1];
 };
-PyObject* code_of(const InterpreterFrame* f) { return f->f_executable; }
-const CodeUnit* instruction_of(const InterpreterFrame* f) { return f->instr_ptr; }
+PyObject* code_of(const InterpreterFrame* f) {
+    return f->f_executable;
+}
+const CodeUnit* instruction_of(const InterpreterFrame* f) {
+    return f->instr_ptr;
+}
 InterpreterFrame* top_frame(PyThreadState* tstate) {
     return reinterpret_cast<InterpreterFrame*>(tstate->current_frame);
 }
@@ -50,8 +54,12 @@ struct InterpreterFrame {
     char owner;
     PyObject* localsplus[1];
 };
-PyObject* code_of(const InterpreterFrame* f) { return reinterpret_cast<PyObject*>(f->f_code); }
-const CodeUnit* instruction_of(const InterpreterFrame* f) { return f->prev_instr; }
+PyObject* code_of(const InterpreterFrame* f) {
+    return reinterpret_cast<PyObject*>(f->f_code);
+}
+const CodeUnit* instruction_of(const InterpreterFrame* f) {
+    return f->prev_instr;
+}
 InterpreterFrame* top_frame(PyThreadState* tstate) {
     return tstate->cframe ? reinterpret_cast<InterpreterFrame*>(tstate->cframe->current_frame)
                           : nullptr;
@@ -71,8 +79,12 @@ struct InterpreterFrame {
     char owner;
     PyObject* localsplus[1];
 };
-PyObject* code_of(const InterpreterFrame* f) { return reinterpret_cast<PyObject*>(f->f_code); }
-const CodeUnit* instruction_of(const InterpreterFrame* f) { return f->prev_instr; }
+PyObject* code_of(const InterpreterFrame* f) {
+    return reinterpret_cast<PyObject*>(f->f_code);
+}
+const CodeUnit* instruction_of(const InterpreterFrame* f) {
+    return f->prev_instr;
+}
 InterpreterFrame* top_frame(PyThreadState* tstate) {
     return tstate->cframe ? reinterpret_cast<InterpreterFrame*>(tstate->cframe->current_frame)
                           : nullptr;
@@ -99,8 +111,8 @@ std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* 
 #endif
         PyObject* code = code_of(f);
         if (code == nullptr || !PyCode_Check(code)) continue;
-        const auto* first =
-            reinterpret_cast<const CodeUnit*>(reinterpret_cast<PyCodeObject*>(code)->co_code_adaptive);
+        const auto* first = reinterpret_cast<const CodeUnit*>(
+            reinterpret_cast<PyCodeObject*>(code)->co_code_adaptive);
         const std::ptrdiff_t index = instruction_of(f) - first;
         // A frame that is being set up may point before its first instruction.
         out[depth++] = engine::Frame{reinterpret_cast<std::uintptr_t>(code),
@@ -128,12 +140,14 @@ PyObject* local_variable_holding(PyObject* value) {
             for (int i = 0; i < used; ++i) {
                 PyObject* slot = f->localsplus[i];
                 if (slot == nullptr) continue;
-                if (slot != value && !(i < locals && PyCell_Check(slot) && PyCell_GET(slot) == value)) {
+                if (slot != value &&
+                    !(i < locals && PyCell_Check(slot) && PyCell_GET(slot) == value)) {
                     continue;
                 }
-                const int line = line_of(
-                    code, static_cast<std::uint32_t>(instruction_of(f) -
-                                                     reinterpret_cast<const CodeUnit*>(code->co_code_adaptive)));
+                const int line =
+                    line_of(code, static_cast<std::uint32_t>(
+                                      instruction_of(f) -
+                                      reinterpret_cast<const CodeUnit*>(code->co_code_adaptive)));
                 if (i >= locals) {
                     return PyUnicode_FromFormat("a temporary in %U (%U:%d)", code->co_qualname,
                                                 code->co_filename, line);

@@ -15,17 +15,17 @@ namespace {
 struct Walk {
     HeapSnapshot* snapshot;
     std::unordered_map<std::uintptr_t, engine::NodeId>* index;
-    std::vector<PyObject*>* objects;   // node -> object, borrowed during the walk
+    std::vector<PyObject*>* objects;  // node -> object, borrowed during the walk
     std::vector<std::uint32_t>* incoming;
     std::vector<engine::NodeId>* from;
     std::vector<engine::NodeId>* to;
     engine::NodeId current = 0;
-    PyObject* exclude = nullptr;       // the GC's object list: memslim's own
+    PyObject* exclude = nullptr;  // the GC's object list: memslim's own
 };
 
 engine::NodeId node_for(Walk& walk, PyObject* o) {
-    auto [it, inserted] = walk.index->try_emplace(reinterpret_cast<std::uintptr_t>(o),
-                                                  static_cast<engine::NodeId>(walk.objects->size()));
+    auto [it, inserted] = walk.index->try_emplace(
+        reinterpret_cast<std::uintptr_t>(o), static_cast<engine::NodeId>(walk.objects->size()));
     if (inserted) {
         walk.objects->push_back(o);
         walk.incoming->push_back(0);

@@ -13,7 +13,7 @@
 namespace memslim::cpython {
 
 class HeapSnapshot {
-public:
+  public:
     HeapSnapshot() = default;
     ~HeapSnapshot();
     HeapSnapshot(const HeapSnapshot&) = delete;
@@ -40,7 +40,7 @@ public:
     [[nodiscard]] std::uintptr_t address(engine::NodeId node) const { return addresses_[node]; }
     [[nodiscard]] std::size_t memory_bytes() const;
 
-private:
+  private:
     std::vector<std::uintptr_t> addresses_;  // node 0: the virtual root
     std::vector<PyTypeObject*> types_;       // strong references, held in held_types_
     std::vector<std::uint64_t> sizes_;

@@ -52,7 +52,9 @@ constexpr std::size_t kOneDigitIntPadding =
 #endif
 // PyGC_Head (Include/internal/pycore_gc.h) is two words in every GIL build of 3.11-3.13.
 constexpr std::size_t kGCHeadSize = 2 * sizeof(std::uintptr_t);
-constexpr std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+constexpr std::size_t round_up(std::size_t n, std::size_t to) {
+    return (n + to - 1) / to * to;
+}
 
 std::size_t pre_header_size(PyTypeObject* tp) {
     std::size_t size = PyType_IS_GC(tp) ? kGCHeadSize : 0;
@@ -249,7 +251,8 @@ struct UnicodeEntry {
 };
 const UnicodeEntry* unicode_entries(const void* keys) {
     auto* head = static_cast<const DictKeysHead*>(keys);
-    return reinterpret_cast<const UnicodeEntry*>(reinterpret_cast<const char*>(keys) + sizeof(DictKeysHead) +
+    return reinterpret_cast<const UnicodeEntry*>(reinterpret_cast<const char*>(keys) +
+                                                 sizeof(DictKeysHead) +
                                                  (std::size_t{1} << head->dk_log2_index_bytes));
 }
 
@@ -290,7 +293,8 @@ PyObject* attribute_name_of(PyObject* o, PyObject* value) {
         if (!PyType_HasFeature(t, Py_TPFLAGS_HEAPTYPE) || t->tp_members == nullptr) continue;
         for (const PyMemberDef* m = t->tp_members; m->name != nullptr; ++m) {
             if (m->type != kObjectExMember) continue;
-            auto* slot = *reinterpret_cast<PyObject* const*>(reinterpret_cast<const char*>(o) + m->offset);
+            auto* slot =
+                *reinterpret_cast<PyObject* const*>(reinterpret_cast<const char*>(o) + m->offset);
             if (slot == value) return PyUnicode_FromString(m->name);
         }
     }

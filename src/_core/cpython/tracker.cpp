@@ -15,8 +15,8 @@
 #include <thread>
 
 #include "cpython/frames.h"
-#include "engine/byte_sampler.h"
 #include "engine/block_map.h"
+#include "engine/byte_sampler.h"
 #include "engine/live_map.h"
 #include "engine/peak_tracker.h"
 
@@ -28,7 +28,7 @@ using Clock = std::chrono::steady_clock;
 
 // A spinning lock: held for a few hash-table operations at a time, uncontended nearly always.
 class SpinLock {
-public:
+  public:
     void lock() {
         while (flag_.test_and_set(std::memory_order_acquire)) {
             while (flag_.test(std::memory_order_relaxed)) __builtin_ia32_pause();
@@ -36,7 +36,7 @@ public:
     }
     void unlock() { flag_.clear(std::memory_order_release); }
 
-private:
+  private:
     std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
 };
 
@@ -47,8 +47,8 @@ struct Recording {
     TrackOptions options;
     SpinLock lock;  // guards sites, blocks, samples, peak
     engine::SiteTable sites;
-    engine::BlockMap blocks;   // exact mode: every live block
-    engine::LiveMap samples;   // sample mode: the sampled live blocks, by weight
+    engine::BlockMap blocks;  // exact mode: every live block
+    engine::LiveMap samples;  // sample mode: the sampled live blocks, by weight
     engine::PeakTracker peak;
     Clock::time_point started = Clock::now();
     double peak_seconds = 0;
@@ -68,8 +68,8 @@ struct Recording {
 };
 
 std::unique_ptr<Recording> g_recording;
-std::atomic<bool> g_active{false};  // hooks record only while set
-const void* g_stop_frame = nullptr;   // capture_stack() stops there (see TrackOptions)
+std::atomic<bool> g_active{false};   // hooks record only while set
+const void* g_stop_frame = nullptr;  // capture_stack() stops there (see TrackOptions)
 std::atomic<bool> g_forked_child{false};
 std::atomic<std::uint64_t> g_seed_base{0};
 
@@ -106,7 +106,7 @@ struct TimelineThread {
 TimelineThread* g_timeline = nullptr;
 
 class HookGuard {
-public:
+  public:
     HookGuard() { t_in_hook = true; }
     ~HookGuard() { t_in_hook = false; }
     HookGuard(const HookGuard&) = delete;
@@ -165,19 +165,18 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
 
 // Forgets the block at `address`; returns false if it was not recorded.
 bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* block) {
-    if (rec.filter &&
-        rec.filter[filter_slot(address)].load(std::memory_order_relaxed) == 0) {
+    if (rec.filter && rec.filter[filter_slot(address)].load(std::memory_order_relaxed) == 0) {
         return false;  // never sampled
     }
     rec.lock.lock();
-    const bool found = rec.filter ? rec.samples.erase(address, block) : rec.blocks.erase(address, block);
+    const bool found =
+        rec.filter ? rec.samples.erase(address, block) : rec.blocks.erase(address, block);
     if (found) {
         const std::uint64_t saves = rec.peak.peak_saves();
         rec.peak.on_free(block->site, static_cast<std::int64_t>(block->size));
         rec.current_mirror.store(rec.peak.current(), std::memory_order_relaxed);
         if (rec.peak.peak_saves() != saves) {
-            rec.peak_seconds =
-                std::chrono::duration<double>(Clock::now() - rec.started).count();
+            rec.peak_seconds = std::chrono::duration<double>(Clock::now() - rec.started).count();
         }
         if (rec.filter) rec.filter[filter_slot(address)].fetch_sub(1, std::memory_order_relaxed);
     }
@@ -204,7 +203,9 @@ bool holds_gil(const DomainHook* hook) {
     return hook->domain != PYMEM_DOMAIN_RAW || PyGILState_Check();
 }
 
-bool recording() { return !t_in_hook && g_active.load(std::memory_order_relaxed); }
+bool recording() {
+    return !t_in_hook && g_active.load(std::memory_order_relaxed);
+}
 
 // Called inside a HookGuard: the allocator's own calls into other domains (pymalloc hands
 // large blocks to PyMem_RawMalloc) are not recorded a second time.
@@ -244,11 +245,13 @@ void* hook_realloc(void* ctx, void* old_ptr, std::size_t size) {
     // Forget the old block before the allocator can hand its address to another thread.
     engine::LiveBlock old_block;
     const bool was_live =
-        old_ptr != nullptr && forget_block(*g_recording, reinterpret_cast<std::uintptr_t>(old_ptr), &old_block);
+        old_ptr != nullptr &&
+        forget_block(*g_recording, reinterpret_cast<std::uintptr_t>(old_ptr), &old_block);
     void* ptr = hook->original.realloc(hook->original.ctx, old_ptr, size);
     if (ptr == nullptr && old_ptr != nullptr && size != 0) {
         // Failed: the old block is still there, unchanged. Put its record back.
-        if (was_live) restore_block(*g_recording, reinterpret_cast<std::uintptr_t>(old_ptr), old_block);
+        if (was_live)
+            restore_block(*g_recording, reinterpret_cast<std::uintptr_t>(old_ptr), old_block);
         return nullptr;
     }
     on_alloc(hook, ptr, size);
@@ -357,9 +360,8 @@ bool start_tracking(const TrackOptions& options) {
         return false;
     }
     static std::once_flag fork_handlers;
-    std::call_once(fork_handlers, [] {
-        pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
-    });
+    std::call_once(fork_handlers,
+                   [] { pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child); });
     reset_tracker();
     g_recording = std::make_unique<Recording>(options);
     if (options.mode == TrackMode::kSample) {
@@ -407,9 +409,13 @@ void stop_tracking() {
     rec.timeline.add({now, current, read_rss_bytes()});
 }
 
-bool is_tracking() { return g_active.load(); }
+bool is_tracking() {
+    return g_active.load();
+}
 
-bool in_forked_child() { return g_forked_child.load(); }
+bool in_forked_child() {
+    return g_forked_child.load();
+}
 
 std::int64_t traced_bytes() {
     if (!g_recording) return 0;
@@ -451,8 +457,7 @@ TrackResult collect_result() {
         result.peak_rss_bytes = static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;
     }
     result.bookkeeping_bytes = rec.sites.memory_bytes() + rec.blocks.memory_bytes() +
-                               rec.samples.memory_bytes() +
-                               rec.peak.memory_bytes() +
+                               rec.samples.memory_bytes() + rec.peak.memory_bytes() +
                                (rec.filter ? Recording::kFilterSize : 0);
     for (engine::SiteId site = 0; site < rec.peak.sites(); ++site) {
         if (rec.peak.allocations(site) == 0) continue;
@@ -475,7 +480,8 @@ bool site_of_block(std::uintptr_t address, engine::SiteId* site) {
     Recording& rec = *g_recording;
     engine::LiveBlock block;
     std::lock_guard<SpinLock> hold(rec.lock);
-    const bool found = rec.filter ? rec.samples.find(address, &block) : rec.blocks.find(address, &block);
+    const bool found =
+        rec.filter ? rec.samples.find(address, &block) : rec.blocks.find(address, &block);
     if (found) *site = block.site;
     return found;
 }

@@ -15,7 +15,7 @@
 namespace memslim::engine {
 
 class AddressBitmap {
-public:
+  public:
     static constexpr unsigned kSlotShift = 4;    // 16-byte slots
     static constexpr unsigned kChunkShift = 20;  // 1 MiB chunks
     static constexpr std::size_t kBitsPerChunk = std::size_t{1} << (kChunkShift - kSlotShift);
@@ -54,14 +54,15 @@ public:
             const std::uint64_t* words = storage_[c].get();
             for (std::size_t w = 0; w < kWordsPerChunk; ++w) {
                 for (std::uint64_t bits = words[w]; bits != 0; bits &= bits - 1) {
-                    const std::size_t bit = w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
+                    const std::size_t bit =
+                        w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
                     fn(base + (bit << kSlotShift));
                 }
             }
         }
     }
 
-private:
+  private:
     struct Slot {
         std::uintptr_t chunk_id_plus_one = 0;  // 0: empty
         std::uint64_t* words = nullptr;

@@ -23,12 +23,12 @@
 namespace memslim::engine {
 
 class BlockMap {
-public:
-    static constexpr std::uint64_t kSmallMax = 512;       // pymalloc's small-request threshold
-    static constexpr unsigned kRegionShift = 14;          // 16 KiB regions
-    static constexpr unsigned kSlotShift = 4;             // 16-byte slots
+  public:
+    static constexpr std::uint64_t kSmallMax = 512;  // pymalloc's small-request threshold
+    static constexpr unsigned kRegionShift = 14;     // 16 KiB regions
+    static constexpr unsigned kSlotShift = 4;        // 16-byte slots
     static constexpr std::size_t kSlots = std::size_t{1} << (kRegionShift - kSlotShift);
-    static constexpr unsigned kSizeBits = 10;             // sizes 0..1023 (small ones fit)
+    static constexpr unsigned kSizeBits = 10;  // sizes 0..1023 (small ones fit)
     static constexpr std::uint32_t kMaxSmallSite = (1u << (32 - kSizeBits)) - 1;
 
     BlockMap() = default;
@@ -36,7 +36,8 @@ public:
     BlockMap& operator=(const BlockMap&) = delete;
 
     void insert(std::uintptr_t address, std::uint64_t size, std::uint32_t site) {
-        if (size <= kSmallMax && site <= kMaxSmallSite && (address & ((1u << kSlotShift) - 1)) == 0) {
+        if (size <= kSmallMax && site <= kMaxSmallSite &&
+            (address & ((1u << kSlotShift) - 1)) == 0) {
             std::uint32_t* entries = region(address >> kRegionShift, /*create=*/true);
             std::uint32_t& entry = entries[slot(address)];
             if (entry == 0) ++small_blocks_;
@@ -85,7 +86,7 @@ public:
                large_.memory_bytes();
     }
 
-private:
+  private:
     struct Slot {
         std::uintptr_t region_plus_one = 0;  // 0: empty
         std::uint32_t* entries = nullptr;

@@ -24,7 +24,7 @@
 namespace memslim::engine {
 
 class ByteSampler {
-public:
+  public:
     ByteSampler(double mean_bytes, std::uint64_t seed) : mean_(mean_bytes), rng_(seed) {
         next_countdown();
     }
@@ -47,7 +47,7 @@ public:
 
     [[nodiscard]] double mean() const { return mean_; }
 
-private:
+  private:
     void next_countdown() { countdown_ = std::exponential_distribution<double>(1.0 / mean_)(rng_); }
 
     double mean_;

@@ -36,7 +36,7 @@ namespace {
 // Reverse post-order of the nodes reachable from root (iterative depth-first search).
 std::vector<NodeId> reverse_post_order(const HeapGraph& graph, NodeId root) {
     std::vector<NodeId> order;
-    std::vector<std::uint8_t> state(graph.nodes(), 0);  // 0 new, 1 on stack, 2 done
+    std::vector<std::uint8_t> state(graph.nodes(), 0);    // 0 new, 1 on stack, 2 done
     std::vector<std::pair<NodeId, std::uint32_t>> stack;  // node, next successor index
     stack.push_back({root, 0});
     state[root] = 1;
@@ -61,7 +61,8 @@ std::vector<NodeId> reverse_post_order(const HeapGraph& graph, NodeId root) {
 
 }  // namespace
 
-DominatorTree dominators(const HeapGraph& graph, NodeId root, std::span<const std::uint64_t> sizes) {
+DominatorTree dominators(const HeapGraph& graph, NodeId root,
+                         std::span<const std::uint64_t> sizes) {
     const std::size_t n = graph.nodes();
     DominatorTree tree;
     tree.idom.assign(n, kNoNode);

@@ -18,7 +18,7 @@ using NodeId = std::uint32_t;
 constexpr NodeId kNoNode = 0xFFFFFFFFu;
 
 class HeapGraph {
-public:
+  public:
     HeapGraph() = default;
     // Builds the CSR from edge pairs (both vectors are consumed).
     HeapGraph(std::size_t nodes, std::vector<NodeId>&& from, std::vector<NodeId>&& to);
@@ -35,15 +35,15 @@ public:
     // The graph with every edge reversed.
     [[nodiscard]] HeapGraph reversed() const;
 
-private:
+  private:
     std::vector<std::uint32_t> begin_;
     std::vector<NodeId> targets_;
 };
 
 struct DominatorTree {
-    std::vector<NodeId> idom;       // immediate dominator; kNoNode if unreachable from the root
+    std::vector<NodeId> idom;  // immediate dominator; kNoNode if unreachable from the root
     std::vector<std::uint64_t> retained;  // bytes freed if the node went away (own included)
-    std::size_t passes = 0;          // iterations until the fixed point
+    std::size_t passes = 0;               // iterations until the fixed point
 };
 
 // Dominators of every node reachable from `root`, and retained sizes from `sizes`.

@@ -5,7 +5,9 @@
 
 namespace memslim::engine {
 
-LiveMap::LiveMap() { rehash(1 << 16); }
+LiveMap::LiveMap() {
+    rehash(1 << 16);
+}
 
 void LiveMap::rehash(std::size_t capacity) {
     std::vector<Slot> old = std::move(slots_);

@@ -17,7 +17,7 @@ struct LiveBlock {
 };
 
 class LiveMap {
-public:
+  public:
     static constexpr unsigned kSiteBits = 24;
     static constexpr std::uint32_t kMaxSite = (1u << kSiteBits) - 1;
 
@@ -31,7 +31,7 @@ public:
     [[nodiscard]] std::size_t size() const { return size_; }
     [[nodiscard]] std::size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot); }
 
-private:
+  private:
     struct Slot {
         std::uintptr_t address = 0;
         std::uint64_t packed = 0;  // size << kSiteBits | site

@@ -15,7 +15,7 @@
 namespace memslim::engine {
 
 class PeakTracker {
-public:
+  public:
     void on_alloc(std::uint32_t site, std::int64_t bytes) {
         SiteBytes& s = ensure(site);
         touch(s, site);
@@ -57,7 +57,7 @@ public:
         return sites_.capacity() * sizeof(SiteBytes) + dirty_.capacity() * sizeof(std::uint32_t);
     }
 
-private:
+  private:
     // Everything about one site in one place: an event touches one cache line.
     struct SiteBytes {
         std::int64_t live = 0;

@@ -16,7 +16,7 @@
 namespace memslim::engine {
 
 class ReachableWalk {
-public:
+  public:
     // Records `node` as seen. Returns true if it was not seen before.
     bool mark_seen(std::uintptr_t node) { return seen_.insert(node); }
 
@@ -50,7 +50,7 @@ public:
     [[nodiscard]] std::size_t pending() const { return pending_.size(); }
     [[nodiscard]] const AddressBitmap& seen() const { return seen_; }
 
-private:
+  private:
     AddressBitmap seen_;
     std::vector<std::uintptr_t> pending_;
     std::size_t unchanged_below_ = 0;

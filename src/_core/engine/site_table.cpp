@@ -33,7 +33,8 @@ SiteId SiteTable::intern(std::span<const Frame> frames, std::uint64_t hash, bool
         if (site == kEmpty) break;
         if (hashes_[site] == hash) {
             auto known = this->frames(site);
-            if (known.size() == frames.size() && std::equal(known.begin(), known.end(), frames.begin())) {
+            if (known.size() == frames.size() &&
+                std::equal(known.begin(), known.end(), frames.begin())) {
                 *is_new = false;
                 return site;
             }

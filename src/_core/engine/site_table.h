@@ -24,7 +24,7 @@ struct Frame {
 using SiteId = std::uint32_t;
 
 class SiteTable {
-public:
+  public:
     // Site 0 is the empty stack: allocations made where no Python frame could be read (for
     // example raw allocations by threads that do not hold the GIL).
     static constexpr SiteId kNoStack = 0;
@@ -43,7 +43,7 @@ public:
     [[nodiscard]] std::size_t size() const { return begin_.size() - 1; }
     [[nodiscard]] std::size_t memory_bytes() const;
 
-private:
+  private:
     void grow_index();
 
     std::vector<Frame> frames_;

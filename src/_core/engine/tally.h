@@ -16,7 +16,7 @@ struct TallyRow {
 };
 
 class Tally {
-public:
+  public:
     void add(std::uintptr_t key, std::size_t bytes) {
         // Consecutive objects are very often of the same type: skip the hash lookup then.
         if (last_ == nullptr || last_->key != key) {
@@ -43,7 +43,7 @@ public:
 
     [[nodiscard]] std::size_t size() const { return rows_.size(); }
 
-private:
+  private:
     // unordered_map never moves its nodes, so `last_` stays valid across inserts.
     std::unordered_map<std::uintptr_t, TallyRow> rows_;
     TallyRow* last_ = nullptr;

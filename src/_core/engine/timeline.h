@@ -16,8 +16,9 @@ struct TimelinePoint {
 };
 
 class Timeline {
-public:
-    explicit Timeline(std::size_t max_points = 1024) : max_points_(max_points < 4 ? 4 : max_points) {}
+  public:
+    explicit Timeline(std::size_t max_points = 1024)
+        : max_points_(max_points < 4 ? 4 : max_points) {}
 
     // Adds a point; returns true if the timeline was compacted (sample half as often now).
     bool add(const TimelinePoint& point) {
@@ -38,7 +39,7 @@ public:
     [[nodiscard]] const std::vector<TimelinePoint>& points() const { return points_; }
     [[nodiscard]] std::size_t max_points() const { return max_points_; }
 
-private:
+  private:
     std::size_t max_points_;
     std::vector<TimelinePoint> points_;
 };
