@@ -11,6 +11,10 @@
 #include "cpython/frames.h"
 #include "cpython/heap_snapshot.h"
 #include "cpython/object_layout.h"
+#include "engine/snapshot_file.h"
+
+#include <fstream>
+#include <sstream>
 #include "cpython/tracker.h"
 
 namespace nb = nanobind;
@@ -253,6 +257,94 @@ nb::dict why_alive(nb::handle obj) {
     return out;
 }
 
+std::string qualified_name(PyTypeObject* tp) {
+    nb::handle type(reinterpret_cast<PyObject*>(tp));
+    std::string module =
+        nb::hasattr(type, "__module__") ? nb::str(type.attr("__module__")).c_str() : "";
+    std::string name = nb::str(type.attr("__qualname__")).c_str();
+    return module.empty() || module == "builtins" ? name : module + "." + name;
+}
+
+// Takes a snapshot and writes it to `path` (see engine/snapshot_file.h). Returns the number of
+// objects written.
+std::size_t save_heap_snapshot(const std::string& path) {
+    memslim::cpython::HeapSnapshot snapshot;
+    if (!snapshot.take()) throw nb::python_error();
+    memslim::engine::SnapshotData data;
+    std::unordered_map<PyTypeObject*, std::uint32_t> type_index;
+    const std::size_t n = snapshot.objects() + 1;
+    data.node_type.reserve(n);
+    data.node_size.reserve(n);
+    data.node_type.push_back(memslim::engine::SnapshotData::kNoType);
+    data.node_size.push_back(0);
+    for (memslim::engine::NodeId node = 1; node < n; ++node) {
+        PyTypeObject* tp = snapshot.type(node);
+        auto [it, inserted] =
+            type_index.try_emplace(tp, static_cast<std::uint32_t>(data.type_names.size()));
+        if (inserted) data.type_names.push_back(qualified_name(tp));
+        data.node_type.push_back(it->second);
+        data.node_size.push_back(snapshot.size(node));
+    }
+    data.edge_begin.reserve(n + 1);
+    data.edge_begin.push_back(0);
+    for (memslim::engine::NodeId node = 0; node < n; ++node) {
+        for (auto target : snapshot.graph().successors(node)) data.edge_target.push_back(target);
+        data.edge_begin.push_back(static_cast<std::uint32_t>(data.edge_target.size()));
+    }
+    const std::string bytes = memslim::engine::write_snapshot(data);
+    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    if (!file) throw nb::value_error(("cannot write " + path).c_str());
+    file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!file) throw nb::value_error(("cannot write " + path).c_str());
+    return n - 1;
+}
+
+// Reads a saved snapshot: census by type name, and retained bytes summed per type over the
+// objects whose immediate dominator is the virtual root or an object of another type (the
+// "tops" of each type's retained subtrees), for a report without the original process.
+nb::dict load_heap_snapshot(const std::string& path) {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) throw nb::value_error(("cannot read " + path).c_str());
+    std::stringstream buffer;
+    buffer << file.rdbuf();
+    const std::string bytes = buffer.str();
+    memslim::engine::SnapshotData data;
+    std::string error;
+    if (!memslim::engine::read_snapshot(bytes, data, error)) throw nb::value_error(error.c_str());
+    const std::size_t n = data.node_type.size();
+    std::vector<memslim::engine::NodeId> from, to;
+    for (std::size_t node = 0; node < n; ++node) {
+        for (std::uint32_t e = data.edge_begin[node]; e < data.edge_begin[node + 1]; ++e) {
+            from.push_back(static_cast<memslim::engine::NodeId>(node));
+            to.push_back(data.edge_target[e]);
+        }
+    }
+    memslim::engine::HeapGraph graph(n, std::move(from), std::move(to));
+    const auto tree = memslim::engine::dominators(graph, 0, data.node_size);
+    const std::size_t types = data.type_names.size();
+    std::vector<std::uint64_t> count(types, 0), size(types, 0), retained(types, 0),
+        largest(types, 0);
+    for (std::size_t node = 1; node < n; ++node) {
+        const std::uint32_t t = data.node_type[node];
+        if (t == memslim::engine::SnapshotData::kNoType) continue;
+        count[t] += 1;
+        size[t] += data.node_size[node];
+        const auto up = tree.idom[node];
+        const bool top = up == 0 || up == memslim::engine::kNoNode || data.node_type[up] != t;
+        if (top) retained[t] += tree.retained[node];
+        if (tree.retained[node] > largest[t]) largest[t] = tree.retained[node];
+    }
+    nb::list rows;
+    for (std::size_t t = 0; t < types; ++t) {
+        if (count[t] == 0) continue;
+        rows.append(nb::make_tuple(data.type_names[t], count[t], size[t], retained[t], largest[t]));
+    }
+    nb::dict out;
+    out["objects"] = n - 1;
+    out["types"] = rows;
+    return out;
+}
+
 Py_ssize_t checked(Py_ssize_t size) {
     if (size < 0) throw nb::python_error();
     return size;
@@ -301,6 +393,10 @@ NB_MODULE(_core, m) {
         "mark by the margin; None turns it off.");
     m.def("heap_snapshot", &heap_snapshot, "top"_a = 10,
           "Census by type and the top retainers (with why-alive paths) of the whole heap.");
+    m.def("save_heap_snapshot", &save_heap_snapshot, "path"_a,
+          "Walk the heap and write it to path (versioned, checksummed); returns the object count.");
+    m.def("load_heap_snapshot", &load_heap_snapshot, "path"_a,
+          "Read a saved heap snapshot: per type (name, count, bytes, retained, largest retained).");
     m.def("why_alive", &why_alive, "obj"_a.none(),
           "The retained size of obj and a shortest labelled path to it from a root.");
     m.def(

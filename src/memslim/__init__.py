@@ -21,7 +21,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 from memslim._sizeof import SizeDetail, SizeofError, TypeSize, getsizeof, sizeof
 from memslim._tracking import Tracker, profile, track
-from memslim.heap import HeapCensus, snapshot, why_alive
+from memslim.heap import HeapCensus, load_snapshot, save_snapshot, snapshot, why_alive
 
 __all__ = [
     "HeapCensus",
@@ -31,7 +31,9 @@ __all__ = [
     "TypeSize",
     "__version__",
     "getsizeof",
+    "load_snapshot",
     "profile",
+    "save_snapshot",
     "sizeof",
     "snapshot",
     "track",

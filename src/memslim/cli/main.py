@@ -86,6 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_target_arguments(run_parser)
 
+    heap = commands.add_parser(
+        "heap",
+        help="report on a heap snapshot saved by memslim.save_snapshot()",
+        description=(
+            "Read a heap snapshot file and print its census by type, what each type retains, "
+            "and (with --baseline) what grew since an earlier snapshot."
+        ),
+    )
+    heap.add_argument("file", help="the snapshot file")
+    heap.add_argument("--baseline", metavar="FILE", help="an earlier snapshot to compare with")
+    heap.add_argument(
+        "--top", type=_positive_int, default=15, metavar="N", help="rows to show (default 15)"
+    )
+
     sizeof = commands.add_parser(
         "sizeof",
         help="run a script, then show the true deep size of each of its global variables",
@@ -108,6 +122,20 @@ def _target_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> T
     if not rest:
         parser.error(f"{args.command}: give a script to run (or -m MODULE)")
     return Target(script=rest[0], args=rest[1:])
+
+
+def _heap_report(args: argparse.Namespace) -> int:
+    from memslim.heap import load_snapshot
+    from memslim.report.terminal import print_saved_heap
+
+    try:
+        heap = load_snapshot(args.file)
+        baseline = load_snapshot(args.baseline) if args.baseline else None
+    except (OSError, ValueError) as e:
+        print(f"memslim: {e}", file=sys.stderr)
+        return 1
+    print_saved_heap(heap, baseline, title=args.file, top=args.top)
+    return 0
 
 
 def _wait_for_threads() -> None:
@@ -173,6 +201,8 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "heap":
+        return _heap_report(args)
     target = _target_from(args, parser)
     if args.command == "run" and args.json:
         from memslim.report.json_report import check_writable

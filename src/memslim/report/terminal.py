@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from memslim.heap import HeapCensus
+from memslim.heap import HeapCensus, SavedHeap
 from memslim.profile_data import FrameInfo, LineStats, Profile
 from memslim.report.globals_table import format_bytes
 
@@ -174,3 +174,41 @@ def print_function_table(
             _source(stats.file, number),
         )
     console.print(table)
+
+
+def print_saved_heap(
+    heap: SavedHeap,
+    baseline: SavedHeap | None,
+    *,
+    title: str,
+    top: int,
+    console: Console | None = None,
+) -> None:
+    """`memslim heap FILE [--baseline OLD]`: census, retained bytes per type, growth."""
+    console = console or report_console()
+    console.print(
+        Text(f"memslim heap {title}: {heap.objects:,} objects, {format_bytes(heap.bytes)}")
+    )
+    table = Table(title="Objects by type", title_justify="left")
+    table.add_column("type", overflow="fold")
+    table.add_column("count", justify="right")
+    table.add_column("bytes", justify="right")
+    table.add_column("retained", justify="right")
+    table.add_column("largest single retainer", justify="right")
+    for t in heap.types[:top]:
+        table.add_row(
+            Text(t.name),
+            f"{t.count:,}",
+            format_bytes(t.bytes),
+            format_bytes(t.retained),
+            format_bytes(t.largest),
+        )
+    console.print(table)
+    if baseline is not None:
+        growth = Table(title="Growth since the baseline", title_justify="left")
+        growth.add_column("type", overflow="fold")
+        growth.add_column("new objects", justify="right")
+        growth.add_column("new bytes", justify="right")
+        for name, count, size in heap.growth(baseline)[:top]:
+            growth.add_row(Text(name), f"{count:+,}", f"{size:+,}")
+        console.print(growth)
