@@ -75,7 +75,6 @@ std::atomic<std::uint64_t> g_seed_base{0};
 
 // Censuses at the high-water mark (see set_census).
 PyObject* g_census_callback = nullptr;
-double g_census_margin = 0.1;
 std::atomic<std::int64_t> g_next_census{INT64_MAX};
 std::atomic<bool> g_census_pending{false};
 int run_census(void*);
@@ -325,8 +324,16 @@ void after_fork_in_child() {
     g_timeline = nullptr;  // leaked on purpose: joining or destroying it would be undefined
 }
 
+// Censuses may take at most this share of the run's time: each one walks the whole heap, and a
+// program that grows steadily would otherwise pay for many. When they go over, the margin to
+// the next census doubles.
+constexpr double kCensusTimeBudget = 0.2;
+double g_census_seconds = 0;
+double g_census_margin_now = 0.1;
+
 int run_census(void*) {
     if (g_active.load() && g_census_callback != nullptr && !t_in_hook) {
+        const auto began = Clock::now();
         const int gc_was_enabled = PyGC_Disable();
         t_in_hook = true;  // memslim's own allocations: not the program's
         PyObject* result = PyObject_CallNoArgs(g_census_callback);
@@ -337,8 +344,12 @@ int run_census(void*) {
             Py_DECREF(result);
         }
         if (gc_was_enabled) PyGC_Enable();
+        const auto ended = Clock::now();
+        g_census_seconds += std::chrono::duration<double>(ended - began).count();
+        const double elapsed = std::chrono::duration<double>(ended - g_recording->started).count();
+        if (g_census_seconds > kCensusTimeBudget * elapsed) g_census_margin_now *= 2;
         const auto now = static_cast<double>(g_recording->current_mirror.load());
-        g_next_census.store(static_cast<std::int64_t>(now * (1.0 + g_census_margin)));
+        g_next_census.store(static_cast<std::int64_t>(now * (1.0 + g_census_margin_now)));
     }
     g_census_pending.store(false);
     return 0;  // never raise into the program
@@ -350,7 +361,8 @@ void set_census(PyObject* callback, double margin, std::int64_t first_bytes) {
     Py_XINCREF(callback);
     Py_XDECREF(g_census_callback);
     g_census_callback = callback;
-    g_census_margin = margin;
+    g_census_margin_now = margin;
+    g_census_seconds = 0;
     g_next_census.store(callback != nullptr ? first_bytes : INT64_MAX);
 }
 
