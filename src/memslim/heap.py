@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memslim import _core
-from memslim._sizeof import type_name
+from memslim._sizeof import TypeSize, type_name
 
 
 @dataclass(frozen=True)
@@ -62,17 +62,6 @@ def format_path(steps: list[PathStep]) -> str:
             parts.append(f"({type_name(step.type)})")
         in_module = step.module if step.module is not None else None
     return " → ".join(parts)
-
-
-@dataclass(frozen=True)
-class TypeCount:
-    type: type
-    count: int
-    bytes: int
-
-    @property
-    def name(self) -> str:
-        return type_name(self.type)
 
 
 @dataclass(frozen=True)
@@ -131,7 +120,7 @@ class HeapCensus:
 
     objects: int
     bytes: int
-    types: list[TypeCount]
+    types: list[TypeSize]
     retainers: list[Retainer]
     analysis_bytes: int
     sites: list[SiteCount] = field(default_factory=list)
@@ -149,7 +138,7 @@ def snapshot(top: int = 10) -> HeapCensus:
 def census_from_raw(raw: dict[str, Any]) -> HeapCensus:
     """A HeapCensus from what ``_core.heap_snapshot`` returned."""
     types = sorted(
-        (TypeCount(tp, count, size) for tp, count, size in raw["types"]),
+        (TypeSize(tp, count, size) for tp, count, size in raw["types"]),
         key=lambda row: (-row.bytes, -row.count, row.name),
     )
     retainers = [
