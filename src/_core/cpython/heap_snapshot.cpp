@@ -13,7 +13,6 @@ namespace memslim::cpython {
 namespace {
 
 struct Walk {
-    HeapSnapshot* snapshot;
     std::unordered_map<std::uintptr_t, engine::NodeId>* index;
     std::vector<PyObject*>* objects;  // node -> object, borrowed during the walk
     std::vector<std::uint32_t>* incoming;
@@ -60,7 +59,7 @@ bool HeapSnapshot::take(PyObject* focus) {
     std::vector<PyObject*> objects{nullptr};  // node 0: the virtual root
     std::vector<std::uint32_t> incoming{0};
     std::vector<engine::NodeId> from, to;
-    Walk walk{this, &index_, &objects, &incoming, &from, &to, 0, tracked};
+    Walk walk{&index_, &objects, &incoming, &from, &to, 0, tracked};
     const Py_ssize_t listed = PyList_GET_SIZE(tracked);
     index_.reserve(static_cast<std::size_t>(listed) * 2);
     for (Py_ssize_t i = 0; i < listed; ++i) {

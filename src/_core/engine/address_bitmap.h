@@ -9,8 +9,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <vector>
+
+#include "engine/region_directory.h"
 
 namespace memslim::engine {
 
@@ -21,15 +22,9 @@ class AddressBitmap {
     static constexpr std::size_t kBitsPerChunk = std::size_t{1} << (kChunkShift - kSlotShift);
     static constexpr std::size_t kWordsPerChunk = kBitsPerChunk / 64;
 
-    AddressBitmap() = default;
-    AddressBitmap(const AddressBitmap&) = delete;
-    AddressBitmap& operator=(const AddressBitmap&) = delete;
-    AddressBitmap(AddressBitmap&&) = default;
-    AddressBitmap& operator=(AddressBitmap&&) = default;
-
     // Adds `address`. Returns true if its slot was not set before.
     bool insert(std::uintptr_t address) {
-        std::uint64_t* words = chunk(address >> kChunkShift, /*create=*/true);
+        std::uint64_t* words = chunks_.get_or_create(address >> kChunkShift);
         const std::size_t bit = (address >> kSlotShift) & (kBitsPerChunk - 1);
         const std::uint64_t mask = std::uint64_t{1} << (bit & 63);
         std::uint64_t& word = words[bit >> 6];
@@ -39,19 +34,21 @@ class AddressBitmap {
         return true;
     }
 
-    [[nodiscard]] bool contains(std::uintptr_t address) const;
-    [[nodiscard]] std::size_t size() const { return size_; }
-    [[nodiscard]] std::size_t chunks() const { return chunk_ids_.size(); }
-    [[nodiscard]] std::size_t memory_bytes() const {
-        return chunks() * kWordsPerChunk * sizeof(std::uint64_t) + table_.size() * sizeof(Slot);
+    [[nodiscard]] bool contains(std::uintptr_t address) const {
+        const std::uint64_t* words = chunks_.find(address >> kChunkShift);
+        if (words == nullptr) return false;
+        const std::size_t bit = (address >> kSlotShift) & (kBitsPerChunk - 1);
+        return (words[bit >> 6] >> (bit & 63)) & 1;
     }
+    [[nodiscard]] std::size_t size() const { return size_; }
+    [[nodiscard]] std::size_t chunks() const { return chunks_.regions(); }
+    [[nodiscard]] std::size_t memory_bytes() const { return chunks_.memory_bytes(); }
 
     // Calls fn(address) for each member, in address order within a chunk.
     template <typename Fn>
     void for_each(Fn&& fn) const {
-        for (std::size_t c = 0; c < chunk_ids_.size(); ++c) {
-            const std::uintptr_t base = chunk_ids_[c] << kChunkShift;
-            const std::uint64_t* words = storage_[c].get();
+        chunks_.for_each([&](std::uintptr_t chunk_id, const std::uint64_t* words) {
+            const std::uintptr_t base = chunk_id << kChunkShift;
             for (std::size_t w = 0; w < kWordsPerChunk; ++w) {
                 for (std::uint64_t bits = words[w]; bits != 0; bits &= bits - 1) {
                     const std::size_t bit =
@@ -59,31 +56,11 @@ class AddressBitmap {
                     fn(base + (bit << kSlotShift));
                 }
             }
-        }
+        });
     }
 
   private:
-    struct Slot {
-        std::uintptr_t chunk_id_plus_one = 0;  // 0: empty
-        std::uint64_t* words = nullptr;
-    };
-
-    std::uint64_t* chunk(std::uintptr_t chunk_id, bool create) {
-        if (chunk_id == last_id_) return last_words_;
-        std::uint64_t* words = find_or_add(chunk_id, create);
-        last_id_ = chunk_id;
-        last_words_ = words;
-        return words;
-    }
-    std::uint64_t* find_or_add(std::uintptr_t chunk_id, bool create);
-    [[nodiscard]] const std::uint64_t* find(std::uintptr_t chunk_id) const;
-    void grow_table();
-
-    std::vector<Slot> table_;  // open addressing by chunk id, at most half full
-    std::vector<std::unique_ptr<std::uint64_t[]>> storage_;
-    std::vector<std::uintptr_t> chunk_ids_;
-    std::uintptr_t last_id_ = ~std::uintptr_t{0};
-    std::uint64_t* last_words_ = nullptr;
+    RegionDirectory<std::uint64_t, kWordsPerChunk> chunks_;
     std::size_t size_ = 0;
 };
 

@@ -15,10 +15,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 #include "engine/live_map.h"
+#include "engine/region_directory.h"
 
 namespace memslim::engine {
 
@@ -38,7 +38,7 @@ class BlockMap {
     void insert(std::uintptr_t address, std::uint64_t size, std::uint32_t site) {
         if (size <= kSmallMax && site <= kMaxSmallSite &&
             (address & ((1u << kSlotShift) - 1)) == 0) {
-            std::uint32_t* entries = region(address >> kRegionShift, /*create=*/true);
+            std::uint32_t* entries = regions_.get_or_create(address >> kRegionShift);
             std::uint32_t& entry = entries[slot(address)];
             if (entry == 0) ++small_blocks_;
             // +1 keeps a size-0 block of site 0 distinct from an empty slot.
@@ -50,7 +50,7 @@ class BlockMap {
 
     bool erase(std::uintptr_t address, LiveBlock* block) {
         if ((address & ((1u << kSlotShift) - 1)) == 0) {
-            if (std::uint32_t* entries = region(address >> kRegionShift, /*create=*/false)) {
+            if (std::uint32_t* entries = regions_.get(address >> kRegionShift)) {
                 std::uint32_t& entry = entries[slot(address)];
                 if (entry != 0) {
                     const std::uint32_t value = entry - 1;
@@ -67,7 +67,7 @@ class BlockMap {
 
     [[nodiscard]] bool find(std::uintptr_t address, LiveBlock* block) const {
         if ((address & ((1u << kSlotShift) - 1)) == 0) {
-            if (const std::uint32_t* entries = find_region(address >> kRegionShift)) {
+            if (const std::uint32_t* entries = regions_.find(address >> kRegionShift)) {
                 const std::uint32_t entry = entries[slot(address)];
                 if (entry != 0) {
                     block->size = (entry - 1) & ((1u << kSizeBits) - 1);
@@ -80,39 +80,17 @@ class BlockMap {
     }
 
     [[nodiscard]] std::size_t size() const { return small_blocks_ + large_.size(); }
-    [[nodiscard]] std::size_t regions() const { return region_ids_.size(); }
+    [[nodiscard]] std::size_t regions() const { return regions_.regions(); }
     [[nodiscard]] std::size_t memory_bytes() const {
-        return regions() * kSlots * sizeof(std::uint32_t) + directory_.size() * sizeof(Slot) +
-               large_.memory_bytes();
+        return regions_.memory_bytes() + large_.memory_bytes();
     }
 
   private:
-    struct Slot {
-        std::uintptr_t region_plus_one = 0;  // 0: empty
-        std::uint32_t* entries = nullptr;
-    };
-
     static std::size_t slot(std::uintptr_t address) {
         return (address >> kSlotShift) & (kSlots - 1);
     }
-    std::uint32_t* region(std::uintptr_t id, bool create) {
-        if (id == last_id_) return last_entries_;
-        std::uint32_t* entries = find_or_add(id, create);
-        if (entries != nullptr) {
-            last_id_ = id;
-            last_entries_ = entries;
-        }
-        return entries;
-    }
-    std::uint32_t* find_or_add(std::uintptr_t id, bool create);
-    [[nodiscard]] const std::uint32_t* find_region(std::uintptr_t id) const;
-    void grow_directory();
 
-    std::vector<Slot> directory_;
-    std::vector<std::unique_ptr<std::uint32_t[]>> storage_;
-    std::vector<std::uintptr_t> region_ids_;
-    std::uintptr_t last_id_ = ~std::uintptr_t{0};
-    std::uint32_t* last_entries_ = nullptr;
+    RegionDirectory<std::uint32_t, kSlots> regions_;
     std::size_t small_blocks_ = 0;
     LiveMap large_;
 };
