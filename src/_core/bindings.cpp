@@ -7,6 +7,9 @@
 #include <unordered_map>
 #include <utility>
 
+#include <chrono>
+
+#include "cpython/census_advice.h"
 #include "cpython/deep_size.h"
 #include "cpython/frames.h"
 #include "cpython/heap_snapshot.h"
@@ -87,7 +90,7 @@ nb::dict tracking_result() {
             stack.append(it->second);
         }
         sites.append(nb::make_tuple(stats.bytes_at_peak, stats.bytes_live, stats.allocated_bytes,
-                                    stats.allocations, nb::tuple(stack)));
+                                    stats.allocations, stats.gc_freed_bytes, nb::tuple(stack)));
     }
     out["frames"] = frames;
     out["sites"] = sites;
@@ -133,13 +136,130 @@ nb::list labelled_path(const memslim::cpython::HeapSnapshot& snapshot,
     return steps;
 }
 
+// Python frames (file, function, line) of sites, innermost first, converted once per site.
+class SiteFrames {
+  public:
+    nb::object get(memslim::engine::SiteId site) {
+        if (site == memslim::cpython::kUnknownSite) return nb::none();
+        auto [it, inserted] = cache_.try_emplace(site);
+        if (inserted) {
+            nb::list frames;
+            for (const auto& frame : memslim::cpython::site_frames(site)) {
+                auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
+                frames.append(nb::make_tuple(nb::borrow(code->co_filename),
+                                             nb::borrow(code->co_qualname),
+                                             memslim::cpython::line_of(code, frame.instruction)));
+            }
+            it->second = nb::tuple(frames);
+        }
+        return it->second;
+    }
+
+  private:
+    std::unordered_map<memslim::engine::SiteId, nb::object> cache_;
+};
+
+nb::handle type_handle(PyTypeObject* tp) {
+    return reinterpret_cast<PyObject*>(tp);
+}
+
+nb::tuple borrowed_tuple(const std::vector<PyObject*>& objects) {
+    nb::list items;
+    for (PyObject* o : objects) items.append(nb::borrow(o));
+    return nb::tuple(items);
+}
+
+// The advice facts as Python rows (see cpython/census_advice.h for their meaning).
+nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice, SiteFrames& frames) {
+    nb::dict out;
+    nb::list classes;
+    for (const auto& c : advice.classes) {
+        nb::list sets;
+        for (const auto& [names, count] : c.attribute_sets) {
+            sets.append(nb::make_tuple(borrowed_tuple(names), count));
+        }
+        nb::dict row;
+        row["type"] = type_handle(c.type);
+        row["count"] = c.count;
+        row["bytes"] = c.bytes;
+        row["with_dict"] = c.with_dict;
+        row["dict_bytes"] = c.dict_bytes;
+        row["attribute_sets"] = sets;
+        row["other_sets"] = c.other_sets;
+        classes.append(row);
+    }
+    out["classes"] = classes;
+    nb::list lists;
+    for (const auto& l : advice.lists) {
+        nb::dict row;
+        row["frames"] = frames.get(l.site);
+        row["lists"] = l.lists;
+        row["empty"] = l.empty;
+        row["bytes"] = l.bytes;
+        row["items"] = l.items;
+        row["spare_slots"] = l.spare_slots;
+        row["float_items"] = l.float_items;
+        row["int_items"] = l.int_items;
+        row["owned_numbers"] = l.owned_numbers;
+        row["owned_number_bytes"] = l.owned_number_bytes;
+        row["resized_elsewhere"] = l.resized_elsewhere;
+        lists.append(row);
+    }
+    out["lists"] = lists;
+    nb::list strings;
+    for (const auto& st : advice.strings) {
+        nb::dict row;
+        row["frames"] = frames.get(st.site);
+        row["strings"] = st.strings;
+        row["bytes"] = st.bytes;
+        row["duplicates"] = st.duplicates;
+        row["duplicate_bytes"] = st.duplicate_bytes;
+        row["examples"] = borrowed_tuple(st.examples);
+        strings.append(row);
+    }
+    out["strings"] = strings;
+    nb::list dicts;
+    for (const auto& d : advice.dicts) {
+        nb::dict row;
+        row["frames"] = frames.get(d.site);
+        row["dicts"] = d.dicts;
+        row["bytes"] = d.bytes;
+        row["key_sets"] = d.key_sets;
+        row["keys"] = borrowed_tuple(d.common_keys);
+        row["common_count"] = d.common_count;
+        row["common_bytes"] = d.common_bytes;
+        dicts.append(row);
+    }
+    out["dicts"] = dicts;
+    nb::list garbage;
+    for (const auto& g : advice.garbage) {
+        nb::dict row;
+        row["type"] = type_handle(g.type);
+        row["frames"] = frames.get(g.site);
+        row["count"] = g.count;
+        row["bytes"] = g.bytes;
+        garbage.append(row);
+    }
+    out["garbage"] = garbage;
+    nb::list edges;
+    for (const auto& e : advice.cycle_edges) {
+        edges.append(nb::make_tuple(type_handle(e.from), e.attribute, type_handle(e.to), e.count));
+    }
+    out["cycle_edges"] = edges;
+    return out;
+}
+
 // Takes a snapshot and returns its census and top retainers (with their paths, labelled while
-// the objects are certainly alive).
-nb::dict heap_snapshot(std::size_t top) {
+// the objects are certainly alive). With `advice`, also the facts memory advice reads
+// (cpython/census_advice.h) and the large NumPy arrays (strong references, for the caller to
+// inspect and drop).
+nb::dict heap_snapshot(std::size_t top, bool advice) {
     using memslim::engine::kNoNode;
     using memslim::engine::NodeId;
+    using memslim::engine::SiteId;
     memslim::cpython::HeapSnapshot snapshot;
     if (!snapshot.take()) throw nb::python_error();
+    const auto census_began = std::chrono::steady_clock::now();
     nb::dict out;
     const std::size_t n = snapshot.objects() + 1;
     std::uint64_t total = 0;
@@ -152,47 +272,57 @@ nb::dict heap_snapshot(std::size_t top) {
     }
     nb::list types;
     for (const auto& [type, row] : census) {
-        types.append(
-            nb::make_tuple(nb::borrow(reinterpret_cast<PyObject*>(type)), row.first, row.second));
+        types.append(nb::make_tuple(type_handle(type), row.first, row.second));
     }
     out["objects"] = n - 1;
     out["bytes"] = total;
     out["types"] = types;
 
     // While tracking, each object's allocation site: census by (type, site).
+    std::vector<SiteId> node_site;
+    SiteFrames site_frames;
     nb::list by_site;
     if (memslim::cpython::is_tracking()) {
-        std::map<std::pair<PyTypeObject*, memslim::engine::SiteId>,
-                 std::pair<std::uint64_t, std::uint64_t>>
-            rows;
+        node_site.assign(n, memslim::cpython::kUnknownSite);
+        std::map<std::pair<PyTypeObject*, SiteId>, std::pair<std::uint64_t, std::uint64_t>> rows;
         for (NodeId node = 1; node < n; ++node) {
             auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
-            memslim::engine::SiteId site = 0;
+            SiteId site = 0;
             if (!memslim::cpython::site_of_block(memslim::cpython::allocation_address(o), &site))
                 continue;
+            node_site[node] = site;
             auto& row = rows[{snapshot.type(node), site}];
             row.first += 1;
             row.second += snapshot.size(node);
         }
-        std::vector<std::pair<std::pair<PyTypeObject*, memslim::engine::SiteId>,
-                              std::pair<std::uint64_t, std::uint64_t>>>
-            ordered(rows.begin(), rows.end());
-        std::sort(ordered.begin(), ordered.end(),
-                  [](const auto& a, const auto& b) { return a.second.second > b.second.second; });
-        if (ordered.size() > 50) ordered.resize(50);
-        for (const auto& [key, row] : ordered) {
-            nb::list frames;
-            for (const auto& frame : memslim::cpython::site_frames(key.second)) {
-                auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
-                frames.append(nb::make_tuple(nb::borrow(code->co_filename),
-                                             nb::borrow(code->co_qualname),
-                                             memslim::cpython::line_of(code, frame.instruction)));
-            }
-            by_site.append(nb::make_tuple(nb::borrow(reinterpret_cast<PyObject*>(key.first)),
-                                          frames, row.first, row.second));
+        for (const auto& [key, row] : rows) {
+            by_site.append(nb::make_tuple(type_handle(key.first), site_frames.get(key.second),
+                                          row.first, row.second));
         }
     }
     out["sites"] = by_site;
+    const auto census_ended = std::chrono::steady_clock::now();
+    nb::dict timings;
+    timings["walk_s"] = snapshot.walk_seconds();
+    timings["dominators_s"] = snapshot.dominators_seconds();
+    timings["census_s"] = std::chrono::duration<double>(census_ended - census_began).count();
+    if (advice) {
+        if (node_site.empty()) node_site.assign(n, memslim::cpython::kUnknownSite);
+        memslim::cpython::CensusAdvice facts;
+        memslim::cpython::collect_census_advice(snapshot, node_site, 100, facts);
+        nb::dict rows = advice_rows(facts, site_frames);
+        nb::list arrays;
+        for (NodeId node : facts.arrays) {
+            arrays.append(nb::make_tuple(
+                nb::borrow(reinterpret_cast<PyObject*>(snapshot.address(node))),
+                site_frames.get(node_site[node]), snapshot.size(node)));
+        }
+        rows["arrays"] = arrays;
+        out["advice"] = rows;
+        timings["advice_s"] =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - census_ended).count();
+    }
+    out["timings"] = timings;
     out["analysis_bytes"] = snapshot.memory_bytes();
 
     // Top retainers: the largest retained sizes, leaving out program structure (modules,
@@ -380,6 +510,8 @@ NB_MODULE(_core, m) {
           "High-water mark of traced bytes.");
     m.def("tracking_result", &tracking_result,
           "Totals, sites, frames and timeline recorded so far.");
+    m.def("set_gc_collecting", &memslim::cpython::set_gc_collecting, "collecting"_a,
+          "Blocks freed from now until set_gc_collecting(False) were freed by the cyclic GC.");
     m.def("reset_tracking", &memslim::cpython::reset_tracker, "Forget what was recorded.");
     m.def(
         "set_census",
@@ -391,7 +523,7 @@ NB_MODULE(_core, m) {
         "callback"_a.none(), "margin"_a = 0.1, "first_bytes"_a = 4 << 20,
         "Call callback (at a safe point, untracked) whenever traced bytes pass a new high-water "
         "mark by the margin; None turns it off.");
-    m.def("heap_snapshot", &heap_snapshot, "top"_a = 10,
+    m.def("heap_snapshot", &heap_snapshot, "top"_a = 10, "advice"_a = false,
           "Census by type and the top retainers (with why-alive paths) of the whole heap.");
     m.def("save_heap_snapshot", &save_heap_snapshot, "path"_a,
           "Walk the heap and write it to path (versioned, checksummed); returns the object count.");

@@ -115,6 +115,41 @@ def _steps(raw: list[tuple[Any, ...]]) -> list[PathStep]:
 
 
 @dataclass(frozen=True)
+class Growth:
+    """How one type, or one type at one allocation site, changed between two censuses."""
+
+    type: str
+    where: str | None  # "file:line in function" of the allocation site; None for a type row
+    count: int  # objects added (negative: removed)
+    bytes: int
+
+
+@dataclass(frozen=True)
+class HeapDiff:
+    by_type: list[Growth]  # largest growth in bytes first
+    by_site: list[Growth]  # (type, site) rows; empty unless both censuses ran while tracking
+
+    @property
+    def bytes(self) -> int:
+        return sum(row.bytes for row in self.by_type)
+
+
+@dataclass(frozen=True)
+class CensusFacts:
+    """What memory advice reads from a census (see ``_core/cpython/census_advice.h``): rows of
+    plain dicts per class, per allocation site of lists, strings and dicts, cyclic garbage with
+    the attributes that close its cycles, and large NumPy arrays' dtypes and value ranges."""
+
+    classes: list[dict[str, Any]]
+    lists: list[dict[str, Any]]
+    strings: list[dict[str, Any]]
+    dicts: list[dict[str, Any]]
+    garbage: list[dict[str, Any]]
+    cycle_edges: list[tuple[type, str, type, int]]
+    arrays: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class HeapCensus:
     """The heap at one moment: objects by type, and the top retainers with their paths."""
 
@@ -124,15 +159,86 @@ class HeapCensus:
     retainers: list[Retainer]
     analysis_bytes: int
     sites: list[SiteCount] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
+    facts: CensusFacts | None = None
 
     def path_to(self, obj: object) -> WhyAlive:
         """Why ``obj`` is alive now (a fresh walk of the heap: objects change)."""
         return why_alive(obj)
 
+    def diff(self, baseline: HeapCensus) -> HeapDiff:
+        """Growth since ``baseline`` by type and by (type, allocation site): objects and bytes
+        added, largest first (net: objects freed in between count against those added)."""
+        return HeapDiff(
+            _growth(
+                {(t.name, None): (t.count, t.bytes) for t in self.types},
+                {(t.name, None): (t.count, t.bytes) for t in baseline.types},
+            ),
+            _growth(_by_site(self.sites), _by_site(baseline.sites)),
+        )
 
-def snapshot(top: int = 10) -> HeapCensus:
-    """Walk every live object: census by type (largest first) and the ``top`` retainers."""
-    return census_from_raw(_core.heap_snapshot(top))
+
+def _by_site(sites: list[SiteCount]) -> dict[tuple[str, str | None], tuple[int, int]]:
+    rows: dict[tuple[str, str | None], tuple[int, int]] = {}
+    for site in sites:
+        key = (site.name, site.where)
+        count, size = rows.get(key, (0, 0))
+        rows[key] = (count + site.count, size + site.bytes)
+    return rows
+
+
+def _growth(
+    now: dict[tuple[str, str | None], tuple[int, int]],
+    before: dict[tuple[str, str | None], tuple[int, int]],
+) -> list[Growth]:
+    rows = []
+    for key in now.keys() | before.keys():
+        count, size = now.get(key, (0, 0))
+        old_count, old_size = before.get(key, (0, 0))
+        if count != old_count or size != old_size:
+            rows.append(Growth(key[0], key[1], count - old_count, size - old_size))
+    return sorted(rows, key=lambda g: (-g.bytes, g.type, g.where or ""))
+
+
+def snapshot(top: int = 10, *, advice: bool = False) -> HeapCensus:
+    """Walk every live object: census by type (largest first) and the ``top`` retainers.
+    ``advice=True`` also gathers the facts memory advice needs (:class:`CensusFacts`)."""
+    return census_from_raw(take_raw_census(top, advice=advice))
+
+
+def take_raw_census(top: int, *, advice: bool) -> dict[str, Any]:
+    """``_core.heap_snapshot`` with the large NumPy arrays it returns summarised (dtype and
+    value range) and released at once: the census must not keep the program's objects."""
+    raw = _core.heap_snapshot(top, advice)
+    if advice:
+        arrays = raw["advice"].pop("arrays")
+        raw["advice"]["arrays"] = [_array_facts(a, frames, size) for a, frames, size in arrays]
+        del arrays
+    return raw
+
+
+def _array_facts(
+    array: Any, frames: tuple[tuple[str, str, int], ...] | None, size: int
+) -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "frames": frames,
+        "bytes": size,
+        "dtype": array.dtype.str,
+        "kind": array.dtype.kind,
+        "itemsize": int(array.dtype.itemsize),
+        "size": int(array.size),
+        "owns_data": array.base is None,
+        "min": None,
+        "max": None,
+        "integral": False,
+    }
+    if array.size and array.dtype.kind in "iub":
+        facts["min"], facts["max"] = int(array.min()), int(array.max())
+        facts["integral"] = True
+    elif array.size and array.dtype.kind == "f":
+        low, high = float(array.min()), float(array.max())
+        facts["min"], facts["max"] = low, high
+    return facts
 
 
 def census_from_raw(raw: dict[str, Any]) -> HeapCensus:
@@ -148,7 +254,28 @@ def census_from_raw(raw: dict[str, Any]) -> HeapCensus:
         SiteCount(tp, tuple(tuple(f) for f in frames), count, size)
         for tp, frames, count, size in raw.get("sites", [])
     ]
-    return HeapCensus(raw["objects"], raw["bytes"], types, retainers, raw["analysis_bytes"], sites)
+    facts = None
+    if "advice" in raw:
+        a = raw["advice"]
+        facts = CensusFacts(
+            a["classes"],
+            a["lists"],
+            a["strings"],
+            a["dicts"],
+            a["garbage"],
+            a["cycle_edges"],
+            a["arrays"],
+        )
+    return HeapCensus(
+        raw["objects"],
+        raw["bytes"],
+        types,
+        retainers,
+        raw["analysis_bytes"],
+        sites,
+        dict(raw.get("timings", {})),
+        facts,
+    )
 
 
 def why_alive(obj: object) -> WhyAlive:

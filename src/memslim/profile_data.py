@@ -38,6 +38,7 @@ class Site:
     bytes_live: int
     allocated_bytes: int
     allocations: int
+    gc_freed_bytes: int = 0  # freed by the cyclic GC rather than by reference counting
 
     @property
     def user_frames(self) -> tuple[FrameInfo, ...]:
@@ -87,8 +88,8 @@ class Profile:
     def from_core(cls, raw: dict[str, Any]) -> Profile:
         frames = [FrameInfo(f, n, line, code_id) for f, n, line, code_id in raw["frames"]]
         sites = [
-            Site(tuple(frames[i] for i in stack), at_peak, live, allocated, count)
-            for at_peak, live, allocated, count, stack in raw["sites"]
+            Site(tuple(frames[i] for i in stack), at_peak, live, allocated, count, gc_freed)
+            for at_peak, live, allocated, count, gc_freed, stack in raw["sites"]
         ]
         return cls(
             mode=raw["mode"],

@@ -2,6 +2,7 @@
 #include "cpython/heap_snapshot.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "cpython/deep_size.h"
 #include "cpython/frames.h"
@@ -49,6 +50,7 @@ HeapSnapshot::~HeapSnapshot() {
 }
 
 bool HeapSnapshot::take(PyObject* focus) {
+    const auto began = std::chrono::steady_clock::now();
     PyObject* gc = PyImport_ImportModule("gc");
     if (gc == nullptr) return false;
     PyObject* tracked = PyObject_CallMethod(gc, "get_objects", nullptr);
@@ -98,7 +100,11 @@ bool HeapSnapshot::take(PyObject* focus) {
         }
     }
     graph_ = engine::HeapGraph(objects.size(), std::move(from), std::move(to));
+    const auto walked = std::chrono::steady_clock::now();
     tree_ = engine::dominators(graph_, 0, sizes_);
+    walk_seconds_ = std::chrono::duration<double>(walked - began).count();
+    dominators_seconds_ =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - walked).count();
 
     Py_DECREF(tracked);
     if (gc_was_enabled) PyGC_Enable();

@@ -39,6 +39,8 @@ class HeapSnapshot {
     [[nodiscard]] engine::NodeId node_of(const PyObject* o) const;
     [[nodiscard]] std::uintptr_t address(engine::NodeId node) const { return addresses_[node]; }
     [[nodiscard]] std::size_t memory_bytes() const;
+    [[nodiscard]] double walk_seconds() const { return walk_seconds_; }
+    [[nodiscard]] double dominators_seconds() const { return dominators_seconds_; }
 
   private:
     std::vector<std::uintptr_t> addresses_;  // node 0: the virtual root
@@ -48,6 +50,8 @@ class HeapSnapshot {
     engine::HeapGraph graph_;
     engine::DominatorTree tree_;
     std::vector<PyTypeObject*> held_types_;
+    double walk_seconds_ = 0;
+    double dominators_seconds_ = 0;
 };
 
 // One step of a why-alive path, described for people: how `parent` refers to `child`.

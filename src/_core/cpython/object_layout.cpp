@@ -301,6 +301,32 @@ PyObject* attribute_name_of(PyObject* o, PyObject* value) {
     return nullptr;
 }
 
+PyObject* instance_attribute_names(PyObject* o, std::vector<PyObject*>& names) {
+    names.clear();
+    PyTypeObject* tp = Py_TYPE(o);
+    if (PyObject* const* values = instance_values(o); values != nullptr) {
+        const void* keys = reinterpret_cast<PyHeapTypeObject*>(tp)->ht_cached_keys;
+        if (keys != nullptr) {
+            const UnicodeEntry* entries = unicode_entries(keys);
+            const auto count = static_cast<const DictKeysHead*>(keys)->dk_nentries;
+            for (Py_ssize_t i = 0; i < count; ++i) {
+                if (values[i] != nullptr) names.push_back(entries[i].key);
+            }
+        }
+        return managed_dict(o);  // 3.13: a materialised dict may share the inline values
+    }
+    PyObject* dict = managed_dict(o);
+    if (dict == nullptr && !PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT) &&
+        tp->tp_dictoffset > 0) {
+        dict = *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(o) + tp->tp_dictoffset);
+    }
+    if (dict == nullptr || !PyDict_Check(dict)) return nullptr;
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(dict, &pos, &key, &value)) names.push_back(key);
+    return dict;
+}
+
 bool is_static_or_immortal(PyObject* o) {
 #if PY_VERSION_HEX >= 0x030C0000
     if (_Py_IsImmortal(o)) return true;

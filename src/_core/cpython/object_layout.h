@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace memslim::cpython {
 
@@ -42,6 +43,12 @@ PyObject* managed_dict(PyObject* o);
 // values stored with the instance (managed dict, not materialised) and in its __slots__, without
 // creating anything. A new reference; nullptr if none holds it.
 PyObject* attribute_name_of(PyObject* o, PyObject* value);
+
+// The names of the attributes set on instance `o` (borrowed references, in the order of its
+// keys), read from the values stored with the instance or from its materialised dict, never
+// creating anything. Returns the materialised instance dict (borrowed), or nullptr when the
+// attributes live in the compact values (or `o` has no instance attributes at all).
+PyObject* instance_attribute_names(PyObject* o, std::vector<PyObject*>& names);
 
 // True for objects that are shared by every program and never freed: objects statically
 // allocated inside the interpreter (None, True, small ints, one-character strings, static types,

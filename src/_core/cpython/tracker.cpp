@@ -63,6 +63,7 @@ struct Recording {
     // The timeline thread reads the traced total from this mirror, never taking `lock`: a
     // thread spinning on the hooks' lock would slow every allocation down.
     std::atomic<std::int64_t> current_mirror{0};
+    std::vector<std::uint64_t> gc_freed;  // bytes per site freed while the GC collected
     std::mutex timeline_mutex;  // guards timeline
     engine::Timeline timeline{1024};
 };
@@ -71,6 +72,7 @@ std::unique_ptr<Recording> g_recording;
 std::atomic<bool> g_active{false};   // hooks record only while set
 const void* g_stop_frame = nullptr;  // capture_stack() stops there (see TrackOptions)
 std::atomic<bool> g_forked_child{false};
+std::atomic<bool> g_gc_collecting{false};
 std::atomic<std::uint64_t> g_seed_base{0};
 
 // Censuses at the high-water mark (see set_census).
@@ -262,7 +264,13 @@ void hook_free(void* ctx, void* ptr) {
     if (ptr != nullptr && recording()) {
         HookGuard guard;
         engine::LiveBlock block;
-        forget_block(*g_recording, reinterpret_cast<std::uintptr_t>(ptr), &block);
+        Recording& rec = *g_recording;
+        if (forget_block(rec, reinterpret_cast<std::uintptr_t>(ptr), &block) &&
+            g_gc_collecting.load(std::memory_order_relaxed) && hook->domain != PYMEM_DOMAIN_RAW) {
+            std::lock_guard<SpinLock> hold(rec.lock);
+            if (rec.gc_freed.size() <= block.site) rec.gc_freed.resize(block.site + 1, 0);
+            rec.gc_freed[block.site] += block.size;
+        }
         hook->original.free(hook->original.ctx, ptr);
         return;
     }
@@ -474,7 +482,8 @@ TrackResult collect_result() {
     for (engine::SiteId site = 0; site < rec.peak.sites(); ++site) {
         if (rec.peak.allocations(site) == 0) continue;
         result.sites.push_back({site, rec.peak.at_peak(site), rec.peak.live(site),
-                                rec.peak.allocated(site), rec.peak.allocations(site)});
+                                rec.peak.allocated(site), rec.peak.allocations(site),
+                                site < rec.gc_freed.size() ? rec.gc_freed[site] : 0});
     }
     return result;
 }
@@ -496,6 +505,10 @@ bool site_of_block(std::uintptr_t address, engine::SiteId* site) {
         rec.filter ? rec.samples.find(address, &block) : rec.blocks.find(address, &block);
     if (found) *site = block.site;
     return found;
+}
+
+void set_gc_collecting(bool collecting) {
+    g_gc_collecting.store(collecting, std::memory_order_relaxed);
 }
 
 void reset_tracker() {

@@ -38,6 +38,7 @@ struct SiteStats {
     std::int64_t bytes_live;
     std::int64_t allocated_bytes;
     std::uint64_t allocations;
+    std::uint64_t gc_freed_bytes;  // freed while the cyclic GC collected (exact mode)
 };
 
 struct TrackResult {
@@ -89,6 +90,10 @@ void set_census(PyObject* callback, double margin, std::int64_t first_bytes);
 // The site of the live block at `address`, if tracking recorded it (in sample mode, only sampled
 // blocks are known). Needs the GIL.
 bool site_of_block(std::uintptr_t address, engine::SiteId* site);
+
+// Tells the tracker that the cyclic GC starts (true) or stops (false) collecting: blocks freed
+// meanwhile are charged to their sites as freed by the GC (gc.callbacks calls this).
+void set_gc_collecting(bool collecting);
 
 // Forgets everything recorded and releases the code objects it kept. Needs the GIL; only when
 // not tracking.

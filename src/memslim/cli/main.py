@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import sys
@@ -154,10 +155,19 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
 
         def take_census() -> None:
             # Runs at a safe point while traced bytes reach a new high (see _core.set_census).
-            census["traced_bytes"] = _core.traced_bytes()
-            census["raw"] = _core.heap_snapshot(args.top)
+            from memslim.heap import take_raw_census
+
+            census.clear()  # the previous census is memslim's, not the program's: not counted
+            traced = _core.traced_bytes()
+            census["raw"] = take_raw_census(args.top, advice=True)
+            census["traced_bytes"] = traced
 
         _core.set_census(take_census, 0.1, 4 << 20)
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        # What the cyclic GC frees (rather than reference counting) is charged to its sites.
+        _core.set_gc_collecting(phase == "start")
+
+    gc.callbacks.append(on_gc)
     # Stacks stop at this frame: the runner beneath the target is the same for every allocation.
     _core.start_tracking(
         args.mode, float(args.sample_interval), args.seed, stacks_above_caller=True
@@ -171,6 +181,9 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     finally:
         _core.stop_tracking()
         _core.set_census(None)
+        _core.set_gc_collecting(False)
+        if on_gc in gc.callbacks:
+            gc.callbacks.remove(on_gc)
     if os.getpid() != start_pid or _core.in_forked_child():
         return outcome.exit_code  # a forked child: the report is the parent's to write
     # Imported after the run: the program shares its process with as few memslim objects as

@@ -1,0 +1,316 @@
+// census_advice.cpp — advice facts read from a live heap snapshot (see census_advice.h).
+#include "cpython/census_advice.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <string>
+#include <unordered_map>
+
+#include "cpython/frames.h"
+#include "cpython/object_layout.h"
+#include "cpython/tracker.h"
+
+namespace memslim::cpython {
+
+namespace {
+
+using engine::kNoNode;
+using engine::NodeId;
+using engine::SiteId;
+
+bool is_class_instance(PyTypeObject* tp) {
+    return PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE) &&
+           !PyType_FastSubclass(tp, Py_TPFLAGS_TYPE_SUBCLASS);
+}
+
+bool has_instance_attributes(PyTypeObject* tp) {
+    return is_class_instance(tp) &&
+           (PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT) || tp->tp_dictoffset != 0);
+}
+
+bool same_str(PyObject* a, PyObject* b) {
+    if (a == b) return true;
+    const Py_ssize_t length = PyUnicode_GET_LENGTH(a);
+    if (length != PyUnicode_GET_LENGTH(b) || PyUnicode_KIND(a) != PyUnicode_KIND(b)) return false;
+    return std::memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b),
+                       static_cast<std::size_t>(length) * PyUnicode_KIND(a)) == 0;
+}
+
+// A key equal for sites whose innermost frame is the same code object and line.
+class SiteLines {
+  public:
+    std::uint64_t key(SiteId site) {
+        auto [it, inserted] = cache_.try_emplace(site, 0);
+        if (inserted) {
+            const auto frames = site_frames(site);
+            if (!frames.empty()) {
+                auto* code = reinterpret_cast<PyCodeObject*>(frames[0].code);
+                const auto line = static_cast<std::uint64_t>(line_of(code, frames[0].instruction));
+                it->second = (reinterpret_cast<std::uintptr_t>(code) << 20) ^ line ^ 1;
+            }
+        }
+        return it->second;
+    }
+
+  private:
+    std::unordered_map<SiteId, std::uint64_t> cache_;
+};
+
+void collect_classes(const HeapSnapshot& snapshot, std::vector<bool>& instance_dict,
+                     CensusAdvice& out) {
+    std::unordered_map<PyTypeObject*, std::size_t> row_of;
+    std::vector<PyObject*> names;
+    const std::size_t n = snapshot.objects() + 1;
+    for (NodeId node = 1; node < n; ++node) {
+        PyTypeObject* tp = snapshot.type(node);
+        if (!has_instance_attributes(tp)) continue;
+        auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
+        auto [it, inserted] = row_of.try_emplace(tp, out.classes.size());
+        if (inserted) {
+            out.classes.emplace_back();
+            out.classes.back().type = tp;
+        }
+        ClassFacts& row = out.classes[it->second];
+        row.count += 1;
+        row.bytes += snapshot.size(node);
+        if (PyObject* dict = instance_attribute_names(o, names); dict != nullptr) {
+            row.with_dict += 1;
+            if (const NodeId d = snapshot.node_of(dict); d != kNoNode) {
+                row.dict_bytes += snapshot.size(d);
+                instance_dict[d] = true;
+            }
+        }
+        auto set = std::find_if(row.attribute_sets.begin(), row.attribute_sets.end(),
+                                [&](const auto& s) { return s.first == names; });
+        if (set != row.attribute_sets.end()) {
+            set->second += 1;
+        } else if (row.attribute_sets.size() < ClassFacts::kMaxAttributeSets) {
+            row.attribute_sets.emplace_back(names, 1);
+        } else {
+            row.other_sets += 1;
+        }
+    }
+    for (ClassFacts& row : out.classes) {
+        std::stable_sort(row.attribute_sets.begin(), row.attribute_sets.end(),
+                         [](const auto& a, const auto& b) { return a.second > b.second; });
+    }
+}
+
+void add_list(const HeapSnapshot& snapshot, NodeId node, SiteId site, SiteLines& lines,
+              ListFacts& row) {
+    auto* list = reinterpret_cast<PyListObject*>(snapshot.address(node));
+    const Py_ssize_t length = Py_SIZE(list);
+    row.lists += 1;
+    row.bytes += snapshot.size(node);
+    row.items += static_cast<std::uint64_t>(length);
+    if (length == 0) row.empty += 1;
+    row.spare_slots += static_cast<std::uint64_t>(list->allocated - length);
+    for (Py_ssize_t i = 0; i < length; ++i) {
+        PyObject* item = list->ob_item[i];
+        bool number = false;
+        if (PyFloat_CheckExact(item)) {
+            row.float_items += 1;
+            number = true;
+        } else if (PyLong_CheckExact(item) && !is_static_or_immortal(item)) {
+            int overflow = 0;
+            (void)PyLong_AsLongLongAndOverflow(item, &overflow);
+            if (overflow == 0) {
+                row.int_items += 1;
+                number = true;
+            }
+        }
+        if (number && Py_REFCNT(item) == 1) {
+            row.owned_numbers += 1;
+            if (const NodeId d = snapshot.node_of(item); d != kNoNode) {
+                row.owned_number_bytes += snapshot.size(d);
+            }
+        }
+    }
+    if (list->ob_item != nullptr && site != kUnknownSite) {
+        SiteId items_site = 0;
+        if (site_of_block(reinterpret_cast<std::uintptr_t>(list->ob_item), &items_site) &&
+            items_site != site && lines.key(items_site) != lines.key(site)) {
+            row.resized_elsewhere += 1;
+        }
+    }
+}
+
+// Key sets compare as sets: the str hashes of the keys, mixed and summed.
+std::uint64_t key_set_signature(PyObject* dict, bool* all_str) {
+    std::uint64_t signature = 0x9E3779B97F4A7C15ULL;
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    *all_str = true;
+    while (PyDict_Next(dict, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key)) {
+            *all_str = false;
+            return 0;
+        }
+        auto h = static_cast<std::uint64_t>(PyObject_Hash(key));  // cached for str; no Python
+        h ^= h >> 33;
+        h *= 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 33;
+        signature += h;
+    }
+    return signature;
+}
+
+struct KeySet {
+    std::uint64_t signature;
+    NodeId example;
+    std::uint64_t count;
+    std::uint64_t bytes;
+};
+
+void collect_strings(const HeapSnapshot& snapshot, std::span<const SiteId> node_site,
+                     std::map<SiteId, StringFacts>& by_site) {
+    std::vector<std::pair<Py_hash_t, NodeId>> strings;
+    const std::size_t n = snapshot.objects() + 1;
+    for (NodeId node = 1; node < n; ++node) {
+        if (snapshot.type(node) != &PyUnicode_Type) continue;
+        auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
+        if (PyUnicode_CHECK_INTERNED(o)) continue;
+        StringFacts& row = by_site[node_site[node]];
+        row.strings += 1;
+        row.bytes += snapshot.size(node);
+        strings.emplace_back(PyObject_Hash(o), node);
+    }
+    std::sort(strings.begin(), strings.end());
+    for (std::size_t begin = 0; begin < strings.size();) {
+        std::size_t end = begin + 1;
+        while (end < strings.size() && strings[end].first == strings[begin].first) ++end;
+        // Within one hash: each object equal to an earlier distinct value is a duplicate.
+        std::vector<PyObject*> values;  // distinct values of this hash (nearly always one)
+        for (std::size_t i = begin; i < end; ++i) {
+            auto* o = reinterpret_cast<PyObject*>(snapshot.address(strings[i].second));
+            const bool seen = std::any_of(values.begin(), values.end(),
+                                          [&](PyObject* v) { return same_str(o, v); });
+            if (!seen) {
+                if (values.size() < 8) values.push_back(o);
+                continue;
+            }
+            StringFacts& row = by_site[node_site[strings[i].second]];
+            row.duplicates += 1;
+            row.duplicate_bytes += snapshot.size(strings[i].second);
+            if (row.examples.size() < 3 &&
+                std::none_of(row.examples.begin(), row.examples.end(),
+                             [&](PyObject* e) { return same_str(e, o); })) {
+                row.examples.push_back(o);
+            }
+        }
+        begin = end;
+    }
+}
+
+}  // namespace
+
+void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId> node_site,
+                           std::uint64_t min_count, CensusAdvice& out) {
+    const std::size_t n = snapshot.objects() + 1;
+    std::vector<bool> instance_dict(n, false);
+    collect_classes(snapshot, instance_dict, out);
+
+    SiteLines lines;
+    std::map<SiteId, ListFacts> lists;
+    std::map<SiteId, std::pair<DictFacts, std::vector<KeySet>>> dicts;
+    std::map<std::pair<PyTypeObject*, SiteId>, GarbageFacts> garbage;
+    std::map<std::tuple<PyTypeObject*, std::string, PyTypeObject*>, std::uint64_t> edges;
+    for (NodeId node = 1; node < n; ++node) {
+        PyTypeObject* tp = snapshot.type(node);
+        auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
+        const SiteId site = node_site[node];
+        if (tp == &PyList_Type) {
+            ListFacts& row = lists[site];
+            row.site = site;
+            add_list(snapshot, node, site, lines, row);
+        } else if (tp == &PyDict_Type && !instance_dict[node]) {
+            auto& [row, sets] = dicts[site];
+            row.site = site;
+            row.dicts += 1;
+            row.bytes += snapshot.size(node);
+            bool all_str = false;
+            const std::uint64_t signature = PyDict_GET_SIZE(o) <= 64 && PyDict_GET_SIZE(o) > 0
+                                                ? key_set_signature(o, &all_str)
+                                                : 0;
+            if (all_str) {
+                auto set = std::find_if(sets.begin(), sets.end(),
+                                        [&](const KeySet& s) { return s.signature == signature; });
+                if (set != sets.end()) {
+                    set->count += 1;
+                    set->bytes += snapshot.size(node);
+                } else if (sets.size() < 16) {
+                    sets.push_back({signature, node, 1, snapshot.size(node)});
+                }
+            }
+        } else if (tp->tp_name != nullptr && std::strcmp(tp->tp_name, "numpy.ndarray") == 0 &&
+                   snapshot.size(node) >= CensusAdvice::kLargeArrayBytes) {
+            out.arrays.push_back(node);
+        }
+        if (snapshot.idom(node) == kNoNode) {
+            GarbageFacts& row = garbage[{tp, site}];
+            row.type = tp;
+            row.site = site;
+            row.count += 1;
+            row.bytes += snapshot.size(node);
+            if (is_class_instance(tp) && edges.size() < 256) {
+                for (const NodeId next : snapshot.graph().successors(node)) {
+                    PyTypeObject* to = snapshot.type(next);
+                    if (snapshot.idom(next) != kNoNode || !is_class_instance(to)) continue;
+                    auto* child = reinterpret_cast<PyObject*>(snapshot.address(next));
+                    PyObject* name = attribute_name_of(o, child);
+                    if (name == nullptr) continue;
+                    const char* utf8 = PyUnicode_AsUTF8(name);
+                    if (utf8 != nullptr) edges[{tp, std::string(utf8), to}] += 1;
+                    PyErr_Clear();
+                    Py_DECREF(name);
+                }
+            }
+        }
+    }
+
+    std::map<SiteId, StringFacts> strings;
+    collect_strings(snapshot, node_site, strings);
+
+    for (auto& [site, row] : lists) {
+        if (row.lists >= min_count || row.items >= min_count) out.lists.push_back(row);
+    }
+    for (auto& [site, row] : strings) {
+        row.site = site;
+        if (row.duplicates >= min_count) out.strings.push_back(std::move(row));
+    }
+    for (auto& [site, entry] : dicts) {
+        auto& [row, sets] = entry;
+        if (row.dicts < min_count) continue;
+        row.key_sets = sets.size();
+        auto common = std::max_element(sets.begin(), sets.end(), [](const auto& a, const auto& b) {
+            return a.count < b.count;
+        });
+        if (common != sets.end()) {
+            auto* example = reinterpret_cast<PyObject*>(snapshot.address(common->example));
+            Py_ssize_t pos = 0;
+            PyObject *key, *value;
+            while (PyDict_Next(example, &pos, &key, &value)) row.common_keys.push_back(key);
+            row.common_count = common->count;
+            row.common_bytes = common->bytes;
+        }
+        out.dicts.push_back(row);
+    }
+    for (const auto& [key, row] : garbage) {
+        if (row.count >= min_count) out.garbage.push_back(row);
+    }
+    for (const auto& [key, count] : edges) {
+        out.cycle_edges.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), count});
+    }
+    std::erase_if(out.classes, [&](const ClassFacts& c) { return c.count < min_count; });
+    auto by_bytes = [](const auto& a, const auto& b) { return a.bytes > b.bytes; };
+    std::sort(out.classes.begin(), out.classes.end(), by_bytes);
+    std::sort(out.lists.begin(), out.lists.end(), by_bytes);
+    std::sort(out.dicts.begin(), out.dicts.end(), by_bytes);
+    std::sort(out.garbage.begin(), out.garbage.end(), by_bytes);
+    std::sort(out.strings.begin(), out.strings.end(), [](const auto& a, const auto& b) {
+        return a.duplicate_bytes > b.duplicate_bytes;
+    });
+}
+
+}  // namespace memslim::cpython
