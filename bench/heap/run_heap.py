@@ -418,6 +418,11 @@ def census_time(cell: Cell) -> tuple[float | None, float | None, bool]:
     return total, total, True
 
 
+def load() -> str:
+    """The 1-, 5- and 15-minute load averages: other work on the machine skews wall times."""
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def machine_line(tools: list[str]) -> str:
     mem_kib = 0
     try:
@@ -479,6 +484,9 @@ def report(
             analysis = ms.median("analysis_bytes")
             keys = sorted({k for r in ms.runs for k in r.get("timings", {})})
             timings = ", ".join(f"{k} {_fmt_s(ms.median_timing(k))}" for k in keys)
+            if keys:
+                rest = [r["seconds"] - sum(r["timings"].values()) for r in ms.runs]
+                timings += f"; the rest of the call {_fmt_s(statistics.median(rest))}"
             lines += [
                 "",
                 f"memslim: analysis_bytes {analysis / 1e6:,.0f} MB "
@@ -573,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             tools.append(peer)
     started = dt.datetime.now(dt.UTC)
+    load_start = load()
     builds: set[str] = set()
     cells = measure(args.objects, tools, args.repeat, args.peer_timeout, builds)
     elapsed = (dt.datetime.now(dt.UTC) - started).total_seconds()
@@ -589,7 +598,8 @@ def main(argv: list[str] | None = None) -> int:
         "```",
         "",
         f"Date: {started:%Y-%m-%d} (run started {started:%H:%M} UTC, took {elapsed / 60:.0f} "
-        f"min), memslim build {', '.join(sorted(builds)) or '—'}",
+        f"min), memslim build {', '.join(sorted(builds)) or '—'}; load average "
+        f"{load_start} at the start, {load()} at the end",
         "",
         machine_line(tools),
         "",

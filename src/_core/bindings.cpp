@@ -136,6 +136,21 @@ nb::list labelled_path(const memslim::cpython::HeapSnapshot& snapshot,
     return steps;
 }
 
+// Keeps the cyclic GC paused while a snapshot's objects are read: creating result objects may
+// trigger a collection, and that would free the snapshot's cyclic garbage under it.
+class GcPause {
+  public:
+    GcPause() : was_enabled_(PyGC_Disable()) {}
+    ~GcPause() {
+        if (was_enabled_) PyGC_Enable();
+    }
+    GcPause(const GcPause&) = delete;
+    GcPause& operator=(const GcPause&) = delete;
+
+  private:
+    int was_enabled_;
+};
+
 // Python frames (file, function, line) of sites, innermost first, converted once per site.
 class SiteFrames {
   public:
@@ -254,6 +269,7 @@ nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice, SiteFrames& f
 // (cpython/census_advice.h) and the large NumPy arrays (strong references, for the caller to
 // inspect and drop).
 nb::dict heap_snapshot(std::size_t top, bool advice) {
+    GcPause gc_paused;
     using memslim::engine::kNoNode;
     using memslim::engine::NodeId;
     using memslim::engine::SiteId;
@@ -313,9 +329,9 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
         nb::dict rows = advice_rows(facts, site_frames);
         nb::list arrays;
         for (NodeId node : facts.arrays) {
-            arrays.append(nb::make_tuple(
-                nb::borrow(reinterpret_cast<PyObject*>(snapshot.address(node))),
-                site_frames.get(node_site[node]), snapshot.size(node)));
+            arrays.append(
+                nb::make_tuple(nb::borrow(reinterpret_cast<PyObject*>(snapshot.address(node))),
+                               site_frames.get(node_site[node]), snapshot.size(node)));
         }
         rows["arrays"] = arrays;
         out["advice"] = rows;
@@ -372,6 +388,7 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
 
 // Retained size of `obj` and its why-alive path, from a fresh snapshot.
 nb::dict why_alive(nb::handle obj) {
+    GcPause gc_paused;
     memslim::cpython::HeapSnapshot snapshot;
     if (!snapshot.take(obj.ptr())) throw nb::python_error();
     const auto node = snapshot.node_of(obj.ptr());
@@ -398,6 +415,7 @@ std::string qualified_name(PyTypeObject* tp) {
 // Takes a snapshot and writes it to `path` (see engine/snapshot_file.h). Returns the number of
 // objects written.
 std::size_t save_heap_snapshot(const std::string& path) {
+    GcPause gc_paused;
     memslim::cpython::HeapSnapshot snapshot;
     if (!snapshot.take()) throw nb::python_error();
     memslim::engine::SnapshotData data;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
 import sys
 from collections.abc import Callable
@@ -14,6 +15,21 @@ from memslim.profile_data import Profile
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_SAMPLE_INTERVAL = 256 * 1024
+
+
+def _on_gc(phase: str, info: dict[str, int]) -> None:
+    _core.set_gc_collecting(phase == "start")
+
+
+def watch_gc(on: bool) -> None:
+    """While on, what the cyclic GC frees (rather than reference counting) is charged to the
+    sites that allocated it (``Site.gc_freed_bytes``)."""
+    if on and _on_gc not in gc.callbacks:
+        gc.callbacks.append(_on_gc)
+    elif not on:
+        _core.set_gc_collecting(False)
+        if _on_gc in gc.callbacks:
+            gc.callbacks.remove(_on_gc)
 
 
 class Tracker:
@@ -36,11 +52,13 @@ class Tracker:
 
     def start(self) -> None:
         _core.start_tracking(self.mode, float(self.sample_interval), self.seed)
+        watch_gc(True)
         self._running = True
 
     def stop(self) -> Profile:
         if self._running:
             _core.stop_tracking()
+            watch_gc(False)
             self._running = False
             self._profile = Profile.from_core(_core.tracking_result())
         if self._profile is None:

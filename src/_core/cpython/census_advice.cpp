@@ -308,9 +308,8 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
     std::sort(out.lists.begin(), out.lists.end(), by_bytes);
     std::sort(out.dicts.begin(), out.dicts.end(), by_bytes);
     std::sort(out.garbage.begin(), out.garbage.end(), by_bytes);
-    std::sort(out.strings.begin(), out.strings.end(), [](const auto& a, const auto& b) {
-        return a.duplicate_bytes > b.duplicate_bytes;
-    });
+    std::sort(out.strings.begin(), out.strings.end(),
+              [](const auto& a, const auto& b) { return a.duplicate_bytes > b.duplicate_bytes; });
 }
 
 }  // namespace memslim::cpython

@@ -60,7 +60,7 @@ struct StringFacts {
     std::uint64_t bytes = 0;
     std::uint64_t duplicates = 0;  // equal in value to another, earlier seen str object
     std::uint64_t duplicate_bytes = 0;
-    std::vector<PyObject*> examples;    // borrowed duplicate values, at most 3
+    std::vector<PyObject*> examples;  // borrowed duplicate values, at most 3
 };
 
 // The plain dicts allocated at one site (instance and module dicts left out).

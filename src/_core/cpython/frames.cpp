@@ -2,6 +2,7 @@
 #include "cpython/frames.h"
 
 #include <cstdint>
+#include <string_view>
 
 namespace memslim::cpython {
 
@@ -91,6 +92,22 @@ InterpreterFrame* top_frame(PyThreadState* tstate) {
 }
 #endif
 
+// Frames of memslim's own Python code (module memslim or memslim.*): their locals are the
+// tool's, not the program's.
+bool is_memslim_frame(const InterpreterFrame* f) {
+    if (f->f_globals == nullptr || !PyDict_CheckExact(f->f_globals)) return false;
+    PyObject* name = PyDict_GetItemString(f->f_globals, "__name__");
+    if (name == nullptr || !PyUnicode_Check(name)) return false;
+    Py_ssize_t size = 0;
+    const char* text = PyUnicode_AsUTF8AndSize(name, &size);
+    if (text == nullptr) {
+        PyErr_Clear();
+        return false;
+    }
+    const std::string_view module(text, static_cast<std::size_t>(size));
+    return module == "memslim" || module.starts_with("memslim.");
+}
+
 }  // namespace
 
 const void* current_frame() {
@@ -131,6 +148,7 @@ PyObject* local_variable_holding(PyObject* value) {
 #endif
             PyObject* code_object = code_of(f);
             if (code_object == nullptr || !PyCode_Check(code_object)) continue;
+            if (is_memslim_frame(f)) continue;
             auto* code = reinterpret_cast<PyCodeObject*>(code_object);
             // Locals (and cells), then the value stack: a list being built by a comprehension
             // lives there until it is bound to a name. `stacktop` is stale while a frame runs,
@@ -159,6 +177,25 @@ PyObject* local_variable_holding(PyObject* value) {
         }
     }
     return nullptr;
+}
+
+void visit_frame_locals(int (*visit)(PyObject*, void*), void* arg) {
+    PyInterpreterState* interp = PyInterpreterState_Get();
+    for (PyThreadState* t = PyInterpreterState_ThreadHead(interp); t != nullptr;
+         t = PyThreadState_Next(t)) {
+        for (const InterpreterFrame* f = top_frame(t); f != nullptr; f = f->previous) {
+#if PY_VERSION_HEX >= 0x030C0000
+            if (f->owner == kFrameOwnedByCStack) continue;
+#endif
+            PyObject* code_object = code_of(f);
+            if (code_object == nullptr || !PyCode_Check(code_object)) continue;
+            if (is_memslim_frame(f)) continue;
+            const int locals = reinterpret_cast<PyCodeObject*>(code_object)->co_nlocalsplus;
+            for (int i = 0; i < locals; ++i) {
+                if (f->localsplus[i] != nullptr) visit(f->localsplus[i], arg);
+            }
+        }
+    }
 }
 
 int line_of(PyCodeObject* code, std::uint32_t instruction) {

@@ -29,6 +29,11 @@ const void* current_frame();
 // or locals dict is created.
 PyObject* local_variable_holding(PyObject* value);
 
+// Calls `visit` on every object held by a local variable (or cell) of a running Python frame,
+// in any thread. Value-stack slots are not visited: while a frame runs, the stack top is not
+// recorded and slots above it may be stale. Needs the GIL.
+void visit_frame_locals(int (*visit)(PyObject*, void*), void* arg);
+
 // The line an instruction index of `code` belongs to (PyCode_Addr2Line), or the code's first
 // line when the index is out of range.
 int line_of(PyCodeObject* code, std::uint32_t instruction);

@@ -69,6 +69,15 @@ bool HeapSnapshot::take(PyObject* focus) {
         if (!is_static_or_immortal(o)) node_for(walk, o);
     }
     const std::size_t from_list = objects.size();
+    // Objects held only by running frames' locals (a str, an array, bytes: not tracked by the
+    // GC, and referenced by no tracked object) are part of the heap too.
+    visit_frame_locals(
+        [](PyObject* o, void* arg) {
+            auto& w = *static_cast<Walk*>(arg);
+            if (o != w.exclude && !is_static_or_immortal(o)) node_for(w, o);
+            return 0;
+        },
+        &walk);
 
     ObjectSizer sizer;
     std::unordered_map<PyTypeObject*, bool> seen_types;

@@ -64,7 +64,7 @@ struct Recording {
     // thread spinning on the hooks' lock would slow every allocation down.
     std::atomic<std::int64_t> current_mirror{0};
     std::vector<std::uint64_t> gc_freed;  // bytes per site freed while the GC collected
-    std::mutex timeline_mutex;  // guards timeline
+    std::mutex timeline_mutex;            // guards timeline
     engine::Timeline timeline{1024};
 };
 

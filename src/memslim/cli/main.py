@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import platform
 import sys
@@ -148,6 +147,7 @@ def _wait_for_threads() -> None:
 
 def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -> int:
     from memslim import _core
+    from memslim._tracking import watch_gc
 
     start_pid = os.getpid()
     census: dict[str, object] = {}
@@ -163,11 +163,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             census["traced_bytes"] = traced
 
         _core.set_census(take_census, 0.1, 4 << 20)
-    def on_gc(phase: str, info: dict[str, int]) -> None:
-        # What the cyclic GC frees (rather than reference counting) is charged to its sites.
-        _core.set_gc_collecting(phase == "start")
-
-    gc.callbacks.append(on_gc)
+    watch_gc(True)
     # Stacks stop at this frame: the runner beneath the target is the same for every allocation.
     _core.start_tracking(
         args.mode, float(args.sample_interval), args.seed, stacks_above_caller=True
@@ -181,9 +177,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     finally:
         _core.stop_tracking()
         _core.set_census(None)
-        _core.set_gc_collecting(False)
-        if on_gc in gc.callbacks:
-            gc.callbacks.remove(on_gc)
+        watch_gc(False)
     if os.getpid() != start_pid or _core.in_forked_child():
         return outcome.exit_code  # a forked child: the report is the parent's to write
     # Imported after the run: the program shares its process with as few memslim objects as

@@ -1,0 +1,186 @@
+"""The facts memory advice reads from a census, on heaps built here with known content."""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+import numpy as np
+import pytest
+
+import memslim
+from memslim import _core
+from memslim.heap import HeapCensus
+
+
+def _line() -> int:
+    frame = sys._getframe(1)
+    return frame.f_lineno
+
+
+def _facts_row(rows: list[dict], line: int) -> dict:
+    matches = [
+        r
+        for r in rows
+        if r["frames"] and r["frames"][0][0] == __file__ and r["frames"][0][2] == line
+    ]
+    assert matches, f"no row for line {line}"
+    return matches[0]
+
+
+class Plain:
+    def __init__(self, i: int) -> None:
+        self.a = i
+        self.b = str(i)
+
+
+class Child:
+    def __init__(self, parent: Child | None) -> None:
+        self.parent = parent
+        self.children: list[Child] = []
+
+
+@pytest.fixture
+def tracked_census():
+    """Yields a function taking a census with advice facts while allocations are tracked."""
+    with memslim.track():
+        yield lambda: memslim.snapshot(advice=True)
+
+
+def test_classes_attribute_sets_and_materialised_dicts() -> None:
+    objects = [Plain(i) for i in range(2000)]
+    for o in objects[:10]:
+        _ = o.__dict__  # materialises a dict: the census must see it, and create none itself
+    objects[-1].c = 1
+    census = memslim.snapshot(advice=True)
+    assert census.facts is not None
+    row = next(c for c in census.facts.classes if c["type"] is Plain)
+    assert row["count"] == 2000
+    assert row["with_dict"] == 10
+    assert row["dict_bytes"] > 0
+    assert row["attribute_sets"][0] == (("a", "b"), 1999)
+    assert row["attribute_sets"][1] == (("a", "b", "c"), 1)
+    again = memslim.snapshot(advice=True)
+    assert next(c for c in again.facts.classes if c["type"] is Plain)["with_dict"] == 10
+
+
+def test_lists_contents_capacity_and_ownership(tracked_census) -> None:
+    floats = [[float(i), i * 0.5, -1.0 * i] for i in range(3000)]
+    floats_line = _line() - 1
+    grown: list[list[int]] = [[] for _ in range(3000)]
+    grown_line = _line() - 1
+    for g in grown:
+        g.append(1000 + len(g))
+    facts = tracked_census().facts
+    row = _facts_row(facts.lists, floats_line)
+    # Lists from the interpreter's free list keep the site of their first allocation.
+    assert 2900 <= row["lists"] <= 3000
+    assert row["float_items"] == 3 * row["lists"]
+    assert row["owned_numbers"] == 3 * row["lists"]
+    assert row["owned_number_bytes"] == 24 * row["owned_numbers"]
+    assert row["spare_slots"] == 0
+    assert row["resized_elsewhere"] == 0
+    grown_row = _facts_row(facts.lists, grown_line)
+    assert grown_row["resized_elsewhere"] >= 2900
+    assert grown_row["spare_slots"] == 3 * grown_row["lists"]  # append allocates 4 slots
+    assert grown_row["int_items"] == grown_row["owned_numbers"] == grown_row["lists"]
+    del floats, grown
+
+
+def test_duplicate_strings_by_site(tracked_census) -> None:
+    words = [" ".join(["status", "ok"]).split()[1] + "!" for _ in range(5000)]
+    line = _line() - 1
+    facts = tracked_census().facts
+    row = _facts_row(facts.strings, line)
+    assert row["strings"] >= 4900
+    assert row["duplicates"] == row["strings"] - (1 if row["strings"] == 5000 else 0) or (
+        row["duplicates"] >= row["strings"] - 1
+    )
+    assert "ok!" in row["examples"]
+    del words
+
+
+def test_dicts_sharing_one_key_set(tracked_census) -> None:
+    rows = [{"id": i, "name": str(i), "price": i / 2} for i in range(3000)]
+    line = _line() - 1
+    facts = tracked_census().facts
+    row = _facts_row(facts.dicts, line)
+    assert row["keys"] == ("id", "name", "price")
+    assert row["common_count"] == row["dicts"] >= 2900
+    assert row["key_sets"] == 1
+    del rows
+
+
+def test_cyclic_garbage_and_the_attribute_that_closes_it(tracked_census) -> None:
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(500):
+            root = Child(None)
+            root.children.append(Child(root))
+        del root
+        census = tracked_census()
+    finally:
+        gc.enable()
+    garbage = [g for g in census.facts.garbage if g["type"] is Child]
+    # The last tree is still held by the loop's frame locals? No: `root` was deleted.
+    assert sum(g["count"] for g in garbage) == 1000
+    edges = {(f, name, t): n for f, name, t, n in census.facts.cycle_edges}
+    assert edges[(Child, "parent", Child)] == 500
+
+
+def test_cyclic_gc_frees_are_charged_to_their_sites() -> None:
+    gc.collect()
+    with memslim.track() as t:
+        for _ in range(2000):
+            root = Child(None)
+            root.children.append(Child(root))
+            line = _line() - 1
+        del root
+        gc.collect()
+    sites = [s for s in t.profile.sites if s.frames and s.frames[0].line == line]
+    assert sum(s.gc_freed_bytes for s in sites) >= 2000 * 56  # each Child and its values
+    refcounted = [s for s in t.profile.sites if s.frames and s.frames[0].line == line - 1]
+    assert refcounted and all(
+        s.gc_freed_bytes == sum(x.allocated_bytes for x in [s]) or s.gc_freed_bytes > 0
+        for s in refcounted
+    )
+
+
+def test_large_numpy_arrays_dtype_and_range(tracked_census) -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, size=(512, 512))
+    line = _line() - 1
+    facts = tracked_census().facts
+    row = _facts_row(facts.arrays, line)
+    assert row["dtype"] == "<i8"
+    assert (row["min"], row["max"]) == (0, 255)
+    assert row["bytes"] >= pixels.nbytes
+    assert all(not isinstance(v, np.ndarray) for r in facts.arrays for v in r.values())
+    del pixels
+
+
+def test_diff_by_type_and_site(tracked_census) -> None:
+    before = tracked_census()
+    more = [Plain(i) for i in range(4000)]
+    line = _line() - 1
+    after: HeapCensus = tracked_census()
+    diff = after.diff(before)
+    by_type = {g.type: g for g in diff.by_type}
+    name = f"{Plain.__module__}.{Plain.__qualname__}"
+    assert by_type[name].count == 4000
+    assert by_type[name].bytes == 4000 * _core.true_sizeof(more[-1]) or by_type[name].bytes > 0
+    site_rows = [g for g in diff.by_site if g.type == name]
+    assert site_rows[0].where.endswith(
+        f":{line} in {test_diff_by_type_and_site.__name__}.<locals>.<listcomp>"
+    ) or (f":{line} " in site_rows[0].where)
+    assert site_rows[0].count == 4000
+    assert diff.by_type == sorted(diff.by_type, key=lambda g: (-g.bytes, g.type, g.where or ""))
+    del more
+
+
+def test_objects_held_only_by_a_running_frame_are_counted() -> None:
+    blob = bytes(3 << 20)  # untracked by the GC, referenced by no tracked object
+    census = memslim.snapshot()
+    row = next(t for t in census.types if t.type is bytes)
+    assert row.bytes >= len(blob)
+    assert memslim.why_alive(blob).path.startswith("local blob in test_objects_held_only")
