@@ -74,6 +74,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -335,8 +336,26 @@ def run_child(tool: str, size: int, timeout: float | None) -> tuple[str, dict[st
         return "failed", f"unreadable result: {lines[-1][:200]!r}"
 
 
+def run_measurement(
+    tool: str, size: int, timeout: float | None
+) -> tuple[str, dict[str, Any] | str]:
+    """run_child, noting memslim's build and the load average in the result. A failed memslim
+    run is retried after a pause: the owner may be reinstalling memslim."""
+    for attempt in range(MEMSLIM_RETRIES + 1 if tool == "memslim" else 1):
+        build = memslim_build() if tool == "memslim" else None
+        load_1min = os.getloadavg()[0]
+        status, result = run_child(tool, size, timeout)
+        if isinstance(result, dict):
+            result.update(build=build, load_1min=load_1min)
+        if status != "failed" or tool != "memslim" or attempt == MEMSLIM_RETRIES:
+            break
+        log(f"    failed ({result}); retrying in {RETRY_PAUSE_S:.0f} s")
+        time.sleep(RETRY_PAUSE_S)
+    return status, result
+
+
 def measure(
-    sizes: list[int], tools: list[str], repeat: int, peer_timeout: float, builds: set[str]
+    sizes: list[int], tools: list[str], repeat: int, peer_timeout: float
 ) -> dict[tuple[str, int], Cell]:
     cells: dict[tuple[str, int], Cell] = {}
     timed_out: dict[str, int] = {}
@@ -351,14 +370,7 @@ def measure(
             timeout = None if tool == "memslim" else peer_timeout
             for k in range(runs):
                 log(f"  {size:>12,} {tool:<9} #{k + 1} ...")
-                for attempt in range(MEMSLIM_RETRIES + 1 if tool == "memslim" else 1):
-                    if tool == "memslim":
-                        builds.add(memslim_build())
-                    status, result = run_child(tool, size, timeout)
-                    if status != "failed" or attempt == MEMSLIM_RETRIES or tool != "memslim":
-                        break
-                    log(f"    failed ({result}); retrying in {RETRY_PAUSE_S:.0f} s")
-                    time.sleep(RETRY_PAUSE_S)
+                status, result = run_measurement(tool, size, timeout)
                 if status == "ok":
                     assert isinstance(result, dict)
                     cell.runs.append(result)
@@ -582,8 +594,8 @@ def main(argv: list[str] | None = None) -> int:
             tools.append(peer)
     started = dt.datetime.now(dt.UTC)
     load_start = load()
-    builds: set[str] = set()
-    cells = measure(args.objects, tools, args.repeat, args.peer_timeout, builds)
+    cells = measure(args.objects, tools, args.repeat, args.peer_timeout)
+    builds = Counter(r["build"] for c in cells.values() for r in c.runs if r.get("build"))
     elapsed = (dt.datetime.now(dt.UTC) - started).total_seconds()
 
     command = " ".join(["python3", "bench/heap/run_heap.py", *sys.argv[1:]])
@@ -608,7 +620,8 @@ def main(argv: list[str] | None = None) -> int:
         *report(cells, args.objects, tools, args.repeat),
     ]
     if len(builds) > 1:
-        out += ["WARNING: memslim's installed files changed during the run; re-run it.", ""]
+        runs = ", ".join(f"{b}: {n} runs" for b, n in builds.items())
+        out += [f"WARNING: memslim's installed files changed during the run ({runs}).", ""]
     print("\n".join(out).rstrip())
     if args.json:
         data = [

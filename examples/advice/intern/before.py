@@ -21,11 +21,13 @@ STATUSES = (200, 200, 200, 200, 201, 204, 304, 404, 500, 503)
 def log_lines(count, seed=31):
     """Lines in the common log format, as the web servers write them."""
     rng = random.Random(seed)
+    requests = [f'"{method} {path} HTTP/1.1"' for method in METHODS for path in PATHS]
     for number in range(count):
+        if number % 600 == 0:
+            when = f"[01/Jan/2024:{number // 36_000 % 24:02d}:{number // 600 % 60:02d}:00 +0000]"
         host = f"web-{rng.randrange(12):02d}"
-        when = f"01/Jan/2024:{number // 36_000 % 24:02d}:{number // 600 % 60:02d}:00 +0000"
-        request = f"{rng.choice(METHODS)} {rng.choice(PATHS)} HTTP/1.1"
-        yield f'{host} - - [{when}] "{request}" {rng.choice(STATUSES)} {rng.randrange(200, 90_000)}'
+        status = rng.choice(STATUSES)
+        yield f"{host} - - {when} {rng.choice(requests)} {status} {rng.randrange(200, 90_000)}"
 
 
 def parse_line(line):

@@ -13,40 +13,65 @@ namespace memslim::cpython {
 
 namespace {
 
+// The state of a heap walk while tp_traverse reports referents.
 struct Walk {
-    std::unordered_map<std::uintptr_t, engine::NodeId>* index;
-    std::vector<PyObject*>* objects;  // node -> object, borrowed during the walk
-    std::vector<std::uint32_t>* incoming;
-    std::vector<engine::NodeId>* from;
-    std::vector<engine::NodeId>* to;
-    engine::NodeId current = 0;
-    PyObject* exclude = nullptr;  // the GC's object list: memslim's own
+    std::vector<std::uintptr_t>* addresses;
+    engine::AddressIndex* index;
+    std::vector<std::uint32_t>* incoming;  // referrers inside the heap, per node
+    std::vector<engine::NodeId>* targets;  // the CSR being built, node by node
+    PyObject* exclude = nullptr;           // the GC's object list: memslim's own
 };
 
 engine::NodeId node_for(Walk& walk, PyObject* o) {
-    auto [it, inserted] = walk.index->try_emplace(
-        reinterpret_cast<std::uintptr_t>(o), static_cast<engine::NodeId>(walk.objects->size()));
-    if (inserted) {
-        walk.objects->push_back(o);
-        walk.incoming->push_back(0);
-    }
-    return it->second;
+    const auto [node, added] =
+        walk.index->find_or_add(reinterpret_cast<std::uintptr_t>(o), *walk.addresses);
+    if (added) walk.incoming->push_back(0);
+    return node;
 }
 
 int visit_edge(PyObject* child, void* arg) {
     auto& walk = *static_cast<Walk*>(arg);
     if (child == walk.exclude || is_static_or_immortal(child)) return 0;
     const engine::NodeId node = node_for(walk, child);
-    walk.from->push_back(walk.current);
-    walk.to->push_back(node);
+    walk.targets->push_back(node);
     (*walk.incoming)[node] += 1;
     return 0;
 }
 
+// Type ids for nodes: a small direct-mapped cache in front of a map.
+class TypeIds {
+  public:
+    explicit TypeIds(std::vector<PyTypeObject*>& table) : table_(table) {}
+    std::uint32_t id(PyTypeObject* tp) {
+        const std::size_t slot = (reinterpret_cast<std::uintptr_t>(tp) >> 4) & (kCache - 1);
+        if (cache_[slot].first == tp) return cache_[slot].second;
+        auto [it, inserted] = ids_.try_emplace(tp, static_cast<std::uint32_t>(table_.size()));
+        if (inserted) {
+            Py_INCREF(tp);
+            table_.push_back(tp);
+        }
+        cache_[slot] = {tp, it->second};
+        return it->second;
+    }
+
+  private:
+    static constexpr std::size_t kCache = 256;
+    std::vector<PyTypeObject*>& table_;
+    std::unordered_map<PyTypeObject*, std::uint32_t> ids_;
+    std::pair<PyTypeObject*, std::uint32_t> cache_[kCache] = {};
+};
+
 }  // namespace
 
 HeapSnapshot::~HeapSnapshot() {
-    for (PyTypeObject* tp : held_types_) Py_DECREF(tp);
+    for (PyTypeObject* tp : type_table_) Py_XDECREF(tp);
+}
+
+std::size_t HeapSnapshot::memory_now() const {
+    // Sizes, not capacities: reserved pages that were never written are not resident.
+    return addresses_.size() * 8 + type_ids_.size() * 4 + sizes_.size() * 4 +
+           index_.memory_bytes() + graph_.memory_bytes() + tree_.idom.size() * 4 +
+           tree_.retained.size() * 8;
 }
 
 bool HeapSnapshot::take(PyObject* focus) {
@@ -58,17 +83,24 @@ bool HeapSnapshot::take(PyObject* focus) {
     if (tracked == nullptr) return false;
     const int gc_was_enabled = PyGC_Disable();
 
-    std::vector<PyObject*> objects{nullptr};  // node 0: the virtual root
+    // Per-node arrays are reserved generously: pages never written are never resident.
+    const auto listed = static_cast<std::size_t>(PyList_GET_SIZE(tracked));
+    const std::size_t expected = listed * 3 + 16;
+    addresses_.assign(1, 0);
+    addresses_.reserve(expected);
     std::vector<std::uint32_t> incoming{0};
-    std::vector<engine::NodeId> from, to;
-    Walk walk{&index_, &objects, &incoming, &from, &to, 0, tracked};
-    const Py_ssize_t listed = PyList_GET_SIZE(tracked);
-    index_.reserve(static_cast<std::size_t>(listed) * 2);
-    for (Py_ssize_t i = 0; i < listed; ++i) {
-        PyObject* o = PyList_GET_ITEM(tracked, i);
+    incoming.reserve(expected);
+    std::vector<engine::NodeId> targets;
+    targets.reserve(expected);
+    std::vector<std::uint32_t> begin{0, 0};  // node 0 (the root) gets its edges last
+    begin.reserve(expected + 1);
+    index_ = engine::AddressIndex(listed * 2);
+    Walk walk{&addresses_, &index_, &incoming, &targets, tracked};
+    for (std::size_t i = 0; i < listed; ++i) {
+        PyObject* o = PyList_GET_ITEM(tracked, static_cast<Py_ssize_t>(i));
         if (!is_static_or_immortal(o)) node_for(walk, o);
     }
-    const std::size_t from_list = objects.size();
+    const std::size_t from_list = addresses_.size();
     // Objects held only by running frames' locals (a str, an array, bytes: not tracked by the
     // GC, and referenced by no tracked object) are part of the heap too.
     visit_frame_locals(
@@ -79,56 +111,68 @@ bool HeapSnapshot::take(PyObject* focus) {
         },
         &walk);
 
+    // Nodes are visited in id order, so each one's edges are appended as one CSR row.
     ObjectSizer sizer;
-    std::unordered_map<PyTypeObject*, bool> seen_types;
+    TypeIds type_ids(type_table_);
     sizes_.assign(1, 0);
-    types_.assign(1, nullptr);
-    addresses_.assign(1, 0);
-    for (engine::NodeId node = 1; node < objects.size(); ++node) {
-        PyObject* o = objects[node];
-        PyTypeObject* tp = Py_TYPE(o);
-        if (seen_types.try_emplace(tp, true).second) {
-            Py_INCREF(tp);
-            held_types_.push_back(tp);
+    sizes_.reserve(expected);
+    type_ids_.assign(1, 0);
+    type_ids_.reserve(expected);
+    type_table_.push_back(nullptr);  // the root's type
+    for (engine::NodeId node = 1; node < addresses_.size(); ++node) {
+        auto* o = reinterpret_cast<PyObject*>(addresses_[node]);
+        type_ids_.push_back(type_ids.id(Py_TYPE(o)));
+        const std::size_t size = sizer.size(o);
+        if (size < kBigSize) {
+            sizes_.push_back(static_cast<std::uint32_t>(size));
+        } else {
+            sizes_.push_back(kBigSize);
+            big_sizes_[node] = size;
         }
-        types_.push_back(tp);
-        sizes_.push_back(sizer.size(o));
-        addresses_.push_back(reinterpret_cast<std::uintptr_t>(o));
-        walk.current = node;
         visit_owned(o, visit_edge, &walk);
+        begin.push_back(static_cast<std::uint32_t>(targets.size()));
     }
+    const std::size_t n = addresses_.size();
 
     // Roots: references from outside the heap. The GC's list holds one reference to each
-    // object it lists; that one is memslim's, not the program's.
-    for (engine::NodeId node = 1; node < objects.size(); ++node) {
+    // object it lists; that one is memslim's, not the program's. The root's row goes first.
+    std::vector<engine::NodeId> roots;
+    for (engine::NodeId node = 1; node < n; ++node) {
+        auto* o = reinterpret_cast<PyObject*>(addresses_[node]);
         const Py_ssize_t own = node < from_list ? 1 : 0;
-        if (objects[node] == focus && incoming[node] > 0) continue;
-        if (Py_REFCNT(objects[node]) - own > static_cast<Py_ssize_t>(incoming[node])) {
-            from.push_back(0);
-            to.push_back(node);
-        }
+        if (o == focus && incoming[node] > 0) continue;
+        if (Py_REFCNT(o) - own > static_cast<Py_ssize_t>(incoming[node])) roots.push_back(node);
     }
-    graph_ = engine::HeapGraph(objects.size(), std::move(from), std::move(to));
+    std::vector<std::uint32_t>().swap(incoming);
+    targets.insert(targets.begin(), roots.begin(), roots.end());
+    for (std::size_t i = 1; i < begin.size(); ++i)
+        begin[i] += static_cast<std::uint32_t>(roots.size());
+    std::vector<engine::NodeId>().swap(roots);
+    graph_ = engine::HeapGraph(std::move(begin), std::move(targets));
+    Py_DECREF(tracked);
     const auto walked = std::chrono::steady_clock::now();
-    tree_ = engine::dominators(graph_, 0, sizes_);
+    peak_memory_bytes_ = memory_now();
+
+    index_.release();  // rebuilt on demand by node_of(): not needed by the dominators
+    tree_ = engine::dominators(graph_, 0, [this](engine::NodeId v) { return size(v); });
     walk_seconds_ = std::chrono::duration<double>(walked - began).count();
     dominators_seconds_ =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - walked).count();
-
-    Py_DECREF(tracked);
+    // The dominators' peak: predecessor graph, order and rank on top of what is kept.
+    const std::size_t dominator_peak =
+        memory_now() - tree_.retained.capacity() * 8 + graph_.memory_bytes() + n * 8;
+    peak_memory_bytes_ = std::max({peak_memory_bytes_, dominator_peak, memory_now()});
     if (gc_was_enabled) PyGC_Enable();
     return true;
 }
 
 engine::NodeId HeapSnapshot::node_of(const PyObject* o) const {
-    auto it = index_.find(reinterpret_cast<std::uintptr_t>(o));
-    return it == index_.end() ? engine::kNoNode : it->second;
-}
-
-std::size_t HeapSnapshot::memory_bytes() const {
-    return addresses_.capacity() * 8 + types_.capacity() * 8 + sizes_.capacity() * 8 +
-           index_.size() * 32 + graph_.memory_bytes() + tree_.idom.capacity() * 4 +
-           tree_.retained.capacity() * 8;
+    if (!indexed_) {
+        index_.rebuild(addresses_, 1);
+        indexed_ = true;
+    }
+    const std::uint32_t node = index_.find(reinterpret_cast<std::uintptr_t>(o), addresses_);
+    return node == engine::AddressIndex::kNone ? engine::kNoNode : node;
 }
 
 PathStep describe_edge(PyObject* parent, PyObject* child) {

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/address_index.h"
 #include "engine/heap_graph.h"
 
 namespace memslim::cpython {
@@ -29,27 +30,39 @@ class HeapSnapshot {
     // has referrers in the heap its path goes through them.
     bool take(PyObject* focus = nullptr);
 
-    [[nodiscard]] std::size_t objects() const { return types_.size() - 1; }
-    [[nodiscard]] PyTypeObject* type(engine::NodeId node) const { return types_[node]; }
-    [[nodiscard]] std::uint64_t size(engine::NodeId node) const { return sizes_[node]; }
+    [[nodiscard]] std::size_t objects() const { return addresses_.size() - 1; }
+    [[nodiscard]] PyTypeObject* type(engine::NodeId node) const {
+        return type_table_[type_ids_[node]];
+    }
+    [[nodiscard]] std::uint64_t size(engine::NodeId node) const {
+        return sizes_[node] != kBigSize ? sizes_[node] : big_sizes_.at(node);
+    }
     [[nodiscard]] std::uint64_t retained(engine::NodeId node) const { return tree_.retained[node]; }
     [[nodiscard]] engine::NodeId idom(engine::NodeId node) const { return tree_.idom[node]; }
     [[nodiscard]] const engine::HeapGraph& graph() const { return graph_; }
-    // The node of the object at `address` when the snapshot was taken, or kNoNode.
+    // The node of the object `o` when the snapshot was taken, or kNoNode. The first call after
+    // take() indexes the addresses again (the index is dropped while dominators run).
     [[nodiscard]] engine::NodeId node_of(const PyObject* o) const;
     [[nodiscard]] std::uintptr_t address(engine::NodeId node) const { return addresses_[node]; }
-    [[nodiscard]] std::size_t memory_bytes() const;
+    // Peak bytes of the analysis (graph, dominators, per-node arrays) while take() ran.
+    [[nodiscard]] std::size_t memory_bytes() const { return peak_memory_bytes_; }
     [[nodiscard]] double walk_seconds() const { return walk_seconds_; }
     [[nodiscard]] double dominators_seconds() const { return dominators_seconds_; }
 
   private:
-    std::vector<std::uintptr_t> addresses_;  // node 0: the virtual root
-    std::vector<PyTypeObject*> types_;       // strong references, held in held_types_
-    std::vector<std::uint64_t> sizes_;
-    std::unordered_map<std::uintptr_t, engine::NodeId> index_;
+    static constexpr std::uint32_t kBigSize = 0xFFFFFFFFu;
+    [[nodiscard]] std::size_t memory_now() const;
+
+    std::vector<std::uintptr_t> addresses_;  // node 0: the virtual root (address 0)
+    std::vector<std::uint32_t> type_ids_;    // index into type_table_
+    std::vector<PyTypeObject*> type_table_;  // strong references
+    std::vector<std::uint32_t> sizes_;       // kBigSize: the size is in big_sizes_
+    std::unordered_map<engine::NodeId, std::uint64_t> big_sizes_;
+    mutable engine::AddressIndex index_;
+    mutable bool indexed_ = false;
     engine::HeapGraph graph_;
     engine::DominatorTree tree_;
-    std::vector<PyTypeObject*> held_types_;
+    std::size_t peak_memory_bytes_ = 0;
     double walk_seconds_ = 0;
     double dominators_seconds_ = 0;
 };

@@ -19,16 +19,19 @@ HeapGraph::HeapGraph(std::size_t nodes, std::vector<NodeId>&& from, std::vector<
 }
 
 HeapGraph HeapGraph::reversed() const {
-    std::vector<NodeId> from, to;
-    from.reserve(edges());
-    to.reserve(edges());
-    for (NodeId n = 0; n < nodes(); ++n) {
-        for (NodeId s : successors(n)) {
-            from.push_back(s);
-            to.push_back(n);
-        }
+    // Counting sort by target, straight from the CSR: no (from, to) pairs in between.
+    const std::size_t n = nodes();
+    std::vector<std::uint32_t> begin(n + 1, 0);
+    for (NodeId target : targets_) ++begin[target + 1];
+    for (std::size_t i = 0; i < n; ++i) begin[i + 1] += begin[i];
+    std::vector<NodeId> sources(targets_.size());
+    for (NodeId node = 0; node < n; ++node) {
+        for (NodeId target : successors(node)) sources[begin[target]++] = node;
     }
-    return HeapGraph(nodes(), std::move(from), std::move(to));
+    // Each begin[t] advanced to begin[t + 1]: shift back instead of keeping a cursor array.
+    for (std::size_t i = n; i > 0; --i) begin[i] = begin[i - 1];
+    begin[0] = 0;
+    return HeapGraph(std::move(begin), std::move(sources));
 }
 
 namespace {
@@ -61,52 +64,45 @@ std::vector<NodeId> reverse_post_order(const HeapGraph& graph, NodeId root) {
 
 }  // namespace
 
-DominatorTree dominators(const HeapGraph& graph, NodeId root,
-                         std::span<const std::uint64_t> sizes) {
+std::vector<NodeId> immediate_dominators(const HeapGraph& graph, NodeId root,
+                                         std::vector<NodeId>& idom, std::size_t& passes) {
     const std::size_t n = graph.nodes();
-    DominatorTree tree;
-    tree.idom.assign(n, kNoNode);
-    tree.retained.assign(n, 0);
-    if (n == 0) return tree;
+    idom.assign(n, kNoNode);
+    passes = 0;
+    if (n == 0) return {};
 
-    const std::vector<NodeId> order = reverse_post_order(graph, root);
+    std::vector<NodeId> order = reverse_post_order(graph, root);
     std::vector<std::uint32_t> rank(n, kNoNode);  // position in reverse post-order
     for (std::uint32_t i = 0; i < order.size(); ++i) rank[order[i]] = i;
     const HeapGraph predecessors = graph.reversed();
 
     auto intersect = [&](NodeId a, NodeId b) {
         while (a != b) {
-            while (rank[a] > rank[b]) a = tree.idom[a];
-            while (rank[b] > rank[a]) b = tree.idom[b];
+            while (rank[a] > rank[b]) a = idom[a];
+            while (rank[b] > rank[a]) b = idom[b];
         }
         return a;
     };
 
-    tree.idom[root] = root;
+    idom[root] = root;
     bool changed = true;
     while (changed) {
         changed = false;
-        ++tree.passes;
+        ++passes;
         for (std::size_t i = 1; i < order.size(); ++i) {
             const NodeId node = order[i];
             NodeId candidate = kNoNode;
             for (NodeId p : predecessors.successors(node)) {
-                if (rank[p] == kNoNode || tree.idom[p] == kNoNode) continue;  // unreachable/unset
+                if (rank[p] == kNoNode || idom[p] == kNoNode) continue;  // unreachable/unset
                 candidate = candidate == kNoNode ? p : intersect(p, candidate);
             }
-            if (candidate != tree.idom[node]) {
-                tree.idom[node] = candidate;
+            if (candidate != idom[node]) {
+                idom[node] = candidate;
                 changed = true;
             }
         }
     }
-
-    for (NodeId v = 0; v < n; ++v) tree.retained[v] = v < sizes.size() ? sizes[v] : 0;
-    for (std::size_t i = order.size(); i-- > 1;) {
-        const NodeId node = order[i];
-        tree.retained[tree.idom[node]] += tree.retained[node];
-    }
-    return tree;
+    return order;
 }
 
 std::vector<NodeId> shortest_path(const HeapGraph& graph, NodeId root, NodeId target) {

@@ -7,9 +7,11 @@
 // over nearly tree-shaped heaps, 4-byte arrays only, and no recursion.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace memslim::engine {
@@ -22,6 +24,9 @@ class HeapGraph {
     HeapGraph() = default;
     // Builds the CSR from edge pairs (both vectors are consumed).
     HeapGraph(std::size_t nodes, std::vector<NodeId>&& from, std::vector<NodeId>&& to);
+    // Takes a CSR as it is: node i's successors are targets[begin[i] .. begin[i + 1]).
+    HeapGraph(std::vector<std::uint32_t>&& begin, std::vector<NodeId>&& targets)
+        : begin_(std::move(begin)), targets_(std::move(targets)) {}
 
     [[nodiscard]] std::size_t nodes() const { return begin_.empty() ? 0 : begin_.size() - 1; }
     [[nodiscard]] std::size_t edges() const { return targets_.size(); }
@@ -29,7 +34,7 @@ class HeapGraph {
         return {targets_.data() + begin_[node], begin_[node + 1] - begin_[node]};
     }
     [[nodiscard]] std::size_t memory_bytes() const {
-        return begin_.capacity() * sizeof(std::uint32_t) + targets_.capacity() * sizeof(NodeId);
+        return begin_.size() * sizeof(std::uint32_t) + targets_.size() * sizeof(NodeId);
     }
 
     // The graph with every edge reversed.
@@ -46,8 +51,31 @@ struct DominatorTree {
     std::size_t passes = 0;               // iterations until the fixed point
 };
 
-// Dominators of every node reachable from `root`, and retained sizes from `sizes`.
-DominatorTree dominators(const HeapGraph& graph, NodeId root, std::span<const std::uint64_t> sizes);
+// Immediate dominators of every node reachable from `root` (into `idom`, kNoNode for the
+// others); returns the reachable nodes in reverse post-order. The predecessor graph it needs
+// is freed before it returns.
+std::vector<NodeId> immediate_dominators(const HeapGraph& graph, NodeId root,
+                                         std::vector<NodeId>& idom, std::size_t& passes);
+
+// Dominators of every node reachable from `root`, and retained sizes from `size_of(node)`.
+template <class SizeOf>
+requires std::invocable<SizeOf, NodeId> DominatorTree dominators(const HeapGraph& graph,
+                                                                 NodeId root, SizeOf size_of) {
+    DominatorTree tree;
+    const std::vector<NodeId> order = immediate_dominators(graph, root, tree.idom, tree.passes);
+    tree.retained.resize(graph.nodes());
+    for (NodeId v = 0; v < graph.nodes(); ++v) tree.retained[v] = size_of(v);
+    for (std::size_t i = order.size(); i-- > 1;) {
+        tree.retained[tree.idom[order[i]]] += tree.retained[order[i]];
+    }
+    return tree;
+}
+
+inline DominatorTree dominators(const HeapGraph& graph, NodeId root,
+                                std::span<const std::uint64_t> sizes) {
+    return dominators(graph, root,
+                      [&](NodeId v) -> std::uint64_t { return v < sizes.size() ? sizes[v] : 0; });
+}
 
 // A shortest path (fewest edges) from `root` to `target`, both included; empty if unreachable.
 std::vector<NodeId> shortest_path(const HeapGraph& graph, NodeId root, NodeId target);
