@@ -14,6 +14,7 @@
 #include "cpython/frames.h"
 #include "cpython/heap_snapshot.h"
 #include "cpython/object_layout.h"
+#include "engine/progress.h"
 #include "engine/snapshot_file.h"
 
 #include <fstream>
@@ -473,6 +474,8 @@ nb::dict load_heap_snapshot(const std::string& path) {
         }
     }
     memslim::engine::HeapGraph graph(n, std::move(from), std::move(to));
+    memslim::engine::Progress progress("reading " + path);
+    progress.step("computing dominators");
     const auto tree = memslim::engine::dominators(graph, 0, data.node_size);
     const std::size_t types = data.type_names.size();
     std::vector<std::uint64_t> count(types, 0), size(types, 0), retained(types, 0),

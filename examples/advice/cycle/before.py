@@ -11,10 +11,14 @@ import random
 
 TAGS = ("section", "div", "p", "ul", "li", "a", "span", "em", "a", "a")
 SENTENCES = (
-    "Step {step}: open Settings, then section {section}, and follow the steps shown there.",
-    "If section {section} is missing, ask your administrator to enable it (step {step}).",
-    "See section {section} for the options that apply to accounts created before step {step}.",
-    "Step {step} takes effect after you sign out and back in; section {section} explains why.",
+    "Step {step}: open Settings, then section {section}, and follow the steps shown there. "
+    "Changes are saved as soon as you leave the page.",
+    "If section {section} is missing, ask your administrator to enable it (step {step}); "
+    "it can take up to an hour to appear for everyone.",
+    "See section {section} for the options that apply to accounts created before step {step}, "
+    "including the ones imported from the old system.",
+    "Step {step} takes effect after you sign out and back in; section {section} explains why "
+    "the session has to be renewed.",
 )
 
 
@@ -79,11 +83,11 @@ def index_article(number):
 def main():
     links = 0
     deepest = 0
-    for number in range(8):
+    for number in range(6):
         count, depth = index_article(number)
         links += count
         deepest = max(deepest, depth)
-    print(f"8 articles, {links} links, deepest link at level {deepest}")
+    print(f"6 articles, {links} links, deepest link at level {deepest}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 #include "cpython/frames.h"
 #include "cpython/object_layout.h"
 #include "cpython/referents.h"
+#include "engine/progress.h"
 
 namespace memslim::cpython {
 
@@ -82,6 +83,7 @@ bool HeapSnapshot::take(PyObject* focus) {
     Py_DECREF(gc);
     if (tracked == nullptr) return false;
     const int gc_was_enabled = PyGC_Disable();
+    engine::Progress progress("heap census");
 
     // Per-node arrays are reserved generously: pages never written are never resident.
     const auto listed = static_cast<std::size_t>(PyList_GET_SIZE(tracked));
@@ -130,6 +132,7 @@ bool HeapSnapshot::take(PyObject* focus) {
             big_sizes_[node] = size;
         }
         visit_owned(o, visit_edge, &walk);
+        progress.update("walking objects", node);
         begin.push_back(static_cast<std::uint32_t>(targets.size()));
     }
     const std::size_t n = addresses_.size();
@@ -153,6 +156,7 @@ bool HeapSnapshot::take(PyObject* focus) {
     const auto walked = std::chrono::steady_clock::now();
     peak_memory_bytes_ = memory_now();
 
+    progress.step("computing dominators");
     index_.release();  // rebuilt on demand by node_of(): not needed by the dominators
     tree_ = engine::dominators(graph_, 0, [this](engine::NodeId v) { return size(v); });
     walk_seconds_ = std::chrono::duration<double>(walked - began).count();
