@@ -259,9 +259,11 @@ nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice, SiteFrames& f
     out["garbage"] = garbage;
     nb::list edges;
     for (const auto& e : advice.cycle_edges) {
-        edges.append(nb::make_tuple(type_handle(e.from), e.attribute, type_handle(e.to), e.count));
+        edges.append(nb::make_tuple(type_handle(e.from), e.attribute, type_handle(e.to), e.count,
+                                    e.targets));
     }
     out["cycle_edges"] = edges;
+    out["largest_garbage_group"] = advice.largest_garbage_group;
     return out;
 }
 
@@ -305,8 +307,7 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
         for (NodeId node = 1; node < n; ++node) {
             auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
             SiteId site = 0;
-            if (!memslim::cpython::site_of_block(memslim::cpython::allocation_address(o), &site))
-                continue;
+            if (!memslim::cpython::site_of_object(o, &site)) continue;
             node_site[node] = site;
             auto& row = rows[{snapshot.type(node), site}];
             row.first += 1;
@@ -384,9 +385,19 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
     }
     nb::list retainers;
     for (NodeId node : chosen) {
+        // Items of a container (how a cache grows from one census to the next).
+        auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
+        nb::object length = nb::none();
+        if (PyDict_Check(o)) {
+            length = nb::int_(PyDict_GET_SIZE(o));
+        } else if (PyList_Check(o)) {
+            length = nb::int_(PyList_GET_SIZE(o));
+        } else if (PyAnySet_Check(o)) {
+            length = nb::int_(PySet_GET_SIZE(o));
+        }
         retainers.append(nb::make_tuple(
             nb::borrow(reinterpret_cast<PyObject*>(snapshot.type(node))), snapshot.size(node),
-            snapshot.retained(node), labelled_path(snapshot, node)));
+            snapshot.retained(node), labelled_path(snapshot, node), length));
     }
     out["retainers"] = retainers;
     return out;
@@ -536,6 +547,8 @@ NB_MODULE(_core, m) {
           "High-water mark of traced bytes.");
     m.def("tracking_result", &tracking_result,
           "Totals, sites, frames and timeline recorded so far.");
+    m.def("census_before_collection", &memslim::cpython::census_before_collection,
+          "A full GC collection starts: census now if at the peak (see set_census).");
     m.def("set_gc_collecting", &memslim::cpython::set_gc_collecting, "collecting"_a,
           "Blocks freed from now until set_gc_collecting(False) were freed by the cyclic GC.");
     m.def("reset_tracking", &memslim::cpython::reset_tracker, "Forget what was recorded.");

@@ -18,6 +18,9 @@ DEFAULT_SAMPLE_INTERVAL = 256 * 1024
 
 
 def _on_gc(phase: str, info: dict[str, int]) -> None:
+    if phase == "start" and info.get("generation") == 2:
+        # The garbage this collection frees may be part of the peak: census it first.
+        _core.census_before_collection()
     _core.set_gc_collecting(phase == "start")
 
 

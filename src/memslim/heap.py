@@ -93,6 +93,7 @@ class Retainer:
     size: int
     retained: int
     steps: list[PathStep]
+    length: int | None = None  # items, for a dict, list or set
 
     @property
     def path(self) -> str:
@@ -147,6 +148,7 @@ class CensusFacts:
     garbage: list[dict[str, Any]]
     cycle_edges: list[tuple[type, str, type, int]]
     arrays: list[dict[str, Any]]
+    largest_garbage_group: int = 0  # bytes of the largest group of garbage linked together
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,15 @@ def take_raw_census(top: int, *, advice: bool) -> dict[str, Any]:
     return raw
 
 
+def retainer_summary(raw: dict[str, Any]) -> list[tuple[str, int, int | None]]:
+    """(path, retained bytes, items) of each top retainer of a raw census: kept from census
+    to census to tell what only grows."""
+    return [
+        (format_path(_steps(path)), retained, length)
+        for _tp, _size, retained, path, length in raw["retainers"]
+    ]
+
+
 def _array_facts(
     array: Any, frames: tuple[tuple[str, str, int], ...] | None, size: int
 ) -> dict[str, Any]:
@@ -248,7 +259,8 @@ def census_from_raw(raw: dict[str, Any]) -> HeapCensus:
         key=lambda row: (-row.bytes, -row.count, row.name),
     )
     retainers = [
-        Retainer(tp, size, retained, _steps(path)) for tp, size, retained, path in raw["retainers"]
+        Retainer(tp, size, retained, _steps(path), length)
+        for tp, size, retained, path, length in raw["retainers"]
     ]
     sites = [
         SiteCount(tp, tuple(tuple(f) for f in frames), count, size)
@@ -265,6 +277,7 @@ def census_from_raw(raw: dict[str, Any]) -> HeapCensus:
             a["garbage"],
             a["cycle_edges"],
             a["arrays"],
+            a.get("largest_garbage_group", 0),
         )
     return HeapCensus(
         raw["objects"],

@@ -125,8 +125,11 @@ def test_cyclic_garbage_and_the_attribute_that_closes_it(tracked_census) -> None
     garbage = [g for g in census.facts.garbage if g["type"] is Child]
     # The last tree is still held by the loop's frame locals? No: `root` was deleted.
     assert sum(g["count"] for g in garbage) == 1000
-    edges = {(f, name, t): n for f, name, t, n in census.facts.cycle_edges}
-    assert edges[(Child, "parent", Child)] == 500
+    edges = {(f, name, t): (n, targets) for f, name, t, n, targets in census.facts.cycle_edges}
+    assert edges[(Child, "parent", Child)] == (500, 500)
+    # 500 equal dead groups (a root, its child, their two children lists): one group each.
+    total = sum(g["bytes"] for g in census.facts.garbage)
+    assert abs(census.facts.largest_garbage_group * 500 - total) <= 0.05 * total
 
 
 def test_cyclic_gc_frees_are_charged_to_their_sites() -> None:

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "cpython/frames.h"
 #include "cpython/object_layout.h"
@@ -203,6 +204,34 @@ void collect_strings(const HeapSnapshot& snapshot, std::span<const SiteId> node_
     }
 }
 
+// Union-find over garbage nodes linked by references: the largest group's bytes.
+std::uint64_t largest_garbage_group(const HeapSnapshot& snapshot) {
+    const std::size_t n = snapshot.objects() + 1;
+    std::vector<NodeId> leader(n, kNoNode);
+    for (NodeId node = 1; node < n; ++node) {
+        if (snapshot.idom(node) == kNoNode) leader[node] = node;
+    }
+    auto find = [&](NodeId x) {
+        while (leader[x] != x) x = leader[x] = leader[leader[x]];
+        return x;
+    };
+    for (NodeId node = 1; node < n; ++node) {
+        if (leader[node] == kNoNode) continue;
+        for (const NodeId next : snapshot.graph().successors(node)) {
+            if (leader[next] == kNoNode) continue;
+            const NodeId a = find(node), b = find(next);
+            if (a != b) leader[std::max(a, b)] = std::min(a, b);
+        }
+    }
+    std::unordered_map<NodeId, std::uint64_t> bytes;
+    std::uint64_t largest = 0;
+    for (NodeId node = 1; node < n; ++node) {
+        if (leader[node] == kNoNode) continue;
+        largest = std::max(largest, bytes[find(node)] += snapshot.size(node));
+    }
+    return largest;
+}
+
 }  // namespace
 
 void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId> node_site,
@@ -215,7 +244,9 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
     std::map<SiteId, ListFacts> lists;
     std::map<SiteId, std::pair<DictFacts, std::vector<KeySet>>> dicts;
     std::map<std::pair<PyTypeObject*, SiteId>, GarbageFacts> garbage;
-    std::map<std::tuple<PyTypeObject*, std::string, PyTypeObject*>, std::uint64_t> edges;
+    std::map<std::tuple<PyTypeObject*, std::string, PyTypeObject*>,
+             std::pair<std::uint64_t, std::unordered_set<NodeId>>>
+        edges;
     for (NodeId node = 1; node < n; ++node) {
         PyTypeObject* tp = snapshot.type(node);
         auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
@@ -261,7 +292,11 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
                     PyObject* name = attribute_name_of(o, child);
                     if (name == nullptr) continue;
                     const char* utf8 = PyUnicode_AsUTF8(name);
-                    if (utf8 != nullptr) edges[{tp, std::string(utf8), to}] += 1;
+                    if (utf8 != nullptr) {
+                        auto& [count, targets] = edges[{tp, std::string(utf8), to}];
+                        count += 1;
+                        targets.insert(next);
+                    }
                     PyErr_Clear();
                     Py_DECREF(name);
                 }
@@ -271,6 +306,7 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
 
     std::map<SiteId, StringFacts> strings;
     collect_strings(snapshot, node_site, strings);
+    if (!garbage.empty()) out.largest_garbage_group = largest_garbage_group(snapshot);
 
     for (auto& [site, row] : lists) {
         if (row.lists >= min_count || row.items >= min_count) out.lists.push_back(row);
@@ -299,8 +335,9 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
     for (const auto& [key, row] : garbage) {
         if (row.count >= min_count) out.garbage.push_back(row);
     }
-    for (const auto& [key, count] : edges) {
-        out.cycle_edges.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), count});
+    for (const auto& [key, value] : edges) {
+        out.cycle_edges.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key),
+                                   value.first, value.second.size()});
     }
     std::erase_if(out.classes, [&](const ClassFacts& c) { return c.count < min_count; });
     auto by_bytes = [](const auto& a, const auto& b) { return a.bytes > b.bytes; };

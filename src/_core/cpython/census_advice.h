@@ -89,6 +89,7 @@ struct CycleEdge {
     std::string attribute;
     PyTypeObject* to = nullptr;
     std::uint64_t count = 0;
+    std::uint64_t targets = 0;  // distinct objects referred to
 };
 
 struct CensusAdvice {
@@ -99,6 +100,9 @@ struct CensusAdvice {
     std::vector<GarbageFacts> garbage;
     std::vector<CycleEdge> cycle_edges;
     std::vector<engine::NodeId> arrays;  // NumPy arrays of at least kLargeArrayBytes
+    // The bytes of the largest group of garbage objects linked to each other (one dead tree,
+    // say): what could not be freed at once even if each group were freed as soon as it died.
+    std::uint64_t largest_garbage_group = 0;
     static constexpr std::uint64_t kLargeArrayBytes = 1 << 20;
 };
 

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cpython/frames.h"
+#include "cpython/object_layout.h"
 #include "engine/block_map.h"
 #include "engine/byte_sampler.h"
 #include "engine/live_map.h"
@@ -63,6 +64,9 @@ struct Recording {
     // The timeline thread reads the traced total from this mirror, never taking `lock`: a
     // thread spinning on the hooks' lock would slow every allocation down.
     std::atomic<std::int64_t> current_mirror{0};
+    // The highest traced total so far, for the timeline thread's plateau check (see
+    // census_at_plateau).
+    std::atomic<std::int64_t> peak_mirror{0};
     std::vector<std::uint64_t> gc_freed;  // bytes per site freed while the GC collected
     std::mutex timeline_mutex;            // guards timeline
     engine::Timeline timeline{1024};
@@ -80,6 +84,7 @@ PyObject* g_census_callback = nullptr;
 std::atomic<std::int64_t> g_next_census{INT64_MAX};
 std::atomic<bool> g_census_pending{false};
 int run_census(void*);
+void census_at_plateau(std::int64_t peak);
 
 // initial-exec: the hooks read these on every allocation; the default model for a shared
 // object costs a call to __tls_get_addr each time.
@@ -149,6 +154,9 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     if (rec.filter) rec.filter[filter_slot(address)].fetch_add(1, std::memory_order_relaxed);
     const std::int64_t current = rec.peak.current();
     rec.lock.unlock();
+    if (current > rec.peak_mirror.load(std::memory_order_relaxed)) {
+        rec.peak_mirror.store(current, std::memory_order_relaxed);
+    }
     if (gil && current > g_next_census.load(std::memory_order_relaxed) &&
         !g_census_pending.exchange(true)) {
         if (Py_AddPendingCall(run_census, nullptr) != 0) g_census_pending.store(false);
@@ -287,13 +295,26 @@ std::int64_t read_rss_bytes() {
     return static_cast<std::int64_t>(pages_resident) * sysconf(_SC_PAGESIZE);
 }
 
+// How long traced bytes must stay below their peak before the peak counts as a plateau.
+constexpr double kPlateauSeconds = 0.02;
+
 void timeline_loop(TimelineThread* self, Recording* rec) {
     auto interval = std::chrono::duration<double>(rec->options.timeline_interval_seconds);
     std::unique_lock<std::mutex> wait_lock(self->mutex);
+    std::int64_t last_peak = -1;
+    double peak_seen_at = 0;
     while (!self->stop) {
         const std::int64_t rss = read_rss_bytes();
         const std::int64_t traced = rec->current_mirror.load(std::memory_order_relaxed);
         const double seconds = std::chrono::duration<double>(Clock::now() - rec->started).count();
+        // A peak that has held for a while (the program stopped growing): census it there.
+        const std::int64_t peak = rec->peak_mirror.load(std::memory_order_relaxed);
+        if (peak != last_peak) {
+            last_peak = peak;
+            peak_seen_at = seconds;
+        } else if (seconds - peak_seen_at >= kPlateauSeconds) {
+            census_at_plateau(peak);
+        }
         bool compacted = false;
         {
             std::lock_guard<std::mutex> hold(rec->timeline_mutex);
@@ -332,12 +353,33 @@ void after_fork_in_child() {
     g_timeline = nullptr;  // leaked on purpose: joining or destroying it would be undefined
 }
 
-// Censuses may take at most this share of the run's time: each one walks the whole heap, and a
-// program that grows steadily would otherwise pay for many. When they go over, the margin to
-// the next census doubles.
+// Censuses may take at most this share of the run's time, plus a fixed allowance: each one
+// walks the whole heap, and a program that grows steadily would otherwise pay for many. When
+// they go over, the margin to the next census doubles. The allowance keeps short runs (whose
+// early censuses are a large share of so little time) at the fine margin that puts the last
+// census close to the peak.
 constexpr double kCensusTimeBudget = 0.2;
+constexpr double kCensusAllowanceSeconds = 1.0;
 double g_census_seconds = 0;
-double g_census_margin_now = 0.1;
+std::atomic<double> g_census_margin_now{0.1};
+
+// Traced bytes at the last census (run_census), for census_at_plateau.
+std::atomic<std::int64_t> g_last_census_bytes{0};
+std::atomic<std::int64_t> g_first_census_bytes{INT64_MAX};
+
+// Called by the timeline thread (without the GIL) when the peak has held for a while: if the
+// last census is further below it than a quarter of the margin, one more census is scheduled,
+// so that the report's census is close to the peak even when the next margin is never reached.
+// Each one needs the peak to have grown by that quarter margin since the last census, so their
+// number stays geometrically bounded like the others'.
+void census_at_plateau(std::int64_t peak) {
+    if (peak < g_first_census_bytes.load()) return;  // INT64_MAX while censuses are off
+    const auto last = static_cast<double>(g_last_census_bytes.load());
+    if (static_cast<double>(peak) <= last * (1.0 + g_census_margin_now.load() / 4)) return;
+    if (!g_census_pending.exchange(true)) {
+        if (Py_AddPendingCall(run_census, nullptr) != 0) g_census_pending.store(false);
+    }
+}
 
 int run_census(void*) {
     if (g_active.load() && g_census_callback != nullptr && !t_in_hook) {
@@ -355,9 +397,13 @@ int run_census(void*) {
         const auto ended = Clock::now();
         g_census_seconds += std::chrono::duration<double>(ended - began).count();
         const double elapsed = std::chrono::duration<double>(ended - g_recording->started).count();
-        if (g_census_seconds > kCensusTimeBudget * elapsed) g_census_margin_now *= 2;
-        const auto now = static_cast<double>(g_recording->current_mirror.load());
-        g_next_census.store(static_cast<std::int64_t>(now * (1.0 + g_census_margin_now)));
+        if (g_census_seconds > kCensusTimeBudget * elapsed + kCensusAllowanceSeconds) {
+            g_census_margin_now.store(g_census_margin_now.load() * 2);
+        }
+        const std::int64_t traced = g_recording->current_mirror.load();
+        g_last_census_bytes.store(traced);
+        g_next_census.store(
+            static_cast<std::int64_t>(static_cast<double>(traced) * (1.0 + g_census_margin_now)));
     }
     g_census_pending.store(false);
     return 0;  // never raise into the program
@@ -369,9 +415,11 @@ void set_census(PyObject* callback, double margin, std::int64_t first_bytes) {
     Py_XINCREF(callback);
     Py_XDECREF(g_census_callback);
     g_census_callback = callback;
-    g_census_margin_now = margin;
+    g_census_margin_now.store(margin);
     g_census_seconds = 0;
     g_next_census.store(callback != nullptr ? first_bytes : INT64_MAX);
+    g_first_census_bytes.store(callback != nullptr ? first_bytes : INT64_MAX);
+    g_last_census_bytes.store(0);
 }
 
 bool start_tracking(const TrackOptions& options) {
@@ -505,6 +553,37 @@ bool site_of_block(std::uintptr_t address, engine::SiteId* site) {
         rec.filter ? rec.samples.find(address, &block) : rec.blocks.find(address, &block);
     if (found) *site = block.site;
     return found;
+}
+
+bool site_of_object(PyObject* o, engine::SiteId* site) {
+    if (site_of_block(allocation_address(o), site)) return true;
+    if (PyList_CheckExact(o)) {
+        auto* items = reinterpret_cast<PyListObject*>(o)->ob_item;
+        return items != nullptr && site_of_block(reinterpret_cast<std::uintptr_t>(items), site);
+    }
+    if (PyDict_CheckExact(o)) {
+        auto* dict = reinterpret_cast<PyDictObject*>(o);
+        if (dict->ma_values == nullptr && dict->ma_keys != nullptr) {
+            return site_of_block(reinterpret_cast<std::uintptr_t>(dict->ma_keys), site);
+        }
+    }
+    return false;
+}
+
+void census_before_collection() {
+    if (!g_recording || !g_active.load() || g_census_pending.load()) return;
+    Recording& rec = *g_recording;
+    std::int64_t current = 0, peak = 0;
+    {
+        std::lock_guard<SpinLock> hold(rec.lock);
+        current = rec.peak.current();
+        peak = rec.peak.peak();
+    }
+    if (peak < g_first_census_bytes.load() || current * 100 < peak * 97) return;
+    const auto last = static_cast<double>(g_last_census_bytes.load());
+    if (static_cast<double>(current) <= last * (1.0 + g_census_margin_now.load() / 4)) return;
+    g_census_pending.store(true);
+    run_census(nullptr);
 }
 
 void set_gc_collecting(bool collecting) {

@@ -79,7 +79,7 @@ std::vector<engine::Frame> site_frames(engine::SiteId site);
 
 // Heap censuses at the high-water mark: when traced bytes pass `first_bytes`, and then each
 // time they exceed the traced bytes at the previous census by `margin` (0.1: 10%; doubled each
-// time censuses have taken more than a fifth of the run's time), a call to
+// time censuses have taken more than a fifth of the run's time plus one second), a call to
 // `callback` is scheduled (Py_AddPendingCall) and runs at the interpreter's next safe point,
 // in the main thread with the GIL held, outside any hook. While it runs, its allocations are not
 // recorded and the cyclic GC is paused (so no object of the program is freed unseen). Exceptions
@@ -91,9 +91,19 @@ void set_census(PyObject* callback, double margin, std::int64_t first_bytes);
 // blocks are known). Needs the GIL.
 bool site_of_block(std::uintptr_t address, engine::SiteId* site);
 
+// Called as a full collection of the cyclic GC starts: if traced bytes are at (within 3% of)
+// their peak and well above the last census, runs a census now, before the collector frees the
+// garbage that makes up part of this peak. Needs the GIL.
+void census_before_collection();
+
 // Tells the tracker that the cyclic GC starts (true) or stops (false) collecting: blocks freed
 // meanwhile are charged to their sites as freed by the GC (gc.callbacks calls this).
 void set_gc_collecting(bool collecting);
+
+// The site of object `o`: that of its own block, or, for a list or dict whose object struct
+// came from the interpreter's free list (allocated before tracking, or at another site and
+// reused), that of its item array or keys table, which were allocated for it. Needs the GIL.
+bool site_of_object(PyObject* o, engine::SiteId* site);
 
 // Forgets everything recorded and releases the code objects it kept. Needs the GIL; only when
 // not tracking.

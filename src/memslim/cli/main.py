@@ -82,7 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-census",
         dest="census",
         action="store_false",
-        help="do not take heap censuses as traced bytes reach new highs",
+        help="do not take heap censuses as traced bytes reach new highs (no advice either)",
+    )
+    run_parser.add_argument(
+        "--all-findings",
+        action="store_true",
+        help="show every finding, also those saving under 1 MiB or 1%% of the peak, and lossy ones",
     )
     _add_target_arguments(run_parser)
 
@@ -151,16 +156,20 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
 
     start_pid = os.getpid()
     census: dict[str, object] = {}
+    # Each census's top retainers (traced bytes, [(path, retained, items)]): what grows.
+    history: list[tuple[int, list[tuple[str, int, int | None]]]] = []
     if args.census:
 
         def take_census() -> None:
             # Runs at a safe point while traced bytes reach a new high (see _core.set_census).
-            from memslim.heap import take_raw_census
+            from memslim.heap import retainer_summary, take_raw_census
 
             census.clear()  # the previous census is memslim's, not the program's: not counted
             traced = _core.traced_bytes()
-            census["raw"] = take_raw_census(args.top, advice=True)
+            raw = take_raw_census(max(args.top, 10), advice=True)
+            census["raw"] = raw
             census["traced_bytes"] = traced
+            history.append((traced, retainer_summary(raw)))
 
         _core.set_census(take_census, 0.1, 4 << 20)
     watch_gc(True)
@@ -182,20 +191,30 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         return outcome.exit_code  # a forked child: the report is the parent's to write
     # Imported after the run: the program shares its process with as few memslim objects as
     # possible (rich above all).
+    from memslim.advice import Run, advise
     from memslim.profile_data import Profile
     from memslim.report.json_report import build_report, write_report
     from memslim.report.terminal import print_run_report
 
     profile = Profile.from_core(_core.tracking_result())
     heap = None
+    findings = []
     if "raw" in census:
         from memslim.heap import census_from_raw
 
         heap = (int(census["traced_bytes"]), census_from_raw(census["raw"]))  # type: ignore[call-overload,arg-type]
-    print_run_report(profile, title=" ".join(target.argv), top=args.top, census=heap)
+        run_facts = Run(profile, heap[1], heap[0], history[:-1], outcome.main_globals)
+        findings = advise(run_facts, everything=args.all_findings)
+    print_run_report(
+        profile, title=" ".join(target.argv), top=args.top, census=heap, findings=findings
+    )
     if args.json:
         report = build_report(
-            profile, command=target.argv, exit_code=outcome.exit_code, census=heap
+            profile,
+            command=target.argv,
+            exit_code=outcome.exit_code,
+            census=heap,
+            findings=findings,
         )
         try:
             write_report(report, args.json)

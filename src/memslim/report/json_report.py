@@ -9,6 +9,7 @@ import tempfile
 from typing import Any
 
 from memslim import __version__
+from memslim.advice import Finding
 from memslim.heap import HeapCensus
 from memslim.profile_data import Profile
 
@@ -23,6 +24,7 @@ def build_report(
     top_lines: int = 100,
     top_stacks: int = 50,
     census: tuple[int, HeapCensus] | None = None,
+    findings: list[Finding] | None = None,
 ) -> dict[str, Any]:
     lines = profile.lines()[:top_lines]
     report = {
@@ -71,13 +73,15 @@ def build_report(
                     "count": row.count,
                     "bytes": row.bytes,
                 }
-                for row in heap.sites
+                for row in sorted(heap.sites, key=lambda r: -r.bytes)[:50]
             ],
             "retainers": [
                 {"type": r.type.__qualname__, "path": r.path, "retained_bytes": r.retained}
                 for r in heap.retainers
             ],
         }
+    if findings is not None:
+        report["findings"] = [f.as_json() for f in findings]
     return report
 
 

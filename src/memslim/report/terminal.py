@@ -7,9 +7,11 @@ import os
 from typing import TextIO
 
 from rich.console import Console
+from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from memslim.advice import Finding
 from memslim.heap import HeapCensus, SavedHeap
 from memslim.profile_data import FrameInfo, LineStats, Profile
 from memslim.report.globals_table import format_bytes
@@ -49,6 +51,7 @@ def print_run_report(
     top: int = 10,
     console: Console | None = None,
     census: tuple[int, HeapCensus] | None = None,
+    findings: list[Finding] | None = None,
 ) -> None:
     console = console or report_console()
     estimate = " (estimated from samples)" if profile.mode == "sample" else ""
@@ -99,6 +102,29 @@ def print_run_report(
         print_function_table(frame, per_line, profile.peak_bytes, console=console)
     if census is not None:
         print_census(census[0], census[1], profile.peak_bytes, top=top, console=console)
+    if findings:
+        print_findings(findings, profile.peak_bytes, console=console)
+
+
+def print_findings(findings: list[Finding], peak_bytes: int, *, console: Console) -> None:
+    """ "How to save memory": each finding with what it saves at the peak and the fix."""
+    console.print(Text("How to save memory", style="bold"))
+    for number, finding in enumerate(findings, 1):
+        if finding.time_only:
+            gain = "speed (no memory saving claimed)"
+        else:
+            gain = (
+                f"saves {format_bytes(finding.saving_bytes)} "
+                f"({_share(finding.saving_bytes, peak_bytes)}% of the peak)"
+            )
+        console.print(
+            Text.assemble(
+                (f"{number}. [{finding.kind}] ", "bold"),
+                f"{_where(finding.file, finding.line)} — {gain}",
+            )
+        )
+        console.print(Text(f"   {finding.message}"))
+        console.print(Syntax(finding.fix, "python", theme="ansi_dark", padding=(0, 3)))
 
 
 def print_census(
@@ -125,7 +151,7 @@ def print_census(
         sites.add_column("allocated at", overflow="fold")
         sites.add_column("count", justify="right")
         sites.add_column("bytes", justify="right")
-        for row in heap.sites[:top]:
+        for row in sorted(heap.sites, key=lambda r: -r.bytes)[:top]:
             where = (
                 f"{_where(row.frames[0][0], row.frames[0][2])} in {row.frames[0][1]}"
                 if row.frames

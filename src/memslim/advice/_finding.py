@@ -1,0 +1,91 @@
+"""What a finding is, and what every kind of finding reads."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from memslim.heap import HeapCensus
+from memslim.profile_data import Profile
+
+Stack = tuple[tuple[str, str, int], ...]  # (file, function, line), innermost first
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One change to one place in the user's code, and what it would save at the peak."""
+
+    kind: str  # slots, record-dict, tuple, array, dtype, intern, generator, deque, cycle, growth
+    file: str  # where the user makes the change
+    line: int
+    symbol: str  # the class, variable or expression concerned
+    count: int  # objects (or calls) concerned
+    bytes_now: int  # what they hold at the peak
+    bytes_after: int  # what they would hold after the fix (measured on this interpreter)
+    message: str
+    fix: str  # the changed code, as a snippet
+    time_only: bool = False  # a speed finding: no memory saving is claimed
+    lossy: bool = False  # the fix changes values (e.g. float64 -> float32)
+
+    @property
+    def saving_bytes(self) -> int:
+        return max(0, self.bytes_now - self.bytes_after)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "file": self.file,
+            "line": self.line,
+            "symbol": self.symbol,
+            "count": self.count,
+            "bytes_now": self.bytes_now,
+            "bytes_after": self.bytes_after,
+            "saving_bytes": self.saving_bytes,
+            "message": self.message,
+            "fix": self.fix,
+            "time_only": self.time_only,
+            "lossy": self.lossy,
+        }
+
+
+@dataclass
+class Run:
+    """What the advisor reads about one run."""
+
+    profile: Profile
+    census: HeapCensus | None = None  # the last census (near the peak), with facts
+    census_traced_bytes: int = 0  # traced bytes when it was taken
+    # Earlier censuses' top retainers: (traced bytes, [(path, retained, length)]), oldest first.
+    history: list[tuple[int, list[tuple[str, int, int | None]]]] = field(default_factory=list)
+    main_globals: dict[str, Any] | None = None  # the target's module globals after the run
+
+    def __post_init__(self) -> None:
+        self._at_peak: dict[Stack, int] = defaultdict(int)
+        for site in self.profile.sites:
+            self._at_peak[tuple((f.file, f.function, f.line) for f in site.frames)] += (
+                site.bytes_at_peak
+            )
+        self._at_census: dict[Stack, int] = defaultdict(int)
+        if self.census is not None:
+            for row in self.census.sites:
+                self._at_census[row.frames] += row.bytes
+
+    def peak_scale(self, stacks: Iterable[Stack | None]) -> float:
+        """How much of what the census saw at these allocation stacks was live at the peak:
+        bytes live at the peak there (exact, from the tracker) over bytes the census counted
+        there. The census runs near the peak, not at it; a finding's census counts times this
+        scale estimate the peak. 1.0 when the stacks are unknown."""
+        unique = {s for s in stacks if s}
+        census = sum(self._at_census.get(s, 0) for s in unique)
+        peak = sum(self._at_peak.get(s, 0) for s in unique)
+        if census <= 0 or peak <= 0:
+            return 1.0
+        return peak / census
+
+    def type_stacks(self, cls: type) -> list[Stack]:
+        """The allocation stacks of ``cls``'s instances seen by the census."""
+        if self.census is None:
+            return []
+        return [row.frames for row in self.census.sites if row.type is cls]

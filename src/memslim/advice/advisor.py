@@ -1,0 +1,52 @@
+"""Runs every kind of finding over a run and ranks what they find."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+
+from memslim.advice import (
+    arrays,
+    cycle,
+    deque,
+    dtype,
+    generator,
+    growth,
+    intern,
+    record_dict,
+    slots,
+    tuples,
+)
+from memslim.advice._finding import Finding, Run
+
+MIN_SAVING_BYTES = 1 << 20  # findings below 1 MiB ...
+MIN_SAVING_SHARE = 0.01  # ... or below 1% of the peak are not shown unless asked for
+
+KINDS: list[tuple[str, Callable[[Run], Iterable[Finding]]]] = [
+    ("slots", slots.find),
+    ("record-dict", record_dict.find),
+    ("tuple", tuples.find),
+    ("array", arrays.find),
+    ("dtype", dtype.find),
+    ("intern", intern.find),
+    ("generator", generator.find),
+    ("deque", deque.find),
+    ("cycle", cycle.find),
+    ("growth", growth.find),
+]
+
+
+def advise(run: Run, *, everything: bool = False) -> list[Finding]:
+    """Findings ranked by saving (speed findings last). Unless ``everything``, findings that save
+    less than 1 MiB or 1% of the peak, and lossy ones, are left out. A rule that fails is
+    reported on stderr in one line and skipped: advice never breaks the report."""
+    found: list[Finding] = []
+    for kind, rule in KINDS:
+        try:
+            found.extend(rule(run))
+        except Exception as e:  # a broken rule must not lose the report
+            print(f"memslim: the {kind} advice failed and was skipped: {e!r}", file=sys.stderr)
+    if not everything:
+        floor = max(MIN_SAVING_BYTES, MIN_SAVING_SHARE * run.profile.peak_bytes)
+        found = [f for f in found if f.time_only or (f.saving_bytes >= floor and not f.lossy)]
+    return sorted(found, key=lambda f: (f.time_only, -f.saving_bytes, f.file, f.line))

@@ -1,0 +1,125 @@
+"""``cycle``: instances freed by the cyclic GC rather than by reference counting, the attribute
+that closes their cycles, and the garbage waiting for the collector at the peak -> a weak
+reference for the back-reference."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import weakref
+from collections.abc import Iterator
+
+from memslim import _core
+from memslim.advice._finding import Finding, Run
+from memslim.advice.source import class_definition, syntax_tree
+
+# Attribute names that usually point back up a structure.
+BACK_REFERENCES = (
+    "parent",
+    "owner",
+    "prev",
+    "previous",
+    "back",
+    "root",
+    "container",
+    "manager",
+    "outer",
+)
+
+
+def _assignment_line(cls: type, attribute: str) -> tuple[str, int] | None:
+    """Where ``self.<attribute> = ...`` is written in the class's source."""
+    where = class_definition(cls)
+    if where is None:
+        return None
+    tree = syntax_tree(where[0])
+    if tree is None:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == cls.__name__ and node.lineno == where[1]:
+            for inner in ast.walk(node):
+                if isinstance(inner, (ast.Assign, ast.AnnAssign)):
+                    targets = inner.targets if isinstance(inner, ast.Assign) else [inner.target]
+                    for target in targets:
+                        if isinstance(target, ast.Attribute) and target.attr == attribute:
+                            return where[0], inner.lineno
+            return where
+    return None
+
+
+def _score(edge: tuple[type, str, type, int, int]) -> tuple[int, int]:
+    _source, attribute, _target, count, _targets = edge
+    named = any(word in attribute.lower() for word in BACK_REFERENCES)
+    return (1 if named else 0, count)
+
+
+@functools.cache
+def weakref_bytes() -> int:
+    """Bytes of one weakref.ref on this interpreter."""
+
+    class Probe:
+        pass
+
+    probe = Probe()
+    return _core.true_sizeof(weakref.ref(probe))
+
+
+def find(run: Run) -> Iterator[Finding]:
+    """The model: at the census (taken as a full collection starts, when that is at the peak),
+    garbage G waits for the collector while live objects L of the same kinds (same types and
+    allocation stacks) are being built. With the cycle broken, each structure is freed when it
+    dies, and the peak becomes what is left plus the larger of L and the largest garbage group
+    (a structure is whole before it dies): the saving is G + L - max(largest group, L), less the
+    weak references the fix adds."""
+    if run.census is None or run.census.facts is None:
+        return
+    facts = run.census.facts
+    edges = [e for e in facts.cycle_edges if class_definition(e[0]) is not None]
+    if not facts.garbage or not edges:
+        return
+    garbage = sum(row["bytes"] for row in facts.garbage)
+    objects = sum(row["count"] for row in facts.garbage)
+    at_site: dict[tuple[type, object], int] = {}
+    for site in run.census.sites:
+        key = (site.type, site.frames)
+        at_site[key] = at_site.get(key, 0) + site.bytes
+    live = sum(
+        max(0, at_site.get((row["type"], row["frames"]), 0) - row["bytes"]) for row in facts.garbage
+    )
+    largest = facts.largest_garbage_group or garbage
+    source_type, attribute, target_type, count, targets = max(edges, key=_score)
+    where = _assignment_line(source_type, attribute)
+    if where is None:
+        return
+    saving = garbage + live - max(largest, live)
+    weakrefs = targets * weakref_bytes()
+    gc_freed = sum(site.gc_freed_bytes for site in run.profile.sites)
+    message = (
+        f"{objects:,} objects ({garbage:,} bytes) were unreachable garbage waiting for the "
+        f"cyclic GC at the census near the peak: reference cycles through "
+        f"{source_type.__name__}.{attribute} -> {target_type.__name__} ({count:,} seen) keep "
+        f"them alive until a collection runs (largest dead structure {largest:,} bytes)."
+    )
+    if gc_freed:
+        message += (
+            f" Over the run the cyclic GC freed {gc_freed:,} bytes that reference counting"
+            " could have freed at once."
+        )
+    message += (
+        f" A weak reference for {attribute} breaks the cycle; the {targets:,} weak references "
+        f"cost {weakrefs:,} bytes."
+    )
+    yield Finding(
+        kind="cycle",
+        file=where[0],
+        line=where[1],
+        symbol=f"{source_type.__qualname__}.{attribute}",
+        count=objects,
+        bytes_now=garbage,
+        bytes_after=garbage - saving + weakrefs,
+        message=message,
+        fix=(
+            f"self.{attribute} = weakref.ref({attribute})  # read it as self.{attribute}()"
+            f"\n# or weakref.proxy({attribute}) to keep attribute access unchanged"
+        ),
+    )

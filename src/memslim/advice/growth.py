@@ -1,0 +1,106 @@
+"""``growth``: a module-level container that only grows and retains a large part of the peak
+-> a bounded cache (``functools.lru_cache(maxsize=...)``) or eviction."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+import sys
+from collections.abc import Iterator
+
+from memslim.advice import measure
+from memslim.advice._finding import Finding, Run
+from memslim.advice.source import is_user_file, syntax_tree
+
+BOUND = 1024  # entries the suggested cache keeps
+_GLOBAL = re.compile(r"^module (\S+) → global '([^']+)'$")
+
+
+def _module_file(run: Run, module: str) -> str | None:
+    if module == "__main__" and run.main_globals is not None:
+        file = run.main_globals.get("__file__")
+    else:
+        file = getattr(sys.modules.get(module), "__file__", None)
+    return file if isinstance(file, str) and is_user_file(file) else None
+
+
+def _definition_and_filler(file: str, name: str) -> tuple[int, str | None] | None:
+    """The line assigning the global ``name`` at module level, and the function storing into it."""
+    tree = syntax_tree(file)
+    if tree is None:
+        return None
+    line = None
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            line = node.lineno
+    if line is None:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for inner in ast.walk(node):
+                if (
+                    isinstance(inner, ast.Subscript)
+                    and isinstance(inner.ctx, ast.Store)
+                    and isinstance(inner.value, ast.Name)
+                    and inner.value.id == name
+                ):
+                    return line, node.name
+    return line, None
+
+
+def _grew(run: Run, path: str, length: int) -> bool:
+    """Whether the container grew from census to census up to the last (or, with a single
+    census, is still at least that large at the end of the run)."""
+    earlier = [
+        (retained, size) for _traced, rows in run.history for p, retained, size in rows if p == path
+    ]
+    if earlier:
+        lengths = [size for _retained, size in earlier if size is not None] + [length]
+        return all(a <= b for a, b in itertools.pairwise(lengths)) and lengths[0] < lengths[-1]
+    return False
+
+
+def find(run: Run) -> Iterator[Finding]:
+    if run.census is None:
+        return
+    for retainer in run.census.retainers:
+        match = _GLOBAL.match(retainer.path)
+        if match is None or retainer.length is None or retainer.length <= BOUND:
+            continue
+        if not _grew(run, retainer.path, retainer.length):
+            continue
+        module, name = match.groups()
+        file = _module_file(run, module)
+        if file is None:
+            continue
+        found = _definition_and_filler(file, name)
+        if found is None:
+            continue
+        line, filler = found
+        per_entry = retainer.retained / retainer.length
+        bytes_after = int(BOUND * (per_entry + measure.lru_entry(BOUND)))
+        if filler is not None:
+            fix = f"@functools.lru_cache(maxsize={BOUND})\ndef {filler}(...):  # and drop {name}"
+        else:
+            fix = (
+                f"# evict from {name} past {BOUND} entries, or cache with "
+                f"functools.lru_cache(maxsize={BOUND})"
+            )
+        yield Finding(
+            kind="growth",
+            file=file,
+            line=line,
+            symbol=name,
+            count=retainer.length,
+            bytes_now=retainer.retained,
+            bytes_after=bytes_after,
+            message=(
+                f"Module global {name} ({retainer.type.__name__}) only grew during the run: "
+                f"{retainer.length:,} entries retaining {retainer.retained:,} bytes at the "
+                f"census near the peak (about {int(per_entry):,} bytes each). Bounded to "
+                f"{BOUND:,} entries it would keep about {bytes_after:,} bytes."
+            ),
+            fix=fix,
+        )

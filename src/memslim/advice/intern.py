@@ -1,0 +1,63 @@
+"""``intern``: many equal strings held in distinct objects -> ``sys.intern``."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from memslim.advice._finding import Finding, Run
+from memslim.advice.source import line_text, user_frame
+
+MIN_DUPLICATES = 1000
+
+
+@functools.cache
+def interned_strings_are_immortal() -> bool:
+    """Measured: whether sys.intern makes a fresh string immortal on this interpreter."""
+    text = sys.intern("".join(["memslim-", str(id(object())), "-probe"]))
+    return sys.getrefcount(text) > 2**28
+
+
+def find(run: Run) -> Iterator[Finding]:
+    if run.census is None or run.census.facts is None:
+        return
+    # One finding per line of the user's code (a line may allocate through several stacks).
+    by_line: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for row in run.census.facts.strings:
+        frame = user_frame(row["frames"])
+        if frame is not None:
+            by_line[frame[0], frame[2]].append(row)
+    for (file, line), rows in by_line.items():
+        scale = run.peak_scale(r["frames"] for r in rows)  # census near the peak -> at the peak
+        strings = round(sum(r["strings"] for r in rows) * scale)
+        duplicates = round(sum(r["duplicates"] for r in rows) * scale)
+        bytes_now = round(sum(r["bytes"] for r in rows) * scale)
+        saved = round(sum(r["duplicate_bytes"] for r in rows) * scale)
+        if duplicates < MIN_DUPLICATES:
+            continue
+        shown = list(dict.fromkeys(e for r in rows for e in r["examples"]))[:3]
+        examples = ", ".join(repr(e[:30]) for e in shown)
+        message = (
+            f"{strings:,} strings made here hold {bytes_now:,} bytes at the peak; "
+            f"{duplicates:,} of them repeat a value already held by another string "
+            f"(e.g. {examples}). sys.intern() keeps one object per value."
+        )
+        if interned_strings_are_immortal():
+            message += (
+                f" On Python {sys.version_info.major}.{sys.version_info.minor} interned strings"
+                " are immortal: intern only values from a small set, never unbounded input."
+            )
+        yield Finding(
+            kind="intern",
+            file=file,
+            line=line,
+            symbol=examples,
+            count=duplicates,
+            bytes_now=bytes_now,
+            bytes_after=bytes_now - saved,
+            message=message,
+            fix=f"{line_text(file, line)}  # wrap the repeated field in sys.intern(...)",
+        )

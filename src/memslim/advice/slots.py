@@ -1,0 +1,79 @@
+"""``slots``: many instances of a class with per-instance attribute storage -> ``__slots__``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+from memslim._sizeof import type_name
+from memslim.advice import measure
+from memslim.advice._finding import Finding, Run
+from memslim.advice.source import class_definition
+
+
+def _unslotted_bases(cls: type) -> list[type]:
+    """Bases (other than object) whose instances have a __dict__: they void __slots__."""
+    return [
+        base
+        for base in cls.__mro__[1:]
+        if base is not object and "__slots__" not in vars(base) and base.__dictoffset__ != 0
+    ]
+
+
+def find(run: Run) -> Iterator[Finding]:
+    if run.census is None or run.census.facts is None:
+        return
+    for row in run.census.facts.classes:
+        cls: type = row["type"]
+        where = class_definition(cls)
+        if where is None or "__slots__" in vars(cls):
+            continue  # not the user's class, or slotted already (a base adds the dict)
+        names: list[str] = []
+        for attribute_set, _count in row["attribute_sets"]:
+            names.extend(n for n in attribute_set if n not in names)
+        if not names or not all(n.isidentifier() for n in names):
+            continue
+        scale = run.peak_scale(run.type_stacks(cls))  # census near the peak -> at the peak
+        count = round(row["count"] * scale)
+        bytes_now = round((row["bytes"] + row["dict_bytes"]) * scale)
+        bytes_after = count * measure.slotted_instance(len(names))
+        bases = _unslotted_bases(cls)
+        notes = []
+        if len(row["attribute_sets"]) > 1 or row["other_sets"]:
+            notes.append(
+                f"instances have {len(row['attribute_sets']) + (1 if row['other_sets'] else 0)}"
+                f" different attribute sets: __slots__ lists all {len(names)} names (an unset"
+                " slot still costs 8 bytes)"
+            )
+        if row["with_dict"]:
+            notes.append(
+                f"{row['with_dict']:,} instances had their __dict__ materialised"
+                " (read through obj.__dict__ or vars()); code doing that must change too"
+            )
+        if bases:
+            listed = ", ".join(type_name(b) for b in bases)
+            notes.append(
+                f"base class {listed} has no __slots__: give it __slots__ too, or no saving"
+            )
+        notes.append('add "__weakref__" to __slots__ if instances are weakly referenced')
+        is_dataclass = dataclasses.is_dataclass(cls)
+        if is_dataclass:
+            fix = f"@dataclass(slots=True)\nclass {cls.__name__}:"
+        else:
+            fix = f"class {cls.__name__}:\n    __slots__ = ({', '.join(repr(n) for n in names)},)"
+        message = (
+            f"{count:,} {cls.__name__} instances hold {bytes_now:,} bytes at the peak; with "
+            f"__slots__ each takes {measure.slotted_instance(len(names))} bytes on this "
+            f"interpreter. " + "; ".join(notes) + "."
+        )
+        yield Finding(
+            kind="slots",
+            file=where[0],
+            line=where[1],
+            symbol=cls.__qualname__,
+            count=count,
+            bytes_now=bytes_now,
+            bytes_after=bytes_now if bases else bytes_after,
+            message=message,
+            fix=fix,
+        )

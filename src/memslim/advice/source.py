@@ -1,0 +1,103 @@
+"""Where in the user's code a change goes: user frames, source lines and syntax trees."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import linecache
+import os
+import sys
+import sysconfig
+from collections.abc import Iterable, Iterator
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+@functools.cache
+def _library_dirs() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    dirs = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
+    dirs.add(os.path.dirname(os.__file__))
+    dirs.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
+    return tuple(sorted(os.path.join(os.path.abspath(d), "") for d in dirs))
+
+
+def is_user_file(file: str) -> bool:
+    """A file of the user's program: not the standard library, an installed package, memslim
+    itself, or code without a file (``<string>``, frozen modules)."""
+    if not file or file.startswith("<"):
+        return False
+    path = os.path.abspath(file)
+    return not path.startswith(_PACKAGE_DIR) and not path.startswith(_library_dirs())
+
+
+def user_frame(frames: Iterable[tuple[str, str, int]] | None) -> tuple[str, str, int] | None:
+    """The innermost (file, function, line) of the user's own code in a stack."""
+    for frame in frames or ():
+        if is_user_file(frame[0]):
+            return frame
+    return None
+
+
+def line_text(file: str, line: int) -> str:
+    return linecache.getline(file, line).strip()
+
+
+@functools.cache
+def syntax_tree(file: str) -> ast.Module | None:
+    """The parsed source of ``file``, with each node's parent in ``node.parent``."""
+    source = "".join(linecache.getlines(file))
+    if not source:
+        return None
+    try:
+        tree = ast.parse(source, filename=file)
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            child.parent = node  # type: ignore[attr-defined]
+    return tree
+
+
+def nodes_at(file: str, line: int, kind: type[ast.AST]) -> Iterator[ast.AST]:
+    """Nodes of ``kind`` whose source spans ``line``, innermost last."""
+    tree = syntax_tree(file)
+    if tree is None:
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, kind) and node.lineno <= line <= (node.end_lineno or node.lineno):
+            yield node
+
+
+def parent(node: ast.AST) -> ast.AST | None:
+    return getattr(node, "parent", None)
+
+
+def enclosing_function(node: ast.AST) -> ast.AST | None:
+    while (node := parent(node)) is not None:  # type: ignore[assignment]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return node
+    return None
+
+
+def class_definition(cls: type) -> tuple[str, int] | None:
+    """(file, line of ``class Name``) for a class defined in the user's code, found through its
+    methods' code objects (works after the program's ``__main__`` module is gone)."""
+    files: set[str] = set()
+    for value in vars(cls).values():
+        function = getattr(value, "__func__", value)
+        code = getattr(function, "__code__", None)
+        if code is not None and is_user_file(code.co_filename):
+            files.add(code.co_filename)
+    for file in sorted(files):
+        tree = syntax_tree(file)
+        if tree is None:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
+                return file, node.lineno
+    return None
+
+
+def snippet(file: str, line: int) -> str:
+    return linecache.getline(file, line).rstrip("\n")
