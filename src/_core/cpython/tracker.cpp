@@ -382,7 +382,11 @@ void census_at_plateau(std::int64_t peak) {
 }
 
 int run_census(void*) {
-    if (g_active.load() && g_census_callback != nullptr && !t_in_hook) {
+    // A census scheduled at a plateau may run after the program started freeing: one below the
+    // last census would replace a census nearer the peak. Skip it.
+    const bool below_last =
+        g_recording && g_recording->current_mirror.load() < g_last_census_bytes.load();
+    if (g_active.load() && g_census_callback != nullptr && !t_in_hook && !below_last) {
         const auto began = Clock::now();
         const int gc_was_enabled = PyGC_Disable();
         t_in_hook = true;  // memslim's own allocations: not the program's
