@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-census",
         dest="census",
         action="store_false",
-        help="do not take heap censuses as traced bytes reach new highs (no advice either)",
+        help="do not take heap censuses as traced bytes reach new highs (less advice)",
     )
     run_parser.add_argument(
         "--all-findings",
@@ -198,13 +198,20 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
 
     profile = Profile.from_core(_core.tracking_result())
     heap = None
-    findings = []
     if "raw" in census:
         from memslim.heap import census_from_raw
 
         heap = (int(census["traced_bytes"]), census_from_raw(census["raw"]))  # type: ignore[call-overload,arg-type]
-        run_facts = Run(profile, heap[1], heap[0], history[:-1], outcome.main_globals)
-        findings = advise(run_facts, everything=args.all_findings)
+    # Without a census (a small or --no-census run), the findings that read allocation sites
+    # and source still run.
+    run_facts = Run(
+        profile,
+        heap[1] if heap else None,
+        heap[0] if heap else 0,
+        history[:-1],
+        outcome.main_globals,
+    )
+    findings = advise(run_facts, everything=args.all_findings)
     print_run_report(
         profile, title=" ".join(target.argv), top=args.top, census=heap, findings=findings
     )

@@ -1,0 +1,90 @@
+"""Edges of the advice rules, each on a small program: what must be found, and what must not."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _findings(tmp_path: Path, source: str) -> tuple[Path, list[dict]]:
+    script = tmp_path / "job.py"
+    script.write_text(source)
+    out = tmp_path / "report.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--all-findings", "--json", str(out), str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return script, json.loads(out.read_text())["findings"]
+
+
+def _line_of(script: Path, text: str) -> int:
+    return next(i for i, line in enumerate(script.read_text().splitlines(), 1) if text in line)
+
+
+def test_generator_only_for_one_pass_consumers(tmp_path: Path) -> None:
+    script, findings = _findings(
+        tmp_path,
+        "def main():\n"
+        "    data = list(range(300_000))\n"
+        "    text = ''.join([str(x) for x in data])  # join builds a list anyway\n"
+        "    ordered = sorted([x * 2 for x in data])  # so does sorted\n"
+        "    total = sum([x * 3 for x in data])\n"
+        "    print(len(text), ordered[0], total)\n"
+        "main()\n",
+    )
+    generators = [f for f in findings if f["kind"] == "generator"]
+    assert [f["line"] for f in generators] == [_line_of(script, "total = sum")]
+    assert generators[0]["fix"] == "sum(x * 3 for x in data)"
+
+
+def test_deque_only_for_lists_in_code_that_ran(tmp_path: Path) -> None:
+    script, findings = _findings(
+        tmp_path,
+        "def work():\n"
+        "    queue = [1, 2, 3]\n"
+        "    queue.pop(0)\n"
+        "    table = {0: 'a'}\n"
+        "    table.pop(0)  # a dict: not a queue\n"
+        "    return [queue, table] * 1000\n"
+        "def never_called():\n"
+        "    waiting = []\n"
+        "    waiting.pop(0)\n"
+        "work()\n",
+    )
+    deques = [f for f in findings if f["kind"] == "deque"]
+    assert [f["line"] for f in deques] == [_line_of(script, "queue.pop(0)")]
+    assert deques[0]["saving_bytes"] == 0 and deques[0]["time_only"]
+    assert "popleft()" in deques[0]["fix"]
+
+
+def test_slots_saving_is_void_with_an_unslotted_base(tmp_path: Path) -> None:
+    script, findings = _findings(
+        tmp_path,
+        "class Base:\n"
+        "    pass\n"
+        "class Point(Base):\n"
+        "    def __init__(self, x, y):\n"
+        "        self.x = x\n"
+        "        self.y = y\n"
+        "points = [Point(i, -i) for i in range(100_000)]\n",
+    )
+    slots = [f for f in findings if f["kind"] == "slots"]
+    assert len(slots) == 1 and slots[0]["line"] == _line_of(script, "class Point")
+    assert slots[0]["saving_bytes"] == 0
+    assert "Base has no __slots__" in slots[0]["message"]
+    assert slots[0]["bytes_now"] > 100_000 * 48
+
+
+def test_array_not_claimed_for_shared_small_ints(tmp_path: Path) -> None:
+    _script, findings = _findings(
+        tmp_path,
+        "flags = [i % 2 for i in range(2_000_000)]  # cached small ints: nothing to free\n"
+        "print(sum(flags))\n",
+    )
+    arrays = [f for f in findings if f["kind"] == "array"]
+    assert arrays == [] or all(f["bytes_now"] < 17_000_000 for f in arrays)
