@@ -3,23 +3,27 @@ their parent, measures how deeply its links are nested, and drops the tree befor
 
 before.py: finding `cycle` on the line storing the parent in Element.__init__: every dropped
 tree is a reference cycle (parent.children <-> child.parent) that only the cyclic garbage
-collector frees, so several dead trees pile up at the peak. after.py: a weak reference to the
-parent at that line, called where the parent is read.
+collector frees, so the last dead tree is still there while the next one is built. after.py: a
+weak reference to the parent at that line, called where the parent is read.
 """
 
 import random
 import weakref
 
 TAGS = ("section", "div", "p", "ul", "li", "a", "span", "em", "a", "a")
-SENTENCES = (
-    "Step {step}: open Settings, then section {section}, and follow the steps shown there. "
-    "Changes are saved as soon as you leave the page.",
-    "If section {section} is missing, ask your administrator to enable it (step {step}); "
-    "it can take up to an hour to appear for everyone.",
-    "See section {section} for the options that apply to accounts created before step {step}, "
-    "including the ones imported from the old system.",
-    "Step {step} takes effect after you sign out and back in; section {section} explains why "
-    "the session has to be renewed.",
+PARAGRAPHS = (
+    "Open Settings, then the section named above, and follow the steps shown there. "
+    "Changes are saved as soon as you leave the page, and everyone in your workspace sees them "
+    "the next time they reload; nothing needs to be restarted.",
+    "If the section is missing, ask your administrator to enable it; it can take up to an hour "
+    "to appear for everyone. Until then the old layout stays in place and nothing you have "
+    "already set up is lost.",
+    "The options in this section apply to accounts created before this step, including the "
+    "ones imported from the old system. Those accounts keep their settings unless you change "
+    "them by hand or run the migration again.",
+    "This step takes effect after you sign out and back in; the section explains why the "
+    "session has to be renewed and what to do when a shared device keeps the old session "
+    "open for longer than it should.",
 )
 
 
@@ -54,12 +58,12 @@ def parse_article(number, elements):
     rng = random.Random(number)
     document = Document(f"article {number}")
     open_elements = [document]
-    for _ in range(elements):
+    for step in range(1, elements + 1):
         while len(open_elements) > 12 or (len(open_elements) > 1 and rng.random() < 0.3):
             open_elements.pop()  # a closing tag
-        sentence = rng.choice(SENTENCES)
-        text = sentence.format(step=len(open_elements), section=rng.randrange(1, 400))
-        element = Element(rng.choice(TAGS), text, open_elements[-1])
+        draw = rng.getrandbits(32)
+        text = f"Step {step} (section {number}.{draw >> 16 & 127}): {PARAGRAPHS[draw >> 8 & 3]}"
+        element = Element(TAGS[draw % len(TAGS)], text, open_elements[-1])
         open_elements.append(element)
     return document
 
@@ -76,7 +80,7 @@ def link_depths(document):
 
 
 def index_article(number):
-    document = parse_article(number, 60_000)
+    document = parse_article(number, 50_000)
     depths = link_depths(document)
     return len(depths), max(depths)
 
@@ -84,11 +88,11 @@ def index_article(number):
 def main():
     links = 0
     deepest = 0
-    for number in range(6):
+    for number in range(12):
         count, depth = index_article(number)
         links += count
         deepest = max(deepest, depth)
-    print(f"6 articles, {links} links, deepest link at level {deepest}")
+    print(f"12 articles, {links} links, deepest link at level {deepest}")
 
 
 if __name__ == "__main__":

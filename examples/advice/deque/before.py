@@ -43,7 +43,9 @@ def main():
     reach = [hops_from(neighbours, depot) for depot in depots]
     served = sum(1 for node in range(size * size) if any(node in hops for hops in reach))
     farthest = max(max(hops.values()) for hops in reach)
-    print(f"{size * size} intersections, {served} served by {len(depots)} depots, farthest {farthest} hops")
+    print(
+        f"{size * size} crossings, {served} reached from {len(depots)} depots, max {farthest} hops"
+    )
 
 
 if __name__ == "__main__":

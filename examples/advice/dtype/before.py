@@ -12,7 +12,7 @@ def scanner_stripes(height, width, rows_per_stripe=50, seed=0):
     """8-bit pixel rows as the scanner sends them, one stripe at a time."""
     rng = np.random.default_rng(seed)
     for top in range(0, height, rows_per_stripe):
-        yield top, rng.integers(0, 256, size=(rows_per_stripe, width))
+        yield top, rng.integers(0, 256, size=(rows_per_stripe, width), dtype=np.uint8)
 
 
 def decode_page(height, width):

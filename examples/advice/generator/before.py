@@ -26,7 +26,7 @@ def bandwidth_bits(sizes, header_bytes=320):
 def main():
     requests = 2_000_000
     bits = bandwidth_bits(response_sizes(requests))
-    print(f"{requests} requests, {bits / 8e9:.3f} GB sent, {bits / 86_400 / 1e6:.3f} Mbit/s average")
+    print(f"{requests} requests, {bits / 8e9:.3f} GB sent, {bits / 86_400e6:.3f} Mbit/s average")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,7 @@ def main():
     points = sample_terrain(width=1_000, depth=700)
     lowest, highest, above_sea = summarise(points)
     print(
-        f"{len(points)} points, height {lowest:.3f} to {highest:.3f} m, "
-        f"{above_sea} above sea level"
+        f"{len(points)} points, height {lowest:.3f} to {highest:.3f} m, {above_sea} above sea level"
     )
 
 
