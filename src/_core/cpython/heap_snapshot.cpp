@@ -162,9 +162,10 @@ bool HeapSnapshot::take(PyObject* focus) {
     walk_seconds_ = std::chrono::duration<double>(walked - began).count();
     dominators_seconds_ =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - walked).count();
-    // The dominators' peak: predecessor graph, order and rank on top of what is kept.
-    const std::size_t dominator_peak =
-        memory_now() - tree_.retained.capacity() * 8 + graph_.memory_bytes() + n * 8;
+    // The dominators' peak: predecessor lists, order and dominators by rank, on top of what is
+    // kept (and before idom and retained exist).
+    const std::size_t dominator_peak = memory_now() - tree_.retained.size() * 8 -
+                                       tree_.idom.size() * 4 + graph_.memory_bytes() + n * 8;
     peak_memory_bytes_ = std::max({peak_memory_bytes_, dominator_peak, memory_now()});
     if (gc_was_enabled) PyGC_Enable();
     return true;

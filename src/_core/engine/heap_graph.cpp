@@ -18,22 +18,6 @@ HeapGraph::HeapGraph(std::size_t nodes, std::vector<NodeId>&& from, std::vector<
     std::vector<NodeId>().swap(to);
 }
 
-HeapGraph HeapGraph::reversed() const {
-    // Counting sort by target, straight from the CSR: no (from, to) pairs in between.
-    const std::size_t n = nodes();
-    std::vector<std::uint32_t> begin(n + 1, 0);
-    for (NodeId target : targets_) ++begin[target + 1];
-    for (std::size_t i = 0; i < n; ++i) begin[i + 1] += begin[i];
-    std::vector<NodeId> sources(targets_.size());
-    for (NodeId node = 0; node < n; ++node) {
-        for (NodeId target : successors(node)) sources[begin[target]++] = node;
-    }
-    // Each begin[t] advanced to begin[t + 1]: shift back instead of keeping a cursor array.
-    for (std::size_t i = n; i > 0; --i) begin[i] = begin[i - 1];
-    begin[0] = 0;
-    return HeapGraph(std::move(begin), std::move(sources));
-}
-
 namespace {
 
 // Reverse post-order of the nodes reachable from root (iterative depth-first search).
@@ -67,41 +51,62 @@ std::vector<NodeId> reverse_post_order(const HeapGraph& graph, NodeId root) {
 std::vector<NodeId> immediate_dominators(const HeapGraph& graph, NodeId root,
                                          std::vector<NodeId>& idom, std::size_t& passes) {
     const std::size_t n = graph.nodes();
-    idom.assign(n, kNoNode);
+    idom.clear();
     passes = 0;
     if (n == 0) return {};
 
+    // The iteration runs on reverse post-order positions ("ranks"): the root is rank 0, a
+    // node's rank compares directly in `intersect`, and no node -> rank array is kept while it
+    // runs. Predecessor lists (reachable nodes only) are built in rank space by counting sort.
     std::vector<NodeId> order = reverse_post_order(graph, root);
-    std::vector<std::uint32_t> rank(n, kNoNode);  // position in reverse post-order
-    for (std::uint32_t i = 0; i < order.size(); ++i) rank[order[i]] = i;
-    const HeapGraph predecessors = graph.reversed();
+    const auto reached = static_cast<std::uint32_t>(order.size());
+    std::vector<std::uint32_t> begin(reached + 1, 0);
+    std::vector<std::uint32_t> predecessors;
+    {
+        std::vector<std::uint32_t> rank(n, kNoNode);
+        for (std::uint32_t i = 0; i < reached; ++i) rank[order[i]] = i;
+        for (std::uint32_t i = 0; i < reached; ++i) {
+            for (NodeId s : graph.successors(order[i])) ++begin[rank[s] + 1];
+        }
+        for (std::uint32_t i = 0; i < reached; ++i) begin[i + 1] += begin[i];
+        predecessors.resize(begin[reached]);
+        for (std::uint32_t i = 0; i < reached; ++i) {
+            for (NodeId s : graph.successors(order[i])) predecessors[begin[rank[s]]++] = i;
+        }
+        for (std::uint32_t i = reached; i > 0; --i) begin[i] = begin[i - 1];
+        begin[0] = 0;
+    }
 
-    auto intersect = [&](NodeId a, NodeId b) {
+    std::vector<std::uint32_t> dom(reached, kNoNode);  // immediate dominator, by rank
+    auto intersect = [&](std::uint32_t a, std::uint32_t b) {
         while (a != b) {
-            while (rank[a] > rank[b]) a = idom[a];
-            while (rank[b] > rank[a]) b = idom[b];
+            while (a > b) a = dom[a];
+            while (b > a) b = dom[b];
         }
         return a;
     };
-
-    idom[root] = root;
+    dom[0] = 0;
     bool changed = true;
     while (changed) {
         changed = false;
         ++passes;
-        for (std::size_t i = 1; i < order.size(); ++i) {
-            const NodeId node = order[i];
-            NodeId candidate = kNoNode;
-            for (NodeId p : predecessors.successors(node)) {
-                if (rank[p] == kNoNode || idom[p] == kNoNode) continue;  // unreachable/unset
+        for (std::uint32_t i = 1; i < reached; ++i) {
+            std::uint32_t candidate = kNoNode;
+            for (std::uint32_t e = begin[i]; e < begin[i + 1]; ++e) {
+                const std::uint32_t p = predecessors[e];
+                if (dom[p] == kNoNode) continue;  // not processed yet
                 candidate = candidate == kNoNode ? p : intersect(p, candidate);
             }
-            if (candidate != idom[node]) {
-                idom[node] = candidate;
+            if (candidate != dom[i]) {
+                dom[i] = candidate;
                 changed = true;
             }
         }
     }
+    std::vector<std::uint32_t>().swap(predecessors);
+    std::vector<std::uint32_t>().swap(begin);
+    idom.assign(n, kNoNode);
+    for (std::uint32_t i = 0; i < reached; ++i) idom[order[i]] = order[dom[i]];
     return order;
 }
 

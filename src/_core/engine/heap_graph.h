@@ -37,9 +37,6 @@ class HeapGraph {
         return begin_.size() * sizeof(std::uint32_t) + targets_.size() * sizeof(NodeId);
     }
 
-    // The graph with every edge reversed.
-    [[nodiscard]] HeapGraph reversed() const;
-
   private:
     std::vector<std::uint32_t> begin_;
     std::vector<NodeId> targets_;
