@@ -346,7 +346,12 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
     // Top retainers: the largest retained sizes, leaving out program structure (modules,
     // classes, functions and their dicts) and nodes that retain almost only what a chosen
     // node above them already shows.
+    // Only the largest few are read (nested retainers are skipped, so keep a wide margin over
+    // `top`): a bounded min-heap, not an array of every node.
+    const std::size_t head = top * 64 + 256;
+    auto larger = [&](NodeId a, NodeId b) { return snapshot.retained(a) > snapshot.retained(b); };
     std::vector<NodeId> order;
+    order.reserve(head + 1);
     for (NodeId node = 1; node < n; ++node) {
         PyTypeObject* tp = snapshot.type(node);
         if (PyType_FastSubclass(tp, Py_TPFLAGS_TYPE_SUBCLASS) || tp == &PyModule_Type ||
@@ -354,15 +359,15 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
             continue;
         }
         if (snapshot.idom(node) == kNoNode) continue;
+        if (order.size() == head && !larger(node, order.front())) continue;
         order.push_back(node);
+        std::push_heap(order.begin(), order.end(), larger);
+        if (order.size() > head) {
+            std::pop_heap(order.begin(), order.end(), larger);
+            order.pop_back();
+        }
     }
-    // Only the head of the order is read: sort just enough of it (nested retainers are skipped,
-    // so keep a wide margin over `top`).
-    const std::size_t head = std::min(order.size(), top * 64 + 256);
-    std::partial_sort(
-        order.begin(), order.begin() + static_cast<std::ptrdiff_t>(head), order.end(),
-        [&](NodeId a, NodeId b) { return snapshot.retained(a) > snapshot.retained(b); });
-    order.resize(head);
+    std::sort_heap(order.begin(), order.end(), larger);
     std::vector<NodeId> chosen;
     for (NodeId node : order) {
         if (chosen.size() >= top) break;

@@ -87,22 +87,26 @@ bool HeapSnapshot::take(PyObject* focus) {
 
     // Per-node arrays are reserved generously: pages never written are never resident.
     const auto listed = static_cast<std::size_t>(PyList_GET_SIZE(tracked));
-    const std::size_t expected = listed * 3 + 16;
+    const std::size_t expected = listed * 6 + (std::size_t{1} << 20);
     addresses_.assign(1, 0);
     addresses_.reserve(expected);
     std::vector<std::uint32_t> incoming{0};
     incoming.reserve(expected);
     std::vector<engine::NodeId> targets;
     targets.reserve(expected);
-    std::vector<std::uint32_t> begin{0, 0};  // node 0 (the root) gets its edges last
+    std::vector<std::uint32_t> begin{0, 0};  // node 0's (the root's) edges are kept apart
     begin.reserve(expected + 1);
     index_ = engine::AddressIndex(listed * 2);
     Walk walk{&addresses_, &index_, &incoming, &targets, tracked};
     for (std::size_t i = 0; i < listed; ++i) {
         PyObject* o = PyList_GET_ITEM(tracked, static_cast<Py_ssize_t>(i));
-        if (!is_static_or_immortal(o)) node_for(walk, o);
+        if (o != tracked && !is_static_or_immortal(o)) node_for(walk, o);
     }
-    const std::size_t from_list = addresses_.size();
+    // The list's references are memslim's, not the program's: drop them (and its memory) now,
+    // before reference counts are compared with referrers in the heap. No object dies: each
+    // one the GC tracks is referenced by something else too.
+    Py_DECREF(tracked);
+    walk.exclude = nullptr;
     // Objects held only by running frames' locals (a str, an array, bytes: not tracked by the
     // GC, and referenced by no tracked object) are part of the heap too.
     visit_frame_locals(
@@ -136,28 +140,21 @@ bool HeapSnapshot::take(PyObject* focus) {
         begin.push_back(static_cast<std::uint32_t>(targets.size()));
     }
     const std::size_t n = addresses_.size();
+    index_.release();  // rebuilt on demand by node_of(): not needed from here on
+    peak_memory_bytes_ = memory_now() + incoming.size() * 4;
 
-    // Roots: references from outside the heap. The GC's list holds one reference to each
-    // object it lists; that one is memslim's, not the program's. The root's row goes first.
+    // Roots: references from outside the heap (more references than referrers in the heap).
+    // They become the virtual root's edges, kept apart from the rows already built.
     std::vector<engine::NodeId> roots;
     for (engine::NodeId node = 1; node < n; ++node) {
         auto* o = reinterpret_cast<PyObject*>(addresses_[node]);
-        const Py_ssize_t own = node < from_list ? 1 : 0;
         if (o == focus && incoming[node] > 0) continue;
-        if (Py_REFCNT(o) - own > static_cast<Py_ssize_t>(incoming[node])) roots.push_back(node);
+        if (Py_REFCNT(o) > static_cast<Py_ssize_t>(incoming[node])) roots.push_back(node);
     }
     std::vector<std::uint32_t>().swap(incoming);
-    targets.insert(targets.begin(), roots.begin(), roots.end());
-    for (std::size_t i = 1; i < begin.size(); ++i)
-        begin[i] += static_cast<std::uint32_t>(roots.size());
-    std::vector<engine::NodeId>().swap(roots);
-    graph_ = engine::HeapGraph(std::move(begin), std::move(targets));
-    Py_DECREF(tracked);
+    graph_ = engine::HeapGraph(std::move(begin), std::move(targets), std::move(roots));
     const auto walked = std::chrono::steady_clock::now();
-    peak_memory_bytes_ = memory_now();
-
     progress.step("computing dominators");
-    index_.release();  // rebuilt on demand by node_of(): not needed by the dominators
     tree_ = engine::dominators(graph_, 0, [this](engine::NodeId v) { return size(v); });
     walk_seconds_ = std::chrono::duration<double>(walked - began).count();
     dominators_seconds_ =

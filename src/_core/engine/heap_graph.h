@@ -24,22 +24,28 @@ class HeapGraph {
     HeapGraph() = default;
     // Builds the CSR from edge pairs (both vectors are consumed).
     HeapGraph(std::size_t nodes, std::vector<NodeId>&& from, std::vector<NodeId>&& to);
-    // Takes a CSR as it is: node i's successors are targets[begin[i] .. begin[i + 1]).
-    HeapGraph(std::vector<std::uint32_t>&& begin, std::vector<NodeId>&& targets)
-        : begin_(std::move(begin)), targets_(std::move(targets)) {}
+    // Takes a CSR as it is: node i's successors are targets[begin[i] .. begin[i + 1]), except
+    // node 0's, which are `first` (when not empty) — so a caller that learns node 0's edges
+    // last (a heap walk's roots) never moves the others to put them in front.
+    HeapGraph(std::vector<std::uint32_t>&& begin, std::vector<NodeId>&& targets,
+              std::vector<NodeId>&& first = {})
+        : begin_(std::move(begin)), targets_(std::move(targets)), first_(std::move(first)) {}
 
     [[nodiscard]] std::size_t nodes() const { return begin_.empty() ? 0 : begin_.size() - 1; }
-    [[nodiscard]] std::size_t edges() const { return targets_.size(); }
+    [[nodiscard]] std::size_t edges() const { return targets_.size() + first_.size(); }
     [[nodiscard]] std::span<const NodeId> successors(NodeId node) const {
+        if (node == 0 && !first_.empty()) return first_;
         return {targets_.data() + begin_[node], begin_[node + 1] - begin_[node]};
     }
     [[nodiscard]] std::size_t memory_bytes() const {
-        return begin_.size() * sizeof(std::uint32_t) + targets_.size() * sizeof(NodeId);
+        return begin_.size() * sizeof(std::uint32_t) +
+               (targets_.size() + first_.size()) * sizeof(NodeId);
     }
 
   private:
     std::vector<std::uint32_t> begin_;
     std::vector<NodeId> targets_;
+    std::vector<NodeId> first_;  // node 0's successors, when given apart
 };
 
 struct DominatorTree {
