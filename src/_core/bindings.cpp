@@ -200,6 +200,7 @@ nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice, SiteFrames& f
         row["bytes"] = c.bytes;
         row["with_dict"] = c.with_dict;
         row["dict_bytes"] = c.dict_bytes;
+        row["weakly_referenced"] = c.weakly_referenced;
         row["attribute_sets"] = sets;
         row["other_sets"] = c.other_sets;
         classes.append(row);

@@ -88,3 +88,20 @@ def test_array_not_claimed_for_shared_small_ints(tmp_path: Path) -> None:
     )
     arrays = [f for f in findings if f["kind"] == "array"]
     assert arrays == [] or all(f["bytes_now"] < 17_000_000 for f in arrays)
+
+
+def test_slots_keeps_weakref_when_instances_are_weakly_referenced(tmp_path: Path) -> None:
+    _script, findings = _findings(
+        tmp_path,
+        "import weakref\n"
+        "class Node:\n"
+        "    def __init__(self, key):\n"
+        "        self.key = key\n"
+        "        self.value = None\n"
+        "nodes = [Node(i) for i in range(100_000)]\n"
+        "index = weakref.WeakValueDictionary((n.key, n) for n in nodes[:5000])\n"
+        "plain = [Node(i) for i in range(10)]\n",
+    )
+    (slots,) = [f for f in findings if f["kind"] == "slots"]
+    assert "'__weakref__'" in slots["fix"]
+    assert "instances are weakly referenced" in slots["message"]

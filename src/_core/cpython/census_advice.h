@@ -27,9 +27,10 @@ constexpr engine::SiteId kUnknownSite = 0xFFFFFFFFu;
 struct ClassFacts {
     PyTypeObject* type = nullptr;
     std::uint64_t count = 0;
-    std::uint64_t bytes = 0;       // the instances' own true sizes (values array included)
-    std::uint64_t with_dict = 0;   // instances whose __dict__ was materialised
-    std::uint64_t dict_bytes = 0;  // those dicts' true sizes
+    std::uint64_t bytes = 0;              // the instances' own true sizes (values array included)
+    std::uint64_t with_dict = 0;          // instances whose __dict__ was materialised
+    std::uint64_t dict_bytes = 0;         // those dicts' true sizes
+    std::uint64_t weakly_referenced = 0;  // instances some weak reference points to
     // Distinct sets of attribute names (borrowed, in key order) and how many instances have
     // each, most common first; at most kMaxAttributeSets (the rest are counted in other_sets).
     std::vector<std::pair<std::vector<PyObject*>, std::uint64_t>> attribute_sets;

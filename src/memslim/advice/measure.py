@@ -13,10 +13,11 @@ from memslim import _core
 
 
 @functools.cache
-def slotted_instance(attributes: int) -> int:
-    """Bytes of an instance of a class with ``attributes`` slots, all set."""
+def slotted_instance(attributes: int, weakref: bool = False) -> int:
+    """Bytes of an instance of a class with ``attributes`` slots, all set (and a
+    ``__weakref__`` slot when asked)."""
     names = tuple(f"a{i}" for i in range(attributes))
-    twin = type("SlottedTwin", (), {"__slots__": names})
+    twin = type("SlottedTwin", (), {"__slots__": names + (("__weakref__",) if weakref else ())})
     instance = twin()
     for name in names:
         setattr(instance, name, None)

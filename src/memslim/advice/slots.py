@@ -36,7 +36,9 @@ def find(run: Run) -> Iterator[Finding]:
         scale = run.peak_scale(run.type_stacks(cls))  # census near the peak -> at the peak
         count = round(row["count"] * scale)
         bytes_now = round((row["bytes"] + row["dict_bytes"]) * scale)
-        bytes_after = count * measure.slotted_instance(len(names))
+        weak = row["weakly_referenced"] > 0
+        each = measure.slotted_instance(len(names), weakref=weak)
+        bytes_after = count * each
         bases = _unslotted_bases(cls)
         notes = []
         if len(row["attribute_sets"]) > 1 or row["other_sets"]:
@@ -55,16 +57,23 @@ def find(run: Run) -> Iterator[Finding]:
             notes.append(
                 f"base class {listed} has no __slots__: give it __slots__ too, or no saving"
             )
-        notes.append('add "__weakref__" to __slots__ if instances are weakly referenced')
-        is_dataclass = dataclasses.is_dataclass(cls)
-        if is_dataclass:
-            fix = f"@dataclass(slots=True)\nclass {cls.__name__}:"
+        if weak:
+            notes.append(
+                f"{row['weakly_referenced']:,} instances are weakly referenced: __slots__ needs"
+                ' "__weakref__" (8 bytes each, counted)'
+            )
+        slot_names = names + (["__weakref__"] if weak else [])
+        if dataclasses.is_dataclass(cls):
+            weakref_slot = ", weakref_slot=True" if weak else ""
+            fix = f"@dataclass(slots=True{weakref_slot})\nclass {cls.__name__}:"
         else:
-            fix = f"class {cls.__name__}:\n    __slots__ = ({', '.join(repr(n) for n in names)},)"
+            listed = ", ".join(repr(n) for n in slot_names)
+            fix = f"class {cls.__name__}:\n    __slots__ = ({listed},)"
         message = (
             f"{count:,} {cls.__name__} instances hold {bytes_now:,} bytes at the peak; with "
-            f"__slots__ each takes {measure.slotted_instance(len(names))} bytes on this "
-            f"interpreter. " + "; ".join(notes) + "."
+            f"__slots__ each takes {each} bytes on this interpreter"
+            + ("; " + "; ".join(notes) if notes else "")
+            + "."
         )
         yield Finding(
             kind="slots",
