@@ -138,7 +138,13 @@ std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* 
     return depth;
 }
 
-PyObject* local_variable_holding(PyObject* value) {
+namespace {
+
+// Calls `each(frame, code)` for every running Python frame of the program in every thread,
+// innermost first per thread (C-stack shims and memslim's own frames skipped), until it
+// returns a non-null result, which is returned.
+template <class Each>
+PyObject* for_each_program_frame(Each each) {
     PyInterpreterState* interp = PyInterpreterState_Get();
     for (PyThreadState* t = PyInterpreterState_ThreadHead(interp); t != nullptr;
          t = PyThreadState_Next(t)) {
@@ -146,56 +152,53 @@ PyObject* local_variable_holding(PyObject* value) {
 #if PY_VERSION_HEX >= 0x030C0000
             if (f->owner == kFrameOwnedByCStack) continue;
 #endif
-            PyObject* code_object = code_of(f);
-            if (code_object == nullptr || !PyCode_Check(code_object)) continue;
-            if (is_memslim_frame(f)) continue;
-            auto* code = reinterpret_cast<PyCodeObject*>(code_object);
-            // Locals (and cells), then the value stack: a list being built by a comprehension
-            // lives there until it is bound to a name. `stacktop` is stale while a frame runs,
-            // so the whole stack area is scanned; its slots are compared, never dereferenced.
-            const int locals = code->co_nlocalsplus;
-            const int used = locals + code->co_stacksize;
-            for (int i = 0; i < used; ++i) {
-                PyObject* slot = f->localsplus[i];
-                if (slot == nullptr) continue;
-                if (slot != value &&
-                    !(i < locals && PyCell_Check(slot) && PyCell_GET(slot) == value)) {
-                    continue;
-                }
-                const int line =
-                    line_of(code, static_cast<std::uint32_t>(
-                                      instruction_of(f) -
-                                      reinterpret_cast<const CodeUnit*>(code->co_code_adaptive)));
-                if (i >= locals) {
-                    return PyUnicode_FromFormat("a temporary in %U (%U:%d)", code->co_qualname,
-                                                code->co_filename, line);
-                }
-                PyObject* name = PyTuple_GET_ITEM(code->co_localsplusnames, i);
-                return PyUnicode_FromFormat("%U in %U (%U:%d)", name, code->co_qualname,
-                                            code->co_filename, line);
-            }
+            PyObject* code = code_of(f);
+            if (code == nullptr || !PyCode_Check(code) || is_memslim_frame(f)) continue;
+            if (PyObject* found = each(f, reinterpret_cast<PyCodeObject*>(code))) return found;
         }
     }
     return nullptr;
 }
 
-void visit_frame_locals(int (*visit)(PyObject*, void*), void* arg) {
-    PyInterpreterState* interp = PyInterpreterState_Get();
-    for (PyThreadState* t = PyInterpreterState_ThreadHead(interp); t != nullptr;
-         t = PyThreadState_Next(t)) {
-        for (const InterpreterFrame* f = top_frame(t); f != nullptr; f = f->previous) {
-#if PY_VERSION_HEX >= 0x030C0000
-            if (f->owner == kFrameOwnedByCStack) continue;
-#endif
-            PyObject* code_object = code_of(f);
-            if (code_object == nullptr || !PyCode_Check(code_object)) continue;
-            if (is_memslim_frame(f)) continue;
-            const int locals = reinterpret_cast<PyCodeObject*>(code_object)->co_nlocalsplus;
-            for (int i = 0; i < locals; ++i) {
-                if (f->localsplus[i] != nullptr) visit(f->localsplus[i], arg);
+}  // namespace
+
+PyObject* local_variable_holding(PyObject* value) {
+    return for_each_program_frame([value](const InterpreterFrame* f,
+                                          PyCodeObject* code) -> PyObject* {
+        // Locals (and cells), then the value stack: a list being built by a comprehension
+        // lives there until it is bound to a name. `stacktop` is stale while a frame runs,
+        // so the whole stack area is scanned; its slots are compared, never dereferenced.
+        const int locals = code->co_nlocalsplus;
+        const int used = locals + code->co_stacksize;
+        for (int i = 0; i < used; ++i) {
+            PyObject* slot = f->localsplus[i];
+            if (slot == nullptr) continue;
+            if (slot != value && !(i < locals && PyCell_Check(slot) && PyCell_GET(slot) == value)) {
+                continue;
             }
+            const int line = line_of(
+                code,
+                static_cast<std::uint32_t>(
+                    instruction_of(f) - reinterpret_cast<const CodeUnit*>(code->co_code_adaptive)));
+            if (i >= locals) {
+                return PyUnicode_FromFormat("a temporary in %U (%U:%d)", code->co_qualname,
+                                            code->co_filename, line);
+            }
+            PyObject* name = PyTuple_GET_ITEM(code->co_localsplusnames, i);
+            return PyUnicode_FromFormat("%U in %U (%U:%d)", name, code->co_qualname,
+                                        code->co_filename, line);
         }
-    }
+        return nullptr;
+    });
+}
+
+void visit_frame_locals(int (*visit)(PyObject*, void*), void* arg) {
+    for_each_program_frame([&](const InterpreterFrame* f, PyCodeObject* code) -> PyObject* {
+        for (int i = 0; i < code->co_nlocalsplus; ++i) {
+            if (f->localsplus[i] != nullptr) visit(f->localsplus[i], arg);
+        }
+        return nullptr;
+    });
 }
 
 int line_of(PyCodeObject* code, std::uint32_t instruction) {
