@@ -98,9 +98,12 @@ def test_slots_keeps_weakref_when_instances_are_weakly_referenced(tmp_path: Path
         "    def __init__(self, key):\n"
         "        self.key = key\n"
         "        self.value = None\n"
-        "nodes = [Node(i) for i in range(100_000)]\n"
-        "index = weakref.WeakValueDictionary((n.key, n) for n in nodes[:5000])\n"
-        "plain = [Node(i) for i in range(10)]\n",
+        "index = weakref.WeakValueDictionary()\n"
+        "nodes = []\n"
+        "for i in range(100_000):\n"
+        "    nodes.append(Node(i))\n"
+        "    if i % 20 == 0:\n"
+        "        index[i] = nodes[-1]  # one in 20 is weakly referenced, at every census\n",
     )
     (slots,) = [f for f in findings if f["kind"] == "slots"]
     assert "'__weakref__'" in slots["fix"]

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -357,9 +358,12 @@ void after_fork_in_child() {
 // walks the whole heap, and a program that grows steadily would otherwise pay for many. When
 // they go over, the margin to the next census doubles. The allowance keeps short runs (whose
 // early censuses are a large share of so little time) at the fine margin that puts the last
-// census close to the peak.
+// census close to the peak. Each census also walks the interpreter's own objects (about 4 MiB
+// at start-up), so censuses are at least kCensusMinStep apart: a small heap does not pay for
+// dozens of walks of that baseline.
 constexpr double kCensusTimeBudget = 0.2;
-constexpr double kCensusAllowanceSeconds = 1.0;
+constexpr double kCensusAllowanceSeconds = 2.0;
+constexpr std::int64_t kCensusMinStep = std::int64_t{2} << 20;
 double g_census_seconds = 0;
 std::atomic<double> g_census_margin_now{0.1};
 
@@ -406,8 +410,9 @@ int run_census(void*) {
         }
         const std::int64_t traced = g_recording->current_mirror.load();
         g_last_census_bytes.store(traced);
-        g_next_census.store(
-            static_cast<std::int64_t>(static_cast<double>(traced) * (1.0 + g_census_margin_now)));
+        g_next_census.store(std::max(
+            traced + kCensusMinStep,
+            static_cast<std::int64_t>(static_cast<double>(traced) * (1.0 + g_census_margin_now))));
     }
     g_census_pending.store(false);
     return 0;  // never raise into the program

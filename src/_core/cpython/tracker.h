@@ -79,7 +79,8 @@ std::vector<engine::Frame> site_frames(engine::SiteId site);
 
 // Heap censuses at the high-water mark: when traced bytes pass `first_bytes`, and then each
 // time they exceed the traced bytes at the previous census by `margin` (0.1: 10%; doubled each
-// time censuses have taken more than a fifth of the run's time plus one second), a call to
+// time censuses have taken more than a fifth of the run's time plus two seconds; and at least
+// 2 MiB apart), a call to
 // `callback` is scheduled (Py_AddPendingCall) and runs at the interpreter's next safe point,
 // in the main thread with the GIL held, outside any hook. While it runs, its allocations are not
 // recorded and the cyclic GC is paused (so no object of the program is freed unseen). Exceptions

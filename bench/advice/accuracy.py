@@ -1,0 +1,76 @@
+"""How close each finding's predicted saving comes to the real one, for every pair in
+examples/advice/ (after.py applies exactly the suggested fix): the saving memslim reports for
+before.py against the difference in peak traced bytes between before.py and after.py. For the
+dtype pair the truth is tracemalloc's peak (NumPy's buffers are not PyMem allocations).
+
+    python3 bench/advice/accuracy.py            # a markdown table for bench/RESULTS.md
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "advice"
+TRACEMALLOC_PEAK = """
+import runpy, sys, tracemalloc
+sys.argv = [sys.argv[1]]
+tracemalloc.start()
+runpy.run_path(sys.argv[0], run_name="__main__")
+print(tracemalloc.get_traced_memory()[1])
+"""
+
+
+def memslim_report(script: Path, out: Path) -> dict:
+    subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--json", str(out), script.name],
+        cwd=script.parent,
+        capture_output=True,
+        check=True,
+    )
+    return json.loads(out.read_text())
+
+
+def tracemalloc_peak(script: Path) -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", TRACEMALLOC_PEAK, script.name],
+        cwd=script.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout.split()[-1])
+
+
+def main() -> None:
+    print(f"Python {platform.python_version()}, {platform.platform()}")
+    print()
+    print("| pair | finding (line) | predicted saving (MB) | real difference (MB) | ratio |")
+    print("|---|---|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for pair in sorted(p for p in EXAMPLES.iterdir() if (p / "before.py").exists()):
+            kind = pair.name.split("_")[0]
+            before = memslim_report(pair / "before.py", Path(tmp) / "before.json")
+            after = memslim_report(pair / "after.py", Path(tmp) / "after.json")
+            found = [f for f in before.get("findings", []) if f["kind"] == kind]
+            if kind == "dtype":
+                real = tracemalloc_peak(pair / "before.py") - tracemalloc_peak(pair / "after.py")
+            else:
+                real = before["peak"]["traced_bytes"] - after["peak"]["traced_bytes"]
+            if not found:
+                print(f"| {pair.name} | none | - | {real / 1e6:.2f} | - |")
+                continue
+            f = found[0]
+            ratio = f"{f['saving_bytes'] / real:.2f}" if real > 0 else "time only"
+            print(
+                f"| {pair.name} | {kind} ({f['line']}) | {f['saving_bytes'] / 1e6:.2f} | "
+                f"{real / 1e6:.2f} | {ratio} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
