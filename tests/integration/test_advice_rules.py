@@ -108,3 +108,32 @@ def test_slots_keeps_weakref_when_instances_are_weakly_referenced(tmp_path: Path
     (slots,) = [f for f in findings if f["kind"] == "slots"]
     assert "'__weakref__'" in slots["fix"]
     assert "instances are weakly referenced" in slots["message"]
+
+
+def test_sample_mode_keeps_type_findings_and_drops_per_site_ones(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples" / "advice"
+    reports = {}
+    for mode, pair in (("exact", "slots"), ("sample", "slots"), ("sample", "record-dict")):
+        out = tmp_path / f"{mode}-{pair}.json"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "memslim",
+                "run",
+                "--mode",
+                mode,
+                "--json",
+                str(out),
+                "before.py",
+            ],
+            cwd=examples / pair,
+            capture_output=True,
+            check=True,
+            timeout=300,
+        )
+        reports[mode, pair] = json.loads(out.read_text())["findings"]
+    (exact,) = [f for f in reports["exact", "slots"] if f["kind"] == "slots"]
+    (sampled,) = [f for f in reports["sample", "slots"] if f["kind"] == "slots"]
+    assert abs(sampled["saving_bytes"] - exact["saving_bytes"]) <= 0.05 * exact["saving_bytes"]
+    assert not [f for f in reports["sample", "record-dict"] if f["kind"] == "record-dict"]

@@ -72,11 +72,20 @@ class Run:
             for row in self.census.sites:
                 self._at_census[row.frames] += row.bytes
 
+    @property
+    def exact(self) -> bool:
+        """Whether every object's allocation site is known (exact mode). In sample mode the
+        census knows the sites of sampled blocks only: per-site facts are a sample, and the
+        findings built on them are not made."""
+        return self.profile.mode == "exact"
+
     def peak_scale(self, stacks: Iterable[Stack | None]) -> float:
         """How much of what the census saw at these allocation stacks was live at the peak:
         bytes live at the peak there (exact, from the tracker) over bytes the census counted
         there. The census runs near the peak, not at it; a finding's census counts times this
         scale estimate the peak. 1.0 when the stacks are unknown."""
+        if not self.exact:
+            return 1.0  # the census's per-stack bytes cover sampled blocks only
         unique = {s for s in stacks if s}
         census = sum(self._at_census.get(s, 0) for s in unique)
         peak = sum(self._at_peak.get(s, 0) for s in unique)

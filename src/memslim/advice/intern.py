@@ -22,8 +22,8 @@ def interned_strings_are_immortal() -> bool:
 
 
 def find(run: Run) -> Iterator[Finding]:
-    if run.census is None or run.census.facts is None:
-        return
+    if run.census is None or run.census.facts is None or not run.exact:
+        return  # per-site facts need exact mode
     # One finding per line of the user's code (a line may allocate through several stacks).
     by_line: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for row in run.census.facts.strings:

@@ -18,8 +18,8 @@ def _class_name(function: str) -> str:
 
 
 def find(run: Run) -> Iterator[Finding]:
-    if run.census is None or run.census.facts is None:
-        return
+    if run.census is None or run.census.facts is None or not run.exact:
+        return  # per-site facts need exact mode
     for row in run.census.facts.dicts:
         keys = row["keys"]
         frame = user_frame(row["frames"])

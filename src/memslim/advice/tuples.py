@@ -28,8 +28,8 @@ def _tuple_fix(file: str, line: int) -> str | None:
 
 
 def find(run: Run) -> Iterator[Finding]:
-    if run.census is None or run.census.facts is None:
-        return
+    if run.census is None or run.census.facts is None or not run.exact:
+        return  # per-site facts need exact mode
     for row in run.census.facts.lists:
         frame = user_frame(row["frames"])
         lists = row["lists"]
