@@ -265,6 +265,8 @@ nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice, SiteFrames& f
     }
     out["cycle_edges"] = edges;
     out["largest_garbage_group"] = advice.largest_garbage_group;
+    out["garbage_bytes"] = advice.garbage_bytes;
+    out["garbage_objects"] = advice.garbage_objects;
     return out;
 }
 

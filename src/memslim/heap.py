@@ -149,6 +149,8 @@ class CensusFacts:
     cycle_edges: list[tuple[type, str, type, int]]
     arrays: list[dict[str, Any]]
     largest_garbage_group: int = 0  # bytes of the largest group of garbage linked together
+    garbage_bytes: int = 0  # all unreachable objects (the garbage rows keep the larger parts)
+    garbage_objects: int = 0
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,8 @@ def census_from_raw(raw: dict[str, Any]) -> HeapCensus:
             a["cycle_edges"],
             a["arrays"],
             a.get("largest_garbage_group", 0),
+            a.get("garbage_bytes", 0),
+            a.get("garbage_objects", 0),
         )
     return HeapCensus(
         raw["objects"],

@@ -286,6 +286,8 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
             out.arrays.push_back(node);
         }
         if (snapshot.idom(node) == kNoNode) {
+            out.garbage_bytes += snapshot.size(node);
+            out.garbage_objects += 1;
             GarbageFacts& row = garbage[{tp, site}];
             row.type = tp;
             row.site = site;

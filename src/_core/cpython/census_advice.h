@@ -104,6 +104,8 @@ struct CensusAdvice {
     // The bytes of the largest group of garbage objects linked to each other (one dead tree,
     // say): what could not be freed at once even if each group were freed as soon as it died.
     std::uint64_t largest_garbage_group = 0;
+    std::uint64_t garbage_bytes = 0;  // all of the garbage (the rows keep the larger parts)
+    std::uint64_t garbage_objects = 0;
     static constexpr std::uint64_t kLargeArrayBytes = 1 << 20;
 };
 

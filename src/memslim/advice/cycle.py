@@ -77,8 +77,8 @@ def find(run: Run) -> Iterator[Finding]:
     edges = [e for e in facts.cycle_edges if class_definition(e[0]) is not None]
     if not facts.garbage or not edges:
         return
-    garbage = sum(row["bytes"] for row in facts.garbage)
-    objects = sum(row["count"] for row in facts.garbage)
+    garbage = facts.garbage_bytes
+    objects = facts.garbage_objects
     at_site: dict[tuple[type, object], int] = {}
     for site in run.census.sites:
         key = (site.type, site.frames)
