@@ -97,7 +97,3 @@ def class_definition(cls: type) -> tuple[str, int] | None:
             if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
                 return file, node.lineno
     return None
-
-
-def snippet(file: str, line: int) -> str:
-    return linecache.getline(file, line).rstrip("\n")
