@@ -174,12 +174,15 @@ class HeapCensus:
         """Growth since ``baseline`` by type and by (type, allocation site): objects and bytes
         added, largest first (net: objects freed in between count against those added)."""
         return HeapDiff(
-            _growth(
-                {(t.name, None): (t.count, t.bytes) for t in self.types},
-                {(t.name, None): (t.count, t.bytes) for t in baseline.types},
-            ),
+            _growth(_by_type(self.types), _by_type(baseline.types)),
             _growth(_by_site(self.sites), _by_site(baseline.sites)),
         )
+
+
+def _by_type(
+    types: list[TypeSize] | list[SavedType],
+) -> dict[tuple[str, str | None], tuple[int, int]]:
+    return {(t.name, None): (t.count, t.bytes) for t in types}
 
 
 def _by_site(sites: list[SiteCount]) -> dict[tuple[str, str | None], tuple[int, int]]:
@@ -330,19 +333,9 @@ class SavedHeap:
     def bytes(self) -> int:
         return sum(t.bytes for t in self.types)
 
-    def growth(self, baseline: SavedHeap) -> list[tuple[str, int, int]]:
-        """(type, new objects, new bytes) against ``baseline``, largest growth in bytes first."""
-        before = {t.name: t for t in baseline.types}
-        rows = []
-        for t in self.types:
-            old = before.get(t.name)
-            rows.append(
-                (t.name, t.count - (old.count if old else 0), t.bytes - (old.bytes if old else 0))
-            )
-        for name, old in before.items():
-            if all(t.name != name for t in self.types):
-                rows.append((name, -old.count, -old.bytes))
-        return sorted(rows, key=lambda row: (-row[2], row[0]))
+    def growth(self, baseline: SavedHeap) -> list[Growth]:
+        """Types that changed against ``baseline``, largest growth in bytes first."""
+        return _growth(_by_type(self.types), _by_type(baseline.types))
 
 
 def load_snapshot(path: str) -> SavedHeap:

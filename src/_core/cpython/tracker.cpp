@@ -173,8 +173,10 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     }
 }
 
-// Forgets the block at `address`; returns false if it was not recorded.
-bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* block) {
+// Forgets the block at `address`; returns false if it was not recorded. `by_gc`: the cyclic GC
+// is freeing it (charged to its site in gc_freed, under the same lock).
+bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* block,
+                  bool by_gc = false) {
     if (rec.filter && rec.filter[filter_slot(address)].load(std::memory_order_relaxed) == 0) {
         return false;  // never sampled
     }
@@ -189,6 +191,10 @@ bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* blo
             rec.peak_seconds = std::chrono::duration<double>(Clock::now() - rec.started).count();
         }
         if (rec.filter) rec.filter[filter_slot(address)].fetch_sub(1, std::memory_order_relaxed);
+        if (by_gc) {
+            if (rec.gc_freed.size() <= block->site) rec.gc_freed.resize(block->site + 1, 0);
+            rec.gc_freed[block->site] += block->size;
+        }
     }
     rec.lock.unlock();
     return found;
@@ -273,13 +279,10 @@ void hook_free(void* ctx, void* ptr) {
     if (ptr != nullptr && recording()) {
         HookGuard guard;
         engine::LiveBlock block;
-        Recording& rec = *g_recording;
-        if (forget_block(rec, reinterpret_cast<std::uintptr_t>(ptr), &block) &&
-            g_gc_collecting.load(std::memory_order_relaxed) && hook->domain != PYMEM_DOMAIN_RAW) {
-            std::lock_guard<SpinLock> hold(rec.lock);
-            if (rec.gc_freed.size() <= block.site) rec.gc_freed.resize(block.site + 1, 0);
-            rec.gc_freed[block.site] += block.size;
-        }
+        // Only threads holding the GIL (MEM, OBJ) can be the collector freeing its garbage.
+        const bool by_gc =
+            hook->domain != PYMEM_DOMAIN_RAW && g_gc_collecting.load(std::memory_order_relaxed);
+        forget_block(*g_recording, reinterpret_cast<std::uintptr_t>(ptr), &block, by_gc);
         hook->original.free(hook->original.ctx, ptr);
         return;
     }
@@ -371,15 +374,20 @@ std::atomic<double> g_census_margin_now{0.1};
 std::atomic<std::int64_t> g_last_census_bytes{0};
 std::atomic<std::int64_t> g_first_census_bytes{INT64_MAX};
 
-// Called by the timeline thread (without the GIL) when the peak has held for a while: if the
-// last census is further below it than a quarter of the margin, one more census is scheduled,
-// so that the report's census is close to the peak even when the next margin is never reached.
-// Each one needs the peak to have grown by that quarter margin since the last census, so their
-// number stays geometrically bounded like the others'.
-void census_at_plateau(std::int64_t peak) {
-    if (peak < g_first_census_bytes.load()) return;  // INT64_MAX while censuses are off
+// Whether an extra census at `bytes` traced (a plateau, a full collection at the peak) is worth
+// taking: censuses are on, and the last one is further below than a quarter of the margin. Each
+// extra census needs that much growth since the last, so their number stays geometrically
+// bounded like the others'.
+bool worth_an_extra_census(std::int64_t bytes) {
+    if (bytes < g_first_census_bytes.load()) return false;  // INT64_MAX while censuses are off
     const auto last = static_cast<double>(g_last_census_bytes.load());
-    if (static_cast<double>(peak) <= last * (1.0 + g_census_margin_now.load() / 4)) return;
+    return static_cast<double>(bytes) > last * (1.0 + g_census_margin_now.load() / 4);
+}
+
+// Called by the timeline thread (without the GIL) when the peak has held for a while: the
+// report's census should be close to the peak even when the next margin is never reached.
+void census_at_plateau(std::int64_t peak) {
+    if (!worth_an_extra_census(peak)) return;
     if (!g_census_pending.exchange(true)) {
         if (Py_AddPendingCall(run_census, nullptr) != 0) g_census_pending.store(false);
     }
@@ -588,9 +596,7 @@ void census_before_collection() {
         current = rec.peak.current();
         peak = rec.peak.peak();
     }
-    if (peak < g_first_census_bytes.load() || current * 100 < peak * 97) return;
-    const auto last = static_cast<double>(g_last_census_bytes.load());
-    if (static_cast<double>(current) <= last * (1.0 + g_census_margin_now.load() / 4)) return;
+    if (current * 100 < peak * 97 || !worth_an_extra_census(current)) return;
     g_census_pending.store(true);
     run_census(nullptr);
 }

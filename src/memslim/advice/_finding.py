@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from memslim.heap import HeapCensus
+from memslim.heap import CensusFacts, HeapCensus
 from memslim.profile_data import Profile
 
 Stack = tuple[tuple[str, str, int], ...]  # (file, function, line), innermost first
@@ -71,6 +71,16 @@ class Run:
         if self.census is not None:
             for row in self.census.sites:
                 self._at_census[row.frames] += row.bytes
+
+    @property
+    def facts(self) -> CensusFacts | None:
+        """The census's facts for advice, if a census ran."""
+        return self.census.facts if self.census is not None else None
+
+    @property
+    def site_facts(self) -> CensusFacts | None:
+        """The facts, when their per-site rows cover every object (exact mode, see exact)."""
+        return self.facts if self.exact else None
 
     @property
     def exact(self) -> bool:

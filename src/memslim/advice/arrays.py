@@ -38,9 +38,10 @@ def _array_fix(file: str, line: int, typecode: str) -> str:
 
 
 def find(run: Run) -> Iterator[Finding]:
-    if run.census is None or run.census.facts is None or not run.exact:
-        return  # per-site facts need exact mode
-    for row in run.census.facts.lists:
+    facts = run.site_facts  # per-site facts need exact mode
+    if facts is None:
+        return
+    for row in facts.lists:
         typecode = array_typecode(row)
         frame = user_frame(row["frames"])
         if typecode is None or frame is None:

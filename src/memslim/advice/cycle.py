@@ -71,9 +71,9 @@ def find(run: Run) -> Iterator[Finding]:
     dies, and the peak becomes what is left plus the larger of L and the largest garbage group
     (a structure is whole before it dies): the saving is G + L - max(largest group, L), less the
     weak references the fix adds."""
-    if run.census is None or run.census.facts is None or not run.exact:
-        return  # per-site facts need exact mode
-    facts = run.census.facts
+    facts = run.site_facts  # per-site facts need exact mode
+    if facts is None or run.census is None:
+        return
     edges = [e for e in facts.cycle_edges if class_definition(e[0]) is not None]
     if not facts.garbage or not edges:
         return

@@ -57,9 +57,10 @@ def _finding(
 
 
 def find(run: Run) -> Iterator[Finding]:
-    if run.census is None or run.census.facts is None:
+    facts = run.facts
+    if facts is None:
         return
-    for row in run.census.facts.arrays:
+    for row in facts.arrays:
         frame = user_frame(row["frames"])
         if frame is None or not row["owns_data"] or row["min"] is None:
             continue

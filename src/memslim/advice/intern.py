@@ -22,11 +22,12 @@ def interned_strings_are_immortal() -> bool:
 
 
 def find(run: Run) -> Iterator[Finding]:
-    if run.census is None or run.census.facts is None or not run.exact:
-        return  # per-site facts need exact mode
+    facts = run.site_facts  # per-site facts need exact mode
+    if facts is None:
+        return
     # One finding per line of the user's code (a line may allocate through several stacks).
     by_line: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
-    for row in run.census.facts.strings:
+    for row in facts.strings:
         frame = user_frame(row["frames"])
         if frame is not None:
             by_line[frame[0], frame[2]].append(row)

@@ -18,9 +18,10 @@ def _class_name(function: str) -> str:
 
 
 def find(run: Run) -> Iterator[Finding]:
-    if run.census is None or run.census.facts is None or not run.exact:
-        return  # per-site facts need exact mode
-    for row in run.census.facts.dicts:
+    facts = run.site_facts  # per-site facts need exact mode
+    if facts is None:
+        return
+    for row in facts.dicts:
         keys = row["keys"]
         frame = user_frame(row["frames"])
         if frame is None or not keys or row["common_count"] < 0.9 * row["dicts"]:

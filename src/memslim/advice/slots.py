@@ -21,9 +21,10 @@ def _unslotted_bases(cls: type) -> list[type]:
 
 
 def find(run: Run) -> Iterator[Finding]:
-    if run.census is None or run.census.facts is None:
+    facts = run.facts
+    if facts is None:
         return
-    for row in run.census.facts.classes:
+    for row in facts.classes:
         cls: type = row["type"]
         where = class_definition(cls)
         if where is None or "__slots__" in vars(cls):

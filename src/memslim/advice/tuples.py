@@ -28,9 +28,10 @@ def _tuple_fix(file: str, line: int) -> str | None:
 
 
 def find(run: Run) -> Iterator[Finding]:
-    if run.census is None or run.census.facts is None or not run.exact:
-        return  # per-site facts need exact mode
-    for row in run.census.facts.lists:
+    facts = run.site_facts  # per-site facts need exact mode
+    if facts is None:
+        return
+    for row in facts.lists:
         frame = user_frame(row["frames"])
         lists = row["lists"]
         if frame is None or lists < MIN_LISTS or row["resized_elsewhere"] > 0.05 * lists:

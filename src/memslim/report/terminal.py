@@ -235,6 +235,6 @@ def print_saved_heap(
         growth.add_column("type", overflow="fold")
         growth.add_column("new objects", justify="right")
         growth.add_column("new bytes", justify="right")
-        for name, count, size in heap.growth(baseline)[:top]:
-            growth.add_row(Text(name), f"{count:+,}", f"{size:+,}")
+        for row in heap.growth(baseline)[:top]:
+            growth.add_row(Text(row.type), f"{row.count:+,}", f"{row.bytes:+,}")
         console.print(growth)
