@@ -274,20 +274,33 @@ PyObject* const* instance_values(PyObject* o) {
 #endif
 }
 
+// Calls each(name, value) for the attribute values stored with instance `o` (its shared keys'
+// names; value nullptr for a name this instance has not set) until it returns true. Returns
+// false when `o` keeps no such values (slotted, or its values moved to a materialised dict).
+template <class Each>
+bool for_each_instance_value(PyObject* o, Each each) {
+    PyObject* const* values = instance_values(o);
+    if (values == nullptr) return false;
+    const void* keys = reinterpret_cast<PyHeapTypeObject*>(Py_TYPE(o))->ht_cached_keys;
+    if (keys == nullptr) return true;
+    const UnicodeEntry* entries = unicode_entries(keys);
+    const auto count = static_cast<const DictKeysHead*>(keys)->dk_nentries;
+    for (Py_ssize_t i = 0; i < count; ++i) {
+        if (each(entries[i].key, values[i])) break;
+    }
+    return true;
+}
+
 }  // namespace
 
 PyObject* attribute_name_of(PyObject* o, PyObject* value) {
     PyTypeObject* tp = Py_TYPE(o);
-    if (PyObject* const* values = instance_values(o); values != nullptr) {
-        const void* keys = reinterpret_cast<PyHeapTypeObject*>(tp)->ht_cached_keys;
-        if (keys != nullptr) {
-            const UnicodeEntry* entries = unicode_entries(keys);
-            const auto count = static_cast<const DictKeysHead*>(keys)->dk_nentries;
-            for (Py_ssize_t i = 0; i < count; ++i) {
-                if (values[i] == value) return Py_NewRef(entries[i].key);
-            }
-        }
-    }
+    PyObject* found = nullptr;
+    for_each_instance_value(o, [&](PyObject* name, PyObject* v) {
+        if (v == value) found = name;
+        return found != nullptr;
+    });
+    if (found != nullptr) return Py_NewRef(found);
     // __slots__: object members of this type and its bases.
     for (PyTypeObject* t = tp; t != nullptr; t = t->tp_base) {
         if (!PyType_HasFeature(t, Py_TPFLAGS_HEAPTYPE) || t->tp_members == nullptr) continue;
@@ -304,15 +317,10 @@ PyObject* attribute_name_of(PyObject* o, PyObject* value) {
 PyObject* instance_attribute_names(PyObject* o, std::vector<PyObject*>& names) {
     names.clear();
     PyTypeObject* tp = Py_TYPE(o);
-    if (PyObject* const* values = instance_values(o); values != nullptr) {
-        const void* keys = reinterpret_cast<PyHeapTypeObject*>(tp)->ht_cached_keys;
-        if (keys != nullptr) {
-            const UnicodeEntry* entries = unicode_entries(keys);
-            const auto count = static_cast<const DictKeysHead*>(keys)->dk_nentries;
-            for (Py_ssize_t i = 0; i < count; ++i) {
-                if (values[i] != nullptr) names.push_back(entries[i].key);
-            }
-        }
+    if (for_each_instance_value(o, [&](PyObject* name, PyObject* value) {
+            if (value != nullptr) names.push_back(name);
+            return false;
+        })) {
         return managed_dict(o);  // 3.13: a materialised dict may share the inline values
     }
     PyObject* dict = managed_dict(o);
