@@ -1,6 +1,7 @@
 // bindings.cpp — exposes the C++ core to Python as memslim._core (the only nanobind user).
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/string_view.h>
 
 #include <algorithm>
 #include <map>
@@ -12,6 +13,7 @@
 #include "cpython/census_advice.h"
 #include "cpython/deep_size.h"
 #include "cpython/frames.h"
+#include "cpython/stack_index.h"
 #include "cpython/heap_snapshot.h"
 #include "cpython/object_layout.h"
 #include "engine/progress.h"
@@ -59,10 +61,16 @@ void start_tracking(const std::string& mode, double sample_interval, std::uint64
     if (!memslim::cpython::start_tracking(options)) throw nb::python_error();
 }
 
-// What was recorded, as plain Python data: frames are resolved to (file, function, line) once
-// each and referred to by index from the sites.
-nb::dict tracking_result() {
-    using memslim::engine::Frame;
+template <class T>
+nb::bytes as_bytes(const std::vector<T>& values) {
+    return nb::bytes(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
+}
+
+// What was recorded, as plain Python data. Stacks come as the frame tree (see
+// cpython/stack_index.h): `frames` are the distinct printed frames (file, function, line,
+// code id); `node_parent`, `node_frame`, `user_parent` and `user_frame` are arrays of uint32
+// (native order) indexed by node or user stack; each site row names its node and user stack.
+nb::dict tracking_result(std::string_view own_prefix) {
     const memslim::cpython::TrackResult result = memslim::cpython::collect_result();
     nb::dict out;
     out["mode"] = result.mode == memslim::cpython::TrackMode::kExact ? "exact" : "sample";
@@ -74,26 +82,26 @@ nb::dict tracking_result() {
     out["peak_rss_bytes"] = result.peak_rss_bytes;
     out["bookkeeping_bytes"] = result.bookkeeping_bytes;
 
-    std::map<std::pair<std::uintptr_t, std::uint32_t>, std::size_t> frame_index;
+    const memslim::cpython::StackIndex index = memslim::cpython::build_stack_index(own_prefix);
     nb::list frames;
-    nb::list sites;
-    for (const auto& stats : result.sites) {
-        nb::list stack;
-        for (const Frame& frame : memslim::cpython::site_frames(stats.site)) {
-            auto key = std::make_pair(frame.code, frame.instruction);
-            auto [it, inserted] = frame_index.try_emplace(key, frame_index.size());
-            if (inserted) {
-                auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
-                frames.append(
-                    nb::make_tuple(nb::borrow(code->co_filename), nb::borrow(code->co_qualname),
-                                   memslim::cpython::line_of(code, frame.instruction), frame.code));
-            }
-            stack.append(it->second);
-        }
-        sites.append(nb::make_tuple(stats.bytes_at_peak, stats.bytes_live, stats.allocated_bytes,
-                                    stats.allocations, stats.gc_freed_bytes, nb::tuple(stack)));
+    for (const auto& frame : index.frames) {
+        auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
+        frames.append(nb::make_tuple(nb::borrow(code->co_filename), nb::borrow(code->co_qualname),
+                                     frame.line, reinterpret_cast<std::uintptr_t>(frame.code)));
     }
     out["frames"] = frames;
+    out["node_parent"] = as_bytes(index.node_parent);
+    out["node_frame"] = as_bytes(index.node_frame);
+    out["user_parent"] = as_bytes(index.user_parent);
+    out["user_frame"] = as_bytes(index.user_frame);
+    nb::list sites;
+    for (const auto& stats : result.sites) {
+        const std::uint32_t user =
+            stats.site < index.node_user.size() ? index.node_user[stats.site] : 0;
+        sites.append(nb::make_tuple(stats.site, user, stats.bytes_at_peak, stats.bytes_live,
+                                    stats.allocated_bytes, stats.allocations,
+                                    stats.gc_freed_bytes));
+    }
     out["sites"] = sites;
     nb::list timeline;
     for (const auto& point : result.timeline) {
@@ -152,28 +160,26 @@ class GcPause {
     int was_enabled_;
 };
 
-// Python frames (file, function, line) of sites, innermost first, converted once per site.
+// A site as Python data: its node in the tracker's frame tree, or None when not known. The
+// frames are resolved only for the rows a report shows (memslim._stacks, site_stack()).
 class SiteFrames {
   public:
     nb::object get(memslim::engine::SiteId site) {
         if (site == memslim::cpython::kUnknownSite) return nb::none();
-        auto [it, inserted] = cache_.try_emplace(site);
-        if (inserted) {
-            nb::list frames;
-            for (const auto& frame : memslim::cpython::site_frames(site)) {
-                auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
-                frames.append(nb::make_tuple(nb::borrow(code->co_filename),
-                                             nb::borrow(code->co_qualname),
-                                             memslim::cpython::line_of(code, frame.instruction)));
-            }
-            it->second = nb::tuple(frames);
-        }
-        return it->second;
+        return nb::int_(site);
     }
-
-  private:
-    std::unordered_map<memslim::engine::SiteId, nb::object> cache_;
 };
+
+// The frames of a site, innermost first, as (file, function, line) tuples.
+nb::tuple site_stack(memslim::engine::SiteId site) {
+    nb::list frames;
+    for (const auto& frame : memslim::cpython::site_frames(site)) {
+        auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
+        frames.append(nb::make_tuple(nb::borrow(code->co_filename), nb::borrow(code->co_qualname),
+                                     memslim::cpython::line_of(code, frame.instruction)));
+    }
+    return nb::tuple(frames);
+}
 
 nb::handle type_handle(PyTypeObject* tp) {
     return reinterpret_cast<PyObject*>(tp);
@@ -209,7 +215,7 @@ nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice, SiteFrames& f
     nb::list lists;
     for (const auto& l : advice.lists) {
         nb::dict row;
-        row["frames"] = frames.get(l.site);
+        row["site"] = frames.get(l.site);
         row["lists"] = l.lists;
         row["empty"] = l.empty;
         row["bytes"] = l.bytes;
@@ -226,7 +232,7 @@ nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice, SiteFrames& f
     nb::list strings;
     for (const auto& st : advice.strings) {
         nb::dict row;
-        row["frames"] = frames.get(st.site);
+        row["site"] = frames.get(st.site);
         row["strings"] = st.strings;
         row["bytes"] = st.bytes;
         row["duplicates"] = st.duplicates;
@@ -238,7 +244,7 @@ nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice, SiteFrames& f
     nb::list dicts;
     for (const auto& d : advice.dicts) {
         nb::dict row;
-        row["frames"] = frames.get(d.site);
+        row["site"] = frames.get(d.site);
         row["dicts"] = d.dicts;
         row["bytes"] = d.bytes;
         row["key_sets"] = d.key_sets;
@@ -252,7 +258,7 @@ nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice, SiteFrames& f
     for (const auto& g : advice.garbage) {
         nb::dict row;
         row["type"] = type_handle(g.type);
-        row["frames"] = frames.get(g.site);
+        row["site"] = frames.get(g.site);
         row["count"] = g.count;
         row["bytes"] = g.bytes;
         garbage.append(row);
@@ -553,8 +559,11 @@ NB_MODULE(_core, m) {
           "Bytes live now (estimated in sample mode).");
     m.def("peak_traced_bytes", &memslim::cpython::peak_traced_bytes,
           "High-water mark of traced bytes.");
-    m.def("tracking_result", &tracking_result,
-          "Totals, sites, frames and timeline recorded so far.");
+    m.def("tracking_result", &tracking_result, "own_prefix"_a,
+          "Totals, sites, the frame tree and the timeline recorded so far; frames in files "
+          "under own_prefix are memslim's own.");
+    m.def("site_stack", &site_stack, "site"_a,
+          "The frames (file, function, line) of a site, innermost first.");
     m.def("census_before_collection", &memslim::cpython::census_before_collection,
           "A full GC collection starts: census now if at the peak (see set_census).");
     m.def("set_gc_collecting", &memslim::cpython::set_gc_collecting, "collecting"_a,

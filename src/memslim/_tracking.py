@@ -9,8 +9,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO, TypeVar
 
-from memslim import _core
-from memslim.profile_data import Profile
+from memslim import _core, _stacks
+from memslim.profile_data import OWN_PREFIX, Profile
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,6 +54,7 @@ class Tracker:
         self._running = False
 
     def start(self) -> None:
+        _stacks.forget()
         _core.start_tracking(self.mode, float(self.sample_interval), self.seed)
         watch_gc(True)
         self._running = True
@@ -63,7 +64,7 @@ class Tracker:
             _core.stop_tracking()
             watch_gc(False)
             self._running = False
-            self._profile = Profile.from_core(_core.tracking_result())
+            self._profile = Profile.from_core(_core.tracking_result(OWN_PREFIX))
         if self._profile is None:
             raise RuntimeError("this tracker was never started")
         return self._profile
@@ -78,7 +79,7 @@ class Tracker:
     @property
     def profile(self) -> Profile:
         if self._running:
-            return Profile.from_core(_core.tracking_result())
+            return Profile.from_core(_core.tracking_result(OWN_PREFIX))
         if self._profile is None:
             raise RuntimeError("this tracker was never started")
         return self._profile
@@ -154,7 +155,7 @@ def _print_profile(target: Callable[..., Any], code: Any, result: Profile, file:
 
     from memslim.report.globals_table import format_bytes
 
-    per_line = result.function_lines(id(code))
+    per_line = result.function_lines(code.co_filename, code.co_qualname)
     try:
         source_lines, first = inspect.getsourcelines(target)
     except (OSError, TypeError):

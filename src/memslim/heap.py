@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from memslim import _core
+from memslim import _core, _stacks
 from memslim._sizeof import TypeSize, type_name
 
 
@@ -69,13 +69,18 @@ class SiteCount:
     """Objects of one type allocated at one call stack (known while tracking runs)."""
 
     type: type
-    frames: tuple[tuple[str, str, int], ...]  # (file, function, line), innermost first
+    site: int | None  # the allocation stack's node in the tracker's frame tree
     count: int
     bytes: int
 
     @property
     def name(self) -> str:
         return type_name(self.type)
+
+    @property
+    def frames(self) -> tuple[tuple[str, str, int], ...]:
+        """(file, function, line) of the allocation stack, innermost first."""
+        return _stacks.frames(self.site) or ()
 
     @property
     def where(self) -> str:
@@ -219,7 +224,7 @@ def take_raw_census(top: int, *, advice: bool) -> dict[str, Any]:
     raw = _core.heap_snapshot(top, advice)
     if advice:
         arrays = raw["advice"].pop("arrays")
-        raw["advice"]["arrays"] = [_array_facts(a, frames, size) for a, frames, size in arrays]
+        raw["advice"]["arrays"] = [_array_facts(a, site, size) for a, site, size in arrays]
         del arrays
     return raw
 
@@ -233,11 +238,9 @@ def retainer_summary(raw: dict[str, Any]) -> list[tuple[str, int, int | None]]:
     ]
 
 
-def _array_facts(
-    array: Any, frames: tuple[tuple[str, str, int], ...] | None, size: int
-) -> dict[str, Any]:
+def _array_facts(array: Any, site: int | None, size: int) -> dict[str, Any]:
     facts: dict[str, Any] = {
-        "frames": frames,
+        "site": site,
         "bytes": size,
         "dtype": array.dtype.str,
         "kind": array.dtype.kind,
@@ -267,13 +270,14 @@ def census_from_raw(raw: dict[str, Any]) -> HeapCensus:
         Retainer(tp, size, retained, _steps(path), length)
         for tp, size, retained, path, length in raw["retainers"]
     ]
-    sites = [
-        SiteCount(tp, tuple(tuple(f) for f in frames), count, size)
-        for tp, frames, count, size in raw.get("sites", [])
-    ]
+    sites = [SiteCount(tp, site, count, size) for tp, site, count, size in raw.get("sites", [])]
     facts = None
     if "advice" in raw:
         a = raw["advice"]
+        # The facts' rows are few (each covers many objects): their frames are resolved here.
+        for kind in ("lists", "strings", "dicts", "garbage", "arrays"):
+            for row in a[kind]:
+                row["frames"] = _stacks.frames(row["site"])
         facts = CensusFacts(
             a["classes"],
             a["lists"],

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "cpython/heap_snapshot.h"
-#include "engine/site_table.h"
+#include "engine/frame_tree.h"
 
 namespace memslim::cpython {
 

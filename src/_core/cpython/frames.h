@@ -8,7 +8,7 @@
 
 #include <cstddef>
 
-#include "engine/site_table.h"
+#include "engine/frame_tree.h"
 
 namespace memslim::cpython {
 

@@ -47,15 +47,19 @@ struct Recording {
     explicit Recording(const TrackOptions& opts) : options(opts) {}
 
     TrackOptions options;
-    SpinLock lock;  // guards sites, blocks, samples, peak
-    engine::SiteTable sites;
+    SpinLock lock;  // guards tree, slots, blocks, samples, peak
+    // Stacks: a site is a node of this tree. The peak tracker and the block maps count by a
+    // dense slot per site (only nodes that allocated get one): 40 bytes per site there, none
+    // for the inner nodes of the tree.
+    engine::FrameTree tree;
+    std::vector<std::uint32_t> slot_of_node;  // kNoSlot where the node never allocated
+    std::vector<engine::NodeId> node_of_slot;
     engine::BlockMap blocks;  // exact mode: every live block
     engine::LiveMap samples;  // sample mode: the sampled live blocks, by weight
     engine::PeakTracker peak;
     Clock::time_point started = Clock::now();
     double peak_seconds = 0;
     std::uint64_t last_peak_saves = 0;
-    std::vector<PyObject*> code_refs;  // code objects of interned stacks, released on reset
 
     // Sample mode: a counting filter over sampled addresses, so that a free of an unsampled
     // block (nearly all of them) is dismissed without the lock.
@@ -68,9 +72,21 @@ struct Recording {
     // The highest traced total so far, for the timeline thread's plateau check (see
     // census_at_plateau).
     std::atomic<std::int64_t> peak_mirror{0};
-    std::vector<std::uint64_t> gc_freed;  // bytes per site freed while the GC collected
+    std::vector<std::uint64_t> gc_freed;  // bytes per slot freed while the GC collected
     std::mutex timeline_mutex;            // guards timeline
     engine::Timeline timeline{1024};
+
+    static constexpr std::uint32_t kNoSlot = 0xFFFFFFFFu;
+    // The slot of site `node`, made when it first allocates. Needs `lock`.
+    std::uint32_t slot(engine::NodeId node) {
+        if (node >= slot_of_node.size()) slot_of_node.resize(tree.size(), kNoSlot);
+        std::uint32_t& s = slot_of_node[node];
+        if (s == kNoSlot) {
+            s = static_cast<std::uint32_t>(node_of_slot.size());
+            node_of_slot.push_back(node);
+        }
+        return s;
+    }
 };
 
 std::unique_ptr<Recording> g_recording;
@@ -95,6 +111,32 @@ thread_local std::unique_ptr<engine::ByteSampler> t_sampler;
 MEMSLIM_FAST_TLS thread_local engine::ByteSampler* t_sampler_raw = nullptr;
 MEMSLIM_FAST_TLS thread_local std::uint64_t t_sampler_generation = 0;
 std::atomic<std::uint64_t> g_generation{0};
+
+// Each thread's last stack (see engine::StackCache), made on its first allocation. The raw
+// pointer is what the hooks read; the holder frees the cache at thread exit and clears it.
+struct ThreadStacks {
+    std::uint64_t generation = 0;
+    engine::StackCache cache;
+};
+MEMSLIM_FAST_TLS thread_local ThreadStacks* t_stacks_raw = nullptr;
+struct ThreadStacksHolder {
+    std::unique_ptr<ThreadStacks> stacks;
+    ~ThreadStacksHolder() { t_stacks_raw = nullptr; }
+};
+thread_local ThreadStacksHolder t_stacks;
+
+engine::StackCache& stack_cache() {
+    const std::uint64_t generation = g_generation.load(std::memory_order_relaxed);
+    if (t_stacks_raw == nullptr) {
+        t_stacks.stacks = std::make_unique<ThreadStacks>();
+        t_stacks_raw = t_stacks.stacks.get();
+        t_stacks_raw->generation = generation;
+    } else if (t_stacks_raw->generation != generation) {
+        t_stacks_raw->cache.clear();  // its nodes belong to an earlier recording
+        t_stacks_raw->generation = generation;
+    }
+    return t_stacks_raw->cache;
+}
 
 // The allocators the hooks forward to, one per domain.
 struct DomainHook {
@@ -141,10 +183,18 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     engine::Frame frames[kMaxStackDepth];
     const std::size_t depth = gil ? capture_stack(frames, kMaxStackDepth, g_stop_frame) : 0;
     const std::span<const engine::Frame> stack(frames, depth);
-    const std::uint64_t hash = engine::SiteTable::hash(stack);
-    bool is_new = false;
+    engine::NodeId node = engine::FrameTree::kRoot;
+    engine::StackCache* cache = gil ? &stack_cache() : nullptr;
+    const bool cached = cache == nullptr || cache->lookup(stack, &node);
     rec.lock.lock();
-    const engine::SiteId site = rec.sites.intern(stack, hash, &is_new);
+    if (!cached) {
+        node = cache->intern(stack, rec.tree, [&rec](engine::NodeId added) {
+            // Keep the frame's code object alive, so that its address stays its own until the
+            // report resolves it. Only threads holding the GIL make nodes.
+            Py_INCREF(reinterpret_cast<PyObject*>(rec.tree.frame(added).code));
+        });
+    }
+    const std::uint32_t site = rec.slot(node);
     if (rec.filter) {
         rec.samples.insert(address, bytes, site);
     } else {
@@ -161,15 +211,6 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     if (gil && current > g_next_census.load(std::memory_order_relaxed) &&
         !g_census_pending.exchange(true)) {
         if (Py_AddPendingCall(run_census, nullptr) != 0) g_census_pending.store(false);
-    }
-    if (is_new) {
-        // Keep the stack's code objects alive, so their addresses stay theirs until the report
-        // resolves them. Only threads holding the GIL create stacks with frames.
-        for (const engine::Frame& f : stack) {
-            auto* code = reinterpret_cast<PyObject*>(f.code);
-            Py_INCREF(code);
-            rec.code_refs.push_back(code);
-        }
     }
 }
 
@@ -541,14 +582,18 @@ TrackResult collect_result() {
     if (getrusage(RUSAGE_SELF, &usage) == 0) {
         result.peak_rss_bytes = static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;
     }
-    result.bookkeeping_bytes = rec.sites.memory_bytes() + rec.blocks.memory_bytes() +
+    result.bookkeeping_bytes = rec.tree.memory_bytes() +
+                               rec.slot_of_node.capacity() * sizeof(std::uint32_t) +
+                               rec.node_of_slot.capacity() * sizeof(engine::NodeId) +
+                               rec.blocks.memory_bytes() +
                                rec.samples.memory_bytes() + rec.peak.memory_bytes() +
                                (rec.filter ? Recording::kFilterSize : 0);
-    for (engine::SiteId site = 0; site < rec.peak.sites(); ++site) {
-        if (rec.peak.allocations(site) == 0) continue;
-        result.sites.push_back({site, rec.peak.at_peak(site), rec.peak.live(site),
-                                rec.peak.allocated(site), rec.peak.allocations(site),
-                                site < rec.gc_freed.size() ? rec.gc_freed[site] : 0});
+    for (std::uint32_t slot = 0; slot < rec.peak.sites(); ++slot) {
+        if (rec.peak.allocations(slot) == 0) continue;
+        result.sites.push_back({rec.node_of_slot[slot], rec.peak.at_peak(slot),
+                                rec.peak.live(slot), rec.peak.allocated(slot),
+                                rec.peak.allocations(slot),
+                                slot < rec.gc_freed.size() ? rec.gc_freed[slot] : 0});
     }
     return result;
 }
@@ -556,9 +601,27 @@ TrackResult collect_result() {
 std::vector<engine::Frame> site_frames(engine::SiteId site) {
     if (!g_recording) return {};
     std::lock_guard<SpinLock> hold(g_recording->lock);
-    if (site >= g_recording->sites.size()) return {};
-    auto frames = g_recording->sites.frames(site);
-    return {frames.begin(), frames.end()};
+    std::vector<engine::Frame> frames;
+    if (site >= g_recording->tree.size()) return frames;
+    for (engine::NodeId node = site; node != engine::FrameTree::kRoot;
+         node = g_recording->tree.parent(node)) {
+        frames.push_back(g_recording->tree.frame(node));
+    }
+    return frames;
+}
+
+void copy_frame_tree(std::vector<engine::Frame>* frames, std::vector<engine::NodeId>* parents) {
+    frames->clear();
+    parents->clear();
+    if (!g_recording) return;
+    std::lock_guard<SpinLock> hold(g_recording->lock);
+    const engine::FrameTree& tree = g_recording->tree;
+    frames->reserve(tree.size());
+    parents->reserve(tree.size());
+    for (engine::NodeId node = 0; node < tree.size(); ++node) {
+        frames->push_back(tree.frame(node));
+        parents->push_back(tree.parent(node));
+    }
 }
 
 bool site_of_block(std::uintptr_t address, engine::SiteId* site) {
@@ -568,7 +631,7 @@ bool site_of_block(std::uintptr_t address, engine::SiteId* site) {
     std::lock_guard<SpinLock> hold(rec.lock);
     const bool found =
         rec.filter ? rec.samples.find(address, &block) : rec.blocks.find(address, &block);
-    if (found) *site = block.site;
+    if (found) *site = rec.node_of_slot[block.site];
     return found;
 }
 
@@ -607,7 +670,10 @@ void set_gc_collecting(bool collecting) {
 
 void reset_tracker() {
     if (g_active.load() || !g_recording) return;
-    for (PyObject* code : g_recording->code_refs) Py_DECREF(code);
+    const engine::FrameTree& tree = g_recording->tree;
+    for (engine::NodeId node = 1; node < tree.size(); ++node) {
+        Py_DECREF(reinterpret_cast<PyObject*>(tree.frame(node).code));  // one reference per node
+    }
     g_recording.reset();
 }
 

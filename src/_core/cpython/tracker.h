@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/site_table.h"
+#include "engine/frame_tree.h"
 #include "engine/timeline.h"
 
 namespace memslim::cpython {
@@ -32,6 +32,7 @@ struct TrackOptions {
     bool stacks_above_caller = false;
 };
 
+// A site is the node of its stack in the tracker's frame tree.
 struct SiteStats {
     engine::SiteId site;
     std::int64_t bytes_at_peak;
@@ -76,6 +77,10 @@ TrackResult collect_result();
 // The frames of a site, innermost first: borrowed code objects (kept alive by the tracker
 // until reset_tracker()) and instruction indexes.
 std::vector<engine::Frame> site_frames(engine::SiteId site);
+
+// Every node of the frame tree: its frame and its parent (node 0 is the empty stack). Needs the
+// GIL; tracking may still run.
+void copy_frame_tree(std::vector<engine::Frame>* frames, std::vector<engine::NodeId>* parents);
 
 // Heap censuses at the high-water mark: when traced bytes pass `first_bytes`, and then each
 // time they exceed the traced bytes at the previous census by `margin` (0.1: 10%; doubled each

@@ -10,8 +10,6 @@ from typing import Any
 from memslim.heap import CensusFacts, HeapCensus
 from memslim.profile_data import Profile
 
-Stack = tuple[tuple[str, str, int], ...]  # (file, function, line), innermost first
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -62,15 +60,14 @@ class Run:
     main_globals: dict[str, Any] | None = None  # the target's module globals after the run
 
     def __post_init__(self) -> None:
-        self._at_peak: dict[Stack, int] = defaultdict(int)
-        for site in self.profile.sites:
-            self._at_peak[tuple((f.file, f.function, f.line) for f in site.frames)] += (
-                site.bytes_at_peak
-            )
-        self._at_census: dict[Stack, int] = defaultdict(int)
+        # Bytes per allocation site (its node in the tracker's frame tree): at the peak, and
+        # as the census counted them.
+        self._at_peak: dict[int, int] = {row[0]: row[2] for row in self.profile.site_rows}
+        self._at_census: dict[int, int] = defaultdict(int)
         if self.census is not None:
             for row in self.census.sites:
-                self._at_census[row.frames] += row.bytes
+                if row.site is not None:
+                    self._at_census[row.site] += row.bytes
 
     @property
     def facts(self) -> CensusFacts | None:
@@ -89,22 +86,22 @@ class Run:
         findings built on them are not made."""
         return self.profile.mode == "exact"
 
-    def peak_scale(self, stacks: Iterable[Stack | None]) -> float:
-        """How much of what the census saw at these allocation stacks was live at the peak:
+    def peak_scale(self, sites: Iterable[int | None]) -> float:
+        """How much of what the census saw at these allocation sites was live at the peak:
         bytes live at the peak there (exact, from the tracker) over bytes the census counted
         there. The census runs near the peak, not at it; a finding's census counts times this
-        scale estimate the peak. 1.0 when the stacks are unknown."""
+        scale estimate the peak. 1.0 when the sites are unknown."""
         if not self.exact:
-            return 1.0  # the census's per-stack bytes cover sampled blocks only
-        unique = {s for s in stacks if s}
+            return 1.0  # the census's per-site bytes cover sampled blocks only
+        unique = {s for s in sites if s is not None}
         census = sum(self._at_census.get(s, 0) for s in unique)
         peak = sum(self._at_peak.get(s, 0) for s in unique)
         if census <= 0 or peak <= 0:
             return 1.0
         return peak / census
 
-    def type_stacks(self, cls: type) -> list[Stack]:
-        """The allocation stacks of ``cls``'s instances seen by the census."""
+    def type_sites(self, cls: type) -> list[int | None]:
+        """The allocation sites of ``cls``'s instances seen by the census."""
         if self.census is None:
             return []
-        return [row.frames for row in self.census.sites if row.type is cls]
+        return [row.site for row in self.census.sites if row.type is cls]

@@ -47,7 +47,7 @@ def find(run: Run) -> Iterator[Finding]:
         if typecode is None or frame is None:
             continue
         file, _function, line = frame
-        scale = run.peak_scale([row["frames"]])  # census near the peak -> at the peak
+        scale = run.peak_scale([row["site"]])  # census near the peak -> at the peak
         items = round(row["items"] * scale)
         bytes_now = round((row["bytes"] + row["owned_number_bytes"]) * scale)
         bytes_after = measure.arrays(typecode, max(1, round(row["lists"] * scale)), items)

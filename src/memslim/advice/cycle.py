@@ -81,10 +81,10 @@ def find(run: Run) -> Iterator[Finding]:
     objects = facts.garbage_objects
     at_site: dict[tuple[type, object], int] = {}
     for site in run.census.sites:
-        key = (site.type, site.frames)
+        key = (site.type, site.site)
         at_site[key] = at_site.get(key, 0) + site.bytes
     live = sum(
-        max(0, at_site.get((row["type"], row["frames"]), 0) - row["bytes"]) for row in facts.garbage
+        max(0, at_site.get((row["type"], row["site"]), 0) - row["bytes"]) for row in facts.garbage
     )
     largest = facts.largest_garbage_group or garbage
     source_type, attribute, target_type, count, targets = max(edges, key=_score)
@@ -93,7 +93,7 @@ def find(run: Run) -> Iterator[Finding]:
         return
     saving = garbage + live - max(largest, live)
     weakrefs = targets * weakref_bytes()
-    gc_freed = sum(site.gc_freed_bytes for site in run.profile.sites)
+    gc_freed = sum(row[6] for row in run.profile.site_rows)
     message = (
         f"{objects:,} objects ({garbage:,} bytes) were unreachable garbage waiting for the "
         f"cyclic GC at the census near the peak: reference cycles through "

@@ -32,7 +32,7 @@ def find(run: Run) -> Iterator[Finding]:
         if frame is not None:
             by_line[frame[0], frame[2]].append(row)
     for (file, line), rows in by_line.items():
-        scale = run.peak_scale(r["frames"] for r in rows)  # census near the peak -> at the peak
+        scale = run.peak_scale(r["site"] for r in rows)  # census near the peak -> at the peak
         strings = round(sum(r["strings"] for r in rows) * scale)
         duplicates = round(sum(r["duplicates"] for r in rows) * scale)
         bytes_now = round(sum(r["bytes"] for r in rows) * scale)

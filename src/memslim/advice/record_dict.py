@@ -30,7 +30,7 @@ def find(run: Run) -> Iterator[Finding]:
             isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k) for k in keys
         ):
             continue
-        scale = run.peak_scale([row["frames"]])  # census near the peak -> at the peak
+        scale = run.peak_scale([row["site"]])  # census near the peak -> at the peak
         count = round(row["common_count"] * scale)
         bytes_now = round(row["common_bytes"] * scale)
         per_record = measure.slotted_instance(len(keys))

@@ -34,7 +34,7 @@ def find(run: Run) -> Iterator[Finding]:
             names.extend(n for n in attribute_set if n not in names)
         if not names or not all(n.isidentifier() for n in names):
             continue
-        scale = run.peak_scale(run.type_stacks(cls))  # census near the peak -> at the peak
+        scale = run.peak_scale(run.type_sites(cls))  # census near the peak -> at the peak
         count = round(row["count"] * scale)
         bytes_now = round((row["bytes"] + row["dict_bytes"]) * scale)
         weak = row["weakly_referenced"] > 0

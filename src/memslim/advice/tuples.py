@@ -42,7 +42,7 @@ def find(run: Run) -> Iterator[Finding]:
         fix = _tuple_fix(file, line)
         if fix is None:
             continue  # not a list display or comprehension on that line: nothing to rewrite
-        scale = run.peak_scale([row["frames"]])  # census near the peak -> at the peak
+        scale = run.peak_scale([row["site"]])  # census near the peak -> at the peak
         lists = round(lists * scale)
         non_empty = round((row["lists"] - row["empty"]) * scale)
         bytes_after = measure.tuples(non_empty, round(row["items"] * scale))

@@ -151,7 +151,7 @@ def _wait_for_threads() -> None:
 
 
 def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -> int:
-    from memslim import _core
+    from memslim import _core, _stacks
     from memslim._tracking import watch_gc
 
     start_pid = os.getpid()
@@ -174,6 +174,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         _core.set_census(take_census, 0.1, 4 << 20)
     watch_gc(True)
     # Stacks stop at this frame: the runner beneath the target is the same for every allocation.
+    _stacks.forget()
     _core.start_tracking(
         args.mode, float(args.sample_interval), args.seed, stacks_above_caller=True
     )
@@ -192,11 +193,11 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     # Imported after the run: the program shares its process with as few memslim objects as
     # possible (rich above all).
     from memslim.advice import Run, advise
-    from memslim.profile_data import Profile
+    from memslim.profile_data import OWN_PREFIX, Profile
     from memslim.report.json_report import build_report, write_report
     from memslim.report.terminal import print_run_report
 
-    profile = Profile.from_core(_core.tracking_result())
+    profile = Profile.from_core(_core.tracking_result(OWN_PREFIX))
     heap = None
     if "raw" in census:
         from memslim.heap import census_from_raw

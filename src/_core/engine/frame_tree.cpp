@@ -1,0 +1,55 @@
+// frame_tree.cpp — call stacks as a tree (see frame_tree.h).
+#include "engine/frame_tree.h"
+
+namespace memslim::engine {
+
+FrameTree::FrameTree() {
+    nodes_.push_back({0, 0, kRoot});  // the empty stack; its own parent, never looked up
+    index_.assign(1024, kEmpty);
+}
+
+std::uint64_t FrameTree::hash(NodeId parent, const Frame& frame) {
+    std::uint64_t h = frame.code ^ (static_cast<std::uint64_t>(frame.instruction) << 40) ^
+                      (static_cast<std::uint64_t>(parent) * 0x9E3779B97F4A7C15ULL);
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    return h;
+}
+
+NodeId FrameTree::child(NodeId parent, const Frame& frame, bool* is_new) {
+    const std::size_t mask = index_.size() - 1;
+    std::size_t i = hash(parent, frame) & mask;
+    for (;; i = (i + 1) & mask) {
+        const NodeId node = index_[i];
+        if (node == kEmpty) break;
+        const Node& n = nodes_[node];
+        if (n.parent == parent && n.code == frame.code && n.instruction == frame.instruction) {
+            *is_new = false;
+            return node;
+        }
+    }
+    *is_new = true;
+    const auto node = static_cast<NodeId>(nodes_.size());
+    nodes_.push_back({frame.code, frame.instruction, parent});
+    index_[i] = node;
+    if (nodes_.size() * 2 > index_.size()) grow_index();
+    return node;
+}
+
+void FrameTree::grow_index() {
+    index_.assign(index_.size() * 2, kEmpty);
+    const std::size_t mask = index_.size() - 1;
+    for (NodeId node = 1; node < nodes_.size(); ++node) {
+        const Node& n = nodes_[node];
+        std::size_t i = hash(n.parent, {n.code, n.instruction}) & mask;
+        while (index_[i] != kEmpty) i = (i + 1) & mask;
+        index_[i] = node;
+    }
+}
+
+std::size_t FrameTree::memory_bytes() const {
+    return nodes_.capacity() * sizeof(Node) + index_.capacity() * sizeof(NodeId);
+}
+
+}  // namespace memslim::engine

@@ -1,0 +1,119 @@
+// Unit tests for engine/frame_tree: stacks interned as a tree, checked against brute force.
+#include "engine/frame_tree.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <vector>
+
+using memslim::engine::Frame;
+using memslim::engine::FrameTree;
+using memslim::engine::NodeId;
+using memslim::engine::StackCache;
+
+namespace {
+
+// The stack of `node`, innermost first, by walking its callers.
+std::vector<Frame> stack_of(const FrameTree& tree, NodeId node) {
+    std::vector<Frame> frames;
+    for (; node != FrameTree::kRoot; node = tree.parent(node)) frames.push_back(tree.frame(node));
+    return frames;
+}
+
+NodeId intern(FrameTree& tree, const std::vector<Frame>& stack) {
+    return tree.intern(stack, FrameTree::kRoot, [](NodeId) {});
+}
+
+}  // namespace
+
+TEST(FrameTree, SameStackSameNodeOtherStackOtherNode) {
+    FrameTree tree;
+    std::vector<Frame> a = {{0x1000, 4}, {0x2000, 10}};
+    std::vector<Frame> b = {{0x1000, 6}, {0x2000, 10}};  // same code, other instruction
+    std::vector<Frame> c = {{0x2000, 10}};               // a's caller alone
+    std::vector<Frame> d = {{0x1000, 4}, {0x3000, 10}};  // same frame, other caller
+    const NodeId na = intern(tree, a);
+    EXPECT_EQ(intern(tree, a), na);
+    const NodeId nb = intern(tree, b);
+    const NodeId nc = intern(tree, c);
+    const NodeId nd = intern(tree, d);
+    EXPECT_NE(na, nb);
+    EXPECT_NE(na, nd);
+    EXPECT_EQ(tree.parent(na), nc);  // the caller's stack is a node of its own
+    EXPECT_EQ(tree.parent(nb), nc);
+    EXPECT_EQ(intern(tree, {}), FrameTree::kRoot);
+    EXPECT_EQ(stack_of(tree, nd), d);
+    // Root + (0x2000,10) + two children + (0x3000,10) + its child.
+    EXPECT_EQ(tree.size(), 6u);
+}
+
+TEST(FrameTree, ParentsComeBeforeChildren) {
+    FrameTree tree;
+    std::mt19937 rng(7);  // 32-bit results: frames take them without narrowing
+    for (int i = 0; i < 2000; ++i) {
+        std::vector<Frame> stack(1 + rng() % 30);
+        for (auto& f : stack) f = {0x1000u + 16 * (rng() % 5), static_cast<std::uint32_t>(rng() % 4)};
+        intern(tree, stack);
+    }
+    for (NodeId node = 1; node < tree.size(); ++node) EXPECT_LT(tree.parent(node), node);
+}
+
+TEST(FrameTree, MemoryGrowsWithDistinctFramesNotStacksTimesDepth) {
+    // 10,000 stacks 100 frames deep that differ only in their innermost frame: 10,099 nodes.
+    FrameTree tree;
+    std::vector<Frame> stack(100);
+    for (std::size_t d = 0; d < stack.size(); ++d) stack[d] = {0x5000 + 16 * d, 1};
+    for (std::uint32_t i = 0; i < 10000; ++i) {
+        stack[0] = {0x9000, i};
+        intern(tree, stack);
+    }
+    EXPECT_EQ(tree.size(), 1 + 99 + 10000u);
+    EXPECT_LT(tree.memory_bytes(), 40u * tree.size() + 64 * 1024);
+}
+
+// A thread's cache must give the node that interning the whole stack gives, whatever the
+// previous stack was: deeper, shallower, sharing some outer frames, none or all.
+TEST(StackCache, AgreesWithTheTreeOnRandomStacks) {
+    FrameTree tree;
+    StackCache cache;
+    std::mt19937 rng(11);
+    std::map<std::vector<std::pair<std::uintptr_t, std::uint32_t>>, NodeId> brute;
+    std::vector<Frame> stack;
+    std::size_t fresh = 0;
+    for (int i = 0; i < 20000; ++i) {
+        // Mutate like a running program: return from some frames, call into others.
+        const std::size_t pop = rng() % 4;
+        for (std::size_t k = 0; k < pop && !stack.empty(); ++k) stack.erase(stack.begin());
+        if (!stack.empty() && rng() % 2) stack[0].instruction = rng() % 6;  // next line
+        const std::size_t push = rng() % 4;
+        for (std::size_t k = 0; k < push && stack.size() < StackCache::kCapacity; ++k) {
+            stack.insert(stack.begin(),
+                         Frame{0x1000u + 16 * (rng() % 6), static_cast<std::uint32_t>(rng() % 6)});
+        }
+        NodeId node = 0;
+        if (!cache.lookup(stack, &node)) {
+            node = cache.intern(stack, tree, [&fresh](NodeId) { ++fresh; });
+        }
+        EXPECT_EQ(node, intern(tree, stack));
+        ASSERT_EQ(stack_of(tree, node), stack);
+        std::vector<std::pair<std::uintptr_t, std::uint32_t>> key;
+        for (const Frame& f : stack) key.emplace_back(f.code, f.instruction);
+        auto [it, inserted] = brute.try_emplace(key, node);
+        EXPECT_EQ(it->second, node);
+    }
+    EXPECT_EQ(fresh, tree.size() - 1);  // every node was reported once, when it was added
+}
+
+TEST(StackCache, ExactRepeatNeedsNoTree) {
+    FrameTree tree;
+    StackCache cache;
+    std::vector<Frame> stack = {{0x1000, 1}, {0x2000, 2}};
+    NodeId node = 0;
+    EXPECT_FALSE(cache.lookup(stack, &node));
+    const NodeId interned = cache.intern(stack, tree, [](NodeId) {});
+    ASSERT_TRUE(cache.lookup(stack, &node));
+    EXPECT_EQ(node, interned);
+    cache.clear();
+    EXPECT_FALSE(cache.lookup(stack, &node));
+}
