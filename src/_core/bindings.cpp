@@ -66,11 +66,18 @@ nb::bytes as_bytes(const std::vector<T>& values) {
     return nb::bytes(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
 }
 
-// What was recorded, as plain Python data. Stacks come as the frame tree (see
-// cpython/stack_index.h): `frames` are the distinct printed frames (file, function, line,
-// code id); `node_parent`, `node_frame`, `user_parent` and `user_frame` are arrays of uint32
-// (native order) indexed by node or user stack; each site row names its node and user stack.
-nb::dict tracking_result(std::string_view own_prefix) {
+nb::tuple totals_row(std::uint32_t frame, const memslim::cpython::Totals& t) {
+    return nb::make_tuple(frame, t.bytes_at_peak, t.bytes_live, t.allocated_bytes, t.allocations);
+}
+
+// What was recorded, as plain Python data, aggregated in C++ (see cpython/stack_index.h):
+// `frames` are the distinct printed frames (file, function, line, code id); `lines`, the top
+// stacks and one function's lines refer to them by index. `node_parent` and `node_frame` (uint32)
+// and `node_at_peak` (int64) are arrays in native order indexed by site (a node of the frame
+// tree), for the sites a census names.
+nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
+                         std::size_t top_stacks) {
+    using memslim::cpython::StackIndex;
     const memslim::cpython::TrackResult result = memslim::cpython::collect_result();
     nb::dict out;
     out["mode"] = result.mode == memslim::cpython::TrackMode::kExact ? "exact" : "sample";
@@ -81,8 +88,16 @@ nb::dict tracking_result(std::string_view own_prefix) {
     out["elapsed_seconds"] = result.elapsed_seconds;
     out["peak_rss_bytes"] = result.peak_rss_bytes;
     out["bookkeeping_bytes"] = result.bookkeeping_bytes;
+    nb::dict parts;
+    parts["stacks"] = result.stack_bytes;
+    parts["sites"] = result.site_bytes;
+    parts["blocks"] = result.block_bytes;
+    out["bookkeeping"] = parts;
+    out["sites"] = result.sites.size();
 
-    const memslim::cpython::StackIndex index = memslim::cpython::build_stack_index(own_prefix);
+    const StackIndex index = memslim::cpython::build_stack_index(own_prefix);
+    const memslim::cpython::StackReport report =
+        memslim::cpython::build_stack_report(index, result, function, top_stacks);
     nb::list frames;
     for (const auto& frame : index.frames) {
         auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
@@ -92,23 +107,45 @@ nb::dict tracking_result(std::string_view own_prefix) {
     out["frames"] = frames;
     out["node_parent"] = as_bytes(index.node_parent);
     out["node_frame"] = as_bytes(index.node_frame);
-    out["user_parent"] = as_bytes(index.user_parent);
-    out["user_frame"] = as_bytes(index.user_frame);
-    nb::list sites;
-    for (const auto& stats : result.sites) {
-        const std::uint32_t user =
-            stats.site < index.node_user.size() ? index.node_user[stats.site] : 0;
-        sites.append(nb::make_tuple(stats.site, user, stats.bytes_at_peak, stats.bytes_live,
-                                    stats.allocated_bytes, stats.allocations,
-                                    stats.gc_freed_bytes));
+    out["node_at_peak"] = as_bytes(report.node_at_peak);
+    nb::list lines;
+    for (const auto& [frame, totals] : report.lines) lines.append(totals_row(frame, totals));
+    out["lines"] = lines;
+    out["no_stack"] = totals_row(StackIndex::kNone, report.no_stack);
+    nb::list stacks;
+    for (const auto& [user, at_peak] : report.top_stacks) {
+        nb::list stack;
+        for (std::uint32_t u = user; u != 0; u = index.user_parent[u]) {
+            stack.append(index.user_frame[u]);
+        }
+        stacks.append(nb::make_tuple(nb::tuple(stack), at_peak));
     }
-    out["sites"] = sites;
+    out["stacks"] = stacks;
+    out["function_frame"] =
+        report.function_frame == StackIndex::kNone ? nb::none() : nb::int_(report.function_frame);
+    nb::list function_lines;
+    for (const auto& [frame, totals] : report.function_lines) {
+        function_lines.append(totals_row(frame, totals));
+    }
+    out["function_lines"] = function_lines;
+    out["gc_freed_bytes"] = report.gc_freed_bytes;
     nb::list timeline;
     for (const auto& point : result.timeline) {
         timeline.append(nb::make_tuple(point.seconds, point.traced_bytes, point.rss_bytes));
     }
     out["timeline"] = timeline;
     return out;
+}
+
+// Every site that allocated: (site, bytes at peak, live, allocated, allocations, freed by the GC).
+nb::list site_rows() {
+    const memslim::cpython::TrackResult result = memslim::cpython::collect_result();
+    nb::list rows;
+    for (const auto& s : result.sites) {
+        rows.append(nb::make_tuple(s.site, s.bytes_at_peak, s.bytes_live, s.allocated_bytes,
+                                   s.allocations, s.gc_freed_bytes));
+    }
+    return rows;
 }
 
 // A why-alive path as Python data: [(kind, detail, type_of_child)], from the root down.
@@ -559,9 +596,12 @@ NB_MODULE(_core, m) {
           "Bytes live now (estimated in sample mode).");
     m.def("peak_traced_bytes", &memslim::cpython::peak_traced_bytes,
           "High-water mark of traced bytes.");
-    m.def("tracking_result", &tracking_result, "own_prefix"_a,
-          "Totals, sites, the frame tree and the timeline recorded so far; frames in files "
-          "under own_prefix are memslim's own.");
+    m.def("tracking_result", &tracking_result, "own_prefix"_a, "function"_a = "",
+          "top_stacks"_a = 64,
+          "Totals, lines, top stacks, one function's lines (file + NUL + qualname; empty: the "
+          "heaviest) and the timeline recorded so far; frames in files under own_prefix are "
+          "memslim's own.");
+    m.def("site_rows", &site_rows, "Every site that allocated, with its bytes.");
     m.def("site_stack", &site_stack, "site"_a,
           "The frames (file, function, line) of a site, innermost first.");
     m.def("census_before_collection", &memslim::cpython::census_before_collection,

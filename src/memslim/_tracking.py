@@ -52,6 +52,8 @@ class Tracker:
         self.seed = seed
         self._profile: Profile | None = None
         self._running = False
+        # The function whose lines the profile tables ("file\0qualname"; "": the heaviest).
+        self._function = ""
 
     def start(self) -> None:
         _stacks.forget()
@@ -64,10 +66,13 @@ class Tracker:
             _core.stop_tracking()
             watch_gc(False)
             self._running = False
-            self._profile = Profile.from_core(_core.tracking_result(OWN_PREFIX))
+            self._profile = self._collect()
         if self._profile is None:
             raise RuntimeError("this tracker was never started")
         return self._profile
+
+    def _collect(self) -> Profile:
+        return Profile.from_core(_core.tracking_result(OWN_PREFIX, self._function))
 
     def __enter__(self) -> Tracker:
         self.start()
@@ -79,7 +84,7 @@ class Tracker:
     @property
     def profile(self) -> Profile:
         if self._running:
-            return Profile.from_core(_core.tracking_result(OWN_PREFIX))
+            return self._collect()
         if self._profile is None:
             raise RuntimeError("this tracker was never started")
         return self._profile
@@ -135,6 +140,7 @@ def profile(func: F | None = None, *, file: TextIO | None = None) -> Any:
             if _core.is_tracking():
                 return target(*args, **kwargs)
             tracker = Tracker("exact")
+            tracker._function = f"{code.co_filename}\0{code.co_qualname}"
             tracker.start()
             try:
                 return target(*args, **kwargs)

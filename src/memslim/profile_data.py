@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -36,8 +34,7 @@ class FrameInfo:
 
 
 class Site:
-    """One distinct call stack and the bytes charged to it. Its frames are read from the
-    profile's frame tree when asked for."""
+    """One distinct call stack (a node of the frame tree) and the bytes charged to it."""
 
     __slots__ = (
         "_profile",
@@ -47,14 +44,12 @@ class Site:
         "bytes_live",
         "gc_freed_bytes",
         "node",
-        "user",
     )
 
     def __init__(self, profile: Profile, row: tuple[int, ...]) -> None:
         self._profile = profile
         (
             self.node,
-            self.user,
             self.bytes_at_peak,
             self.bytes_live,
             self.allocated_bytes,
@@ -71,7 +66,11 @@ class Site:
     def user_frames(self) -> tuple[FrameInfo, ...]:
         """The frames above memslim's own: a target run by ``memslim run`` sits on memslim's
         runner (and whatever started it); an allocation made by memslim itself has none."""
-        return self._profile.user_frames(self.user)
+        frames = self.frames
+        for depth, frame in enumerate(frames):
+            if frame.is_memslim:
+                return frames[:depth]
+        return frames
 
 
 @dataclass
@@ -84,12 +83,11 @@ class LineStats:
     allocated_bytes: int = 0
     allocations: int = 0
 
-    def add(self, row: tuple[int, ...]) -> None:
-        """Adds a site row (node, user, at peak, live, allocated, allocations, gc freed)."""
-        self.bytes_at_peak += row[2]
-        self.bytes_live += row[3]
-        self.allocated_bytes += row[4]
-        self.allocations += row[5]
+    def merge(self, other: LineStats) -> None:
+        self.bytes_at_peak += other.bytes_at_peak
+        self.bytes_live += other.bytes_live
+        self.allocated_bytes += other.allocated_bytes
+        self.allocations += other.allocations
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -102,14 +100,11 @@ class LineStats:
         }
 
 
-def _uint32s(data: bytes) -> array[int]:
-    values = array("I")
-    values.frombytes(data)
-    return values
-
-
 @dataclass
 class Profile:
+    """A run's aggregate, as the C++ side computed it (``_core.tracking_result``): per line, the
+    top stacks and one function's lines are already summed there, in O(sites + frames)."""
+
     mode: str
     sample_interval_bytes: float
     peak_bytes: int
@@ -119,14 +114,23 @@ class Profile:
     peak_rss_bytes: int
     bookkeeping_bytes: int
     timeline: list[tuple[float, int, int]]
-    # The distinct printed frames, and the frame tree and user-stack tree as arrays of indexes.
-    frames: list[FrameInfo] = field(default_factory=list)
+    frames: list[FrameInfo] = field(default_factory=list)  # distinct printed frames
+    # The frame tree, per node (a site is a node): parent, printed frame, bytes at the peak.
     node_parent: array[int] = field(default_factory=lambda: array("I", [0]))
     node_frame: array[int] = field(default_factory=lambda: array("I", [0xFFFFFFFF]))
-    user_parent: array[int] = field(default_factory=lambda: array("I", [0]))
-    user_frame: array[int] = field(default_factory=lambda: array("I", [0xFFFFFFFF]))
-    # (node, user stack, bytes at peak, live, allocated, allocations, freed by the GC)
-    site_rows: list[tuple[int, ...]] = field(default_factory=list)
+    node_at_peak: array[int] = field(default_factory=lambda: array("q", [0]))
+    # (frame, bytes at peak, live, allocated, allocations): per innermost user frame, and one
+    # function's lines (function_frame is a frame of that function).
+    line_rows: list[tuple[int, ...]] = field(default_factory=list)
+    no_stack: tuple[int, ...] = (0, 0, 0, 0, 0)
+    stack_rows: list[tuple[tuple[int, ...], int]] = field(default_factory=list)
+    function_frame: int | None = None
+    function_rows: list[tuple[int, ...]] = field(default_factory=list)
+    gc_freed_bytes: int = 0
+    site_count: int = 0
+    bookkeeping: dict[str, int] = field(default_factory=dict)
+    _lines: list[LineStats] | None = field(default=None, init=False, repr=False, compare=False)
+    _sites: list[Site] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_core(cls, raw: dict[str, Any]) -> Profile:
@@ -141,128 +145,107 @@ class Profile:
             bookkeeping_bytes=raw["bookkeeping_bytes"],
             timeline=list(raw["timeline"]),
             frames=[FrameInfo(f, n, line, code_id) for f, n, line, code_id in raw["frames"]],
-            node_parent=_uint32s(raw["node_parent"]),
-            node_frame=_uint32s(raw["node_frame"]),
-            user_parent=_uint32s(raw["user_parent"]),
-            user_frame=_uint32s(raw["user_frame"]),
-            site_rows=list(raw["sites"]),
+            node_parent=_values("I", raw["node_parent"]),
+            node_frame=_values("I", raw["node_frame"]),
+            node_at_peak=_values("q", raw["node_at_peak"]),
+            line_rows=raw["lines"],
+            no_stack=raw["no_stack"],
+            stack_rows=raw["stacks"],
+            function_frame=raw["function_frame"],
+            function_rows=raw["function_lines"],
+            gc_freed_bytes=raw["gc_freed_bytes"],
+            site_count=raw["sites"],
+            bookkeeping=dict(raw["bookkeeping"]),
         )
 
-    @cached_property
+    @property
     def sites(self) -> list[Site]:
-        return [Site(self, row) for row in self.site_rows]
+        """Every site that allocated. Read from the tracker: only until tracking starts again."""
+        if self._sites is None:
+            from memslim import _core
+
+            self._sites = [Site(self, row) for row in _core.site_rows()]
+        return self._sites
 
     def node_frames(self, node: int) -> tuple[FrameInfo, ...]:
+        """The frames of a site, innermost first."""
         frames = []
-        while node != 0:
+        while node != 0 and node < len(self.node_parent):
             frames.append(self.frames[self.node_frame[node]])
             node = self.node_parent[node]
         return tuple(frames)
 
-    def user_frames(self, user: int) -> tuple[FrameInfo, ...]:
-        frames = []
-        while user != 0:
-            frames.append(self.frames[self.user_frame[user]])
-            user = self.user_parent[user]
-        return tuple(frames)
+    def at_peak(self, node: int) -> int:
+        """Bytes the site held at the peak."""
+        return self.node_at_peak[node] if 0 <= node < len(self.node_at_peak) else 0
 
-    def _user_rows(self) -> list[tuple[int, ...]]:
-        """Rows of sites with at least one frame of the user's program, or with no Python stack
-        at all (not those allocated by memslim itself)."""
-        return [row for row in self.site_rows if row[1] != 0 or row[0] == 0]
+    def _line_stats(self, row: tuple[int, ...]) -> LineStats:
+        frame, at_peak, live, allocated, allocations = row
+        if frame == 0xFFFFFFFF:
+            file, line, function = NO_STACK
+        else:
+            info = self.frames[frame]
+            file, line, function = info.file, info.line, info.function
+        return LineStats(file, line, function, at_peak, live, allocated, allocations)
 
     def lines(self) -> list[LineStats]:
         """Bytes per source line (the innermost frame of each stack), largest at peak first."""
-        by_frame: dict[int, LineStats] = {}
-        for row in self._user_rows():
-            frame = self.user_frame[row[1]] if row[1] else -1
-            stats = by_frame.get(frame)
-            if stats is None:
-                if frame < 0:
-                    stats = by_frame[frame] = LineStats(NO_STACK[0], NO_STACK[1], NO_STACK[2])
-                else:
-                    info = self.frames[frame]
-                    stats = by_frame[frame] = LineStats(info.file, info.line, info.function)
-            stats.add(row)
-        # Distinct printed frames of one line (two functions on it) make one row.
-        by_line: dict[tuple[str, int], LineStats] = {}
-        for stats in by_frame.values():
-            merged = by_line.get((stats.file, stats.line))
-            if merged is None:
-                by_line[(stats.file, stats.line)] = stats
-            else:
-                merged.add(
-                    (
-                        0,
-                        0,
-                        stats.bytes_at_peak,
-                        stats.bytes_live,
-                        stats.allocated_bytes,
-                        stats.allocations,
-                        0,
-                    )
-                )
-        return sorted(
-            by_line.values(), key=lambda s: (-s.bytes_at_peak, -s.allocated_bytes, s.file, s.line)
-        )
+        if self._lines is None:
+            by_line: dict[tuple[str, int], LineStats] = {}
+            rows = list(self.line_rows)
+            if self.no_stack[4]:
+                rows.append(self.no_stack)
+            for row in rows:
+                stats = self._line_stats(row)
+                merged = by_line.get((stats.file, stats.line))
+                if merged is None:
+                    by_line[(stats.file, stats.line)] = stats
+                else:  # two functions on one line (a lambda, a comprehension)
+                    merged.merge(stats)
+            self._lines = sorted(
+                by_line.values(),
+                key=lambda s: (-s.bytes_at_peak, -s.allocated_bytes, s.file, s.line),
+            )
+        return list(self._lines)
 
-    def stacks(self) -> list[tuple[tuple[FrameInfo, ...], int]]:
-        """Distinct stacks (by line, user frames only) with their bytes at peak, largest first."""
-        by_user: defaultdict[int, int] = defaultdict(int)
-        for row in self._user_rows():
-            by_user[row[1]] += row[2]
-        ranked = sorted(by_user.items(), key=lambda e: -e[1])
-        return [(self.user_frames(user), total) for user, total in ranked if total > 0]
+    def stacks(self, top: int = 50) -> list[tuple[tuple[FrameInfo, ...], int]]:
+        """The ``top`` distinct stacks (by line, user frames only) with their bytes at peak,
+        largest first."""
+        return [
+            (tuple(self.frames[f] for f in frames), total)
+            for frames, total in self.stack_rows[:top]
+        ]
 
     def function_lines(self, file: str, function: str) -> dict[int, LineStats]:
-        """Per line of one function: what each line allocated, callees included (the
-        function's innermost frame in each user stack)."""
-        wanted = {
-            index
-            for index, f in enumerate(self.frames)
-            if f.file == file and f.function == function
-        }
-        if not wanted:
+        """Per line of the function the aggregate was made for (see ``_core.tracking_result``):
+        what each line allocated, callees included. Empty for any other function."""
+        if self.function_frame is None:
             return {}
-        # The innermost frame of the function in each user stack, memoised along the way:
-        # every user stack is visited once, whatever the depth.
-        nearest: dict[int, int] = {0: -1}
+        info = self.frames[self.function_frame]
+        if (info.file, info.function) != (file, function):
+            return {}
         lines: dict[int, LineStats] = {}
-        for row in self.site_rows:
-            user = row[1]
-            path = []
-            while user not in nearest:
-                if self.user_frame[user] in wanted:
-                    nearest[user] = self.user_frame[user]
-                    break
-                path.append(user)
-                user = self.user_parent[user]
-            found = nearest[user]
-            for u in path:
-                nearest[u] = found
-            if found < 0:
-                continue
-            info = self.frames[found]
-            stats = lines.get(info.line)
-            if stats is None:
-                stats = lines[info.line] = LineStats(info.file, info.line, info.function)
-            stats.add(row)
+        for row in self.function_rows:
+            stats = self._line_stats(row)
+            if stats.line in lines:
+                lines[stats.line].merge(stats)
+            else:
+                lines[stats.line] = stats
         return lines
 
     def heaviest_function(self) -> tuple[FrameInfo, dict[int, LineStats]] | None:
-        """The user function whose lines hold the most bytes at peak (innermost user frame)."""
-        totals: defaultdict[tuple[str, str], int] = defaultdict(int)
-        sample: dict[tuple[str, str], FrameInfo] = {}
-        for row in self.site_rows:
-            if row[1] == 0:
-                continue
-            top = self.frames[self.user_frame[row[1]]]
-            key = (top.file, top.function)
-            totals[key] += row[2]
-            sample.setdefault(key, top)
-        if not totals:
+        """The user function whose lines hold the most bytes at peak (innermost user frame),
+        when the aggregate was made for it."""
+        if self.function_frame is None:
             return None
-        key = max(totals, key=lambda k: totals[k])
-        if totals[key] <= 0:
+        frame = self.frames[self.function_frame]
+        lines = self.function_lines(frame.file, frame.function)
+        if sum(s.bytes_at_peak for s in lines.values()) <= 0:
             return None
-        return sample[key], self.function_lines(*key)
+        return frame, lines
+
+
+def _values(typecode: str, data: bytes) -> array[int]:
+    values = array(typecode)
+    values.frombytes(data)
+    return values

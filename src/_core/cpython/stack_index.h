@@ -10,6 +10,7 @@
 #include <Python.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -25,6 +26,8 @@ struct StackIndex {
         int line;
     };
     std::vector<PrintedFrame> frames;       // distinct (file, function, line)
+    std::vector<std::uint32_t> frame_function;  // per frame: its function's id
+    std::vector<std::string> functions;         // per function id: "file\0qualname"
     std::vector<std::uint32_t> node_frame;  // per node: index into frames (kNone for the root)
     std::vector<engine::NodeId> node_parent;
     std::vector<std::uint32_t> node_user;  // per node: its user stack (0: none)
@@ -36,5 +39,41 @@ struct StackIndex {
 // Builds the index of the tracker's frame tree. A frame whose code object's file starts with
 // `own_prefix` is memslim's own. Needs the GIL.
 StackIndex build_stack_index(std::string_view own_prefix);
+
+}  // namespace memslim::cpython
+
+namespace memslim::cpython {
+
+struct TrackResult;
+
+// Bytes and allocations summed over sites.
+struct Totals {
+    std::int64_t bytes_at_peak = 0;
+    std::int64_t bytes_live = 0;
+    std::int64_t allocated_bytes = 0;
+    std::uint64_t allocations = 0;
+};
+
+// The aggregate the report reads, computed in O(nodes + sites): nothing in it grows with the
+// depth of the program's stacks.
+struct StackReport {
+    // Per printed frame, the sites whose innermost user frame it is (only frames with sites).
+    std::vector<std::pair<std::uint32_t, Totals>> lines;
+    Totals no_stack;  // allocations made where no Python frame could be read
+    // The user stacks holding the most bytes at the peak, largest first.
+    std::vector<std::pair<std::uint32_t, std::int64_t>> top_stacks;
+    // One function's lines: per printed frame of that function, the sites whose user stack
+    // passes through it (its innermost frame of that function). `function_frame` is a frame
+    // of the function (kNone when it has none).
+    std::uint32_t function_frame = StackIndex::kNone;
+    std::vector<std::pair<std::uint32_t, Totals>> function_lines;
+    std::vector<std::int64_t> node_at_peak;  // per node: the bytes at peak of that site
+    std::uint64_t gc_freed_bytes = 0;
+};
+
+// Aggregates `result`'s sites over `index`. `function` is "file\0qualname" of the function whose
+// lines to table, or empty for the function whose lines hold the most bytes at the peak.
+StackReport build_stack_report(const StackIndex& index, const TrackResult& result,
+                               std::string_view function, std::size_t top_stacks);
 
 }  // namespace memslim::cpython

@@ -52,8 +52,8 @@ struct Recording {
     // dense slot per site (only nodes that allocated get one): 40 bytes per site there, none
     // for the inner nodes of the tree.
     engine::FrameTree tree;
-    std::vector<std::uint32_t> slot_of_node;  // kNoSlot where the node never allocated
-    std::vector<engine::NodeId> node_of_slot;
+    engine::ChunkedVector<std::uint32_t> slot_of_node;  // slot + 1; 0 where it never allocated
+    engine::ChunkedVector<engine::NodeId> node_of_slot;
     engine::BlockMap blocks;  // exact mode: every live block
     engine::LiveMap samples;  // sample mode: the sampled live blocks, by weight
     engine::PeakTracker peak;
@@ -76,16 +76,15 @@ struct Recording {
     std::mutex timeline_mutex;            // guards timeline
     engine::Timeline timeline{1024};
 
-    static constexpr std::uint32_t kNoSlot = 0xFFFFFFFFu;
     // The slot of site `node`, made when it first allocates. Needs `lock`.
     std::uint32_t slot(engine::NodeId node) {
-        if (node >= slot_of_node.size()) slot_of_node.resize(tree.size(), kNoSlot);
+        slot_of_node.resize_at_least(tree.size());
         std::uint32_t& s = slot_of_node[node];
-        if (s == kNoSlot) {
-            s = static_cast<std::uint32_t>(node_of_slot.size());
+        if (s == 0) {
             node_of_slot.push_back(node);
+            s = static_cast<std::uint32_t>(node_of_slot.size());
         }
-        return s;
+        return s - 1;
     }
 };
 
@@ -398,18 +397,25 @@ void after_fork_in_child() {
     g_timeline = nullptr;  // leaked on purpose: joining or destroying it would be undefined
 }
 
-// Censuses may take at most this share of the run's time, plus a fixed allowance: each one
-// walks the whole heap, and a program that grows steadily would otherwise pay for many. When
-// they go over, the margin to the next census doubles. The allowance keeps short runs (whose
-// early censuses are a large share of so little time) at the fine margin that puts the last
-// census close to the peak. Each census also walks the interpreter's own objects (about 4 MiB
-// at start-up), so censuses are at least kCensusMinStep apart: a small heap does not pay for
-// dozens of walks of that baseline.
-constexpr double kCensusTimeBudget = 0.2;
-constexpr double kCensusAllowanceSeconds = 2.0;
+// Censuses may take at most this share of the run's time, at any run length: each one walks
+// the whole heap, and a program that grows steadily would otherwise pay for many. A census is
+// taken only if its predicted cost (the last census's seconds per traced byte, times the bytes
+// traced now) keeps the total within the budget; otherwise it is skipped and the next margin
+// applies. The margin adapts: it halves (down to kCensusMinMargin) while censuses cost less
+// than half the budget, so the last census lands close to the peak, and doubles when they
+// cost more. Each census also walks the interpreter's own objects (about 4 MiB at start-up),
+// so censuses are at least kCensusMinStep apart.
+constexpr double kCensusTimeBudget = 0.1;
+constexpr double kCensusMinMargin = 0.05;
 constexpr std::int64_t kCensusMinStep = std::int64_t{2} << 20;
 double g_census_seconds = 0;
+double g_census_seconds_per_byte = 3e-3 / (1 << 20);  // a first guess: 3 ms per MiB traced
 std::atomic<double> g_census_margin_now{0.1};
+
+bool census_within_budget(std::int64_t traced, double elapsed) {
+    const double predicted = g_census_seconds_per_byte * static_cast<double>(traced);
+    return g_census_seconds + predicted <= kCensusTimeBudget * elapsed;
+}
 
 // Traced bytes at the last census (run_census), for census_at_plateau.
 std::atomic<std::int64_t> g_last_census_bytes{0};
@@ -441,6 +447,17 @@ int run_census(void*) {
         g_recording && g_recording->current_mirror.load() < g_last_census_bytes.load();
     if (g_active.load() && g_census_callback != nullptr && !t_in_hook && !below_last) {
         const auto began = Clock::now();
+        const std::int64_t before = g_recording->current_mirror.load();
+        if (!census_within_budget(
+                before, std::chrono::duration<double>(began - g_recording->started).count())) {
+            // Over budget: skip this one; the next margin up may fit.
+            g_next_census.store(std::max(
+                before + kCensusMinStep,
+                static_cast<std::int64_t>(static_cast<double>(before) *
+                                          (1.0 + g_census_margin_now.load()))));
+            g_census_pending.store(false);
+            return 0;
+        }
         const int gc_was_enabled = PyGC_Disable();
         t_in_hook = true;  // memslim's own allocations: not the program's
         PyObject* result = PyObject_CallNoArgs(g_census_callback);
@@ -452,10 +469,14 @@ int run_census(void*) {
         }
         if (gc_was_enabled) PyGC_Enable();
         const auto ended = Clock::now();
-        g_census_seconds += std::chrono::duration<double>(ended - began).count();
+        const double took = std::chrono::duration<double>(ended - began).count();
+        g_census_seconds += took;
+        if (before > 0) g_census_seconds_per_byte = took / static_cast<double>(before);
         const double elapsed = std::chrono::duration<double>(ended - g_recording->started).count();
-        if (g_census_seconds > kCensusTimeBudget * elapsed + kCensusAllowanceSeconds) {
-            g_census_margin_now.store(g_census_margin_now.load() * 2);
+        if (g_census_seconds > kCensusTimeBudget * elapsed / 2) {
+            g_census_margin_now.store(std::min(1.0, g_census_margin_now.load() * 2));
+        } else {
+            g_census_margin_now.store(std::max(kCensusMinMargin, g_census_margin_now.load() / 2));
         }
         const std::int64_t traced = g_recording->current_mirror.load();
         g_last_census_bytes.store(traced);
@@ -475,6 +496,7 @@ void set_census(PyObject* callback, double margin, std::int64_t first_bytes) {
     g_census_callback = callback;
     g_census_margin_now.store(margin);
     g_census_seconds = 0;
+    g_census_seconds_per_byte = 3e-3 / (1 << 20);
     g_next_census.store(callback != nullptr ? first_bytes : INT64_MAX);
     g_first_census_bytes.store(callback != nullptr ? first_bytes : INT64_MAX);
     g_last_census_bytes.store(0);
@@ -582,12 +604,12 @@ TrackResult collect_result() {
     if (getrusage(RUSAGE_SELF, &usage) == 0) {
         result.peak_rss_bytes = static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;
     }
-    result.bookkeeping_bytes = rec.tree.memory_bytes() +
-                               rec.slot_of_node.capacity() * sizeof(std::uint32_t) +
-                               rec.node_of_slot.capacity() * sizeof(engine::NodeId) +
-                               rec.blocks.memory_bytes() +
-                               rec.samples.memory_bytes() + rec.peak.memory_bytes() +
-                               (rec.filter ? Recording::kFilterSize : 0);
+    result.stack_bytes = rec.tree.memory_bytes();
+    result.site_bytes = rec.slot_of_node.memory_bytes() + rec.node_of_slot.memory_bytes() +
+                        rec.peak.memory_bytes() + rec.gc_freed.capacity() * sizeof(std::uint64_t);
+    result.block_bytes = rec.blocks.memory_bytes() + rec.samples.memory_bytes() +
+                         (rec.filter ? Recording::kFilterSize : 0);
+    result.bookkeeping_bytes = result.stack_bytes + result.site_bytes + result.block_bytes;
     for (std::uint32_t slot = 0; slot < rec.peak.sites(); ++slot) {
         if (rec.peak.allocations(slot) == 0) continue;
         result.sites.push_back({rec.node_of_slot[slot], rec.peak.at_peak(slot),

@@ -49,7 +49,7 @@ void FrameTree::grow_index() {
 }
 
 std::size_t FrameTree::memory_bytes() const {
-    return nodes_.capacity() * sizeof(Node) + index_.capacity() * sizeof(NodeId);
+    return nodes_.memory_bytes() + index_.capacity() * sizeof(NodeId);
 }
 
 }  // namespace memslim::engine

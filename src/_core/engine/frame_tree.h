@@ -17,6 +17,8 @@
 #include <span>
 #include <vector>
 
+#include "engine/chunked_vector.h"
+
 namespace memslim::engine {
 
 // No default member initialisers on purpose: the allocation hook keeps a buffer of 128
@@ -68,7 +70,7 @@ class FrameTree {
     static std::uint64_t hash(NodeId parent, const Frame& frame);
     void grow_index();
 
-    std::vector<Node> nodes_;
+    ChunkedVector<Node> nodes_;
     std::vector<NodeId> index_;  // open addressing over nodes_, kEmpty when free
     static constexpr NodeId kEmpty = 0xFFFFFFFFu;
 };

@@ -10,7 +10,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
+
+#include "engine/chunked_vector.h"
 
 namespace memslim::engine {
 
@@ -21,7 +24,7 @@ class PeakTracker {
         touch(s, site);
         s.live += bytes;
         s.allocated += bytes;
-        s.allocations += 1;
+        if (++s.allocations == 0) ++allocations_high_[site];
         current_ += bytes;
         if (current_ > peak_) {
             peak_ = current_;
@@ -51,24 +54,27 @@ class PeakTracker {
     [[nodiscard]] std::int64_t at_peak(std::uint32_t site) const { return get(site).at_peak; }
     [[nodiscard]] std::int64_t allocated(std::uint32_t site) const { return get(site).allocated; }
     [[nodiscard]] std::uint64_t allocations(std::uint32_t site) const {
-        return get(site).allocations;
+        const auto high = allocations_high_.find(site);
+        return get(site).allocations +
+               (high == allocations_high_.end() ? 0 : high->second << 32);
     }
     [[nodiscard]] std::size_t memory_bytes() const {
-        return sites_.capacity() * sizeof(SiteBytes) + dirty_.capacity() * sizeof(std::uint32_t);
+        return sites_.memory_bytes() + dirty_.capacity() * sizeof(std::uint32_t);
     }
 
   private:
-    // Everything about one site in one place: an event touches one cache line.
+    // Everything about one site in one place, 32 bytes: an event touches one cache line.
+    // Allocation counts above 2^32 per site are kept in `allocations_high`.
     struct SiteBytes {
         std::int64_t live = 0;
         std::int64_t allocated = 0;
-        std::uint64_t allocations = 0;
         std::int64_t at_peak = 0;
+        std::uint32_t allocations = 0;
         std::uint32_t stamp = 0;
     };
 
     SiteBytes& ensure(std::uint32_t site) {
-        if (site >= sites_.size()) sites_.resize(site + 1);
+        sites_.resize_at_least(site + 1);
         return sites_[site];
     }
     [[nodiscard]] const SiteBytes& get(std::uint32_t site) const {
@@ -89,7 +95,8 @@ class PeakTracker {
         peak_saved_ = true;
     }
 
-    std::vector<SiteBytes> sites_;
+    ChunkedVector<SiteBytes> sites_;
+    std::unordered_map<std::uint32_t, std::uint64_t> allocations_high_;
     std::vector<std::uint32_t> dirty_;
     std::uint32_t epoch_ = 1;
     std::int64_t current_ = 0;

@@ -62,7 +62,6 @@ class Run:
     def __post_init__(self) -> None:
         # Bytes per allocation site (its node in the tracker's frame tree): at the peak, and
         # as the census counted them.
-        self._at_peak: dict[int, int] = {row[0]: row[2] for row in self.profile.site_rows}
         self._at_census: dict[int, int] = defaultdict(int)
         if self.census is not None:
             for row in self.census.sites:
@@ -95,7 +94,7 @@ class Run:
             return 1.0  # the census's per-site bytes cover sampled blocks only
         unique = {s for s in sites if s is not None}
         census = sum(self._at_census.get(s, 0) for s in unique)
-        peak = sum(self._at_peak.get(s, 0) for s in unique)
+        peak = sum(self.profile.at_peak(s) for s in unique)
         if census <= 0 or peak <= 0:
             return 1.0
         return peak / census

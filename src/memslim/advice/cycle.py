@@ -93,7 +93,7 @@ def find(run: Run) -> Iterator[Finding]:
         return
     saving = garbage + live - max(largest, live)
     weakrefs = targets * weakref_bytes()
-    gc_freed = sum(row[6] for row in run.profile.site_rows)
+    gc_freed = run.profile.gc_freed_bytes
     message = (
         f"{objects:,} objects ({garbage:,} bytes) were unreachable garbage waiting for the "
         f"cyclic GC at the census near the peak: reference cycles through "

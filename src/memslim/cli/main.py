@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import sys
@@ -190,6 +191,26 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         watch_gc(False)
     if os.getpid() != start_pid or _core.in_forked_child():
         return outcome.exit_code  # a forked child: the report is the parent's to write
+    # The report makes many short-lived objects while the program's whole heap is still alive:
+    # collections during it would walk that heap again and again, for nothing.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _report(args, target, outcome, census, history)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _report(
+    args: argparse.Namespace,
+    target: Target,
+    outcome: Outcome,
+    census: dict[str, object],
+    history: list[tuple[int, list[tuple[str, int, int | None]]]],
+) -> int:
+    from memslim import _core
+
     # Imported after the run: the program shares its process with as few memslim objects as
     # possible (rich above all).
     from memslim.advice import Run, advise

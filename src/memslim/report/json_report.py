@@ -48,7 +48,7 @@ def build_report(
         "lines": [line.as_json() for line in lines],
         "stacks": [
             {"frames": [f.as_json() for f in frames], "bytes_at_peak": total}
-            for frames, total in profile.stacks()[:top_stacks]
+            for frames, total in profile.stacks(top_stacks)
         ],
         "timeline": [
             {"t": round(t, 6), "traced_bytes": traced, "rss_bytes": rss}

@@ -86,7 +86,7 @@ def print_run_report(
         )
     console.print(table)
 
-    stacks = profile.stacks()[:3]
+    stacks = profile.stacks(3)
     if stacks:
         console.print(Text("Top stacks at the peak", style="italic"))
         for frames, total in stacks:
