@@ -397,25 +397,18 @@ void after_fork_in_child() {
     g_timeline = nullptr;  // leaked on purpose: joining or destroying it would be undefined
 }
 
-// Censuses may take at most this share of the run's time, at any run length: each one walks
-// the whole heap, and a program that grows steadily would otherwise pay for many. A census is
-// taken only if its predicted cost (the last census's seconds per traced byte, times the bytes
-// traced now) keeps the total within the budget; otherwise it is skipped and the next margin
-// applies. The margin adapts: it halves (down to kCensusMinMargin) while censuses cost less
-// than half the budget, so the last census lands close to the peak, and doubles when they
-// cost more. Each census also walks the interpreter's own objects (about 4 MiB at start-up),
-// so censuses are at least kCensusMinStep apart.
-constexpr double kCensusTimeBudget = 0.1;
-constexpr double kCensusMinMargin = 0.05;
+// Censuses may take at most this share of the run's time, plus a fixed allowance: each one
+// walks the whole heap, and a program that grows steadily would otherwise pay for many. When
+// they go over, the margin to the next census doubles. The allowance keeps short runs (whose
+// early censuses are a large share of so little time) at the fine margin that puts the last
+// census close to the peak. Each census also walks the interpreter's own objects (about 4 MiB
+// at start-up), so censuses are at least kCensusMinStep apart: a small heap does not pay for
+// dozens of walks of that baseline.
+constexpr double kCensusTimeBudget = 0.2;
+constexpr double kCensusAllowanceSeconds = 2.0;
 constexpr std::int64_t kCensusMinStep = std::int64_t{2} << 20;
 double g_census_seconds = 0;
-double g_census_seconds_per_byte = 3e-3 / (1 << 20);  // a first guess: 3 ms per MiB traced
 std::atomic<double> g_census_margin_now{0.1};
-
-bool census_within_budget(std::int64_t traced, double elapsed) {
-    const double predicted = g_census_seconds_per_byte * static_cast<double>(traced);
-    return g_census_seconds + predicted <= kCensusTimeBudget * elapsed;
-}
 
 // Traced bytes at the last census (run_census), for census_at_plateau.
 std::atomic<std::int64_t> g_last_census_bytes{0};
@@ -447,17 +440,6 @@ int run_census(void*) {
         g_recording && g_recording->current_mirror.load() < g_last_census_bytes.load();
     if (g_active.load() && g_census_callback != nullptr && !t_in_hook && !below_last) {
         const auto began = Clock::now();
-        const std::int64_t before = g_recording->current_mirror.load();
-        if (!census_within_budget(
-                before, std::chrono::duration<double>(began - g_recording->started).count())) {
-            // Over budget: skip this one; the next margin up may fit.
-            g_next_census.store(std::max(
-                before + kCensusMinStep,
-                static_cast<std::int64_t>(static_cast<double>(before) *
-                                          (1.0 + g_census_margin_now.load()))));
-            g_census_pending.store(false);
-            return 0;
-        }
         const int gc_was_enabled = PyGC_Disable();
         t_in_hook = true;  // memslim's own allocations: not the program's
         PyObject* result = PyObject_CallNoArgs(g_census_callback);
@@ -469,14 +451,10 @@ int run_census(void*) {
         }
         if (gc_was_enabled) PyGC_Enable();
         const auto ended = Clock::now();
-        const double took = std::chrono::duration<double>(ended - began).count();
-        g_census_seconds += took;
-        if (before > 0) g_census_seconds_per_byte = took / static_cast<double>(before);
+        g_census_seconds += std::chrono::duration<double>(ended - began).count();
         const double elapsed = std::chrono::duration<double>(ended - g_recording->started).count();
-        if (g_census_seconds > kCensusTimeBudget * elapsed / 2) {
-            g_census_margin_now.store(std::min(1.0, g_census_margin_now.load() * 2));
-        } else {
-            g_census_margin_now.store(std::max(kCensusMinMargin, g_census_margin_now.load() / 2));
+        if (g_census_seconds > kCensusTimeBudget * elapsed + kCensusAllowanceSeconds) {
+            g_census_margin_now.store(g_census_margin_now.load() * 2);
         }
         const std::int64_t traced = g_recording->current_mirror.load();
         g_last_census_bytes.store(traced);
@@ -496,7 +474,6 @@ void set_census(PyObject* callback, double margin, std::int64_t first_bytes) {
     g_census_callback = callback;
     g_census_margin_now.store(margin);
     g_census_seconds = 0;
-    g_census_seconds_per_byte = 3e-3 / (1 << 20);
     g_next_census.store(callback != nullptr ? first_bytes : INT64_MAX);
     g_first_census_bytes.store(callback != nullptr ? first_bytes : INT64_MAX);
     g_last_census_bytes.store(0);

@@ -86,10 +86,10 @@ std::vector<engine::Frame> site_frames(engine::SiteId site);
 void copy_frame_tree(std::vector<engine::Frame>* frames, std::vector<engine::NodeId>* parents);
 
 // Heap censuses at the high-water mark: when traced bytes pass `first_bytes`, and then each
-// time they exceed the traced bytes at the previous census by `margin` (0.1: 10%, then adapted
-// between 5% and 100% so that censuses take at most a tenth of the run's time; a census whose
-// predicted cost would go over is skipped; at least 2 MiB apart), a call to `callback` is
-// scheduled (Py_AddPendingCall) and runs at the interpreter's next safe point,
+// time they exceed the traced bytes at the previous census by `margin` (0.1: 10%; doubled each
+// time censuses have taken more than a fifth of the run's time plus two seconds; and at least
+// 2 MiB apart), a call to
+// `callback` is scheduled (Py_AddPendingCall) and runs at the interpreter's next safe point,
 // in the main thread with the GIL held, outside any hook. While it runs, its allocations are not
 // recorded and the cyclic GC is paused (so no object of the program is freed unseen). Exceptions
 // from the callback are reported as unraisable, never raised into the program. Pass nullptr to

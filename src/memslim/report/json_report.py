@@ -44,7 +44,11 @@ def build_report(
             "at_s": round(profile.peak_seconds, 6),
         },
         "end": {"traced_bytes": profile.current_bytes},
-        "memslim": {"bookkeeping_bytes": profile.bookkeeping_bytes},
+        "memslim": {
+            "bookkeeping_bytes": profile.bookkeeping_bytes,
+            "bookkeeping": profile.bookkeeping,  # stacks, sites, blocks
+            "sites": profile.site_count,
+        },
         "lines": [line.as_json() for line in lines],
         "stacks": [
             {"frames": [f.as_json() for f in frames], "bytes_at_peak": total}
