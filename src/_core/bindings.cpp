@@ -13,9 +13,9 @@
 #include "cpython/census_advice.h"
 #include "cpython/deep_size.h"
 #include "cpython/frames.h"
-#include "cpython/stack_index.h"
 #include "cpython/heap_snapshot.h"
 #include "cpython/object_layout.h"
+#include "cpython/stack_index.h"
 #include "engine/progress.h"
 #include "engine/snapshot_file.h"
 

@@ -53,7 +53,8 @@ TEST(FrameTree, ParentsComeBeforeChildren) {
     std::mt19937 rng(7);  // 32-bit results: frames take them without narrowing
     for (int i = 0; i < 2000; ++i) {
         std::vector<Frame> stack(1 + rng() % 30);
-        for (auto& f : stack) f = {0x1000u + 16 * (rng() % 5), static_cast<std::uint32_t>(rng() % 4)};
+        for (auto& f : stack)
+            f = {0x1000u + 16 * (rng() % 5), static_cast<std::uint32_t>(rng() % 4)};
         intern(tree, stack);
     }
     for (NodeId node = 1; node < tree.size(); ++node) EXPECT_LT(tree.parent(node), node);

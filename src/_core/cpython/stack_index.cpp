@@ -107,9 +107,9 @@ StackIndex build_stack_index(std::string_view own_prefix) {
             facts->second = {fn->second, file.starts_with(own_prefix), line_ranges(code)};
         }
         const int line = line_in(facts->second, code, frame.instruction);
-        const auto [printed_at, fresh_frame] = printed.try_emplace(
-            pair_key(facts->second.function, static_cast<std::uint32_t>(line)),
-            static_cast<std::uint32_t>(index.frames.size()));
+        const auto [printed_at, fresh_frame] =
+            printed.try_emplace(pair_key(facts->second.function, static_cast<std::uint32_t>(line)),
+                                static_cast<std::uint32_t>(index.frames.size()));
         if (fresh_frame) {
             index.frames.push_back({reinterpret_cast<PyObject*>(code), line});
             index.frame_function.push_back(facts->second.function);
@@ -152,7 +152,8 @@ StackReport build_stack_report(const StackIndex& index, const TrackResult& resul
         if (site.site < report.node_at_peak.size()) {
             report.node_at_peak[site.site] = site.bytes_at_peak;
         }
-        const std::uint32_t user = site.site < index.node_user.size() ? index.node_user[site.site] : 0;
+        const std::uint32_t user =
+            site.site < index.node_user.size() ? index.node_user[site.site] : 0;
         if (user == 0) {
             if (site.site == engine::FrameTree::kRoot) add(report.no_stack, site);
             continue;  // allocated by memslim itself: no user frame
@@ -209,7 +210,8 @@ StackReport build_stack_report(const StackIndex& index, const TrackResult& resul
     std::vector<Totals> function_lines(index.frames.size());
     std::vector<bool> seen(index.frames.size(), false);
     for (const SiteStats& site : result.sites) {
-        const std::uint32_t user = site.site < index.node_user.size() ? index.node_user[site.site] : 0;
+        const std::uint32_t user =
+            site.site < index.node_user.size() ? index.node_user[site.site] : 0;
         const std::uint32_t frame = nearest[user];
         if (frame == StackIndex::kNone) continue;
         add(function_lines[frame], site);

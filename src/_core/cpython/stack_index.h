@@ -25,10 +25,10 @@ struct StackIndex {
         PyObject* code;  // one code object that prints so (borrowed; the tracker keeps it)
         int line;
     };
-    std::vector<PrintedFrame> frames;       // distinct (file, function, line)
+    std::vector<PrintedFrame> frames;           // distinct (file, function, line)
     std::vector<std::uint32_t> frame_function;  // per frame: its function's id
     std::vector<std::string> functions;         // per function id: "file\0qualname"
-    std::vector<std::uint32_t> node_frame;  // per node: index into frames (kNone for the root)
+    std::vector<std::uint32_t> node_frame;      // per node: index into frames (kNone for the root)
     std::vector<engine::NodeId> node_parent;
     std::vector<std::uint32_t> node_user;  // per node: its user stack (0: none)
     // User stacks, a tree of their own: 0 is the empty one; parents come first.

@@ -589,9 +589,8 @@ TrackResult collect_result() {
     result.bookkeeping_bytes = result.stack_bytes + result.site_bytes + result.block_bytes;
     for (std::uint32_t slot = 0; slot < rec.peak.sites(); ++slot) {
         if (rec.peak.allocations(slot) == 0) continue;
-        result.sites.push_back({rec.node_of_slot[slot], rec.peak.at_peak(slot),
-                                rec.peak.live(slot), rec.peak.allocated(slot),
-                                rec.peak.allocations(slot),
+        result.sites.push_back({rec.node_of_slot[slot], rec.peak.at_peak(slot), rec.peak.live(slot),
+                                rec.peak.allocated(slot), rec.peak.allocations(slot),
                                 slot < rec.gc_freed.size() ? rec.gc_freed[slot] : 0});
     }
     return result;

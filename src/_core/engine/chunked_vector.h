@@ -15,9 +15,7 @@ class ChunkedVector {
     static constexpr std::size_t kChunk = std::size_t{1} << kChunkShift;
 
     T& operator[](std::size_t i) { return chunks_[i >> kChunkShift][i & (kChunk - 1)]; }
-    const T& operator[](std::size_t i) const {
-        return chunks_[i >> kChunkShift][i & (kChunk - 1)];
-    }
+    const T& operator[](std::size_t i) const { return chunks_[i >> kChunkShift][i & (kChunk - 1)]; }
     [[nodiscard]] std::size_t size() const { return size_; }
 
     void push_back(const T& value) {

@@ -55,8 +55,7 @@ class PeakTracker {
     [[nodiscard]] std::int64_t allocated(std::uint32_t site) const { return get(site).allocated; }
     [[nodiscard]] std::uint64_t allocations(std::uint32_t site) const {
         const auto high = allocations_high_.find(site);
-        return get(site).allocations +
-               (high == allocations_high_.end() ? 0 : high->second << 32);
+        return get(site).allocations + (high == allocations_high_.end() ? 0 : high->second << 32);
     }
     [[nodiscard]] std::size_t memory_bytes() const {
         return sites_.memory_bytes() + dirty_.capacity() * sizeof(std::uint32_t);
