@@ -347,7 +347,7 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
     std::vector<SiteId> node_site;
     SiteFrames site_frames;
     nb::list by_site;
-    if (memslim::cpython::is_tracking()) {
+    if (memslim::cpython::sites_known()) {
         node_site.assign(n, memslim::cpython::kUnknownSite);
         std::map<std::pair<PyTypeObject*, SiteId>, std::pair<std::uint64_t, std::uint64_t>> rows;
         for (NodeId node = 1; node < n; ++node) {
@@ -602,6 +602,17 @@ NB_MODULE(_core, m) {
           "heaviest) and the timeline recorded so far; frames in files under own_prefix are "
           "memslim's own.");
     m.def("site_rows", &site_rows, "Every site that allocated, with its bytes.");
+    m.def(
+        "census_fork",
+        []() {
+            const long pid = memslim::cpython::census_fork();
+            if (pid < 0) {
+                PyErr_SetFromErrno(PyExc_OSError);
+                throw nb::python_error();
+            }
+            return pid;
+        },
+        "Fork a census child (0 in the child, its pid here); see cpython/tracker.h.");
     m.def("site_stack", &site_stack, "site"_a,
           "The frames (file, function, line) of a site, innermost first.");
     m.def("census_before_collection", &memslim::cpython::census_before_collection,

@@ -85,18 +85,22 @@ def test_census_at_the_peak_sees_a_structure_built_and_dropped(tmp_path: Path) -
         "    def __init__(self, i):\n"
         "        self.i = i\n"
         "def build():\n"
-        "    held = [Big(i) for i in range(300_000)]\n"
+        "    held = [Big(i) for i in range(500_000)]\n"
         "    return len(held)\n"
         "print(build())\n"
         "after = [1.5] * 10\n"
     )
     report, result = run_json(tmp_path, script)
     assert result.returncode == 0, result.stderr
+    assert result.stdout == "500000\n"
     census = report["census"]
-    # Geometric margins of 10%: the last census is within ~10% of the true peak.
-    assert census["traced_bytes"] >= 0.85 * report["peak"]["traced_bytes"]
+    # Forked censuses at 5% margins (2 MiB apart at least, the peak here is ~60 MB): the last
+    # census is within 5% of the true peak, whatever the machine's load (the triggers count
+    # bytes, not time; a newer census replaces a child still walking, never the reverse).
+    assert census["forked"]["forks"] >= 2
+    assert census["traced_bytes"] >= 0.95 * report["peak"]["traced_bytes"]
     big = next(row for row in census["types"] if row["type"] == "__main__.Big")
-    assert big["count"] >= 0.85 * 300_000
+    assert big["count"] >= 0.95 * 500_000
     # By allocation site: all of them made on line 5, in the comprehension of build().
     site = next(row for row in census["sites"] if row["type"] == "__main__.Big")
     assert site["count"] == big["count"]

@@ -2,6 +2,7 @@
 #include "cpython/tracker.h"
 
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -92,6 +94,7 @@ std::unique_ptr<Recording> g_recording;
 std::atomic<bool> g_active{false};   // hooks record only while set
 const void* g_stop_frame = nullptr;  // capture_stack() stops there (see TrackOptions)
 std::atomic<bool> g_forked_child{false};
+bool g_census_child = false;  // this process is a census child (census_fork)
 std::atomic<bool> g_gc_collecting{false};
 std::atomic<std::uint64_t> g_seed_base{0};
 
@@ -536,6 +539,24 @@ void stop_tracking() {
 
 bool is_tracking() {
     return g_active.load();
+}
+
+bool sites_known() {
+    return g_active.load() || (g_census_child && g_recording);
+}
+
+long census_fork() {
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid != 0) return pid;
+    g_census_child = true;
+    PyOS_AfterFork_Child();
+    // Signals meant for the program (a terminal's Ctrl-C reaches the whole process group) end
+    // the child at once instead of running the program's handlers here.
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) std::signal(sig, SIG_DFL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);  // the parent died before prctl
+    return 0;
 }
 
 bool in_forked_child() {

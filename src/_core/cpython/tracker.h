@@ -67,6 +67,17 @@ void stop_tracking();
 
 bool is_tracking();
 
+// True while what was recorded can be read for a census: tracking runs, or this process is a
+// census child (see census_fork) reading its copy of the parent's records.
+bool sites_known();
+
+// Forks a child to take a census of a copy-on-write image of the heap at this instant, while
+// this process runs on. Returns the child's pid here and 0 in the child, or -1 (errno set).
+// Call from the census callback (GIL held, at a safe point). In the child: the interpreter is
+// made usable again (PyOS_AfterFork_Child), Ctrl-C, SIGTERM and SIGHUP kill it, and it dies
+// with this process; it must leave with _exit(). Python's own fork hooks do not run here.
+long census_fork();
+
 // True in a child process forked while tracking: its records belong to the parent's report.
 bool in_forked_child();
 

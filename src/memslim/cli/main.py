@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import pickle
 import platform
 import sys
 import threading
@@ -159,12 +160,21 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     census: dict[str, object] = {}
     # Each census's top retainers (traced bytes, [(path, retained, items)]): what grows.
     history: list[tuple[int, list[tuple[str, int, int | None]]]] = []
+    forked = None
     if args.census:
+        from memslim.forked_census import ForkedCensuses
+        from memslim.heap import retainer_summary, take_raw_census
+
+        forked = ForkedCensuses(top=max(args.top, 10))
 
         def take_census() -> None:
-            # Runs at a safe point while traced bytes reach a new high (see _core.set_census).
-            from memslim.heap import retainer_summary, take_raw_census
-
+            # Runs at a safe point while traced bytes reach a new high (see _core.set_census):
+            # a forked child walks a copy of the heap while the program runs on.
+            try:
+                forked.take()
+                return
+            except OSError:  # no fork here (limits): walk the heap in this process instead
+                pass
             census.clear()  # the previous census is memslim's, not the program's: not counted
             traced = _core.traced_bytes()
             raw = take_raw_census(max(args.top, 10), advice=True)
@@ -172,7 +182,9 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             census["traced_bytes"] = traced
             history.append((traced, retainer_summary(raw)))
 
-        _core.set_census(take_census, 0.1, 4 << 20)
+        # Forked censuses cost the program little: a finer margin puts the last one nearer the
+        # peak.
+        _core.set_census(take_census, 0.05, 4 << 20)
     watch_gc(True)
     # Stacks stop at this frame: the runner beneath the target is the same for every allocation.
     _stacks.forget()
@@ -196,7 +208,22 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _report(args, target, outcome, census, history)
+        costs = None
+        if forked is not None:
+            try:
+                forked.finish(_core.peak_traced_bytes())
+                last, forked_history, costs = forked.results()
+                for error in forked.errors[:1]:
+                    print(f"memslim: a census failed: {error}", file=sys.stderr)
+            except (OSError, EOFError, pickle.UnpicklingError) as e:
+                print(f"memslim: the census could not be read: {e}", file=sys.stderr)
+                last = None
+            finally:
+                forked.close()
+            if last is not None and last[0] >= int(census.get("traced_bytes", -1)):  # type: ignore[call-overload]
+                census.update(raw=last[1], traced_bytes=last[0])
+                history = forked_history
+        return _report(args, target, outcome, census, history, costs)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -208,6 +235,7 @@ def _report(
     outcome: Outcome,
     census: dict[str, object],
     history: list[tuple[int, list[tuple[str, int, int | None]]]],
+    census_costs: dict[str, float] | None,
 ) -> int:
     from memslim import _core
 
@@ -244,6 +272,7 @@ def _report(
             exit_code=outcome.exit_code,
             census=heap,
             findings=findings,
+            census_costs=census_costs,
         )
         try:
             write_report(report, args.json)

@@ -25,6 +25,7 @@ def build_report(
     top_stacks: int = 50,
     census: tuple[int, HeapCensus] | None = None,
     findings: list[Finding] | None = None,
+    census_costs: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     lines = profile.lines()[:top_lines]
     report = {
@@ -84,6 +85,10 @@ def build_report(
                 for r in heap.retainers
             ],
         }
+        if census_costs is not None:
+            # Censuses by forked children: the program paused for the forks only; the children
+            # walked copies of the heap (their own pages: memslim's memory while they ran).
+            report["census"]["forked"] = census_costs
     if findings is not None:
         report["findings"] = [f.as_json() for f in findings]
     return report

@@ -1,0 +1,241 @@
+"""Censuses taken by a forked child while the program runs on.
+
+A census walks the whole heap; done in the program's own process it stops the program for as
+long (seconds for millions of objects, and a run of a few seconds paid for it twice). Here the
+census callback forks (``_core.census_fork``): the child holds a copy-on-write image of the heap
+at that instant, walks and summarises it, writes the summary to a file and leaves; the program
+pays for the fork and for the pages it writes while the child lives (copy-on-write).
+
+The summary crosses the process boundary as plain data: types travel as references (address,
+module, qualified name) that the parent resolves to the same live type objects (the child is a
+copy of the parent, so a type at that address is that type while it lives); other objects that
+the census names (dict keys in paths) travel as their repr.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import signal
+import tempfile
+import time
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+from memslim import _core
+
+
+@dataclass(frozen=True)
+class _TypeRef:
+    address: int
+    module: str
+    qualname: str
+
+
+_PLAIN = (type(None), bool, int, float, str, bytes)
+
+
+def _encode(value: Any) -> Any:
+    """``value`` as data that pickles without importing anything of the program's."""
+    if type(value) in _PLAIN:
+        return value
+    for plain in _PLAIN[1:]:  # a subclass (an enum member, NumPy's float64): its plain value
+        if isinstance(value, plain):
+            return plain(value)
+    if isinstance(value, type):
+        # A class's __module__ may be anything (a descriptor of its metaclass, say).
+        module = getattr(value, "__module__", "")
+        qualname = getattr(value, "__qualname__", "")
+        return _TypeRef(
+            id(value),
+            module if isinstance(module, str) else "",
+            qualname if isinstance(qualname, str) else value.__name__,
+        )
+    if isinstance(value, dict):
+        return {_encode(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_encode(v) for v in value)
+    return repr(value)[:200]
+
+
+def _live_types() -> dict[int, type]:
+    """Every type alive in this process, by address (through ``__subclasses__``)."""
+    found: dict[int, type] = {}
+    pending: list[type] = [object]
+    while pending:
+        cls = pending.pop()
+        if id(cls) in found:
+            continue
+        found[id(cls)] = cls
+        try:
+            pending.extend(type.__subclasses__(cls) if cls is type else cls.__subclasses__())
+        except TypeError:
+            continue
+    return found
+
+
+def _decode(value: Any, live: dict[int, type], gone: dict[int, type]) -> Any:
+    if isinstance(value, _TypeRef):
+        cls = live.get(value.address)
+        if cls is not None and cls.__qualname__ == value.qualname:
+            return cls
+        # The type died after the census: a stand-in with its name (no advice reads it).
+        stand_in = gone.get(value.address)
+        if stand_in is None:
+            stand_in = gone[value.address] = types.new_class(value.qualname.rsplit(".", 1)[-1])
+            stand_in.__qualname__ = value.qualname
+            stand_in.__module__ = value.module
+        return stand_in
+    if isinstance(value, dict):
+        return {_decode(k, live, gone): _decode(v, live, gone) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v, live, gone) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_decode(v, live, gone) for v in value)
+    return value
+
+
+def _private_dirty_bytes() -> int:
+    """Pages this process wrote since the fork (its own copies): memslim's cost."""
+    try:
+        with open("/proc/self/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Private_Dirty:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class _Child:
+    pid: int
+    path: str
+    traced_bytes: int
+    started: float
+
+
+@dataclass
+class ForkedCensuses:
+    """The census children of one run. ``take`` runs in the census callback."""
+
+    top: int
+    directory: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="memslim-census-"))
+    # At most two children walk at once: the oldest, left to finish (each finished census is a
+    # point of the growth history), and the newest, which a newer census replaces (the report
+    # wants the one nearest the peak, such as the one taken as a full collection starts).
+    running: list[_Child] = field(default_factory=list)
+    done: list[tuple[int, str]] = field(default_factory=list)  # (traced bytes, file)
+    errors: list[str] = field(default_factory=list)  # why children failed
+    fork_seconds: float = 0.0
+    forks: int = 0
+    _count: int = 0
+
+    def take(self) -> None:
+        """Fork a census child now (replacing the newest one still walking, if two are)."""
+        self.running = [child for child in self.running if not self._reap(child, block=False)]
+        if len(self.running) >= 2:
+            newest = self.running.pop()
+            os.kill(newest.pid, signal.SIGKILL)
+            self._reap(newest, block=True)
+        from memslim.heap import retainer_summary, take_raw_census  # imported before the fork
+
+        self._count += 1
+        path = os.path.join(self.directory, f"census-{self._count:05d}.pickle")
+        traced = _core.traced_bytes()
+        began = time.perf_counter()
+        pid = _core.census_fork()
+        if pid == 0:  # the child: never returns
+            status = 1
+            try:
+                raw = take_raw_census(self.top, advice=True)
+                summary = retainer_summary(raw)
+                data = {
+                    "traced_bytes": traced,
+                    "raw": _encode(raw),
+                    "summary": _encode(summary),
+                    "child_private_bytes": _private_dirty_bytes(),
+                    "child_seconds": time.perf_counter() - began,
+                }
+                with open(path + ".tmp", "wb") as f:
+                    pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(path + ".tmp", path)
+                status = 0
+            except BaseException as e:  # told to the parent, which reports it
+                import traceback
+
+                with open(path + ".error", "w") as f:
+                    f.write(f"{type(e).__name__}: {e}" + traceback.format_exc())
+            finally:
+                os._exit(status)
+        self.fork_seconds += time.perf_counter() - began
+        self.forks += 1
+        self.running.append(_Child(pid, path, traced, began))
+
+    def _reap(self, child: _Child, *, block: bool) -> bool:
+        """Whether ``child`` has ended (waiting for it if ``block``)."""
+        try:
+            pid, _status = os.waitpid(child.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:  # reaped by someone else (a SIGCHLD handler of the program)
+            pid = child.pid
+        if pid == 0:
+            return False
+        if os.path.exists(child.path):
+            self.done.append((child.traced_bytes, child.path))
+        elif os.path.exists(child.path + ".error"):
+            with open(child.path + ".error") as f:
+                self.errors.append(f.read())
+        return True
+
+    def finish(self, peak_bytes: int, timeout: float = 120.0) -> None:
+        """Wait for the children still walking (the newest census is the nearest to the peak),
+        unless a finished census already saw 95% of the peak's bytes; one that does not finish
+        within ``timeout`` seconds is killed."""
+        deadline = time.monotonic() + timeout
+        while self.running:
+            self.running = [child for child in self.running if not self._reap(child, block=False)]
+            close_enough = any(traced >= 0.95 * peak_bytes for traced, _ in self.done)
+            if self.running and (close_enough or time.monotonic() > deadline):
+                for child in self.running:
+                    os.kill(child.pid, signal.SIGKILL)
+                    self._reap(child, block=True)
+                self.running = []
+            elif self.running:
+                time.sleep(0.005)
+
+    def results(self) -> tuple[tuple[int, dict[str, Any]] | None, list[tuple[int, Any]], dict]:
+        """The last census (traced bytes, raw census), every census's retainer summary (oldest
+        first), and what the censuses cost."""
+        last: tuple[int, dict[str, Any]] | None = None
+        history: list[tuple[int, Any]] = []
+        costs = {
+            "forks": self.forks,
+            "fork_seconds": self.fork_seconds,
+            "child_seconds": 0.0,
+            "child_private_bytes_max": 0,
+        }
+        live = _live_types()
+        gone: dict[int, type] = {}
+        done = sorted(self.done)
+        for number, (_traced, path) in enumerate(done):
+            with open(path, "rb") as f:
+                data = pickle.load(f)
+            history.append((data["traced_bytes"], data["summary"]))
+            costs["child_seconds"] += data["child_seconds"]
+            costs["child_private_bytes_max"] = max(
+                costs["child_private_bytes_max"], data["child_private_bytes"]
+            )
+            if number == len(done) - 1:
+                last = (data["traced_bytes"], _decode(data["raw"], live, gone))
+        return last, history, costs
+
+    def close(self) -> None:
+        for child in self.running:
+            os.kill(child.pid, signal.SIGKILL)
+            self._reap(child, block=True)
+        self.running = []
+        shutil.rmtree(self.directory, ignore_errors=True)
