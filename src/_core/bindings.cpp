@@ -61,24 +61,18 @@ void start_tracking(const std::string& mode, double sample_interval, std::uint64
     if (!memslim::cpython::start_tracking(options)) throw nb::python_error();
 }
 
-template <class T>
-nb::bytes as_bytes(const std::vector<T>& values) {
-    return nb::bytes(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
-}
-
 nb::tuple totals_row(std::uint32_t frame, const memslim::cpython::Totals& t) {
     return nb::make_tuple(frame, t.bytes_at_peak, t.bytes_live, t.allocated_bytes, t.allocations);
 }
 
 // What was recorded, as plain Python data, aggregated in C++ (see cpython/stack_index.h):
 // `frames` are the distinct printed frames (file, function, line, code id); `lines`, the top
-// stacks and one function's lines refer to them by index. `node_parent` and `node_frame` (uint32)
-// and `node_at_peak` (int64) are arrays in native order indexed by site (a node of the frame
-// tree), for the sites a census names.
+// stacks and one function's lines refer to them by index. The sites a census names are resolved
+// one by one (site_stack, site_bytes_at_peak).
 nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
                          std::size_t top_stacks) {
     using memslim::cpython::StackIndex;
-    const memslim::cpython::TrackResult result = memslim::cpython::collect_result();
+    const memslim::cpython::TrackResult result = memslim::cpython::collect_result(false);
     nb::dict out;
     out["mode"] = result.mode == memslim::cpython::TrackMode::kExact ? "exact" : "sample";
     out["sample_interval_bytes"] = result.sample_interval_bytes;
@@ -93,11 +87,13 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
     parts["sites"] = result.site_bytes;
     parts["blocks"] = result.block_bytes;
     out["bookkeeping"] = parts;
-    out["sites"] = result.sites.size();
+    std::size_t sites = 0;
+    memslim::cpython::visit_sites([&sites](const memslim::cpython::SiteStats&) { ++sites; });
+    out["sites"] = sites;
 
     const StackIndex index = memslim::cpython::build_stack_index(own_prefix);
     const memslim::cpython::StackReport report =
-        memslim::cpython::build_stack_report(index, result, function, top_stacks);
+        memslim::cpython::build_stack_report(index, function, top_stacks);
     nb::list frames;
     for (const auto& frame : index.frames) {
         auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
@@ -105,9 +101,6 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
                                      frame.line, reinterpret_cast<std::uintptr_t>(frame.code)));
     }
     out["frames"] = frames;
-    out["node_parent"] = as_bytes(index.node_parent);
-    out["node_frame"] = as_bytes(index.node_frame);
-    out["node_at_peak"] = as_bytes(report.node_at_peak);
     nb::list lines;
     for (const auto& [frame, totals] : report.lines) lines.append(totals_row(frame, totals));
     out["lines"] = lines;
@@ -115,8 +108,8 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
     nb::list stacks;
     for (const auto& [user, at_peak] : report.top_stacks) {
         nb::list stack;
-        for (std::uint32_t u = user; u != 0; u = index.user_parent[u]) {
-            stack.append(index.user_frame[u]);
+        for (std::uint32_t u = user; u != 0; u = index.user_parent(u)) {
+            stack.append(index.user_frame(u));
         }
         stacks.append(nb::make_tuple(nb::tuple(stack), at_peak));
     }
@@ -613,6 +606,8 @@ NB_MODULE(_core, m) {
             return pid;
         },
         "Fork a census child (0 in the child, its pid here); see cpython/tracker.h.");
+    m.def("site_bytes_at_peak", &memslim::cpython::site_bytes_at_peak, "site"_a,
+          "The bytes a site held at the peak.");
     m.def("site_stack", &site_stack, "site"_a,
           "The frames (file, function, line) of a site, innermost first.");
     m.def("census_before_collection", &memslim::cpython::census_before_collection,

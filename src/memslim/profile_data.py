@@ -8,7 +8,6 @@ never a walk over every frame of every stack, whatever the depth of the program'
 from __future__ import annotations
 
 import os
-from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,10 +114,6 @@ class Profile:
     bookkeeping_bytes: int
     timeline: list[tuple[float, int, int]]
     frames: list[FrameInfo] = field(default_factory=list)  # distinct printed frames
-    # The frame tree, per node (a site is a node): parent, printed frame, bytes at the peak.
-    node_parent: array[int] = field(default_factory=lambda: array("I", [0]))
-    node_frame: array[int] = field(default_factory=lambda: array("I", [0xFFFFFFFF]))
-    node_at_peak: array[int] = field(default_factory=lambda: array("q", [0]))
     # (frame, bytes at peak, live, allocated, allocations): per innermost user frame, and one
     # function's lines (function_frame is a frame of that function).
     line_rows: list[tuple[int, ...]] = field(default_factory=list)
@@ -145,9 +140,6 @@ class Profile:
             bookkeeping_bytes=raw["bookkeeping_bytes"],
             timeline=list(raw["timeline"]),
             frames=[FrameInfo(f, n, line, code_id) for f, n, line, code_id in raw["frames"]],
-            node_parent=_values("I", raw["node_parent"]),
-            node_frame=_values("I", raw["node_frame"]),
-            node_at_peak=_values("q", raw["node_at_peak"]),
             line_rows=raw["lines"],
             no_stack=raw["no_stack"],
             stack_rows=raw["stacks"],
@@ -168,16 +160,17 @@ class Profile:
         return self._sites
 
     def node_frames(self, node: int) -> tuple[FrameInfo, ...]:
-        """The frames of a site, innermost first."""
-        frames = []
-        while node != 0 and node < len(self.node_parent):
-            frames.append(self.frames[self.node_frame[node]])
-            node = self.node_parent[node]
-        return tuple(frames)
+        """The frames of a site, innermost first (read from the tracker: only until tracking
+        starts again)."""
+        from memslim import _stacks
+
+        return tuple(FrameInfo(f, n, line) for f, n, line in _stacks.frames(node) or ())
 
     def at_peak(self, node: int) -> int:
-        """Bytes the site held at the peak."""
-        return self.node_at_peak[node] if 0 <= node < len(self.node_at_peak) else 0
+        """Bytes the site held at the peak (read from the tracker, like node_frames)."""
+        from memslim import _core
+
+        return _core.site_bytes_at_peak(node)
 
     def _line_stats(self, row: tuple[int, ...]) -> LineStats:
         frame, at_peak, live, allocated, allocations = row
@@ -243,9 +236,3 @@ class Profile:
         if sum(s.bytes_at_peak for s in lines.values()) <= 0:
             return None
         return frame, lines
-
-
-def _values(typecode: str, data: bytes) -> array[int]:
-    values = array(typecode)
-    values.frombytes(data)
-    return values

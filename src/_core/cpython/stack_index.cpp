@@ -53,15 +53,25 @@ std::vector<LineRange> line_ranges(PyCodeObject* code) {
     }
     while (PyObject* item = PyIter_Next(iterator)) {
         if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 3) {
-            PyObject* line = PyTuple_GET_ITEM(item, 2);
-            ranges.push_back({static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(item, 0))),
-                              static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(item, 1))),
-                              line == Py_None ? -1 : static_cast<int>(PyLong_AsLong(line))});
+            PyObject* line_object = PyTuple_GET_ITEM(item, 2);
+            const LineRange range{
+                static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(item, 0))),
+                static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(item, 1))),
+                line_object == Py_None ? -1 : static_cast<int>(PyLong_AsLong(line_object))};
+            // Consecutive ranges of one line are one (a code object's table lists each
+            // instruction's position): a big program's codes hold 1.6 million of them.
+            if (!ranges.empty() && ranges.back().end == range.start &&
+                ranges.back().line == range.line) {
+                ranges.back().end = range.end;
+            } else {
+                ranges.push_back(range);
+            }
         }
         Py_DECREF(item);
     }
     Py_DECREF(iterator);
     if (PyErr_Occurred()) PyErr_Clear();
+    ranges.shrink_to_fit();
     return ranges;
 }
 
@@ -81,20 +91,13 @@ int line_in(const CodeFacts& facts, PyCodeObject* code, std::uint32_t instructio
 
 StackIndex build_stack_index(std::string_view own_prefix) {
     StackIndex index;
-    std::vector<engine::Frame> node_frames;
-    copy_frame_tree(&node_frames, &index.node_parent);
-    const std::size_t n = node_frames.size();
-    index.node_frame.assign(n, StackIndex::kNone);
-    index.node_user.assign(n, 0);
-    index.user_parent.push_back(0);
-    index.user_frame.push_back(StackIndex::kNone);
-
+    UntrackedScope untracked;  // the index is memslim's (and the tree's lock is held below)
     std::unordered_map<std::uintptr_t, CodeFacts> codes;
     std::unordered_map<std::string, std::uint32_t> functions;  // "file\0qualname"
     std::unordered_map<std::uint64_t, std::uint32_t> printed;  // (function, line) -> frame
-    std::unordered_map<std::uint64_t, std::uint32_t> users;    // (parent user, frame) -> user
-    for (engine::NodeId node = 1; node < n; ++node) {
-        const engine::Frame& frame = node_frames[node];
+    index.node_user.push_back(0);
+    visit_frame_tree([&](engine::NodeId node, const engine::Frame& frame, engine::NodeId parent) {
+        (void)node;  // nodes come in id order: node_user grows with them
         auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
         auto [facts, fresh_code] = codes.try_emplace(frame.code);
         if (fresh_code) {
@@ -106,6 +109,10 @@ StackIndex build_stack_index(std::string_view own_prefix) {
             if (fresh_function) index.functions.push_back(std::move(key));
             facts->second = {fn->second, file.starts_with(own_prefix), line_ranges(code)};
         }
+        if (facts->second.own) {  // the user stack ends below memslim's own frames
+            index.node_user.push_back(0);
+            return;
+        }
         const int line = line_in(facts->second, code, frame.instruction);
         const auto [printed_at, fresh_frame] =
             printed.try_emplace(pair_key(facts->second.function, static_cast<std::uint32_t>(line)),
@@ -114,18 +121,10 @@ StackIndex build_stack_index(std::string_view own_prefix) {
             index.frames.push_back({reinterpret_cast<PyObject*>(code), line});
             index.frame_function.push_back(facts->second.function);
         }
-        const std::uint32_t frame_id = printed_at->second;
-        index.node_frame[node] = frame_id;
-        if (facts->second.own) continue;  // the user stack ends below memslim's own frames
-        const std::uint32_t parent_user = index.node_user[index.node_parent[node]];
-        auto [user, fresh_user] = users.try_emplace(
-            pair_key(parent_user, frame_id), static_cast<std::uint32_t>(index.user_parent.size()));
-        if (fresh_user) {
-            index.user_parent.push_back(parent_user);
-            index.user_frame.push_back(frame_id);
-        }
-        index.node_user[node] = user->second;
-    }
+        bool fresh_user = false;
+        index.node_user.push_back(
+            index.users.child(index.node_user[parent], {printed_at->second, 0}, &fresh_user));
+    });
     return index;
 }
 
@@ -140,43 +139,50 @@ void add(Totals& totals, const SiteStats& site) {
 
 }  // namespace
 
-StackReport build_stack_report(const StackIndex& index, const TrackResult& result,
-                               std::string_view function, std::size_t top_stacks) {
+StackReport build_stack_report(const StackIndex& index, std::string_view function,
+                               std::size_t top_stacks) {
     StackReport report;
-    const std::size_t users = index.user_parent.size();
+    UntrackedScope untracked;  // the report is memslim's (and the sites' lock is held below)
+    const std::size_t users = index.users.size();
     std::vector<Totals> by_frame(index.frames.size());
     std::vector<std::int64_t> user_at_peak(users, 0);
-    report.node_at_peak.assign(index.node_parent.size(), 0);
-    for (const SiteStats& site : result.sites) {
+    const auto user_of = [&index](engine::SiteId site) -> std::uint32_t {
+        return site < index.node_user.size() ? index.node_user[site] : 0;
+    };
+    visit_sites([&](const SiteStats& site) {
         report.gc_freed_bytes += site.gc_freed_bytes;
-        if (site.site < report.node_at_peak.size()) {
-            report.node_at_peak[site.site] = site.bytes_at_peak;
-        }
-        const std::uint32_t user =
-            site.site < index.node_user.size() ? index.node_user[site.site] : 0;
+        const std::uint32_t user = user_of(site.site);
         if (user == 0) {
             if (site.site == engine::FrameTree::kRoot) add(report.no_stack, site);
-            continue;  // allocated by memslim itself: no user frame
+            return;  // allocated by memslim itself: no user frame
         }
-        add(by_frame[index.user_frame[user]], site);
+        add(by_frame[index.user_frame(user)], site);
         user_at_peak[user] += site.bytes_at_peak;
-    }
+    });
     for (std::uint32_t frame = 0; frame < by_frame.size(); ++frame) {
         if (by_frame[frame].allocations > 0) report.lines.emplace_back(frame, by_frame[frame]);
     }
 
-    std::vector<std::pair<std::uint32_t, std::int64_t>> ranked;
-    for (std::uint32_t user = 1; user < users; ++user) {
-        if (user_at_peak[user] > 0) ranked.emplace_back(user, user_at_peak[user]);
-    }
-    const auto larger = [](const auto& a, const auto& b) {
+    // The top stacks, from a bounded heap (the smallest kept one on top).
+    const auto larger = [](const std::pair<std::uint32_t, std::int64_t>& a,
+                           const std::pair<std::uint32_t, std::int64_t>& b) {
         return a.second != b.second ? a.second > b.second : a.first < b.first;
     };
-    const std::size_t keep = std::min(top_stacks, ranked.size());
-    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep),
-                      ranked.end(), larger);
-    ranked.resize(keep);
-    report.top_stacks = std::move(ranked);
+    auto& top = report.top_stacks;
+    for (std::uint32_t user = 1; user < users && top_stacks > 0; ++user) {
+        if (user_at_peak[user] <= 0) continue;
+        const std::pair<std::uint32_t, std::int64_t> entry{user, user_at_peak[user]};
+        if (top.size() < top_stacks) {
+            top.push_back(entry);
+            std::push_heap(top.begin(), top.end(), larger);
+        } else if (larger(entry, top.front())) {
+            std::pop_heap(top.begin(), top.end(), larger);
+            top.back() = entry;
+            std::push_heap(top.begin(), top.end(), larger);
+        }
+    }
+    std::sort_heap(top.begin(), top.end(), larger);
+    std::vector<std::int64_t>().swap(user_at_peak);
 
     // The function to table: the one asked for, or the one whose lines (as innermost user
     // frames) hold the most bytes at the peak.
@@ -200,23 +206,21 @@ StackReport build_stack_report(const StackIndex& index, const TrackResult& resul
     // pass in id order finds it for every user stack.
     std::vector<std::uint32_t> nearest(users, StackIndex::kNone);
     for (std::uint32_t user = 1; user < users; ++user) {
-        const std::uint32_t frame = index.user_frame[user];
+        const std::uint32_t frame = index.user_frame(user);
         nearest[user] =
-            index.frame_function[frame] == wanted ? frame : nearest[index.user_parent[user]];
+            index.frame_function[frame] == wanted ? frame : nearest[index.user_parent(user)];
         if (report.function_frame == StackIndex::kNone && nearest[user] != StackIndex::kNone) {
             report.function_frame = nearest[user];
         }
     }
     std::vector<Totals> function_lines(index.frames.size());
     std::vector<bool> seen(index.frames.size(), false);
-    for (const SiteStats& site : result.sites) {
-        const std::uint32_t user =
-            site.site < index.node_user.size() ? index.node_user[site.site] : 0;
-        const std::uint32_t frame = nearest[user];
-        if (frame == StackIndex::kNone) continue;
+    visit_sites([&](const SiteStats& site) {
+        const std::uint32_t frame = nearest[user_of(site.site)];
+        if (frame == StackIndex::kNone) return;
         add(function_lines[frame], site);
         seen[frame] = true;
-    }
+    });
     for (std::uint32_t frame = 0; frame < function_lines.size(); ++frame) {
         if (seen[frame]) report.function_lines.emplace_back(frame, function_lines[frame]);
     }

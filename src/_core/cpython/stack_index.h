@@ -28,12 +28,14 @@ struct StackIndex {
     std::vector<PrintedFrame> frames;           // distinct (file, function, line)
     std::vector<std::uint32_t> frame_function;  // per frame: its function's id
     std::vector<std::string> functions;         // per function id: "file\0qualname"
-    std::vector<std::uint32_t> node_frame;      // per node: index into frames (kNone for the root)
-    std::vector<engine::NodeId> node_parent;
-    std::vector<std::uint32_t> node_user;  // per node: its user stack (0: none)
-    // User stacks, a tree of their own: 0 is the empty one; parents come first.
-    std::vector<std::uint32_t> user_parent;
-    std::vector<std::uint32_t> user_frame;  // index into frames
+    std::vector<std::uint32_t> node_user;       // per node: its user stack (0: none)
+    // User stacks, a tree of their own whose frames are (printed frame, 0): 0 is the empty one;
+    // parents come first.
+    engine::FrameTree users;
+    [[nodiscard]] std::uint32_t user_parent(std::uint32_t user) const { return users.parent(user); }
+    [[nodiscard]] std::uint32_t user_frame(std::uint32_t user) const {
+        return static_cast<std::uint32_t>(users.frame(user).code);
+    }
 };
 
 // Builds the index of the tracker's frame tree. A frame whose code object's file starts with
@@ -67,13 +69,12 @@ struct StackReport {
     // of the function (kNone when it has none).
     std::uint32_t function_frame = StackIndex::kNone;
     std::vector<std::pair<std::uint32_t, Totals>> function_lines;
-    std::vector<std::int64_t> node_at_peak;  // per node: the bytes at peak of that site
     std::uint64_t gc_freed_bytes = 0;
 };
 
-// Aggregates `result`'s sites over `index`. `function` is "file\0qualname" of the function whose
+// Aggregates the tracker's sites over `index`. `function` is "file\0qualname" of the function whose
 // lines to table, or empty for the function whose lines hold the most bytes at the peak.
-StackReport build_stack_report(const StackIndex& index, const TrackResult& result,
-                               std::string_view function, std::size_t top_stacks);
+StackReport build_stack_report(const StackIndex& index, std::string_view function,
+                               std::size_t top_stacks);
 
 }  // namespace memslim::cpython

@@ -575,7 +575,7 @@ std::int64_t peak_traced_bytes() {
     return g_recording->peak.peak();
 }
 
-TrackResult collect_result() {
+TrackResult collect_result(bool with_sites) {
     TrackResult result;
     if (!g_recording) return result;
     Recording& rec = *g_recording;
@@ -608,13 +608,34 @@ TrackResult collect_result() {
     result.block_bytes = rec.blocks.memory_bytes() + rec.samples.memory_bytes() +
                          (rec.filter ? Recording::kFilterSize : 0);
     result.bookkeeping_bytes = result.stack_bytes + result.site_bytes + result.block_bytes;
-    for (std::uint32_t slot = 0; slot < rec.peak.sites(); ++slot) {
-        if (rec.peak.allocations(slot) == 0) continue;
-        result.sites.push_back({rec.node_of_slot[slot], rec.peak.at_peak(slot), rec.peak.live(slot),
-                                rec.peak.allocated(slot), rec.peak.allocations(slot),
-                                slot < rec.gc_freed.size() ? rec.gc_freed[slot] : 0});
+    if (with_sites) {
+        result.sites.reserve(rec.peak.sites());
+        SiteStats stats{};
+        for (std::uint32_t slot = 0; slot < rec.peak.sites(); ++slot) {
+            if (site_stats(slot, &stats)) result.sites.push_back(stats);
+        }
     }
     return result;
+}
+
+std::size_t site_slots_locked() {
+    if (!g_recording) return 0;
+    g_recording->lock.lock();
+    return g_recording->peak.sites();
+}
+
+bool site_stats(std::size_t slot, SiteStats* stats) {
+    const Recording& rec = *g_recording;
+    const auto s = static_cast<std::uint32_t>(slot);
+    if (rec.peak.allocations(s) == 0) return false;
+    *stats = {rec.node_of_slot[s],     rec.peak.at_peak(s),
+              rec.peak.live(s),        rec.peak.allocated(s),
+              rec.peak.allocations(s), s < rec.gc_freed.size() ? rec.gc_freed[s] : 0};
+    return true;
+}
+
+void unlock_sites() {
+    if (g_recording) g_recording->lock.unlock();
 }
 
 std::vector<engine::Frame> site_frames(engine::SiteId site) {
@@ -629,18 +650,29 @@ std::vector<engine::Frame> site_frames(engine::SiteId site) {
     return frames;
 }
 
-void copy_frame_tree(std::vector<engine::Frame>* frames, std::vector<engine::NodeId>* parents) {
-    frames->clear();
-    parents->clear();
-    if (!g_recording) return;
-    std::lock_guard<SpinLock> hold(g_recording->lock);
-    const engine::FrameTree& tree = g_recording->tree;
-    frames->reserve(tree.size());
-    parents->reserve(tree.size());
-    for (engine::NodeId node = 0; node < tree.size(); ++node) {
-        frames->push_back(tree.frame(node));
-        parents->push_back(tree.parent(node));
-    }
+UntrackedScope::UntrackedScope() : was_(t_in_hook) {
+    t_in_hook = true;
+}
+UntrackedScope::~UntrackedScope() {
+    t_in_hook = was_;
+}
+
+const engine::FrameTree* frame_tree_locked() {
+    if (!g_recording) return nullptr;
+    g_recording->lock.lock();
+    return &g_recording->tree;
+}
+
+void unlock_frame_tree() {
+    g_recording->lock.unlock();
+}
+
+std::int64_t site_bytes_at_peak(engine::SiteId site) {
+    if (!g_recording) return 0;
+    Recording& rec = *g_recording;
+    std::lock_guard<SpinLock> hold(rec.lock);
+    if (site >= rec.slot_of_node.size() || rec.slot_of_node[site] == 0) return 0;
+    return rec.peak.at_peak(rec.slot_of_node[site] - 1);
 }
 
 bool site_of_block(std::uintptr_t address, engine::SiteId* site) {

@@ -85,16 +85,64 @@ bool in_forked_child();
 std::int64_t traced_bytes();
 std::int64_t peak_traced_bytes();
 
-// Aggregates what was recorded (sites, totals, timeline). Needs the GIL; tracking may still run.
-TrackResult collect_result();
+// Aggregates what was recorded (totals, timeline, and with `with_sites` every site). Needs the
+// GIL; tracking may still run.
+TrackResult collect_result(bool with_sites = true);
+
+// Calls `visit(const SiteStats&)` for every site that allocated, under the tracker's lock (in an
+// UntrackedScope, like visit_frame_tree). Needs the GIL.
+template <class Visit>
+void visit_sites(Visit visit);
+std::size_t site_slots_locked();  // locks; 0 slots when nothing was recorded
+bool site_stats(std::size_t slot, SiteStats* stats);
+void unlock_sites();
+
+template <class Visit>
+void visit_sites(Visit visit) {
+    const std::size_t slots = site_slots_locked();
+    SiteStats stats{};
+    for (std::size_t slot = 0; slot < slots; ++slot) {
+        if (site_stats(slot, &stats)) visit(stats);
+    }
+    unlock_sites();
+}
 
 // The frames of a site, innermost first: borrowed code objects (kept alive by the tracker
 // until reset_tracker()) and instruction indexes.
 std::vector<engine::Frame> site_frames(engine::SiteId site);
 
-// Every node of the frame tree: its frame and its parent (node 0 is the empty stack). Needs the
-// GIL; tracking may still run.
-void copy_frame_tree(std::vector<engine::Frame>* frames, std::vector<engine::NodeId>* parents);
+// While one lives, the calling thread's allocations are not recorded (they are memslim's).
+class UntrackedScope {
+  public:
+    UntrackedScope();
+    ~UntrackedScope();
+    UntrackedScope(const UntrackedScope&) = delete;
+    UntrackedScope& operator=(const UntrackedScope&) = delete;
+
+  private:
+    bool was_;
+};
+
+// Calls `visit(node, frame, parent)` for every node of the frame tree but the root, in id order
+// (callers first), under the tracker's lock: call it inside an UntrackedScope (what `visit`
+// allocates is not recorded, and so does not wait for that lock). Needs the GIL.
+template <class Visit>
+void visit_frame_tree(Visit visit);
+const engine::FrameTree* frame_tree_locked();  // nullptr when nothing was recorded
+void unlock_frame_tree();
+
+template <class Visit>
+void visit_frame_tree(Visit visit) {
+    const engine::FrameTree* tree = frame_tree_locked();
+    if (tree == nullptr) return;
+    for (engine::NodeId node = 1; node < tree->size(); ++node) {
+        visit(node, tree->frame(node), tree->parent(node));
+    }
+    unlock_frame_tree();
+}
+
+// The bytes site `site` held at the peak (0 if it never allocated). Needs the GIL.
+std::int64_t site_bytes_at_peak(engine::SiteId site);
 
 // Heap censuses at the high-water mark: when traced bytes pass `first_bytes`, and then each
 // time they exceed the traced bytes at the previous census by `margin` (0.1: 10%; doubled each

@@ -33,7 +33,7 @@ NodeId FrameTree::child(NodeId parent, const Frame& frame, bool* is_new) {
     const auto node = static_cast<NodeId>(nodes_.size());
     nodes_.push_back({frame.code, frame.instruction, parent});
     index_[i] = node;
-    if (nodes_.size() * 2 > index_.size()) grow_index();
+    if (nodes_.size() * 4 > index_.size() * 3) grow_index();  // load at most 3/4
     return node;
 }
 

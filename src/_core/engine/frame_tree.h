@@ -71,7 +71,7 @@ class FrameTree {
     void grow_index();
 
     ChunkedVector<Node> nodes_;
-    std::vector<NodeId> index_;  // open addressing over nodes_, kEmpty when free
+    std::vector<NodeId> index_;  // open addressing over nodes_ (load <= 3/4), kEmpty when free
     static constexpr NodeId kEmpty = 0xFFFFFFFFu;
 };
 
