@@ -103,7 +103,7 @@ PyObject* g_census_callback = nullptr;
 std::atomic<std::int64_t> g_next_census{INT64_MAX};
 std::atomic<bool> g_census_pending{false};
 int run_census(void*);
-void census_at_plateau(std::int64_t peak);
+void census_at_plateau(std::int64_t peak, std::int64_t current);
 
 // initial-exec: the hooks read these on every allocation; the default model for a shared
 // object costs a call to __tls_get_addr each time.
@@ -360,7 +360,7 @@ void timeline_loop(TimelineThread* self, Recording* rec) {
             last_peak = peak;
             peak_seen_at = seconds;
         } else if (seconds - peak_seen_at >= kPlateauSeconds) {
-            census_at_plateau(peak);
+            census_at_plateau(peak, traced);
         }
         bool compacted = false;
         {
@@ -428,9 +428,12 @@ bool worth_an_extra_census(std::int64_t bytes) {
 }
 
 // Called by the timeline thread (without the GIL) when the peak has held for a while: the
-// report's census should be close to the peak even when the next margin is never reached.
-void census_at_plateau(std::int64_t peak) {
-    if (!worth_an_extra_census(peak)) return;
+// report's census should be close to the peak even when the next margin is never reached. The
+// census sees what is live now: it is worth taking only if that is near the peak and above the
+// last census (a peak reached inside one C call and left before a safe point cannot be seen,
+// and comparing the peak with the last census instead took a census at every tick).
+void census_at_plateau(std::int64_t peak, std::int64_t current) {
+    if (current * 100 < peak * 97 || !worth_an_extra_census(current)) return;
     if (!g_census_pending.exchange(true)) {
         if (Py_AddPendingCall(run_census, nullptr) != 0) g_census_pending.store(false);
     }
