@@ -635,6 +635,7 @@ def main() -> int:
         tools = [t for t in tools if t.name in wanted]
 
     info = machine_info(args.python)
+    args.json = args.json.resolve()  # the runs' working directory is a temporary one
     log_dir = args.json.parent / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     head = header(info, args, tools, programs)
