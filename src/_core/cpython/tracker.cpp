@@ -550,8 +550,19 @@ bool sites_known() {
 
 long census_fork() {
     const pid_t parent = getpid();
+#if PY_VERSION_HEX >= 0x030D0000
+    // 3.13's PyOS_AfterFork_Child releases the import lock that PyOS_BeforeFork took (it is a
+    // fatal error otherwise). This runs the Python-level fork hooks registered with
+    // os.register_at_fork(before=..., after_in_parent=...) in the program, as os.fork does.
+    PyOS_BeforeFork();
+#endif
     const pid_t pid = fork();
-    if (pid != 0) return pid;
+    if (pid != 0) {
+#if PY_VERSION_HEX >= 0x030D0000
+        PyOS_AfterFork_Parent();
+#endif
+        return pid;
+    }
     g_census_child = true;
     PyOS_AfterFork_Child();
     // Signals meant for the program (a terminal's Ctrl-C reaches the whole process group) end

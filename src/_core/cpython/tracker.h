@@ -75,7 +75,8 @@ bool sites_known();
 // this process runs on. Returns the child's pid here and 0 in the child, or -1 (errno set).
 // Call from the census callback (GIL held, at a safe point). In the child: the interpreter is
 // made usable again (PyOS_AfterFork_Child), Ctrl-C, SIGTERM and SIGHUP kill it, and it dies
-// with this process; it must leave with _exit(). Python's own fork hooks do not run here.
+// with this process; it must leave with _exit(). Python's own fork hooks do not run here, but
+// on 3.13+ (whose PyOS_AfterFork_Child needs the import lock that PyOS_BeforeFork takes).
 long census_fork();
 
 // True in a child process forked while tracking: its records belong to the parent's report.
