@@ -183,9 +183,10 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             history.append((traced, retainer_summary(raw)))
 
         # Forked censuses cost the program little: a finer margin puts the last one nearer the
-        # peak. Sample mode is for the lowest overhead: censuses 25% apart (each fork makes the
-        # program copy the pages it writes while the child walks).
-        _core.set_census(take_census, 0.05 if args.mode == "exact" else 0.25, 4 << 20)
+        # peak. (Sample mode with censuses 25% apart ran at 1.21x instead of 1.27x on
+        # bench/real, but its slots saving then missed exact mode's by 5.4% on 3.12: see
+        # bench/RESULTS.md.)
+        _core.set_census(take_census, 0.05, 4 << 20)
     watch_gc(True)
     # Stacks stop at this frame: the runner beneath the target is the same for every allocation.
     _stacks.forget()
