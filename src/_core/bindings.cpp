@@ -87,9 +87,6 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
     parts["sites"] = result.site_bytes;
     parts["blocks"] = result.block_bytes;
     out["bookkeeping"] = parts;
-    std::size_t sites = 0;
-    memslim::cpython::visit_sites([&sites](const memslim::cpython::SiteStats&) { ++sites; });
-    out["sites"] = sites;
 
     const StackIndex index = memslim::cpython::build_stack_index(own_prefix);
     const memslim::cpython::StackReport report =
@@ -122,6 +119,7 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
     }
     out["function_lines"] = function_lines;
     out["gc_freed_bytes"] = report.gc_freed_bytes;
+    out["sites"] = report.sites;
     nb::list timeline;
     for (const auto& point : result.timeline) {
         timeline.append(nb::make_tuple(point.seconds, point.traced_bytes, point.rss_bytes));
@@ -192,13 +190,10 @@ class GcPause {
 
 // A site as Python data: its node in the tracker's frame tree, or None when not known. The
 // frames are resolved only for the rows a report shows (memslim._stacks, site_stack()).
-class SiteFrames {
-  public:
-    nb::object get(memslim::engine::SiteId site) {
-        if (site == memslim::cpython::kUnknownSite) return nb::none();
-        return nb::int_(site);
-    }
-};
+nb::object site_handle(memslim::engine::SiteId site) {
+    if (site == memslim::cpython::kUnknownSite) return nb::none();
+    return nb::int_(site);
+}
 
 // The frames of a site, innermost first, as (file, function, line) tuples.
 nb::tuple site_stack(memslim::engine::SiteId site) {
@@ -222,7 +217,7 @@ nb::tuple borrowed_tuple(const std::vector<PyObject*>& objects) {
 }
 
 // The advice facts as Python rows (see cpython/census_advice.h for their meaning).
-nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice, SiteFrames& frames) {
+nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice) {
     nb::dict out;
     nb::list classes;
     for (const auto& c : advice.classes) {
@@ -245,7 +240,7 @@ nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice, SiteFrames& f
     nb::list lists;
     for (const auto& l : advice.lists) {
         nb::dict row;
-        row["site"] = frames.get(l.site);
+        row["site"] = site_handle(l.site);
         row["lists"] = l.lists;
         row["empty"] = l.empty;
         row["bytes"] = l.bytes;
@@ -262,7 +257,7 @@ nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice, SiteFrames& f
     nb::list strings;
     for (const auto& st : advice.strings) {
         nb::dict row;
-        row["site"] = frames.get(st.site);
+        row["site"] = site_handle(st.site);
         row["strings"] = st.strings;
         row["bytes"] = st.bytes;
         row["duplicates"] = st.duplicates;
@@ -274,7 +269,7 @@ nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice, SiteFrames& f
     nb::list dicts;
     for (const auto& d : advice.dicts) {
         nb::dict row;
-        row["site"] = frames.get(d.site);
+        row["site"] = site_handle(d.site);
         row["dicts"] = d.dicts;
         row["bytes"] = d.bytes;
         row["key_sets"] = d.key_sets;
@@ -288,7 +283,7 @@ nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice, SiteFrames& f
     for (const auto& g : advice.garbage) {
         nb::dict row;
         row["type"] = type_handle(g.type);
-        row["site"] = frames.get(g.site);
+        row["site"] = site_handle(g.site);
         row["count"] = g.count;
         row["bytes"] = g.bytes;
         garbage.append(row);
@@ -338,7 +333,6 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
 
     // While tracking, each object's allocation site: census by (type, site).
     std::vector<SiteId> node_site;
-    SiteFrames site_frames;
     nb::list by_site;
     if (memslim::cpython::sites_known()) {
         node_site.assign(n, memslim::cpython::kUnknownSite);
@@ -353,7 +347,7 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
             row.second += snapshot.size(node);
         }
         for (const auto& [key, row] : rows) {
-            by_site.append(nb::make_tuple(type_handle(key.first), site_frames.get(key.second),
+            by_site.append(nb::make_tuple(type_handle(key.first), site_handle(key.second),
                                           row.first, row.second));
         }
     }
@@ -367,12 +361,12 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
         if (node_site.empty()) node_site.assign(n, memslim::cpython::kUnknownSite);
         memslim::cpython::CensusAdvice facts;
         memslim::cpython::collect_census_advice(snapshot, node_site, 100, facts);
-        nb::dict rows = advice_rows(facts, site_frames);
+        nb::dict rows = advice_rows(facts);
         nb::list arrays;
         for (NodeId node : facts.arrays) {
             arrays.append(
                 nb::make_tuple(nb::borrow(reinterpret_cast<PyObject*>(snapshot.address(node))),
-                               site_frames.get(node_site[node]), snapshot.size(node)));
+                               site_handle(node_site[node]), snapshot.size(node)));
         }
         rows["arrays"] = arrays;
         out["advice"] = rows;

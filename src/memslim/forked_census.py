@@ -117,8 +117,7 @@ class _Child:
     pid: int
     path: str
     traced_bytes: int
-    started: float
-    started_wall: float
+    started: float  # time.time(), comparable with the census file's mtime
 
 
 @dataclass
@@ -146,9 +145,7 @@ class ForkedCensuses:
         """Fork a census child now (replacing the newest one still walking, if two are)."""
         self.running = [child for child in self.running if not self._reap(child, block=False)]
         if len(self.running) >= 2:
-            newest = self.running.pop()
-            os.kill(newest.pid, signal.SIGKILL)
-            self._reap(newest, block=True)
+            self._kill(self.running.pop())
         from memslim.heap import retainer_summary, take_raw_census  # imported before the fork
 
         self._count += 1
@@ -160,28 +157,26 @@ class ForkedCensuses:
             status = 1
             try:
                 raw = take_raw_census(self.top, advice=True)
-                summary = retainer_summary(raw)
-                data = {
+                header = {
                     "traced_bytes": traced,
-                    "raw": _encode(raw),
-                    "summary": _encode(summary),
+                    "summary": _encode(retainer_summary(raw)),
                     "child_private_bytes": _private_dirty_bytes(),
-                    "child_seconds": time.perf_counter() - began,
                 }
+                # The header first: the parent reads every census's header, and the census
+                # itself from the last file only.
                 with open(path + ".tmp", "wb") as f:
-                    pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump(header, f, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump(_encode(raw), f, protocol=pickle.HIGHEST_PROTOCOL)
                 os.replace(path + ".tmp", path)
                 status = 0
-            except BaseException as e:  # told to the parent, which reports it
-                import traceback
-
+            except BaseException as e:  # told to the parent, which reports it in one line
                 with open(path + ".error", "w") as f:
-                    f.write(f"{type(e).__name__}: {e}" + traceback.format_exc())
+                    f.write(f"{type(e).__name__}: {e}".replace("\n", " "))
             finally:
                 os._exit(status)
         self.fork_seconds += time.perf_counter() - began
         self.forks += 1
-        self.running.append(_Child(pid, path, traced, began, time.time()))
+        self.running.append(_Child(pid, path, traced, time.time()))
 
     def _reap(self, child: _Child, *, block: bool) -> bool:
         """Whether ``child`` has ended (waiting for it if ``block``)."""
@@ -191,9 +186,9 @@ class ForkedCensuses:
             pid = child.pid
         if pid == 0:
             return False
-        lived = time.time() - child.started_wall
+        lived = time.time() - child.started
         with contextlib.suppress(OSError):  # it ended when it wrote its census
-            lived = os.stat(child.path).st_mtime - child.started_wall
+            lived = os.stat(child.path).st_mtime - child.started
         self.child_seconds += max(0.0, lived)
         if os.path.exists(child.path):
             self.done.append((child.traced_bytes, child.path))
@@ -212,8 +207,7 @@ class ForkedCensuses:
             close_enough = any(traced >= 0.95 * peak_bytes for traced, _ in self.done)
             if self.running and (close_enough or time.monotonic() > deadline):
                 for child in self.running:
-                    os.kill(child.pid, signal.SIGKILL)
-                    self._reap(child, block=True)
+                    self._kill(child)
                 self.running = []
             elif self.running:
                 time.sleep(0.005)
@@ -234,18 +228,21 @@ class ForkedCensuses:
         done = sorted(self.done)
         for number, (_traced, path) in enumerate(done):
             with open(path, "rb") as f:
-                data = pickle.load(f)
-            history.append((data["traced_bytes"], data["summary"]))
-            costs["child_private_bytes_max"] = max(
-                costs["child_private_bytes_max"], data["child_private_bytes"]
-            )
-            if number == len(done) - 1:
-                last = (data["traced_bytes"], _decode(data["raw"], live, gone))
+                header = pickle.load(f)
+                history.append((header["traced_bytes"], header["summary"]))
+                costs["child_private_bytes_max"] = max(
+                    costs["child_private_bytes_max"], header["child_private_bytes"]
+                )
+                if number == len(done) - 1:
+                    last = (header["traced_bytes"], _decode(pickle.load(f), live, gone))
         return last, history, costs
+
+    def _kill(self, child: _Child) -> None:
+        os.kill(child.pid, signal.SIGKILL)
+        self._reap(child, block=True)
 
     def close(self) -> None:
         for child in self.running:
-            os.kill(child.pid, signal.SIGKILL)
-            self._reap(child, block=True)
+            self._kill(child)
         self.running = []
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -1,13 +1,12 @@
 // stack_index.cpp — the report's view of the frame tree (see stack_index.h).
 #include "cpython/stack_index.h"
 
+#include <algorithm>
 #include <string>
 #include <unordered_map>
 
 #include "cpython/frames.h"
 #include "cpython/tracker.h"
-
-#include <algorithm>
 
 namespace memslim::cpython {
 
@@ -96,8 +95,8 @@ StackIndex build_stack_index(std::string_view own_prefix) {
     std::unordered_map<std::string, std::uint32_t> functions;  // "file\0qualname"
     std::unordered_map<std::uint64_t, std::uint32_t> printed;  // (function, line) -> frame
     index.node_user.push_back(0);
-    visit_frame_tree([&](engine::NodeId node, const engine::Frame& frame, engine::NodeId parent) {
-        (void)node;  // nodes come in id order: node_user grows with them
+    // Nodes come in id order: node_user grows with them.
+    visit_frame_tree([&](const engine::Frame& frame, engine::NodeId parent) {
         auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
         auto [facts, fresh_code] = codes.try_emplace(frame.code);
         if (fresh_code) {
@@ -150,6 +149,7 @@ StackReport build_stack_report(const StackIndex& index, std::string_view functio
         return site < index.node_user.size() ? index.node_user[site] : 0;
     };
     visit_sites([&](const SiteStats& site) {
+        ++report.sites;
         report.gc_freed_bytes += site.gc_freed_bytes;
         const std::uint32_t user = user_of(site.site);
         if (user == 0) {

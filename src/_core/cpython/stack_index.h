@@ -70,6 +70,7 @@ struct StackReport {
     std::uint32_t function_frame = StackIndex::kNone;
     std::vector<std::pair<std::uint32_t, Totals>> function_lines;
     std::uint64_t gc_freed_bytes = 0;
+    std::size_t sites = 0;  // sites that allocated
 };
 
 // Aggregates the tracker's sites over `index`. `function` is "file\0qualname" of the function whose

@@ -46,7 +46,9 @@ class SpinLock {
 
 // Everything recorded by one tracking session. Lives on the C++ heap, never on PyMem's.
 struct Recording {
-    explicit Recording(const TrackOptions& opts) : options(opts) {}
+    explicit Recording(const TrackOptions& opts) : options(opts) {
+        slot_of_node.push_back(0);  // the root (the empty stack)
+    }
 
     TrackOptions options;
     SpinLock lock;  // guards tree, slots, blocks, samples, peak
@@ -54,7 +56,8 @@ struct Recording {
     // dense slot per site (only nodes that allocated get one): 40 bytes per site there, none
     // for the inner nodes of the tree.
     engine::FrameTree tree;
-    engine::ChunkedVector<std::uint32_t> slot_of_node;  // slot + 1; 0 where it never allocated
+    // Per node, slot + 1 (0 where it never allocated): grows with the tree, in add_node.
+    engine::ChunkedVector<std::uint32_t> slot_of_node;
     engine::ChunkedVector<engine::NodeId> node_of_slot;
     engine::BlockMap blocks;  // exact mode: every live block
     engine::LiveMap samples;  // sample mode: the sampled live blocks, by weight
@@ -78,9 +81,16 @@ struct Recording {
     std::mutex timeline_mutex;            // guards timeline
     engine::Timeline timeline{1024};
 
+    // A node was added to the tree. Needs `lock`.
+    void add_node(engine::NodeId node) {
+        // Keep the frame's code object alive, so that its address stays its own until the
+        // report resolves it. Only threads holding the GIL make nodes.
+        Py_INCREF(reinterpret_cast<PyObject*>(tree.frame(node).code));
+        slot_of_node.push_back(0);
+    }
+
     // The slot of site `node`, made when it first allocates. Needs `lock`.
     std::uint32_t slot(engine::NodeId node) {
-        slot_of_node.resize_at_least(tree.size());
         std::uint32_t& s = slot_of_node[node];
         if (s == 0) {
             node_of_slot.push_back(node);
@@ -190,11 +200,8 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     const bool cached = cache == nullptr || cache->lookup(stack, &node);
     rec.lock.lock();
     if (!cached) {
-        node = cache->intern(stack, rec.tree, [&rec](engine::NodeId added) {
-            // Keep the frame's code object alive, so that its address stays its own until the
-            // report resolves it. Only threads holding the GIL make nodes.
-            Py_INCREF(reinterpret_cast<PyObject*>(rec.tree.frame(added).code));
-        });
+        node =
+            cache->intern(stack, rec.tree, [&rec](engine::NodeId added) { rec.add_node(added); });
     }
     const std::uint32_t site = rec.slot(node);
     if (rec.filter) {
@@ -472,6 +479,15 @@ int run_census(void*) {
     return 0;  // never raise into the program
 }
 
+// The stats of the site in `slot`; false if it never allocated. Needs `rec.lock`.
+bool stats_of_slot(const Recording& rec, std::uint32_t slot, SiteStats* stats) {
+    if (rec.peak.allocations(slot) == 0) return false;
+    *stats = {rec.node_of_slot[slot],     rec.peak.at_peak(slot),
+              rec.peak.live(slot),        rec.peak.allocated(slot),
+              rec.peak.allocations(slot), slot < rec.gc_freed.size() ? rec.gc_freed[slot] : 0};
+    return true;
+}
+
 }  // namespace
 
 void set_census(PyObject* callback, double margin, std::int64_t first_bytes) {
@@ -626,30 +642,10 @@ TrackResult collect_result(bool with_sites) {
         result.sites.reserve(rec.peak.sites());
         SiteStats stats{};
         for (std::uint32_t slot = 0; slot < rec.peak.sites(); ++slot) {
-            if (site_stats(slot, &stats)) result.sites.push_back(stats);
+            if (stats_of_slot(rec, slot, &stats)) result.sites.push_back(stats);
         }
     }
     return result;
-}
-
-std::size_t site_slots_locked() {
-    if (!g_recording) return 0;
-    g_recording->lock.lock();
-    return g_recording->peak.sites();
-}
-
-bool site_stats(std::size_t slot, SiteStats* stats) {
-    const Recording& rec = *g_recording;
-    const auto s = static_cast<std::uint32_t>(slot);
-    if (rec.peak.allocations(s) == 0) return false;
-    *stats = {rec.node_of_slot[s],     rec.peak.at_peak(s),
-              rec.peak.live(s),        rec.peak.allocated(s),
-              rec.peak.allocations(s), s < rec.gc_freed.size() ? rec.gc_freed[s] : 0};
-    return true;
-}
-
-void unlock_sites() {
-    if (g_recording) g_recording->lock.unlock();
 }
 
 std::vector<engine::Frame> site_frames(engine::SiteId site) {
@@ -671,14 +667,23 @@ UntrackedScope::~UntrackedScope() {
     t_in_hook = was_;
 }
 
-const engine::FrameTree* frame_tree_locked() {
-    if (!g_recording) return nullptr;
-    g_recording->lock.lock();
-    return &g_recording->tree;
+RecordingLock::RecordingLock() {
+    if (g_recording) g_recording->lock.lock();
 }
-
-void unlock_frame_tree() {
-    g_recording->lock.unlock();
+RecordingLock::~RecordingLock() {
+    if (g_recording) g_recording->lock.unlock();
+}
+bool RecordingLock::recorded() const {
+    return g_recording != nullptr;
+}
+const engine::FrameTree& RecordingLock::tree() const {
+    return g_recording->tree;
+}
+std::size_t RecordingLock::site_slots() const {
+    return g_recording->peak.sites();
+}
+bool RecordingLock::site_stats(std::size_t slot, SiteStats* stats) const {
+    return stats_of_slot(*g_recording, static_cast<std::uint32_t>(slot), stats);
 }
 
 std::int64_t site_bytes_at_peak(engine::SiteId site) {

@@ -90,24 +90,6 @@ std::int64_t peak_traced_bytes();
 // GIL; tracking may still run.
 TrackResult collect_result(bool with_sites = true);
 
-// Calls `visit(const SiteStats&)` for every site that allocated, under the tracker's lock (in an
-// UntrackedScope, like visit_frame_tree). Needs the GIL.
-template <class Visit>
-void visit_sites(Visit visit);
-std::size_t site_slots_locked();  // locks; 0 slots when nothing was recorded
-bool site_stats(std::size_t slot, SiteStats* stats);
-void unlock_sites();
-
-template <class Visit>
-void visit_sites(Visit visit) {
-    const std::size_t slots = site_slots_locked();
-    SiteStats stats{};
-    for (std::size_t slot = 0; slot < slots; ++slot) {
-        if (site_stats(slot, &stats)) visit(stats);
-    }
-    unlock_sites();
-}
-
 // The frames of a site, innermost first: borrowed code objects (kept alive by the tracker
 // until reset_tracker()) and instruction indexes.
 std::vector<engine::Frame> site_frames(engine::SiteId site);
@@ -124,22 +106,44 @@ class UntrackedScope {
     bool was_;
 };
 
-// Calls `visit(node, frame, parent)` for every node of the frame tree but the root, in id order
-// (callers first), under the tracker's lock: call it inside an UntrackedScope (what `visit`
-// allocates is not recorded, and so does not wait for that lock). Needs the GIL.
-template <class Visit>
-void visit_frame_tree(Visit visit);
-const engine::FrameTree* frame_tree_locked();  // nullptr when nothing was recorded
-void unlock_frame_tree();
+// Holds the tracker's lock while what was recorded is read (visit_frame_tree, visit_sites).
+// Take it inside an UntrackedScope: what the reader allocates is then not recorded, and so does
+// not wait for this lock. Needs the GIL.
+class RecordingLock {
+  public:
+    RecordingLock();
+    ~RecordingLock();
+    RecordingLock(const RecordingLock&) = delete;
+    RecordingLock& operator=(const RecordingLock&) = delete;
 
+    [[nodiscard]] bool recorded() const;  // false when nothing was recorded
+    [[nodiscard]] const engine::FrameTree& tree() const;
+    [[nodiscard]] std::size_t site_slots() const;
+    // The stats of the site in `slot`; false if it never allocated.
+    bool site_stats(std::size_t slot, SiteStats* stats) const;
+};
+
+// Calls `visit(frame, parent)` for every node of the frame tree but the root, in id order
+// (callers first), under a RecordingLock.
 template <class Visit>
 void visit_frame_tree(Visit visit) {
-    const engine::FrameTree* tree = frame_tree_locked();
-    if (tree == nullptr) return;
-    for (engine::NodeId node = 1; node < tree->size(); ++node) {
-        visit(node, tree->frame(node), tree->parent(node));
+    RecordingLock hold;
+    if (!hold.recorded()) return;
+    const engine::FrameTree& tree = hold.tree();
+    for (engine::NodeId node = 1; node < tree.size(); ++node) {
+        visit(tree.frame(node), tree.parent(node));
     }
-    unlock_frame_tree();
+}
+
+// Calls `visit(const SiteStats&)` for every site that allocated, under a RecordingLock.
+template <class Visit>
+void visit_sites(Visit visit) {
+    RecordingLock hold;
+    if (!hold.recorded()) return;
+    SiteStats stats{};
+    for (std::size_t slot = 0; slot < hold.site_slots(); ++slot) {
+        if (hold.site_stats(slot, &stats)) visit(stats);
+    }
 }
 
 // The bytes site `site` held at the peak (0 if it never allocated). Needs the GIL.

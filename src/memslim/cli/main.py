@@ -165,7 +165,8 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         from memslim.forked_census import ForkedCensuses
         from memslim.heap import retainer_summary, take_raw_census
 
-        forked = ForkedCensuses(top=max(args.top, 10))
+        census_top = max(args.top, 10)  # retainers each census keeps
+        forked = ForkedCensuses(top=census_top)
 
         def take_census() -> None:
             # Runs at a safe point while traced bytes reach a new high (see _core.set_census):
@@ -177,7 +178,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
                 pass
             census.clear()  # the previous census is memslim's, not the program's: not counted
             traced = _core.traced_bytes()
-            raw = take_raw_census(max(args.top, 10), advice=True)
+            raw = take_raw_census(census_top, advice=True)
             census["raw"] = raw
             census["traced_bytes"] = traced
             history.append((traced, retainer_summary(raw)))
