@@ -141,10 +141,11 @@ nb::list site_rows() {
 
 // A why-alive path as Python data: [(kind, detail, type_of_child)], from the root down.
 nb::list labelled_path(const memslim::cpython::HeapSnapshot& snapshot,
+                       const memslim::engine::ShortestPaths& paths,
                        memslim::engine::NodeId target) {
     using memslim::engine::NodeId;
     nb::list steps;
-    const std::vector<NodeId> path = memslim::engine::shortest_path(snapshot.graph(), 0, target);
+    const std::vector<NodeId> path = paths.to(target);
     for (std::size_t i = 1; i < path.size(); ++i) {
         auto* parent =
             i == 1 ? nullptr : reinterpret_cast<PyObject*>(snapshot.address(path[i - 1]));
@@ -422,6 +423,7 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
         if (!shadowed) chosen.push_back(node);
     }
     nb::list retainers;
+    const memslim::engine::ShortestPaths paths(snapshot.graph(), 0);
     for (NodeId node : chosen) {
         // Items of a container (how a cache grows from one census to the next).
         auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
@@ -435,7 +437,7 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
         }
         retainers.append(nb::make_tuple(
             nb::borrow(reinterpret_cast<PyObject*>(snapshot.type(node))), snapshot.size(node),
-            snapshot.retained(node), labelled_path(snapshot, node), length));
+            snapshot.retained(node), labelled_path(snapshot, paths, node), length));
     }
     out["retainers"] = retainers;
     return out;
@@ -455,7 +457,8 @@ nb::dict why_alive(nb::handle obj) {
     }
     out["size"] = snapshot.size(node);
     out["retained"] = snapshot.retained(node);
-    out["path"] = labelled_path(snapshot, node);
+    out["path"] =
+        labelled_path(snapshot, memslim::engine::ShortestPaths(snapshot.graph(), 0), node);
     return out;
 }
 

@@ -10,7 +10,7 @@ using memslim::engine::dominators;
 using memslim::engine::HeapGraph;
 using memslim::engine::kNoNode;
 using memslim::engine::NodeId;
-using memslim::engine::shortest_path;
+using memslim::engine::ShortestPaths;
 
 namespace {
 HeapGraph make(std::size_t n, const std::vector<std::pair<NodeId, NodeId>>& edges) {
@@ -117,9 +117,10 @@ TEST(Dominators, RandomGraphsMatchBruteForce) {
 
 TEST(ShortestPath, FewestEdges) {
     auto g = make(6, {{0, 1}, {1, 2}, {2, 3}, {0, 4}, {4, 3}, {3, 5}});
-    EXPECT_EQ(shortest_path(g, 0, 5), (std::vector<NodeId>{0, 4, 3, 5}));
-    EXPECT_EQ(shortest_path(g, 0, 0), (std::vector<NodeId>{0}));
-    EXPECT_TRUE(shortest_path(g, 5, 0).empty());
+    const ShortestPaths from_root(g, 0);
+    EXPECT_EQ(from_root.to(5), (std::vector<NodeId>{0, 4, 3, 5}));
+    EXPECT_EQ(from_root.to(0), (std::vector<NodeId>{0}));
+    EXPECT_TRUE(ShortestPaths(g, 5).to(0).empty());
 }
 
 TEST(Dominators, LongChainNoRecursion) {

@@ -29,6 +29,12 @@ class AddressIndex {
         }
     }
 
+    // Starts loading the slot where `address` would be (a lookup is a cache miss into a table
+    // as large as the heap's object count; several prefetched at once overlap).
+    void prefetch(std::uintptr_t address) const {
+        if (!slots_.empty()) __builtin_prefetch(&slots_[slot(address)]);
+    }
+
     // The node of `address`; if it has none, appends it to `addresses` and returns its new node
     // (the second member says whether it was inserted).
     std::pair<std::uint32_t, bool> find_or_add(std::uintptr_t address,

@@ -2,7 +2,6 @@
 #include "engine/heap_graph.h"
 
 #include <algorithm>
-#include <deque>
 #include <utility>
 
 namespace memslim::engine {
@@ -110,23 +109,24 @@ std::vector<NodeId> immediate_dominators(const HeapGraph& graph, NodeId root,
     return order;
 }
 
-std::vector<NodeId> shortest_path(const HeapGraph& graph, NodeId root, NodeId target) {
-    std::vector<NodeId> parent(graph.nodes(), kNoNode);
-    std::deque<NodeId> queue{root};
-    parent[root] = root;
-    while (!queue.empty() && parent[target] == kNoNode) {
-        NodeId node = queue.front();
-        queue.pop_front();
-        for (NodeId s : graph.successors(node)) {
-            if (parent[s] == kNoNode) {
-                parent[s] = node;
+ShortestPaths::ShortestPaths(const HeapGraph& graph, NodeId root)
+    : root_(root), parent_(graph.nodes(), kNoNode) {
+    std::vector<NodeId> queue{root};
+    parent_[root] = root;
+    for (std::size_t head = 0; head < queue.size(); ++head) {
+        for (NodeId s : graph.successors(queue[head])) {
+            if (parent_[s] == kNoNode) {
+                parent_[s] = queue[head];
                 queue.push_back(s);
             }
         }
     }
-    if (parent[target] == kNoNode) return {};
+}
+
+std::vector<NodeId> ShortestPaths::to(NodeId target) const {
+    if (target >= parent_.size() || parent_[target] == kNoNode) return {};
     std::vector<NodeId> path{target};
-    while (path.back() != root) path.push_back(parent[path.back()]);
+    while (path.back() != root_) path.push_back(parent_[path.back()]);
     std::reverse(path.begin(), path.end());
     return path;
 }

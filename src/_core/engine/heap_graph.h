@@ -62,8 +62,8 @@ std::vector<NodeId> immediate_dominators(const HeapGraph& graph, NodeId root,
 
 // Dominators of every node reachable from `root`, and retained sizes from `size_of(node)`.
 template <class SizeOf>
-requires std::invocable<SizeOf, NodeId> DominatorTree dominators(const HeapGraph& graph,
-                                                                 NodeId root, SizeOf size_of) {
+    requires std::invocable<SizeOf, NodeId>
+DominatorTree dominators(const HeapGraph& graph, NodeId root, SizeOf size_of) {
     DominatorTree tree;
     const std::vector<NodeId> order = immediate_dominators(graph, root, tree.idom, tree.passes);
     tree.retained.resize(graph.nodes());
@@ -80,7 +80,18 @@ inline DominatorTree dominators(const HeapGraph& graph, NodeId root,
                       [&](NodeId v) -> std::uint64_t { return v < sizes.size() ? sizes[v] : 0; });
 }
 
-// A shortest path (fewest edges) from `root` to `target`, both included; empty if unreachable.
-std::vector<NodeId> shortest_path(const HeapGraph& graph, NodeId root, NodeId target);
+// Shortest paths (fewest edges) from one root. One breadth-first search over the whole graph
+// serves every target: a census asks for the paths of dozens of retainers, and a search per
+// path was an eighth of the census's time on a heap of three million objects.
+class ShortestPaths {
+  public:
+    ShortestPaths(const HeapGraph& graph, NodeId root);
+    // From the root to `target`, both included; empty if `target` is unreachable.
+    [[nodiscard]] std::vector<NodeId> to(NodeId target) const;
+
+  private:
+    NodeId root_;
+    std::vector<NodeId> parent_;  // the node before each one on its path; kNoNode: unreached
+};
 
 }  // namespace memslim::engine
