@@ -118,3 +118,21 @@ TEST(StackCache, ExactRepeatNeedsNoTree) {
     cache.clear();
     EXPECT_FALSE(cache.lookup(stack, &node));
 }
+
+// A thread keeps its cache from one recording to the next: after clear(), nothing it learnt
+// from the old tree (its recently used children included) may answer for the new one.
+TEST(StackCache, ClearForgetsTheOldTree) {
+    FrameTree old_tree;
+    StackCache cache;
+    const std::vector<Frame> stack = {{0x1000, 1}, {0x2000, 2}};
+    const std::vector<Frame> other = {{0x3000, 3}, {0x2000, 2}};
+    cache.intern(other, old_tree, [](NodeId) {});
+    cache.intern(stack, old_tree, [](NodeId) {});
+    cache.clear();
+    FrameTree new_tree;  // the same frames get other node ids here
+    const std::vector<Frame> unrelated = {{0x9000, 9}, {0x9000, 8}, {0x9000, 7}, {0x9000, 6}};
+    intern(new_tree, unrelated);
+    const NodeId node = cache.intern(stack, new_tree, [](NodeId) {});
+    EXPECT_EQ(node, intern(new_tree, stack));
+    EXPECT_EQ(stack_of(new_tree, node), stack);
+}

@@ -27,7 +27,14 @@ def is_user_file(file: str) -> bool:
     itself, or code without a file (``<string>``, frozen modules)."""
     if not file or file.startswith("<"):
         return False
-    path = os.path.abspath(file)
+    return _is_user_path(file, "" if os.path.isabs(file) else os.getcwd())
+
+
+# Cached: the advice asks once per line, and a program that imports SciPy has tens of thousands
+# of lines in a few hundred files. A relative name is keyed by the directory it is relative to.
+@functools.lru_cache(maxsize=8192)
+def _is_user_path(file: str, cwd: str) -> bool:
+    path = os.path.abspath(os.path.join(cwd, file))
     return not path.startswith(_PACKAGE_DIR) and not path.startswith(_library_dirs())
 
 
