@@ -183,6 +183,15 @@ class ForkedCensuses:
         self.forks += 1
         self.running.append(_Child(pid, path, traced, time.time()))
 
+    def behind(self, peak_bytes: int, current_bytes: int) -> bool:
+        """Whether a census now would see 95% of the peak's bytes and none taken so far does."""
+        near = 0.95 * peak_bytes
+        return (
+            current_bytes >= near
+            and all(child.traced_bytes < near for child in self.running)
+            and all(traced < near for traced, _ in self.done)
+        )
+
     def _reap(self, child: _Child, *, block: bool) -> bool:
         """Whether ``child`` has ended (waiting for it if ``block``)."""
         try:

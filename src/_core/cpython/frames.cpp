@@ -115,6 +115,18 @@ const void* current_frame() {
     return tstate == nullptr ? nullptr : top_frame(tstate);
 }
 
+bool thread_runs_code(const PyObject* code) {
+    PyThreadState* tstate = _PyThreadState_UncheckedGet();
+    if (tstate == nullptr || code == nullptr) return false;
+    for (const InterpreterFrame* f = top_frame(tstate); f != nullptr; f = f->previous) {
+#if PY_VERSION_HEX >= 0x030C0000
+        if (f->owner == kFrameOwnedByCStack) continue;
+#endif
+        if (code_of(f) == code) return true;
+    }
+    return false;
+}
+
 std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* stop_frame) {
     PyThreadState* tstate = _PyThreadState_UncheckedGet();
     if (tstate == nullptr) return 0;

@@ -24,6 +24,9 @@ std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* 
 // its address, while that function runs.
 const void* current_frame();
 
+// Whether `code` is running in the calling thread (any of its frames, not only the innermost).
+bool thread_runs_code(const PyObject* code);
+
 // "name in function (file:line)" for a local variable (or cell) of a running Python frame, in
 // any thread, that holds `value`; nullptr if none does. Reads frames in place: no frame object
 // or locals dict is created.

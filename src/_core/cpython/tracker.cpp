@@ -447,11 +447,31 @@ void census_at_plateau(std::int64_t peak, std::int64_t current) {
     }
 }
 
+// The next census at a margin: `traced` plus the margin, and at least kCensusMinStep more.
+void schedule_next_census(std::int64_t traced) {
+    g_next_census.store(std::max(
+        traced + kCensusMinStep,
+        static_cast<std::int64_t>(static_cast<double>(traced) * (1.0 + g_census_margin_now))));
+}
+
+// The import system's _find_and_load: while it runs, the program is importing (set_census).
+PyObject* g_import_code = nullptr;
+
 int run_census(void*) {
     // A census scheduled at a plateau may run after the program started freeing: one below the
     // last census would replace a census nearer the peak. Skip it.
     const bool below_last =
         g_recording && g_recording->current_mirror.load() < g_last_census_bytes.load();
+    // Nor during an import: what grows there is modules, functions and classes, not what a
+    // program's peak is made of, and importing pandas or scikit-learn passed a margin every
+    // 50 ms (25-40 forks, each making the program copy the pages it wrote while a child
+    // lived). The margin moves on as if a census had been taken, and the plateau trigger, still
+    // comparing with the last real census, takes one once the heap holds after the imports.
+    if (g_import_code != nullptr && g_recording && thread_runs_code(g_import_code)) {
+        schedule_next_census(g_recording->current_mirror.load());
+        g_census_pending.store(false);
+        return 0;
+    }
     if (g_active.load() && g_census_callback != nullptr && !t_in_hook && !below_last) {
         const auto began = Clock::now();
         const int gc_was_enabled = PyGC_Disable();
@@ -472,9 +492,7 @@ int run_census(void*) {
         }
         const std::int64_t traced = g_recording->current_mirror.load();
         g_last_census_bytes.store(traced);
-        g_next_census.store(std::max(
-            traced + kCensusMinStep,
-            static_cast<std::int64_t>(static_cast<double>(traced) * (1.0 + g_census_margin_now))));
+        schedule_next_census(traced);
     }
     g_census_pending.store(false);
     return 0;  // never raise into the program
@@ -495,6 +513,16 @@ void set_census(PyObject* callback, double margin, std::int64_t first_bytes) {
     Py_XINCREF(callback);
     Py_XDECREF(g_census_callback);
     g_census_callback = callback;
+    Py_CLEAR(g_import_code);
+    if (callback != nullptr) {
+        // Without it (an interpreter that imports otherwise), censuses run during imports too.
+        PyObject* importlib = PyImport_ImportModule("_frozen_importlib");
+        PyObject* find = importlib ? PyObject_GetAttrString(importlib, "_find_and_load") : nullptr;
+        g_import_code = find ? PyObject_GetAttrString(find, "__code__") : nullptr;
+        Py_XDECREF(find);
+        Py_XDECREF(importlib);
+        if (g_import_code == nullptr) PyErr_Clear();
+    }
     g_census_margin_now.store(margin);
     g_census_seconds = 0;
     g_next_census.store(callback != nullptr ? first_bytes : INT64_MAX);

@@ -200,6 +200,13 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             _wait_for_threads()
         except KeyboardInterrupt:
             outcome = Outcome(130, outcome.main_globals, interrupted=True)
+        if forked is not None:
+            # A program that ends at its peak (its data held by module globals, or its peak
+            # reached while importing, when censuses wait) has its census taken now.
+            peak, now = _core.peak_traced_bytes(), _core.traced_bytes()
+            in_process = int(census.get("traced_bytes", -1))  # type: ignore[call-overload]
+            if forked.behind(peak, now) and in_process < 0.95 * peak:
+                take_census()
     finally:
         _core.stop_tracking()
         _core.set_census(None)
