@@ -94,12 +94,10 @@ StackIndex build_stack_index(std::string_view own_prefix) {
     std::unordered_map<std::uintptr_t, CodeFacts> codes;
     std::unordered_map<std::string, std::uint32_t> functions;  // "file\0qualname"
     std::unordered_map<std::uint64_t, std::uint32_t> printed;  // (function, line) -> frame
-    index.node_user.push_back(0);
-    // Nodes come in id order: node_user grows with them.
-    visit_frame_tree([&](const engine::Frame& frame, engine::NodeId parent) {
-        auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
-        auto [facts, fresh_code] = codes.try_emplace(frame.code);
+    auto code_facts = [&](std::uintptr_t address) -> CodeFacts& {
+        auto [facts, fresh_code] = codes.try_emplace(address);
         if (fresh_code) {
+            auto* code = reinterpret_cast<PyCodeObject*>(address);
             const std::string_view file = utf8(code->co_filename);
             std::string key(file);
             key.push_back('\0');
@@ -108,21 +106,42 @@ StackIndex build_stack_index(std::string_view own_prefix) {
             if (fresh_function) index.functions.push_back(std::move(key));
             facts->second = {fn->second, file.starts_with(own_prefix), line_ranges(code)};
         }
-        if (facts->second.own) {  // the user stack ends below memslim's own frames
+        return facts->second;
+    };
+    index.node_user.push_back(0);
+    // A node's siblings are mostly added one after another, so consecutive nodes often share
+    // their code object and line: one-entry caches in front of the maps.
+    std::uintptr_t last_code = 0;
+    CodeFacts* last_facts = nullptr;
+    std::uint64_t last_printed_key = ~std::uint64_t{0};
+    std::uint32_t last_printed = 0;
+    // Nodes come in id order: node_user grows with them.
+    visit_frame_tree([&](const engine::Frame& frame, engine::NodeId parent) {
+        auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
+        if (frame.code != last_code) {
+            last_facts = &code_facts(frame.code);
+            last_code = frame.code;
+        }
+        const CodeFacts& facts = *last_facts;
+        if (facts.own) {  // the user stack ends below memslim's own frames
             index.node_user.push_back(0);
             return;
         }
-        const int line = line_in(facts->second, code, frame.instruction);
-        const auto [printed_at, fresh_frame] =
-            printed.try_emplace(pair_key(facts->second.function, static_cast<std::uint32_t>(line)),
-                                static_cast<std::uint32_t>(index.frames.size()));
-        if (fresh_frame) {
-            index.frames.push_back({reinterpret_cast<PyObject*>(code), line});
-            index.frame_function.push_back(facts->second.function);
+        const int line = line_in(facts, code, frame.instruction);
+        const std::uint64_t key = pair_key(facts.function, static_cast<std::uint32_t>(line));
+        if (key != last_printed_key) {
+            const auto [printed_at, fresh_frame] =
+                printed.try_emplace(key, static_cast<std::uint32_t>(index.frames.size()));
+            if (fresh_frame) {
+                index.frames.push_back({reinterpret_cast<PyObject*>(code), line});
+                index.frame_function.push_back(facts.function);
+            }
+            last_printed_key = key;
+            last_printed = printed_at->second;
         }
         bool fresh_user = false;
         index.node_user.push_back(
-            index.users.child(index.node_user[parent], {printed_at->second, 0}, &fresh_user));
+            index.users.child(index.node_user[parent], {last_printed, 0}, &fresh_user));
     });
     return index;
 }
