@@ -115,8 +115,18 @@ TEST(StackCache, ExactRepeatNeedsNoTree) {
     const NodeId interned = cache.intern(stack, tree, [](NodeId) {});
     ASSERT_TRUE(cache.lookup(stack, &node));
     EXPECT_EQ(node, interned);
+    // The caller's number for the cached stack holds while that stack repeats, never after.
+    EXPECT_EQ(cache.slot(), StackCache::kNoSlot);
+    cache.set_slot(5);
+    ASSERT_TRUE(cache.lookup(stack, &node));
+    EXPECT_EQ(cache.slot(), 5u);
+    const std::vector<Frame> other = {{0x3000, 1}, {0x2000, 2}};
+    cache.intern(other, tree, [](NodeId) {});
+    EXPECT_EQ(cache.slot(), StackCache::kNoSlot);
+    cache.set_slot(6);
     cache.clear();
     EXPECT_FALSE(cache.lookup(stack, &node));
+    EXPECT_EQ(cache.slot(), StackCache::kNoSlot);
 }
 
 // A thread keeps its cache from one recording to the next: after clear(), nothing it learnt

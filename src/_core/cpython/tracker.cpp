@@ -204,7 +204,11 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
         node =
             cache->intern(stack, rec.tree, [&rec](engine::NodeId added) { rec.add_node(added); });
     }
-    const std::uint32_t site = rec.slot(node);
+    std::uint32_t site = cache != nullptr ? cache->slot() : engine::StackCache::kNoSlot;
+    if (site == engine::StackCache::kNoSlot) {
+        site = rec.slot(node);
+        if (cache != nullptr) cache->set_slot(site);
+    }
     if (rec.filter) {
         rec.samples.insert(address, bytes, site);
     } else {

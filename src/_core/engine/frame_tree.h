@@ -124,11 +124,20 @@ class StackCache {
         }
         depth_ = depth;
         valid_ = true;
+        slot_ = kNoSlot;
         return depth == 0 ? FrameTree::kRoot : nodes_[0];
     }
 
+    // A number the caller keeps for the cached stack (the tracker's counter slot of its site),
+    // so that an exact repeat needs no lookup of it either. kNoSlot until set; a new stack
+    // resets it.
+    static constexpr std::uint32_t kNoSlot = 0xFFFFFFFFu;
+    [[nodiscard]] std::uint32_t slot() const { return slot_; }
+    void set_slot(std::uint32_t slot) { slot_ = slot; }
+
     void clear() {
         valid_ = false;
+        slot_ = kNoSlot;
         std::fill(std::begin(recent_), std::end(recent_), Recent{});
     }
 
@@ -162,6 +171,7 @@ class StackCache {
     static constexpr unsigned kRecentBits = 8;
 
     bool valid_ = false;
+    std::uint32_t slot_ = kNoSlot;
     std::size_t depth_ = 0;
     Frame frames_[kCapacity];
     NodeId nodes_[kCapacity];

@@ -72,10 +72,14 @@ class PeakTracker {
         std::uint32_t stamp = 0;
     };
 
+    // Inline: on every allocation and free the site is nearly always there already.
     SiteBytes& ensure(std::uint32_t site) {
-        sites_.resize_at_least(site + 1);
+        if (site >= sites_.size()) [[unlikely]] {
+            grow(site);
+        }
         return sites_[site];
     }
+    [[gnu::noinline]] void grow(std::uint32_t site) { sites_.resize_at_least(site + 1); }
     [[nodiscard]] const SiteBytes& get(std::uint32_t site) const {
         static const SiteBytes kNone{};
         return site < sites_.size() ? sites_[site] : kNone;
