@@ -62,7 +62,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -78,6 +77,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/_common.py
+from _common import memslim_build, version
 
 SCRIPT = Path(__file__).resolve()
 TOOLS = ["memslim", "guppy3", "objgraph", "pympler"]
@@ -268,31 +270,6 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def memslim_build() -> str:
-    """A fingerprint of the installed memslim (SHA-256 of its files, not bytecode): the owner
-    may reinstall it during a run, and this tells which runs measured which build."""
-    try:
-        dist = importlib.metadata.distribution("memslim")
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-    digest = hashlib.sha256()
-    for f in sorted(dist.files or [], key=str):
-        if f.suffix == ".pyc":
-            continue
-        try:
-            digest.update(str(f).encode() + b"\0" + Path(str(f.locate())).read_bytes())
-        except OSError:
-            digest.update(str(f).encode() + b"\0missing")
-    return digest.hexdigest()[:12]
-
-
 @dataclass
 class Cell:
     """The runs of one tool at one size."""
@@ -442,11 +419,11 @@ def machine_line(tools: list[str]) -> str:
             mem_kib = int(f.readline().split()[1])
     except (OSError, IndexError, ValueError):
         pass
-    peers = [f"{t} {_version(DISTRIBUTIONS[t])}" for t in PEERS if t in tools]
+    peers = [f"{t} {version(DISTRIBUTIONS[t])}" for t in PEERS if t in tools]
     return (
         f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, "
         f"{mem_kib / 1024**2:.0f} GiB RAM, Python {platform.python_version()} "
-        f"({platform.python_implementation()}), memslim {_version('memslim')}; "
+        f"({platform.python_implementation()}), memslim {version('memslim')}; "
         f"peers: {', '.join(peers) or 'none'}"
     )
 
@@ -588,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     notes = []
     tools = ["memslim"]
     for peer in [] if args.skip_peers else PEERS:
-        if _version(DISTRIBUTIONS[peer]) is None:
+        if version(DISTRIBUTIONS[peer]) is None:
             notes.append(f"{peer}: skipped, not installed (pip install {DISTRIBUTIONS[peer]})")
         else:
             tools.append(peer)

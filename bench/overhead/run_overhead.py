@@ -64,7 +64,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import importlib.metadata
 import importlib.util
 import os
@@ -79,6 +78,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/_common.py
+from _common import memslim_build, version
 
 HERE = Path(__file__).resolve().parent
 WORKLOAD_DIR = HERE / "workloads"
@@ -184,36 +186,6 @@ def _tools() -> list[Tool]:
             package="memory_profiler",
         ),
     ]
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def memslim_build() -> str:
-    """A fingerprint of the installed memslim: SHA-256 of its installed files (not bytecode), and
-    when it was installed. Another session may reinstall memslim while this benchmark runs;
-    comparing fingerprints tells which runs measured which build."""
-    try:
-        dist = importlib.metadata.distribution("memslim")
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-    digest = hashlib.sha256()
-    newest = 0.0
-    for f in sorted(dist.files or [], key=str):
-        if f.suffix == ".pyc":
-            continue
-        path = Path(str(f.locate()))
-        try:
-            digest.update(str(f).encode() + b"\0" + path.read_bytes())
-            newest = max(newest, path.stat().st_mtime)
-        except OSError:
-            digest.update(str(f).encode() + b"\0missing")
-    when = dt.datetime.fromtimestamp(newest, dt.UTC) if newest else None
-    return f"{digest.hexdigest()[:12]} (installed {when:%Y-%m-%d %H:%M:%S} UTC)" if when else "?"
 
 
 def _load() -> str:
@@ -540,21 +512,21 @@ def main(argv: list[str] | None = None) -> int:
     for tool in _tools():
         if args.skip_peers and tool.peer:
             continue
-        if tool.package and _version(tool.package) is None:
+        if tool.package and version(tool.package) is None:
             notes.append(f"{tool.name}: skipped, {tool.package} is not installed")
             continue
         tools.append(tool)
 
     versions = [
-        f"{d} {_version(d)}"
+        f"{d} {version(d)}"
         for d in ("memray", "memory_profiler", "pyperformance", "pyperf")
-        if _version(d)
+        if version(d)
     ]
     started = dt.datetime.now(dt.UTC)
     print(
         f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()} ({platform.python_implementation()}), "
-        f"memslim {_version('memslim')}; peers: {', '.join(versions) or 'none'}"
+        f"memslim {version('memslim')}; peers: {', '.join(versions) or 'none'}"
     )
     print(f"memslim build at start: {memslim_build()}; load average {_load()}")
     peak_tool = "/usr/bin/time -f %M" if os.path.exists(GNU_TIME) else "os.wait4 ru_maxrss"

@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -57,6 +56,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/_common.py
+from _common import memslim_build, version
 
 HERE = Path(__file__).resolve().parent
 PROGRAM_DIR = HERE / "programs"
@@ -127,32 +129,6 @@ def _tools() -> list[Tool]:
 # -- the machine and the software ------------------------------------------------------------
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def memslim_build() -> str:
-    """SHA-256 over memslim's installed files (bytecode aside): another session may reinstall
-    memslim while the benchmark runs, and this tells which runs measured which build."""
-    try:
-        dist = importlib.metadata.distribution("memslim")
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-    digest = hashlib.sha256()
-    for f in sorted(dist.files or [], key=str):
-        if f.suffix == ".pyc":
-            continue
-        try:
-            data = Path(str(f.locate())).read_bytes()
-        except OSError:
-            data = b"missing"
-        digest.update(str(f).encode() + b"\0" + data)
-    return digest.hexdigest()[:12]
-
-
 def _git_head() -> str:
     try:
         out = subprocess.run(
@@ -175,7 +151,7 @@ def machine_info(python: str) -> dict:
         "platform": platform.platform(),
         "nproc": len(os.sched_getaffinity(0)),
         "load_average": [round(x, 2) for x in os.getloadavg()],
-        "versions": {name: _version(name) for name in VERSIONED},
+        "versions": {name: version(name) for name in VERSIONED},
         "memslim_build": memslim_build(),
         "rss_method": "GNU time %M" if HAVE_GNU_TIME else "os.wait4 ru_maxrss",
     }

@@ -1,0 +1,41 @@
+"""What every benchmark records about the software it measured."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+from pathlib import Path
+
+
+def version(dist: str) -> str | None:
+    """The installed version of a distribution, or None."""
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def memslim_build() -> str:
+    """A fingerprint of the installed memslim: SHA-256 of its installed files (not bytecode),
+    and when it was installed. Another session may reinstall memslim while a benchmark runs;
+    comparing fingerprints tells which runs measured which build."""
+    try:
+        dist = importlib.metadata.distribution("memslim")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+    digest = hashlib.sha256()
+    newest = 0.0
+    for f in sorted(dist.files or [], key=str):
+        if f.suffix == ".pyc":
+            continue
+        path = Path(str(f.locate()))
+        try:
+            digest.update(str(f).encode() + b"\0" + path.read_bytes())
+            newest = max(newest, path.stat().st_mtime)
+        except OSError:
+            digest.update(str(f).encode() + b"\0missing")
+    if not newest:
+        return digest.hexdigest()[:12]
+    when = dt.datetime.fromtimestamp(newest, dt.UTC)
+    return f"{digest.hexdigest()[:12]} (installed {when:%Y-%m-%d %H:%M:%S} UTC)"
