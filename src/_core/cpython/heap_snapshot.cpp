@@ -114,7 +114,7 @@ bool HeapSnapshot::take(PyObject* focus) {
     std::vector<std::uint32_t> begin{0, 0};  // node 0's (the root's) edges are kept apart
     begin.reserve(expected + 1);
     index_ = engine::AddressIndex(std::max(listed * 2, traced / 64));
-    Walk walk{&addresses_, &index_, &incoming, &targets, tracked};
+    Walk walk{&addresses_, &index_, &incoming, &targets, tracked, {}};
     for (std::size_t i = 0; i < listed; ++i) {
         PyObject* o = PyList_GET_ITEM(tracked, static_cast<Py_ssize_t>(i));
         if (o != tracked && !is_static_or_immortal(o)) node_for(walk, o);
