@@ -28,6 +28,10 @@ from typing import Any
 
 from memslim import _core
 
+# A census that saw this share of the peak's traced bytes is the report's: none nearer is
+# waited for or taken.
+NEAR_PEAK = 0.95
+
 
 @dataclass(frozen=True)
 class _TypeRef:
@@ -219,7 +223,7 @@ class ForkedCensuses:
 
     def behind(self, peak_bytes: int, current_bytes: int) -> bool:
         """Whether a census now would see 95% of the peak's bytes and none taken so far does."""
-        near = 0.95 * peak_bytes
+        near = NEAR_PEAK * peak_bytes
         return (
             current_bytes >= near
             and all(child.traced_bytes < near for child in self.running)
@@ -260,7 +264,7 @@ class ForkedCensuses:
         self.running = [newest] if newest is not None else []
         while self.running:
             self.running = [child for child in self.running if not self._reap(child, block=False)]
-            close_enough = any(traced >= 0.95 * peak_bytes for traced, _ in self.done)
+            close_enough = any(traced >= NEAR_PEAK * peak_bytes for traced, _ in self.done)
             if self.running and (close_enough or time.monotonic() > deadline):
                 for child in self.running:
                     self._kill(child)

@@ -479,9 +479,11 @@ int run_census(void*) {
     if (g_active.load() && g_census_callback != nullptr && !t_in_hook && !below_last) {
         const auto began = Clock::now();
         const int gc_was_enabled = PyGC_Disable();
-        t_in_hook = true;  // memslim's own allocations: not the program's
-        PyObject* result = PyObject_CallNoArgs(g_census_callback);
-        t_in_hook = false;
+        PyObject* result = nullptr;
+        {
+            UntrackedScope untracked;  // memslim's own allocations: not the program's
+            result = PyObject_CallNoArgs(g_census_callback);
+        }
         if (result == nullptr) {
             PyErr_WriteUnraisable(g_census_callback);
         } else {

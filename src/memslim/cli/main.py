@@ -162,7 +162,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     history: list[tuple[int, list[tuple[str, int, int | None]]]] = []
     forked = None
     if args.census:
-        from memslim.forked_census import ForkedCensuses
+        from memslim.forked_census import NEAR_PEAK, ForkedCensuses
         from memslim.heap import retainer_summary, take_raw_census
 
         census_top = max(args.top, 10)  # retainers each census keeps
@@ -205,7 +205,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             # reached while importing, when censuses wait) has its census taken now.
             peak, now = _core.peak_traced_bytes(), _core.traced_bytes()
             in_process = int(census.get("traced_bytes", -1))  # type: ignore[call-overload]
-            if forked.behind(peak, now) and in_process < 0.95 * peak:
+            if forked.behind(peak, now) and in_process < NEAR_PEAK * peak:
                 take_census()
     finally:
         _core.stop_tracking()
