@@ -21,6 +21,7 @@
 
 #include <fstream>
 #include <sstream>
+#include "cpython/numpy_handler.h"
 #include "cpython/tracker.h"
 
 namespace nb = nanobind;
@@ -61,8 +62,18 @@ void start_tracking(const std::string& mode, double sample_interval, std::uint64
     if (!memslim::cpython::start_tracking(options)) throw nb::python_error();
 }
 
+// Bytes per domain other than Python's ({"numpy": ...}), only where there are any.
+nb::dict other_domains(const std::array<std::int64_t, memslim::cpython::kDomains>& bytes) {
+    nb::dict out;
+    for (std::size_t d = 1; d < bytes.size(); ++d) {
+        if (bytes[d] != 0) out[memslim::cpython::kDomainNames[d]] = bytes[d];
+    }
+    return out;
+}
+
 nb::tuple totals_row(std::uint32_t frame, const memslim::cpython::Totals& t) {
-    return nb::make_tuple(frame, t.bytes_at_peak, t.bytes_live, t.allocated_bytes, t.allocations);
+    return nb::make_tuple(frame, t.bytes_at_peak, t.bytes_live, t.allocated_bytes, t.allocations,
+                          other_domains(t.at_peak_by_domain));
 }
 
 // What was recorded, as plain Python data, aggregated in C++ (see cpython/stack_index.h):
@@ -120,6 +131,14 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
     out["function_lines"] = function_lines;
     out["gc_freed_bytes"] = report.gc_freed_bytes;
     out["sites"] = report.sites;
+    nb::dict peak_by_domain;
+    nb::dict end_by_domain;
+    for (std::size_t d = 0; d < memslim::cpython::kDomains; ++d) {
+        peak_by_domain[memslim::cpython::kDomainNames[d]] = report.all.at_peak_by_domain[d];
+        end_by_domain[memslim::cpython::kDomainNames[d]] = report.all.live_by_domain[d];
+    }
+    out["peak_by_domain"] = peak_by_domain;
+    out["end_by_domain"] = end_by_domain;
     nb::list timeline;
     for (const auto& point : result.timeline) {
         timeline.append(nb::make_tuple(point.seconds, point.traced_bytes, point.rss_bytes));
@@ -134,7 +153,8 @@ nb::list site_rows() {
     nb::list rows;
     for (const auto& s : result.sites) {
         rows.append(nb::make_tuple(s.site, s.bytes_at_peak, s.bytes_live, s.allocated_bytes,
-                                   s.allocations, s.gc_freed_bytes));
+                                   s.allocations, s.gc_freed_bytes,
+                                   memslim::cpython::kDomainNames[static_cast<int>(s.domain)]));
     }
     return rows;
 }
@@ -592,6 +612,13 @@ NB_MODULE(_core, m) {
           "heaviest) and the timeline recorded so far; frames in files under own_prefix are "
           "memslim's own.");
     m.def("site_rows", &site_rows, "Every site that allocated, with its bytes.");
+    m.def("install_numpy_handler", &memslim::cpython::install_numpy_handler,
+          "Record NumPy's array buffers, if numpy is imported (see cpython/numpy_handler.h); "
+          "a one-line reason when it cannot be done, else ''.");
+    m.def("uninstall_numpy_handler", &memslim::cpython::uninstall_numpy_handler,
+          "Stop recording NumPy's array buffers.");
+    m.def("numpy_handler_installed", &memslim::cpython::numpy_handler_installed,
+          "Whether NumPy's array buffers are being recorded.");
     m.def(
         "census_fork",
         []() {

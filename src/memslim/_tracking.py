@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO, TypeVar
 
-from memslim import _core, _stacks
+from memslim import _core, _native, _stacks
 from memslim.profile_data import OWN_PREFIX, Profile
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,12 +58,14 @@ class Tracker:
     def start(self) -> None:
         _stacks.forget()
         _core.start_tracking(self.mode, float(self.sample_interval), self.seed)
+        _native.start()
         watch_gc(True)
         self._running = True
 
     def stop(self) -> Profile:
         if self._running:
             _core.stop_tracking()
+            _native.stop()
             watch_gc(False)
             self._running = False
             self._profile = self._collect()

@@ -41,6 +41,7 @@ class Site:
         "allocations",
         "bytes_at_peak",
         "bytes_live",
+        "domain",
         "gc_freed_bytes",
         "node",
     )
@@ -54,6 +55,7 @@ class Site:
             self.allocated_bytes,
             self.allocations,
             self.gc_freed_bytes,  # freed by the cyclic GC rather than by reference counting
+            self.domain,  # "python" (PyMem) or "numpy" (array buffers): one site per domain
         ) = row
 
     @property
@@ -81,12 +83,22 @@ class LineStats:
     bytes_live: int = 0
     allocated_bytes: int = 0
     allocations: int = 0
+    # Bytes at the peak in domains other than Python's ({"numpy": ...}); the rest is Python's.
+    native_at_peak: dict[str, int] = field(default_factory=dict)
 
     def merge(self, other: LineStats) -> None:
         self.bytes_at_peak += other.bytes_at_peak
         self.bytes_live += other.bytes_live
         self.allocated_bytes += other.allocated_bytes
         self.allocations += other.allocations
+        for domain, value in other.native_at_peak.items():
+            self.native_at_peak[domain] = self.native_at_peak.get(domain, 0) + value
+
+    @property
+    def by_domain(self) -> dict[str, int]:
+        """Bytes at the peak per domain: "python" and any other that holds some."""
+        python = self.bytes_at_peak - sum(self.native_at_peak.values())
+        return {"python": python, **self.native_at_peak}
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +106,7 @@ class LineStats:
             "line": self.line,
             "function": self.function,
             "bytes_at_peak": self.bytes_at_peak,
+            "bytes_at_peak_by_domain": self.by_domain,
             "allocated_bytes": self.allocated_bytes,
             "allocations": self.allocations,
         }
@@ -114,14 +127,18 @@ class Profile:
     bookkeeping_bytes: int
     timeline: list[tuple[float, int, int]]
     frames: list[FrameInfo] = field(default_factory=list)  # distinct printed frames
-    # (frame, bytes at peak, live, allocated, allocations): per innermost user frame, and one
-    # function's lines (function_frame is a frame of that function).
-    line_rows: list[tuple[int, ...]] = field(default_factory=list)
-    no_stack: tuple[int, ...] = (0, 0, 0, 0, 0)
+    # (frame, bytes at peak, live, allocated, allocations, {domain: bytes at peak} for domains
+    # other than Python's): per innermost user frame, and one function's lines (function_frame
+    # is a frame of that function).
+    line_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    no_stack: tuple[Any, ...] = (0, 0, 0, 0, 0, {})
     stack_rows: list[tuple[tuple[int, ...], int]] = field(default_factory=list)
     function_frame: int | None = None
-    function_rows: list[tuple[int, ...]] = field(default_factory=list)
+    function_rows: list[tuple[Any, ...]] = field(default_factory=list)
     gc_freed_bytes: int = 0
+    # Bytes per domain ("python", "numpy") at the peak and at the end.
+    peak_by_domain: dict[str, int] = field(default_factory=dict)
+    end_by_domain: dict[str, int] = field(default_factory=dict)
     site_count: int = 0
     bookkeeping: dict[str, int] = field(default_factory=dict)
     _lines: list[LineStats] | None = field(default=None, init=False, repr=False, compare=False)
@@ -146,6 +163,8 @@ class Profile:
             function_frame=raw["function_frame"],
             function_rows=raw["function_lines"],
             gc_freed_bytes=raw["gc_freed_bytes"],
+            peak_by_domain=dict(raw["peak_by_domain"]),
+            end_by_domain=dict(raw["end_by_domain"]),
             site_count=raw["sites"],
             bookkeeping=dict(raw["bookkeeping"]),
         )
@@ -172,14 +191,14 @@ class Profile:
 
         return _core.site_bytes_at_peak(node)
 
-    def _line_stats(self, row: tuple[int, ...]) -> LineStats:
-        frame, at_peak, live, allocated, allocations = row
+    def _line_stats(self, row: tuple[Any, ...]) -> LineStats:
+        frame, at_peak, live, allocated, allocations, native = row
         if frame == 0xFFFFFFFF:
             file, line, function = NO_STACK
         else:
             info = self.frames[frame]
             file, line, function = info.file, info.line, info.function
-        return LineStats(file, line, function, at_peak, live, allocated, allocations)
+        return LineStats(file, line, function, at_peak, live, allocated, allocations, dict(native))
 
     def lines(self) -> list[LineStats]:
         """Bytes per source line (the innermost frame of each stack), largest at peak first."""

@@ -124,7 +124,11 @@ def test_json_report_shape(tmp_path: Path) -> None:
     for key in ("schema", "version", "python", "mode", "command", "exit_code", "duration_s",
                 "peak", "lines", "stacks", "timeline"):  # fmt: skip
         assert key in report
-    assert set(report["peak"]) >= {"traced_bytes", "rss_bytes", "at_s"}
+    assert set(report["peak"]) >= {"traced_bytes", "rss_bytes", "at_s", "by_domain"}
+    for moment in ("peak", "end"):  # every traced byte is in exactly one domain
+        by_domain = report[moment]["by_domain"]
+        assert set(by_domain) == {"python", "numpy"}
+        assert sum(by_domain.values()) == report[moment]["traced_bytes"]
     assert report["command"] == [str(FIXTURES / "threads_job.py")]
     line = report["lines"][0]
     assert set(line) == {
@@ -132,6 +136,7 @@ def test_json_report_shape(tmp_path: Path) -> None:
         "line",
         "function",
         "bytes_at_peak",
+        "bytes_at_peak_by_domain",
         "allocated_bytes",
         "allocations",
     }

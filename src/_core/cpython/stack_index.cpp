@@ -153,6 +153,8 @@ void add(Totals& totals, const SiteStats& site) {
     totals.bytes_live += site.bytes_live;
     totals.allocated_bytes += site.allocated_bytes;
     totals.allocations += site.allocations;
+    totals.at_peak_by_domain[static_cast<std::size_t>(site.domain)] += site.bytes_at_peak;
+    totals.live_by_domain[static_cast<std::size_t>(site.domain)] += site.bytes_live;
 }
 
 }  // namespace
@@ -170,6 +172,7 @@ StackReport build_stack_report(const StackIndex& index, std::string_view functio
     visit_sites([&](const SiteStats& site) {
         ++report.sites;
         report.gc_freed_bytes += site.gc_freed_bytes;
+        add(report.all, site);
         const std::uint32_t user = user_of(site.site);
         if (user == 0) {
             if (site.site == engine::FrameTree::kRoot) add(report.no_stack, site);

@@ -9,11 +9,13 @@
 
 #include <Python.h>
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "cpython/tracker.h"
 #include "engine/frame_tree.h"
 
 namespace memslim::cpython {
@@ -48,12 +50,14 @@ namespace memslim::cpython {
 
 struct TrackResult;
 
-// Bytes and allocations summed over sites.
+// Bytes and allocations summed over sites; bytes at the peak and live also per domain.
 struct Totals {
     std::int64_t bytes_at_peak = 0;
     std::int64_t bytes_live = 0;
     std::int64_t allocated_bytes = 0;
     std::uint64_t allocations = 0;
+    std::array<std::int64_t, kDomains> at_peak_by_domain{};
+    std::array<std::int64_t, kDomains> live_by_domain{};
 };
 
 // The aggregate the report reads, computed in O(nodes + sites): nothing in it grows with the
@@ -71,6 +75,7 @@ struct StackReport {
     std::vector<std::pair<std::uint32_t, Totals>> function_lines;
     std::uint64_t gc_freed_bytes = 0;
     std::size_t sites = 0;  // sites that allocated
+    Totals all;             // every site: the peak and the end, per domain
 };
 
 // Aggregates the tracker's sites over `index`. `function` is "file\0qualname" of the function whose

@@ -17,8 +17,10 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <unordered_map>
 
 #include "cpython/frames.h"
+#include "cpython/numpy_handler.h"
 #include "cpython/object_layout.h"
 #include "engine/block_map.h"
 #include "engine/byte_sampler.h"
@@ -57,9 +59,13 @@ struct Recording {
     // dense slot per site (only nodes that allocated get one): 40 bytes per site there, none
     // for the inner nodes of the tree.
     engine::FrameTree tree;
-    // Per node, slot + 1 (0 where it never allocated): grows with the tree, in add_node.
+    // Per node, its Python domain's slot + 1 (0 where it never allocated): grows with the
+    // tree, in add_node. Other domains' slots are few (NumPy allocates far less often than
+    // Python) and live in a map.
     engine::ChunkedVector<std::uint32_t> slot_of_node;
+    std::unordered_map<std::uint64_t, std::uint32_t> other_slots;  // node * kDomains + domain
     engine::ChunkedVector<engine::NodeId> node_of_slot;
+    engine::ChunkedVector<Domain> domain_of_slot;
     engine::BlockMap blocks;  // exact mode: every live block
     engine::LiveMap samples;  // sample mode: the sampled live blocks, by weight
     engine::PeakTracker peak;
@@ -90,11 +96,15 @@ struct Recording {
         slot_of_node.push_back(0);
     }
 
-    // The slot of site `node`, made when it first allocates. Needs `lock`.
-    std::uint32_t slot(engine::NodeId node) {
-        std::uint32_t& s = slot_of_node[node];
+    // The slot of site `node` in `domain`, made when it first allocates. Needs `lock`.
+    std::uint32_t slot(engine::NodeId node, Domain domain = Domain::kPython) {
+        std::uint32_t& s =
+            domain == Domain::kPython
+                ? slot_of_node[node]
+                : other_slots[std::uint64_t{node} * kDomains + static_cast<std::uint64_t>(domain)];
         if (s == 0) {
             node_of_slot.push_back(node);
+            domain_of_slot.push_back(domain);
             s = static_cast<std::uint32_t>(node_of_slot.size());
         }
         return s - 1;
@@ -192,7 +202,8 @@ engine::ByteSampler& sampler(const Recording& rec) {
 
 // Records a new block of `bytes` (the weight, in sample mode) at `address`. `gil` says whether
 // the calling thread holds the GIL, and so may read its Python stack.
-void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, bool gil) {
+void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, bool gil,
+                  Domain domain = Domain::kPython) {
     engine::Frame frames[kMaxStackDepth];
     const std::size_t depth = gil ? capture_stack(frames, kMaxStackDepth, g_stop_frame) : 0;
     const std::span<const engine::Frame> stack(frames, depth);
@@ -204,10 +215,12 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
         node =
             cache->intern(stack, rec.tree, [&rec](engine::NodeId added) { rec.add_node(added); });
     }
-    std::uint32_t site = cache != nullptr ? cache->slot() : engine::StackCache::kNoSlot;
+    // The cache keeps the Python domain's slot of its last stack (nearly every allocation).
+    std::uint32_t site =
+        cache != nullptr && domain == Domain::kPython ? cache->slot() : engine::StackCache::kNoSlot;
     if (site == engine::StackCache::kNoSlot) {
-        site = rec.slot(node);
-        if (cache != nullptr) cache->set_slot(site);
+        site = rec.slot(node, domain);
+        if (cache != nullptr && domain == Domain::kPython) cache->set_slot(site);
     }
     if (rec.filter) {
         rec.samples.insert(address, bytes, site);
@@ -509,7 +522,8 @@ bool stats_of_slot(const Recording& rec, std::uint32_t slot, SiteStats* stats) {
     if (rec.peak.allocations(slot) == 0) return false;
     *stats = {rec.node_of_slot[slot],     rec.peak.at_peak(slot),
               rec.peak.live(slot),        rec.peak.allocated(slot),
-              rec.peak.allocations(slot), slot < rec.gc_freed.size() ? rec.gc_freed[slot] : 0};
+              rec.peak.allocations(slot), slot < rec.gc_freed.size() ? rec.gc_freed[slot] : 0,
+              rec.domain_of_slot[slot]};
     return true;
 }
 
@@ -578,6 +592,7 @@ void stop_tracking() {
     if (!g_active.load()) return;
     g_active.store(false);
     for (DomainHook& hook : g_hooks) PyMem_SetAllocator(hook.domain, &hook.original);
+    uninstall_numpy_handler();
     stop_timeline();
     Recording& rec = *g_recording;
     rec.lock.lock();
@@ -589,6 +604,33 @@ void stop_tracking() {
     rec.lock.unlock();
     std::lock_guard<std::mutex> hold(rec.timeline_mutex);
     rec.timeline.add({now, current, read_rss_bytes()});
+}
+
+bool recording_now() {
+    return recording();
+}
+
+void record_allocation(const void* ptr, std::size_t size, Domain domain) {
+    if (ptr == nullptr) return;
+    Recording& rec = *g_recording;
+    std::uint64_t bytes = size;
+    if (rec.options.mode == TrackMode::kSample) {
+        bytes = sampler(rec).sample(size);
+        if (bytes == 0) return;
+    }
+    // NumPy calls its handler with the GIL held nearly always; a caller without it is charged
+    // to no stack rather than to a guess.
+    record_block(rec, reinterpret_cast<std::uintptr_t>(ptr), bytes, PyGILState_Check() != 0,
+                 domain);
+}
+
+bool forget_allocation(const void* ptr, engine::LiveBlock* block) {
+    return ptr != nullptr &&
+           forget_block(*g_recording, reinterpret_cast<std::uintptr_t>(ptr), block);
+}
+
+void restore_allocation(const void* ptr, const engine::LiveBlock& block) {
+    restore_block(*g_recording, reinterpret_cast<std::uintptr_t>(ptr), block);
 }
 
 bool is_tracking() {
@@ -675,6 +717,7 @@ TrackResult collect_result(bool with_sites) {
     }
     result.stack_bytes = rec.tree.memory_bytes();
     result.site_bytes = rec.slot_of_node.memory_bytes() + rec.node_of_slot.memory_bytes() +
+                        rec.domain_of_slot.memory_bytes() + rec.other_slots.size() * 32 +
                         rec.peak.memory_bytes() + rec.gc_freed.capacity() * sizeof(std::uint64_t);
     result.block_bytes = rec.blocks.memory_bytes() + rec.samples.memory_bytes() +
                          (rec.filter ? Recording::kFilterSize : 0);
@@ -731,8 +774,14 @@ std::int64_t site_bytes_at_peak(engine::SiteId site) {
     if (!g_recording) return 0;
     Recording& rec = *g_recording;
     std::lock_guard<SpinLock> hold(rec.lock);
-    if (site >= rec.slot_of_node.size() || rec.slot_of_node[site] == 0) return 0;
-    return rec.peak.at_peak(rec.slot_of_node[site] - 1);
+    if (site >= rec.slot_of_node.size()) return 0;
+    std::int64_t bytes =
+        rec.slot_of_node[site] != 0 ? rec.peak.at_peak(rec.slot_of_node[site] - 1) : 0;
+    for (std::size_t d = 1; d < kDomains; ++d) {
+        const auto other = rec.other_slots.find(std::uint64_t{site} * kDomains + d);
+        if (other != rec.other_slots.end()) bytes += rec.peak.at_peak(other->second - 1);
+    }
+    return bytes;
 }
 
 bool site_of_block(std::uintptr_t address, engine::SiteId* site) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/frame_tree.h"
+#include "engine/live_map.h"
 #include "engine/timeline.h"
 
 namespace memslim::cpython {
@@ -32,7 +33,16 @@ struct TrackOptions {
     bool stacks_above_caller = false;
 };
 
-// A site is the node of its stack in the tracker's frame tree.
+// Where a block's memory comes from. A site is a stack and a domain: one line can hold both
+// Python objects and the NumPy buffers it made, and the report splits its bytes by domain.
+enum class Domain : std::uint8_t {
+    kPython = 0,  // PyMem's domains (RAW, MEM, OBJ): Python objects and their storage
+    kNumpy = 1,   // NumPy array buffers, through its data-memory handler (numpy_handler.h)
+};
+inline constexpr std::size_t kDomains = 2;
+inline constexpr const char* kDomainNames[kDomains] = {"python", "numpy"};
+
+// A site is the node of its stack in the tracker's frame tree, and a domain.
 struct SiteStats {
     engine::SiteId site;
     std::int64_t bytes_at_peak;
@@ -40,6 +50,7 @@ struct SiteStats {
     std::int64_t allocated_bytes;
     std::uint64_t allocations;
     std::uint64_t gc_freed_bytes;  // freed while the cyclic GC collected (exact mode)
+    Domain domain;
 };
 
 struct TrackResult {
@@ -57,6 +68,18 @@ struct TrackResult {
     std::vector<SiteStats> sites;       // every site that allocated
     std::vector<engine::TimelinePoint> timeline;
 };
+
+// Allocators outside PyMem (NumPy's data-memory handler, numpy_handler.h) report their blocks
+// here. `recording_now()`: tracking runs and the calling thread is not inside a hook already
+// (an allocator calling another one is recorded once, by the outermost). Call the inner
+// allocator and these inside an UntrackedScope. A block freed that was never recorded (made
+// before tracking started) is ignored.
+bool recording_now();
+void record_allocation(const void* ptr, std::size_t size, Domain domain);
+// Forgets a block before it is freed or reallocated; false if it was not recorded.
+bool forget_allocation(const void* ptr, engine::LiveBlock* block);
+// Puts a forgotten block back (a realloc that failed).
+void restore_allocation(const void* ptr, const engine::LiveBlock& block);
 
 // Installs the hooks. Returns false with a Python exception set if tracking already runs.
 // Needs the GIL.

@@ -153,7 +153,7 @@ def _wait_for_threads() -> None:
 
 
 def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -> int:
-    from memslim import _core, _stacks
+    from memslim import _core, _native, _stacks
     from memslim._tracking import watch_gc
 
     start_pid = os.getpid()
@@ -194,6 +194,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     _core.start_tracking(
         args.mode, float(args.sample_interval), args.seed, stacks_above_caller=True
     )
+    _native.start()
     try:
         outcome = run(prepared, target)
         try:
@@ -209,6 +210,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
                 take_census()
     finally:
         _core.stop_tracking()
+        _native.stop()
         _core.set_census(None)
         watch_gc(False)
     if os.getpid() != start_pid or _core.in_forked_child():
@@ -272,8 +274,15 @@ def _report(
         outcome.main_globals,
     )
     findings = advise(run_facts, everything=args.all_findings)
+    from memslim._native import problems as untraced
+
     print_run_report(
-        profile, title=" ".join(target.argv), top=args.top, census=heap, findings=findings
+        profile,
+        title=" ".join(target.argv),
+        top=args.top,
+        census=heap,
+        findings=findings,
+        untraced=untraced,
     )
     if args.json:
         report = build_report(
@@ -283,6 +292,7 @@ def _report(
             census=heap,
             findings=findings,
             census_costs=census_costs,
+            untraced=untraced,
         )
         try:
             write_report(report, args.json)

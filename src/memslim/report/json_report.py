@@ -26,6 +26,7 @@ def build_report(
     census: tuple[int, HeapCensus] | None = None,
     findings: list[Finding] | None = None,
     census_costs: dict[str, float] | None = None,
+    untraced: list[str] | None = None,
 ) -> dict[str, Any]:
     lines = profile.lines()[:top_lines]
     report = {
@@ -43,12 +44,15 @@ def build_report(
             "traced_bytes": profile.peak_bytes,
             "rss_bytes": profile.peak_rss_bytes,
             "at_s": round(profile.peak_seconds, 6),
+            "by_domain": profile.peak_by_domain,
         },
-        "end": {"traced_bytes": profile.current_bytes},
+        "end": {"traced_bytes": profile.current_bytes, "by_domain": profile.end_by_domain},
         "memslim": {
             "bookkeeping_bytes": profile.bookkeeping_bytes,
             "bookkeeping": profile.bookkeeping,  # stacks, sites, blocks
             "sites": profile.site_count,
+            # Why a kind of memory is not traced in this run (NumPy too old, ...).
+            "untraced": list(untraced or []),
         },
         "lines": [line.as_json() for line in lines],
         "stacks": [

@@ -52,6 +52,7 @@ def print_run_report(
     console: Console | None = None,
     census: tuple[int, HeapCensus] | None = None,
     findings: list[Finding] | None = None,
+    untraced: list[str] | None = None,
 ) -> None:
     console = console or report_console()
     estimate = " (estimated from samples)" if profile.mode == "sample" else ""
@@ -64,15 +65,24 @@ def print_run_report(
             f"peak RSS {format_bytes(profile.peak_rss_bytes)}, ran {profile.elapsed_seconds:.2f} s",
         )
     )
+    native = {d: b for d, b in profile.peak_by_domain.items() if d != "python" and b > 0}
+    if native:
+        parts = ", ".join(f"{domain} {format_bytes(b)}" for domain, b in native.items())
+        python = profile.peak_by_domain.get("python", 0)
+        console.print(f"At the peak: Python objects {format_bytes(python)}, {parts}")
+    for problem in untraced or []:
+        console.print(Text(f"Not traced: {problem}", style="yellow"))
     lines = [line for line in profile.lines() if line.bytes_at_peak > 0][:top]
     if not lines:
-        console.print("No Python allocation was live at the peak.")
+        console.print("No allocation was live at the peak.")
         return
     table = Table(title="Top lines by bytes live at the peak", title_justify="left")
     table.add_column("line", overflow="fold", min_width=12)
     table.add_column("function", overflow="fold")
     table.add_column("at peak", justify="right")
     table.add_column("% peak", justify="right")
+    for domain in native:  # a column per domain beyond Python's, when the run had any
+        table.add_column(f"of which {domain}", justify="right")
     table.add_column("allocations", justify="right")
     table.add_column("source", overflow="ellipsis", no_wrap=True, max_width=50)
     for stats in lines:
@@ -81,6 +91,7 @@ def print_run_report(
             Text(stats.function),
             format_bytes(stats.bytes_at_peak),
             _share(stats.bytes_at_peak, profile.peak_bytes),
+            *(format_bytes(stats.native_at_peak.get(domain, 0)) for domain in native),
             f"{stats.allocations:,}",
             _source(stats.file, stats.line),
         )

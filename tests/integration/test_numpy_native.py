@@ -1,0 +1,151 @@
+"""NumPy's array buffers are traced (NEP 49 handler, cpython/numpy_handler.h): exact sizes at
+the line that made them, in threads too, views add nothing, nothing counted twice. Truth comes
+from arithmetic (N float64 = 8 N bytes) and from tracemalloc's NumPy domain in a separate
+process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.test_run import run_json
+
+np = pytest.importorskip("numpy")
+
+pytestmark = pytest.mark.numpy
+
+N = 10_000_000
+BUFFER = 8 * N
+
+SCRIPT = f"""
+import threading
+import numpy as np
+
+def in_thread(out):
+    out.append(np.ones({N}))  # line 6: a thread's context starts on NumPy's default handler
+
+a = np.ones({N})  # line 8
+b = np.zeros({N})  # line 9
+v = a[::2]  # line 10: a view
+r = b.reshape(1000, {N // 1000})  # line 11: a view
+c = a.view()  # line 12
+kept = []
+t = threading.Thread(target=in_thread, args=(kept,))
+t.start()
+t.join()
+print("ok", v.shape, r.shape, c.shape, len(kept))
+"""
+
+
+def _stack_bytes(report: dict[str, Any], script: Path, line: int) -> int:
+    """Bytes at the peak of the stacks passing through ``script:line``."""
+    return sum(
+        stack["bytes_at_peak"]
+        for stack in report["stacks"]
+        if any(f["file"] == str(script) and f["line"] == line for f in stack["frames"])
+    )
+
+
+def _line(report: dict[str, Any], script: Path, line: int) -> dict[str, Any] | None:
+    for entry in report["lines"]:
+        if entry["file"] == str(script) and entry["line"] == line:
+            return entry
+    return None
+
+
+@pytest.mark.parametrize("mode", ["exact", "sample"])
+def test_array_buffers_at_their_lines(tmp_path: Path, mode: str) -> None:
+    script = tmp_path / "arrays.py"
+    script.write_text(textwrap.dedent(SCRIPT))
+    report, result = run_json(tmp_path, script, "--mode", mode, "--no-census")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok (5000000,) (1000, 10000) (10000000,) 1")
+
+    # Three buffers of 8 N bytes live at the peak and at the end, besides NumPy's few small
+    # ones made while it imports (an 80 MB block is always sampled, at its exact weight).
+    for moment in ("peak", "end"):
+        assert 3 * BUFFER <= report[moment]["by_domain"]["numpy"] < 3 * BUFFER + 4096
+    assert report["peak"]["traced_bytes"] == sum(report["peak"]["by_domain"].values())
+
+    # np.zeros is C code: its buffer is charged to the script's line itself.
+    zeros = _line(report, script, 9)
+    assert zeros is not None
+    assert zeros["bytes_at_peak_by_domain"]["numpy"] == BUFFER
+    # np.ones is Python code in NumPy: its stack passes through the script's line.
+    ones = _stack_bytes(report, script, 8)
+    assert BUFFER <= ones < BUFFER + 4096
+    threaded = _stack_bytes(report, script, 6)
+    assert BUFFER <= threaded < BUFFER + 4096
+    # Views own no buffer.
+    for line in (10, 11, 12):
+        entry = _line(report, script, line)
+        assert entry is None or "numpy" not in entry["bytes_at_peak_by_domain"], entry
+
+
+WORK = f"""
+import numpy as np
+a = np.ones({N})
+b = np.arange({N}) % 200
+c = a * 2 + b
+del a
+"""
+
+TRUTH = f"""
+import json, tracemalloc
+tracemalloc.start()
+{WORK}
+domain = np.lib.tracemalloc_domain
+snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.DomainFilter(True, domain)])
+print(json.dumps(sum(stat.size for stat in snapshot.statistics("filename"))))
+"""
+
+
+def test_numpy_bytes_match_tracemalloc_in_another_process(tmp_path: Path) -> None:
+    # tracemalloc sees NumPy's buffers through NumPy's own PyTraceMalloc_Track calls: an
+    # independent count of the same allocations.
+    truth_script = tmp_path / "truth.py"
+    truth_script.write_text(textwrap.dedent(TRUTH))
+    truth = subprocess.run(
+        [sys.executable, str(truth_script)], capture_output=True, text=True, check=True
+    )
+    expected = json.loads(truth.stdout)
+    assert expected >= 2 * BUFFER  # b and c (8 bytes per element each)
+
+    script = tmp_path / "job.py"
+    script.write_text(WORK)
+    report, result = run_json(tmp_path, script, "--no-census")
+    assert result.returncode == 0, result.stderr
+    # The same buffers, each counted once (NumPy's import makes a few bytes' worth of small
+    # arrays, which either side may see made or freed).
+    assert abs(report["end"]["by_domain"]["numpy"] - expected) <= 1024
+
+
+def test_track_api_installs_and_restores(tmp_path: Path) -> None:
+    code = f"""
+    import json
+    import numpy as np
+    import memslim
+    from memslim import _core
+    with memslim.track() as t:
+        a = np.ones({N})
+        inside = _core.numpy_handler_installed()
+    after = _core.numpy_handler_installed()
+    del a  # made while tracking, freed after tracking: NumPy's own free, no crash
+    b = np.ones({N})  # after tracking: NumPy's own allocator
+    print(json.dumps([inside, after, t.profile.peak_by_domain.get("numpy", 0)]))
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    inside, after, numpy_peak = json.loads(result.stdout)
+    assert inside is True
+    assert after is False
+    # np.ones fills its buffer from a 0-d array of the scalar: a few bytes more at the peak.
+    assert BUFFER <= numpy_peak < BUFFER + 4096
