@@ -31,18 +31,24 @@ def traced_build(factory: Callable[[int], Any], copies: int) -> tuple[list[Any],
     return built, after - before
 
 
-@pytest.fixture(scope="session")
-def testalloc(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The test-only extension tests/ext/testalloc.c, compiled for this interpreter."""
+def build_testalloc(out_dir: Path, name: str = "_memslim_testalloc") -> Path:
+    """Compiles the test-only extension tests/ext/testalloc.c for this interpreter as module
+    ``name`` in ``out_dir``; returns the file."""
     source = Path(__file__).parent / "ext" / "testalloc.c"
-    out_dir = tmp_path_factory.mktemp("testalloc")
-    target = out_dir / f"_memslim_testalloc{sysconfig.get_config_var('EXT_SUFFIX')}"
+    target = out_dir / f"{name}{sysconfig.get_config_var('EXT_SUFFIX')}"
     compiler = os.environ.get("CC", "cc")
     command = [
-        compiler, "-shared", "-fPIC", "-O1", "-Wall", "-Werror",
+        compiler, "-shared", "-fPIC", "-O1", "-Wall", "-Werror", f"-DTESTALLOC_NAME={name}",
         f"-I{sysconfig.get_paths()['include']}", str(source), "-o", str(target), "-lpthread",
     ]  # fmt: skip
     subprocess.run(command, check=True)
+    return target
+
+
+@pytest.fixture(scope="session")
+def testalloc(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The test-only extension tests/ext/testalloc.c, compiled for this interpreter."""
+    target = build_testalloc(tmp_path_factory.mktemp("testalloc"))
     spec = importlib.util.spec_from_file_location("_memslim_testalloc", target)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

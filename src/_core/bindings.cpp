@@ -21,6 +21,7 @@
 
 #include <fstream>
 #include <sstream>
+#include "cpython/native_hooks.h"
 #include "cpython/numpy_handler.h"
 #include "cpython/tracker.h"
 
@@ -619,6 +620,13 @@ NB_MODULE(_core, m) {
           "Stop recording NumPy's array buffers.");
     m.def("numpy_handler_installed", &memslim::cpython::numpy_handler_installed,
           "Whether NumPy's array buffers are being recorded.");
+    m.def("install_native_hooks", &memslim::cpython::install_native_hooks,
+          "Record the C allocator's blocks (see cpython/native_hooks.h); a one-line reason when "
+          "it cannot be done, else ''.");
+    m.def("uninstall_native_hooks", &memslim::cpython::uninstall_native_hooks,
+          "Stop recording the C allocator's blocks.");
+    m.def("native_hooks_installed", &memslim::cpython::native_hooks_installed,
+          "Whether the C allocator's blocks are being recorded.");
     m.def(
         "census_fork",
         []() {

@@ -1,4 +1,5 @@
-"""Memory outside PyMem while tracking: NumPy's array buffers (see ``cpython/numpy_handler.h``).
+"""Memory outside PyMem while tracking: NumPy's array buffers (see ``cpython/numpy_handler.h``)
+and the C allocator called by native code (``cpython/native_hooks.h``).
 
 NumPy's allocator is wrapped as soon as its core module exists: at once if it is imported
 already, else the moment the program imports it (an import hook on that one module), so that
@@ -68,16 +69,24 @@ class _NumpyWatcher(importlib.abc.MetaPathFinder):
 _watcher = _NumpyWatcher()
 
 
-def start() -> None:
-    """Tracking has started: trace NumPy's buffers now or from its import on."""
+def start(*, native: bool = True) -> None:
+    """Tracking has started: trace NumPy's buffers now or from its import on, and the C
+    allocator (unless not ``native``: Python's allocators only)."""
     problems.clear()
+    if not native:
+        return
+    problem = _core.install_native_hooks()
+    if problem:
+        problems.append(problem)
     if _watcher not in sys.meta_path:
         sys.meta_path.insert(0, _watcher)
     _install()  # does nothing unless numpy is imported
 
 
 def stop() -> None:
-    """Tracking has stopped (``_core.stop_tracking`` restored NumPy's allocator)."""
+    """Tracking has stopped (``_core.stop_tracking`` restored NumPy's allocator and the C
+    allocator's slots already)."""
     if _watcher in sys.meta_path:
         sys.meta_path.remove(_watcher)
     _core.uninstall_numpy_handler()
+    _core.uninstall_native_hooks()

@@ -44,10 +44,12 @@ class Tracker:
         *,
         sample_interval: int = DEFAULT_SAMPLE_INTERVAL,
         seed: int = 0,
+        python_only: bool = False,
     ) -> None:
         if mode not in ("exact", "sample"):
             raise ValueError("mode must be 'exact' or 'sample'")
         self.mode = mode
+        self.python_only = python_only
         self.sample_interval = sample_interval
         self.seed = seed
         self._profile: Profile | None = None
@@ -58,7 +60,7 @@ class Tracker:
     def start(self) -> None:
         _stacks.forget()
         _core.start_tracking(self.mode, float(self.sample_interval), self.seed)
-        _native.start()
+        _native.start(native=not self.python_only)
         watch_gc(True)
         self._running = True
 
@@ -109,7 +111,11 @@ class Tracker:
 
 
 def track(
-    mode: str = "exact", *, sample_interval: int = DEFAULT_SAMPLE_INTERVAL, seed: int = 0
+    mode: str = "exact",
+    *,
+    sample_interval: int = DEFAULT_SAMPLE_INTERVAL,
+    seed: int = 0,
+    python_only: bool = False,
 ) -> Tracker:
     """Track allocations in a ``with`` block::
 
@@ -117,8 +123,11 @@ def track(
         build()
     print(t.peak_bytes)
     t.report()
+
+    Python's allocators, NumPy's array buffers and native code's ``malloc`` family are traced;
+    ``python_only=True`` traces Python's allocators only.
     """
-    return Tracker(mode, sample_interval=sample_interval, seed=seed)
+    return Tracker(mode, sample_interval=sample_interval, seed=seed, python_only=python_only)
 
 
 def profile(func: F | None = None, *, file: TextIO | None = None) -> Any:

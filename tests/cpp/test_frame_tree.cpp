@@ -48,6 +48,25 @@ TEST(FrameTree, SameStackSameNodeOtherStackOtherNode) {
     EXPECT_EQ(tree.size(), 6u);
 }
 
+TEST(FrameTree, KnownPrefixReadsOnlyAndStopsAtTheFirstUnknownFrame) {
+    FrameTree tree;
+    const std::vector<Frame> known = {{0x1000, 4}, {0x2000, 10}, {0x3000, 2}};
+    const NodeId node = intern(tree, known);
+    const std::size_t size = tree.size();
+    EXPECT_EQ(tree.known_prefix(known), node);
+    // Innermost frame unknown: its caller's node, the outer two frames of `known`.
+    const std::vector<Frame> inner_unknown = {{0x9000, 1}, {0x2000, 10}, {0x3000, 2}};
+    EXPECT_EQ(tree.known_prefix(inner_unknown), tree.parent(node));
+    // A frame unknown in the middle: nothing inside it counts, even if it is known elsewhere.
+    const std::vector<Frame> middle_unknown = {{0x1000, 4}, {0x9000, 1}, {0x3000, 2}};
+    EXPECT_EQ(tree.known_prefix(middle_unknown), tree.parent(tree.parent(node)));
+    const std::vector<Frame> callee_only = {{0x1000, 4}};  // known only as a callee
+    EXPECT_EQ(tree.known_prefix(callee_only), FrameTree::kRoot);
+    EXPECT_EQ(tree.find(FrameTree::kRoot, {0x3000, 2}), tree.parent(tree.parent(node)));
+    EXPECT_EQ(tree.find(FrameTree::kRoot, {0x3000, 3}), FrameTree::kNotFound);
+    EXPECT_EQ(tree.size(), size);  // nothing added
+}
+
 TEST(FrameTree, ParentsComeBeforeChildren) {
     FrameTree tree;
     std::mt19937 rng(7);  // 32-bit results: frames take them without narrowing

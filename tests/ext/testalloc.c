@@ -1,9 +1,23 @@
 /* testalloc.c — a test-only extension (never shipped) that allocates exact sizes in each
- * PyMem domain, from the calling thread or from native threads without the GIL, so tests can
- * assert exact byte counts. Blocks are kept in a fixed table and freed on request. */
+ * PyMem domain and with the C allocator's functions, from the calling thread (with or without
+ * the GIL) or from native threads that never ran Python, so tests can assert exact byte
+ * counts. Blocks are kept in fixed tables and freed on request. Compiled with
+ * -DTESTALLOC_NAME=other to load a second copy (a library loaded after tracking started). */
+#define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <malloc.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef TESTALLOC_NAME
+#define TESTALLOC_NAME _memslim_testalloc
+#endif
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
 
 #define MAX_BLOCKS 100000
 
@@ -93,7 +107,84 @@ static PyObject *t_realloc_last(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* Native blocks: made by the C allocator, freed by free(). */
+static void *native_blocks[MAX_BLOCKS];
+static Py_ssize_t nnative = 0;
+
+static void *native_alloc(int kind, Py_ssize_t size) {
+    void *p = NULL;
+    switch (kind) {
+        case 0: p = malloc(size); break;
+        case 1: p = calloc(size, 1); break;
+        case 2: p = realloc(malloc(16), size); break; /* the 16-byte block is replaced */
+        case 3: if (posix_memalign(&p, 64, size) != 0) p = NULL; break;
+        case 4: p = aligned_alloc(64, (size + 63) / 64 * 64); break;
+        case 5: p = memalign(64, size); break;
+        case 6: p = valloc(size); break;
+    }
+    if (p != NULL) memset(p, 1, size);
+    return p;
+}
+
+static int remember_native(void *p) {
+    pthread_mutex_lock(&table_lock);
+    int ok = nnative < MAX_BLOCKS;
+    if (ok) native_blocks[nnative++] = p;
+    pthread_mutex_unlock(&table_lock);
+    return ok;
+}
+
+/* native(kind, size, count=1, release_gil=False): kind 0 malloc, 1 calloc, 2 realloc,
+ * 3 posix_memalign, 4 aligned_alloc (size rounded up to 64), 5 memalign, 6 valloc. */
+static PyObject *t_native(PyObject *self, PyObject *args) {
+    int kind, release_gil = 0;
+    Py_ssize_t size, count = 1, made = 0;
+    if (!PyArg_ParseTuple(args, "in|np", &kind, &size, &count, &release_gil)) return NULL;
+    PyThreadState *saved = release_gil ? PyEval_SaveThread() : NULL;
+    for (; made < count; made++) {
+        void *p = native_alloc(kind, size);
+        if (p == NULL || !remember_native(p)) break;
+    }
+    if (saved != NULL) PyEval_RestoreThread(saved);
+    if (made < count) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+static void *native_worker(void *arg) {
+    struct thread_job *job = arg;
+    for (Py_ssize_t i = 0; i < job->count; i++) {
+        void *p = malloc(job->size);
+        if (p != NULL) remember_native(p);
+    }
+    return NULL;
+}
+
+/* native_in_thread(count, size): one thread that never runs Python mallocs `count` blocks. */
+static PyObject *t_native_in_thread(PyObject *self, PyObject *args) {
+    Py_ssize_t count, size;
+    if (!PyArg_ParseTuple(args, "nn", &count, &size)) return NULL;
+    struct thread_job job = {count, size};
+    pthread_t id;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_create(&id, NULL, native_worker, &job);
+    pthread_join(id, NULL);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* native_free_all(): frees every native block. */
+static PyObject *t_native_free_all(PyObject *self, PyObject *args) {
+    pthread_mutex_lock(&table_lock);
+    for (Py_ssize_t i = 0; i < nnative; i++) free(native_blocks[i]);
+    nnative = 0;
+    pthread_mutex_unlock(&table_lock);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"native", t_native, METH_VARARGS, NULL},
+    {"native_in_thread", t_native_in_thread, METH_VARARGS, NULL},
+    {"native_free_all", t_native_free_all, METH_NOARGS, NULL},
     {"alloc", t_alloc, METH_VARARGS, NULL},
     {"alloc_raw_in_threads", t_alloc_raw_in_threads, METH_VARARGS, NULL},
     {"free_all", t_free_all, METH_NOARGS, NULL},
@@ -101,6 +192,6 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_memslim_testalloc", NULL, -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, STR(TESTALLOC_NAME), NULL, -1, methods};
 
-PyMODINIT_FUNC PyInit__memslim_testalloc(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC CAT(PyInit_, TESTALLOC_NAME)(void) { return PyModule_Create(&module); }

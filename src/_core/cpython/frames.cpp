@@ -127,8 +127,10 @@ bool thread_runs_code(const PyObject* code) {
     return false;
 }
 
-std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* stop_frame) {
-    PyThreadState* tstate = _PyThreadState_UncheckedGet();
+namespace {
+
+std::size_t capture_stack_of(PyThreadState* tstate, engine::Frame* out, std::size_t capacity,
+                             const void* stop_frame) {
     if (tstate == nullptr) return 0;
     std::size_t depth = 0;
     for (const InterpreterFrame* f = top_frame(tstate);
@@ -155,6 +157,17 @@ std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* 
                                      static_cast<std::uint32_t>(index < 0 ? 0 : index)};
     }
     return depth;
+}
+
+}  // namespace
+
+std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* stop_frame) {
+    return capture_stack_of(_PyThreadState_UncheckedGet(), out, capacity, stop_frame);
+}
+
+std::size_t capture_stack_without_gil(engine::Frame* out, std::size_t capacity,
+                                      const void* stop_frame) {
+    return capture_stack_of(PyGILState_GetThisThreadState(), out, capacity, stop_frame);
 }
 
 namespace {

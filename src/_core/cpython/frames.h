@@ -20,6 +20,12 @@ constexpr std::size_t kMaxStackDepth = 128;
 // `stop_frame` (an opaque frame handle from current_frame(), or nullptr for the whole stack).
 std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* stop_frame);
 
+// The same for the calling thread when it does not hold the GIL (inside a C call that released
+// it): its frames, read from its own thread state, cannot change until it takes the GIL back.
+// 0 for a thread that never ran Python.
+std::size_t capture_stack_without_gil(engine::Frame* out, std::size_t capacity,
+                                      const void* stop_frame);
+
 // The calling thread's innermost Python frame, as an opaque handle: it stays valid, and keeps
 // its address, while that function runs.
 const void* current_frame();

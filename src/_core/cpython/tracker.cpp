@@ -20,6 +20,7 @@
 #include <unordered_map>
 
 #include "cpython/frames.h"
+#include "cpython/native_hooks.h"
 #include "cpython/numpy_handler.h"
 #include "cpython/object_layout.h"
 #include "engine/block_map.h"
@@ -33,18 +34,31 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// initial-exec: the hooks read these on every allocation; the default model for a shared
+// object costs a call to __tls_get_addr each time.
+#define MEMSLIM_FAST_TLS __attribute__((tls_model("initial-exec")))
+MEMSLIM_FAST_TLS thread_local bool t_in_hook = false;
+
 // A spinning lock: held for a few hash-table operations at a time, uncontended nearly always.
+// Its holder records nothing (t_in_hook): an allocation while holding it (a table growing,
+// through a C++ library whose malloc is hooked) would otherwise wait for the lock forever.
 class SpinLock {
   public:
     void lock() {
         while (flag_.test_and_set(std::memory_order_acquire)) {
             while (flag_.test(std::memory_order_relaxed)) __builtin_ia32_pause();
         }
+        holder_was_in_hook_ = t_in_hook;  // only the holder reads or writes it
+        t_in_hook = true;
     }
-    void unlock() { flag_.clear(std::memory_order_release); }
+    void unlock() {
+        t_in_hook = holder_was_in_hook_;
+        flag_.clear(std::memory_order_release);
+    }
 
   private:
     std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
+    bool holder_was_in_hook_ = false;
 };
 
 // Everything recorded by one tracking session. Lives on the C++ heap, never on PyMem's.
@@ -126,10 +140,6 @@ std::atomic<bool> g_census_pending{false};
 int run_census(void*);
 void census_at_plateau(std::int64_t peak, std::int64_t current);
 
-// initial-exec: the hooks read these on every allocation; the default model for a shared
-// object costs a call to __tls_get_addr each time.
-#define MEMSLIM_FAST_TLS __attribute__((tls_model("initial-exec")))
-MEMSLIM_FAST_TLS thread_local bool t_in_hook = false;
 thread_local std::unique_ptr<engine::ByteSampler> t_sampler;
 MEMSLIM_FAST_TLS thread_local engine::ByteSampler* t_sampler_raw = nullptr;
 MEMSLIM_FAST_TLS thread_local std::uint64_t t_sampler_generation = 0;
@@ -205,22 +215,30 @@ engine::ByteSampler& sampler(const Recording& rec) {
 void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, bool gil,
                   Domain domain = Domain::kPython) {
     engine::Frame frames[kMaxStackDepth];
-    const std::size_t depth = gil ? capture_stack(frames, kMaxStackDepth, g_stop_frame) : 0;
+    // A thread without the GIL (in a C call that released it) reads its own frames, which hold
+    // still until it takes the GIL back. It may not add nodes, though: a node keeps its code
+    // object alive (Py_INCREF), which needs the GIL. Its stack is usually in its cache already:
+    // a native module releasing the GIL had it interned then (intern_stack_before_release).
+    // Otherwise its block goes to the longest outer part of its stack already in the tree.
+    const std::size_t depth = gil ? capture_stack(frames, kMaxStackDepth, g_stop_frame)
+                                  : capture_stack_without_gil(frames, kMaxStackDepth, g_stop_frame);
     const std::span<const engine::Frame> stack(frames, depth);
     engine::NodeId node = engine::FrameTree::kRoot;
-    engine::StackCache* cache = gil ? &stack_cache() : nullptr;
-    const bool cached = cache == nullptr || cache->lookup(stack, &node);
+    engine::StackCache* cache = gil || depth > 0 ? &stack_cache() : nullptr;
+    const bool cached = cache != nullptr && cache->lookup(stack, &node);
     rec.lock.lock();
-    if (!cached) {
+    if (gil && !cached) {
         node =
             cache->intern(stack, rec.tree, [&rec](engine::NodeId added) { rec.add_node(added); });
+    } else if (!gil && !cached && depth > 0) {
+        node = rec.tree.known_prefix(stack);
     }
     // The cache keeps the Python domain's slot of its last stack (nearly every allocation).
-    std::uint32_t site =
-        cache != nullptr && domain == Domain::kPython ? cache->slot() : engine::StackCache::kNoSlot;
+    const bool cache_slot = (gil || cached) && domain == Domain::kPython;
+    std::uint32_t site = cache_slot ? cache->slot() : engine::StackCache::kNoSlot;
     if (site == engine::StackCache::kNoSlot) {
         site = rec.slot(node, domain);
-        if (cache != nullptr && domain == Domain::kPython) cache->set_slot(site);
+        if (cache_slot) cache->set_slot(site);
     }
     if (rec.filter) {
         rec.samples.insert(address, bytes, site);
@@ -239,6 +257,19 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
         !g_census_pending.exchange(true)) {
         if (Py_AddPendingCall(run_census, nullptr) != 0) g_census_pending.store(false);
     }
+}
+
+// Interns the calling thread's stack (it holds the GIL) into its cache, so that what it
+// allocates after releasing the GIL finds its node there (record_block).
+void intern_current_stack(Recording& rec) {
+    engine::Frame frames[kMaxStackDepth];
+    const std::size_t depth = capture_stack(frames, kMaxStackDepth, g_stop_frame);
+    const std::span<const engine::Frame> stack(frames, depth);
+    engine::StackCache& cache = stack_cache();
+    engine::NodeId node = engine::FrameTree::kRoot;
+    if (depth == 0 || cache.lookup(stack, &node)) return;
+    std::lock_guard<SpinLock> hold(rec.lock);
+    cache.intern(stack, rec.tree, [&rec](engine::NodeId added) { rec.add_node(added); });
 }
 
 // Forgets the block at `address`; returns false if it was not recorded. `by_gc`: the cyclic GC
@@ -371,6 +402,7 @@ std::int64_t read_rss_bytes() {
 constexpr double kPlateauSeconds = 0.02;
 
 void timeline_loop(TimelineThread* self, Recording* rec) {
+    t_in_hook = true;  // memslim's own thread: what it allocates is not the program's
     auto interval = std::chrono::duration<double>(rec->options.timeline_interval_seconds);
     std::unique_lock<std::mutex> wait_lock(self->mutex);
     std::int64_t last_peak = -1;
@@ -593,6 +625,7 @@ void stop_tracking() {
     g_active.store(false);
     for (DomainHook& hook : g_hooks) PyMem_SetAllocator(hook.domain, &hook.original);
     uninstall_numpy_handler();
+    uninstall_native_hooks();
     stop_timeline();
     Recording& rec = *g_recording;
     rec.lock.lock();
@@ -622,6 +655,12 @@ void record_allocation(const void* ptr, std::size_t size, Domain domain) {
     // to no stack rather than to a guess.
     record_block(rec, reinterpret_cast<std::uintptr_t>(ptr), bytes, PyGILState_Check() != 0,
                  domain);
+}
+
+void intern_stack_before_release() {
+    if (!recording() || !PyGILState_Check()) return;
+    UntrackedScope untracked;
+    intern_current_stack(*g_recording);
 }
 
 bool forget_allocation(const void* ptr, engine::LiveBlock* block) {

@@ -38,9 +38,10 @@ struct TrackOptions {
 enum class Domain : std::uint8_t {
     kPython = 0,  // PyMem's domains (RAW, MEM, OBJ): Python objects and their storage
     kNumpy = 1,   // NumPy array buffers, through its data-memory handler (numpy_handler.h)
+    kNative = 2,  // the C allocator, called by native code (native_hooks.h)
 };
-inline constexpr std::size_t kDomains = 2;
-inline constexpr const char* kDomainNames[kDomains] = {"python", "numpy"};
+inline constexpr std::size_t kDomains = 3;
+inline constexpr const char* kDomainNames[kDomains] = {"python", "numpy", "native"};
 
 // A site is the node of its stack in the tracker's frame tree, and a domain.
 struct SiteStats {
@@ -80,6 +81,9 @@ void record_allocation(const void* ptr, std::size_t size, Domain domain);
 bool forget_allocation(const void* ptr, engine::LiveBlock* block);
 // Puts a forgotten block back (a realloc that failed).
 void restore_allocation(const void* ptr, const engine::LiveBlock& block);
+// The calling thread is about to release the GIL (PyEval_SaveThread, hooked in native modules):
+// its stack is interned now, so that its allocations without the GIL are charged to it.
+void intern_stack_before_release();
 
 // Installs the hooks. Returns false with a Python exception set if tracking already runs.
 // Needs the GIL.

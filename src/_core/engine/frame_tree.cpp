@@ -37,6 +37,18 @@ NodeId FrameTree::child(NodeId parent, const Frame& frame, bool* is_new) {
     return node;
 }
 
+NodeId FrameTree::find(NodeId parent, const Frame& frame) const {
+    const std::size_t mask = index_.size() - 1;
+    for (std::size_t i = hash(parent, frame) & mask;; i = (i + 1) & mask) {
+        const NodeId node = index_[i];
+        if (node == kEmpty) return kNotFound;
+        const Node& n = nodes_[node];
+        if (n.parent == parent && n.code == frame.code && n.instruction == frame.instruction) {
+            return node;
+        }
+    }
+}
+
 void FrameTree::grow_index() {
     index_.assign(index_.size() * 2, kEmpty);
     const std::size_t mask = index_.size() - 1;

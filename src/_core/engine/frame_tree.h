@@ -43,6 +43,22 @@ class FrameTree {
     // The node of `frame` called from `parent`. Sets *is_new when it was not in the tree.
     NodeId child(NodeId parent, const Frame& frame, bool* is_new);
 
+    // The node of `frame` called from `parent`, or kNotFound; reads only.
+    static constexpr NodeId kNotFound = 0xFFFFFFFFu;
+    [[nodiscard]] NodeId find(NodeId parent, const Frame& frame) const;
+
+    // The node of the longest outer part of a stack (innermost frame first) that is in the
+    // tree already; adds nothing (kRoot when not even the outermost frame is there).
+    [[nodiscard]] NodeId known_prefix(std::span<const Frame> innermost_first) const {
+        NodeId node = kRoot;
+        for (std::size_t i = innermost_first.size(); i-- > 0;) {
+            const NodeId next = find(node, innermost_first[i]);
+            if (next == kNotFound) break;
+            node = next;
+        }
+        return node;
+    }
+
     // The node of a whole stack, innermost frame first, whose frames beyond the span are the
     // stack of `outer`. `on_new(node)` is called for each node added.
     template <class OnNew>

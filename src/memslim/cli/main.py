@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not take heap censuses as traced bytes reach new highs (less advice)",
     )
     run_parser.add_argument(
+        "--python-only",
+        action="store_true",
+        help="trace Python's allocators only: not NumPy's array buffers nor native code's malloc",
+    )
+    run_parser.add_argument(
         "--all-findings",
         action="store_true",
         help="show every finding, also those saving under 1 MiB or 1%% of the peak, and lossy ones",
@@ -194,7 +199,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     _core.start_tracking(
         args.mode, float(args.sample_interval), args.seed, stacks_above_caller=True
     )
-    _native.start()
+    _native.start(native=not args.python_only)
     try:
         outcome = run(prepared, target)
         try:

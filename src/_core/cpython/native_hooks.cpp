@@ -1,0 +1,362 @@
+// native_hooks.cpp — the C allocator hooked through each loaded object's GOT (see
+// native_hooks.h).
+#include "cpython/native_hooks.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <unordered_set>
+
+#include "cpython/tracker.h"
+
+namespace memslim::cpython {
+
+namespace {
+
+// The real functions, found by the dynamic linker's own lookup (an allocator preloaded in
+// front of glibc's is the one called).
+struct Real {
+    void* (*malloc)(std::size_t) = nullptr;
+    void* (*calloc)(std::size_t, std::size_t) = nullptr;
+    void* (*realloc)(void*, std::size_t) = nullptr;
+    void (*free)(void*) = nullptr;
+    int (*posix_memalign)(void**, std::size_t, std::size_t) = nullptr;
+    void* (*aligned_alloc)(std::size_t, std::size_t) = nullptr;
+    void* (*memalign)(std::size_t, std::size_t) = nullptr;
+    void* (*valloc)(std::size_t) = nullptr;
+    void* (*pvalloc)(std::size_t) = nullptr;
+    void* (*reallocarray)(void*, std::size_t, std::size_t) = nullptr;
+    void* (*dlopen)(const char*, int) = nullptr;
+    PyThreadState* (*save_thread)() = nullptr;
+};
+Real g_real;
+
+void record(void* ptr, std::size_t size) {
+    if (ptr != nullptr && recording_now()) {
+        UntrackedScope untracked;
+        record_allocation(ptr, size, Domain::kNative);
+    }
+}
+
+// Forgets `ptr` before the real free or realloc can hand its address to another thread.
+bool forget(void* ptr, engine::LiveBlock* block) {
+    if (ptr == nullptr || !recording_now()) return false;
+    UntrackedScope untracked;
+    return forget_allocation(ptr, block);
+}
+
+void* hook_malloc(std::size_t size) {
+    void* ptr = g_real.malloc(size);
+    record(ptr, size);
+    return ptr;
+}
+
+void* hook_calloc(std::size_t count, std::size_t size) {
+    void* ptr = g_real.calloc(count, size);
+    record(ptr, count * size);
+    return ptr;
+}
+
+void hook_free(void* ptr) {
+    engine::LiveBlock block;
+    forget(ptr, &block);
+    g_real.free(ptr);
+}
+
+template <class Resize>
+void* resized(void* old_ptr, std::size_t size, Resize resize) {
+    engine::LiveBlock old_block;
+    const bool was_live = forget(old_ptr, &old_block);
+    void* ptr = resize();
+    if (ptr == nullptr && old_ptr != nullptr && size != 0) {
+        if (was_live) {  // failed: the old block is still there
+            UntrackedScope untracked;
+            restore_allocation(old_ptr, old_block);
+        }
+        return nullptr;
+    }
+    record(ptr, size);
+    return ptr;
+}
+
+void* hook_realloc(void* old_ptr, std::size_t size) {
+    return resized(old_ptr, size, [&] { return g_real.realloc(old_ptr, size); });
+}
+
+void* hook_reallocarray(void* old_ptr, std::size_t count, std::size_t size) {
+    return resized(old_ptr, count * size,
+                   [&] { return g_real.reallocarray(old_ptr, count, size); });
+}
+
+int hook_posix_memalign(void** out, std::size_t alignment, std::size_t size) {
+    const int failed = g_real.posix_memalign(out, alignment, size);
+    if (failed == 0) record(*out, size);
+    return failed;
+}
+
+void* hook_aligned_alloc(std::size_t alignment, std::size_t size) {
+    void* ptr = g_real.aligned_alloc(alignment, size);
+    record(ptr, size);
+    return ptr;
+}
+
+void* hook_memalign(std::size_t alignment, std::size_t size) {
+    void* ptr = g_real.memalign(alignment, size);
+    record(ptr, size);
+    return ptr;
+}
+
+void* hook_valloc(std::size_t size) {
+    void* ptr = g_real.valloc(size);
+    record(ptr, size);
+    return ptr;
+}
+
+void* hook_pvalloc(std::size_t size) {
+    void* ptr = g_real.pvalloc(size);
+    record(ptr, size);
+    return ptr;
+}
+
+void patch_new_objects();
+
+// Every import of an extension module comes through here (Python's dynload calls dlopen):
+// the objects it loads are patched before their code first runs.
+void* hook_dlopen(const char* file, int flags) {
+    void* handle = g_real.dlopen(file, flags);
+    if (handle != nullptr) patch_new_objects();
+    return handle;
+}
+
+// Py_BEGIN_ALLOW_THREADS in a native module: the last moment its thread can read its Python
+// stack safely. Interned now, the stack is where its allocations without the GIL go.
+PyThreadState* hook_save_thread() {
+    intern_stack_before_release();
+    return g_real.save_thread();
+}
+
+struct Hook {
+    const char* name;
+    void* replacement;
+    void** real;
+};
+// clang-format off
+const Hook kHooks[] = {
+    {"malloc", reinterpret_cast<void*>(hook_malloc), reinterpret_cast<void**>(&g_real.malloc)},
+    {"calloc", reinterpret_cast<void*>(hook_calloc), reinterpret_cast<void**>(&g_real.calloc)},
+    {"realloc", reinterpret_cast<void*>(hook_realloc), reinterpret_cast<void**>(&g_real.realloc)},
+    {"free", reinterpret_cast<void*>(hook_free), reinterpret_cast<void**>(&g_real.free)},
+    {"posix_memalign", reinterpret_cast<void*>(hook_posix_memalign),
+     reinterpret_cast<void**>(&g_real.posix_memalign)},
+    {"aligned_alloc", reinterpret_cast<void*>(hook_aligned_alloc),
+     reinterpret_cast<void**>(&g_real.aligned_alloc)},
+    {"memalign", reinterpret_cast<void*>(hook_memalign), reinterpret_cast<void**>(&g_real.memalign)},
+    {"valloc", reinterpret_cast<void*>(hook_valloc), reinterpret_cast<void**>(&g_real.valloc)},
+    {"pvalloc", reinterpret_cast<void*>(hook_pvalloc), reinterpret_cast<void**>(&g_real.pvalloc)},
+    {"reallocarray", reinterpret_cast<void*>(hook_reallocarray),
+     reinterpret_cast<void**>(&g_real.reallocarray)},
+    {"dlopen", reinterpret_cast<void*>(hook_dlopen), reinterpret_cast<void**>(&g_real.dlopen)},
+    {"PyEval_SaveThread", reinterpret_cast<void*>(hook_save_thread),
+     reinterpret_cast<void**>(&g_real.save_thread)},
+};
+// clang-format on
+
+const Hook* hook_named(const char* name) {
+    // Nearly every relocation is for another symbol: its first letter rules most out.
+    if (std::strchr("mcrfpavdP", name[0]) == nullptr) return nullptr;
+    for (const Hook& hook : kHooks) {
+        if (*hook.real != nullptr && std::strcmp(hook.name, name) == 0) return &hook;
+    }
+    return nullptr;
+}
+
+// What patching does to each slot of a hooked symbol.
+enum class Action { kInstall, kUninstall };
+
+struct Patcher {
+    Action action;
+    const char* own_file = nullptr;                      // memslim's module: never patched
+    std::unordered_set<std::uintptr_t>* done = nullptr;  // objects patched (by base), if kept
+    long page = sysconf(_SC_PAGESIZE);
+};
+
+// Writes `value` into a GOT slot, making its page writable for the write when it is in the
+// object's read-only-after-relocation region (RELRO).
+void write_slot(void** slot, void* value, std::uintptr_t relro_begin, std::uintptr_t relro_end,
+                long page) {
+    const auto where = reinterpret_cast<std::uintptr_t>(slot);
+    const bool read_only = where >= relro_begin && where < relro_end;
+    auto* page_start = reinterpret_cast<void*>(where & ~static_cast<std::uintptr_t>(page - 1));
+    if (read_only && mprotect(page_start, static_cast<std::size_t>(page), PROT_READ | PROT_WRITE)) {
+        return;  // cannot write it: this slot stays as it is
+    }
+    __atomic_store_n(slot, value, __ATOMIC_RELEASE);
+    if (read_only) mprotect(page_start, static_cast<std::size_t>(page), PROT_READ);
+}
+
+int patch_object(dl_phdr_info* info, std::size_t, void* arg) {
+    auto& patcher = *static_cast<Patcher*>(arg);
+    const char* name = info->dlpi_name != nullptr ? info->dlpi_name : "";
+    if (std::strstr(name, "linux-vdso") != nullptr || std::strstr(name, "/ld-linux") != nullptr ||
+        std::strncmp(name, "ld-linux", 8) == 0 ||
+        (patcher.own_file != nullptr && std::strcmp(name, patcher.own_file) == 0)) {
+        return 0;
+    }
+    const std::uintptr_t base = info->dlpi_addr;
+    if (patcher.done != nullptr && !patcher.done->insert(base).second) return 0;
+    const ElfW(Dyn)* dynamic = nullptr;
+    std::uintptr_t relro_begin = 0, relro_end = 0;
+    for (int i = 0; i < info->dlpi_phnum; ++i) {
+        const ElfW(Phdr) & phdr = info->dlpi_phdr[i];
+        if (phdr.p_type == PT_DYNAMIC) {
+            dynamic = reinterpret_cast<const ElfW(Dyn)*>(base + phdr.p_vaddr);
+        } else if (phdr.p_type == PT_GNU_RELRO) {
+            // The loader makes read-only the whole pages of this region only (as glibc's
+            // _dl_protect_relro): a slot on its last, partial page stays writable, and must
+            // not be made read-only after the write.
+            const auto mask = ~static_cast<std::uintptr_t>(patcher.page - 1);
+            relro_begin = (base + phdr.p_vaddr) & mask;
+            relro_end = (base + phdr.p_vaddr + phdr.p_memsz) & mask;
+        }
+    }
+    if (dynamic == nullptr) return 0;
+    // glibc relocates these addresses in place on x86-64; an object it has not (or another
+    // loader) still holds them relative to its base.
+    const auto address = [base](ElfW(Addr) value) -> std::uintptr_t {
+        return value < base ? base + value : value;
+    };
+    const ElfW(Sym)* symbols = nullptr;
+    const char* strings = nullptr;
+    const ElfW(Rela)* plt = nullptr;
+    std::size_t plt_bytes = 0;
+    const ElfW(Rela)* rela = nullptr;
+    std::size_t rela_bytes = 0;
+    bool plt_is_rela = true;
+    for (const ElfW(Dyn)* d = dynamic; d->d_tag != DT_NULL; ++d) {
+        switch (d->d_tag) {
+            case DT_SYMTAB:
+                symbols = reinterpret_cast<const ElfW(Sym)*>(address(d->d_un.d_ptr));
+                break;
+            case DT_STRTAB:
+                strings = reinterpret_cast<const char*>(address(d->d_un.d_ptr));
+                break;
+            case DT_JMPREL:
+                plt = reinterpret_cast<const ElfW(Rela)*>(address(d->d_un.d_ptr));
+                break;
+            case DT_PLTRELSZ:
+                plt_bytes = d->d_un.d_val;
+                break;
+            case DT_PLTREL:
+                plt_is_rela = d->d_un.d_val == DT_RELA;
+                break;
+            case DT_RELA:
+                rela = reinterpret_cast<const ElfW(Rela)*>(address(d->d_un.d_ptr));
+                break;
+            case DT_RELASZ:
+                rela_bytes = d->d_un.d_val;
+                break;
+            default:
+                break;
+        }
+    }
+    if (symbols == nullptr || strings == nullptr) return 0;
+    const auto patch = [&](const ElfW(Rela)* table, std::size_t bytes) {
+        if (table == nullptr) return;
+        for (std::size_t i = 0; i < bytes / sizeof(ElfW(Rela)); ++i) {
+            const auto type = ELF64_R_TYPE(table[i].r_info);
+            if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) continue;
+            const auto symbol = ELF64_R_SYM(table[i].r_info);
+            if (symbol == 0) continue;
+            const Hook* hook = hook_named(strings + symbols[symbol].st_name);
+            if (hook == nullptr) continue;
+            auto** slot = reinterpret_cast<void**>(base + table[i].r_offset);
+            void* now = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+            if (patcher.action == Action::kInstall && now != hook->replacement) {
+                write_slot(slot, hook->replacement, relro_begin, relro_end, patcher.page);
+            } else if (patcher.action == Action::kUninstall && now == hook->replacement) {
+                write_slot(slot, *hook->real, relro_begin, relro_end, patcher.page);
+            }
+        }
+    };
+    if (plt_is_rela) patch(plt, plt_bytes);
+    patch(rela, rela_bytes);
+    return 0;
+}
+
+std::mutex g_mutex;  // guards the state below and every patching walk
+bool g_installed = false;
+std::string g_own_file;
+std::unordered_set<std::uintptr_t> g_patched;  // objects patched, by base address
+unsigned long long g_unloads = 0;              // dlpi_subs when g_patched was last right
+
+int count_unloads(dl_phdr_info* info, std::size_t, void* arg) {
+    *static_cast<unsigned long long*>(arg) = info->dlpi_subs;
+    return 1;  // the counters are the same in every entry
+}
+
+// Needs g_mutex.
+void patch_all_locked() {
+    unsigned long long unloads = 0;
+    dl_iterate_phdr(count_unloads, &unloads);
+    if (unloads != g_unloads) {
+        g_patched.clear();  // an object went away: another may now sit at its address
+        g_unloads = unloads;
+    }
+    Patcher patcher{Action::kInstall, g_own_file.c_str(), &g_patched};
+    dl_iterate_phdr(patch_object, &patcher);
+}
+
+void patch_new_objects() {
+    std::lock_guard<std::mutex> hold(g_mutex);
+    if (g_installed) patch_all_locked();
+}
+
+}  // namespace
+
+std::string install_native_hooks() {
+#if !defined(__linux__) || !defined(__x86_64__)
+    return "native allocations are traced on Linux x86-64 only";
+#else
+    std::lock_guard<std::mutex> hold(g_mutex);
+    if (g_installed) return {};
+    if (g_real.malloc == nullptr) {
+        for (const Hook& hook : kHooks) *hook.real = dlsym(RTLD_DEFAULT, hook.name);
+        if (g_real.malloc == nullptr || g_real.free == nullptr || g_real.realloc == nullptr ||
+            g_real.calloc == nullptr) {
+            g_real.malloc = nullptr;
+            return "the C allocator's functions were not found: native allocations are not "
+                   "traced";
+        }
+        Dl_info own{};
+        if (dladdr(reinterpret_cast<void*>(&install_native_hooks), &own) != 0 &&
+            own.dli_fname != nullptr) {
+            g_own_file = own.dli_fname;
+        }
+    }
+    g_patched.clear();
+    g_installed = true;
+    patch_all_locked();
+    return {};
+#endif
+}
+
+void uninstall_native_hooks() {
+    std::lock_guard<std::mutex> hold(g_mutex);
+    if (!g_installed) return;
+    g_installed = false;
+    Patcher patcher{Action::kUninstall, g_own_file.c_str(), nullptr};
+    dl_iterate_phdr(patch_object, &patcher);
+    g_patched.clear();
+}
+
+bool native_hooks_installed() {
+    std::lock_guard<std::mutex> hold(g_mutex);
+    return g_installed;
+}
+
+}  // namespace memslim::cpython

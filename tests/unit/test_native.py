@@ -1,0 +1,140 @@
+"""Native allocations (cpython/native_hooks.h): every function of the C allocator, exact at its
+line, with the GIL released, from a thread that never ran Python, from a library loaded after
+tracking started, each byte counted once. Sizes are the test extension's own arguments
+(tests/ext/testalloc.c): truth by arithmetic."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import memslim
+from memslim import _core
+from tests.conftest import build_testalloc
+from tests.unit.test_tracking import here
+from tests.unit.test_tracking import line_stats as _line_stats
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="native allocations are traced on Linux only"
+)
+
+MALLOC, CALLOC, REALLOC, POSIX_MEMALIGN, ALIGNED_ALLOC, MEMALIGN, VALLOC = range(7)
+
+
+@pytest.fixture(autouse=True)
+def _free_native_blocks(testalloc: Any) -> Any:
+    yield
+    testalloc.native_free_all()
+
+
+def line_stats(profile: Any, line: int) -> Any:
+    return _line_stats(profile, line, __file__)
+
+
+def native_at_peak(stats: Any) -> int:
+    return stats.native_at_peak.get("native", 0)
+
+
+def test_each_function_is_exact_at_its_line(testalloc: Any) -> None:
+    lines: dict[int, int] = {}  # line -> bytes it keeps
+    with memslim.track() as t:
+        lines[here()] = 1000 * 10
+        testalloc.native(MALLOC, 1000, 10)
+        lines[here()] = 3000 * 5
+        testalloc.native(CALLOC, 3000, 5)
+        lines[here()] = 5000 * 4  # realloc(malloc(16), 5000): the 16 bytes are replaced
+        testalloc.native(REALLOC, 5000, 4)
+        lines[here()] = 4096 * 3
+        testalloc.native(POSIX_MEMALIGN, 4096, 3)
+        lines[here()] = 128 * 7
+        testalloc.native(ALIGNED_ALLOC, 128, 7)
+        lines[here()] = 200 * 6
+        testalloc.native(MEMALIGN, 200, 6)
+        lines[here()] = 5000 * 2
+        testalloc.native(VALLOC, 5000, 2)
+    assert _core.native_hooks_installed() is False  # stopping put every slot back
+    for line, expected in lines.items():
+        stats = line_stats(t.profile, line)
+        assert native_at_peak(stats) == expected, line
+        assert stats.bytes_live == expected, line  # the argument tuples are gone
+    assert t.profile.end_by_domain["native"] >= sum(lines.values())
+
+
+def test_separate_lines_and_frees(testalloc: Any) -> None:
+    with memslim.track() as t:
+        first = here()
+        testalloc.native(MALLOC, 100_000, 10)
+        testalloc.native_free_all()
+        second = here()
+        testalloc.native(CALLOC, 50_000, 10)
+    a, b = line_stats(t.profile, first), line_stats(t.profile, second)
+    assert (native_at_peak(a), a.bytes_live) == (1_000_000, 0)
+    assert (native_at_peak(b), b.bytes_live) == (0, 500_000)
+    assert 1_000_000 <= t.peak_bytes < 1_000_000 + 20_000
+
+
+def test_without_the_gil_the_block_stays_at_the_calling_line(testalloc: Any) -> None:
+    with memslim.track() as t:
+        line = here()
+        testalloc.native(MALLOC, 7000, 3, True)  # allocates after releasing the GIL
+    stats = line_stats(t.profile, line)
+    assert native_at_peak(stats) == 21_000
+
+
+def test_a_thread_that_never_ran_python(testalloc: Any) -> None:
+    with memslim.track() as t:
+        testalloc.native_in_thread(50, 1000)
+    no_stack = [s for s in t.profile.lines() if s.file == "<no Python stack>"]
+    assert len(no_stack) == 1
+    assert native_at_peak(no_stack[0]) == 50 * 1000
+
+
+def test_pymem_blocks_are_not_counted_again_as_native(testalloc: Any) -> None:
+    # PyMem_RawMalloc and large PyMem_Malloc blocks come from malloc: one block, Python's.
+    with memslim.track() as t:
+        line = here()
+        testalloc.alloc(0, 100_000, 10)
+    stats = line_stats(t.profile, line)
+    assert stats.bytes_live == 1_000_000
+    assert native_at_peak(stats) == 0
+    testalloc.free_all()
+
+
+def test_python_only_traces_no_native_block(testalloc: Any) -> None:
+    with memslim.track(python_only=True) as t:
+        line = here()
+        testalloc.native(MALLOC, 100_000, 10)
+    assert all(s.line != line or s.file != __file__ for s in t.profile.lines())
+    assert t.profile.peak_by_domain["native"] == 0
+
+
+LATE = """
+import importlib.util, json, sys
+import memslim
+with memslim.track() as t:
+    spec = importlib.util.spec_from_file_location("late_testalloc", sys.argv[1])
+    late = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(late)  # dlopen while tracking: its calls are hooked at once
+    late.native(0, 12345, 4)  # line 7
+print(json.dumps([
+    (s.line, s.native_at_peak["native"]) for s in t.profile.lines()
+    if s.file == __file__ and s.native_at_peak.get("native")
+]))
+"""
+
+
+def test_a_library_loaded_after_tracking_started(tmp_path: Path) -> None:
+    library = build_testalloc(tmp_path, "late_testalloc")
+    script = tmp_path / "late.py"
+    script.write_text(textwrap.dedent(LATE).lstrip("\n"))
+    result = subprocess.run(
+        [sys.executable, str(script), str(library)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [[7, 12345 * 4]]
