@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #ifndef TESTALLOC_NAME
 #define TESTALLOC_NAME _memslim_testalloc
@@ -181,7 +182,35 @@ static PyObject *t_native_free_all(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* One anonymous map at a time: map(pages) makes it (touched), unmap(first_page, pages) cuts
+ * any part of it. */
+static char *mapped = NULL;
+
+static PyObject *t_map(PyObject *self, PyObject *args) {
+    Py_ssize_t pages;
+    if (!PyArg_ParseTuple(args, "n", &pages)) return NULL;
+    long page = sysconf(_SC_PAGESIZE);
+    void *p = mmap(NULL, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return PyErr_NoMemory();
+    memset(p, 1, pages * page);
+    mapped = p;
+    Py_RETURN_NONE;
+}
+
+static PyObject *t_unmap(PyObject *self, PyObject *args) {
+    Py_ssize_t first, pages;
+    if (!PyArg_ParseTuple(args, "nn", &first, &pages)) return NULL;
+    long page = sysconf(_SC_PAGESIZE);
+    if (mapped == NULL || munmap(mapped + first * page, pages * page) != 0) {
+        PyErr_SetString(PyExc_OSError, "munmap failed");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"map", t_map, METH_VARARGS, NULL},
+    {"unmap", t_unmap, METH_VARARGS, NULL},
     {"native", t_native, METH_VARARGS, NULL},
     {"native_in_thread", t_native_in_thread, METH_VARARGS, NULL},
     {"native_free_all", t_native_free_all, METH_NOARGS, NULL},

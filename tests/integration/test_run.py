@@ -127,7 +127,7 @@ def test_json_report_shape(tmp_path: Path) -> None:
     assert set(report["peak"]) >= {"traced_bytes", "rss_bytes", "at_s", "by_domain"}
     for moment in ("peak", "end"):  # every traced byte is in exactly one domain
         by_domain = report[moment]["by_domain"]
-        assert set(by_domain) == {"python", "numpy", "native"}
+        assert set(by_domain) == {"python", "numpy", "native", "mmap"}
         assert sum(by_domain.values()) == report[moment]["traced_bytes"]
     assert report["command"] == [str(FIXTURES / "threads_job.py")]
     line = report["lines"][0]

@@ -6,6 +6,8 @@ tracking started, each byte counted once. Sizes are the test extension's own arg
 from __future__ import annotations
 
 import json
+import mmap
+import os
 import subprocess
 import sys
 import textwrap
@@ -112,6 +114,31 @@ def test_python_only_traces_no_native_block(testalloc: Any) -> None:
         testalloc.native(MALLOC, 100_000, 10)
     assert all(s.line != line or s.file != __file__ for s in t.profile.lines())
     assert t.profile.peak_by_domain["native"] == 0
+
+
+def test_anonymous_maps_and_partial_unmaps(testalloc: Any) -> None:
+    page = os.sysconf("SC_PAGESIZE")
+    with memslim.track() as t:
+        line = here()
+        testalloc.map(10)
+        testalloc.unmap(0, 2)  # the first two pages
+        testalloc.unmap(8, 2)  # the last two
+        testalloc.unmap(4, 1)  # one in the middle: two parts remain, 2 and 3 pages
+        kept = t.current_bytes
+        python_line = here()
+        buffer = mmap.mmap(-1, 3 * page)  # Python's mmap module: an anonymous map too
+        with_buffer = t.current_bytes
+        buffer.close()
+        testalloc.unmap(2, 2)
+        testalloc.unmap(5, 3)
+    stats = line_stats(t.profile, line)
+    assert stats.native_at_peak.get("mmap") == 10 * page  # the peak: before any unmap
+    assert stats.bytes_live == 0
+    assert kept >= 5 * page
+    # The map and its small Python object, at the line that made them.
+    assert 3 * page <= with_buffer - kept < 3 * page + 1024
+    assert 3 * page <= line_stats(t.profile, python_line).allocated_bytes < 3 * page + 1024
+    assert t.profile.end_by_domain["mmap"] == 0
 
 
 LATE = """

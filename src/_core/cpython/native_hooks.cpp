@@ -7,8 +7,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdarg>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <unordered_set>
 
@@ -33,6 +36,10 @@ struct Real {
     void* (*reallocarray)(void*, std::size_t, std::size_t) = nullptr;
     void* (*dlopen)(const char*, int) = nullptr;
     PyThreadState* (*save_thread)() = nullptr;
+    void* (*mmap)(void*, std::size_t, int, int, int, off_t) = nullptr;
+    void* (*mmap64)(void*, std::size_t, int, int, int, off_t) = nullptr;
+    int (*munmap)(void*, std::size_t) = nullptr;
+    void* (*mremap)(void*, std::size_t, std::size_t, int, ...) = nullptr;
 };
 Real g_real;
 
@@ -123,6 +130,111 @@ void* hook_pvalloc(std::size_t size) {
     return ptr;
 }
 
+// Anonymous maps made while tracking: start -> length (whole pages). A munmap may cut any part
+// of one (or of several): the parts left stay recorded, at the site that made the map.
+std::mutex g_maps_mutex;
+std::map<std::uintptr_t, std::size_t> g_maps;
+
+std::size_t page_size() {
+    static const auto size = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    return size;
+}
+
+std::size_t whole_pages(std::size_t length) {
+    return (length + page_size() - 1) / page_size() * page_size();
+}
+
+// Forgets the recorded maps in [begin, end), keeping the parts outside it. Needs
+// g_maps_mutex, inside an UntrackedScope.
+void unmap_range(std::uintptr_t begin, std::uintptr_t end) {
+    auto it = g_maps.upper_bound(begin);
+    if (it != g_maps.begin()) --it;
+    while (it != g_maps.end() && it->first < end) {
+        const std::uintptr_t start = it->first;
+        const std::uintptr_t stop = start + it->second;
+        if (stop <= begin) {
+            ++it;
+            continue;
+        }
+        engine::LiveBlock block;
+        const bool recorded = forget_allocation(reinterpret_cast<void*>(start), &block);
+        it = g_maps.erase(it);
+        const auto keep = [&](std::uintptr_t from, std::uintptr_t to) {
+            if (from >= to) return;
+            g_maps.emplace(from, to - from);
+            if (recorded)
+                restore_allocation(reinterpret_cast<void*>(from), {to - from, block.site});
+        };
+        keep(start, std::min(stop, begin));
+        keep(std::max(start, end), stop);
+        if (stop > end) break;
+    }
+}
+
+void record_map(void* ptr, std::size_t length, int flags) {
+    if (ptr == MAP_FAILED || (flags & MAP_ANONYMOUS) == 0 || !recording_now()) return;
+    UntrackedScope untracked;
+    const auto begin = reinterpret_cast<std::uintptr_t>(ptr);
+    const std::size_t bytes = whole_pages(length);
+    std::lock_guard<std::mutex> hold(g_maps_mutex);
+    unmap_range(begin, begin + bytes);  // MAP_FIXED replaced whatever was there
+    g_maps.emplace(begin, bytes);
+    record_allocation(ptr, bytes, Domain::kMmap);
+}
+
+void* hook_mmap(void* address, std::size_t length, int prot, int flags, int fd, off_t offset) {
+    void* ptr = g_real.mmap(address, length, prot, flags, fd, offset);
+    record_map(ptr, length, flags);
+    return ptr;
+}
+
+void* hook_mmap64(void* address, std::size_t length, int prot, int flags, int fd, off_t offset) {
+    void* ptr = g_real.mmap64(address, length, prot, flags, fd, offset);
+    record_map(ptr, length, flags);
+    return ptr;
+}
+
+int hook_munmap(void* address, std::size_t length) {
+    if (recording_now()) {  // forgotten first: the range may be mapped again at once
+        UntrackedScope untracked;
+        const auto begin = reinterpret_cast<std::uintptr_t>(address);
+        std::lock_guard<std::mutex> hold(g_maps_mutex);
+        unmap_range(begin, begin + whole_pages(length));
+    }
+    return g_real.munmap(address, length);
+}
+
+void* hook_mremap(void* old_address, std::size_t old_length, std::size_t new_length, int flags,
+                  ...) {
+    void* wanted = nullptr;
+    if (flags & MREMAP_FIXED) {
+        va_list args;
+        va_start(args, flags);
+        wanted = va_arg(args, void*);
+        va_end(args);
+    }
+    if (!recording_now()) return g_real.mremap(old_address, old_length, new_length, flags, wanted);
+    UntrackedScope untracked;
+    std::lock_guard<std::mutex> hold(g_maps_mutex);
+    const auto old_begin = reinterpret_cast<std::uintptr_t>(old_address);
+    const auto found = g_maps.find(old_begin);
+    engine::LiveBlock block;
+    const bool recorded = found != g_maps.end() && found->second == whole_pages(old_length) &&
+                          forget_allocation(old_address, &block);
+    void* ptr = g_real.mremap(old_address, old_length, new_length, flags, wanted);
+    if (!recorded) return ptr;
+    if (ptr == MAP_FAILED) {
+        restore_allocation(old_address, block);
+        return ptr;
+    }
+    g_maps.erase(old_begin);
+    const auto begin = reinterpret_cast<std::uintptr_t>(ptr);
+    unmap_range(begin, begin + whole_pages(new_length));
+    g_maps.emplace(begin, whole_pages(new_length));
+    restore_allocation(ptr, {whole_pages(new_length), block.site});
+    return ptr;
+}
+
 void patch_new_objects();
 
 // Every import of an extension module comes through here (Python's dynload calls dlopen):
@@ -163,6 +275,10 @@ const Hook kHooks[] = {
     {"dlopen", reinterpret_cast<void*>(hook_dlopen), reinterpret_cast<void**>(&g_real.dlopen)},
     {"PyEval_SaveThread", reinterpret_cast<void*>(hook_save_thread),
      reinterpret_cast<void**>(&g_real.save_thread)},
+    {"mmap", reinterpret_cast<void*>(hook_mmap), reinterpret_cast<void**>(&g_real.mmap)},
+    {"mmap64", reinterpret_cast<void*>(hook_mmap64), reinterpret_cast<void**>(&g_real.mmap64)},
+    {"munmap", reinterpret_cast<void*>(hook_munmap), reinterpret_cast<void**>(&g_real.munmap)},
+    {"mremap", reinterpret_cast<void*>(hook_mremap), reinterpret_cast<void**>(&g_real.mremap)},
 };
 // clang-format on
 
@@ -269,13 +385,24 @@ int patch_object(dl_phdr_info* info, std::size_t, void* arg) {
         if (table == nullptr) return;
         for (std::size_t i = 0; i < bytes / sizeof(ElfW(Rela)); ++i) {
             const auto type = ELF64_R_TYPE(table[i].r_info);
-            if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) continue;
+            // Calls (JUMP_SLOT), function pointers loaded through the GOT (GLOB_DAT), and
+            // pointers stored in data at load time (64, as in `alloc_fn f = malloc;`).
+            if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT &&
+                !(type == R_X86_64_64 && table[i].r_addend == 0)) {
+                continue;
+            }
             const auto symbol = ELF64_R_SYM(table[i].r_info);
             if (symbol == 0) continue;
             const Hook* hook = hook_named(strings + symbols[symbol].st_name);
             if (hook == nullptr) continue;
             auto** slot = reinterpret_cast<void**>(base + table[i].r_offset);
             void* now = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+            // A pointer in data may have been changed by its owner since it was loaded (a
+            // custom allocator set at run time): only the one still holding the real function
+            // is taken.
+            if (type == R_X86_64_64 && patcher.action == Action::kInstall && now != *hook->real) {
+                continue;
+            }
             if (patcher.action == Action::kInstall && now != hook->replacement) {
                 write_slot(slot, hook->replacement, relro_begin, relro_end, patcher.page);
             } else if (patcher.action == Action::kUninstall && now == hook->replacement) {

@@ -39,9 +39,10 @@ enum class Domain : std::uint8_t {
     kPython = 0,  // PyMem's domains (RAW, MEM, OBJ): Python objects and their storage
     kNumpy = 1,   // NumPy array buffers, through its data-memory handler (numpy_handler.h)
     kNative = 2,  // the C allocator, called by native code (native_hooks.h)
+    kMmap = 3,    // anonymous memory maps made by native code (native_hooks.h)
 };
-inline constexpr std::size_t kDomains = 3;
-inline constexpr const char* kDomainNames[kDomains] = {"python", "numpy", "native"};
+inline constexpr std::size_t kDomains = 4;
+inline constexpr const char* kDomainNames[kDomains] = {"python", "numpy", "native", "mmap"};
 
 // A site is the node of its stack in the tracker's frame tree, and a domain.
 struct SiteStats {
