@@ -1,0 +1,71 @@
+"""On a pandas program (read_csv, groupby, merge), memslim's peak, with native memory, is that of
+memray --native --trace-python-allocators measured on the same program in the same test run
+(an outside tracer of the same allocations), within 10%."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_run import memslim_run
+
+pytest.importorskip("pandas")
+pytest.importorskip("memray")
+
+ROWS = 300_000
+
+PROGRAM = f"""
+import sys
+import numpy as np
+import pandas as pd
+
+path = sys.argv[1]
+rng = np.random.default_rng(7)
+pd.DataFrame({{
+    "key": rng.integers(0, 5000, {ROWS}),
+    "city": rng.choice(["Lyon", "Oslo", "Lima", "Pune"], {ROWS}),
+    "amount": rng.random({ROWS}) * 100,
+}}).to_csv(path, index=False)
+frame = pd.read_csv(path)
+totals = frame.groupby(["key", "city"]).amount.sum().reset_index()
+merged = frame.merge(totals, on=["key", "city"], suffixes=("", "_total"))
+print(len(merged))
+"""
+
+
+def test_peak_with_native_memory_matches_memray(tmp_path: Path) -> None:
+    script = tmp_path / "job.py"
+    script.write_text(textwrap.dedent(PROGRAM))
+    csv = tmp_path / "data.csv"
+
+    capture = tmp_path / "job.bin"
+    memray = subprocess.run(
+        [sys.executable, "-m", "memray", "run", "--native", "--trace-python-allocators",
+         "-q", "-o", str(capture), str(script), str(csv)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if memray.returncode != 0:
+        pytest.skip(f"memray could not run here: {memray.stderr.strip()[-200:]}")
+    stats_file = tmp_path / "stats.json"
+    subprocess.run(
+        [sys.executable, "-m", "memray", "stats", "--json", "-o", str(stats_file), "-f",
+         str(capture)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    memray_peak = json.loads(stats_file.read_text())["metadata"]["peak_memory"]
+
+    out = tmp_path / "report.json"
+    result = memslim_run("--json", str(out), "--no-census", str(script), str(csv))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert result.stdout.strip() == memray.stdout.strip()  # the same program, the same output
+    peak = report["peak"]["traced_bytes"]
+    # Most of the peak is native: the CSV parser's buffers and pandas' hash tables.
+    assert report["peak"]["by_domain"]["native"] > report["peak"]["by_domain"]["python"]
+    print(f"memslim peak {peak}, memray peak {memray_peak}")
+    assert abs(peak - memray_peak) <= 0.10 * memray_peak, (peak, memray_peak)
