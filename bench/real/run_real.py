@@ -101,6 +101,8 @@ def _tools() -> list[Tool]:
         Tool("memslim", lambda py, tmp: [py, *memslim], "memslim"),
         Tool("memslim-nocensus", lambda py, tmp: [py, *memslim, "--no-census"], "memslim"),
         Tool("memslim-sample", lambda py, tmp: [py, *memslim, "--mode", "sample"], "memslim"),
+        # Python's allocators only (no NumPy handler, no native hooks): what native costs.
+        Tool("memslim-pyonly", lambda py, tmp: [py, *memslim, "--python-only"], "memslim"),
         Tool(
             "memray",
             lambda py, tmp: [py, *memray, "-o", str(tmp / "memray.bin"), "-f"],
@@ -337,6 +339,7 @@ class Bench:
                 entry["duration_s"] = report.get("duration_s")
                 entry["bookkeeping_bytes"] = report.get("memslim", {}).get("bookkeeping_bytes")
                 entry["peak_traced_bytes"] = report.get("peak", {}).get("traced_bytes")
+                entry["peak_by_domain"] = report.get("peak", {}).get("by_domain", {})
                 census = report.get("census")
                 if census:
                     entry["census_traced_bytes"] = census.get("traced_bytes")
@@ -508,12 +511,14 @@ def memslim_table(bench: Bench, programs: list[str]) -> list[str]:
         "`memslim.bookkeeping_bytes`; census/peak = the last census's traced bytes over the "
         "traced peak; forks, pause = census children and the time the program stopped for "
         "their forks; child pages = the largest census child's own (copied or new) pages, "
-        "memory the machine spends while that child walks.",
+        "memory the machine spends while that child walks; python / numpy / native = the "
+        "peak's bytes in each domain (native: the C allocator and anonymous maps).",
         "",
         "| program | wall (s) | tracked (s) | tracked % of wall | peak traced (MiB) "
+        "| python / numpy / native (MiB) "
         "| bookkeeping (MiB) | bookkeeping % of peak traced | census / peak "
         "| forks | pause (s) | child pages (MiB) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for program in programs:
         e = bench.memslim_reports.get(program)
@@ -521,7 +526,8 @@ def memslim_table(bench: Bench, programs: list[str]) -> list[str]:
             continue
         if "duration_s" not in e:
             error = _md(e.get("error", ""))[:80]
-            lines.append(f"| {program} | {e['status']} (exit {e['exit_code']}): {error} ||||||||||")
+            failed = f"{e['status']} (exit {e['exit_code']}): {error}"
+            lines.append(f"| {program} | {failed} |||||||||||")
             continue
         peak, keep = e["peak_traced_bytes"], e["bookkeeping_bytes"]
         census = (
@@ -535,9 +541,18 @@ def memslim_table(bench: Bench, programs: list[str]) -> list[str]:
             if forks is not None
             else "- | - | -"
         )
+        domains = e.get("peak_by_domain") or {}
+        split = " / ".join(
+            f"{part / MIB:.1f}"
+            for part in (
+                domains.get("python", 0),
+                domains.get("numpy", 0),
+                domains.get("native", 0) + domains.get("mmap", 0),
+            )
+        )
         lines.append(
             f"| {program} | {e['wall_s']:.2f} | {e['duration_s']:.2f} "
-            f"| {100 * e['duration_s'] / e['wall_s']:.0f}% | {peak / MIB:.1f} "
+            f"| {100 * e['duration_s'] / e['wall_s']:.0f}% | {peak / MIB:.1f} | {split} "
             f"| {keep / MIB:.1f} | {100 * keep / peak if peak else 0:.0f}% | {census} "
             f"| {forked} |"
         )

@@ -14,7 +14,8 @@ from typing import Any
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 OWN_PREFIX = _PACKAGE_DIR  # frames in files under it are memslim's own
 
-NO_STACK = ("<no Python stack>", 0, "<allocated without the GIL>")
+# Where blocks go that no Python frame can be charged with: threads that never ran Python.
+NO_STACK = ("<native thread>", 0, "<no Python frame>")
 
 
 @dataclass(frozen=True)

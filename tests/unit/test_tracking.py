@@ -66,7 +66,7 @@ def test_frees_and_bytes_at_peak_are_exact(testalloc: Any) -> None:
 def test_raw_allocations_without_the_gil_from_native_threads(testalloc: Any) -> None:
     with memslim.track() as t:
         testalloc.alloc_raw_in_threads(8, 1000, 64)
-    no_stack = [s for s in t.profile.lines() if s.file == "<no Python stack>"]
+    no_stack = [s for s in t.profile.lines() if s.file == "<native thread>"]
     assert len(no_stack) == 1
     assert no_stack[0].allocations == 8 * 1000
     assert no_stack[0].bytes_live == 8 * 1000 * 64

@@ -3,9 +3,9 @@
 //
 // Hot path rules: the hooks never call into Python, never allocate through the hooked
 // allocators (bookkeeping uses the C++ heap, which is plain malloc), and guard against
-// re-entry per thread. RAW allocations may come from threads that do not hold the GIL: they
-// are recorded under the tracker's own lock, and charged to the empty stack (site 0) because
-// such a thread has no Python stack that may be read safely.
+// re-entry per thread. RAW allocations (and native ones, native_hooks.h) may come from threads
+// that do not hold the GIL: they are recorded under the tracker's own lock, charged to the
+// thread's own stack when it has one (record_block), else to the empty stack (site 0).
 #pragma once
 
 #include <Python.h>
