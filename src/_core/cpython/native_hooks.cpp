@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -415,8 +416,12 @@ int patch_object(dl_phdr_info* info, std::size_t, void* arg) {
     return 0;
 }
 
-std::mutex g_mutex;  // guards the state below and every patching walk
+// Guards the state below and every patching walk. Held across fork() (pthread_atfork), with
+// g_maps_mutex, so that a child forked while another thread patched (a dlopen) or unmapped does
+// not inherit them locked.
+std::mutex g_mutex;
 bool g_installed = false;
+bool g_fork_handlers = false;
 std::string g_own_file;
 std::unordered_set<std::uintptr_t> g_patched;  // objects patched, by base address
 unsigned long long g_unloads = 0;              // dlpi_subs when g_patched was last right
@@ -464,6 +469,18 @@ std::string install_native_hooks() {
             own.dli_fname != nullptr) {
             g_own_file = own.dli_fname;
         }
+    }
+    if (!g_fork_handlers) {
+        const auto lock = [] {
+            g_mutex.lock();
+            g_maps_mutex.lock();
+        };
+        const auto unlock = [] {
+            g_maps_mutex.unlock();
+            g_mutex.unlock();
+        };
+        pthread_atfork(lock, unlock, unlock);
+        g_fork_handlers = true;
     }
     g_patched.clear();
     g_installed = true;
