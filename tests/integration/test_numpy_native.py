@@ -149,3 +149,40 @@ def test_track_api_installs_and_restores(tmp_path: Path) -> None:
     assert after is False
     # np.ones fills its buffer from a 0-d array of the scalar: a few bytes more at the peak.
     assert BUFFER <= numpy_peak < BUFFER + 4096
+
+
+WHOLE = f"""
+import numpy as np
+a = np.ones({N})
+b = np.arange({N}) % 200
+c = a * 2 + b
+del a, b
+print(float(c[:10].sum()))
+"""
+
+
+def test_whole_program_peak_matches_tracemalloc(tmp_path: Path) -> None:
+    # tracemalloc sees Python's allocators and NumPy's buffers (not native code's malloc): the
+    # peak of those two domains, in a separate process started with -X tracemalloc, above what
+    # the interpreter's start-up holds (memslim starts tracking after it).
+    script = tmp_path / "whole.py"
+    script.write_text(WHOLE)
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import runpy, sys, tracemalloc, json\n"
+        "before = tracemalloc.get_traced_memory()[0]  # the interpreter's start-up, still live\n"
+        "tracemalloc.reset_peak()\n"
+        "runpy.run_path(sys.argv[1], run_name='__main__')\n"
+        "print(json.dumps(tracemalloc.get_traced_memory()[1] - before))\n"
+    )
+    truth = subprocess.run(
+        [sys.executable, "-X", "tracemalloc=1", str(probe), str(script)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    expected = json.loads(truth.stdout.splitlines()[-1])
+    report, result = run_json(tmp_path, script, "--no-census")
+    assert result.returncode == 0, result.stderr
+    by_domain = report["peak"]["by_domain"]
+    ours = by_domain["python"] + by_domain["numpy"]
+    print(f"memslim {ours}, tracemalloc {expected}")
+    assert abs(ours - expected) <= 0.02 * expected, (ours, expected)
