@@ -322,9 +322,8 @@ bool recording() {
     return !t_in_hook && g_active.load(std::memory_order_relaxed);
 }
 
-// Called inside a HookGuard: the allocator's own calls into other domains (pymalloc hands
-// large blocks to PyMem_RawMalloc) are not recorded a second time.
-void on_alloc(const DomainHook* hook, void* ptr, std::size_t size) {
+// Records a new block of `size` bytes (in sample mode, only if sampled, at its weight).
+void record_new(const void* ptr, std::size_t size, bool gil, Domain domain) {
     if (ptr == nullptr) return;
     Recording& rec = *g_recording;
     std::uint64_t bytes = size;
@@ -332,7 +331,13 @@ void on_alloc(const DomainHook* hook, void* ptr, std::size_t size) {
         bytes = sampler(rec).sample(size);
         if (bytes == 0) return;
     }
-    record_block(rec, reinterpret_cast<std::uintptr_t>(ptr), bytes, holds_gil(hook));
+    record_block(rec, reinterpret_cast<std::uintptr_t>(ptr), bytes, gil, domain);
+}
+
+// Called inside a HookGuard: the allocator's own calls into other domains (pymalloc hands
+// large blocks to PyMem_RawMalloc) are not recorded a second time.
+void on_alloc(const DomainHook* hook, void* ptr, std::size_t size) {
+    record_new(ptr, size, holds_gil(hook), Domain::kPython);
 }
 
 void* hook_malloc(void* ctx, std::size_t size) {
@@ -644,17 +649,8 @@ bool recording_now() {
 }
 
 void record_allocation(const void* ptr, std::size_t size, Domain domain) {
-    if (ptr == nullptr) return;
-    Recording& rec = *g_recording;
-    std::uint64_t bytes = size;
-    if (rec.options.mode == TrackMode::kSample) {
-        bytes = sampler(rec).sample(size);
-        if (bytes == 0) return;
-    }
-    // NumPy calls its handler with the GIL held nearly always; a caller without it is charged
-    // to no stack rather than to a guess.
-    record_block(rec, reinterpret_cast<std::uintptr_t>(ptr), bytes, PyGILState_Check() != 0,
-                 domain);
+    // A caller without the GIL is charged through its own frames (record_block).
+    record_new(ptr, size, PyGILState_Check() != 0, domain);
 }
 
 void intern_stack_before_release() {
