@@ -18,6 +18,7 @@ import array
 import contextlib
 import os
 import pickle
+import resource
 import shutil
 import signal
 import tempfile
@@ -150,6 +151,42 @@ def _private_dirty_bytes() -> int:
     return 0
 
 
+def _proc_kib(path: str, key: str) -> int | None:
+    """The value (in KiB) of ``key`` in a /proc file of ``key: value kB`` lines."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def child_memory_budget() -> int | None:
+    """How many bytes a census child may allocate: half of what the machine has available
+    now. A census walk needs about 80 bytes per object (a program with 50 million objects:
+    4 GB), and a child that took the machine's last free memory would push the program it
+    measures into swap or into the OOM killer."""
+    available = _proc_kib("/proc/meminfo", "MemAvailable")
+    return None if available is None else available * 1024 // 2
+
+
+def _limit_child_memory(budget: int | None) -> tuple[int, int]:
+    """Caps this (child) process's new data pages at ``budget`` bytes: an allocation beyond it
+    fails (``MemoryError``) and the census is given up, with the reason sent to the parent.
+    Returns the limit it replaced."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a child that fails leaves no core file
+    before = resource.getrlimit(resource.RLIMIT_DATA)
+    data = _proc_kib("/proc/self/status", "VmData")  # what the fork inherited, counted too
+    if budget is not None and data is not None:
+        limit = data * 1024 + budget
+        hard = before[1]
+        if hard == resource.RLIM_INFINITY or limit < hard:
+            resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    return before
+
+
 @dataclass
 class _Child:
     pid: int
@@ -170,7 +207,7 @@ class ForkedCensuses:
     # wants the one nearest the peak, such as the one taken as a full collection starts).
     running: list[_Child] = field(default_factory=list)
     done: list[tuple[int, str]] = field(default_factory=list)  # (traced bytes, file)
-    errors: list[str] = field(default_factory=list)  # why children failed
+    errors: list[str] = field(default_factory=list)  # why children failed (a sentence each)
     # How long children lived in all: while one lives, every page the program writes is
     # copied (copy-on-write) and the child takes a core. (Making the margin adapt to keep this
     # under a quarter of the run was tried: on a 0.5 s run it put the last census at 85% of the
@@ -198,7 +235,10 @@ class ForkedCensuses:
         pid = _core.census_fork()
         if pid == 0:  # the child: never returns
             status = 1
+            budget = child_memory_budget()
+            unlimited = resource.getrlimit(resource.RLIMIT_DATA)
             try:
+                unlimited = _limit_child_memory(budget)
                 raw = take_raw_census(self.top, advice=True)
                 header = {
                     "traced_bytes": traced,
@@ -213,8 +253,16 @@ class ForkedCensuses:
                 os.replace(path + ".tmp", path)
                 status = 0
             except BaseException as e:  # told to the parent, which reports it in one line
+                resource.setrlimit(resource.RLIMIT_DATA, unlimited)  # room to say why
+                if isinstance(e, MemoryError) and budget is not None:
+                    why = (
+                        f"a census was given up: it needed more than {budget >> 20} MiB,"
+                        " half of the memory available when it began"
+                    )
+                else:
+                    why = f"a census failed: {type(e).__name__}: {e}".replace("\n", " ")
                 with open(path + ".error", "w") as f:
-                    f.write(f"{type(e).__name__}: {e}".replace("\n", " "))
+                    f.write(why)
             finally:
                 os._exit(status)
         self.fork_seconds += time.perf_counter() - began

@@ -231,7 +231,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
                 forked.finish(_core.peak_traced_bytes())
                 last, forked_history, costs = forked.results()
                 for error in forked.errors[:1]:
-                    print(f"memslim: a census failed: {error}", file=sys.stderr)
+                    print(f"memslim: {error}", file=sys.stderr)
             except (OSError, EOFError, pickle.UnpicklingError) as e:
                 print(f"memslim: the census could not be read: {e}", file=sys.stderr)
                 last = None

@@ -1,0 +1,68 @@
+"""A census child must never cost the program its life: it is the first process the kernel kills
+when memory runs out, and it gives its census up rather than take more than half of the memory
+the machine has available."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from memslim import _core, forked_census
+
+
+def test_the_census_child_is_the_first_the_oom_killer_picks() -> None:
+    read_end, write_end = os.pipe()
+    pid = _core.census_fork()
+    if pid == 0:
+        try:
+            with open("/proc/self/oom_score_adj") as f:
+                os.write(write_end, f.read().strip().encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as r:
+        score = r.read().decode()
+    os.waitpid(pid, 0)
+    with open("/proc/self/oom_score_adj") as f:
+        own = f.read().strip()
+    assert score == "1000"
+    assert own != "1000"  # the program's own score is left alone
+
+
+def _census_with_budget(monkeypatch: pytest.MonkeyPatch, budget: int | None):
+    monkeypatch.setattr(forked_census, "child_memory_budget", lambda: budget)
+    heap = [{"n": i, "name": f"item-{i}"} for i in range(300_000)]  # ~25 MB of walk state
+    censuses = forked_census.ForkedCensuses(top=5)
+    try:
+        censuses.take()
+        censuses.finish(peak_bytes=1 << 62)  # waits for the child: no census is near enough
+        return list(censuses.errors), len(censuses.done), len(heap)
+    finally:
+        censuses.close()
+
+
+def test_a_census_over_its_memory_budget_is_given_up_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    errors, done, still_there = _census_with_budget(monkeypatch, 1 << 20)
+    assert done == 0
+    assert errors == [
+        "a census was given up: it needed more than 1 MiB, half of the memory available"
+        " when it began"
+    ]
+    assert still_there == 300_000
+
+
+def test_a_census_within_its_budget_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    errors, done, _ = _census_with_budget(monkeypatch, 4 << 30)
+    assert (errors, done) == ([], 1)
+
+
+def test_the_budget_is_half_of_the_memory_available() -> None:
+    with open("/proc/meminfo") as f:
+        available = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:"))
+    budget = forked_census.child_memory_budget()
+    assert budget is not None
+    # MemAvailable moves while the test runs: within 5% of half of it.
+    assert abs(budget - available * 1024 // 2) <= available * 1024 // 40
