@@ -18,6 +18,7 @@
 #include "cpython/stack_index.h"
 #include "engine/progress.h"
 #include "engine/snapshot_file.h"
+#include "engine/tally.h"
 
 #include <fstream>
 #include <sstream>
@@ -333,14 +334,16 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
     using memslim::engine::NodeId;
     using memslim::engine::SiteId;
     memslim::cpython::HeapSnapshot snapshot;
-    if (!snapshot.take()) throw nb::python_error();
+    const bool with_sites = memslim::cpython::sites_known();
+    if (!snapshot.take(nullptr, with_sites)) throw nb::python_error();
     const auto census_began = std::chrono::steady_clock::now();
     nb::dict out;
     const std::size_t n = snapshot.objects() + 1;
     std::uint64_t total = 0;
     std::unordered_map<PyTypeObject*, std::pair<std::uint64_t, std::uint64_t>> census;
+    memslim::engine::LastRow census_row(census);
     for (NodeId node = 1; node < n; ++node) {
-        auto& row = census[snapshot.type(node)];
+        auto& row = census_row(snapshot.type(node));
         row.first += 1;
         row.second += snapshot.size(node);
         total += snapshot.size(node);
@@ -354,17 +357,16 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
     out["types"] = types;
 
     // While tracking, each object's allocation site: census by (type, site).
-    std::vector<SiteId> node_site;
+    std::vector<SiteId> no_sites;
+    std::span<const SiteId> node_site = snapshot.sites();
     nb::list by_site;
-    if (memslim::cpython::sites_known()) {
-        node_site.assign(n, memslim::cpython::kUnknownSite);
+    if (with_sites) {
         std::map<std::pair<PyTypeObject*, SiteId>, std::pair<std::uint64_t, std::uint64_t>> rows;
+        memslim::engine::LastRow row_of(rows);
         for (NodeId node = 1; node < n; ++node) {
-            auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
-            SiteId site = 0;
-            if (!memslim::cpython::site_of_object(o, &site)) continue;
-            node_site[node] = site;
-            auto& row = rows[{snapshot.type(node), site}];
+            const SiteId site = node_site[node];
+            if (site == memslim::cpython::kUnknownSite) continue;
+            auto& row = row_of({snapshot.type(node), site});
             row.first += 1;
             row.second += snapshot.size(node);
         }
@@ -380,7 +382,10 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
     timings["dominators_s"] = snapshot.dominators_seconds();
     timings["census_s"] = std::chrono::duration<double>(census_ended - census_began).count();
     if (advice) {
-        if (node_site.empty()) node_site.assign(n, memslim::cpython::kUnknownSite);
+        if (node_site.empty()) {
+            no_sites.assign(n, memslim::cpython::kUnknownSite);
+            node_site = no_sites;
+        }
         memslim::cpython::CensusAdvice facts;
         memslim::cpython::collect_census_advice(snapshot, node_site, 100, facts);
         nb::dict rows = advice_rows(facts);

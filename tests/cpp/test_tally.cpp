@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <utility>
+#include <vector>
+
 using memslim::engine::Tally;
 
 TEST(Tally, SumsPerKeyAndOrdersLargestFirst) {
@@ -40,4 +44,16 @@ TEST(Tally, EmptyHasNoRows) {
     Tally tally;
     EXPECT_TRUE(tally.largest_first().empty());
     EXPECT_EQ(tally.size(), 0u);
+}
+
+TEST(LastRow, SumsLikeTheMapItFronts) {
+    // Keys in runs and revisits: each key's sum equals the brute-force sum over the sequence.
+    const std::vector<std::pair<int, int>> seq = {{3, 1}, {3, 2}, {7, 5}, {3, 4}, {7, 1}, {9, 9},
+                                                  {9, 1}, {3, 8}, {0, 3}, {0, 2}, {7, 7}};
+    std::map<int, int> sums;
+    memslim::engine::LastRow row(sums);
+    for (const auto& [key, value] : seq) row(key) += value;
+    std::map<int, int> expected;
+    for (const auto& [key, value] : seq) expected[key] += value;
+    EXPECT_EQ(sums, expected);
 }

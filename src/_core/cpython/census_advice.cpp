@@ -13,6 +13,7 @@
 #include "cpython/frames.h"
 #include "cpython/object_layout.h"
 #include "cpython/tracker.h"
+#include "engine/tally.h"
 
 namespace memslim::cpython {
 
@@ -205,11 +206,12 @@ void collect_strings(const HeapSnapshot& snapshot, std::span<const SiteId> node_
         ++count;
         return true;
     };
+    engine::LastRow row_of(by_site);
     for (NodeId node = 1; node < n; ++node) {
         if (snapshot.type(node) != &PyUnicode_Type) continue;
         auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
         if (PyUnicode_CHECK_INTERNED(o)) continue;
-        StringFacts& row = by_site[node_site[node]];
+        StringFacts& row = row_of(node_site[node]);
         row.strings += 1;
         row.bytes += snapshot.size(node);
         const std::uint64_t h = content_hash(o) | 1;  // never 0, the empty slot
@@ -267,16 +269,19 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
     std::map<std::tuple<PyTypeObject*, std::string, PyTypeObject*>,
              std::pair<std::uint64_t, std::unordered_set<NodeId>>>
         edges;
+    engine::LastRow list_row(lists);
+    engine::LastRow dict_row(dicts);
+    engine::LastRow garbage_row(garbage);
     for (NodeId node = 1; node < n; ++node) {
         PyTypeObject* tp = snapshot.type(node);
         auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
         const SiteId site = node_site[node];
         if (tp == &PyList_Type) {
-            ListFacts& row = lists[site];
+            ListFacts& row = list_row(site);
             row.site = site;
             add_list(snapshot, node, site, lines, row);
         } else if (tp == &PyDict_Type && !instance_dict[node]) {
-            auto& [row, sets] = dicts[site];
+            auto& [row, sets] = dict_row(site);
             row.site = site;
             row.dicts += 1;
             row.bytes += snapshot.size(node);
@@ -301,7 +306,7 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
         if (snapshot.idom(node) == kNoNode) {
             out.garbage_bytes += snapshot.size(node);
             out.garbage_objects += 1;
-            GarbageFacts& row = garbage[{tp, site}];
+            GarbageFacts& row = garbage_row({tp, site});
             row.type = tp;
             row.site = site;
             row.count += 1;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "cpython/census_advice.h"
 #include "cpython/deep_size.h"
 #include "cpython/frames.h"
 #include "cpython/object_layout.h"
@@ -19,10 +20,16 @@ namespace {
 struct Walk {
     std::vector<std::uintptr_t>* addresses;
     engine::AddressIndex* index;
-    std::vector<std::uint32_t>* incoming;  // referrers inside the heap, per node
+    // Per node, its referrers inside the heap minus its reference count (modulo 2**32): each
+    // edge adds one, and the node's own visit subtracts its count, so that once the walk ends
+    // a negative value (as int32) marks a reference from outside the heap. Reading the counts
+    // in a pass of their own cost a cache miss per object (a tenth of a census child's walk).
+    std::vector<std::uint32_t>* incoming;
     std::vector<engine::NodeId>* targets;  // the CSR being built, node by node
     PyObject* exclude = nullptr;           // the GC's object list: memslim's own
     std::vector<PyObject*> referents;      // of the object being visited (gather_edge)
+    PyObject* focus = nullptr;             // see HeapSnapshot::take
+    std::uint32_t focus_referrers = 0;
 };
 
 engine::NodeId node_for(Walk& walk, PyObject* o) {
@@ -37,6 +44,7 @@ engine::NodeId node_for(Walk& walk, PyObject* o) {
 int gather_edge(PyObject* child, void* arg) {
     auto& walk = *static_cast<Walk*>(arg);
     if (child == walk.exclude || is_static_or_immortal(child)) return 0;
+    if (child == walk.focus) ++walk.focus_referrers;
     walk.index->prefetch(reinterpret_cast<std::uintptr_t>(child));
     walk.referents.push_back(child);
     return 0;
@@ -82,12 +90,12 @@ HeapSnapshot::~HeapSnapshot() {
 
 std::size_t HeapSnapshot::memory_now() const {
     // Sizes, not capacities: reserved pages that were never written are not resident.
-    return addresses_.size() * 8 + type_ids_.size() * 4 + sizes_.size() * 4 +
+    return addresses_.size() * 8 + type_ids_.size() * 4 + sizes_.size() * 4 + sites_.size() * 4 +
            index_.memory_bytes() + graph_.memory_bytes() + tree_.idom.size() * 4 +
            tree_.retained.size() * 8;
 }
 
-bool HeapSnapshot::take(PyObject* focus) {
+bool HeapSnapshot::take(PyObject* focus, bool with_sites) {
     const auto began = std::chrono::steady_clock::now();
     PyObject* gc = PyImport_ImportModule("gc");
     if (gc == nullptr) return false;
@@ -114,7 +122,7 @@ bool HeapSnapshot::take(PyObject* focus) {
     std::vector<std::uint32_t> begin{0, 0};  // node 0's (the root's) edges are kept apart
     begin.reserve(expected + 1);
     index_ = engine::AddressIndex(std::max(listed * 2, traced / 64));
-    Walk walk{&addresses_, &index_, &incoming, &targets, tracked, {}};
+    Walk walk{&addresses_, &index_, &incoming, &targets, tracked, {}, focus};
     for (std::size_t i = 0; i < listed; ++i) {
         PyObject* o = PyList_GET_ITEM(tracked, static_cast<Py_ssize_t>(i));
         if (o != tracked && !is_static_or_immortal(o)) node_for(walk, o);
@@ -142,9 +150,21 @@ bool HeapSnapshot::take(PyObject* focus) {
     type_ids_.assign(1, 0);
     type_ids_.reserve(expected);
     type_table_.push_back(nullptr);  // the root's type
+    // Each object's allocation site is looked up now, while its memory is in the cache.
+    sites_.clear();
+    if (with_sites) {
+        sites_.reserve(expected);
+        sites_.push_back(kUnknownSite);
+    }
     for (engine::NodeId node = 1; node < addresses_.size(); ++node) {
         auto* o = reinterpret_cast<PyObject*>(addresses_[node]);
+        incoming[node] -= static_cast<std::uint32_t>(Py_REFCNT(o));
         type_ids_.push_back(type_ids.id(Py_TYPE(o)));
+        if (with_sites) {
+            engine::SiteId site = kUnknownSite;
+            if (!site_of_object(o, &site)) site = kUnknownSite;
+            sites_.push_back(site);
+        }
         const std::size_t size = sizer.size(o);
         if (size < kBigSize) {
             sizes_.push_back(static_cast<std::uint32_t>(size));
@@ -163,11 +183,17 @@ bool HeapSnapshot::take(PyObject* focus) {
 
     // Roots: references from outside the heap (more references than referrers in the heap).
     // They become the virtual root's edges, kept apart from the rows already built.
+    // (A reference count beyond 2**31 would be misread; only immortal objects have one, and
+    // the walk leaves them out.) The focus is a root only when nothing in the heap refers to
+    // it: the caller's own reference would make it one otherwise.
     std::vector<engine::NodeId> roots;
     for (engine::NodeId node = 1; node < n; ++node) {
-        auto* o = reinterpret_cast<PyObject*>(addresses_[node]);
-        if (o == focus && incoming[node] > 0) continue;
-        if (Py_REFCNT(o) > static_cast<Py_ssize_t>(incoming[node])) roots.push_back(node);
+        if (static_cast<std::int32_t>(incoming[node]) >= 0) continue;
+        if (walk.focus_referrers > 0 &&
+            addresses_[node] == reinterpret_cast<std::uintptr_t>(focus)) {
+            continue;
+        }
+        roots.push_back(node);
     }
     std::vector<std::uint32_t>().swap(incoming);
     graph_ = engine::HeapGraph(std::move(begin), std::move(targets), std::move(roots));

@@ -5,10 +5,12 @@
 #include <Python.h>
 
 #include <cstdint>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/address_index.h"
+#include "engine/frame_tree.h"
 #include "engine/heap_graph.h"
 
 namespace memslim::cpython {
@@ -27,8 +29,9 @@ class HeapSnapshot {
     // Runs no Python code after collecting the GC's object list; the cyclic GC is paused. Sets
     // a Python exception and returns false on failure. Needs the GIL. `focus` (optional) is an
     // object being asked about: the caller's own reference to it is not a root, so when it
-    // has referrers in the heap its path goes through them.
-    bool take(PyObject* focus = nullptr);
+    // has referrers in the heap its path goes through them. `with_sites` (while tracking)
+    // also looks up each object's allocation site, in the same pass (see sites()).
+    bool take(PyObject* focus = nullptr, bool with_sites = false);
 
     [[nodiscard]] std::size_t objects() const { return addresses_.size() - 1; }
     [[nodiscard]] PyTypeObject* type(engine::NodeId node) const {
@@ -44,6 +47,9 @@ class HeapSnapshot {
     // take() indexes the addresses again (the index is dropped while dominators run).
     [[nodiscard]] engine::NodeId node_of(const PyObject* o) const;
     [[nodiscard]] std::uintptr_t address(engine::NodeId node) const { return addresses_[node]; }
+    // The node's allocation site (kUnknownSite when not known), from a walk taken with_sites;
+    // empty otherwise.
+    [[nodiscard]] std::span<const engine::SiteId> sites() const { return sites_; }
     // Peak bytes of the analysis (graph, dominators, per-node arrays) while take() ran.
     [[nodiscard]] std::size_t memory_bytes() const { return peak_memory_bytes_; }
     [[nodiscard]] double walk_seconds() const { return walk_seconds_; }
@@ -57,6 +63,7 @@ class HeapSnapshot {
     std::vector<std::uint32_t> type_ids_;    // index into type_table_
     std::vector<PyTypeObject*> type_table_;  // strong references
     std::vector<std::uint32_t> sizes_;       // kBigSize: the size is in big_sizes_
+    std::vector<engine::SiteId> sites_;      // with_sites only
     std::unordered_map<engine::NodeId, std::uint64_t> big_sizes_;
     mutable engine::AddressIndex index_;
     mutable bool indexed_ = false;

@@ -9,6 +9,28 @@
 
 namespace memslim::engine {
 
+// A map's row for a key, the last key's row remembered: a heap walk meets a container's items
+// one after another, so consecutive objects mostly share their type and allocation site, and
+// the lookup (a tree or hash search per object, millions of them) is skipped. Needs a map whose
+// rows stay where they are (std::map, std::unordered_map).
+template <class Map>
+class LastRow {
+  public:
+    explicit LastRow(Map& map) : map_(map) {}
+    typename Map::mapped_type& operator()(const typename Map::key_type& key) {
+        if (row_ == nullptr || !(key == key_)) {
+            row_ = &map_[key];
+            key_ = key;
+        }
+        return *row_;
+    }
+
+  private:
+    Map& map_;
+    typename Map::key_type key_{};
+    typename Map::mapped_type* row_ = nullptr;
+};
+
 struct TallyRow {
     std::uintptr_t key = 0;
     std::size_t count = 0;
