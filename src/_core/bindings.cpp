@@ -10,6 +10,7 @@
 
 #include <chrono>
 
+#include "cpython/allocator_stats.h"
 #include "cpython/census_advice.h"
 #include "cpython/deep_size.h"
 #include "cpython/frames.h"
@@ -651,6 +652,38 @@ NB_MODULE(_core, m) {
           "A full GC collection starts: census now if at the peak (see set_census).");
     m.def("set_gc_collecting", &memslim::cpython::set_gc_collecting, "collecting"_a,
           "Blocks freed from now until set_gc_collecting(False) were freed by the cyclic GC.");
+    m.def(
+        "live_bytes_by_domain",
+        [] {
+            const auto live = memslim::cpython::live_bytes_by_domain();
+            nb::dict out;
+            for (std::size_t d = 0; d < memslim::cpython::kDomains; ++d) {
+                out[memslim::cpython::kDomainNames[d]] = live[d];
+            }
+            return out;
+        },
+        "Traced bytes live now, per domain.");
+    m.def(
+        "bookkeeping_bytes",
+        [] { return memslim::cpython::collect_result(false).bookkeeping_bytes; },
+        "memslim's own memory for what it recorded.");
+    m.def(
+        "allocator_stats",
+        [] {
+            const memslim::cpython::AllocatorStats stats = memslim::cpython::allocator_stats();
+            nb::dict out;
+            if (stats.pymalloc_known) {
+                out["pymalloc_arena_bytes"] = stats.pymalloc_arena_bytes;
+                out["pymalloc_block_bytes"] = stats.pymalloc_block_bytes;
+            }
+            if (stats.malloc_known) {
+                out["malloc_used_bytes"] = stats.malloc_used_bytes;
+                out["malloc_free_bytes"] = stats.malloc_free_bytes;
+                out["malloc_mapped_bytes"] = stats.malloc_mapped_bytes;
+            }
+            return out;
+        },
+        "What pymalloc's arenas and the C allocator hold now (only the figures known here).");
     m.def("reset_tracking", &memslim::cpython::reset_tracker, "Forget what was recorded.");
     m.def(
         "set_census",

@@ -24,10 +24,11 @@ import signal
 import tempfile
 import time
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from memslim import _core
+from memslim.rss import RssLedger, allocators_now, process_memory
 
 # A census that saw this share of the peak's traced bytes is the report's: none nearer is
 # waited for or taken.
@@ -187,63 +188,116 @@ def _limit_child_memory(budget: int | None) -> tuple[int, int]:
     return before
 
 
-@dataclass
-class _Child:
-    pid: int
-    path: str
-    traced_bytes: int
-    started: float  # time.time(), comparable with the census file's mtime
-    killed_at: float | None = None
+# Each census's row in ForkedCensuses._rows (numbers, not objects: see there).
+_PID, _TRACED, _STARTED, _KILLED_AT, _STATE = range(5)
+_FIELDS = 5
+_RUNNING, _KILLED, _DONE, _FAILED, _LOST = 1.0, 2.0, 3.0, 4.0, 5.0
+_ROWS = 1024  # rows made at a time
+# _totals
+_FORKS, _FORK_SECONDS, _CHILD_SECONDS, _COUNT = range(4)
 
 
-@dataclass
 class ForkedCensuses:
-    """The census children of one run. ``take`` runs in the census callback."""
+    """The census children of one run. ``take`` runs in the census callback.
 
-    top: int
-    directory: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="memslim-census-"))
-    # At most two children walk at once: the oldest, left to finish (each finished census is a
-    # point of the growth history), and the newest, which a newer census replaces (the report
-    # wants the one nearest the peak, such as the one taken as a full collection starts).
-    running: list[_Child] = field(default_factory=list)
-    done: list[tuple[int, str]] = field(default_factory=list)  # (traced bytes, file)
-    errors: list[str] = field(default_factory=list)  # why children failed (a sentence each)
-    # How long children lived in all: while one lives, every page the program writes is
-    # copied (copy-on-write) and the child takes a core. (Making the margin adapt to keep this
-    # under a quarter of the run was tried: on a 0.5 s run it put the last census at 85% of the
-    # peak instead of 100%, for 5% less time on the longest bench program.)
-    # Killed children not reaped yet: the kernel frees a large child's pages for milliseconds,
-    # and the program need not wait for that.
-    killed: list[_Child] = field(default_factory=list)
-    child_seconds: float = 0.0
-    fork_seconds: float = 0.0
-    forks: int = 0
-    _count: int = 0
+    At most two children walk at once: the oldest, left to finish (each finished census is a
+    point of the growth history), and the newest, which a newer census replaces (the report
+    wants the one nearest the peak, such as the one taken as a full collection starts).
+
+    Everything kept about the children while the program runs is numbers in arrays made before
+    it starts, never objects: a Python object that memslim keeps from the middle of a run sits
+    in one of pymalloc's arenas between the program's objects, and holds that whole arena (1
+    MiB) after the program freed its part. The census machinery's few hundred small objects
+    (a dataclass per child, its path, a tuple per census) kept 19 MiB of arenas that a run
+    without censuses gave back (json_csv_pipeline, at its end).
+    """
+
+    def __init__(self, top: int) -> None:
+        self.top = top
+        self.directory = tempfile.mkdtemp(prefix="memslim-census-")
+        self._rows = array.array("d", bytes(8 * _FIELDS * (_ROWS + 1)))  # row 0: unused
+        self._totals = array.array("d", bytes(8 * 4))
+        self.started = time.monotonic()  # about when tracking started
+        # The RSS ledger at the last census (set by results()): RSS explained near the peak.
+        self.peak_ledger: Any = None
+
+    # What was recorded, read after the run.
+
+    @property
+    def forks(self) -> int:
+        return int(self._totals[_FORKS])
+
+    @property
+    def child_seconds(self) -> float:
+        """How long children lived in all: while one lives, every page the program writes is
+        copied (copy-on-write) and the child takes a core. (Making the margin between censuses
+        widen when children take more than a share of the run was tried twice: it saved 5-20%
+        of the time and put the report's census at 78-85% of the peak instead of 96-100%.)"""
+        return self._totals[_CHILD_SECONDS]
+
+    @property
+    def done(self) -> list[tuple[int, str]]:
+        """(traced bytes, file) of each census that finished, in the order they were taken."""
+        return [(int(self._get(n, _TRACED)), self._path(n)) for n in self._numbers(_DONE)]
+
+    @property
+    def errors(self) -> list[str]:
+        """Why children failed (a sentence each)."""
+        found = []
+        for n in self._numbers(_FAILED):
+            with contextlib.suppress(OSError), open(self._path(n) + ".error") as f:
+                found.append(f.read())
+        return found
+
+    def _get(self, number: int, column: int) -> float:
+        return self._rows[number * _FIELDS + column]
+
+    def _set(self, number: int, column: int, value: float) -> None:
+        self._rows[number * _FIELDS + column] = value
+
+    def _numbers(self, state: float) -> list[int]:
+        """The censuses in ``state``, oldest first (a list made for the caller, then freed)."""
+        count = int(self._totals[_COUNT])
+        return [n for n in range(1, count + 1) if self._rows[n * _FIELDS + _STATE] == state]
+
+    def _path(self, number: int) -> str:
+        return os.path.join(self.directory, f"census-{number:05d}.pickle")
 
     def take(self) -> None:
         """Fork a census child now (replacing the newest one still walking, if two are)."""
-        self.running = [child for child in self.running if not self._reap(child, block=False)]
-        self.killed = [child for child in self.killed if not self._reap(child, block=False)]
-        if len(self.running) >= 2:
-            self._kill(self.running.pop())
-        from memslim.heap import retainer_summary, take_raw_census  # imported before the fork
+        for n in self._numbers(_RUNNING) + self._numbers(_KILLED):
+            self._reap(n, block=False)
+        running = self._numbers(_RUNNING)
+        if len(running) >= 2:
+            self._kill(running[-1])
+        # Imported by the run before it starts (cli.main): a lookup here.
+        from memslim.heap import retainer_summary, take_raw_census
 
-        self._count += 1
-        path = os.path.join(self.directory, f"census-{self._count:05d}.pickle")
+        number = int(self._totals[_COUNT]) + 1
+        if (number + 1) * _FIELDS > len(self._rows):
+            self._rows.frombytes(bytes(8 * _FIELDS * _ROWS))
+        self._totals[_COUNT] = number
+        path = self._path(number)
         traced = _core.traced_bytes()
+        memory = process_memory()  # this instant's RSS, for the child's ledger
+        seconds = time.monotonic() - self.started
         began = time.perf_counter()
         pid = _core.census_fork()
         if pid == 0:  # the child: never returns
+            # The allocators' state first, before the walk allocates: it is the parent's.
+            now = allocators_now()
             status = 1
             budget = child_memory_budget()
             unlimited = resource.getrlimit(resource.RLIMIT_DATA)
             try:
                 unlimited = _limit_child_memory(budget)
                 raw = take_raw_census(self.top, advice=True)
+                ledger = None if memory is None else RssLedger.from_parts(seconds, memory, now)
                 header = {
                     "traced_bytes": traced,
                     "summary": _encode(retainer_summary(raw)),
                     "child_private_bytes": _private_dirty_bytes(),
+                    "ledger": ledger,
                 }
                 # The header first: the parent reads every census's header, and the census
                 # itself from the last file only.
@@ -265,36 +319,40 @@ class ForkedCensuses:
                     f.write(why)
             finally:
                 os._exit(status)
-        self.fork_seconds += time.perf_counter() - began
-        self.forks += 1
-        self.running.append(_Child(pid, path, traced, time.time()))
+        self._totals[_FORK_SECONDS] += time.perf_counter() - began
+        self._totals[_FORKS] += 1
+        self._set(number, _PID, pid)
+        self._set(number, _TRACED, traced)
+        self._set(number, _STARTED, time.time())  # comparable with the census file's mtime
+        self._set(number, _STATE, _RUNNING)
 
     def behind(self, peak_bytes: int, current_bytes: int) -> bool:
         """Whether a census now would see 95% of the peak's bytes and none taken so far does."""
         near = NEAR_PEAK * peak_bytes
-        return (
-            current_bytes >= near
-            and all(child.traced_bytes < near for child in self.running)
-            and all(traced < near for traced, _ in self.done)
+        return current_bytes >= near and all(
+            self._get(n, _TRACED) < near for n in self._numbers(_RUNNING) + self._numbers(_DONE)
         )
 
-    def _reap(self, child: _Child, *, block: bool) -> bool:
-        """Whether ``child`` has ended (waiting for it if ``block``)."""
+    def _reap(self, number: int, *, block: bool) -> bool:
+        """Whether child ``number`` has ended (waiting for it if ``block``)."""
+        pid = int(self._get(number, _PID))
         try:
-            pid, _status = os.waitpid(child.pid, 0 if block else os.WNOHANG)
+            ended, _status = os.waitpid(pid, 0 if block else os.WNOHANG)
         except ChildProcessError:  # reaped by someone else (a SIGCHLD handler of the program)
-            pid = child.pid
-        if pid == 0:
+            ended = pid
+        if ended == 0:
             return False
-        lived = (child.killed_at or time.time()) - child.started
+        path, started = self._path(number), self._get(number, _STARTED)
+        lived = (self._get(number, _KILLED_AT) or time.time()) - started
         with contextlib.suppress(OSError):  # it ended when it wrote its census
-            lived = os.stat(child.path).st_mtime - child.started
-        self.child_seconds += max(0.0, lived)
-        if os.path.exists(child.path):
-            self.done.append((child.traced_bytes, child.path))
-        elif os.path.exists(child.path + ".error"):
-            with open(child.path + ".error") as f:
-                self.errors.append(f.read())
+            lived = os.stat(path).st_mtime - started
+        self._totals[_CHILD_SECONDS] += max(0.0, lived)
+        if os.path.exists(path):
+            self._set(number, _STATE, _DONE)
+        elif os.path.exists(path + ".error"):
+            self._set(number, _STATE, _FAILED)
+        else:
+            self._set(number, _STATE, _LOST)  # killed
         return True
 
     def finish(self, peak_bytes: int, timeout: float = 120.0) -> None:
@@ -305,20 +363,17 @@ class ForkedCensuses:
         # Only the newest child can bring a census nearer the peak than those already finished:
         # the older ones are killed rather than waited for (their censuses would only add a
         # point to the growth history, and they share the CPU with the newest).
-        newest = max(self.running, key=lambda child: child.traced_bytes, default=None)
-        for child in list(self.running):
-            if child is not newest and not self._reap(child, block=False):
-                self._kill(child)
-        self.running = [newest] if newest is not None else []
-        while self.running:
-            self.running = [child for child in self.running if not self._reap(child, block=False)]
+        running = self._numbers(_RUNNING)
+        newest = max(running, key=lambda n: self._get(n, _TRACED), default=None)
+        for n in running:
+            if n != newest and not self._reap(n, block=False):
+                self._kill(n)
+        while newest is not None and not self._reap(newest, block=False):
             close_enough = any(traced >= NEAR_PEAK * peak_bytes for traced, _ in self.done)
-            if self.running and (close_enough or time.monotonic() > deadline):
-                for child in self.running:
-                    self._kill(child)
-                self.running = []
-            elif self.running:
-                time.sleep(0.005)
+            if close_enough or time.monotonic() > deadline:
+                self._kill(newest)
+                break
+            time.sleep(0.005)
 
     def results(self) -> tuple[tuple[int, dict[str, Any]] | None, list[tuple[int, Any]], dict]:
         """The last census (traced bytes, raw census), every census's retainer summary (oldest
@@ -327,7 +382,7 @@ class ForkedCensuses:
         history: list[tuple[int, Any]] = []
         costs = {
             "forks": self.forks,
-            "fork_seconds": self.fork_seconds,
+            "fork_seconds": self._totals[_FORK_SECONDS],
             "child_seconds": self.child_seconds,  # all children, replaced ones included
             "child_private_bytes_max": 0,
         }
@@ -344,18 +399,20 @@ class ForkedCensuses:
                 if number == len(done) - 1:
                     raw = _unpack_sites(_decode(pickle.load(f), live, gone))
                     last = (header["traced_bytes"], raw)
+                    self.peak_ledger = header.get("ledger")
         return last, history, costs
 
-    def _kill(self, child: _Child) -> None:
-        os.kill(child.pid, signal.SIGKILL)
-        child.killed_at = time.time()
-        self.killed.append(child)  # reaped later (take, close)
+    def _kill(self, number: int) -> None:
+        """Ends child ``number`` now; it is reaped later (take, close): the kernel frees a large
+        child's pages for milliseconds, and the program need not wait for that."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(self._get(number, _PID)), signal.SIGKILL)
+        self._set(number, _KILLED_AT, time.time())
+        self._set(number, _STATE, _KILLED)
 
     def close(self) -> None:
-        for child in self.running:
-            self._kill(child)
-        self.running = []
-        for child in self.killed:
-            self._reap(child, block=True)
-        self.killed = []
+        for n in self._numbers(_RUNNING):
+            self._kill(n)
+        for n in self._numbers(_KILLED):
+            self._reap(n, block=True)
         shutil.rmtree(self.directory, ignore_errors=True)

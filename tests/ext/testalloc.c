@@ -182,6 +182,19 @@ static PyObject *t_native_free_all(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* native_free_first(count): frees the `count` oldest native blocks, keeps the others. */
+static PyObject *t_native_free_first(PyObject *self, PyObject *args) {
+    Py_ssize_t count;
+    if (!PyArg_ParseTuple(args, "n", &count)) return NULL;
+    pthread_mutex_lock(&table_lock);
+    if (count > nnative) count = nnative;
+    for (Py_ssize_t i = 0; i < count; i++) free(native_blocks[i]);
+    memmove(native_blocks, native_blocks + count, (nnative - count) * sizeof(void *));
+    nnative -= count;
+    pthread_mutex_unlock(&table_lock);
+    Py_RETURN_NONE;
+}
+
 /* One anonymous map at a time: map(pages) makes it (touched), unmap(first_page, pages) cuts
  * any part of it. */
 static char *mapped = NULL;
@@ -214,6 +227,7 @@ static PyMethodDef methods[] = {
     {"native", t_native, METH_VARARGS, NULL},
     {"native_in_thread", t_native_in_thread, METH_VARARGS, NULL},
     {"native_free_all", t_native_free_all, METH_NOARGS, NULL},
+    {"native_free_first", t_native_free_first, METH_VARARGS, NULL},
     {"alloc", t_alloc, METH_VARARGS, NULL},
     {"alloc_raw_in_threads", t_alloc_raw_in_threads, METH_VARARGS, NULL},
     {"free_all", t_free_all, METH_NOARGS, NULL},

@@ -567,6 +567,18 @@ bool stats_of_slot(const Recording& rec, std::uint32_t slot, SiteStats* stats) {
 
 }  // namespace
 
+bool hooked_allocator_original(PyMemAllocatorDomain domain, PyMemAllocatorEx* original) {
+    PyMemAllocatorEx current{};
+    PyMem_GetAllocator(domain, &current);
+    for (const DomainHook& hook : g_hooks) {
+        if (hook.domain == domain && current.ctx == &hook) {
+            *original = hook.original;
+            return true;
+        }
+    }
+    return false;
+}
+
 void set_census(PyObject* callback, double margin, std::int64_t first_bytes) {
     Py_XINCREF(callback);
     Py_XDECREF(g_census_callback);
@@ -730,6 +742,17 @@ std::int64_t peak_traced_bytes() {
     if (!g_recording) return 0;
     std::lock_guard<SpinLock> hold(g_recording->lock);
     return g_recording->peak.peak();
+}
+
+std::array<std::int64_t, kDomains> live_bytes_by_domain() {
+    std::array<std::int64_t, kDomains> live{};
+    if (!g_recording) return live;
+    Recording& rec = *g_recording;
+    std::lock_guard<SpinLock> hold(rec.lock);
+    for (std::uint32_t slot = 0; slot < rec.peak.sites(); ++slot) {
+        live[static_cast<std::size_t>(rec.domain_of_slot[slot])] += rec.peak.live(slot);
+    }
+    return live;
 }
 
 TrackResult collect_result(bool with_sites) {

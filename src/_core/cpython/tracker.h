@@ -10,6 +10,7 @@
 
 #include <Python.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -114,6 +115,9 @@ bool in_forked_child();
 std::int64_t traced_bytes();
 std::int64_t peak_traced_bytes();
 
+// Traced bytes live now, per domain (kDomainNames' order): O(sites).
+std::array<std::int64_t, kDomains> live_bytes_by_domain();
+
 // Aggregates what was recorded (totals, timeline, and with `with_sites` every site). Needs the
 // GIL; tracking may still run.
 TrackResult collect_result(bool with_sites = true);
@@ -187,6 +191,10 @@ std::int64_t site_bytes_at_peak(engine::SiteId site);
 // from the callback are reported as unraisable, never raised into the program. Pass nullptr to
 // turn censuses off. Needs the GIL.
 void set_census(PyObject* callback, double margin, std::int64_t first_bytes);
+
+// Whether memslim's hooks are `domain`'s allocator now; if so, *original is the allocator they
+// forward to. Needs the GIL.
+bool hooked_allocator_original(PyMemAllocatorDomain domain, PyMemAllocatorEx* original);
 
 // The site of the live block at `address`, if tracking recorded it (in sample mode, only sampled
 // blocks are known). Needs the GIL.

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import os
 import pickle
 import platform
 import sys
 import threading
+from typing import Any
 
 from memslim import __version__
 from memslim.cli.target import (
@@ -220,6 +222,12 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         watch_gc(False)
     if os.getpid() != start_pid or _core.in_forked_child():
         return outcome.exit_code  # a forked child: the report is the parent's to write
+    from memslim.rss import RssLedger, allocators_now, process_memory
+
+    # RSS at the end, explained: read before the report allocates anything.
+    memory = process_memory()
+    end = None if memory is None else RssLedger.from_parts(-1, memory, allocators_now())
+    ledgers: dict[str, Any] = {"at_peak_census": None, "end": end}
     # The report makes many short-lived objects while the program's whole heap is still alive:
     # collections during it would walk that heap again and again, for nothing.
     gc_was_enabled = gc.isenabled()
@@ -230,6 +238,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             try:
                 forked.finish(_core.peak_traced_bytes())
                 last, forked_history, costs = forked.results()
+                ledgers["at_peak_census"] = forked.peak_ledger
                 for error in forked.errors[:1]:
                     print(f"memslim: {error}", file=sys.stderr)
             except (OSError, EOFError, pickle.UnpicklingError) as e:
@@ -240,7 +249,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             if last is not None and last[0] >= int(census.get("traced_bytes", -1)):  # type: ignore[call-overload]
                 census.update(raw=last[1], traced_bytes=last[0])
                 history = forked_history
-        return _report(args, target, outcome, census, history, costs)
+        return _report(args, target, outcome, census, history, costs, ledgers)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -253,6 +262,7 @@ def _report(
     census: dict[str, object],
     history: list[tuple[int, list[tuple[str, int, int | None]]]],
     census_costs: dict[str, float] | None,
+    ledgers: dict[str, Any],
 ) -> int:
     from memslim import _core
 
@@ -264,6 +274,8 @@ def _report(
     from memslim.report.terminal import print_run_report
 
     profile = Profile.from_core(_core.tracking_result(OWN_PREFIX))
+    if ledgers.get("end") is not None:
+        ledgers["end"] = dataclasses.replace(ledgers["end"], seconds=profile.elapsed_seconds)
     heap = None
     if "raw" in census:
         from memslim.heap import census_from_raw
@@ -288,6 +300,7 @@ def _report(
         census=heap,
         findings=findings,
         untraced=untraced,
+        rss=ledgers,
     )
     if args.json:
         report = build_report(
@@ -298,6 +311,7 @@ def _report(
             findings=findings,
             census_costs=census_costs,
             untraced=untraced,
+            rss=ledgers,
         )
         try:
             write_report(report, args.json)

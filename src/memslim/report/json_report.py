@@ -27,6 +27,7 @@ def build_report(
     findings: list[Finding] | None = None,
     census_costs: dict[str, float] | None = None,
     untraced: list[str] | None = None,
+    rss: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     lines = profile.lines()[:top_lines]
     report = {
@@ -53,6 +54,15 @@ def build_report(
             "sites": profile.site_count,
             # Why a kind of memory is not traced in this run (NumPy too old, ...).
             "untraced": list(untraced or []),
+        },
+        # RSS explained (memslim.rss): at the census nearest the peak and at the end; null
+        # where not taken (no census, no /proc).
+        "rss_ledger": {
+            when: (ledger.as_json() if ledger is not None else None)
+            for when, ledger in (
+                ("at_peak_census", (rss or {}).get("at_peak_census")),
+                ("end", (rss or {}).get("end")),
+            )
         },
         "lines": [line.as_json() for line in lines],
         "stacks": [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import linecache
 import os
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.syntax import Syntax
@@ -53,6 +53,7 @@ def print_run_report(
     census: tuple[int, HeapCensus] | None = None,
     findings: list[Finding] | None = None,
     untraced: list[str] | None = None,
+    rss: dict[str, Any] | None = None,
 ) -> None:
     console = console or report_console()
     estimate = " (estimated from samples)" if profile.mode == "sample" else ""
@@ -113,8 +114,38 @@ def print_run_report(
         print_function_table(frame, per_line, profile.peak_bytes, console=console)
     if census is not None:
         print_census(census[0], census[1], profile.peak_bytes, top=top, console=console)
+    if rss:
+        print_rss_ledger(rss, profile.peak_bytes, console=console)
     if findings:
         print_findings(findings, profile.peak_bytes, console=console)
+
+
+def print_rss_ledger(rss: dict[str, Any], peak_bytes: int, *, console: Console) -> None:
+    """RSS explained: what resident memory was made of near the peak and at the end."""
+    from memslim.rss import why_rss_stays_high
+
+    columns = [(when, ledger) for when, ledger in rss.items() if ledger is not None]
+    if not columns:
+        return
+    names = {"at_peak_census": "at the census nearest the peak", "end": "at the end"}
+    table = Table(title="RSS explained", title_justify="left")
+    table.add_column("")
+    for when, ledger in columns:
+        table.add_column(f"{names.get(when, when)} ({ledger.seconds:.2f} s)", justify="right")
+    table.add_row("RSS", *(format_bytes(ledger.rss) for _, ledger in columns))
+    labels = [label for label, _ in columns[0][1].rows()]
+    for i, label in enumerate(labels):
+        cells = []
+        for _, ledger in columns:
+            value = ledger.rows()[i][1]
+            cells.append("not known" if value is None else format_bytes(value))
+        table.add_row(label, *cells)
+    console.print(table)
+    end = rss.get("end")
+    if end is not None:
+        why = why_rss_stays_high(end, peak_bytes)
+        if why is not None:
+            console.print(Text(why))
 
 
 def print_findings(findings: list[Finding], peak_bytes: int, *, console: Console) -> None:
