@@ -27,9 +27,9 @@ def _run(tmp_path: Path, source: str, *args: str) -> tuple[dict[str, Any], str]:
     script = tmp_path / "program.py"
     script.write_text(textwrap.dedent(source))
     report = tmp_path / f"report-{args[-1]}.json"
+    command = [sys.executable, "-m", "memslim", "run", "--no-census", "--json", str(report)]
     done = subprocess.run(
-        [sys.executable, "-m", "memslim", "run", "--no-census", "--json", str(report)]
-        + [str(script), *args],
+        [*command, str(script), *args],
         capture_output=True,
         text=True,
         timeout=300,
