@@ -631,6 +631,8 @@ NB_MODULE(_core, m) {
           "it cannot be done, else ''.");
     m.def("uninstall_native_hooks", &memslim::cpython::uninstall_native_hooks,
           "Stop recording the C allocator's blocks.");
+    m.def("reserved_map_bytes", &memslim::cpython::reserved_map_bytes,
+          "Address space native code reserved while tracking (PROT_NONE or MAP_NORESERVE).");
     m.def("native_hooks_installed", &memslim::cpython::native_hooks_installed,
           "Whether the C allocator's blocks are being recorded.");
     m.def(

@@ -17,8 +17,11 @@ from memslim import _core
 
 _NUMPY_CORE = frozenset({"numpy._core._multiarray_umath", "numpy.core._multiarray_umath"})
 
-# Why NumPy's buffers are not traced in this run, if they are not (one line each).
+# Why NumPy's buffers or other memory are not traced in this run, if they are not (one line
+# each).
 problems: list[str] = []
+# Whether start() installed the native hooks (read by stop()).
+_state = {"native": False}
 
 
 def _install() -> None:
@@ -78,6 +81,8 @@ def start(*, native: bool = True) -> None:
     problem = _core.install_native_hooks()
     if problem:
         problems.append(problem)
+    else:
+        _state["native"] = True
     if _watcher not in sys.meta_path:
         sys.meta_path.insert(0, _watcher)
     _install()  # does nothing unless numpy is imported
@@ -85,8 +90,44 @@ def start(*, native: bool = True) -> None:
 
 def stop() -> None:
     """Tracking has stopped (``_core.stop_tracking`` restored NumPy's allocator and the C
-    allocator's slots already)."""
+    allocator's slots already). Adds to ``problems`` what native code did that memslim could
+    not count."""
     if _watcher in sys.meta_path:
         sys.meta_path.remove(_watcher)
     _core.uninstall_numpy_handler()
     _core.uninstall_native_hooks()
+    if not _state["native"]:
+        return
+    _state["native"] = False
+    reserved = _core.reserved_map_bytes()
+    if reserved >= 1 << 20:
+        problems.append(
+            f"{reserved / (1 << 20):,.1f} MiB of address space that native code reserved"
+            " (anonymous maps with PROT_NONE or MAP_NORESERVE: the arenas of an allocator"
+            " inside a library, or of glibc's threads) is not counted as held; what that"
+            " allocator hands out of it is not seen"
+        )
+    pool = _arrow_pool()
+    if pool is not None:
+        problems.append(pool)
+
+
+def _arrow_pool() -> str | None:
+    """PyArrow's memory pool, when the program uses one memslim cannot see (its allocator is
+    linked into libarrow): what it holds, by its own count."""
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is None:
+        return None
+    try:
+        pool = pyarrow.default_memory_pool()
+        backend = pool.backend_name
+        if backend == "system":  # malloc: traced like any native code's
+            return None
+        used, most = pool.bytes_allocated(), pool.max_memory()
+    except Exception:  # an old or partial PyArrow: nothing to say
+        return None
+    return (
+        f"PyArrow's {backend} pool, linked into libarrow, is not seen: by its own count it held"
+        f" {used:,} bytes at the end and {most:,} at most"
+        " (ARROW_DEFAULT_MEMORY_POOL=system makes it use malloc, which memslim traces)"
+    )

@@ -199,13 +199,18 @@ static PyObject *t_native_free_first(PyObject *self, PyObject *args) {
  * any part of it. */
 static char *mapped = NULL;
 
+/* map(pages, reserve=0): 0 a map written to; 1 MAP_NORESERVE, 2 PROT_NONE (reservations, as
+ * allocators inside libraries make them: not written). */
 static PyObject *t_map(PyObject *self, PyObject *args) {
     Py_ssize_t pages;
-    if (!PyArg_ParseTuple(args, "n", &pages)) return NULL;
+    int reserve = 0;
+    if (!PyArg_ParseTuple(args, "n|i", &pages, &reserve)) return NULL;
     long page = sysconf(_SC_PAGESIZE);
-    void *p = mmap(NULL, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int prot = reserve == 2 ? PROT_NONE : PROT_READ | PROT_WRITE;
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | (reserve == 1 ? MAP_NORESERVE : 0);
+    void *p = mmap(NULL, pages * page, prot, flags, -1, 0);
     if (p == MAP_FAILED) return PyErr_NoMemory();
-    memset(p, 1, pages * page);
+    if (reserve == 0) memset(p, 1, pages * page);
     mapped = p;
     Py_RETURN_NONE;
 }

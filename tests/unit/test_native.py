@@ -141,6 +141,22 @@ def test_anonymous_maps_and_partial_unmaps(testalloc: Any) -> None:
     assert t.profile.end_by_domain["mmap"] == 0
 
 
+@pytest.mark.parametrize("reserve", [1, 2], ids=["MAP_NORESERVE", "PROT_NONE"])
+def test_address_space_reserved_is_not_counted_as_held(testalloc: Any, reserve: int) -> None:
+    page = os.sysconf("SC_PAGESIZE")
+    with memslim.track() as t:
+        line = here()
+        testalloc.map(4096, reserve)  # 16 MiB of address space, nothing written
+        reserved = _core.reserved_map_bytes()
+        written = here()
+        testalloc.map(3)  # a map written to, beside it: counted
+    testalloc.unmap(0, 3)
+    at_line = [s for s in t.profile.lines() if s.file == __file__ and s.line == line]
+    assert sum(s.native_at_peak.get("mmap", 0) for s in at_line) == 0
+    assert line_stats(t.profile, written).native_at_peak.get("mmap") == 3 * page
+    assert reserved == 4096 * page
+
+
 LATE = """
 import importlib.util, json, sys
 import memslim

@@ -17,12 +17,14 @@
 //
 // A block is recorded once, by the outermost hook: PyMem's RAW domain calls malloc, NumPy's
 // handler calls malloc, pymalloc calls mmap, all from inside a hook (t_in_hook), and the
-// wrappers then only forward. Allocators linked statically into an object (PyArrow's jemalloc)
-// make no calls through a GOT and cannot be seen this way.
+// wrappers then only forward. Allocators linked statically into an object (PyArrow's mimalloc
+// or jemalloc) make no calls through a GOT and cannot be seen this way; the address space they
+// reserve with mmap is summed apart (reserved_map_bytes), not counted as held.
 //
 // Linux x86-64 (ELF RELA relocations). Elsewhere install_native_hooks says it cannot.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace memslim::cpython {
@@ -35,5 +37,9 @@ std::string install_native_hooks();
 void uninstall_native_hooks();
 
 bool native_hooks_installed();
+
+// Anonymous maps made while tracking that only reserve address space (PROT_NONE or
+// MAP_NORESERVE): not counted as held, their bytes summed here (since install).
+std::uint64_t reserved_map_bytes();
 
 }  // namespace memslim::cpython
