@@ -4,6 +4,7 @@ multiprocessing, signals and bad input."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -186,6 +187,23 @@ def test_exit_status_and_exception_pass_through(tmp_path: Path) -> None:
     assert result.returncode == 1 and report["exit_code"] == 1
     assert "KeyError: 'missing'" in result.stderr
     assert "Traceback (most recent call last)" in result.stderr
+
+
+def test_a_report_reader_that_leaves_changes_nothing(tmp_path: Path) -> None:
+    # `memslim run ... 2>&1 | head -1`: stderr's reader is gone before the report is written.
+    script = tmp_path / "exits3.py"
+    script.write_text("import sys\nkept = [str(i) for i in range(50_000)]\nsys.exit(3)\n")
+    report = tmp_path / "report.json"
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    done = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--json", str(report), str(script)],
+        stderr=write_end,
+        timeout=300,
+    )
+    os.close(write_end)
+    assert done.returncode == 3  # the program's status, not a broken pipe's
+    assert json.loads(report.read_text())["exit_code"] == 3
 
 
 def test_sigint_produces_the_report_and_status_130(tmp_path: Path) -> None:

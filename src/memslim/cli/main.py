@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import gc
 import os
@@ -293,15 +294,9 @@ def _report(
     findings = advise(run_facts, everything=args.all_findings)
     from memslim._native import problems as untraced
 
-    print_run_report(
-        profile,
-        title=" ".join(target.argv),
-        top=args.top,
-        census=heap,
-        findings=findings,
-        untraced=untraced,
-        rss=ledgers,
-    )
+    status = outcome.exit_code
+    # The JSON first: a terminal that went away (`memslim run ... 2>&1 | head`) must not cost
+    # the file, nor change the exit status.
     if args.json:
         report = build_report(
             profile,
@@ -316,9 +311,29 @@ def _report(
         try:
             write_report(report, args.json)
         except OSError as e:
-            print(f"memslim: cannot write {args.json!r}: {e.strerror or e}", file=sys.stderr)
-            return outcome.exit_code or 2
-    return outcome.exit_code
+            _say(f"memslim: cannot write {args.json!r}: {e.strerror or e}")
+            status = outcome.exit_code or 2
+    # BrokenPipeError: its reader left (the console sent the rest to /dev/null).
+    with contextlib.suppress(BrokenPipeError):
+        print_run_report(
+            profile,
+            title=" ".join(target.argv),
+            top=args.top,
+            census=heap,
+            findings=findings,
+            untraced=untraced,
+            rss=ledgers,
+        )
+    return status
+
+
+def _say(line: str) -> None:
+    try:
+        print(line, file=sys.stderr)
+    except BrokenPipeError:  # stderr's reader left: the rest goes nowhere
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stderr.fileno())
+        os.close(devnull)
 
 
 def main(argv: list[str] | None = None) -> int:

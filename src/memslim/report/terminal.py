@@ -17,12 +17,28 @@ from memslim.profile_data import FrameInfo, LineStats, Profile
 from memslim.report.globals_table import format_bytes
 
 
+class _ReportConsole(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader of the report went away (``memslim run ... 2>&1 | head``). rich's own
+        handling exits with status 1 (and points stdout, not this console's file, at
+        /dev/null): the program's exit status would be lost. The rest of the report goes
+        nowhere, and the caller hears of it."""
+        self.quiet = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.file.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # a file object without a descriptor
+            pass
+        raise BrokenPipeError
+
+
 def report_console(file: TextIO | None = None) -> Console:
     """A console on ``file`` (stderr by default), at least 120 columns wide when it is not a
     terminal (logs, CI, files)."""
-    console = Console(file=file, stderr=file is None)
+    console = _ReportConsole(file=file, stderr=file is None)
     if not console.is_terminal:
-        console = Console(file=file, stderr=file is None, width=max(console.width, 120))
+        console = _ReportConsole(file=file, stderr=file is None, width=max(console.width, 120))
     return console
 
 
