@@ -170,3 +170,55 @@ def test_stdin_passes_through(tmp_path: Path) -> None:
     )
     assert result.returncode == 0
     assert result.stdout.strip() == "HELLO"
+
+
+ARGV_PROGRAM = "import sys\nprint(sys.argv[1:])\nkept = [1.5] * 100\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        # Everything after the script is the script's, options that look like memslim's too.
+        (["run", "--no-census", "prog.py", "--json", "x", "-h", "--", "-m", "y"],
+         ["--json", "x", "-h", "--", "-m", "y"]),
+        # A `--` before the target ends memslim's options and is not passed on.
+        (["run", "--top", "3", "--", "prog.py", "a", "--top"], ["a", "--top"]),
+        (["sizeof", "prog.py", "-x", "--top", "1"], ["-x", "--top", "1"]),
+    ],
+)  # fmt: skip
+def test_the_target_gets_every_word_after_it(
+    tmp_path: Path, command: list[str], expected: list[str]
+) -> None:
+    write(tmp_path / "prog.py", ARGV_PROGRAM)
+    ours = memslim_cli(*command, cwd=tmp_path)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout.splitlines()[0] == repr(expected)
+
+
+@pytest.mark.parametrize("form", [["-m", "json.tool"], ["-mjson.tool"]])
+def test_a_module_gets_every_word_after_it(tmp_path: Path, form: list[str]) -> None:
+    data = write(tmp_path / "data.json", '{"b": 1, "a": 2}')
+    report = tmp_path / "report.json"
+    ours = memslim_cli("run", "--json", str(report), *form, "--sort-keys", str(data), cwd=tmp_path)
+    theirs = python("-m", "json.tool", "--sort-keys", str(data), cwd=tmp_path)
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout  # keys sorted: --sort-keys reached json.tool
+    assert report.exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["run", "-m"], "memslim: error: run: -m needs a module name"),
+        (["run", "--top", "2"], "memslim: error: run: give a script to run (or -m MODULE)"),
+        (["run", "--bogus", "prog.py"], "memslim: error: unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_command_lines_are_one_line_errors(
+    tmp_path: Path, command: list[str], message: str
+) -> None:
+    write(tmp_path / "prog.py", ARGV_PROGRAM)
+    ours = memslim_cli(*command, cwd=tmp_path)
+    assert ours.returncode == 2
+    assert ours.stderr.strip().splitlines()[-1] == message
+    assert ours.stdout == ""  # the program never ran

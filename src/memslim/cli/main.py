@@ -26,12 +26,16 @@ from memslim.cli.target import (
 
 
 def _add_target_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-m", dest="module", metavar="MODULE", help="run a module, like python -m")
+    # Only for the usage and help: main() cuts the target off before argparse sees it
+    # (split_target), so that its arguments are never taken for memslim's.
+    parser.add_argument(
+        "-m", dest="module", metavar="MODULE", help="run a module, like python -m (ends options)"
+    )
     parser.add_argument(
         "target",
-        nargs=argparse.REMAINDER,
+        nargs="?",
         metavar="script.py [args...]",
-        help="the script to run and its arguments",
+        help="the script to run; it and every word after it go to the program",
     )
 
 
@@ -130,13 +134,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _target_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Target:
-    rest = list(args.target)
-    if args.module is not None:
-        return Target(module=args.module, args=rest)
-    if not rest:
-        parser.error(f"{args.command}: give a script to run (or -m MODULE)")
-    return Target(script=rest[0], args=rest[1:])
+# Commands that run a program: memslim's options end where the target starts.
+_RUNNERS = ("run", "sizeof")
+
+
+def split_target(argv: list[str], parser: argparse.ArgumentParser) -> tuple[list[str], list[str]]:
+    """``argv`` cut where the program to run starts, as ``python`` cuts its own: the first word
+    that is not one of the command's options (or an option's value) is the script, and ``-m
+    MODULE`` names a module; everything after goes to the program untouched (``--``, ``-h``,
+    ``--json`` included). A ``--`` before the target ends memslim's options and is dropped.
+    Returns (memslim's words, the target's words: ``[script, ...]`` or ``["-m", MODULE, ...]``).
+    """
+    if not argv or argv[0] not in _RUNNERS:
+        return argv, []
+    subcommands = next(
+        a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+    ).choices
+    takes_value = {
+        option
+        for action in subcommands[argv[0]]._actions
+        if action.nargs != 0 and action.option_strings
+        for option in action.option_strings
+    }
+    i = 1
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            return argv[:i], argv[i + 1 :]
+        if word == "-m" or (word.startswith("-m") and not word.startswith("--")):
+            module = word[2:] or (argv[i + 1] if i + 1 < len(argv) else "")
+            rest = argv[i + 1 :] if word[2:] else argv[i + 2 :]
+            return argv[:i], ["-m", module, *rest] if module else ["-m"]
+        if word == "-" or not word.startswith("-"):
+            return argv[:i], argv[i:]
+        # One of memslim's options (or one argparse will reject): its value comes with it.
+        i += 2 if word in takes_value else 1
+    return argv, []
+
+
+def _target_from(command: str, words: list[str], parser: argparse.ArgumentParser) -> Target:
+    if words[:1] == ["-m"]:
+        if len(words) < 2:
+            parser.error(f"{command}: -m needs a module name")
+        return Target(module=words[1], args=words[2:])
+    if not words:
+        parser.error(f"{command}: give a script to run (or -m MODULE)")
+    return Target(script=words[0], args=words[1:])
 
 
 def _heap_report(args: argparse.Namespace) -> int:
@@ -338,10 +381,12 @@ def _say(line: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    own, target_words = split_target(words, parser)
+    args = parser.parse_args(own)
     if args.command == "heap":
         return _heap_report(args)
-    target = _target_from(args, parser)
+    target = _target_from(args.command, target_words, parser)
     if args.command == "run" and args.json:
         from memslim.report.json_report import check_writable
 
