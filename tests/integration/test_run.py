@@ -206,6 +206,37 @@ def test_a_report_reader_that_leaves_changes_nothing(tmp_path: Path) -> None:
     assert json.loads(report.read_text())["exit_code"] == 3
 
 
+@pytest.mark.parametrize(
+    "program",
+    [
+        "import sys\nkept = [1.5] * 1000\nsys.stderr.close()\n",
+        "import os\nkept = [1.5] * 1000\nos.close(2)\n",
+        "import io, sys\nkept = [1.5] * 1000\nsys.stderr = io.StringIO()\nsys.exit(5)\n",
+        "import io, sys\nkept = [1.5] * 1000\nsys.stdout = io.StringIO()\nprint('hidden')\n",
+        "import signal\nsignal.signal(signal.SIGINT, lambda *a: None)\nkept = [1.5] * 1000\n",
+        "import sys\nsys.setprofile(lambda *a: None)\nkept = [1.5] * 1000\nprint('ran')\n",
+        "import sys\nsys.settrace(lambda *a: None)\nkept = [1.5] * 1000\nprint('ran')\n",
+        "import tracemalloc\ntracemalloc.start()\nkept = [str(i) for i in range(1000)]\n"
+        "print(tracemalloc.get_traced_memory()[0] > 0)\n",
+    ],
+    ids=["closes-sys.stderr", "closes-fd-2", "replaces-stderr", "replaces-stdout",
+         "own-sigint-handler", "setprofile", "settrace", "tracemalloc"],
+)  # fmt: skip
+def test_a_program_that_changes_its_own_world_runs_as_under_python(
+    tmp_path: Path, program: str
+) -> None:
+    script = tmp_path / "prog.py"
+    script.write_text(program)
+    plain = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60
+    )
+    report, result = run_json(tmp_path, script)
+    assert (result.returncode, result.stdout) == (plain.returncode, plain.stdout)
+    assert report["exit_code"] == plain.returncode
+    # The report reaches the terminal even where the program closed or replaced its stderr.
+    assert "exact mode — peak traced" in result.stderr
+
+
 def test_sigint_produces_the_report_and_status_130(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     process = subprocess.Popen(

@@ -11,7 +11,7 @@ import pickle
 import platform
 import sys
 import threading
-from typing import Any
+from typing import Any, TextIO
 
 from memslim import __version__
 from memslim.cli.target import (
@@ -208,6 +208,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     from memslim._tracking import watch_gc
 
     start_pid = os.getpid()
+    _keep_stderr()
     census: dict[str, object] = {}
     # Each census's top retainers (traced bytes, [(path, retained, items)]): what grows.
     history: list[tuple[int, list[tuple[str, int, int | None]]]] = []
@@ -284,9 +285,9 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
                 last, forked_history, costs = forked.results()
                 ledgers["at_peak_census"] = forked.peak_ledger
                 for error in forked.errors[:1]:
-                    print(f"memslim: {error}", file=sys.stderr)
+                    _say(f"memslim: {error}")
             except (OSError, EOFError, pickle.UnpicklingError) as e:
-                print(f"memslim: the census could not be read: {e}", file=sys.stderr)
+                _say(f"memslim: the census could not be read: {e}")
                 last = None
             finally:
                 forked.close()
@@ -356,10 +357,14 @@ def _report(
         except OSError as e:
             _say(f"memslim: cannot write {args.json!r}: {e.strerror or e}")
             status = outcome.exit_code or 2
-    # BrokenPipeError: its reader left (the console sent the rest to /dev/null).
-    with contextlib.suppress(BrokenPipeError):
+    from memslim.report.terminal import report_console
+
+    # BrokenPipeError: its reader left (the console sent the rest to /dev/null); OSError,
+    # ValueError: stderr was closed under memslim too. Neither is the program's exit status.
+    with contextlib.suppress(OSError, ValueError):
         print_run_report(
             profile,
+            console=report_console(_stream()),
             title=" ".join(target.argv),
             top=args.top,
             census=heap,
@@ -370,13 +375,36 @@ def _report(
     return status
 
 
-def _say(line: str) -> None:
+# Where memslim's own report and messages go: a copy of stderr made before the program ran, so
+# that a program that closes or replaces its stderr (sys.stderr.close(), os.close(2), a
+# StringIO) keeps its own behaviour and the report still reaches the terminal.
+_out: dict[str, TextIO] = {}
+
+
+def _keep_stderr() -> None:
     try:
-        print(line, file=sys.stderr)
-    except BrokenPipeError:  # stderr's reader left: the rest goes nowhere
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stderr.fileno())
-        os.close(devnull)
+        copy = os.dup(sys.stderr.fileno())  # not inherited by programs the target execs
+        _out["stream"] = os.fdopen(copy, "w", encoding=sys.stderr.encoding, errors="replace")
+    except (AttributeError, OSError, ValueError):  # no descriptor (a test's captured stderr)
+        _out["stream"] = sys.stderr
+
+
+def _stream() -> TextIO:
+    return _out.get("stream", sys.stderr)
+
+
+def _say(line: str) -> None:
+    """One line of memslim's own to stderr; nothing if stderr's reader left or it is closed."""
+    stream = _stream()
+    try:
+        print(line, file=stream, flush=True)
+    except BrokenPipeError:  # the rest goes nowhere
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
