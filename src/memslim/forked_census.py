@@ -192,7 +192,7 @@ def _limit_child_memory(budget: int | None) -> tuple[int, int]:
 _PID, _TRACED, _STARTED, _KILLED_AT, _STATE = range(5)
 _FIELDS = 5
 _RUNNING, _KILLED, _DONE, _FAILED, _LOST = 1.0, 2.0, 3.0, 4.0, 5.0
-_ROWS = 1024  # rows made at a time
+_ROWS = 64  # rows made at a time (more: the array's buffer, past pymalloc's 512 B, is malloc's)
 # _totals
 _FORKS, _FORK_SECONDS, _CHILD_SECONDS, _COUNT = range(4)
 

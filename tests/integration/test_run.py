@@ -237,6 +237,20 @@ def test_a_program_that_changes_its_own_world_runs_as_under_python(
     assert "exact mode — peak traced" in result.stderr
 
 
+def test_os_exit_still_writes_the_report(tmp_path: Path) -> None:
+    script = tmp_path / "quits.py"
+    script.write_text(
+        "import os\nkept = [str(i) for i in range(100_000)]\n"
+        "print('bye', flush=True)\nos._exit(4)\n"
+    )
+    report, result = run_json(tmp_path, script)
+    assert (result.returncode, result.stdout) == (4, "bye\n")
+    assert report["exit_code"] == 4
+    # The list and its strings are live at the end (the program never unwound): at line 2.
+    line = next(row for row in report["lines"] if row["line"] == 2)
+    assert line["bytes_at_peak"] >= 100_000 * sys.getsizeof("99999")
+
+
 def test_sigint_produces_the_report_and_status_130(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     process = subprocess.Popen(

@@ -11,7 +11,7 @@ import pickle
 import platform
 import sys
 import threading
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from memslim import __version__
 from memslim.cli.target import (
@@ -247,26 +247,71 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         args.mode, float(args.sample_interval), args.seed, stacks_above_caller=True
     )
     _native.start(native=not args.python_only)
+
+    def census_at_end() -> None:
+        # A program that ends at its peak (its data held by module globals, or its peak
+        # reached while importing, when censuses wait) has its census taken now.
+        if forked is None:
+            return
+        peak, now = _core.peak_traced_bytes(), _core.traced_bytes()
+        in_process = int(census.get("traced_bytes", -1))  # type: ignore[call-overload]
+        if forked.behind(peak, now) and in_process < NEAR_PEAK * peak:
+            take_census()
+
+    def stop() -> None:
+        _core.stop_tracking()
+        _native.stop()
+        _core.set_census(None)
+        watch_gc(False)
+
+    def finish(outcome: Outcome) -> int:
+        return _finish_run(args, target, outcome, forked, census, history)
+
+    real_exit = os._exit
+
+    def exit_now(status: int) -> NoReturn:
+        """os._exit, called by the program itself: the process ends without unwinding, so the
+        report is made first (the JSON above all), then the real os._exit. Forked children
+        (census children, multiprocessing's) and other threads exit at once."""
+        if (
+            os.getpid() == start_pid
+            and not _core.in_forked_child()
+            and threading.current_thread() is threading.main_thread()
+        ):
+            os._exit = real_exit
+            with contextlib.suppress(BaseException):
+                census_at_end()
+                stop()
+                main = sys.modules.get("__main__")
+                finish(Outcome(status, dict(getattr(main, "__dict__", {}))))
+        real_exit(status)
+
+    os._exit = exit_now
     try:
         outcome = run(prepared, target)
         try:
             _wait_for_threads()
         except KeyboardInterrupt:
             outcome = Outcome(130, outcome.main_globals, interrupted=True)
-        if forked is not None:
-            # A program that ends at its peak (its data held by module globals, or its peak
-            # reached while importing, when censuses wait) has its census taken now.
-            peak, now = _core.peak_traced_bytes(), _core.traced_bytes()
-            in_process = int(census.get("traced_bytes", -1))  # type: ignore[call-overload]
-            if forked.behind(peak, now) and in_process < NEAR_PEAK * peak:
-                take_census()
+        census_at_end()
     finally:
-        _core.stop_tracking()
-        _native.stop()
-        _core.set_census(None)
-        watch_gc(False)
+        os._exit = real_exit
+        stop()
     if os.getpid() != start_pid or _core.in_forked_child():
         return outcome.exit_code  # a forked child: the report is the parent's to write
+    return finish(outcome)
+
+
+def _finish_run(
+    args: argparse.Namespace,
+    target: Target,
+    outcome: Outcome,
+    forked: Any,
+    census: dict[str, object],
+    history: list[tuple[int, list[tuple[str, int, int | None]]]],
+) -> int:
+    """After the program (tracking stopped): the last census, the RSS ledger, the report."""
+    from memslim import _core
     from memslim.rss import RssLedger, allocators_now, process_memory
 
     # RSS at the end, explained: read before the report allocates anything.
