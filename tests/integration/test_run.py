@@ -260,14 +260,51 @@ def test_sigint_produces_the_report_and_status_130(tmp_path: Path) -> None:
     )  # fmt: skip
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "ready"
-    time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGINT)  # whatever memslim is doing then (a census, say)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
     assert "KeyboardInterrupt" in stderr
     report = json.loads(out.read_text())
     assert report["exit_code"] == 130
     assert report["peak"]["traced_bytes"] > 1_000_000
+
+
+STORM = """
+import sys
+kept = []
+print("ready", flush=True)
+for i in range(3_000_000):  # grows for seconds: censuses are taken all along
+    kept.append(str(i) * 8)
+sys.exit(3)  # reached only if the Ctrl-C was lost
+"""
+
+
+def test_sigint_is_never_lost_whenever_it_arrives(tmp_path: Path) -> None:
+    """Ctrl-C at many moments of a run that takes censuses all along, with a busy core: each
+    time the program gets its KeyboardInterrupt (status 130) and the report is written."""
+    script = tmp_path / "storm.py"
+    script.write_text(STORM)
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        for offset_ms in range(0, 240, 20):
+            out = tmp_path / f"report-{offset_ms}.json"
+            process = subprocess.Popen(
+                [sys.executable, "-m", "memslim", "run", "--json", str(out), str(script)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
+            # Deliberate offsets, not a wait: the signal must work at any of them.
+            time.sleep(offset_ms / 1000)
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=300)
+            # 3: the program ran to its end, the signal lost.
+            assert process.returncode == 130, (offset_ms, stderr[-500:])
+            assert "KeyboardInterrupt" in stderr
+            assert json.loads(out.read_text())["exit_code"] == 130
+    finally:
+        busy.kill()
+        busy.wait()
 
 
 def test_sample_mode_runs_and_estimates(tmp_path: Path) -> None:

@@ -512,7 +512,78 @@ void schedule_next_census(std::int64_t traced) {
 // The import system's _find_and_load: while it runs, the program is importing (set_census).
 PyObject* g_import_code = nullptr;
 
+// An exception of the program's raised while a census ran inside a GC callback (see
+// run_census): raised again, into the program, by a pending call as soon as the collection
+// ends.
+PyObject* g_deferred_exception = nullptr;
+
+// The exception being raised, as an instance (new reference), and cleared.
+PyObject* take_exception() {
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (traceback != nullptr && value != nullptr) PyException_SetTraceback(value, traceback);
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+    return value;
+#endif
+}
+
+// Raises `exception` (an instance; the reference is stolen).
+void raise_exception(PyObject* exception) {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exception);
+#else
+    PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exception)), exception);
+    Py_DECREF(exception);
+#endif
+}
+
+int raise_deferred(void*) {
+    if (g_deferred_exception == nullptr) return 0;
+    PyObject* exception = g_deferred_exception;
+    g_deferred_exception = nullptr;
+    raise_exception(exception);
+    return -1;
+}
+
+// After the census callback failed: memslim's own error (an Exception) is reported as
+// unraisable and the program goes on; anything else — the KeyboardInterrupt of a Ctrl-C that
+// arrived during the census, the SystemExit of a signal handler of the program's — is the
+// program's, and reaches it as it would have without memslim: at once when the census runs as
+// a pending call (returns -1), else (inside a GC callback, where CPython would write it off)
+// from a pending call right after.
+int after_failed_census(bool can_raise) {
+    if (PyErr_ExceptionMatches(PyExc_Exception)) {
+        PyErr_WriteUnraisable(g_census_callback);
+        return 0;
+    }
+    if (can_raise) return -1;
+    PyObject* exception = take_exception();
+    if (exception == nullptr) return 0;
+    if (g_deferred_exception == nullptr) {
+        g_deferred_exception = exception;
+        if (Py_AddPendingCall(raise_deferred, nullptr) != 0) {
+            raise_exception(g_deferred_exception);  // no room: as unraisable after all
+            g_deferred_exception = nullptr;
+            PyErr_WriteUnraisable(g_census_callback);
+        }
+    } else {
+        Py_DECREF(exception);  // one is on its way already
+    }
+    return 0;
+}
+
+int census_now(bool can_raise);
+
 int run_census(void*) {
+    return census_now(true);
+}
+
+int census_now(bool can_raise) {
     // A census scheduled at a plateau may run after the program started freeing: one below the
     // last census would replace a census nearer the peak. Skip it.
     const bool below_last =
@@ -535,8 +606,9 @@ int run_census(void*) {
             UntrackedScope untracked;  // memslim's own allocations: not the program's
             result = PyObject_CallNoArgs(g_census_callback);
         }
+        int status = 0;
         if (result == nullptr) {
-            PyErr_WriteUnraisable(g_census_callback);
+            status = after_failed_census(can_raise);
         } else {
             Py_DECREF(result);
         }
@@ -550,9 +622,11 @@ int run_census(void*) {
         const std::int64_t traced = g_recording->current_mirror.load();
         g_last_census_bytes.store(traced);
         schedule_next_census(traced);
+        g_census_pending.store(false);
+        return status;
     }
     g_census_pending.store(false);
-    return 0;  // never raise into the program
+    return 0;
 }
 
 // The stats of the site in `slot`; false if it never allocated. Needs `rec.lock`.
@@ -888,7 +962,7 @@ void census_before_collection() {
     }
     if (current * 100 < peak * 97 || !worth_an_extra_census(current)) return;
     g_census_pending.store(true);
-    run_census(nullptr);
+    census_now(false);  // inside the collector's callback: nothing may be raised from here
 }
 
 void set_gc_collecting(bool collecting) {
