@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs every test: the C++ engine's GoogleTest suite (CTest),
-# then the Python package with pytest, on CPython 3.11 and on any 3.12/3.13 pyenv provides.
+# then the Python package with pytest, on CPython 3.11 and on any 3.12/3.13 pyenv provides,
+# and both again against an AddressSanitizer + UndefinedBehaviorSanitizer build (sanitize.sh).
 # CI (.ci/run) calls exactly this; with CI set, C++ warnings are errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,9 @@ step "Lint (ruff)"
 
 step "Python tests (pytest)"
 "$PYTHON" -m pytest
+
+step "Sanitized build: C++ tests and the Python suite under ASan + UBSan"
+bash scripts/sanitize.sh
 
 # Other CPython versions, where this machine has them (pyenv).
 for minor in 3.12 3.13; do

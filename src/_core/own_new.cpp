@@ -8,6 +8,10 @@
 // Python loads extension modules with RTLD_LOCAL, so no other object sees them. Blocks they make
 // may still be freed by libstdc++'s operator delete (a std::thread's state), which calls free()
 // as these do.
+//
+// Not in a sanitized build (MEMSLIM_SANITIZE): AddressSanitizer supplies operator new itself
+// and reports a block made by its operator new (in libstdc++) and freed here with free().
+#if !defined(MEMSLIM_SANITIZED)
 #include <cstdlib>
 #include <new>
 
@@ -72,3 +76,5 @@ void operator delete(void* ptr, std::size_t, std::align_val_t) noexcept {
 void operator delete[](void* ptr, std::size_t, std::align_val_t) noexcept {
     std::free(ptr);
 }
+
+#endif  // !MEMSLIM_SANITIZED

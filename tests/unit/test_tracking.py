@@ -4,6 +4,7 @@ frees, reallocs, the peak, sample-mode estimates, and the profile decorator."""
 from __future__ import annotations
 
 import io
+import os
 import sys
 import threading
 import tracemalloc
@@ -68,8 +69,11 @@ def test_raw_allocations_without_the_gil_from_native_threads(testalloc: Any) -> 
         testalloc.alloc_raw_in_threads(8, 1000, 64)
     no_stack = [s for s in t.profile.lines() if s.file == "<native thread>"]
     assert len(no_stack) == 1
-    assert no_stack[0].allocations == 8 * 1000
     assert no_stack[0].bytes_live == 8 * 1000 * 64
+    if "MEMSLIM_SANITIZED" in os.environ:  # AddressSanitizer's runtime mallocs in each thread
+        assert no_stack[0].allocations >= 8 * 1000
+    else:
+        assert no_stack[0].allocations == 8 * 1000
 
 
 def test_realloc_moves_the_bytes_to_the_reallocating_line(testalloc: Any) -> None:

@@ -332,8 +332,11 @@ void write_slot(void** slot, void* value, std::uintptr_t relro_begin, std::uintp
 int patch_object(dl_phdr_info* info, std::size_t, void* arg) {
     auto& patcher = *static_cast<Patcher*>(arg);
     const char* name = info->dlpi_name != nullptr ? info->dlpi_name : "";
+    // Not the program's: the loader, the vDSO, memslim itself, and a sanitizer's runtime (it
+    // is the C allocator under a sanitized build: scripts/sanitize.sh).
     if (std::strstr(name, "linux-vdso") != nullptr || std::strstr(name, "/ld-linux") != nullptr ||
-        std::strncmp(name, "ld-linux", 8) == 0 ||
+        std::strncmp(name, "ld-linux", 8) == 0 || std::strstr(name, "/libasan.") != nullptr ||
+        std::strstr(name, "/libubsan.") != nullptr || std::strstr(name, "/libtsan.") != nullptr ||
         (patcher.own_file != nullptr && std::strcmp(name, patcher.own_file) == 0)) {
         return 0;
     }
