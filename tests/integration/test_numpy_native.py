@@ -197,16 +197,10 @@ def test_pyarrow_pool_is_named_with_its_own_count(tmp_path: Path) -> None:
         "pool = pa.default_memory_pool()\n"
         "print(pool.backend_name, pool.bytes_allocated(), pool.max_memory())\n"
     )
-    report = tmp_path / "arrow.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "memslim", "run", "--no-census", "--json", str(report), str(script)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    report, done = run_json(tmp_path, script, "--no-census")
     assert done.returncode == 0, done.stderr
     backend, used, most = done.stdout.split()
-    untraced = json.loads(report.read_text())["memslim"]["untraced"]
+    untraced = report["memslim"]["untraced"]
     if backend == "system":  # malloc: traced, nothing to say
         assert not any("PyArrow" in line for line in untraced)
         return
@@ -217,4 +211,4 @@ def test_pyarrow_pool_is_named_with_its_own_count(tmp_path: Path) -> None:
         for line in untraced
     ), untraced
     # Its arenas are reserved address space, not counted as held.
-    assert json.loads(report.read_text())["peak"]["by_domain"]["mmap"] < 1 << 20
+    assert report["peak"]["by_domain"]["mmap"] < 1 << 20
