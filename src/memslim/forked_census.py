@@ -188,6 +188,19 @@ def _limit_child_memory(budget: int | None) -> tuple[int, int]:
     return before
 
 
+def promote(pid: int) -> bool:
+    """Gives census child ``pid`` normal priority: it ran at idle priority (SCHED_IDLE) so as
+    never to take CPU time from the program, but once the program has ended the report waits
+    for it, and at idle priority any other busy process on the machine stalled it (two busy
+    loops on two cores: the report waited as long as they ran). Whether it could: an
+    unprivileged user whose RLIMIT_NICE is 0 may not leave SCHED_IDLE."""
+    try:
+        os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
 # Each census's row in ForkedCensuses._rows (numbers, not objects: see there).
 _PID, _TRACED, _STARTED, _KILLED_AT, _STATE = range(5)
 _FIELDS = 5
@@ -358,20 +371,31 @@ class ForkedCensuses:
     def finish(self, peak_bytes: int, timeout: float = 120.0) -> None:
         """Wait for the children still walking (the newest census is the nearest to the peak),
         unless a finished census already saw 95% of the peak's bytes; one that does not finish
-        within ``timeout`` seconds is killed."""
+        within ``timeout`` seconds is killed. Each is given normal priority first (promote)."""
         deadline = time.monotonic() + timeout
-        # Only the newest child can bring a census nearer the peak than those already finished:
-        # the older ones are killed rather than waited for (their censuses would only add a
-        # point to the growth history, and they share the CPU with the newest).
         running = self._numbers(_RUNNING)
         newest = max(running, key=lambda n: self._get(n, _TRACED), default=None)
+        # The older one is waited for only while fewer than two censuses have finished: the
+        # growth advice compares censuses, and on a busy machine no child may have run at all
+        # while the program did (idle priority). Otherwise it is killed: its census would only
+        # add a point to the growth history, and it shares the CPU with the newest.
         for n in running:
-            if n != newest and not self._reap(n, block=False):
+            if n != newest and not self._reap(n, block=False) and len(self.done) >= 2:
                 self._kill(n)
-        while newest is not None and not self._reap(newest, block=False):
-            close_enough = any(traced >= NEAR_PEAK * peak_bytes for traced, _ in self.done)
-            if close_enough or time.monotonic() > deadline:
-                self._kill(newest)
+        for n in self._numbers(_RUNNING):
+            promote(int(self._get(n, _PID)))
+        while True:
+            for n in self._numbers(_RUNNING):
+                self._reap(n, block=False)
+            waiting = self._numbers(_RUNNING)
+            if not waiting:
+                break
+            done = self.done
+            close_enough = any(traced >= NEAR_PEAK * peak_bytes for traced, _ in done)
+            newest_over = newest not in waiting
+            if ((newest_over or close_enough) and len(done) >= 2) or time.monotonic() > deadline:
+                for n in waiting:
+                    self._kill(n)
                 break
             time.sleep(0.005)
 

@@ -70,3 +70,23 @@ def test_the_budget_is_half_of_the_memory_available() -> None:
     assert budget is not None
     # MemAvailable moves while the test runs: within 5% of half of it.
     assert abs(budget - available * 1024 // 2) <= available * 1024 // 40
+
+
+def test_the_child_waited_for_leaves_idle_priority() -> None:
+    read_end, write_end = os.pipe()
+    ready_read, ready_write = os.pipe()
+    pid = _core.census_fork()
+    if pid == 0:  # a census child, at idle priority: says so, then waits to be let go
+        try:
+            os.write(ready_write, str(os.sched_getscheduler(0)).encode())
+            os.read(read_end, 1)
+        finally:
+            os._exit(0)
+    try:
+        assert int(os.read(ready_read, 16)) == os.SCHED_IDLE
+        if not forked_census.promote(pid):
+            pytest.skip("this user may not leave SCHED_IDLE (RLIMIT_NICE)")
+        assert os.sched_getscheduler(pid) == os.SCHED_OTHER
+    finally:
+        os.write(write_end, b"x")
+        os.waitpid(pid, 0)
