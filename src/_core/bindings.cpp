@@ -679,9 +679,7 @@ NB_MODULE(_core, m) {
                 out["pymalloc_block_bytes"] = stats.pymalloc_block_bytes;
             }
             if (stats.malloc_known) {
-                out["malloc_used_bytes"] = stats.malloc_used_bytes;
                 out["malloc_free_bytes"] = stats.malloc_free_bytes;
-                out["malloc_mapped_bytes"] = stats.malloc_mapped_bytes;
             }
             return out;
         },

@@ -69,13 +69,11 @@ void read_pymalloc(AllocatorStats& stats) {
 AllocatorStats allocator_stats() {
     AllocatorStats stats;
     UntrackedScope untracked;  // the memstream's buffer is memslim's
-    // mallinfo2 first: the pymalloc report's buffer would count as used.
+    // mallinfo2 first: the pymalloc report's buffer would change its figures.
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
     const struct mallinfo2 info = mallinfo2();
     stats.malloc_known = true;
-    stats.malloc_used_bytes = info.uordblks + info.hblkhd;
     stats.malloc_free_bytes = info.fordblks;
-    stats.malloc_mapped_bytes = info.hblkhd;
 #endif
     read_pymalloc(stats);
     return stats;

@@ -15,12 +15,9 @@ struct AllocatorStats {
     bool pymalloc_known = false;
     std::uint64_t pymalloc_arena_bytes = 0;  // arenas allocated now, whole
     std::uint64_t pymalloc_block_bytes = 0;  // in blocks handed out (rounded to 16 bytes)
-    // glibc's malloc (mallinfo2, every arena): bytes in chunks handed out, free chunks it keeps,
-    // and chunks it mapped on their own (large blocks: in use until freed, then unmapped).
+    // glibc's malloc (mallinfo2, every arena): the free chunks it keeps.
     bool malloc_known = false;
-    std::uint64_t malloc_used_bytes = 0;
     std::uint64_t malloc_free_bytes = 0;
-    std::uint64_t malloc_mapped_bytes = 0;
 };
 
 // Reads both allocators' state. Needs the GIL (pymalloc's pools are read in place). Allocates

@@ -444,10 +444,9 @@ def _say(line: str) -> None:
     try:
         print(line, file=stream, flush=True)
     except BrokenPipeError:  # the rest goes nowhere
-        with contextlib.suppress(OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, stream.fileno())
-            os.close(devnull)
+        from memslim.report.terminal import silence
+
+        silence(stream)
     except (OSError, ValueError):
         pass
 

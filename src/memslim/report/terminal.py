@@ -17,6 +17,17 @@ from memslim.profile_data import FrameInfo, LineStats, Profile
 from memslim.report.globals_table import format_bytes
 
 
+def silence(file: Any) -> None:
+    """Points ``file``'s descriptor at /dev/null: its reader left, and what is still written
+    (or flushed at exit) goes nowhere instead of raising again. Nothing for a file without one."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, file.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 class _ReportConsole(Console):
     def on_broken_pipe(self) -> None:
         """The reader of the report went away (``memslim run ... 2>&1 | head``). rich's own
@@ -24,12 +35,7 @@ class _ReportConsole(Console):
         /dev/null): the program's exit status would be lost. The rest of the report goes
         nowhere, and the caller hears of it."""
         self.quiet = True
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self.file.fileno())
-            os.close(devnull)
-        except (OSError, ValueError, AttributeError):  # a file object without a descriptor
-            pass
+        silence(self.file)
         raise BrokenPipeError
 
 
@@ -149,13 +155,10 @@ def print_rss_ledger(rss: dict[str, Any], peak_bytes: int, *, console: Console) 
     for when, ledger in columns:
         table.add_column(f"{names.get(when, when)} ({ledger.seconds:.2f} s)", justify="right")
     table.add_row("RSS", *(format_bytes(ledger.rss) for _, ledger in columns))
-    labels = [label for label, _ in columns[0][1].rows()]
-    for i, label in enumerate(labels):
-        cells = []
-        for _, ledger in columns:
-            value = ledger.rows()[i][1]
-            cells.append("not known" if value is None else format_bytes(value))
-        table.add_row(label, *cells)
+    rows = [ledger.rows() for _, ledger in columns]  # the same labels in each
+    for i, (label, _) in enumerate(rows[0]):
+        cells = (row[i][1] for row in rows)
+        table.add_row(label, *("not known" if v is None else format_bytes(v) for v in cells))
     console.print(table)
     end = rss.get("end")
     if end is not None:
