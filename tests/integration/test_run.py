@@ -61,6 +61,31 @@ def test_exact_mode_agrees_with_tracemalloc(tmp_path: Path) -> None:
         assert abs(mine - line["bytes"]) / line["bytes"] < 0.02, (line, mine)
 
 
+def test_eight_threads_agree_with_tracemalloc(tmp_path: Path) -> None:
+    # Eight threads allocate at once (a barrier starts them together) and each keeps its list:
+    # every block of every thread is charged, to the thread's own line, as tracemalloc (in a
+    # process of its own, without memslim) counts it. Python's domains only, as tracemalloc's.
+    script = FIXTURES / "threads_job.py"
+    report, result = run_json(tmp_path, script, "--python-only")
+    reference = tracemalloc_reference(tmp_path, script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "400000"
+    peak = report["peak"]["traced_bytes"]
+    assert abs(peak - reference["peak"]) / reference["peak"] < 0.01, (peak, reference["peak"])
+    # The workers' line: eight lists of 50,000 strings, all held to the end (so its bytes at the
+    # peak are its bytes at the end, tracemalloc's snapshot).
+    theirs = next(
+        line for line in reference["lines"] if line["file"] == str(script) and line["line"] == 11
+    )
+    assert theirs["bytes"] > 8 * 50_000 * 50  # the reference saw every thread's strings
+    ours = next(
+        line["bytes_at_peak"]
+        for line in report["lines"]
+        if line["file"] == str(script) and line["line"] == 11
+    )
+    assert abs(ours - theirs["bytes"]) / theirs["bytes"] < 0.01, (ours, theirs)
+
+
 def test_transient_structure_is_live_at_the_peak(tmp_path: Path) -> None:
     script = tmp_path / "transient.py"
     script.write_text(

@@ -1,5 +1,10 @@
-"""Eight threading.Thread workers, each building and dropping dicts, lists and strings."""
+"""Eight threading.Thread workers, each building and dropping dicts, lists and strings.
 
+With ``--sequential`` the same eight workers run one after another in the main thread: the
+same work and allocations, without threads (the single-thread baseline of issue 11's threads
+target, bench/real/threads_ratio.py)."""
+
+import sys
 import threading
 
 WORKERS = 8
@@ -25,6 +30,11 @@ def worker(index: int, results: list[int]) -> None:
 
 def main() -> None:
     results = [0] * WORKERS
+    if "--sequential" in sys.argv[1:]:
+        for i in range(WORKERS):
+            worker(i, results)
+        print(f"threads8 workers={WORKERS} total={sum(results)}")
+        return
     threads = [
         threading.Thread(target=worker, args=(i, results), name=f"worker-{i}")
         for i in range(WORKERS)
