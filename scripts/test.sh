@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs every test: the C++ engine's GoogleTest suite (CTest),
 # then the Python package with pytest, on CPython 3.11 and on any 3.12/3.13 pyenv provides,
-# and both again against an AddressSanitizer + UndefinedBehaviorSanitizer build (sanitize.sh).
+# both again against an AddressSanitizer + UndefinedBehaviorSanitizer build (sanitize.sh), the
+# hooks' stress program against a ThreadSanitizer build (tsan.sh), and libFuzzer on the file
+# readers (fuzz.sh; clang comes from Debian, installed like GoogleTest).
 # CI (.ci/run) calls exactly this; with CI set, C++ warnings are errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +42,12 @@ step "Python tests (pytest)"
 
 step "Sanitized build: C++ tests and the Python suite under ASan + UBSan"
 bash scripts/sanitize.sh
+
+step "ThreadSanitizer: the hooks under stress"
+bash scripts/tsan.sh
+
+step "libFuzzer: the file readers"
+bash scripts/fuzz.sh
 
 # Other CPython versions, where this machine has them (pyenv).
 for minor in 3.12 3.13; do

@@ -26,8 +26,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from _common import memslim_build  # noqa: E402
 from run_real import PROGRAM_DIR, _tools, run_once  # noqa: E402
+
+from _common import memslim_build  # noqa: E402
 
 FORMS = {"threads": [], "sequential": ["--sequential"]}
 
@@ -65,9 +66,8 @@ def main() -> int:
         seq = statistics.median(walls[(name, "sequential")])
         thr = statistics.median(walls[(name, "threads")])
         seq_x, thr_x = seq / plain["sequential"], thr / plain["threads"]
-        print(
-            f"| {name} | {seq:.2f} | {seq_x:.2f}× | {thr:.2f} | {thr_x:.2f}× | {thr_x / seq_x:.2f} |"
-        )
+        row = [f"{seq:.2f}", f"{seq_x:.2f}×", f"{thr:.2f}", f"{thr_x:.2f}×", f"{thr_x / seq_x:.2f}"]
+        print(f"| {name} | " + " | ".join(row) + " |")
     return 0
 
 

@@ -45,8 +45,17 @@ struct Real {
 };
 Real g_real;
 
+// The real functions are looked up once (install_native_hooks), before any hook can run; the
+// hooks read them with acquire ordering (a plain load on x86-64), so that their publication to
+// other threads is defined for the memory model, and for ThreadSanitizer (scripts/tsan.sh).
+template <class F>
+F real(F& field) {
+    return __atomic_load_n(&field, __ATOMIC_ACQUIRE);
+}
+
 void record(void* ptr, std::size_t size) {
-    if (ptr != nullptr && recording_now()) {
+    if (ptr == nullptr) return;
+    if (RecordingScope scope; scope) {
         UntrackedScope untracked;
         record_allocation(ptr, size, Domain::kNative);
     }
@@ -54,19 +63,21 @@ void record(void* ptr, std::size_t size) {
 
 // Forgets `ptr` before the real free or realloc can hand its address to another thread.
 bool forget(void* ptr, engine::LiveBlock* block) {
-    if (ptr == nullptr || !recording_now()) return false;
+    if (ptr == nullptr) return false;
+    RecordingScope scope;
+    if (!scope) return false;
     UntrackedScope untracked;
     return forget_allocation(ptr, block);
 }
 
 void* hook_malloc(std::size_t size) {
-    void* ptr = g_real.malloc(size);
+    void* ptr = real(g_real.malloc)(size);
     record(ptr, size);
     return ptr;
 }
 
 void* hook_calloc(std::size_t count, std::size_t size) {
-    void* ptr = g_real.calloc(count, size);
+    void* ptr = real(g_real.calloc)(count, size);
     record(ptr, count * size);
     return ptr;
 }
@@ -74,16 +85,17 @@ void* hook_calloc(std::size_t count, std::size_t size) {
 void hook_free(void* ptr) {
     engine::LiveBlock block;
     forget(ptr, &block);
-    g_real.free(ptr);
+    real(g_real.free)(ptr);
 }
 
 template <class Resize>
 void* resized(void* old_ptr, std::size_t size, Resize resize) {
+    RecordingScope scope;  // until the old block is put back, if the resize fails
     engine::LiveBlock old_block;
     const bool was_live = forget(old_ptr, &old_block);
     void* ptr = resize();
     if (ptr == nullptr && old_ptr != nullptr && size != 0) {
-        if (was_live) {  // failed: the old block is still there
+        if (was_live && scope) {  // failed: the old block is still there
             UntrackedScope untracked;
             restore_allocation(old_ptr, old_block);
         }
@@ -94,40 +106,40 @@ void* resized(void* old_ptr, std::size_t size, Resize resize) {
 }
 
 void* hook_realloc(void* old_ptr, std::size_t size) {
-    return resized(old_ptr, size, [&] { return g_real.realloc(old_ptr, size); });
+    return resized(old_ptr, size, [&] { return real(g_real.realloc)(old_ptr, size); });
 }
 
 void* hook_reallocarray(void* old_ptr, std::size_t count, std::size_t size) {
     return resized(old_ptr, count * size,
-                   [&] { return g_real.reallocarray(old_ptr, count, size); });
+                   [&] { return real(g_real.reallocarray)(old_ptr, count, size); });
 }
 
 int hook_posix_memalign(void** out, std::size_t alignment, std::size_t size) {
-    const int failed = g_real.posix_memalign(out, alignment, size);
+    const int failed = real(g_real.posix_memalign)(out, alignment, size);
     if (failed == 0) record(*out, size);
     return failed;
 }
 
 void* hook_aligned_alloc(std::size_t alignment, std::size_t size) {
-    void* ptr = g_real.aligned_alloc(alignment, size);
+    void* ptr = real(g_real.aligned_alloc)(alignment, size);
     record(ptr, size);
     return ptr;
 }
 
 void* hook_memalign(std::size_t alignment, std::size_t size) {
-    void* ptr = g_real.memalign(alignment, size);
+    void* ptr = real(g_real.memalign)(alignment, size);
     record(ptr, size);
     return ptr;
 }
 
 void* hook_valloc(std::size_t size) {
-    void* ptr = g_real.valloc(size);
+    void* ptr = real(g_real.valloc)(size);
     record(ptr, size);
     return ptr;
 }
 
 void* hook_pvalloc(std::size_t size) {
-    void* ptr = g_real.pvalloc(size);
+    void* ptr = real(g_real.pvalloc)(size);
     record(ptr, size);
     return ptr;
 }
@@ -177,7 +189,9 @@ void unmap_range(std::uintptr_t begin, std::uintptr_t end) {
 std::atomic<std::uint64_t> g_reserved{0};
 
 void record_map(void* ptr, std::size_t length, int prot, int flags) {
-    if (ptr == MAP_FAILED || (flags & MAP_ANONYMOUS) == 0 || !recording_now()) return;
+    if (ptr == MAP_FAILED || (flags & MAP_ANONYMOUS) == 0) return;
+    RecordingScope scope;
+    if (!scope) return;
     UntrackedScope untracked;
     const auto begin = reinterpret_cast<std::uintptr_t>(ptr);
     const std::size_t bytes = whole_pages(length);
@@ -197,25 +211,25 @@ void record_map(void* ptr, std::size_t length, int prot, int flags) {
 }
 
 void* hook_mmap(void* address, std::size_t length, int prot, int flags, int fd, off_t offset) {
-    void* ptr = g_real.mmap(address, length, prot, flags, fd, offset);
+    void* ptr = real(g_real.mmap)(address, length, prot, flags, fd, offset);
     record_map(ptr, length, prot, flags);
     return ptr;
 }
 
 void* hook_mmap64(void* address, std::size_t length, int prot, int flags, int fd, off_t offset) {
-    void* ptr = g_real.mmap64(address, length, prot, flags, fd, offset);
+    void* ptr = real(g_real.mmap64)(address, length, prot, flags, fd, offset);
     record_map(ptr, length, prot, flags);
     return ptr;
 }
 
 int hook_munmap(void* address, std::size_t length) {
-    if (recording_now()) {  // forgotten first: the range may be mapped again at once
+    if (RecordingScope scope; scope) {  // forgotten first: the range may be mapped again at once
         UntrackedScope untracked;
         const auto begin = reinterpret_cast<std::uintptr_t>(address);
         std::lock_guard<std::mutex> hold(g_maps_mutex);
         unmap_range(begin, begin + whole_pages(length));
     }
-    return g_real.munmap(address, length);
+    return real(g_real.munmap)(address, length);
 }
 
 void* hook_mremap(void* old_address, std::size_t old_length, std::size_t new_length, int flags,
@@ -227,7 +241,8 @@ void* hook_mremap(void* old_address, std::size_t old_length, std::size_t new_len
         wanted = va_arg(args, void*);
         va_end(args);
     }
-    if (!recording_now()) return g_real.mremap(old_address, old_length, new_length, flags, wanted);
+    RecordingScope scope;
+    if (!scope) return real(g_real.mremap)(old_address, old_length, new_length, flags, wanted);
     UntrackedScope untracked;
     std::lock_guard<std::mutex> hold(g_maps_mutex);
     const auto old_begin = reinterpret_cast<std::uintptr_t>(old_address);
@@ -235,7 +250,7 @@ void* hook_mremap(void* old_address, std::size_t old_length, std::size_t new_len
     engine::LiveBlock block;
     const bool recorded = found != g_maps.end() && found->second == whole_pages(old_length) &&
                           forget_allocation(old_address, &block);
-    void* ptr = g_real.mremap(old_address, old_length, new_length, flags, wanted);
+    void* ptr = real(g_real.mremap)(old_address, old_length, new_length, flags, wanted);
     if (!recorded) return ptr;
     if (ptr == MAP_FAILED) {
         restore_allocation(old_address, block);
@@ -254,7 +269,7 @@ void patch_new_objects();
 // Every import of an extension module comes through here (Python's dynload calls dlopen):
 // the objects it loads are patched before their code first runs.
 void* hook_dlopen(const char* file, int flags) {
-    void* handle = g_real.dlopen(file, flags);
+    void* handle = real(g_real.dlopen)(file, flags);
     if (handle != nullptr) patch_new_objects();
     return handle;
 }
@@ -263,7 +278,7 @@ void* hook_dlopen(const char* file, int flags) {
 // stack safely. Interned now, the stack is where its allocations without the GIL go.
 PyThreadState* hook_save_thread() {
     intern_stack_before_release();
-    return g_real.save_thread();
+    return real(g_real.save_thread)();
 }
 
 struct Hook {
@@ -473,7 +488,9 @@ std::string install_native_hooks() {
     std::lock_guard<std::mutex> hold(g_mutex);
     if (g_installed) return {};
     if (g_real.malloc == nullptr) {
-        for (const Hook& hook : kHooks) *hook.real = dlsym(RTLD_DEFAULT, hook.name);
+        for (const Hook& hook : kHooks) {
+            __atomic_store_n(hook.real, dlsym(RTLD_DEFAULT, hook.name), __ATOMIC_RELEASE);
+        }
         if (g_real.malloc == nullptr || g_real.free == nullptr || g_real.realloc == nullptr ||
             g_real.calloc == nullptr) {
             g_real.malloc = nullptr;

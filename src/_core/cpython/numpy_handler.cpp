@@ -36,7 +36,8 @@ constexpr unsigned kFeatureVersion1_22 = 0x0f;
 
 // The wrappers record, around any inner allocator, each block as a NumPy buffer.
 void* record_malloc(const NpyAllocator& inner, std::size_t size) {
-    if (!recording_now()) return inner.malloc(inner.ctx, size);
+    RecordingScope scope;
+    if (!scope) return inner.malloc(inner.ctx, size);
     UntrackedScope untracked;
     void* ptr = inner.malloc(inner.ctx, size);
     record_allocation(ptr, size, Domain::kNumpy);
@@ -44,7 +45,8 @@ void* record_malloc(const NpyAllocator& inner, std::size_t size) {
 }
 
 void* record_calloc(const NpyAllocator& inner, std::size_t count, std::size_t size) {
-    if (!recording_now()) return inner.calloc(inner.ctx, count, size);
+    RecordingScope scope;
+    if (!scope) return inner.calloc(inner.ctx, count, size);
     UntrackedScope untracked;
     void* ptr = inner.calloc(inner.ctx, count, size);
     record_allocation(ptr, count * size, Domain::kNumpy);
@@ -52,7 +54,8 @@ void* record_calloc(const NpyAllocator& inner, std::size_t count, std::size_t si
 }
 
 void* record_realloc(const NpyAllocator& inner, void* old_ptr, std::size_t size) {
-    if (!recording_now()) return inner.realloc(inner.ctx, old_ptr, size);
+    RecordingScope scope;
+    if (!scope) return inner.realloc(inner.ctx, old_ptr, size);
     UntrackedScope untracked;
     // Forgotten first: once the allocator frees it, another thread may be handed its address.
     engine::LiveBlock old_block;
@@ -67,7 +70,8 @@ void* record_realloc(const NpyAllocator& inner, void* old_ptr, std::size_t size)
 }
 
 void record_free(const NpyAllocator& inner, void* ptr, std::size_t size) {
-    if (ptr != nullptr && recording_now()) {
+    RecordingScope scope;
+    if (ptr != nullptr && scope) {
         UntrackedScope untracked;
         engine::LiveBlock block;
         forget_allocation(ptr, &block);

@@ -323,6 +323,25 @@ bool recording() {
     return !t_in_hook && g_active.load(std::memory_order_relaxed);
 }
 
+// Hooks inside a RecordingScope (see tracker.h), per shard of threads.
+struct alignas(64) ScopeShard {
+    std::atomic<std::uint32_t> count{0};
+};
+constexpr std::uint32_t kScopeShards = 16;
+ScopeShard g_scopes[kScopeShards];
+std::atomic<std::uint32_t> g_next_shard{0};
+MEMSLIM_FAST_TLS thread_local std::uint32_t t_shard_plus_one = 0;  // 0: none chosen yet
+
+// Waits until every RecordingScope that saw tracking run has ended. Call after g_active was
+// cleared: a scope made since sees that and ends at once. (Sequentially consistent on both
+// sides: the scope's increment comes before its read of g_active, this clearing before these
+// reads; one of the two sees the other.)
+void wait_for_recording_scopes() {
+    for (ScopeShard& shard : g_scopes) {
+        while (shard.count.load() != 0) std::this_thread::yield();
+    }
+}
+
 // Records a new block of `size` bytes (in sample mode, only if sampled, at its weight).
 void record_new(const void* ptr, std::size_t size, bool gil, Domain domain) {
     if (ptr == nullptr) return;
@@ -341,57 +360,76 @@ void on_alloc(const DomainHook* hook, void* ptr, std::size_t size) {
     record_new(ptr, size, holds_gil(hook), Domain::kPython);
 }
 
+// The PyMem hooks. Those of the raw domain may run without the GIL: inside a RecordingScope.
+// MEM and OBJ need the GIL, which the thread that stops tracking holds: they cannot overlap.
+template <class Body>
+auto in_domain(const DomainHook* hook, Body body) {
+    if (hook->domain == PYMEM_DOMAIN_RAW) {
+        RecordingScope scope;
+        return body(static_cast<bool>(scope));
+    }
+    return body(recording());
+}
+
 void* hook_malloc(void* ctx, std::size_t size) {
     auto* hook = static_cast<DomainHook*>(ctx);
-    if (!recording()) return hook->original.malloc(hook->original.ctx, size);
-    HookGuard guard;
-    void* ptr = hook->original.malloc(hook->original.ctx, size);
-    on_alloc(hook, ptr, size);
-    return ptr;
+    return in_domain(hook, [&](bool recording_now) {
+        if (!recording_now) return hook->original.malloc(hook->original.ctx, size);
+        HookGuard guard;
+        void* ptr = hook->original.malloc(hook->original.ctx, size);
+        on_alloc(hook, ptr, size);
+        return ptr;
+    });
 }
 
 void* hook_calloc(void* ctx, std::size_t count, std::size_t size) {
     auto* hook = static_cast<DomainHook*>(ctx);
-    if (!recording()) return hook->original.calloc(hook->original.ctx, count, size);
-    HookGuard guard;
-    void* ptr = hook->original.calloc(hook->original.ctx, count, size);
-    on_alloc(hook, ptr, count * size);
-    return ptr;
+    return in_domain(hook, [&](bool recording_now) {
+        if (!recording_now) return hook->original.calloc(hook->original.ctx, count, size);
+        HookGuard guard;
+        void* ptr = hook->original.calloc(hook->original.ctx, count, size);
+        on_alloc(hook, ptr, count * size);
+        return ptr;
+    });
 }
 
 void* hook_realloc(void* ctx, void* old_ptr, std::size_t size) {
     auto* hook = static_cast<DomainHook*>(ctx);
-    if (!recording()) return hook->original.realloc(hook->original.ctx, old_ptr, size);
-    HookGuard guard;
-    // Forget the old block before the allocator can hand its address to another thread.
-    engine::LiveBlock old_block;
-    const bool was_live =
-        old_ptr != nullptr &&
-        forget_block(*g_recording, reinterpret_cast<std::uintptr_t>(old_ptr), &old_block);
-    void* ptr = hook->original.realloc(hook->original.ctx, old_ptr, size);
-    if (ptr == nullptr && old_ptr != nullptr && size != 0) {
-        // Failed: the old block is still there, unchanged. Put its record back.
-        if (was_live)
-            restore_block(*g_recording, reinterpret_cast<std::uintptr_t>(old_ptr), old_block);
-        return nullptr;
-    }
-    on_alloc(hook, ptr, size);
-    return ptr;
+    return in_domain(hook, [&](bool recording_now) -> void* {
+        if (!recording_now) return hook->original.realloc(hook->original.ctx, old_ptr, size);
+        HookGuard guard;
+        // Forget the old block before the allocator can hand its address to another thread.
+        engine::LiveBlock old_block;
+        const bool was_live =
+            old_ptr != nullptr &&
+            forget_block(*g_recording, reinterpret_cast<std::uintptr_t>(old_ptr), &old_block);
+        void* ptr = hook->original.realloc(hook->original.ctx, old_ptr, size);
+        if (ptr == nullptr && old_ptr != nullptr && size != 0) {
+            // Failed: the old block is still there, unchanged. Put its record back.
+            if (was_live) {
+                restore_block(*g_recording, reinterpret_cast<std::uintptr_t>(old_ptr), old_block);
+            }
+            return nullptr;
+        }
+        on_alloc(hook, ptr, size);
+        return ptr;
+    });
 }
 
 void hook_free(void* ctx, void* ptr) {
     auto* hook = static_cast<DomainHook*>(ctx);
-    if (ptr != nullptr && recording()) {
-        HookGuard guard;
-        engine::LiveBlock block;
-        // Only threads holding the GIL (MEM, OBJ) can be the collector freeing its garbage.
-        const bool by_gc =
-            hook->domain != PYMEM_DOMAIN_RAW && g_gc_collecting.load(std::memory_order_relaxed);
-        forget_block(*g_recording, reinterpret_cast<std::uintptr_t>(ptr), &block, by_gc);
+    in_domain(hook, [&](bool recording_now) {
+        if (ptr != nullptr && recording_now) {
+            HookGuard guard;
+            engine::LiveBlock block;
+            // Only threads holding the GIL (MEM, OBJ) can be the collector freeing its garbage.
+            const bool by_gc =
+                hook->domain != PYMEM_DOMAIN_RAW && g_gc_collecting.load(std::memory_order_relaxed);
+            forget_block(*g_recording, reinterpret_cast<std::uintptr_t>(ptr), &block, by_gc);
+        }
         hook->original.free(hook->original.ctx, ptr);
-        return;
-    }
-    hook->original.free(hook->original.ctx, ptr);
+        return 0;
+    });
 }
 
 std::int64_t read_rss_bytes() {
@@ -461,6 +499,8 @@ void after_fork_in_child() {
     g_active.store(false);
     g_forked_child.store(true);
     g_timeline = nullptr;  // leaked on purpose: joining or destroying it would be undefined
+    // The other threads' scopes ended with them: only the forking thread lives on here.
+    for (ScopeShard& shard : g_scopes) shard.count.store(0);
 }
 
 // Censuses may take at most this share of the run's time, plus a fixed allowance: each one
@@ -719,6 +759,7 @@ void stop_tracking() {
     uninstall_numpy_handler();
     uninstall_native_hooks();
     stop_timeline();
+    wait_for_recording_scopes();  // hooks without the GIL that saw tracking run are done
     Recording& rec = *g_recording;
     rec.lock.lock();
     const double now = std::chrono::duration<double>(Clock::now() - rec.started).count();
@@ -731,8 +772,17 @@ void stop_tracking() {
     rec.timeline.add({now, current, read_rss_bytes()});
 }
 
-bool recording_now() {
-    return recording();
+RecordingScope::RecordingScope() noexcept {
+    if (t_shard_plus_one == 0) {
+        t_shard_plus_one = g_next_shard.fetch_add(1, std::memory_order_relaxed) % kScopeShards + 1;
+    }
+    shard_ = &g_scopes[t_shard_plus_one - 1].count;
+    shard_->fetch_add(1);  // announced before g_active is read (wait_for_recording_scopes)
+    recording_ = !t_in_hook && g_active.load();
+}
+
+RecordingScope::~RecordingScope() {
+    shard_->fetch_sub(1, std::memory_order_release);
 }
 
 void record_allocation(const void* ptr, std::size_t size, Domain domain) {

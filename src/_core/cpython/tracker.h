@@ -11,6 +11,7 @@
 #include <Python.h>
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -72,12 +73,31 @@ struct TrackResult {
     std::vector<engine::TimelinePoint> timeline;
 };
 
-// Allocators outside PyMem (NumPy's data-memory handler, numpy_handler.h) report their blocks
-// here. `recording_now()`: tracking runs and the calling thread is not inside a hook already
-// (an allocator calling another one is recorded once, by the outermost). Call the inner
-// allocator and these inside an UntrackedScope. A block freed that was never recorded (made
-// before tracking started) is ignored.
-bool recording_now();
+// Allocators outside PyMem (NumPy's data-memory handler, numpy_handler.h; native code's malloc,
+// native_hooks.h) report their blocks here, inside a RecordingScope that is true: tracking
+// runs and the calling thread is not inside a hook already (an allocator calling another one
+// is recorded once, by the outermost). Call the inner allocator and these inside an
+// UntrackedScope. A block freed that was never recorded (made before tracking started) is
+// ignored.
+//
+// Such a hook may run without the GIL, so while the thread that stops tracking holds it: the
+// scope announces the hook before it reads whether tracking runs, and stop_tracking waits until
+// every scope that saw tracking run has ended. The recording they write to is never freed under
+// them (it was, when tracking restarted at once: a use after free that ThreadSanitizer found,
+// scripts/tsan.sh). Scopes count per shard of threads, so that threads allocating at once do
+// not write to one cache line.
+class RecordingScope {
+  public:
+    RecordingScope() noexcept;
+    ~RecordingScope();
+    RecordingScope(const RecordingScope&) = delete;
+    RecordingScope& operator=(const RecordingScope&) = delete;
+    explicit operator bool() const { return recording_; }
+
+  private:
+    std::atomic<std::uint32_t>* shard_;
+    bool recording_;
+};
 void record_allocation(const void* ptr, std::size_t size, Domain domain);
 // Forgets a block before it is freed or reallocated; false if it was not recorded.
 bool forget_allocation(const void* ptr, engine::LiveBlock* block);

@@ -36,7 +36,9 @@ class Reader {
     bool get_array(std::vector<T>& values, std::uint64_t count) {
         if (count > (bytes_.size() - pos_) / sizeof(T)) return false;
         values.resize(count);
-        std::memcpy(values.data(), bytes_.data() + pos_, count * sizeof(T));
+        // Not for none: an empty vector's data() may be null, and memcpy's may not (UB; found
+        // by tests/fuzz/fuzz_snapshot.cpp).
+        if (count != 0) std::memcpy(values.data(), bytes_.data() + pos_, count * sizeof(T));
         pos_ += count * sizeof(T);
         return true;
     }
