@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import linecache
 import os
+import site
+import sysconfig
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -48,14 +52,50 @@ def report_console(file: TextIO | None = None) -> Console:
     return console
 
 
-def _where(file: str, line: int) -> str:
-    try:
-        shown = os.path.relpath(file)
-    except ValueError:
-        shown = file
-    if shown.startswith(".." + os.sep + ".."):
-        shown = file
-    return f"{shown}:{line}"
+@functools.cache
+def _library_roots() -> tuple[str, ...]:
+    """Where installed packages and the standard library live, longest first (site-packages is
+    inside the standard library's directory)."""
+    roots = {sysconfig.get_path(name) for name in ("purelib", "platlib", "stdlib", "platstdlib")}
+    with contextlib.suppress(AttributeError):  # site.getsitepackages is missing in some venvs
+        roots.update(site.getsitepackages())
+    roots.add(site.getusersitepackages())
+    return tuple(sorted((r for r in roots if r), key=len, reverse=True))
+
+
+@functools.lru_cache(maxsize=8192)
+def short_path(file: str) -> str:
+    """A file as its reader knows it: under the working directory, relative to it
+    (``jobs/points.py``); in an installed package, from the package on
+    (``pandas/io/parsers/readers.py``); in the standard library, its name there
+    (``threading.py``); elsewhere absolute, with ``~`` for the home directory. Pseudo-files
+    (``<frozen importlib._bootstrap>``) stay as they are."""
+    if not file or file.startswith("<"):
+        return file
+    absolute = os.path.abspath(file)
+    cwd = os.getcwd()
+    if absolute.startswith(cwd + os.sep):
+        return absolute[len(cwd) + 1 :]
+    for root in _library_roots():
+        if absolute.startswith(root + os.sep):
+            return absolute[len(root) + 1 :]
+    for marker in ("site-packages", "dist-packages"):  # another interpreter's packages
+        cut = absolute.rfind(os.sep + marker + os.sep)
+        if cut >= 0:
+            return absolute[cut + len(marker) + 2 :]
+    home = os.path.expanduser("~")
+    if home not in ("", os.sep) and absolute.startswith(home + os.sep):
+        return "~" + absolute[len(home) :]
+    return absolute
+
+
+def _where(file: str, line: int, width: int | None = None) -> str:
+    """``file:line``, shortened (short_path); with ``width``, cut from the left to fit, so that
+    the file's name and the line number stay."""
+    shown = f"{short_path(file)}:{line}"
+    if width is not None and len(shown) > width:
+        shown = "…" + shown[len(shown) - width + 1 :]
+    return shown
 
 
 def _source(file: str, line: int) -> Text:
@@ -100,24 +140,36 @@ def print_run_report(
         console.print("No allocation was live at the peak.")
         return
     table = Table(title="Top lines by bytes live at the peak", title_justify="left")
-    table.add_column("line", overflow="fold", min_width=12)
-    table.add_column("function", overflow="fold")
-    table.add_column("at peak", justify="right")
-    table.add_column("% peak", justify="right")
-    for domain in native:  # a column per domain beyond Python's, when the run had any
-        table.add_column(f"of which {domain}", justify="right")
-    table.add_column("allocations", justify="right")
-    table.add_column("source", overflow="ellipsis", no_wrap=True, max_width=50)
+    # One row per line, never wrapped: the location (cut from the left: the file's name and the
+    # line number stay) above its function, the numbers, and the source in what width is left.
+    shown = [d for d in native if any(stats.native_at_peak.get(d, 0) for stats in lines)]
+    rows = []
     for stats in lines:
-        table.add_row(
-            Text(_where(stats.file, stats.line)),
-            Text(stats.function),
-            format_bytes(stats.bytes_at_peak),
-            _share(stats.bytes_at_peak, profile.peak_bytes),
-            *(format_bytes(stats.native_at_peak.get(domain, 0)) for domain in native),
-            f"{stats.allocations:,}",
-            _source(stats.file, stats.line),
+        where = _where(stats.file, stats.line, width=40)
+        function = stats.function if len(stats.function) <= 40 else stats.function[:39] + "…"
+        rows.append(
+            [
+                Text.assemble(where, "\n", (function, "dim")),
+                format_bytes(stats.bytes_at_peak),
+                _share(stats.bytes_at_peak, profile.peak_bytes),
+                *(format_bytes(stats.native_at_peak.get(domain, 0)) for domain in shown),
+                f"{stats.allocations:,}",
+            ]
         )
+    headers = ["line", "at peak", "% peak", *shown, "allocations"]
+    widths = [
+        max(len(header), *(cell.cell_len if isinstance(cell, Text) else len(cell) for cell in col))
+        for header, col in zip(headers, zip(*rows, strict=True), strict=True)
+    ]
+    widths[0] = max(len(part) for row in rows for part in row[0].plain.split("\n"))
+    room = console.width - sum(widths) - 3 * (len(widths) + 1) - 1
+    for number, header in enumerate(headers):
+        justify = "left" if number == 0 else "right"
+        table.add_column(header, justify=justify, no_wrap=True)
+    if room >= 12:
+        table.add_column("source", overflow="ellipsis", no_wrap=True, max_width=min(room, 60))
+    for stats, row in zip(lines, rows, strict=True):
+        table.add_row(*row, *([_source(stats.file, stats.line)] if room >= 12 else []))
     console.print(table)
 
     stacks = profile.stacks(3)
