@@ -100,6 +100,13 @@ def _tools() -> list[Tool]:
         Tool("plain", lambda py, tmp: [py]),
         Tool("memslim", lambda py, tmp: [py, *memslim], "memslim"),
         Tool("memslim-nocensus", lambda py, tmp: [py, *memslim, "--no-census"], "memslim"),
+        # The default with a capture file, checkpointed while the program runs: what
+        # checkpoints cost (issue 12: at most 3%).
+        Tool(
+            "memslim-capture",
+            lambda py, tmp: [py, *memslim, "-o", str(tmp / "run.capture")],
+            "memslim",
+        ),
         Tool("memslim-sample", lambda py, tmp: [py, *memslim, "--mode", "sample"], "memslim"),
         # Python's allocators only (no NumPy handler, no native hooks): what native costs.
         Tool("memslim-pyonly", lambda py, tmp: [py, *memslim, "--python-only"], "memslim"),

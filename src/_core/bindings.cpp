@@ -652,6 +652,8 @@ NB_MODULE(_core, m) {
           "The frames (file, function, line) of a site, innermost first.");
     m.def("census_before_collection", &memslim::cpython::census_before_collection,
           "A full GC collection starts: census now if at the peak (see set_census).");
+    m.def("untrack_this_thread", &memslim::cpython::untrack_this_thread,
+          "Nothing the calling thread allocates from now on is recorded (memslim's own threads).");
     m.def("set_gc_collecting", &memslim::cpython::set_gc_collecting, "collecting"_a,
           "Blocks freed from now until set_gc_collecting(False) were freed by the cyclic GC.");
     m.def(

@@ -104,6 +104,10 @@ class Retainer:
     def path(self) -> str:
         return format_path(self.steps)
 
+    @property
+    def type_name(self) -> str:
+        return self.type.__qualname__
+
 
 @dataclass(frozen=True)
 class WhyAlive:
@@ -313,6 +317,44 @@ def save_snapshot(path: str) -> int:
     """Walk the heap and save it to ``path`` (a versioned, checksummed binary file that
     ``memslim heap`` reads without the original process). Returns the number of objects."""
     return _core.save_heap_snapshot(str(path))
+
+
+@dataclass(frozen=True)
+class ReportedSite:
+    """A census row by type and allocation site, as a report keeps it (a capture file)."""
+
+    name: str
+    frames: tuple[tuple[str, str, int], ...]  # (file, function, line), innermost first
+    count: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class ReportedRetainer:
+    """A top retainer as a report keeps it: its type's name and its path, as text."""
+
+    type_name: str
+    retained: int
+    path: str
+
+
+def census_from_report(census: dict[str, Any]) -> tuple[int, HeapCensus]:
+    """The census of a memslim/1 report (its ``census`` object): what the terminal shows of it."""
+    types = [SavedType(t["type"], t["count"], t["bytes"], 0, 0) for t in census["types"]]
+    sites = [
+        ReportedSite(
+            row["type"],
+            tuple((f["file"], f["function"], f["line"]) for f in row["frames"]),
+            row["count"],
+            row["bytes"],
+        )
+        for row in census["sites"]
+    ]
+    retainers = [
+        ReportedRetainer(r["type"], r["retained_bytes"], r["path"]) for r in census["retainers"]
+    ]
+    heap = HeapCensus(census["objects"], census["bytes"], types, retainers, 0, sites)  # type: ignore[arg-type]
+    return census["traced_bytes"], heap
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,53 @@ class Profile:
             bookkeeping=dict(raw["bookkeeping"]),
         )
 
+    @classmethod
+    def from_report(cls, report: dict[str, Any]) -> Profile:
+        """The aggregate as a memslim/1 report keeps it (a capture file, capture.py): its top
+        lines and stacks, peak, end and timeline. What only the tracker knows (every site, one
+        function's lines) is not there."""
+        frames: list[FrameInfo] = []
+        index: dict[tuple[str, str, int], int] = {}
+
+        def frame_of(row: dict[str, Any]) -> int:
+            key = (str(row["file"]), str(row["function"]), int(row["line"]))
+            if key not in index:
+                index[key] = len(frames)
+                frames.append(FrameInfo(*key))
+            return index[key]
+
+        line_rows = []
+        for row in report["lines"]:
+            python = row["bytes_at_peak_by_domain"].get("python", 0)
+            native = {d: b for d, b in row["bytes_at_peak_by_domain"].items() if d != "python"}
+            total = python + sum(native.values())
+            line_rows.append(
+                (frame_of(row), total, 0, row["allocated_bytes"], row["allocations"], native)
+            )
+        stack_rows = [
+            (tuple(frame_of(f) for f in stack["frames"]), stack["bytes_at_peak"])
+            for stack in report["stacks"]
+        ]
+        peak, end, own = report["peak"], report["end"], report.get("memslim", {})
+        return cls(
+            mode=report["mode"],
+            sample_interval_bytes=report["sample_interval_bytes"] or 0.0,
+            peak_bytes=peak["traced_bytes"],
+            current_bytes=end["traced_bytes"],
+            peak_seconds=peak["at_s"],
+            elapsed_seconds=report["duration_s"],
+            peak_rss_bytes=peak["rss_bytes"],
+            bookkeeping_bytes=own.get("bookkeeping_bytes", 0),
+            timeline=[(p["t"], p["traced_bytes"], p["rss_bytes"]) for p in report["timeline"]],
+            frames=frames,
+            line_rows=line_rows,
+            stack_rows=stack_rows,
+            peak_by_domain=dict(peak["by_domain"]),
+            end_by_domain=dict(end["by_domain"]),
+            site_count=own.get("sites", 0),
+            bookkeeping=dict(own.get("bookkeeping", {})),
+        )
+
     @property
     def sites(self) -> list[Site]:
         """Every site that allocated. Read from the tracker: only until tracking starts again."""

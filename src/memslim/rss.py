@@ -108,6 +108,21 @@ class RssLedger:
             ("rest (block rounding, before tracking, stacks)", self.rest),
         ]
 
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> RssLedger:
+        """A ledger as ``as_json`` wrote it (``traced_bytes`` and ``rest_bytes`` are derived)."""
+        return cls(
+            seconds=row["seconds"],
+            rss=row["rss_bytes"],
+            anon=row["anon_bytes"],
+            file=row["file_bytes"],
+            shmem=row["shmem_bytes"],
+            traced_by_domain=dict(row["traced_by_domain"]),
+            pymalloc_free=row["pymalloc_free_bytes"],
+            malloc_free=row["malloc_free_bytes"],
+            memslim=row["memslim_bytes"],
+        )
+
     def as_json(self) -> dict[str, Any]:
         return {
             "seconds": round(self.seconds, 6),

@@ -1,9 +1,12 @@
-"""Seed inputs for fuzz_snapshot.cpp: a small valid snapshot, as a whole file (first byte 0)
-and as a payload (first byte 1), in the format of src/_core/engine/snapshot_file.h.
-Usage: make_seeds.py DIR"""
+"""Seed inputs for the fuzz targets, as a whole file (first byte 0) and as a payload (first
+byte 1): for fuzz_snapshot.cpp a small valid snapshot in the format of
+src/_core/engine/snapshot_file.h; with --capture CAPTURE_FILE, for fuzz_capture.py, that
+capture (written by `memslim run -o`).
+Usage: make_seeds.py DIR [--capture CAPTURE_FILE]"""
 
 import struct
 import sys
+import zlib
 from pathlib import Path
 
 NO_TYPE = 0xFFFFFFFF
@@ -37,6 +40,12 @@ def payload() -> bytes:
 def main() -> None:
     folder = Path(sys.argv[1])
     folder.mkdir(parents=True, exist_ok=True)
+    if len(sys.argv) == 4 and sys.argv[2] == "--capture":
+        data = Path(sys.argv[3]).read_bytes()
+        (folder / "file").write_bytes(b"\0" + data)
+        # The payload uncompressed (the header is 32 bytes; captures are compressed).
+        (folder / "payload").write_bytes(b"\1" + zlib.decompress(data[32:]))
+        return
     body = payload()
     header = b"MSLMHEAP" + struct.pack("<IIQQ", 1, 0, len(body), fnv1a64(body))
     (folder / "file").write_bytes(b"\0" + header + body)

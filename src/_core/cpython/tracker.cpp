@@ -39,6 +39,9 @@ using Clock = std::chrono::steady_clock;
 // object costs a call to __tls_get_addr each time.
 #define MEMSLIM_FAST_TLS __attribute__((tls_model("initial-exec")))
 MEMSLIM_FAST_TLS thread_local bool t_in_hook = false;
+// A thread of memslim's own (untrack_this_thread): what it allocates is not recorded, but what
+// it frees is forgotten like any free (a collection it triggers frees the program's garbage).
+MEMSLIM_FAST_TLS thread_local bool t_untracked_thread = false;
 
 // A spinning lock: held for a few hash-table operations at a time, uncontended nearly always.
 // Its holder records nothing (t_in_hook): an allocation while holding it (a table growing,
@@ -344,7 +347,7 @@ void wait_for_recording_scopes() {
 
 // Records a new block of `size` bytes (in sample mode, only if sampled, at its weight).
 void record_new(const void* ptr, std::size_t size, bool gil, Domain domain) {
-    if (ptr == nullptr) return;
+    if (ptr == nullptr || t_untracked_thread) return;
     Recording& rec = *g_recording;
     std::uint64_t bytes = size;
     if (rec.options.mode == TrackMode::kSample) {
@@ -638,7 +641,8 @@ int census_now(bool can_raise) {
         g_census_pending.store(false);
         return 0;
     }
-    if (g_active.load() && g_census_callback != nullptr && !t_in_hook && !below_last) {
+    if (g_active.load() && g_census_callback != nullptr && !t_in_hook && !t_untracked_thread &&
+        !below_last) {
         const auto began = Clock::now();
         const int gc_was_enabled = PyGC_Disable();
         PyObject* result = nullptr;
@@ -1013,6 +1017,10 @@ void census_before_collection() {
     if (current * 100 < peak * 97 || !worth_an_extra_census(current)) return;
     g_census_pending.store(true);
     census_now(false);  // inside the collector's callback: nothing may be raised from here
+}
+
+void untrack_this_thread() {
+    t_untracked_thread = true;
 }
 
 void set_gc_collecting(bool collecting) {

@@ -229,6 +229,12 @@ void census_before_collection();
 // meanwhile are charged to their sites as freed by the GC (gc.callbacks calls this).
 void set_gc_collecting(bool collecting);
 
+// Nothing the calling thread allocates from now on is recorded, and it takes no census: a
+// thread of memslim's own (the capture's checkpoints, capture.py) that runs Python code while
+// the program is tracked. What it frees is still forgotten: a collection it triggers frees the
+// program's garbage.
+void untrack_this_thread();
+
 // The site of object `o`: that of its own block, or, for a list or dict whose object struct
 // came from the interpreter's free list (allocated before tracking, or at another site and
 // reused), that of its item array or keys table, which were allocated for it. Needs the GIL.

@@ -47,6 +47,18 @@ class Finding:
             "lossy": self.lossy,
         }
 
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> Finding:
+        """A finding as ``as_json`` wrote it (``saving_bytes`` is derived, not read)."""
+        fields = ("kind", "file", "line", "symbol", "count", "bytes_now", "bytes_after")
+        return cls(
+            *(row[name] for name in fields),
+            message=row["message"],
+            fix=row["fix"],
+            time_only=bool(row.get("time_only", False)),
+            lossy=bool(row.get("lossy", False)),
+        )
+
 
 @dataclass
 class Run:

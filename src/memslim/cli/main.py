@@ -85,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run_parser.add_argument("--json", metavar="FILE", help="write the report as JSON (memslim/1)")
     run_parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write a capture file, checkpointed while the program runs (a killed run leaves "
+        "its last checkpoint): read it with `memslim report FILE`",
+    )
+    run_parser.add_argument(
         "--top", type=_positive_int, default=10, metavar="N", help="lines to show (default 10)"
     )
     run_parser.add_argument(
@@ -104,6 +111,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="show every finding, also those saving under 1 MiB or 1%% of the peak, and lossy ones",
     )
     _add_target_arguments(run_parser)
+
+    report = commands.add_parser(
+        "report",
+        help="report on a capture file written by `memslim run -o FILE`",
+        description=(
+            "Read a capture file and print its report; with --json, also write it as JSON "
+            "(memslim/1). A capture left by a run that was killed is complete up to its last "
+            "checkpoint, and says so."
+        ),
+    )
+    report.add_argument("file", help="the capture file")
+    report.add_argument("--json", metavar="FILE", help="write the report as JSON (memslim/1)")
+    report.add_argument(
+        "--top", type=_positive_int, default=10, metavar="N", help="lines to show (default 10)"
+    )
 
     heap = commands.add_parser(
         "heap",
@@ -247,6 +269,12 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         args.mode, float(args.sample_interval), args.seed, stacks_above_caller=True
     )
     _native.start(native=not args.python_only)
+    checkpoints = None
+    if args.output:
+        from memslim.capture import Checkpointer
+
+        checkpoints = Checkpointer(args.output, target.argv)
+        checkpoints.start()
 
     def census_at_end() -> None:
         # A program that ends at its peak (its data held by module globals, or its peak
@@ -259,13 +287,15 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             take_census()
 
     def stop() -> None:
+        if checkpoints is not None:
+            checkpoints.stop()
         _core.stop_tracking()
         _native.stop()
         _core.set_census(None)
         watch_gc(False)
 
     def finish(outcome: Outcome) -> int:
-        return _finish_run(args, target, outcome, forked, census, history)
+        return _finish_run(args, target, outcome, forked, census, history, checkpoints)
 
     real_exit = os._exit
 
@@ -309,6 +339,7 @@ def _finish_run(
     forked: Any,
     census: dict[str, object],
     history: list[tuple[int, list[tuple[str, int, int | None]]]],
+    checkpoints: Any = None,
 ) -> int:
     """After the program (tracking stopped): the last census, the RSS ledger, the report."""
     from memslim import _core
@@ -339,7 +370,7 @@ def _finish_run(
             if last is not None and last[0] >= int(census.get("traced_bytes", -1)):  # type: ignore[call-overload]
                 census.update(raw=last[1], traced_bytes=last[0])
                 history = forked_history
-        return _report(args, target, outcome, census, history, costs, ledgers)
+        return _report(args, target, outcome, census, history, costs, ledgers, checkpoints)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -353,6 +384,7 @@ def _report(
     history: list[tuple[int, list[tuple[str, int, int | None]]]],
     census_costs: dict[str, float] | None,
     ledgers: dict[str, Any],
+    checkpoints: Any = None,
 ) -> int:
     from memslim import _core
 
@@ -386,7 +418,7 @@ def _report(
     status = outcome.exit_code
     # The JSON first: a terminal that went away (`memslim run ... 2>&1 | head`) must not cost
     # the file, nor change the exit status.
-    if args.json:
+    if args.json or args.output:
         report = build_report(
             profile,
             command=target.argv,
@@ -397,11 +429,28 @@ def _report(
             untraced=untraced,
             rss=ledgers,
         )
-        try:
-            write_report(report, args.json)
-        except OSError as e:
-            _say(f"memslim: cannot write {args.json!r}: {e.strerror or e}")
-            status = outcome.exit_code or 2
+        writers: list[tuple[str, Any]] = []
+        if args.json:
+            writers.append((args.json, lambda path: write_report(report, path)))
+        if args.output:
+            from memslim.capture import write_capture
+
+            writers.append(
+                (
+                    args.output,
+                    lambda path: write_capture(
+                        path, report, complete=True, written_s=profile.elapsed_seconds
+                    ),
+                )
+            )
+        for path, write in writers:
+            try:
+                write(path)
+            except OSError as e:
+                _say(f"memslim: cannot write {path!r}: {e.strerror or e}")
+                status = outcome.exit_code or 2
+    if checkpoints is not None and checkpoints.error:
+        _say(f"memslim: {checkpoints.error}")
     from memslim.report.terminal import report_console
 
     # BrokenPipeError: its reader left (the console sent the rest to /dev/null); OSError,
@@ -451,6 +500,36 @@ def _say(line: str) -> None:
         pass
 
 
+def _capture_report(args: argparse.Namespace) -> int:
+    """`memslim report FILE [--json OUT]`."""
+    from memslim.capture import CaptureError, print_capture, read_capture
+    from memslim.report.json_report import check_writable, write_report
+    from memslim.report.terminal import report_console
+
+    try:
+        if args.json:
+            check_writable(args.json)
+        capture = read_capture(args.file)
+    except (OSError, CaptureError) as e:
+        print(f"memslim: {e}", file=sys.stderr)
+        return 1 if isinstance(e, CaptureError) else 2
+    if args.json:
+        report = dict(capture.report)
+        report["capture"] = {"complete": capture.complete, "written_s": capture.written_s}
+        try:
+            write_report(report, args.json)
+        except OSError as e:
+            print(f"memslim: cannot write {args.json!r}: {e.strerror or e}", file=sys.stderr)
+            return 2
+    try:
+        print_capture(capture, top=args.top, console=report_console())
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as e:
+        why = f"corrupted capture: unexpected report ({type(e).__name__})"
+        print(f"memslim: {why}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
@@ -458,12 +537,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(own)
     if args.command == "heap":
         return _heap_report(args)
+    if args.command == "report":
+        return _capture_report(args)
     target = _target_from(args.command, target_words, parser)
-    if args.command == "run" and args.json:
+    if args.command == "run":
         from memslim.report.json_report import check_writable
 
         try:
-            check_writable(args.json)
+            if args.json:
+                check_writable(args.json)
+            if args.output:
+                check_writable(args.output, "the capture")
         except OSError as e:
             print(f"memslim: {e}", file=sys.stderr)
             return 2

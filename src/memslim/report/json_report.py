@@ -95,7 +95,7 @@ def build_report(
                 for row in sorted(heap.sites, key=lambda r: -r.bytes)[:50]
             ],
             "retainers": [
-                {"type": r.type.__qualname__, "path": r.path, "retained_bytes": r.retained}
+                {"type": r.type_name, "path": r.path, "retained_bytes": r.retained}
                 for r in heap.retainers
             ],
         }
@@ -108,18 +108,31 @@ def build_report(
     return report
 
 
-def check_writable(path: str) -> None:
-    """Raise OSError with a clear message if a report cannot be written to ``path``."""
+def check_writable(path: str, what: str = "the JSON report") -> None:
+    """Raise OSError with a clear message if ``what`` cannot be written to ``path``."""
     target = os.path.abspath(path)
     if os.path.isdir(target):
-        raise IsADirectoryError(f"cannot write the JSON report to {path!r}: it is a directory")
+        raise IsADirectoryError(f"cannot write {what} to {path!r}: it is a directory")
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot write the JSON report to {path!r}: no such directory")
+        raise FileNotFoundError(f"cannot write {what} to {path!r}: no such directory")
     if not os.access(directory, os.W_OK) or (
         os.path.exists(target) and not os.access(target, os.W_OK)
     ):
-        raise PermissionError(f"cannot write the JSON report to {path!r}: permission denied")
+        raise PermissionError(f"cannot write {what} to {path!r}: permission denied")
+
+
+def file_mode() -> int:
+    """The mode a new file gets here (0666 less the umask), for files made by mkstemp (0600).
+    The umask is read from /proc: os.umask() would change it for the program's threads too."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o644
 
 
 def write_report(report: dict[str, Any], path: str) -> None:
@@ -127,6 +140,7 @@ def write_report(report: dict[str, Any], path: str) -> None:
     target = os.path.abspath(path)
     fd, tmp = tempfile.mkstemp(prefix=".memslim-", suffix=".json", dir=os.path.dirname(target))
     try:
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "w") as f:
             json.dump(report, f, indent=1)
             f.write("\n")

@@ -280,7 +280,7 @@ def print_census(
         retainers.add_column("object")
         retainers.add_column("path from a root", overflow="fold")
         for r in heap.retainers[:top]:
-            retainers.add_row(format_bytes(r.retained), Text(r.type.__qualname__), Text(r.path))
+            retainers.add_row(format_bytes(r.retained), Text(r.type_name), Text(r.path))
         console.print(retainers)
 
 

@@ -1,0 +1,231 @@
+"""Capture files: a run's report kept on disk, to be rendered later (``memslim report FILE``).
+
+``memslim run -o FILE`` writes one when the program ends. Layout (little-endian), 32 bytes of
+header and a payload:
+
+    magic "MSLMCAPT" | u32 format version | u32 flags | u64 payload length |
+    u32 CRC-32 of the payload | u32 zero | payload
+
+Flags: bit 0, the run ended and the capture is complete (clear: a checkpoint written while the
+program ran); bit 1, the payload is zlib-compressed. The payload is UTF-8 JSON: an object with
+``report`` (the memslim/1 report, see report/json_report.py) and ``written_s`` (seconds since the
+run started when it was written). Its size is the report's: bounded by the top lines, stacks and
+census rows it keeps, and by the timeline, never by the number of allocations.
+
+A reader rejects, in one line and never with a traceback, a file that is not a capture (wrong
+magic), one from a newer memslim, a truncated or over-long one, one whose checksum does not
+match, and a payload that is not what this module writes. JSON, not pickle: a capture comes
+from disk, and loading one must never run code.
+"""
+
+from __future__ import annotations
+
+import _thread
+import json
+import os
+import struct
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+MAGIC = b"MSLMCAPT"
+VERSION = 1
+_HEADER = struct.Struct("<8sIIQII")
+COMPLETE = 1
+COMPRESSED = 2
+_KNOWN_FLAGS = COMPLETE | COMPRESSED
+
+
+class CaptureError(ValueError):
+    """A file that cannot be read as a capture; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Capture:
+    report: dict[str, Any]
+    complete: bool  # False: the last checkpoint of a run that did not end (killed)
+    written_s: float  # when it was written, in seconds since the run started
+
+
+def encode(report: dict[str, Any], *, complete: bool, written_s: float) -> bytes:
+    payload = zlib.compress(
+        json.dumps({"report": report, "written_s": written_s}, separators=(",", ":")).encode(), 6
+    )
+    flags = COMPRESSED | (COMPLETE if complete else 0)
+    header = _HEADER.pack(MAGIC, VERSION, flags, len(payload), zlib.crc32(payload), 0)
+    return header + payload
+
+
+def write_capture(path: str, report: dict[str, Any], *, complete: bool, written_s: float) -> None:
+    """Write atomically: a reader (or a kill) never finds half a capture, only the last one."""
+    data = encode(report, complete=complete, written_s=written_s)
+    target = os.path.abspath(path)
+    fd, tmp = tempfile.mkstemp(prefix=".memslim-", suffix=".capture", dir=os.path.dirname(target))
+    try:
+        from memslim.report.json_report import file_mode
+
+        os.fchmod(fd, file_mode())
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def decode(data: bytes) -> Capture:
+    if len(data) < _HEADER.size:
+        raise CaptureError(f"not a memslim capture: {len(data)} bytes, too short")
+    magic, version, flags, length, checksum, zero = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise CaptureError("not a memslim capture (wrong magic bytes)")
+    if version > VERSION:
+        raise CaptureError(
+            f"capture format version {version} is newer than this memslim reads ({VERSION}):"
+            " upgrade memslim"
+        )
+    if version == 0 or flags & ~_KNOWN_FLAGS or zero != 0:
+        raise CaptureError("corrupted capture header")
+    payload = data[_HEADER.size :]
+    if len(payload) != length:
+        what = "truncated capture" if len(payload) < length else "capture has trailing bytes"
+        raise CaptureError(f"{what}: {len(payload)} payload bytes, the header says {length}")
+    if zlib.crc32(payload) != checksum:
+        raise CaptureError("corrupted capture: checksum mismatch")
+    try:
+        if flags & COMPRESSED:
+            payload = zlib.decompress(payload)
+        body = json.loads(payload.decode("utf-8"))
+    except (zlib.error, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise CaptureError(f"corrupted capture: unreadable payload ({type(e).__name__})") from e
+    if not isinstance(body, dict):
+        raise CaptureError("corrupted capture: unexpected payload")
+    report, written = body.get("report"), body.get("written_s")
+    if not isinstance(report, dict) or not isinstance(written, (int, float)):
+        raise CaptureError("corrupted capture: unexpected payload")
+    from memslim.report.json_report import SCHEMA
+
+    if report.get("schema") != SCHEMA:
+        raise CaptureError(f"corrupted capture: its report is not {SCHEMA}")
+    return Capture(report, bool(flags & COMPLETE), float(written))
+
+
+def read_capture(path: str) -> Capture:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise CaptureError(f"cannot read {path!r}: {e.strerror or e}") from e
+    return decode(data)
+
+
+class Checkpointer:
+    """Writes the run's capture while the program runs, so that a run that is killed (SIGKILL,
+    the OOM killer) leaves its report up to the last checkpoint.
+
+    A thread of memslim's own (``_thread``, so that ``threading.enumerate()`` in the program
+    does not see it; untracked: what it allocates is not the program's) wakes every
+    ``interval`` seconds and writes a checkpoint when the traced peak grew by 5% since the
+    last one, or when the last one is ``max_age`` seconds old. A checkpoint builds the report
+    from the tracker's aggregate (O(sites)) while holding the GIL: after each one the interval
+    becomes 30 times what it cost, so that checkpoints take at most about 3% of the run.
+    """
+
+    GROWTH = 1.05
+
+    def __init__(
+        self, path: str, command: list[str], *, interval: float = 0.25, max_age: float = 5.0
+    ) -> None:
+        self.path = path
+        self.command = command
+        self.interval = interval
+        self.max_age = max_age
+        self.written = 0
+        self.seconds = 0.0  # spent writing checkpoints
+        self.error: str | None = None
+        self._stop = _thread.allocate_lock()
+        self._done = _thread.allocate_lock()
+        self._pid = -1
+
+    def start(self) -> None:
+        self._pid = os.getpid()
+        self._stop.acquire()
+        self._done.acquire()
+        _thread.start_new_thread(self._loop, ())
+
+    def stop(self) -> None:
+        """Ends the thread (after the checkpoint it may be writing). Nothing in a forked child
+        of the program: the thread is the parent's (and its locks' state a copy)."""
+        if os.getpid() != self._pid or not self._stop.locked():
+            return
+        self._stop.release()
+        self._done.acquire()
+
+    def _loop(self) -> None:
+        from memslim import _core
+
+        try:
+            _core.untrack_this_thread()
+            interval, last_peak, last_time = self.interval, 0, time.monotonic()
+            while not self._stop.acquire(timeout=interval):
+                peak = _core.peak_traced_bytes()
+                now = time.monotonic()
+                if peak <= last_peak * self.GROWTH and now - last_time < self.max_age:
+                    continue
+                began = time.perf_counter()
+                self.checkpoint()
+                cost = time.perf_counter() - began
+                self.seconds += cost
+                interval = max(self.interval, 30 * cost)
+                last_peak, last_time = peak, time.monotonic()
+        except BaseException as e:  # one line at the end of the run; the program runs on
+            self.error = f"checkpoints stopped: {type(e).__name__}: {e}".replace("\n", " ")
+        finally:
+            self._done.release()
+
+    def checkpoint(self) -> None:
+        from memslim import _core
+        from memslim._native import problems
+        from memslim.profile_data import OWN_PREFIX, Profile
+        from memslim.report.json_report import build_report
+
+        profile = Profile.from_core(_core.tracking_result(OWN_PREFIX))
+        report = build_report(profile, command=self.command, exit_code=None, untraced=problems)
+        write_capture(self.path, report, complete=False, written_s=profile.elapsed_seconds)
+        self.written += 1
+
+
+def print_capture(capture: Capture, *, top: int, console: Any) -> None:
+    """The terminal report of a capture, and when the run was cut short, that it was."""
+    from rich.text import Text
+
+    from memslim.advice import Finding
+    from memslim.heap import census_from_report
+    from memslim.profile_data import Profile
+    from memslim.report.terminal import print_run_report
+    from memslim.rss import RssLedger
+
+    report = capture.report
+    if not capture.complete:
+        console.print(
+            Text(
+                "The run did not end (killed?): this is its last checkpoint, written "
+                f"{capture.written_s:.2f} s after it started; no census or advice.",
+                style="yellow",
+            )
+        )
+    findings = report.get("findings")
+    ledgers = report.get("rss_ledger") or {}
+    print_run_report(
+        Profile.from_report(report),
+        console=console,
+        title=" ".join(report["command"]),
+        top=top,
+        census=census_from_report(report["census"]) if "census" in report else None,
+        findings=None if findings is None else [Finding.from_json(f) for f in findings],
+        untraced=report.get("memslim", {}).get("untraced", []),
+        rss={when: RssLedger.from_json(row) for when, row in ledgers.items() if row},
+    )
