@@ -84,7 +84,7 @@ nb::tuple totals_row(std::uint32_t frame, const memslim::cpython::Totals& t) {
 // stacks and one function's lines refer to them by index. The sites a census names are resolved
 // one by one (site_stack, site_bytes_at_peak).
 nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
-                         std::size_t top_stacks) {
+                         std::size_t top_stacks, std::size_t top_lines) {
     using memslim::cpython::StackIndex;
     const memslim::cpython::TrackResult result = memslim::cpython::collect_result(false);
     nb::dict out;
@@ -103,35 +103,68 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
     out["bookkeeping"] = parts;
 
     const StackIndex index = memslim::cpython::build_stack_index(own_prefix);
-    const memslim::cpython::StackReport report =
+    memslim::cpython::StackReport report =
         memslim::cpython::build_stack_report(index, function, top_stacks);
-    nb::list frames;
-    for (const auto& frame : index.frames) {
-        auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
-        frames.append(nb::make_tuple(nb::borrow(code->co_filename), nb::borrow(code->co_qualname),
-                                     frame.line, reinterpret_cast<std::uintptr_t>(frame.code)));
+    // With top_lines, only the lines holding the most at the peak, and only the frames that
+    // what is returned refers to (renumbered): a checkpoint (capture.py) of an import-heavy
+    // program then makes a few hundred Python objects instead of 100,000 frames and lines.
+    if (top_lines != 0 && report.lines.size() > top_lines) {
+        const auto larger = [](const auto& a, const auto& b) {
+            return a.second.bytes_at_peak != b.second.bytes_at_peak
+                       ? a.second.bytes_at_peak > b.second.bytes_at_peak
+                       : a.second.allocated_bytes > b.second.allocated_bytes;
+        };
+        std::partial_sort(report.lines.begin(), report.lines.begin() + top_lines,
+                          report.lines.end(), larger);
+        report.lines.resize(top_lines);
     }
-    out["frames"] = frames;
+    std::vector<std::uint32_t> kept;  // the frames returned, by their index in `index`
+    std::vector<std::uint32_t> renumbered(top_lines != 0 ? index.frames.size() : 0,
+                                          StackIndex::kNone);
+    const auto frame_id = [&](std::uint32_t frame) -> std::uint32_t {
+        if (top_lines == 0 || frame == StackIndex::kNone) return frame;
+        if (renumbered[frame] == StackIndex::kNone) {
+            renumbered[frame] = static_cast<std::uint32_t>(kept.size());
+            kept.push_back(frame);
+        }
+        return renumbered[frame];
+    };
     nb::list lines;
-    for (const auto& [frame, totals] : report.lines) lines.append(totals_row(frame, totals));
+    for (const auto& [frame, totals] : report.lines) {
+        lines.append(totals_row(frame_id(frame), totals));
+    }
     out["lines"] = lines;
     out["no_stack"] = totals_row(StackIndex::kNone, report.no_stack);
     nb::list stacks;
     for (const auto& [user, at_peak] : report.top_stacks) {
         nb::list stack;
         for (std::uint32_t u = user; u != 0; u = index.user_parent(u)) {
-            stack.append(index.user_frame(u));
+            stack.append(frame_id(index.user_frame(u)));
         }
         stacks.append(nb::make_tuple(nb::tuple(stack), at_peak));
     }
     out["stacks"] = stacks;
-    out["function_frame"] =
-        report.function_frame == StackIndex::kNone ? nb::none() : nb::int_(report.function_frame);
+    out["function_frame"] = report.function_frame == StackIndex::kNone
+                                ? nb::none()
+                                : nb::int_(frame_id(report.function_frame));
     nb::list function_lines;
     for (const auto& [frame, totals] : report.function_lines) {
-        function_lines.append(totals_row(frame, totals));
+        function_lines.append(totals_row(frame_id(frame), totals));
     }
     out["function_lines"] = function_lines;
+    nb::list frames;
+    const auto add_frame = [&](std::uint32_t f) {
+        const auto& frame = index.frames[f];
+        auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
+        frames.append(nb::make_tuple(nb::borrow(code->co_filename), nb::borrow(code->co_qualname),
+                                     frame.line, reinterpret_cast<std::uintptr_t>(frame.code)));
+    };
+    if (top_lines == 0) {
+        for (std::uint32_t f = 0; f < index.frames.size(); ++f) add_frame(f);
+    } else {
+        for (std::uint32_t f : kept) add_frame(f);
+    }
+    out["frames"] = frames;
     out["gc_freed_bytes"] = report.gc_freed_bytes;
     out["sites"] = report.sites;
     nb::dict peak_by_domain;
@@ -614,10 +647,11 @@ NB_MODULE(_core, m) {
     m.def("peak_traced_bytes", &memslim::cpython::peak_traced_bytes,
           "High-water mark of traced bytes.");
     m.def("tracking_result", &tracking_result, "own_prefix"_a, "function"_a = "",
-          "top_stacks"_a = 64,
+          "top_stacks"_a = 64, "top_lines"_a = 0,
           "Totals, lines, top stacks, one function's lines (file + NUL + qualname; empty: the "
           "heaviest) and the timeline recorded so far; frames in files under own_prefix are "
-          "memslim's own.");
+          "memslim's own. top_lines: only that many lines (the most at the peak), and only the "
+          "frames referred to; 0: every line and frame.");
     m.def("site_rows", &site_rows, "Every site that allocated, with its bytes.");
     m.def("install_numpy_handler", &memslim::cpython::install_numpy_handler,
           "Record NumPy's array buffers, if numpy is imported (see cpython/numpy_handler.h); "

@@ -173,8 +173,8 @@ class Profile:
     @classmethod
     def from_report(cls, report: dict[str, Any]) -> Profile:
         """The aggregate as a memslim/1 report keeps it (a capture file, capture.py): its top
-        lines and stacks, peak, end and timeline. What only the tracker knows (every site, one
-        function's lines) is not there."""
+        lines and stacks, peak, end, timeline and the heaviest function's lines. What only the
+        tracker knows (every site) is not there."""
         frames: list[FrameInfo] = []
         index: dict[tuple[str, str, int], int] = {}
 
@@ -185,14 +185,16 @@ class Profile:
                 frames.append(FrameInfo(*key))
             return index[key]
 
-        line_rows = []
-        for row in report["lines"]:
+        def line_row(row: dict[str, Any]) -> tuple[Any, ...]:
             python = row["bytes_at_peak_by_domain"].get("python", 0)
             native = {d: b for d, b in row["bytes_at_peak_by_domain"].items() if d != "python"}
             total = python + sum(native.values())
-            line_rows.append(
-                (frame_of(row), total, 0, row["allocated_bytes"], row["allocations"], native)
-            )
+            return (frame_of(row), total, 0, row["allocated_bytes"], row["allocations"], native)
+
+        line_rows = [line_row(row) for row in report["lines"]]
+        function = report.get("function")
+        function_frame = None if function is None else frame_of(function)
+        function_rows = [] if function is None else [line_row(row) for row in function["lines"]]
         stack_rows = [
             (tuple(frame_of(f) for f in stack["frames"]), stack["bytes_at_peak"])
             for stack in report["stacks"]
@@ -211,6 +213,8 @@ class Profile:
             frames=frames,
             line_rows=line_rows,
             stack_rows=stack_rows,
+            function_frame=function_frame,
+            function_rows=function_rows,
             peak_by_domain=dict(peak["by_domain"]),
             end_by_domain=dict(end["by_domain"]),
             site_count=own.get("sites", 0),

@@ -49,6 +49,7 @@ def test_a_capture_reads_back_as_the_run_reported_it(tmp_path: Path) -> None:
     # The terminal report names the same top line, with the run's figures.
     assert f"{script.name}:5" in shown.stderr
     assert "exact mode — peak traced" in shown.stderr
+    assert "line by line" in shown.stderr  # the heaviest function, as the run showed it
     assert "did not end" not in shown.stderr
 
 

@@ -74,6 +74,13 @@ def build_report(
             for t, traced, rss in profile.timeline
         ],
     }
+    heaviest = profile.heaviest_function()
+    if heaviest is not None:  # the user function holding the most at the peak, line by line
+        frame, per_line = heaviest
+        report["function"] = {
+            **frame.as_json(),
+            "lines": [per_line[number].as_json() for number in sorted(per_line)],
+        }
     if census is not None:
         traced_at_census, heap = census
         report["census"] = {
