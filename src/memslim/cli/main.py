@@ -127,6 +127,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--top", type=_positive_int, default=10, metavar="N", help="lines to show (default 10)"
     )
 
+    diff = commands.add_parser(
+        "diff",
+        help="compare two runs (JSON reports or capture files); --fail-over for CI",
+        description=(
+            "Compare two runs: peak and end, the lines and types that grew or shrank, the "
+            "findings that appeared or disappeared. Each side is a memslim/1 JSON report "
+            "(memslim run --json) or a capture file (memslim run -o). Exit status: 0, 1 when "
+            "--fail-over is given and the peak grew by more than that, 2 for a file that "
+            "cannot be read."
+        ),
+    )
+    diff.add_argument("old", help="the earlier run's report or capture")
+    diff.add_argument("new", help="the later run's report or capture")
+    diff.add_argument(
+        "--fail-over",
+        type=float,
+        metavar="PERCENT",
+        help="exit 1 if the peak grew by more than PERCENT percent",
+    )
+    diff.add_argument("--json", metavar="FILE", help="write the diff as JSON (memslim-diff/1)")
+    diff.add_argument(
+        "--top", type=_positive_int, default=10, metavar="N", help="rows to show (default 10)"
+    )
+
     heap = commands.add_parser(
         "heap",
         help="report on a heap snapshot saved by memslim.save_snapshot()",
@@ -530,6 +554,37 @@ def _capture_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff(args: argparse.Namespace) -> int:
+    """`memslim diff OLD NEW [--fail-over PERCENT] [--json OUT]`."""
+    from memslim.diff import DiffError, diff_reports, load_report, peak_grew_over, print_diff
+    from memslim.report.json_report import check_writable, write_report
+    from memslim.report.terminal import report_console
+
+    try:
+        if args.json:
+            check_writable(args.json, "the diff")
+        diff = diff_reports(load_report(args.old), load_report(args.new), top=max(args.top, 50))
+    except (OSError, DiffError) as e:
+        print(f"memslim: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        try:
+            write_report(diff, args.json)
+        except OSError as e:
+            print(f"memslim: cannot write {args.json!r}: {e.strerror or e}", file=sys.stderr)
+            return 2
+    print_diff(diff, old_name=args.old, new_name=args.new, top=args.top, console=report_console())
+    if args.fail_over is not None and peak_grew_over(diff, args.fail_over):
+        grew = diff["peak"]["change_percent"]
+        how = "from nothing" if grew is None else f"by {grew:+.1f}%"
+        print(
+            f"memslim: the peak grew {how}, more than the {args.fail_over:g}% allowed",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
@@ -539,6 +594,8 @@ def main(argv: list[str] | None = None) -> int:
         return _heap_report(args)
     if args.command == "report":
         return _capture_report(args)
+    if args.command == "diff":
+        return _diff(args)
     target = _target_from(args.command, target_words, parser)
     if args.command == "run":
         from memslim.report.json_report import check_writable
