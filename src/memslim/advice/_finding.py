@@ -71,6 +71,12 @@ class Run:
     history: list[tuple[int, list[tuple[str, int, int | None]]]] = field(default_factory=list)
     main_globals: dict[str, Any] | None = None  # the target's module globals after the run
 
+    @property
+    def main_file(self) -> str | None:
+        """The file of the program's ``__main__`` (gone from sys.modules after the run)."""
+        file = (self.main_globals or {}).get("__file__")
+        return file if isinstance(file, str) else None
+
     def __post_init__(self) -> None:
         # Bytes per allocation site (its node in the tracker's frame tree): at the peak, and
         # as the census counted them.

@@ -27,9 +27,9 @@ BACK_REFERENCES = (
 )
 
 
-def _assignment_line(cls: type, attribute: str) -> tuple[str, int] | None:
+def _assignment_line(cls: type, attribute: str, main_file: str | None) -> tuple[str, int] | None:
     """Where ``self.<attribute> = ...`` is written in the class's source."""
-    where = class_definition(cls)
+    where = class_definition(cls, main_file)
     if where is None:
         return None
     tree = syntax_tree(where[0])
@@ -74,7 +74,7 @@ def find(run: Run) -> Iterator[Finding]:
     facts = run.site_facts  # per-site facts need exact mode
     if facts is None or run.census is None:
         return
-    edges = [e for e in facts.cycle_edges if class_definition(e[0]) is not None]
+    edges = [e for e in facts.cycle_edges if class_definition(e[0], run.main_file) is not None]
     if not facts.garbage or not edges:
         return
     garbage = facts.garbage_bytes
@@ -88,7 +88,7 @@ def find(run: Run) -> Iterator[Finding]:
     )
     largest = facts.largest_garbage_group or garbage
     source_type, attribute, target_type, count, targets = max(edges, key=_score)
-    where = _assignment_line(source_type, attribute)
+    where = _assignment_line(source_type, attribute, run.main_file)
     if where is None:
         return
     saving = garbage + live - max(largest, live)

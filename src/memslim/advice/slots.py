@@ -26,7 +26,7 @@ def find(run: Run) -> Iterator[Finding]:
         return
     for row in facts.classes:
         cls: type = row["type"]
-        where = class_definition(cls)
+        where = class_definition(cls, run.main_file)
         if where is None or "__slots__" in vars(cls):
             continue  # not the user's class, or slotted already (a base adds the dict)
         names: list[str] = []
@@ -38,7 +38,8 @@ def find(run: Run) -> Iterator[Finding]:
         count = round(row["count"] * scale)
         bytes_now = round((row["bytes"] + row["dict_bytes"]) * scale)
         weak = row["weakly_referenced"] > 0
-        each = measure.slotted_instance(len(names), weakref=weak)
+        attrs_class = hasattr(cls, "__attrs_attrs__")  # attrs keeps a __weakref__ slot
+        each = measure.slotted_instance(len(names), weakref=weak or attrs_class)
         bytes_after = count * each
         bases = _unslotted_bases(cls)
         notes = []
@@ -67,6 +68,8 @@ def find(run: Run) -> Iterator[Finding]:
         if dataclasses.is_dataclass(cls):
             weakref_slot = ", weakref_slot=True" if weak else ""
             fix = f"@dataclass(slots=True{weakref_slot})\nclass {cls.__name__}:"
+        elif attrs_class:  # @attr.s without slots (@attrs.define has them already)
+            fix = f"@attr.s(slots=True)\nclass {cls.__name__}:"
         else:
             listed = ", ".join(repr(n) for n in slot_names)
             fix = f"class {cls.__name__}:\n    __slots__ = ({listed},)"

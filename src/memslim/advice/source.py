@@ -87,20 +87,41 @@ def enclosing_function(node: ast.AST) -> ast.AST | None:
     return None
 
 
-def class_definition(cls: type) -> tuple[str, int] | None:
-    """(file, line of ``class Name``) for a class defined in the user's code, found through its
-    methods' code objects (works after the program's ``__main__`` module is gone)."""
+def class_definition(cls: type, main_file: str | None = None) -> tuple[str, int] | None:
+    """(file, line of ``class Name``) for a class defined in the user's code. Found through the
+    class's own module (a ``@dataclass``, an ``attrs`` class or a class finished by a decorator
+    has methods generated in ``<string>``), and through its methods' code objects. The
+    program's ``__main__`` is gone after the run: ``main_file`` is its file."""
     files: set[str] = set()
+    module = cls.__module__
+    module_file = (
+        main_file if module == "__main__" else getattr(sys.modules.get(module), "__file__", None)
+    )
+    if isinstance(module_file, str) and is_user_file(module_file):
+        files.add(module_file)
     for value in vars(cls).values():
         function = getattr(value, "__func__", value)
         code = getattr(function, "__code__", None)
         if code is not None and is_user_file(code.co_filename):
             files.add(code.co_filename)
+    # Nested classes: the enclosing classes' names too (functions' locals are not followed).
+    outer = [part for part in cls.__qualname__.split(".")[:-1] if part != "<locals>"]
     for file in sorted(files):
         tree = syntax_tree(file)
         if tree is None:
             continue
+        found = None
         for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
-                return file, node.lineno
+                enclosing = []
+                parent = getattr(node, "parent", None)
+                while parent is not None:
+                    if isinstance(parent, ast.ClassDef):
+                        enclosing.insert(0, parent.name)
+                    parent = getattr(parent, "parent", None)
+                if not enclosing or enclosing == outer[-len(enclosing) :]:
+                    return file, node.lineno
+                found = found or (file, node.lineno)
+        if found is not None:
+            return found
     return None
