@@ -57,9 +57,12 @@ def test_free_space_in_pymalloc_arenas_is_what_the_freed_objects_held(tmp_path: 
     freed = (FLOATS - FLOATS // 10) * block
     stuck = spread["rss_ledger"]["end"]["pymalloc_free_bytes"]
     baseline = packed["rss_ledger"]["end"]["pymalloc_free_bytes"]
-    # The freed floats' blocks, give or take the pools that emptied out in the packed run's
-    # last arenas (pymalloc keeps an arena whose pools are not all empty): about 1.6 MB here.
-    assert abs((stuck - baseline) - freed) <= 0.05 * freed + (1 << 20), (stuck, baseline, freed)
+    # Spread: the freed floats' blocks stay as free space in arenas that cannot go back, on top
+    # of the free space the interpreter's own pools had anyway (1.6 MB in most runs, 3.6 MB in a
+    # CI run on a busy machine: a difference of two runs was not a stable baseline).
+    assert 0.98 * freed <= stuck <= freed + (4 << 20), (stuck, freed)
+    # Packed: the arenas that held only freed floats went back; little free space is left.
+    assert baseline < 0.25 * freed, (baseline, freed)
     if not SANITIZED:
         assert "Why RSS stays high" in said and "pymalloc keeps" in said
 
