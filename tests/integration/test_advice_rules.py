@@ -200,5 +200,5 @@ def test_slots_for_classes_whose_init_is_generated(tmp_path: Path) -> None:
         twin_decorator, twin_body = SLOTTED[kind]
         twin = GENERATED_INIT.format(decorator=twin_decorator, body=twin_body)
         measured = _tracemalloc_peak(folder, source) - _tracemalloc_peak(folder, twin)
-        assert measured > 200_000 * 24, (kind, measured)  # a real saving
+        assert measured > 200_000 * 8, (kind, measured)  # a real saving (3.12: 16 B for attrs)
         assert abs(finding["saving_bytes"] - measured) / measured < 0.10, (kind, finding, measured)
