@@ -42,6 +42,11 @@ _KNOWN_FLAGS = COMPLETE | COMPRESSED
 TOP_LINES = 100
 
 
+# What rendering a capture whose file is valid but whose report is not as memslim writes it
+# raises (`memslim report` says so in one line).
+ODD_CONTENTS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
+
+
 class CaptureError(ValueError):
     """A file that cannot be read as a capture; the message is one line."""
 
@@ -53,13 +58,16 @@ class Capture:
     written_s: float  # when it was written, in seconds since the run started
 
 
+def frame(payload: bytes, flags: int) -> bytes:
+    """``payload`` behind its header (length and checksum)."""
+    return _HEADER.pack(MAGIC, VERSION, flags, len(payload), zlib.crc32(payload), 0) + payload
+
+
 def encode(report: dict[str, Any], *, complete: bool, written_s: float) -> bytes:
     payload = zlib.compress(
         json.dumps({"report": report, "written_s": written_s}, separators=(",", ":")).encode(), 6
     )
-    flags = COMPRESSED | (COMPLETE if complete else 0)
-    header = _HEADER.pack(MAGIC, VERSION, flags, len(payload), zlib.crc32(payload), 0)
-    return header + payload
+    return frame(payload, COMPRESSED | (COMPLETE if complete else 0))
 
 
 def write_capture(path: str, report: dict[str, Any], *, complete: bool, written_s: float) -> None:

@@ -58,11 +58,6 @@ def _change(old: int, new: int) -> dict[str, Any]:
     }
 
 
-def _moment(report: dict[str, Any], name: str) -> dict[str, Any]:
-    moment = report.get(name) or {}
-    return {"traced_bytes": int(moment.get("traced_bytes", 0)), **moment}
-
-
 def diff_reports(old: dict[str, Any], new: dict[str, Any], *, top: int = 50) -> dict[str, Any]:
     """The diff of two memslim/1 reports, as ``memslim diff --json`` writes it."""
     try:
@@ -74,12 +69,11 @@ def diff_reports(old: dict[str, Any], new: dict[str, Any], *, top: int = 50) -> 
 def _diff(old: dict[str, Any], new: dict[str, Any], top: int) -> dict[str, Any]:
     out: dict[str, Any] = {"schema": DIFF_SCHEMA}
     for name in ("peak", "end"):
-        a, b = _moment(old, name), _moment(new, name)
-        change = _change(a["traced_bytes"], b["traced_bytes"])
-        domains = sorted(set(a.get("by_domain", {})) | set(b.get("by_domain", {})))
+        a, b = old.get(name) or {}, new.get(name) or {}
+        change = _change(int(a.get("traced_bytes", 0)), int(b.get("traced_bytes", 0)))
+        da, db = a.get("by_domain", {}), b.get("by_domain", {})
         change["by_domain"] = {
-            d: _change(int(a.get("by_domain", {}).get(d, 0)), int(b.get("by_domain", {}).get(d, 0)))
-            for d in domains
+            d: _change(int(da.get(d, 0)), int(db.get(d, 0))) for d in sorted(da.keys() | db.keys())
         }
         out[name] = change
     out["commands"] = {"old": old.get("command"), "new": new.get("command")}

@@ -11,9 +11,7 @@ Usage: fuzz_capture.py [libFuzzer flags] CORPUS_DIR [SEED_DIR]
 
 import contextlib
 import io
-import struct
 import sys
-import zlib
 
 import atheris
 
@@ -22,27 +20,17 @@ with atheris.instrument_imports():
     from memslim.report.terminal import report_console
 
 
-def wrap(payload: bytes) -> bytes:
-    header = struct.pack(
-        "<8sIIQII", capture.MAGIC, capture.VERSION, 0, len(payload),
-        zlib.crc32(payload), 0,
-    )  # fmt: skip
-    return header + payload
-
-
 def test_one(data: bytes) -> None:
     if not data:
         return
-    body = wrap(data[1:]) if data[0] & 1 else data[1:]
+    body = capture.frame(data[1:], 0) if data[0] & 1 else data[1:]
     try:
         found = capture.decode(body)
     except capture.CaptureError as e:
         assert "\n" not in str(e), repr(e)
         return
     console = report_console(io.StringIO())
-    # A valid file with odd contents: `memslim report` says so in one line.
-    odd = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
-    with contextlib.suppress(*odd):
+    with contextlib.suppress(*capture.ODD_CONTENTS):
         capture.print_capture(found, top=5, console=console)
 
 

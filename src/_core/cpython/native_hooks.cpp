@@ -53,21 +53,29 @@ F real(F& field) {
     return __atomic_load_n(&field, __ATOMIC_ACQUIRE);
 }
 
-void record(void* ptr, std::size_t size) {
+// record_in and forget_in: inside a RecordingScope that is true (see tracker.h).
+void record_in(void* ptr, std::size_t size) {
     if (ptr == nullptr) return;
-    if (RecordingScope scope; scope) {
-        UntrackedScope untracked;
-        record_allocation(ptr, size, Domain::kNative);
-    }
+    UntrackedScope untracked;
+    record_allocation(ptr, size, Domain::kNative);
 }
 
 // Forgets `ptr` before the real free or realloc can hand its address to another thread.
+bool forget_in(void* ptr, engine::LiveBlock* block) {
+    if (ptr == nullptr) return false;
+    UntrackedScope untracked;
+    return forget_allocation(ptr, block);
+}
+
+void record(void* ptr, std::size_t size) {
+    if (ptr == nullptr) return;
+    if (RecordingScope scope; scope) record_in(ptr, size);
+}
+
 bool forget(void* ptr, engine::LiveBlock* block) {
     if (ptr == nullptr) return false;
     RecordingScope scope;
-    if (!scope) return false;
-    UntrackedScope untracked;
-    return forget_allocation(ptr, block);
+    return scope && forget_in(ptr, block);
 }
 
 void* hook_malloc(std::size_t size) {
@@ -88,20 +96,23 @@ void hook_free(void* ptr) {
     real(g_real.free)(ptr);
 }
 
+// One scope from the old block's forgetting to the new one's recording (or the old one's
+// return, when the resize fails).
 template <class Resize>
 void* resized(void* old_ptr, std::size_t size, Resize resize) {
-    RecordingScope scope;  // until the old block is put back, if the resize fails
+    RecordingScope scope;
+    if (!scope) return resize();
     engine::LiveBlock old_block;
-    const bool was_live = forget(old_ptr, &old_block);
+    const bool was_live = forget_in(old_ptr, &old_block);
     void* ptr = resize();
     if (ptr == nullptr && old_ptr != nullptr && size != 0) {
-        if (was_live && scope) {  // failed: the old block is still there
+        if (was_live) {  // failed: the old block is still there
             UntrackedScope untracked;
             restore_allocation(old_ptr, old_block);
         }
         return nullptr;
     }
-    record(ptr, size);
+    record_in(ptr, size);
     return ptr;
 }
 

@@ -46,6 +46,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_top(parser: argparse.ArgumentParser, default: int, what: str) -> None:
+    parser.add_argument(
+        "--top",
+        type=_positive_int,
+        default=default,
+        metavar="N",
+        help=f"{what} to show (default {default})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memslim",
@@ -91,9 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a capture file, checkpointed while the program runs (a killed run leaves "
         "its last checkpoint): read it with `memslim report FILE`",
     )
-    run_parser.add_argument(
-        "--top", type=_positive_int, default=10, metavar="N", help="lines to show (default 10)"
-    )
+    _add_top(run_parser, 10, "lines")
     run_parser.add_argument(
         "--no-census",
         dest="census",
@@ -123,9 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("file", help="the capture file")
     report.add_argument("--json", metavar="FILE", help="write the report as JSON (memslim/1)")
-    report.add_argument(
-        "--top", type=_positive_int, default=10, metavar="N", help="lines to show (default 10)"
-    )
+    _add_top(report, 10, "lines")
 
     diff = commands.add_parser(
         "diff",
@@ -147,9 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 if the peak grew by more than PERCENT percent",
     )
     diff.add_argument("--json", metavar="FILE", help="write the diff as JSON (memslim-diff/1)")
-    diff.add_argument(
-        "--top", type=_positive_int, default=10, metavar="N", help="rows to show (default 10)"
-    )
+    _add_top(diff, 10, "rows")
 
     heap = commands.add_parser(
         "heap",
@@ -161,9 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     heap.add_argument("file", help="the snapshot file")
     heap.add_argument("--baseline", metavar="FILE", help="an earlier snapshot to compare with")
-    heap.add_argument(
-        "--top", type=_positive_int, default=15, metavar="N", help="rows to show (default 15)"
-    )
+    _add_top(heap, 15, "rows")
 
     sizeof = commands.add_parser(
         "sizeof",
@@ -173,9 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
             "variables with memslim.sizeof and show the largest, with a breakdown by type."
         ),
     )
-    sizeof.add_argument(
-        "--top", type=_positive_int, default=10, metavar="N", help="globals to show (default 10)"
-    )
+    _add_top(sizeof, 10, "globals")
     _add_target_arguments(sizeof)
     return parser
 
@@ -524,10 +524,22 @@ def _say(line: str) -> None:
         pass
 
 
+def _write_json(data: dict[str, Any], path: str) -> bool:
+    """Writes ``data`` to ``path`` (atomically); False, said in one line, if it cannot."""
+    from memslim.report.json_report import write_report
+
+    try:
+        write_report(data, path)
+    except OSError as e:
+        print(f"memslim: cannot write {path!r}: {e.strerror or e}", file=sys.stderr)
+        return False
+    return True
+
+
 def _capture_report(args: argparse.Namespace) -> int:
     """`memslim report FILE [--json OUT]`."""
-    from memslim.capture import CaptureError, print_capture, read_capture
-    from memslim.report.json_report import check_writable, write_report
+    from memslim.capture import ODD_CONTENTS, CaptureError, print_capture, read_capture
+    from memslim.report.json_report import check_writable
     from memslim.report.terminal import report_console
 
     try:
@@ -540,14 +552,11 @@ def _capture_report(args: argparse.Namespace) -> int:
     if args.json:
         report = dict(capture.report)
         report["capture"] = {"complete": capture.complete, "written_s": capture.written_s}
-        try:
-            write_report(report, args.json)
-        except OSError as e:
-            print(f"memslim: cannot write {args.json!r}: {e.strerror or e}", file=sys.stderr)
+        if not _write_json(report, args.json):
             return 2
     try:
         print_capture(capture, top=args.top, console=report_console())
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as e:
+    except ODD_CONTENTS as e:
         why = f"corrupted capture: unexpected report ({type(e).__name__})"
         print(f"memslim: {why}", file=sys.stderr)
         return 1
@@ -557,7 +566,7 @@ def _capture_report(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     """`memslim diff OLD NEW [--fail-over PERCENT] [--json OUT]`."""
     from memslim.diff import DiffError, diff_reports, load_report, peak_grew_over, print_diff
-    from memslim.report.json_report import check_writable, write_report
+    from memslim.report.json_report import check_writable
     from memslim.report.terminal import report_console
 
     try:
@@ -567,12 +576,8 @@ def _diff(args: argparse.Namespace) -> int:
     except (OSError, DiffError) as e:
         print(f"memslim: {e}", file=sys.stderr)
         return 2
-    if args.json:
-        try:
-            write_report(diff, args.json)
-        except OSError as e:
-            print(f"memslim: cannot write {args.json!r}: {e.strerror or e}", file=sys.stderr)
-            return 2
+    if args.json and not _write_json(diff, args.json):
+        return 2
     print_diff(diff, old_name=args.old, new_name=args.new, top=args.top, console=report_console())
     if args.fail_over is not None and peak_grew_over(diff, args.fail_over):
         grew = diff["peak"]["change_percent"]

@@ -143,33 +143,31 @@ def print_run_report(
     # One row per line, never wrapped: the location (cut from the left: the file's name and the
     # line number stay) above its function, the numbers, and the source in what width is left.
     shown = [d for d in native if any(stats.native_at_peak.get(d, 0) for stats in lines)]
-    rows = []
+    headers = ["line", "at peak", "% peak", *shown, "allocations"]
+    places, rows = [], []
     for stats in lines:
-        where = _where(stats.file, stats.line, width=40)
         function = stats.function if len(stats.function) <= 40 else stats.function[:39] + "…"
+        places.append((_where(stats.file, stats.line, width=40), function))
         rows.append(
             [
-                Text.assemble(where, "\n", (function, "dim")),
                 format_bytes(stats.bytes_at_peak),
                 _share(stats.bytes_at_peak, profile.peak_bytes),
                 *(format_bytes(stats.native_at_peak.get(domain, 0)) for domain in shown),
                 f"{stats.allocations:,}",
             ]
         )
-    headers = ["line", "at peak", "% peak", *shown, "allocations"]
-    widths = [
-        max(len(header), *(cell.cell_len if isinstance(cell, Text) else len(cell) for cell in col))
-        for header, col in zip(headers, zip(*rows, strict=True), strict=True)
-    ]
-    widths[0] = max(len(part) for row in rows for part in row[0].plain.split("\n"))
+    widths = [max(len(headers[0]), *(len(part) for place in places for part in place))]
+    columns = zip(headers[1:], zip(*rows, strict=True), strict=True)
+    widths += [max(len(header), *map(len, column)) for header, column in columns]
     room = console.width - sum(widths) - 3 * (len(widths) + 1) - 1
+    with_source = room >= 12
     for number, header in enumerate(headers):
-        justify = "left" if number == 0 else "right"
-        table.add_column(header, justify=justify, no_wrap=True)
-    if room >= 12:
+        table.add_column(header, justify="left" if number == 0 else "right", no_wrap=True)
+    if with_source:
         table.add_column("source", overflow="ellipsis", no_wrap=True, max_width=min(room, 60))
-    for stats, row in zip(lines, rows, strict=True):
-        table.add_row(*row, *([_source(stats.file, stats.line)] if room >= 12 else []))
+    for stats, (where, function), row in zip(lines, places, rows, strict=True):
+        source = [_source(stats.file, stats.line)] if with_source else []
+        table.add_row(Text.assemble(where, "\n", (function, "dim")), *row, *source)
     console.print(table)
 
     stacks = profile.stacks(3)
