@@ -642,6 +642,15 @@ NB_MODULE(_core, m) {
     m.def("is_tracking", &memslim::cpython::is_tracking);
     m.def("in_forked_child", &memslim::cpython::in_forked_child,
           "True in a child forked while tracking (its records are not the parent's).");
+    m.def("in_census_child", &memslim::cpython::in_census_child,
+          "True in a census child (a fork that walks a copy of the heap).");
+    m.def(
+        "restart_in_forked_child",
+        [] {
+            if (!memslim::cpython::restart_in_forked_child()) throw nb::python_error();
+        },
+        "In a child forked while tracking: track again, from nothing, for the child's own "
+        "report (same mode and options; the hooks stay installed).");
     m.def("traced_bytes", &memslim::cpython::traced_bytes,
           "Bytes live now (estimated in sample mode).");
     m.def("peak_traced_bytes", &memslim::cpython::peak_traced_bytes,

@@ -8,12 +8,11 @@ already, else the moment the program imports it (an import hook on that one modu
 
 from __future__ import annotations
 
-import importlib.abc
 import sys
 from types import ModuleType
-from typing import Any
 
 from memslim import _core
+from memslim._imports import AfterImport
 
 _NUMPY_CORE = frozenset({"numpy._core._multiarray_umath", "numpy.core._multiarray_umath"})
 
@@ -30,46 +29,12 @@ def _install() -> None:
         problems.append(problem)
 
 
-class _InstallAfter(importlib.abc.Loader):
-    """NumPy's own loader, then the wrapping of its allocator."""
-
-    def __init__(self, loader: Any) -> None:
-        self._loader = loader
-
-    def create_module(self, spec: Any) -> ModuleType | None:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        try:
-            self._loader.exec_module(module)
-        finally:
-            # The module keeps its own loader, as if it had been imported without this hook.
-            module.__loader__ = self._loader
-            if getattr(module, "__spec__", None) is not None:
-                module.__spec__.loader = self._loader
-        if _core.is_tracking():
-            _install()
+def _install_if_tracking(_module: ModuleType) -> None:
+    if _core.is_tracking():
+        _install()
 
 
-class _NumpyWatcher(importlib.abc.MetaPathFinder):
-    """Finds NumPy's core module with the other finders and wraps its loader."""
-
-    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        if name not in _NUMPY_CORE:
-            return None
-        for finder in sys.meta_path:
-            find = getattr(finder, "find_spec", None)
-            if finder is self or find is None:
-                continue
-            spec = find(name, path, target)
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _InstallAfter(spec.loader)
-                return spec
-        return None
-
-
-_watcher = _NumpyWatcher()
+_watcher = AfterImport(_NUMPY_CORE, _install_if_tracking)
 
 
 def start(*, native: bool = True) -> None:
@@ -83,17 +48,14 @@ def start(*, native: bool = True) -> None:
         problems.append(problem)
     else:
         _state["native"] = True
-    if _watcher not in sys.meta_path:
-        sys.meta_path.insert(0, _watcher)
-    _install()  # does nothing unless numpy is imported
+    _watcher.install()  # wraps NumPy's allocator now if it is imported already
 
 
 def stop() -> None:
     """Tracking has stopped (``_core.stop_tracking`` restored NumPy's allocator and the C
     allocator's slots already). Adds to ``problems`` what native code did that memslim could
     not count."""
-    if _watcher in sys.meta_path:
-        sys.meta_path.remove(_watcher)
+    _watcher.remove()
     _core.uninstall_numpy_handler()
     _core.uninstall_native_hooks()
     if not _state["native"]:

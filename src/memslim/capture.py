@@ -27,6 +27,7 @@ import struct
 import tempfile
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,10 +156,17 @@ class Checkpointer:
     BUDGET = 0.03
 
     def __init__(
-        self, path: str, command: list[str], *, interval: float = 0.5, max_age: float = 5.0
+        self,
+        path: str,
+        command: list[str],
+        *,
+        process: Callable[[], dict[str, Any]] | None = None,
+        interval: float = 0.5,
+        max_age: float = 5.0,
     ) -> None:
         self.path = path
         self.command = command
+        self.process = process  # the report's "process" block, made when it is written
         self.interval = interval
         self.max_age = max_age
         self.written = 0
@@ -206,15 +214,22 @@ class Checkpointer:
         finally:
             self._done.release()
 
-    def checkpoint(self) -> None:
+    def checkpoint(self, *, exit_code: int | None = None, complete: bool = False) -> None:
+        """Writes the capture now (``complete``: the last one, the run has ended)."""
         from memslim import _core
         from memslim._native import problems
         from memslim.profile_data import OWN_PREFIX, Profile
         from memslim.report.json_report import build_report
 
         profile = Profile.from_core(_core.tracking_result(OWN_PREFIX, top_lines=TOP_LINES))
-        report = build_report(profile, command=self.command, exit_code=None, untraced=problems)
-        write_capture(self.path, report, complete=False, written_s=profile.elapsed_seconds)
+        report = build_report(
+            profile,
+            command=self.command,
+            exit_code=exit_code,
+            untraced=problems,
+            process=None if self.process is None else self.process(),
+        )
+        write_capture(self.path, report, complete=complete, written_s=profile.elapsed_seconds)
         self.written += 1
 
 
@@ -249,3 +264,7 @@ def print_capture(capture: Capture, *, top: int, console: Any) -> None:
         untraced=report.get("memslim", {}).get("untraced", []),
         rss={when: RssLedger.from_json(row) for when, row in ledgers.items() if row},
     )
+    if report.get("processes"):
+        from memslim.report.terminal import print_processes
+
+        print_processes(report, top=top, console=console)

@@ -752,6 +752,33 @@ bool start_tracking(const TrackOptions& options) {
     return true;
 }
 
+bool restart_in_forked_child() {
+    if (!g_recording || !g_forked_child.load() || g_census_child) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "memslim: not a child forked while tracking, nothing to restart");
+        return false;
+    }
+    const TrackOptions options = g_recording->options;
+    // The parent's records stay where they are, never freed here: freeing them would write to
+    // every page that holds them, and each write copies a page the child shares with its
+    // parent. The hooks stay installed (g_hooks keeps the allocators they forward to), and so
+    // do NumPy's handler and the native hooks: they report to whatever g_recording is.
+    static_cast<void>(g_recording.release());
+    g_recording = std::make_unique<Recording>(options);
+    if (options.mode == TrackMode::kSample) {
+        g_recording->filter = std::make_unique<std::atomic<std::uint8_t>[]>(Recording::kFilterSize);
+        g_seed_base.store(g_seed_base.load() ^ static_cast<std::uint64_t>(getpid()));
+    }
+    g_recording->timeline = engine::Timeline(options.timeline_points);
+    g_generation.fetch_add(1);  // threads' stack caches and samplers belong to the parent's
+    g_recording->started = Clock::now();
+    g_forked_child.store(false);
+    g_active.store(true);
+    g_timeline = new TimelineThread();
+    g_timeline->thread = std::thread(timeline_loop, g_timeline, g_recording.get());
+    return true;
+}
+
 void stop_tracking() {
     if (!g_recording || g_forked_child.load()) {
         g_active.store(false);
@@ -858,6 +885,10 @@ long census_fork() {
 
 bool in_forked_child() {
     return g_forked_child.load();
+}
+
+bool in_census_child() {
+    return g_census_child;
 }
 
 std::int64_t traced_bytes() {

@@ -131,6 +131,14 @@ long census_fork();
 // True in a child process forked while tracking: its records belong to the parent's report.
 bool in_forked_child();
 
+// True in a census child (census_fork): Python's after-fork hooks run there too.
+bool in_census_child();
+
+// In such a child: tracking starts again from nothing with the same options, for the child's
+// own report (blocks the parent allocated are not the child's: their frees are ignored).
+// Returns false with a Python exception set elsewhere. Needs the GIL.
+bool restart_in_forked_child();
+
 // Current and peak traced bytes (estimates in sample mode). Needs the GIL.
 std::int64_t traced_bytes();
 std::int64_t peak_traced_bytes();

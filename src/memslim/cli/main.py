@@ -11,6 +11,7 @@ import pickle
 import platform
 import sys
 import threading
+import time
 from typing import Any, NoReturn, TextIO
 
 from memslim import __version__
@@ -112,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--python-only",
         action="store_true",
         help="trace Python's allocators only: not NumPy's array buffers nor native code's malloc",
+    )
+    run_parser.add_argument(
+        "--no-children",
+        dest="children",
+        action="store_false",
+        help="do not track child processes (multiprocessing, os.fork)",
     )
     run_parser.add_argument(
         "--all-findings",
@@ -292,12 +299,14 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     _core.start_tracking(
         args.mode, float(args.sample_interval), args.seed, stacks_above_caller=True
     )
+    process = {"pid": start_pid, "ppid": os.getppid(), "name": "main", "started_at": time.time()}
     _native.start(native=not args.python_only)
+    children_dir = _follow_children(args, target) if args.children else None
     checkpoints = None
     if args.output:
         from memslim.capture import Checkpointer
 
-        checkpoints = Checkpointer(args.output, target.argv)
+        checkpoints = Checkpointer(args.output, target.argv, process=lambda: process)
         checkpoints.start()
 
     def census_at_end() -> None:
@@ -311,6 +320,10 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             take_census()
 
     def stop() -> None:
+        if children_dir is not None:
+            from memslim import children
+
+            children.unfollow()
         if checkpoints is not None:
             checkpoints.stop()
         _core.stop_tracking()
@@ -319,7 +332,9 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         watch_gc(False)
 
     def finish(outcome: Outcome) -> int:
-        return _finish_run(args, target, outcome, forked, census, history, checkpoints)
+        return _finish_run(
+            args, target, outcome, forked, census, history, checkpoints, process, children_dir
+        )
 
     real_exit = os._exit
 
@@ -352,8 +367,45 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         os._exit = real_exit
         stop()
     if os.getpid() != start_pid or _core.in_forked_child():
-        return outcome.exit_code  # a forked child: the report is the parent's to write
+        # A forked child that returned through the program: its capture, if it tracks itself;
+        # the report is the parent's to write.
+        from memslim import children
+
+        children.finish(outcome.exit_code)
+        return outcome.exit_code
     return finish(outcome)
+
+
+def _follow_children(args: argparse.Namespace, target: Target) -> str | None:
+    """Children track themselves into a directory of captures: ``FILE.children`` beside the
+    capture of ``-o FILE`` (its earlier captures removed), else a temporary one."""
+    import tempfile
+
+    from memslim import children
+
+    try:
+        if args.output:
+            directory = args.output + ".children"
+            os.makedirs(directory, exist_ok=True)
+            for name in os.listdir(directory):
+                if name.endswith(children.SUFFIX):
+                    os.unlink(os.path.join(directory, name))
+        else:
+            directory = tempfile.mkdtemp(prefix="memslim-children-")
+    except OSError as e:
+        _say(f"memslim: child processes not tracked: {e.strerror or e}")
+        return None
+    children.follow(
+        children.Settings(
+            directory=os.path.abspath(directory),
+            mode=args.mode,
+            sample_interval=float(args.sample_interval),
+            seed=args.seed,
+            native=not args.python_only,
+            command=target.argv,
+        )
+    )
+    return directory
 
 
 def _finish_run(
@@ -364,6 +416,8 @@ def _finish_run(
     census: dict[str, object],
     history: list[tuple[int, list[tuple[str, int, int | None]]]],
     checkpoints: Any = None,
+    process: dict[str, Any] | None = None,
+    children_dir: str | None = None,
 ) -> int:
     """After the program (tracking stopped): the last census, the RSS ledger, the report."""
     from memslim import _core
@@ -394,10 +448,28 @@ def _finish_run(
             if last is not None and last[0] >= int(census.get("traced_bytes", -1)):  # type: ignore[call-overload]
                 census.update(raw=last[1], traced_bytes=last[0])
                 history = forked_history
-        return _report(args, target, outcome, census, history, costs, ledgers, checkpoints)
+        return _report(
+            args,
+            target,
+            outcome,
+            census,
+            history,
+            costs,
+            ledgers,
+            checkpoints,
+            process,
+            children_dir,
+        )
     finally:
         if gc_was_enabled:
             gc.enable()
+        if children_dir is not None and not args.output:
+            import shutil
+
+            shutil.rmtree(children_dir, ignore_errors=True)
+        elif children_dir is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(children_dir)  # only if no child wrote there
 
 
 def _report(
@@ -409,6 +481,8 @@ def _report(
     census_costs: dict[str, float] | None,
     ledgers: dict[str, Any],
     checkpoints: Any = None,
+    process: dict[str, Any] | None = None,
+    children_dir: str | None = None,
 ) -> int:
     from memslim import _core
 
@@ -440,9 +514,17 @@ def _report(
     from memslim._native import problems as untraced
 
     status = outcome.exit_code
+    child_runs: list[Any] = []
+    if children_dir is not None:
+        from memslim import children
+
+        child_runs, unreadable = children.collect(children_dir)
+        for line in unreadable[:1]:
+            _say(f"memslim: a child's capture was not read: {line}")
+    report = None
     # The JSON first: a terminal that went away (`memslim run ... 2>&1 | head`) must not cost
     # the file, nor change the exit status.
-    if args.json or args.output:
+    if args.json or args.output or child_runs:
         report = build_report(
             profile,
             command=target.argv,
@@ -452,7 +534,10 @@ def _report(
             census_costs=census_costs,
             untraced=untraced,
             rss=ledgers,
+            process=process,
         )
+        if child_runs:
+            report.update(children.merged(report, child_runs))
         writers: list[tuple[str, Any]] = []
         if args.json:
             writers.append((args.json, lambda path: write_report(report, path)))
@@ -480,9 +565,10 @@ def _report(
     # BrokenPipeError: its reader left (the console sent the rest to /dev/null); OSError,
     # ValueError: stderr was closed under memslim too. Neither is the program's exit status.
     with contextlib.suppress(OSError, ValueError):
+        console = report_console(_stream())
         print_run_report(
             profile,
-            console=report_console(_stream()),
+            console=console,
             title=" ".join(target.argv),
             top=args.top,
             census=heap,
@@ -490,6 +576,10 @@ def _report(
             untraced=untraced,
             rss=ledgers,
         )
+        if report is not None and report.get("processes"):
+            from memslim.report.terminal import print_processes
+
+            print_processes(report, top=args.top, console=console)
     return status
 
 
@@ -549,6 +639,17 @@ def _capture_report(args: argparse.Namespace) -> int:
     except (OSError, CaptureError) as e:
         print(f"memslim: {e}", file=sys.stderr)
         return 1 if isinstance(e, CaptureError) else 2
+    # The children's captures beside it (memslim run -o FILE): read now, so that children
+    # that ended after the report was written, or the parent's last checkpoint, have them.
+    child_dir = args.file + ".children"
+    if os.path.isdir(child_dir) and isinstance(capture.report.get("process"), dict):
+        from memslim import children
+
+        runs, _unreadable = children.collect(child_dir)
+        if runs:
+            report = dict(capture.report)
+            report.update(children.merged(report, runs))
+            capture = dataclasses.replace(capture, report=report)
     if args.json:
         report = dict(capture.report)
         report["capture"] = {"complete": capture.complete, "written_s": capture.written_s}

@@ -28,6 +28,8 @@ def build_report(
     census_costs: dict[str, float] | None = None,
     untraced: list[str] | None = None,
     rss: dict[str, Any] | None = None,
+    process: dict[str, Any] | None = None,
+    children: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     lines = profile.lines()[:top_lines]
     report = {
@@ -112,6 +114,10 @@ def build_report(
             report["census"]["forked"] = census_costs
     if findings is not None:
         report["findings"] = [f.as_json() for f in findings]
+    if process is not None:  # pid, ppid, name, started_at (seconds since the epoch)
+        report["process"] = process
+    if children:  # child processes (children.merged): processes, tree_peak, lines across
+        report.update(children)
     return report
 
 

@@ -349,3 +349,60 @@ def print_saved_heap(
         for row in heap.growth(baseline)[:top]:
             growth.add_row(Text(row.type), f"{row.count:+,}", f"{row.bytes:+,}")
         console.print(growth)
+
+
+def print_processes(report: dict[str, Any], *, top: int = 10, console: Console) -> None:
+    """Child processes (children.merged): each one's peak, the whole tree's peak, and the top
+    lines across processes."""
+    rows = report.get("processes") or []
+    if not rows:
+        return
+    table = Table(title="Processes", title_justify="left")
+    for header in ("pid", "parent", "what", "peak traced", "at", "ran", ""):
+        table.add_column(header, justify="left" if header in ("what", "") else "right")
+    main = report.get("process") or {}
+    table.add_row(
+        str(main.get("pid", "")),
+        str(main.get("ppid", "")),
+        Text(" ".join(report.get("command", []))[:60]),
+        format_bytes(report["peak"]["traced_bytes"]),
+        f"{report['peak']['at_s']:.2f} s",
+        f"{report['duration_s']:.2f} s",
+        "",
+    )
+    for row in rows:
+        table.add_row(
+            str(row["pid"]),
+            str(row["ppid"]),
+            Text(str(row["name"])[:60]),
+            format_bytes(row["peak_traced_bytes"]),
+            f"{row['peak_at_s']:.2f} s",
+            f"{row['duration_s']:.2f} s",
+            "" if row["complete"] else Text("killed: last checkpoint", style="yellow"),
+        )
+    console.print(table)
+    tree = report["tree_peak"]
+    console.print(
+        Text.assemble(
+            "Whole process tree: peak traced ",
+            (format_bytes(tree["traced_bytes"]), "bold"),
+            f" at {tree['at_s']:.2f} s ({tree['processes']} processes; times from the start of"
+            " the run, each process's bytes from its timeline)",
+        )
+    )
+    lines = report.get("lines_across_processes") or []
+    if lines:
+        across = Table(
+            title="Top lines across processes (each at its own process's peak)",
+            title_justify="left",
+        )
+        for header in ("pid", "line", "at peak", "function"):
+            across.add_column(header, justify="left" if header in ("line", "function") else "right")
+        for row in lines[:top]:
+            across.add_row(
+                str(row["pid"]),
+                _where(row["file"], row["line"], width=50),
+                format_bytes(row["bytes_at_peak"]),
+                Text(str(row["function"])),
+            )
+        console.print(across)

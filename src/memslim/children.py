@@ -1,0 +1,367 @@
+"""Child processes: each child of a tracked program tracks itself into its own capture, and the
+parent's report merges them (issue 12).
+
+How a child comes to track itself:
+
+- **fork** (``os.fork``, multiprocessing's ``fork`` start method, ``ProcessPoolExecutor`` on
+  Linux before 3.14): an ``os.register_at_fork`` hook in the child starts tracking again from
+  nothing (``_core.restart_in_forked_child``: the allocator hooks are inherited; the parent's
+  records stay untouched, never freed, so that no page shared with the parent is copied).
+- **spawn** and **forkserver**: multiprocessing starts a new interpreter with ``python -c
+  CODE`` through ``multiprocessing.util.spawnv_passfds``; while the program runs, that function
+  puts memslim's bootstrap in front of CODE (``bootstrap``), with the run's settings. A spawned
+  child tracks itself from its first line; a fork server does not (its own memory is
+  multiprocessing's, not the program's), but each worker it forks does.
+
+The program sees none of it: no environment variable changes, its modules and ``sys.path`` are
+its own, and a child exits as it would have (its ``os._exit`` status, its exit code, or the
+SIGTERM that ``Pool.terminate`` sends it: memslim's handler writes the capture, then the signal
+kills the child as before). A child writes its capture into the run's directory of children
+(``<pid>.mslm``), checkpointed while it runs (``capture.Checkpointer``) and completed when it
+ends; a child killed by SIGKILL leaves its last checkpoint. Censuses are the parent's only.
+
+The parent reads every child's capture when the program has ended (``collect``) and puts into
+its report a table of processes, the peak of the whole process tree (the sum of all
+processes' traced bytes over time, from their timelines), and the top lines across processes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import posix
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+SUFFIX = ".mslm"
+
+# Set in the tracked program's process (and inherited by forked children).
+_state: dict[str, Any] = {"settings": None, "child": None, "hook": None}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a child tracks with: the parent's settings, and where it writes its capture."""
+
+    directory: str
+    mode: str
+    sample_interval: float
+    seed: int
+    native: bool
+    command: list[str]
+
+
+def follow(settings: Settings) -> None:
+    """In the program's process, before it starts: its children track themselves from now on."""
+    _state["settings"] = settings
+    if _state["hook"] is None:
+        from memslim._imports import AfterImport
+
+        os.register_at_fork(after_in_child=_after_fork)
+        _state["hook"] = AfterImport(frozenset({"multiprocessing.util"}), _wrap_spawn)
+    _state["hook"].install()
+
+
+def unfollow() -> None:
+    """The program has ended: children started from now on (by atexit handlers) are not
+    tracked."""
+    _state["settings"] = None
+    if _state["hook"] is not None:
+        _state["hook"].remove()
+
+
+# --- spawn and forkserver: memslim's bootstrap in front of the new interpreter's code ---------
+
+_SPAWN = "from multiprocessing.spawn import spawn_main"
+_FORKSERVER = "from multiprocessing.forkserver import main"
+
+
+def _wrap_spawn(util: Any) -> None:
+    launch = util.spawnv_passfds
+    if getattr(launch, "_memslim", False):
+        return
+
+    def spawnv_passfds(path: Any, args: Any, passfds: Any) -> Any:
+        return launch(path, with_bootstrap(args), passfds)
+
+    spawnv_passfds._memslim = True  # type: ignore[attr-defined]
+    spawnv_passfds.__wrapped__ = launch  # type: ignore[attr-defined]
+    util.spawnv_passfds = spawnv_passfds
+
+
+def with_bootstrap(args: list[Any]) -> list[Any]:
+    """``args`` of a new interpreter, with memslim's bootstrap in front of its ``-c`` code when
+    that code is multiprocessing's spawn or fork server (anything else is left as it is)."""
+    settings = _state["settings"]
+    if settings is None or "-c" not in args:
+        return args
+    at = args.index("-c") + 1
+    if at >= len(args) or not isinstance(args[at], str):
+        return args
+    code = args[at]
+    if code.startswith(_SPAWN):
+        kind = "spawn"
+    elif code.startswith(_FORKSERVER):
+        kind = "forkserver"
+    else:  # the resource tracker, and anything else: not the program's work
+        return args
+    # Without memslim importable there (another interpreter's sys.path), the child runs as it
+    # would have, untracked.
+    bootstrap = (
+        "try:\n"
+        " import memslim.children as _memslim_children\n"
+        "except ImportError:\n"
+        " pass\n"
+        "else:\n"
+        f" _memslim_children.bootstrap({kind!r}, {asdict(settings)!r})\n"
+        " del _memslim_children\n"
+    )
+    return [*args[:at], bootstrap + code, *args[at + 1 :]]
+
+
+def bootstrap(kind: str, settings: dict[str, Any]) -> None:
+    """First thing in an interpreter that multiprocessing started (see ``with_bootstrap``)."""
+    try:
+        _state["settings"] = Settings(**settings)
+        if _state["hook"] is None:
+            os.register_at_fork(after_in_child=_after_fork)
+        if kind == "spawn":
+            _start_child(restart=False)
+        # A fork server: its workers, forked from it, track themselves (_after_fork).
+    except Exception as e:  # the child runs on, untracked
+        _say(f"memslim: child {os.getpid()} not tracked: {type(e).__name__}: {e}")
+
+
+# --- in a child ------------------------------------------------------------------------------
+
+
+def _after_fork() -> None:
+    from memslim import _core
+
+    settings = _state["settings"]
+    if settings is None or _core.in_census_child():
+        return
+    try:
+        if _core.in_forked_child():
+            _start_child(restart=True)  # forked while tracking: the program, or a child
+        elif not _core.is_tracking():
+            _start_child(restart=False)  # forked from a fork server
+    except Exception as e:
+        _say(f"memslim: child {os.getpid()} not tracked: {type(e).__name__}: {e}")
+
+
+@dataclass
+class _Child:
+    settings: Settings
+    started_at: float  # time.time() when tracking started
+    checkpoints: Any
+    finished: bool = False  # finish() began
+    writing: bool = False  # finish() is writing the capture
+    signal_after: int = 0  # a signal that came while finish() wrote: sent again when done
+
+
+def _start_child(*, restart: bool) -> None:
+    from memslim import _core, _native
+    from memslim._tracking import watch_gc
+    from memslim.capture import Checkpointer
+
+    settings: Settings = _state["settings"]
+    _core.set_census(None)  # censuses are the parent's (the callback is its copy)
+    if restart:
+        _core.restart_in_forked_child()
+    else:
+        s = settings
+        _core.start_tracking(s.mode, float(s.sample_interval), s.seed, stacks_above_caller=False)
+        _native.start(native=s.native)
+        watch_gc(True)
+    path = os.path.join(settings.directory, f"{os.getpid()}{SUFFIX}")
+    child = _Child(settings, time.time(), None)
+    checkpoints = Checkpointer(path, settings.command, process=lambda: _process(child))
+    child.checkpoints = checkpoints
+    _state["child"] = child
+    checkpoints.start()
+    # The ways a child ends: os._exit (multiprocessing's forked workers), a normal exit
+    # (spawned ones), SIGTERM (Pool.terminate); each writes the capture first.
+    os._exit = _exit_after_capture
+    atexit.register(finish, None)
+    with contextlib.suppress(ValueError, OSError):  # not the main thread: no handler
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _process(child: _Child) -> dict[str, Any]:
+    """The ``process`` block of a child's report."""
+    name = f"fork of {os.getppid()}"
+    mp = sys.modules.get("multiprocessing")
+    if mp is not None:
+        with contextlib.suppress(Exception):
+            current = mp.current_process()
+            if current.name != "MainProcess":
+                name = current.name
+                target = getattr(current, "_target", None)
+                if target is not None:
+                    name += f" ({getattr(target, '__qualname__', None) or repr(target)})"
+    return {
+        "pid": os.getpid(),
+        "ppid": os.getppid(),
+        "name": name,
+        "started_at": child.started_at,
+    }
+
+
+def finish(exit_code: int | None) -> None:
+    """The child is ending: stop tracking and write its complete capture (once)."""
+    child = _state.get("child")
+    if child is None or child.finished or child.checkpoints._pid != os.getpid():
+        return
+    child.finished = child.writing = True
+    try:
+        from memslim import _core, _native
+        from memslim._tracking import watch_gc
+
+        child.checkpoints.stop()
+        _core.stop_tracking()
+        _native.stop()
+        watch_gc(False)
+        child.checkpoints.checkpoint(exit_code=exit_code, complete=True)
+    except Exception as e:  # the child's exit is its own: say why, never raise
+        if os.path.isdir(child.settings.directory):  # else the parent's report is made
+            _say(f"memslim: child {os.getpid()}'s capture not written: {type(e).__name__}: {e}")
+    child.writing = False
+    if child.signal_after:  # SIGTERM came while the capture was written: it ends the child now
+        _die_of(child.signal_after)
+
+
+def _exit_after_capture(status: int) -> None:
+    finish(status)
+    posix._exit(status)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    child = _state.get("child")
+    if child is not None and child.writing:
+        # The child is ending already (a Pool worker told to stop, then terminated) and its
+        # capture is being written, by the code this handler interrupted: let it end first.
+        child.signal_after = signum
+        return
+    finish(-signum)
+    _die_of(signum)
+
+
+def _die_of(signum: int) -> None:
+    """Ends the process by ``signum``, as it would have ended without memslim's handler."""
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _say(line: str) -> None:
+    with contextlib.suppress(Exception):
+        print(line, file=sys.__stderr__, flush=True)
+
+
+# --- in the parent, after the program ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    path: str
+    report: dict[str, Any]
+    complete: bool
+
+
+def collect(directory: str) -> tuple[list[ChildRun], list[str]]:
+    """The children's captures in ``directory`` (by start time), and one line for each file
+    that could not be read."""
+    from memslim.capture import CaptureError, read_capture
+
+    runs, problems = [], []
+    try:
+        names = sorted(n for n in os.listdir(directory) if n.endswith(SUFFIX))
+    except OSError:
+        return [], []
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            capture = read_capture(path)
+        except CaptureError as e:
+            problems.append(f"{name}: {e}")
+            continue
+        if not isinstance(capture.report.get("process"), dict):
+            problems.append(f"{name}: not a child's capture")
+            continue
+        runs.append(ChildRun(path, capture.report, capture.complete))
+    runs.sort(key=lambda r: (r.report["process"].get("started_at", 0), r.report["process"]["pid"]))
+    return runs, problems
+
+
+def _series(report: dict[str, Any], offset: float) -> list[tuple[float, int]]:
+    """A process's traced bytes over time (seconds since the parent started): its timeline,
+    its exact peak, and nothing once it ended."""
+    points = [(offset + row["t"], int(row["traced_bytes"])) for row in report.get("timeline", [])]
+    peak = report["peak"]
+    points.append((offset + float(peak["at_s"]), int(peak["traced_bytes"])))
+    points.sort()
+    points.append((offset + float(report.get("duration_s", points[-1][0] - offset)) + 1e-6, 0))
+    return points
+
+
+def tree_peak(series: list[list[tuple[float, int]]]) -> tuple[int, float]:
+    """The highest sum over time of step functions (each holds its last value until its next
+    point), and when: (bytes, seconds)."""
+    events = sorted((t, i, b) for i, points in enumerate(series) for t, b in points)
+    now = [0] * len(series)
+    total, best, when = 0, 0, 0.0
+    for t, i, b in events:
+        total += b - now[i]
+        now[i] = b
+        if total > best:
+            best, when = total, t
+    return best, when
+
+
+def merged(parent: dict[str, Any], children: list[ChildRun], *, top: int = 20) -> dict[str, Any]:
+    """The parent report's ``processes``, ``tree_peak`` and ``lines_across_processes``."""
+    started = float(parent["process"]["started_at"])
+    rows = []
+    series = [_series(parent, 0.0)]
+    lines = [(row, parent["process"]["pid"]) for row in parent.get("lines", [])]
+    for child in children:
+        report, process = child.report, child.report["process"]
+        offset = float(process["started_at"]) - started
+        rows.append(
+            {
+                "pid": process["pid"],
+                "ppid": process["ppid"],
+                "name": process["name"],
+                "started_s": round(offset, 6),
+                "duration_s": report["duration_s"],
+                "peak_traced_bytes": report["peak"]["traced_bytes"],
+                "peak_at_s": round(offset + float(report["peak"]["at_s"]), 6),
+                "end_traced_bytes": report["end"]["traced_bytes"],
+                "exit_code": report.get("exit_code"),
+                "complete": child.complete,
+                "capture": child.path,
+            }
+        )
+        series.append(_series(report, offset))
+        lines.extend((row, process["pid"]) for row in report.get("lines", []))
+    best, when = tree_peak(series)
+    lines.sort(key=lambda pair: -pair[0]["bytes_at_peak"])
+    return {
+        "processes": rows,
+        "tree_peak": {"traced_bytes": best, "at_s": round(when, 6), "processes": len(series)},
+        "lines_across_processes": [
+            {
+                "pid": pid,
+                "file": row["file"],
+                "line": row["line"],
+                "function": row["function"],
+                "bytes_at_peak": row["bytes_at_peak"],
+            }
+            for row, pid in lines[:top]
+        ],
+    }

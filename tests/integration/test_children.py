@@ -1,0 +1,212 @@
+"""Child processes under `memslim run` (issue 12, item 2): each child (multiprocessing with
+every start method, ProcessPoolExecutor, os.fork) is tracked into its own capture, and the
+parent's report lists them, with the peak of the whole process tree and the top lines across
+processes. Truth: tracemalloc measuring the same work in a separate process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROGRAM = """
+import multiprocessing, os, signal, sys, time
+from concurrent.futures import ProcessPoolExecutor
+
+def work(n):
+    data = [str(i) * 3 for i in range(n)]  # the workers' memory
+    return len(data)
+
+def wait_for_term(ready):
+    kept = [str(i) * 3 for i in range(50_000)]
+    ready.set()
+    time.sleep(600)
+
+if __name__ == "__main__":
+    how, n = sys.argv[1], int(sys.argv[2])
+    if how in ("fork", "spawn", "forkserver"):
+        with multiprocessing.get_context(how).Pool(2) as pool:
+            print(pool.map(work, [n] * 2, chunksize=1))
+    elif how == "executor":
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as ex:
+            print(list(ex.map(work, [n] * 2)))
+    elif how in ("os.fork", "os._exit"):
+        pid = os.fork()
+        if pid == 0:
+            work(n)
+            if how == "os._exit":
+                os._exit(4)
+            sys.exit(3)
+        print("child exit status", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+    elif how == "killed":
+        ready_r, ready_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            kept = [str(i) * 3 for i in range(n)]  # kept until killed
+            capture = os.path.join(sys.argv[3], f"{os.getpid()}.mslm")
+            while not os.path.exists(capture):  # its first checkpoint
+                time.sleep(0.02)
+            os.write(ready_w, b"!")
+            time.sleep(600)
+        os.read(ready_r, 1)
+        os.kill(pid, signal.SIGKILL)
+        print("child exit status", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+    elif how == "terminated":
+        context = multiprocessing.get_context(sys.argv[3])
+        ready = context.Event()
+        child = context.Process(target=wait_for_term, args=(ready,))
+        child.start()
+        ready.wait()
+        child.terminate()
+        child.join()
+        print("exitcode", child.exitcode)
+"""
+
+
+def line_of(marker: str) -> int:
+    return next(n for n, text in enumerate(PROGRAM.splitlines(), 1) if marker in text)
+
+
+WORK_LINE = line_of("# the workers' memory")
+KEPT_LINE = line_of("# kept until killed")
+
+N = 200_000
+
+
+def tracemalloc_peak_of_work(n: int) -> int:
+    """tracemalloc's peak for work(n), in a process of its own (no memslim)."""
+    code = (
+        "import tracemalloc\n"
+        "def work(n):\n"
+        "    data = [str(i) * 3 for i in range(n)]\n"
+        "    return len(data)\n"
+        "tracemalloc.start()\n"
+        f"work({n})\n"
+        "print(tracemalloc.get_traced_memory()[1])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def truth() -> int:
+    return tracemalloc_peak_of_work(N)
+
+
+def run(
+    tmp_path: Path, *args: str, output: bool = False
+) -> tuple[subprocess.CompletedProcess, dict]:
+    script = tmp_path / "prog.py"
+    script.write_text(PROGRAM)
+    report = tmp_path / "report.json"
+    extra = ["-o", str(tmp_path / "run.mslm")] if output else []
+    ran = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--json", str(report), *extra, str(script), *args],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert report.exists(), ran.stderr
+    return ran, json.loads(report.read_text())
+
+
+def plain(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    script = tmp_path / "prog.py"
+    script.write_text(PROGRAM)
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+
+
+def work_line_bytes(report: dict, pid: int) -> int:
+    rows = [
+        r
+        for r in report["lines_across_processes"]
+        if r["pid"] == pid and r["file"].endswith("prog.py") and r["line"] == WORK_LINE
+    ]
+    return rows[0]["bytes_at_peak"] if rows else 0
+
+
+@pytest.mark.parametrize("how", ["fork", "spawn", "forkserver", "executor"])
+def test_each_worker_has_its_own_report(tmp_path: Path, how: str, truth: int) -> None:
+    ran, report = run(tmp_path, how, str(N))
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == f"[{N}, {N}]\n"  # the program's output is its own
+    me = report["process"]["pid"]
+    workers = [p for p in report["processes"] if p["ppid"] == me or how == "forkserver"]
+    # Every worker that ran work() shows its bytes at prog.py:6, as tracemalloc measures them
+    # in a process of its own (the pool may give both tasks to one worker).
+    busy = [p for p in workers if work_line_bytes(report, p["pid"]) > 0]
+    assert busy, report["processes"]
+    for p in busy:
+        assert work_line_bytes(report, p["pid"]) == pytest.approx(truth, rel=0.03)
+        assert p["peak_traced_bytes"] >= 0.97 * truth
+        assert p["complete"]
+    assert all(p["pid"] != me for p in report["processes"])
+    # The tree's peak: at least the largest process's, at most all processes' peaks together.
+    peaks = [report["peak"]["traced_bytes"], *(p["peak_traced_bytes"] for p in workers)]
+    tree = report["tree_peak"]["traced_bytes"]
+    assert max(peaks) <= tree <= sum(peaks)
+    assert "Processes" in ran.stderr and "Whole process tree" in ran.stderr
+
+
+@pytest.mark.parametrize("how, status", [("os.fork", 3), ("os._exit", 4)])
+def test_a_forked_child_keeps_its_exit_status(
+    tmp_path: Path, how: str, status: int, truth: int
+) -> None:
+    ran, report = run(tmp_path, how, str(N))
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == plain(tmp_path, how, str(N)).stdout == f"child exit status {status}\n"
+    (child,) = report["processes"]
+    assert child["exit_code"] == status and child["complete"]
+    assert child["ppid"] == report["process"]["pid"]
+    assert work_line_bytes(report, child["pid"]) == pytest.approx(truth, rel=0.03)
+    # The parent's own peak does not hold the child's strings.
+    assert report["peak"]["traced_bytes"] < truth / 4
+
+
+def test_a_killed_child_leaves_its_last_checkpoint(tmp_path: Path, truth: int) -> None:
+    children = tmp_path / "run.mslm.children"
+    ran, report = run(tmp_path, "killed", str(N), str(children), output=True)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "child exit status -9\n"
+    (child,) = report["processes"]
+    assert not child["complete"] and child["exit_code"] is None
+    assert os.path.exists(child["capture"])
+    rows = [r for r in report["lines_across_processes"] if r["pid"] == child["pid"]]
+    assert rows[0]["line"] == KEPT_LINE
+    assert rows[0]["bytes_at_peak"] == pytest.approx(truth, rel=0.03)
+    # `memslim report` of the parent's capture shows the child too, read from beside it.
+    shown = subprocess.run(
+        [sys.executable, "-m", "memslim", "report", str(tmp_path / "run.mslm")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "killed: last checkpoint" in shown.stderr
+    assert str(child["pid"]) in shown.stderr
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_terminated_child_still_dies_of_sigterm(tmp_path: Path, method: str) -> None:
+    ran, report = run(tmp_path, "terminated", "0", method)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == plain(tmp_path, "terminated", "0", method).stdout == "exitcode -15\n"
+    (child,) = report["processes"]
+    assert child["complete"] and child["exit_code"] == -15  # written by memslim's handler
+    assert child["name"].endswith("Process-1 (wait_for_term)")  # ForkProcess-1, SpawnProcess-1
+
+
+def test_no_children_leaves_them_untracked(tmp_path: Path) -> None:
+    script = tmp_path / "prog.py"
+    script.write_text(PROGRAM)
+    report = tmp_path / "report.json"
+    ran = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--no-children", "--json", str(report),
+         str(script), "os.fork", "1000"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert "processes" not in json.loads(report.read_text())
