@@ -154,6 +154,7 @@ class Checkpointer:
 
     GROWTH = 1.05
     BUDGET = 0.03
+    running = 0  # threads of this class alive in this process (children.program_threads)
 
     def __init__(
         self,
@@ -193,6 +194,7 @@ class Checkpointer:
     def _loop(self, started: float) -> None:
         from memslim import _core
 
+        Checkpointer.running += 1
         try:
             _core.untrack_this_thread()
             last_peak, last_time, last_cost, last_size = 0, started, 0.0, 1
@@ -212,6 +214,7 @@ class Checkpointer:
         except BaseException as e:  # one line at the end of the run; the program runs on
             self.error = f"checkpoints stopped: {type(e).__name__}: {e}".replace("\n", " ")
         finally:
+            Checkpointer.running -= 1
             self._done.release()
 
     def checkpoint(self, *, exit_code: int | None = None, complete: bool = False) -> None:

@@ -136,6 +136,58 @@ def bootstrap(kind: str, settings: dict[str, Any]) -> None:
         _say(f"memslim: child {os.getpid()} not tracked: {type(e).__name__}: {e}")
 
 
+# --- os.fork's warning about threads (3.12+) -------------------------------------------------
+
+
+_FORK_WARNING = (  # as CPython's posixmodule.c words it (3.12, 3.13)
+    "This process (pid={pid}) is multi-threaded, use of fork() may lead to deadlocks in the child."
+)
+
+
+def quiet_fork_warning() -> None:
+    """On 3.12+, ``os.fork`` warns (DeprecationWarning) when the process has more than one
+    thread, counted by the kernel: memslim's own threads (the timeline's, the checkpoints')
+    would make it warn in a program that has none. ``os.fork`` is wrapped: the interpreter's
+    warning, attributed to the wrapper's module, is ignored by a filter for that module only,
+    and the wrapper warns in its place, at the program's line, when the program has threads of
+    its own (a C function's warning cannot be attributed further up than its caller)."""
+    if sys.version_info < (3, 12) or getattr(os.fork, "_memslim", False):
+        return
+    import functools
+    import re
+    import warnings
+
+    real_fork = os.fork
+    pattern = re.escape(_FORK_WARNING).replace(re.escape("{pid}"), r"\d+")
+    warnings.filterwarnings("ignore", pattern, DeprecationWarning, module=re.escape(__name__))
+
+    @functools.wraps(real_fork)
+    def fork() -> int:
+        threads = program_threads()
+        pid = real_fork()
+        if pid != 0 and threads > 1:
+            with contextlib.suppress(Exception):  # -W error: the fork happened all the same
+                warnings.warn(_FORK_WARNING.format(pid=os.getpid()), DeprecationWarning, 2)
+        return pid
+
+    fork._memslim = True  # type: ignore[attr-defined]
+    os.fork = fork
+
+
+def program_threads() -> int:
+    """The process's threads (the kernel's count), less memslim's own."""
+    from memslim import _core
+    from memslim.capture import Checkpointer
+
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        threads = int(fields[17])  # field 20, num_threads (fields after the command's ")")
+    except (OSError, ValueError, IndexError):
+        return 2  # not known: as if the program had threads (the warning stays)
+    return threads - (1 if _core.is_tracking() else 0) - Checkpointer.running
+
+
 # --- in a child ------------------------------------------------------------------------------
 
 
@@ -179,6 +231,7 @@ def _start_child(*, restart: bool) -> None:
         _native.start(native=s.native)
         watch_gc(True)
     path = os.path.join(settings.directory, f"{os.getpid()}{SUFFIX}")
+    Checkpointer.running = 0  # after a fork, only the forking thread lives on
     child = _Child(settings, time.time(), None)
     checkpoints = Checkpointer(path, settings.command, process=lambda: _process(child))
     child.checkpoints = checkpoints

@@ -5,8 +5,10 @@ processes. Truth: tracemalloc measuring the same work in a separate process."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -210,3 +212,43 @@ def test_no_children_leaves_them_untracked(tmp_path: Path) -> None:
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr
     assert "processes" not in json.loads(report.read_text())
+
+
+FORKS_WITH_THREADS = """
+import os, sys, threading
+stop = threading.Event()
+threads = [threading.Thread(target=stop.wait) for _ in range(int(sys.argv[1]))]
+for t in threads:
+    t.start()
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+stop.set()
+print("forked")
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="os.fork warns about threads from 3.12")
+@pytest.mark.parametrize("threads", [0, 1])
+def test_fork_warns_about_threads_as_it_would_without_memslim(tmp_path: Path, threads: int) -> None:
+    """memslim's own threads (timeline, checkpoints) must not make os.fork warn in a program
+    that has none; a program with a thread of its own is warned as before."""
+    script = tmp_path / "forks.py"
+    script.write_text(FORKS_WITH_THREADS)
+    plain_run = subprocess.run(
+        [sys.executable, str(script), str(threads)], capture_output=True, text=True, check=True
+    )
+    ran = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "-o", str(tmp_path / "c.mslm"), str(script),
+         str(threads)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0 and ran.stdout == plain_run.stdout == "forked\n", ran.stderr
+
+    def warnings_in(stderr: str) -> list[str]:  # the warning and the source line below it
+        lines = re.sub(r"pid=\d+", "pid=N", stderr).splitlines()
+        return [f"{a}\n{b}" for a, b in itertools.pairwise(lines) if "DeprecationWarning" in a]
+
+    assert len(warnings_in(plain_run.stderr)) == (1 if threads else 0)
+    assert warnings_in(ran.stderr) == warnings_in(plain_run.stderr)

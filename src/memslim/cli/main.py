@@ -302,6 +302,9 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     process = {"pid": start_pid, "ppid": os.getppid(), "name": "main", "started_at": time.time()}
     _native.start(native=not args.python_only)
     children_dir = _follow_children(args, target) if args.children else None
+    from memslim.children import quiet_fork_warning
+
+    quiet_fork_warning()
     checkpoints = None
     if args.output:
         from memslim.capture import Checkpointer
