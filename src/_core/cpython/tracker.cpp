@@ -20,6 +20,11 @@
 #include <thread>
 #include <unordered_map>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define MEMSLIM_ASAN 1
+#endif
+
 #include "cpython/frames.h"
 #include "cpython/native_hooks.h"
 #include "cpython/numpy_handler.h"
@@ -188,6 +193,10 @@ struct TimelineThread {
     std::mutex mutex;
     std::condition_variable wake;
     bool stop = false;
+#ifdef MEMSLIM_ASAN
+    void* stack_low = nullptr;  // the thread's stack (see after_fork_in_child)
+    std::size_t stack_size = 0;
+#endif
 };
 TimelineThread* g_timeline = nullptr;
 
@@ -450,6 +459,13 @@ constexpr double kPlateauSeconds = 0.02;
 
 void timeline_loop(TimelineThread* self, Recording* rec) {
     t_in_hook = true;  // memslim's own thread: what it allocates is not the program's
+#ifdef MEMSLIM_ASAN
+    pthread_attr_t attributes;
+    if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
+        pthread_attr_getstack(&attributes, &self->stack_low, &self->stack_size);
+        pthread_attr_destroy(&attributes);
+    }
+#endif
     auto interval = std::chrono::duration<double>(rec->options.timeline_interval_seconds);
     std::unique_lock<std::mutex> wait_lock(self->mutex);
     std::int64_t last_peak = -1;
@@ -501,6 +517,14 @@ void after_fork_in_child() {
     // timeline thread does not exist in the child: forget it without joining.
     g_active.store(false);
     g_forked_child.store(true);
+#ifdef MEMSLIM_ASAN
+    // The timeline thread is gone here, but ASan's shadow still marks the red zones of the
+    // frames it was in, and glibc gives its stack to the next thread the child makes (the
+    // child's own timeline thread, restart_in_forked_child): a false stack-buffer-overflow.
+    if (g_timeline != nullptr && g_timeline->stack_low != nullptr) {
+        __asan_unpoison_memory_region(g_timeline->stack_low, g_timeline->stack_size);
+    }
+#endif
     g_timeline = nullptr;  // leaked on purpose: joining or destroying it would be undefined
     // The other threads' scopes ended with them: only the forking thread lives on here.
     for (ScopeShard& shard : g_scopes) shard.count.store(0);

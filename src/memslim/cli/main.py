@@ -162,6 +162,38 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--json", metavar="FILE", help="write the diff as JSON (memslim-diff/1)")
     _add_top(diff, 10, "rows")
 
+    attach = commands.add_parser(
+        "attach",
+        help="take a census of a running Python process, without restarting it",
+        description=(
+            "Take a census of a running CPython 3.11-3.13 process (the same version as this "
+            "memslim's): its objects by type, what retains the most, and the advice that needs "
+            "only a census. With --track, also record its allocations for that long and show "
+            "what grew. Needs gdb and ptrace permission; the process is stopped only while gdb "
+            "injects the request (it runs at the process's next Python instruction)."
+        ),
+    )
+    attach.add_argument("pid", type=int, help="the process id")
+    attach.add_argument("--json", metavar="FILE", help="write the answer as JSON")
+    attach.add_argument(
+        "--track",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="record allocations for this long first, then report what grew",
+    )
+    attach.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to wait for the process to run Python code (default 30)",
+    )
+    attach.add_argument(
+        "--all-findings", action="store_true", help="show every finding, also small ones"
+    )
+    _add_top(attach, 10, "rows")
+
     heap = commands.add_parser(
         "heap",
         help="report on a heap snapshot saved by memslim.save_snapshot()",
@@ -694,6 +726,34 @@ def _diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _attach(args: argparse.Namespace) -> int:
+    """`memslim attach PID [--track SECONDS] [--json OUT]`."""
+    from memslim.attach import AttachError, attach, print_answer
+    from memslim.report.json_report import check_writable
+    from memslim.report.terminal import report_console
+
+    if args.track < 0 or args.timeout <= 0:
+        print("memslim: --track must be >= 0 and --timeout > 0 seconds", file=sys.stderr)
+        return 2
+    try:
+        if args.json:
+            check_writable(args.json, "the answer")
+        answer = attach(
+            args.pid,
+            top=max(args.top, 10),
+            track_seconds=args.track,
+            timeout=args.timeout,
+            all_findings=args.all_findings,
+        )
+    except (OSError, AttachError) as e:
+        print(f"memslim: {e}", file=sys.stderr)
+        return 2
+    if args.json and not _write_json(answer, args.json):
+        return 2
+    print_answer(answer, top=args.top, console=report_console())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
@@ -705,6 +765,8 @@ def main(argv: list[str] | None = None) -> int:
         return _capture_report(args)
     if args.command == "diff":
         return _diff(args)
+    if args.command == "attach":
+        return _attach(args)
     target = _target_from(args.command, target_words, parser)
     if args.command == "run":
         from memslim.report.json_report import check_writable

@@ -85,29 +85,7 @@ def build_report(
         }
     if census is not None:
         traced_at_census, heap = census
-        report["census"] = {
-            "traced_bytes": traced_at_census,
-            "peak_traced_bytes": profile.peak_bytes,
-            "objects": heap.objects,
-            "bytes": heap.bytes,
-            "types": [
-                {"type": row.name, "count": row.count, "bytes": row.bytes}
-                for row in heap.types[:50]
-            ],
-            "sites": [
-                {
-                    "type": row.name,
-                    "frames": [{"file": f, "function": fn, "line": ln} for f, fn, ln in row.frames],
-                    "count": row.count,
-                    "bytes": row.bytes,
-                }
-                for row in sorted(heap.sites, key=lambda r: -r.bytes)[:50]
-            ],
-            "retainers": [
-                {"type": r.type_name, "path": r.path, "retained_bytes": r.retained}
-                for r in heap.retainers
-            ],
-        }
+        report["census"] = census_json(heap, traced_at_census, profile.peak_bytes)
         if census_costs is not None:
             # Censuses by forked children: the program paused for the forks only; the children
             # walked copies of the heap (their own pages: memslim's memory while they ran).
@@ -119,6 +97,32 @@ def build_report(
     if children:  # child processes (children.merged): processes, tree_peak, lines across
         report.update(children)
     return report
+
+
+def census_json(heap: HeapCensus, traced_bytes: int, peak_traced_bytes: int) -> dict[str, Any]:
+    """A census as the report's ``census`` object keeps it (top 50 types and sites)."""
+    return {
+        "traced_bytes": traced_bytes,
+        "peak_traced_bytes": peak_traced_bytes,
+        "objects": heap.objects,
+        "bytes": heap.bytes,
+        "types": [
+            {"type": row.name, "count": row.count, "bytes": row.bytes} for row in heap.types[:50]
+        ],
+        "sites": [
+            {
+                "type": row.name,
+                "frames": [{"file": f, "function": fn, "line": ln} for f, fn, ln in row.frames],
+                "count": row.count,
+                "bytes": row.bytes,
+            }
+            for row in sorted(heap.sites, key=lambda r: -r.bytes)[:50]
+        ],
+        "retainers": [
+            {"type": r.type_name, "path": r.path, "retained_bytes": r.retained}
+            for r in heap.retainers
+        ],
+    }
 
 
 def check_writable(path: str, what: str = "the JSON report") -> None:

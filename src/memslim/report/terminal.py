@@ -239,16 +239,24 @@ def print_findings(findings: list[Finding], peak_bytes: int, *, console: Console
 
 
 def print_census(
-    traced_at_census: int, heap: HeapCensus, peak_bytes: int, *, top: int, console: Console
+    traced_at_census: int,
+    heap: HeapCensus,
+    peak_bytes: int,
+    *,
+    top: int,
+    console: Console,
+    near_peak: bool = True,
 ) -> None:
-    """The objects alive at the last census before the peak, and what keeps them alive."""
-    console.print(
-        Text(
-            f"Heap census near the peak: taken at {format_bytes(traced_at_census)} traced "
-            f"({_share(traced_at_census, peak_bytes)}% of the peak), "
-            f"{heap.objects:,} objects, {format_bytes(heap.bytes)}"
+    """The objects alive at the last census before the peak (or, not ``near_peak``, at the
+    census an attach took), and what keeps them alive."""
+    if near_peak:
+        console.print(
+            Text(
+                f"Heap census near the peak: taken at {format_bytes(traced_at_census)} traced "
+                f"({_share(traced_at_census, peak_bytes)}% of the peak), "
+                f"{heap.objects:,} objects, {format_bytes(heap.bytes)}"
+            )
         )
-    )
     table = Table(title="Objects by type", title_justify="left")
     table.add_column("type", overflow="fold")
     table.add_column("count", justify="right")
