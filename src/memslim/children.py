@@ -53,6 +53,7 @@ class Settings:
     seed: int
     native: bool
     command: list[str]
+    subprocesses: bool = False  # --follow-subprocesses: `subprocess` children running python
 
 
 def follow(settings: Settings) -> None:
@@ -62,8 +63,17 @@ def follow(settings: Settings) -> None:
         from memslim._imports import AfterImport
 
         os.register_at_fork(after_in_child=_after_fork)
-        _state["hook"] = AfterImport(frozenset({"multiprocessing.util"}), _wrap_spawn)
+        _state["hook"] = AfterImport(
+            frozenset({"multiprocessing.util", "subprocess"}), _wrap_starter
+        )
     _state["hook"].install()
+
+
+def _wrap_starter(module: Any) -> None:
+    if module.__name__ == "subprocess":
+        _wrap_subprocess(module)
+    else:
+        _wrap_spawn(module)
 
 
 def unfollow() -> None:
@@ -186,6 +196,103 @@ def program_threads() -> int:
     except (OSError, ValueError, IndexError):
         return 2  # not known: as if the program had threads (the warning stays)
     return threads - (1 if _core.is_tracking() else 0) - Checkpointer.running
+
+
+# --- subprocess children that run python (--follow-subprocesses) ------------------------------
+
+
+def _wrap_subprocess(subprocess: Any) -> None:
+    popen = subprocess.Popen
+    execute = popen._execute_child
+    if getattr(execute, "_memslim", False):
+        return
+    import inspect
+
+    parameters = list(inspect.signature(execute).parameters)
+    shell_at = parameters.index("shell") if "shell" in parameters else -1
+    env_at = parameters.index("env") if "env" in parameters else -1
+
+    def _execute_child(self: Any, args: Any, executable: Any, *rest: Any, **named: Any) -> Any:
+        settings = _state["settings"]
+        if settings is not None and settings.subprocesses:
+            shell = rest[shell_at - 3] if 0 <= shell_at - 3 < len(rest) else named.get("shell")
+            env = rest[env_at - 3] if 0 <= env_at - 3 < len(rest) else named.get("env")
+            if not shell and executable is None and isinstance(args, (list, tuple)):
+                with contextlib.suppress(Exception):  # anything odd: the child as it was
+                    args = with_memslim(list(args), settings, env) or args
+        return execute(self, args, executable, *rest, **named)
+
+    _execute_child._memslim = True  # type: ignore[attr-defined]
+    _execute_child.__wrapped__ = execute  # type: ignore[attr-defined]
+    popen._execute_child = _execute_child
+
+
+_FLAGS = set("bBdhiOqRsuvVx")  # python's options without a value (not E, I, S: see below)
+
+
+def with_memslim(
+    args: list[Any], settings: Settings, env: dict[str, str] | None = None
+) -> list[str] | None:
+    """``python [options] script|-m module [args]`` run under ``memslim run --child-into``, or
+    None: not this interpreter, ``-c`` or stdin, options that hide memslim from the child
+    (``-S``, ``-E``, ``-I``), or a child that could not import memslim."""
+    import shutil
+
+    if not args or not all(isinstance(a, str) for a in args):
+        return None
+    found = shutil.which(args[0]) if os.sep not in args[0] else args[0]
+    if found is None or os.path.realpath(found) != os.path.realpath(sys.executable):
+        return None
+    options: list[str] = []
+    i = 1
+    while i < len(args):
+        word = args[i]
+        if word in ("-W", "-X", "--check-hash-based-pycs"):
+            if i + 1 >= len(args):
+                return None
+            options += args[i : i + 2]
+            i += 2
+        elif word == "-m" or word.startswith("-m"):
+            module = word[2:] or (args[i + 1] if i + 1 < len(args) else "")
+            rest = args[i + 1 :] if word[2:] else args[i + 2 :]
+            target = ["-m", module, *rest] if module else []
+            break
+        elif word.startswith(("-W", "-X")):
+            options.append(word)
+            i += 1
+        elif word.startswith("-") and word != "-" and not word.startswith("--"):
+            if not set(word[1:]) <= _FLAGS:
+                return None  # -c, -E, -I, -S, or an option this does not know
+            options.append(word)
+            i += 1
+        elif word.startswith("-"):
+            return None  # "-" (stdin), --version, --help, ...
+        else:
+            target = args[i:]
+            break
+    else:
+        return None  # an interactive interpreter
+    if not target or not _importable_in(env):
+        return None
+    run = ["-m", "memslim", "run", "--child-into", settings.directory, "--mode", settings.mode]
+    run += ["--sample-interval", str(int(settings.sample_interval)), "--seed", str(settings.seed)]
+    run += ([] if settings.native else ["--python-only"]) + ["--follow-subprocesses", "--"]
+    return [args[0], *options, *run, *target]
+
+
+def _importable_in(env: dict[str, str] | None) -> bool:
+    """Whether a child with this environment (None: this one's) imports this memslim: from
+    this interpreter's site-packages, or from its PYTHONPATH."""
+    import site
+
+    import memslim
+
+    home = os.path.dirname(os.path.dirname(os.path.abspath(memslim.__file__)))
+    sites = [*site.getsitepackages(), site.getusersitepackages()]
+    if any(os.path.realpath(p) == os.path.realpath(home) for p in sites):
+        return True
+    path = (os.environ if env is None else env).get("PYTHONPATH", "")
+    return any(p and os.path.realpath(p) == os.path.realpath(home) for p in path.split(os.pathsep))
 
 
 # --- in a child ------------------------------------------------------------------------------

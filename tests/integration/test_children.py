@@ -288,3 +288,55 @@ def test_fork_warns_about_threads_as_it_would_without_memslim(tmp_path: Path, th
 
     assert len(warnings_in(plain_run.stderr)) == (1 if threads else 0)
     assert warnings_in(ran.stderr) == warnings_in(plain_run.stderr)
+
+
+WORKER = """
+import sys
+
+def build(n):
+    return [str(i) * 3 for i in range(n)]  # the subprocess's memory
+
+data = build(int(sys.argv[1]))
+print("built", len(data))
+sys.exit(5)
+"""
+
+LAUNCHER = """
+import subprocess, sys
+command = [sys.executable, "-u", "worker.py", sys.argv[1]]
+done = subprocess.run(command, capture_output=True, text=True)
+print(done.stdout.strip(), "exit", done.returncode)
+shell = subprocess.run("echo from a shell", shell=True, capture_output=True, text=True)
+print(shell.stdout.strip())
+"""
+
+
+@pytest.mark.parametrize("follow", [True, False])
+def test_follow_subprocesses_tracks_python_children(
+    tmp_path: Path, follow: bool, truth: int
+) -> None:
+    (tmp_path / "worker.py").write_text(WORKER)
+    (tmp_path / "launcher.py").write_text(LAUNCHER)
+    report = tmp_path / "report.json"
+    flags = ["--follow-subprocesses"] if follow else []
+    ran = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", *flags, "--json", str(report), "launcher.py",
+         str(N)],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    # The child's output and exit status reach the program as without memslim.
+    assert ran.stdout == f"built {N} exit 5\nfrom a shell\n"
+    processes = json.loads(report.read_text()).get("processes", [])
+    if not follow:
+        assert processes == []
+        return
+    (child,) = processes  # the shell is not followed
+    assert child["name"] == f"worker.py {N}" and child["exit_code"] == 5 and child["complete"]
+    rows = [
+        r
+        for r in json.loads(report.read_text())["lines_across_processes"]
+        if r["pid"] == child["pid"] and r["file"].endswith("worker.py")
+    ]
+    assert rows[0]["line"] == 5
+    assert rows[0]["bytes_at_peak"] == pytest.approx(truth, rel=0.02)

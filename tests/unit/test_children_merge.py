@@ -55,3 +55,29 @@ def test_only_multiprocessing_interpreters_get_the_bootstrap() -> None:
     finally:
         children._state["settings"] = None
     assert children.with_bootstrap(spawn) == spawn  # not following: untouched
+
+
+def test_which_python_commands_run_under_memslim() -> None:
+    import sys
+
+    settings = children.Settings("/d", "exact", 262144.0, 0, True, ["p.py"], True)
+    py = sys.executable
+    run = ["-m", "memslim", "run", "--child-into", "/d", "--mode", "exact", "--sample-interval",
+           "262144", "--seed", "0", "--follow-subprocesses", "--"]  # fmt: skip
+    assert children.with_memslim([py, "job.py", "-c", "x"], settings) == [
+        py, *run, "job.py", "-c", "x"]  # fmt: skip
+    assert children.with_memslim([py, "-u", "-X", "dev", "-W", "ignore", "-m", "pkg.mod", "a"],
+                                 settings) == [py, "-u", "-X", "dev", "-W", "ignore", *run,
+                                               "-m", "pkg.mod", "a"]  # fmt: skip
+    assert children.with_memslim([py, "-mpkg"], settings) == [py, *run, "-m", "pkg"]
+    for untouched in (
+        [py, "-c", "print(1)"],  # no script to run under memslim
+        [py, "-"],  # stdin
+        [py],  # interactive
+        [py, "-I", "job.py"],  # isolated: memslim may not be importable there
+        [py, "-S", "job.py"],
+        [py, "--version"],
+        ["/bin/echo", "job.py"],  # not this interpreter
+        [py, "-W"],  # malformed
+    ):
+        assert children.with_memslim(untouched, settings) is None, untouched

@@ -121,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not track child processes (multiprocessing, os.fork)",
     )
     run_parser.add_argument(
+        "--follow-subprocesses",
+        action="store_true",
+        help="also track `subprocess` children that run this Python (script or -m module)",
+    )
+    # A `subprocess` child of a tracked program, run by memslim (children.with_memslim): its
+    # capture goes into the parent's directory of children; no report of its own.
+    run_parser.add_argument("--child-into", metavar="DIR", help=argparse.SUPPRESS)
+    run_parser.add_argument(
         "--all-findings",
         action="store_true",
         help="show every finding, also those saving under 1 MiB or 1%% of the peak, and lossy ones",
@@ -331,7 +339,12 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     _core.start_tracking(
         args.mode, float(args.sample_interval), args.seed, stacks_above_caller=True
     )
-    process = {"pid": start_pid, "ppid": os.getppid(), "name": "main", "started_at": time.time()}
+    process = {
+        "pid": start_pid,
+        "ppid": os.getppid(),
+        "name": " ".join(target.argv) if args.child_into else "main",
+        "started_at": time.time(),
+    }
     _native.start(native=not args.python_only)
     children_dir = _follow_children(args, target) if args.children else None
     from memslim.children import quiet_fork_warning
@@ -419,7 +432,9 @@ def _follow_children(args: argparse.Namespace, target: Target) -> str | None:
     from memslim import children
 
     try:
-        if args.output:
+        if args.child_into:  # a subprocess child: its own children go beside it
+            directory = args.child_into
+        elif args.output:
             directory = args.output + ".children"
             os.makedirs(directory, exist_ok=True)
             for name in os.listdir(directory):
@@ -438,6 +453,7 @@ def _follow_children(args: argparse.Namespace, target: Target) -> str | None:
             seed=args.seed,
             native=not args.python_only,
             command=target.argv,
+            subprocesses=args.follow_subprocesses,
         )
     )
     return directory
@@ -498,7 +514,9 @@ def _finish_run(
     finally:
         if gc_was_enabled:
             gc.enable()
-        if children_dir is not None and not args.output:
+        if args.child_into:
+            pass  # the parent's directory
+        elif children_dir is not None and not args.output:
             import shutil
 
             shutil.rmtree(children_dir, ignore_errors=True)
@@ -545,12 +563,13 @@ def _report(
         history[:-1],
         outcome.main_globals,
     )
-    findings = advise(run_facts, everything=args.all_findings)
+    # Children get no findings (nor censuses): the parent's report is the one read.
+    findings = None if args.child_into else advise(run_facts, everything=args.all_findings)
     from memslim._native import problems as untraced
 
     status = outcome.exit_code
     child_runs: list[Any] = []
-    if children_dir is not None:
+    if children_dir is not None and not args.child_into:
         from memslim import children
 
         child_runs, unreadable = children.collect(children_dir)
@@ -595,6 +614,8 @@ def _report(
                 status = outcome.exit_code or 2
     if checkpoints is not None and checkpoints.error:
         _say(f"memslim: {checkpoints.error}")
+    if args.child_into:
+        return status  # the parent reports
     from memslim.report.terminal import report_console
 
     # BrokenPipeError: its reader left (the console sent the rest to /dev/null); OSError,
@@ -768,6 +789,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "attach":
         return _attach(args)
     target = _target_from(args.command, target_words, parser)
+    if args.command == "run" and args.child_into:
+        args.output = os.path.join(args.child_into, f"{os.getpid()}.mslm")
+        args.json, args.census = None, False
     if args.command == "run":
         from memslim.report.json_report import check_writable
 
