@@ -102,7 +102,7 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
     parts["blocks"] = result.block_bytes;
     out["bookkeeping"] = parts;
 
-    const StackIndex index = memslim::cpython::build_stack_index(own_prefix);
+    const StackIndex& index = memslim::cpython::build_stack_index(own_prefix);
     memslim::cpython::StackReport report =
         memslim::cpython::build_stack_report(index, function, top_stacks);
     // With top_lines, only the lines holding the most at the peak, and only the frames that

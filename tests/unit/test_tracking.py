@@ -64,6 +64,38 @@ def test_frees_and_bytes_at_peak_are_exact(testalloc: Any) -> None:
     assert 500_000 <= t.current_bytes < 500_000 + 20_000
 
 
+def _allocate_deeper(testalloc: Any, depth: int, size: int, count: int) -> int:
+    """Allocates from a stack ``depth`` frames deeper than the caller's; returns the line."""
+    if depth > 0:
+        return _allocate_deeper(testalloc, depth - 1, size, count)
+    line = here()
+    testalloc.alloc(1, size, count)
+    return line
+
+
+def test_reports_while_tracking_see_the_stacks_added_since(testalloc: Any) -> None:
+    """A profile read while tracking (a checkpoint) extends the stack index kept from the
+    last one: stacks and lines that appear later are counted exactly, earlier ones too."""
+    with memslim.track() as t:
+        first = here()
+        testalloc.alloc(1, 1000, 7)
+        before = t.profile  # builds the index
+        assert line_stats(before, first).bytes_live == 7000
+        later = [_allocate_deeper(testalloc, depth, 4096, depth + 1) for depth in range(1, 6)]
+        during = t.profile  # extends it with the new frames
+        again = here()
+        testalloc.alloc(1, 1000, 3)  # a new line of a function indexed already
+    for profile in (during, t.profile):
+        assert line_stats(profile, first).bytes_live == 7000
+        (deep,) = set(later)
+        stats = line_stats(profile, deep)
+        assert stats.allocations == sum(d + 1 for d in range(1, 6))
+        assert stats.bytes_live == 4096 * stats.allocations
+    assert line_stats(t.profile, again).bytes_live == 3000
+    stacks = [frames for frames, _ in t.profile.stacks(10)]
+    assert any(len([f for f in fs if f.function == "_allocate_deeper"]) == 6 for fs in stacks)
+
+
 def test_raw_allocations_without_the_gil_from_native_threads(testalloc: Any) -> None:
     with memslim.track() as t:
         testalloc.alloc_raw_in_threads(8, 1000, 64)

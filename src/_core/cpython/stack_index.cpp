@@ -88,61 +88,90 @@ int line_in(const CodeFacts& facts, PyCodeObject* code, std::uint32_t instructio
 
 }  // namespace
 
-StackIndex build_stack_index(std::string_view own_prefix) {
+namespace {
+
+// The index being kept, and what building it needs to extend it: per code object its facts,
+// the functions and printed frames already numbered.
+struct IndexState {
+    std::uint64_t generation = 0;
+    std::string own_prefix;
     StackIndex index;
-    UntrackedScope untracked;  // the index is memslim's (and the tree's lock is held below)
     std::unordered_map<std::uintptr_t, CodeFacts> codes;
     std::unordered_map<std::string, std::uint32_t> functions;  // "file\0qualname"
     std::unordered_map<std::uint64_t, std::uint32_t> printed;  // (function, line) -> frame
+};
+IndexState* g_index = nullptr;  // C++ heap; guarded by the GIL
+
+}  // namespace
+
+void release_stack_index() {
+    UntrackedScope untracked;
+    delete g_index;
+    g_index = nullptr;
+}
+
+const StackIndex& build_stack_index(std::string_view own_prefix) {
+    UntrackedScope untracked;  // the index is memslim's (and the tree's lock is held below)
+    const std::uint64_t generation = recording_generation();
+    if (g_index == nullptr || g_index->generation != generation ||
+        g_index->own_prefix != own_prefix) {
+        delete g_index;
+        g_index = new IndexState{generation, std::string(own_prefix), {}, {}, {}, {}};
+        g_index->index.node_user.push_back(0);  // the root
+    }
+    IndexState& state = *g_index;
+    StackIndex& index = state.index;
     auto code_facts = [&](std::uintptr_t address) -> CodeFacts& {
-        auto [facts, fresh_code] = codes.try_emplace(address);
+        auto [facts, fresh_code] = state.codes.try_emplace(address);
         if (fresh_code) {
             auto* code = reinterpret_cast<PyCodeObject*>(address);
             const std::string_view file = utf8(code->co_filename);
             std::string key(file);
             key.push_back('\0');
             key.append(utf8(code->co_qualname));
-            auto [fn, fresh_function] = functions.try_emplace(key, functions.size());
+            auto [fn, fresh_function] = state.functions.try_emplace(key, state.functions.size());
             if (fresh_function) index.functions.push_back(std::move(key));
-            facts->second = {fn->second, file.starts_with(own_prefix), line_ranges(code)};
+            facts->second = {fn->second, file.starts_with(state.own_prefix), line_ranges(code)};
         }
         return facts->second;
     };
-    index.node_user.push_back(0);
     // A node's siblings are mostly added one after another, so consecutive nodes often share
     // their code object and line: one-entry caches in front of the maps.
     std::uintptr_t last_code = 0;
     CodeFacts* last_facts = nullptr;
     std::uint64_t last_printed_key = ~std::uint64_t{0};
     std::uint32_t last_printed = 0;
-    // Nodes come in id order: node_user grows with them.
-    visit_frame_tree([&](const engine::Frame& frame, engine::NodeId parent) {
-        auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
-        if (frame.code != last_code) {
-            last_facts = &code_facts(frame.code);
-            last_code = frame.code;
-        }
-        const CodeFacts& facts = *last_facts;
-        if (facts.own) {  // the user stack ends below memslim's own frames
-            index.node_user.push_back(0);
-            return;
-        }
-        const int line = line_in(facts, code, frame.instruction);
-        const std::uint64_t key = pair_key(facts.function, static_cast<std::uint32_t>(line));
-        if (key != last_printed_key) {
-            const auto [printed_at, fresh_frame] =
-                printed.try_emplace(key, static_cast<std::uint32_t>(index.frames.size()));
-            if (fresh_frame) {
-                index.frames.push_back({reinterpret_cast<PyObject*>(code), line});
-                index.frame_function.push_back(facts.function);
+    // Nodes come in id order, from the first one not indexed yet: node_user grows with them.
+    const auto first = static_cast<engine::NodeId>(index.node_user.size());
+    visit_frame_tree(
+        [&](const engine::Frame& frame, engine::NodeId parent) {
+            auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
+            if (frame.code != last_code) {
+                last_facts = &code_facts(frame.code);
+                last_code = frame.code;
             }
-            last_printed_key = key;
-            last_printed = printed_at->second;
-        }
-        bool fresh_user = false;
-        index.node_user.push_back(
-            index.users.child(index.node_user[parent], {last_printed, 0}, &fresh_user));
-    });
+            const CodeFacts& facts = *last_facts;
+            if (facts.own) {  // the user stack ends below memslim's own frames
+                index.node_user.push_back(0);
+                return;
+            }
+            const int line = line_in(facts, code, frame.instruction);
+            const std::uint64_t key = pair_key(facts.function, static_cast<std::uint32_t>(line));
+            if (key != last_printed_key) {
+                const auto [printed_at, fresh_frame] =
+                    state.printed.try_emplace(key, static_cast<std::uint32_t>(index.frames.size()));
+                if (fresh_frame) {
+                    index.frames.push_back({reinterpret_cast<PyObject*>(code), line});
+                    index.frame_function.push_back(facts.function);
+                }
+                last_printed_key = key;
+                last_printed = printed_at->second;
+            }
+            bool fresh_user = false;
+            index.node_user.push_back(
+                index.users.child(index.node_user[parent], {last_printed, 0}, &fresh_user));
+        },
+        first);
     return index;
 }
 

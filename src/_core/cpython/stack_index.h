@@ -40,9 +40,15 @@ struct StackIndex {
     }
 };
 
-// Builds the index of the tracker's frame tree. A frame whose code object's file starts with
-// `own_prefix` is memslim's own. Needs the GIL.
-StackIndex build_stack_index(std::string_view own_prefix);
+// The index of the tracker's frame tree. A frame whose code object's file starts with
+// `own_prefix` is memslim's own. Kept between calls for the same recording and prefix, and
+// extended with the nodes added since: nodes are only ever appended, so a checkpoint of an
+// import-heavy program (half a million nodes) resolves only what is new. Valid until the next
+// call or release_stack_index(). Needs the GIL.
+const StackIndex& build_stack_index(std::string_view own_prefix);
+
+// Frees the kept index (tracking restarts, or its code objects are released).
+void release_stack_index();
 
 }  // namespace memslim::cpython
 

@@ -29,6 +29,7 @@
 #include "cpython/native_hooks.h"
 #include "cpython/numpy_handler.h"
 #include "cpython/object_layout.h"
+#include "cpython/stack_index.h"
 #include "engine/block_map.h"
 #include "engine/byte_sampler.h"
 #include "engine/live_map.h"
@@ -915,6 +916,10 @@ bool in_census_child() {
     return g_census_child;
 }
 
+std::uint64_t recording_generation() {
+    return g_generation.load();
+}
+
 std::int64_t traced_bytes() {
     if (!g_recording) return 0;
     std::lock_guard<SpinLock> hold(g_recording->lock);
@@ -1084,6 +1089,7 @@ void set_gc_collecting(bool collecting) {
 
 void reset_tracker() {
     if (g_active.load() || !g_recording) return;
+    release_stack_index();  // it borrows the code objects released below
     const engine::FrameTree& tree = g_recording->tree;
     for (engine::NodeId node = 1; node < tree.size(); ++node) {
         Py_DECREF(reinterpret_cast<PyObject*>(tree.frame(node).code));  // one reference per node

@@ -183,17 +183,21 @@ class RecordingLock {
     bool site_stats(std::size_t slot, SiteStats* stats) const;
 };
 
-// Calls `visit(frame, parent)` for every node of the frame tree but the root, in id order
-// (callers first), under a RecordingLock.
+// Calls `visit(frame, parent)` for every node of the frame tree from `first` on (the root is
+// node 0: never visited), in id order (callers first), under a RecordingLock.
 template <class Visit>
-void visit_frame_tree(Visit visit) {
+void visit_frame_tree(Visit visit, engine::NodeId first = 1) {
     RecordingLock hold;
     if (!hold.recorded()) return;
     const engine::FrameTree& tree = hold.tree();
-    for (engine::NodeId node = 1; node < tree.size(); ++node) {
+    for (engine::NodeId node = std::max<engine::NodeId>(first, 1); node < tree.size(); ++node) {
         visit(tree.frame(node), tree.parent(node));
     }
 }
+
+// A number that changes whenever a recording starts (start_tracking, restart_in_forked_child):
+// what is cached about one recording's frame tree is valid while it stays the same.
+std::uint64_t recording_generation();
 
 // Calls `visit(const SiteStats&)` for every site that allocated, under a RecordingLock.
 template <class Visit>
