@@ -53,7 +53,7 @@ def test_help_lists_only_working_commands() -> None:
         for line in commands.splitlines()
         if line.startswith("    ") and not line.startswith("     ")  # not wrapped help text
     }
-    assert listed == {"run", "report", "diff", "sizeof", "heap"}
+    assert listed == {"run", "report", "diff", "attach", "sizeof", "heap"}
 
 
 def test_console_script_is_installed() -> None:
