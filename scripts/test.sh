@@ -3,7 +3,8 @@
 # then the Python package with pytest, on CPython 3.11 and on any 3.12/3.13 pyenv provides,
 # both again against an AddressSanitizer + UndefinedBehaviorSanitizer build (sanitize.sh), the
 # hooks' stress program against a ThreadSanitizer build (tsan.sh), and libFuzzer on the file
-# readers (fuzz.sh; clang comes from Debian, installed like GoogleTest).
+# readers (fuzz.sh; clang comes from Debian, installed like GoogleTest). Chromium (Debian's)
+# renders the HTML report in a headless browser test.
 # CI (.ci/run) calls exactly this; with CI set, C++ warnings are errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,17 @@ if [ ! -f /usr/include/gtest/gtest.h ]; then
   else
     echo "scripts/test.sh: GoogleTest is missing; install it with: sudo apt-get install libgtest-dev" >&2
     exit 1
+  fi
+fi
+
+step "Chromium (Debian's), for the HTML report's browser test"
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then
+    # Where it cannot be installed, that test says so and is skipped.
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+      || echo "scripts/test.sh: chromium could not be installed: the browser test will be skipped"
+  else
+    echo "scripts/test.sh: no chromium (sudo apt-get install chromium): the browser test will be skipped"
   fi
 fi
 

@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run_parser.add_argument("--json", metavar="FILE", help="write the report as JSON (memslim/1)")
     run_parser.add_argument(
+        "--html", metavar="FILE", help="write the report as one self-contained HTML page"
+    )
+    run_parser.add_argument(
         "-o",
         "--output",
         metavar="FILE",
@@ -146,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("file", help="the capture file")
     report.add_argument("--json", metavar="FILE", help="write the report as JSON (memslim/1)")
+    report.add_argument(
+        "--html", metavar="FILE", help="write the report as one self-contained HTML page"
+    )
     _add_top(report, 10, "lines")
 
     diff = commands.add_parser(
@@ -546,7 +552,10 @@ def _report(
     from memslim.report.json_report import build_report, write_report
     from memslim.report.terminal import print_run_report
 
-    profile = Profile.from_core(_core.tracking_result(OWN_PREFIX))
+    # The HTML page's icicle draws up to 1,000 stacks; the JSON keeps 50.
+    profile = Profile.from_core(
+        _core.tracking_result(OWN_PREFIX, top_stacks=1000 if args.html else 64)
+    )
     if ledgers.get("end") is not None:
         ledgers["end"] = dataclasses.replace(ledgers["end"], seconds=profile.elapsed_seconds)
     heap = None
@@ -578,7 +587,7 @@ def _report(
     report = None
     # The JSON first: a terminal that went away (`memslim run ... 2>&1 | head`) must not cost
     # the file, nor change the exit status.
-    if args.json or args.output or child_runs:
+    if args.json or args.output or args.html or child_runs:
         report = build_report(
             profile,
             command=target.argv,
@@ -595,6 +604,8 @@ def _report(
         writers: list[tuple[str, Any]] = []
         if args.json:
             writers.append((args.json, lambda path: write_report(report, path)))
+        if args.html:
+            writers.append((args.html, lambda path: _write_html(report, path, profile)))
         if args.output:
             from memslim.capture import write_capture
 
@@ -670,6 +681,19 @@ def _say(line: str) -> None:
         pass
 
 
+def _write_html(report: dict[str, Any], path: str, profile: Any = None) -> None:
+    from memslim.report.html_report import build_html
+    from memslim.report.json_report import write_text
+
+    stacks = None
+    if profile is not None:  # the tracker's top stacks, more than the report keeps
+        stacks = [
+            {"frames": [f.as_json() for f in frames], "bytes_at_peak": total}
+            for frames, total in profile.stacks(1000)
+        ]
+    write_text(path, build_html(report, stacks=stacks), suffix=".html")
+
+
 def _write_json(data: dict[str, Any], path: str) -> bool:
     """Writes ``data`` to ``path`` (atomically); False, said in one line, if it cannot."""
     from memslim.report.json_report import write_report
@@ -691,6 +715,8 @@ def _capture_report(args: argparse.Namespace) -> int:
     try:
         if args.json:
             check_writable(args.json)
+        if args.html:
+            check_writable(args.html, "the HTML report")
         capture = read_capture(args.file)
     except (OSError, CaptureError) as e:
         print(f"memslim: {e}", file=sys.stderr)
@@ -706,11 +732,21 @@ def _capture_report(args: argparse.Namespace) -> int:
             report = dict(capture.report)
             report.update(children.merged(report, runs))
             capture = dataclasses.replace(capture, report=report)
-    if args.json:
+    if args.json or args.html:
         report = dict(capture.report)
         report["capture"] = {"complete": capture.complete, "written_s": capture.written_s}
-        if not _write_json(report, args.json):
+        if args.json and not _write_json(report, args.json):
             return 2
+        if args.html:
+            try:
+                _write_html(report, args.html)
+            except OSError as e:
+                print(f"memslim: cannot write {args.html!r}: {e.strerror or e}", file=sys.stderr)
+                return 2
+            except ODD_CONTENTS as e:
+                print(f"memslim: corrupted capture: unexpected report ({type(e).__name__})",
+                      file=sys.stderr)  # fmt: skip
+                return 1
     try:
         print_capture(capture, top=args.top, console=report_console())
     except ODD_CONTENTS as e:
@@ -791,7 +827,7 @@ def main(argv: list[str] | None = None) -> int:
     target = _target_from(args.command, target_words, parser)
     if args.command == "run" and args.child_into:
         args.output = os.path.join(args.child_into, f"{os.getpid()}.mslm")
-        args.json, args.census = None, False
+        args.json, args.html, args.census = None, None, False
     if args.command == "run":
         from memslim.report.json_report import check_writable
 
@@ -800,6 +836,8 @@ def main(argv: list[str] | None = None) -> int:
                 check_writable(args.json)
             if args.output:
                 check_writable(args.output, "the capture")
+            if args.html:
+                check_writable(args.html, "the HTML report")
         except OSError as e:
             print(f"memslim: {e}", file=sys.stderr)
             return 2

@@ -154,13 +154,17 @@ def file_mode() -> int:
 
 def write_report(report: dict[str, Any], path: str) -> None:
     """Write atomically: readers never see half a report."""
+    write_text(path, json.dumps(report, indent=1) + "\n", suffix=".json")
+
+
+def write_text(path: str, text: str, *, suffix: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically: a temporary file beside it, renamed."""
     target = os.path.abspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=".memslim-", suffix=".json", dir=os.path.dirname(target))
+    fd, tmp = tempfile.mkstemp(prefix=".memslim-", suffix=suffix, dir=os.path.dirname(target))
     try:
         os.fchmod(fd, file_mode())
-        with os.fdopen(fd, "w") as f:
-            json.dump(report, f, indent=1)
-            f.write("\n")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
