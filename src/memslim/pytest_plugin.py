@@ -1,0 +1,167 @@
+"""memslim's pytest plugin, loaded by pytest through the ``pytest11`` entry point whenever
+memslim is installed. It does nothing unless asked:
+
+- ``pytest --memslim``: every test runs tracked; the summary lists the tests with the highest
+  peaks (``--memslim-top N``, 5 by default). Each test's peak travels in its report's
+  ``user_properties``, so that pytest-xdist's workers' figures reach the summary.
+- ``@pytest.mark.limit_memory("24 MB")``: the test fails when the peak of what it allocated
+  (Python objects, NumPy buffers, native memory) exceeds the limit, naming the lines that held
+  the most at the peak.
+- ``@pytest.mark.limit_leaks("1 MB")``: the test fails when more than that, allocated while it
+  ran, is still allocated after it (after a garbage collection), naming the lines that
+  allocated it and, from a heap census, what keeps the most alive.
+
+Marker names and limits as pytest-memray's, so that a suite can switch: "B", "KB", "MB", "GB"
+(and "KiB", "MiB", "GiB"), all powers of 1024. Only the test function's call is tracked, not its
+fixtures' setup and teardown. One tracker at a time: a test that calls ``memslim.track()``
+itself must not be marked nor run under ``--memslim`` (its own tracker would not start), and a
+test that runs while memslim already tracks the process is left untracked, and says so.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+_UNITS = {"": 1, "b": 1, "kb": 1 << 10, "kib": 1 << 10, "mb": 1 << 20, "mib": 1 << 20}
+_UNITS.update({"gb": 1 << 30, "gib": 1 << 30, "tb": 1 << 40, "tib": 1 << 40})
+_PEAK = "memslim_peak_bytes"
+
+
+def parse_size(text: str | float) -> int:
+    """ "24 MB" -> bytes (powers of 1024, as pytest-memray); a plain number is bytes."""
+    if isinstance(text, (int, float)):
+        return int(text)
+    found = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([A-Za-z]*)\s*", str(text))
+    if found is None or found[2].lower() not in _UNITS:
+        raise ValueError(f"not a memory size: {text!r} (say '24 MB', '512 KiB' or a number)")
+    return int(float(found[1]) * _UNITS[found[2].lower()])
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("memslim", "memory of each test (memslim)")
+    group.addoption(
+        "--memslim",
+        action="store_true",
+        default=False,
+        help="track every test's allocations and list the tests with the highest peaks",
+    )
+    group.addoption(
+        "--memslim-top",
+        type=int,
+        default=5,
+        metavar="N",
+        help="how many tests the --memslim summary lists (default 5)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "limit_memory(limit): fail when the test's peak of allocated memory exceeds limit "
+        "('24 MB'; memslim)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "limit_leaks(limit): fail when more than limit allocated by the test is still allocated "
+        "after it ('1 MB'; memslim)",
+    )
+
+
+def _top_lines(lines: list[Any], field: str, count: int = 5) -> str:
+    from memslim.report.globals_table import format_bytes
+    from memslim.report.terminal import short_path
+
+    rows = sorted((s for s in lines if getattr(s, field) > 0), key=lambda s: -getattr(s, field))
+    return "\n".join(
+        f"    {format_bytes(getattr(s, field)):>10}  {short_path(s.file)}:{s.line}  {s.function}"
+        for s in rows[:count]
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    memory = item.get_closest_marker("limit_memory")
+    leaks = item.get_closest_marker("limit_leaks")
+    everything = item.config.getoption("--memslim")
+    if memory is None and leaks is None and not everything:
+        return (yield)
+    from memslim import _core
+    from memslim._tracking import Tracker
+    from memslim.report.globals_table import format_bytes
+
+    memory_limit = parse_size(memory.args[0]) if memory is not None else None
+    leak_limit = parse_size(leaks.args[0]) if leaks is not None else None
+    if _core.is_tracking():
+        item.add_report_section("call", "memslim", "memslim was tracking already: not tracked")
+        return (yield)
+    tracker = Tracker("exact")
+    tracker.start()
+    try:
+        result = yield
+        if leak_limit is not None:
+            gc.collect()  # what only the cyclic GC would free is not a leak
+    finally:
+        profile = tracker.stop()
+    item.user_properties.append((_PEAK, profile.peak_bytes))
+    if memory_limit is not None and profile.peak_bytes > memory_limit:
+        pytest.fail(
+            f"memslim: the test's peak was {format_bytes(profile.peak_bytes)}, over its limit of"
+            f" {format_bytes(memory_limit)}; the lines holding the most at the peak:\n"
+            + _top_lines(profile.lines(), "bytes_at_peak"),
+            pytrace=False,
+        )
+    if leak_limit is not None and profile.current_bytes > leak_limit:
+        message = (
+            f"memslim: {format_bytes(profile.current_bytes)} allocated by the test is still"
+            f" allocated after it, over its limit of {format_bytes(leak_limit)}; where it was"
+            " allocated:\n" + _top_lines(profile.lines(), "bytes_live")
+        )
+        message += _what_keeps_it()
+        pytest.fail(message, pytrace=False)
+    return result
+
+
+def _what_keeps_it() -> str:
+    """The census's top retainers, a line each (empty if none can be taken)."""
+    from memslim.heap import snapshot
+    from memslim.report.globals_table import format_bytes
+
+    try:
+        census = snapshot(top=5)
+    except Exception:
+        return ""
+    outside = "a dict held from outside the heap"  # sys.modules, to the census
+    rows = [
+        f"    {format_bytes(r.retained):>10}  {r.path.removeprefix(outside + ' → ')}"
+        for r in census.retainers
+        if r.path != outside
+    ]
+    return "\nwhat keeps the most alive now:\n" + "\n".join(rows[:5]) if rows else ""
+
+
+# (test id, peak bytes) of every tracked test's call, here or in pytest-xdist's workers.
+_reports: list[tuple[str, int]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call":
+        return
+    for name, value in report.user_properties:
+        if name == _PEAK:
+            _reports.append((report.nodeid, int(value)))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if not config.getoption("--memslim") or not _reports:
+        return
+    from memslim.report.globals_table import format_bytes
+
+    top = sorted(_reports, key=lambda pair: -pair[1])[: max(0, config.getoption("--memslim-top"))]
+    terminalreporter.write_sep("=", "memslim: the tests with the highest peaks")
+    for nodeid, peak in top:
+        terminalreporter.write_line(f"{format_bytes(peak):>12}  {nodeid}")

@@ -1,0 +1,115 @@
+"""memslim's pytest plugin (issue 13, item 3): the limit_memory and limit_leaks markers and
+`pytest --memslim`, in a pytest run of their own (loaded through the pytest11 entry point, as
+installing memslim does). Truth: the sizes the tests allocate (arithmetic on bytes objects)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from memslim.pytest_plugin import parse_size
+
+SUITE = """
+import pytest
+
+kept = []
+
+@pytest.mark.limit_memory("8 MB")
+def test_over_the_limit():
+    big = bytes(20 * 1024 * 1024)  # 20 MiB held at the peak
+    del big
+
+@pytest.mark.limit_memory("64 MB")
+def test_under_the_limit():
+    big = bytes(20 * 1024 * 1024)
+    del big
+
+@pytest.mark.limit_leaks("1 MB")
+def test_leaks():
+    kept.append(bytes(5 * 1024 * 1024))  # 5 MiB kept by a module global
+
+@pytest.mark.limit_leaks("1 MB")
+def test_frees_what_it_allocates():
+    data = [bytes(1024) for _ in range(5000)]
+    del data
+
+def test_unmarked():
+    bytes(30 * 1024 * 1024)
+"""
+
+
+def run_suite(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    (tmp_path / "test_suite.py").write_text(SUITE)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA",
+         "test_suite.py", *args],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+
+
+def line_of(marker: str) -> int:
+    return next(n for n, text in enumerate(SUITE.splitlines(), 1) if marker in text)
+
+
+def test_markers_fail_the_tests_over_their_limits(tmp_path: Path) -> None:
+    ran = run_suite(tmp_path)
+    out = ran.stdout
+    assert ran.returncode == 1, out
+    assert "FAILED test_suite.py::test_over_the_limit" in out
+    assert "FAILED test_suite.py::test_leaks" in out
+    for passed in ("test_under_the_limit", "test_frees_what_it_allocates", "test_unmarked"):
+        assert f"PASSED test_suite.py::{passed}" in out
+    # The failures name the size and the line: 20 MiB at the peak, 5 MiB kept.
+    assert "the test's peak was 20.0 MiB, over its limit of 8.0 MiB" in out
+    assert f"test_suite.py:{line_of('# 20 MiB held at the peak')}" in out
+    assert "5.0 MiB allocated by the test is still allocated after it" in out
+    assert f"test_suite.py:{line_of('# 5 MiB kept by a module global')}" in out
+    assert "global 'kept'" in out  # what keeps it: the census's path from the module
+
+
+def test_memslim_option_lists_the_highest_peaks(tmp_path: Path) -> None:
+    ran = run_suite(tmp_path, "--memslim", "--memslim-top", "2")
+    assert "memslim: the tests with the highest peaks" in ran.stdout
+    summary = ran.stdout.split("memslim: the tests with the highest peaks")[1].splitlines()[1:3]
+    assert summary[0].split() == ["30.0", "MiB", "test_suite.py::test_unmarked"]
+    assert summary[1].split() == ["20.0", "MiB", "test_suite.py::test_over_the_limit"]
+
+
+def test_without_markers_or_option_nothing_is_tracked(tmp_path: Path) -> None:
+    (tmp_path / "test_plain.py").write_text(
+        "import memslim\n"
+        "def test_tracks_itself():\n"
+        "    with memslim.track() as t:\n"
+        "        x = bytes(1000)\n"
+        "    assert t.peak_bytes >= 1000\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_plain.py"],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout
+
+
+@pytest.mark.parametrize(
+    "text, size",
+    [("24 MB", 24 << 20), ("512KiB", 512 << 10), ("1.5 GB", 3 << 29), ("100", 100), (64, 64)],
+)
+def test_sizes_read_like_pytest_memray(text: str | int, size: int) -> None:
+    assert parse_size(text) == size
+
+
+def test_a_bad_size_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a memory size"):
+        parse_size("lots")
+
+
+def test_xdist_workers_peaks_reach_the_summary(tmp_path: Path) -> None:
+    pytest.importorskip("xdist")
+    ran = run_suite(tmp_path, "-n", "2", "--memslim")
+    assert "FAILED test_suite.py::test_over_the_limit" in ran.stdout  # markers in workers
+    summary = ran.stdout.split("memslim: the tests with the highest peaks")[1].splitlines()[1:3]
+    assert summary[0].split() == ["30.0", "MiB", "test_suite.py::test_unmarked"]
+    assert summary[1].split() == ["20.0", "MiB", "test_suite.py::test_over_the_limit"]
