@@ -23,6 +23,14 @@ from memslim._sizeof import SizeDetail, SizeofError, TypeSize, getsizeof, sizeof
 from memslim._tracking import Tracker, profile, track
 from memslim.heap import HeapCensus, load_snapshot, save_snapshot, snapshot, why_alive
 
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext memslim``: the ``%%memslim`` and ``%memslim_sizeof`` magics."""
+    from memslim.ipython import load_ipython_extension as load
+
+    load(ipython)
+
+
 __all__ = [
     "HeapCensus",
     "SizeDetail",
