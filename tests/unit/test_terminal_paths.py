@@ -18,16 +18,18 @@ def test_files_under_the_working_directory_are_relative(tmp_path: Path, monkeypa
 
 def test_installed_packages_from_the_package_on() -> None:
     purelib = sysconfig.get_path("purelib")
-    assert short_path(os.path.join(purelib, "pandas", "io", "common.py")) == os.path.join(
-        "pandas", "io", "common.py"
+    assert short_path(os.path.join(purelib, "pandas", "io", "common.py")) == (
+        "site-packages/" + os.path.join("pandas", "io", "common.py")
     )
     # Another interpreter's packages (a virtualenv this one does not know).
     other = os.path.join(os.sep, "opt", "venv", "lib", "python3.9", "site-packages")
-    assert short_path(os.path.join(other, "numpy", "core.py")) == os.path.join("numpy", "core.py")
+    assert short_path(os.path.join(other, "numpy", "core.py")) == "site-packages/" + os.path.join(
+        "numpy", "core.py"
+    )
 
 
 def test_standard_library_by_its_name_there() -> None:
-    assert short_path(threading.__file__) == "threading.py"
+    assert short_path(threading.__file__) == "<stdlib>/threading.py"
 
 
 def test_elsewhere_absolute_and_pseudo_files_unchanged(tmp_path: Path, monkeypatch) -> None:

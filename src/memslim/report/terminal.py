@@ -53,36 +53,38 @@ def report_console(file: TextIO | None = None) -> Console:
 
 
 @functools.cache
-def _library_roots() -> tuple[str, ...]:
-    """Where installed packages and the standard library live, longest first (site-packages is
-    inside the standard library's directory)."""
-    roots = {sysconfig.get_path(name) for name in ("purelib", "platlib", "stdlib", "platstdlib")}
+def _library_roots() -> tuple[tuple[str, str], ...]:
+    """Where installed packages and the standard library live, with the prefix a file there is
+    shown with, longest first (site-packages is inside the standard library's directory)."""
+    roots = {sysconfig.get_path(name): "site-packages" for name in ("purelib", "platlib")}
     with contextlib.suppress(AttributeError):  # site.getsitepackages is missing in some venvs
-        roots.update(site.getsitepackages())
-    roots.add(site.getusersitepackages())
-    return tuple(sorted((r for r in roots if r), key=len, reverse=True))
+        roots.update(dict.fromkeys(site.getsitepackages(), "site-packages"))
+    roots[site.getusersitepackages()] = "site-packages"
+    for name in ("stdlib", "platstdlib"):
+        roots.setdefault(sysconfig.get_path(name), "<stdlib>")
+    return tuple(sorted(((r, p) for r, p in roots.items() if r), key=lambda rp: -len(rp[0])))
 
 
 @functools.lru_cache(maxsize=8192)
 def short_path(file: str) -> str:
     """A file as its reader knows it: under the working directory, relative to it
     (``jobs/points.py``); in an installed package, from the package on
-    (``pandas/io/parsers/readers.py``); in the standard library, its name there
-    (``threading.py``); elsewhere absolute, with ``~`` for the home directory. Pseudo-files
-    (``<frozen importlib._bootstrap>``) stay as they are."""
+    (``site-packages/pandas/io/parsers/readers.py``); in the standard library, its name there
+    (``<stdlib>/threading.py``); elsewhere absolute, with ``~`` for the home directory.
+    Pseudo-files (``<frozen importlib._bootstrap>``) stay as they are."""
     if not file or file.startswith("<"):
         return file
     absolute = os.path.abspath(file)
     cwd = os.getcwd()
     if absolute.startswith(cwd + os.sep):
         return absolute[len(cwd) + 1 :]
-    for root in _library_roots():
+    for root, prefix in _library_roots():
         if absolute.startswith(root + os.sep):
-            return absolute[len(root) + 1 :]
+            return f"{prefix}/{absolute[len(root) + 1 :]}"
     for marker in ("site-packages", "dist-packages"):  # another interpreter's packages
         cut = absolute.rfind(os.sep + marker + os.sep)
         if cut >= 0:
-            return absolute[cut + len(marker) + 2 :]
+            return f"{marker}/{absolute[cut + len(marker) + 2 :]}"
     home = os.path.expanduser("~")
     if home not in ("", os.sep) and absolute.startswith(home + os.sep):
         return "~" + absolute[len(home) :]
