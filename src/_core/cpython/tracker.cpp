@@ -32,6 +32,7 @@
 #include "cpython/stack_index.h"
 #include "engine/block_map.h"
 #include "engine/byte_sampler.h"
+#include "engine/counting_filter.h"
 #include "engine/live_map.h"
 #include "engine/peak_tracker.h"
 
@@ -99,8 +100,7 @@ struct Recording {
 
     // Sample mode: a counting filter over sampled addresses, so that a free of an unsampled
     // block (nearly all of them) is dismissed without the lock.
-    static constexpr std::size_t kFilterSize = std::size_t{1} << 16;
-    std::unique_ptr<std::atomic<std::uint8_t>[]> filter;
+    std::unique_ptr<engine::CountingFilter> filter;
 
     // The timeline thread reads the traced total from this mirror, never taking `lock`: a
     // thread spinning on the hooks' lock would slow every allocation down.
@@ -209,10 +209,6 @@ class HookGuard {
     HookGuard& operator=(const HookGuard&) = delete;
 };
 
-std::size_t filter_slot(std::uintptr_t address) {
-    return static_cast<std::size_t>(((address >> 4) * 0x9E3779B97F4A7C15ULL) >> 48);
-}
-
 engine::ByteSampler& sampler(const Recording& rec) {
     const std::uint64_t generation = g_generation.load(std::memory_order_relaxed);
     if (t_sampler_raw == nullptr || t_sampler_generation != generation) {
@@ -261,7 +257,7 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     }
     rec.peak.on_alloc(site, static_cast<std::int64_t>(bytes));
     rec.current_mirror.store(rec.peak.current(), std::memory_order_relaxed);
-    if (rec.filter) rec.filter[filter_slot(address)].fetch_add(1, std::memory_order_relaxed);
+    if (rec.filter) rec.filter->add(address);
     const std::int64_t current = rec.peak.current();
     rec.lock.unlock();
     if (current > rec.peak_mirror.load(std::memory_order_relaxed)) {
@@ -290,7 +286,7 @@ void intern_current_stack(Recording& rec) {
 // is freeing it (charged to its site in gc_freed, under the same lock).
 bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* block,
                   bool by_gc = false) {
-    if (rec.filter && rec.filter[filter_slot(address)].load(std::memory_order_relaxed) == 0) {
+    if (rec.filter && !rec.filter->may_contain(address)) {
         return false;  // never sampled
     }
     rec.lock.lock();
@@ -303,7 +299,7 @@ bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* blo
         if (rec.peak.peak_saves() != saves) {
             rec.peak_seconds = std::chrono::duration<double>(Clock::now() - rec.started).count();
         }
-        if (rec.filter) rec.filter[filter_slot(address)].fetch_sub(1, std::memory_order_relaxed);
+        if (rec.filter) rec.filter->remove(address);
         if (by_gc) {
             if (rec.gc_freed.size() <= block->site) rec.gc_freed.resize(block->site + 1, 0);
             rec.gc_freed[block->site] += block->size;
@@ -323,7 +319,7 @@ void restore_block(Recording& rec, std::uintptr_t address, const engine::LiveBlo
     }
     rec.peak.on_alloc(block.site, static_cast<std::int64_t>(block.size));
     rec.current_mirror.store(rec.peak.current(), std::memory_order_relaxed);
-    if (rec.filter) rec.filter[filter_slot(address)].fetch_add(1, std::memory_order_relaxed);
+    if (rec.filter) rec.filter->add(address);
     rec.lock.unlock();
 }
 
@@ -754,7 +750,7 @@ bool start_tracking(const TrackOptions& options) {
     reset_tracker();
     g_recording = std::make_unique<Recording>(options);
     if (options.mode == TrackMode::kSample) {
-        g_recording->filter = std::make_unique<std::atomic<std::uint8_t>[]>(Recording::kFilterSize);
+        g_recording->filter = std::make_unique<engine::CountingFilter>();
         const std::uint64_t seed = options.seed != 0 ? options.seed : std::random_device{}();
         g_seed_base.store(seed);
     }
@@ -791,7 +787,7 @@ bool restart_in_forked_child() {
     static_cast<void>(g_recording.release());
     g_recording = std::make_unique<Recording>(options);
     if (options.mode == TrackMode::kSample) {
-        g_recording->filter = std::make_unique<std::atomic<std::uint8_t>[]>(Recording::kFilterSize);
+        g_recording->filter = std::make_unique<engine::CountingFilter>();
         g_seed_base.store(g_seed_base.load() ^ static_cast<std::uint64_t>(getpid()));
     }
     g_recording->timeline = engine::Timeline(options.timeline_points);
@@ -975,7 +971,7 @@ TrackResult collect_result(bool with_sites) {
                         rec.domain_of_slot.memory_bytes() + rec.other_slots.size() * 32 +
                         rec.peak.memory_bytes() + rec.gc_freed.capacity() * sizeof(std::uint64_t);
     result.block_bytes = rec.blocks.memory_bytes() + rec.samples.memory_bytes() +
-                         (rec.filter ? Recording::kFilterSize : 0);
+                         (rec.filter ? rec.filter->memory_bytes() : 0);
     result.bookkeeping_bytes = result.stack_bytes + result.site_bytes + result.block_bytes;
     if (with_sites) {
         result.sites.reserve(rec.peak.sites());
