@@ -170,6 +170,22 @@ def test_sample_mode_estimate_is_close_with_a_fixed_seed(testalloc: Any) -> None
     assert t.profile.mode == "sample"
 
 
+def test_a_fixed_seed_samples_the_same_whatever_ran_before(testalloc: Any) -> None:
+    """--seed makes a run reproducible: the same allocations give the same estimate in a
+    later recording of the same process, after recordings with other seeds."""
+
+    def estimate(seed: int) -> tuple[int, int]:
+        with memslim.track("sample", sample_interval=4096, seed=seed) as t:
+            testalloc.alloc(1, 1000, 5_000)
+        testalloc.free_all()
+        return t.current_bytes, t.peak_bytes
+
+    first = estimate(1234)
+    others = {estimate(seed) for seed in (1, 2, 3)}
+    assert estimate(1234) == first
+    assert len(others | {first}) > 1  # other seeds sample other blocks: the seed is used
+
+
 def test_only_one_tracker_at_a_time() -> None:
     with memslim.track(), pytest.raises(RuntimeError, match="already tracking"):
         memslim.track().start()

@@ -212,7 +212,11 @@ class HookGuard {
 engine::ByteSampler& sampler(const Recording& rec) {
     const std::uint64_t generation = g_generation.load(std::memory_order_relaxed);
     if (t_sampler_raw == nullptr || t_sampler_generation != generation) {
-        const std::uint64_t seed = g_seed_base.fetch_add(0x9E3779B97F4A7C15ULL) ^ generation;
+        // The recording's seed, stepped once per thread in the order threads first allocate:
+        // with --seed, the same program samples the same blocks whatever ran before it in
+        // this process (the recording's generation was mixed in: a test's result depended on
+        // the tests run before it).
+        const std::uint64_t seed = g_seed_base.fetch_add(0x9E3779B97F4A7C15ULL);
         t_sampler = std::make_unique<engine::ByteSampler>(rec.options.sample_interval_bytes, seed);
         t_sampler_raw = t_sampler.get();
         t_sampler_generation = generation;
