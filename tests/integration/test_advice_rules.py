@@ -123,6 +123,8 @@ def test_sample_mode_keeps_type_findings_and_drops_per_site_ones(tmp_path: Path)
                 "run",
                 "--mode",
                 mode,
+                "--seed",  # sample mode: the same sample on every run (exact mode ignores it)
+                "1",
                 "--json",
                 str(out),
                 "before.py",
