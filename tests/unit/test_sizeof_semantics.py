@@ -236,6 +236,7 @@ class SlowSizeof:
 def test_concurrent_mutation_does_not_crash() -> None:
     shared: list[object] = [SlowSizeof() for _ in range(20)]
     stop = threading.Event()
+    mutations = [0]
 
     def mutate() -> None:
         i = 0
@@ -245,19 +246,21 @@ def test_concurrent_mutation_does_not_crash() -> None:
                 del shared[:20]
             shared.sort(key=id)
             i += 1
+            mutations[0] = i
 
     thread = threading.Thread(target=mutate)
     thread.start()
     try:
-        deadline = time.monotonic() + 2.0
+        # A number of walks, not a time: each walk lets the mutator run mid-walk (SlowSizeof),
+        # and the loop goes on until the list has been mutated during the walks.
         walks = 0
-        while time.monotonic() < deadline:
+        while walks < 10 or mutations[0] < 10:
             assert memslim.sizeof(shared) > 0
             walks += 1
-        assert walks > 0
     finally:
         stop.set()
         thread.join()
+    assert mutations[0] >= 10
 
 
 def _builtin_samples() -> list[object]:
