@@ -145,7 +145,9 @@ def test_the_ledger_near_the_peak_comes_from_the_census(tmp_path: Path) -> None:
     data = json.loads(report.read_text())
     at_census = data["rss_ledger"]["at_peak_census"]
     # The census child read the allocators' state of the instant it was forked from: the
-    # traced bytes it saw are the census's.
-    assert at_census["traced_bytes"] == data["census"]["traced_bytes"]
+    # traced bytes it saw are the census's, but for the few objects the parent made between
+    # reading its traced bytes and forking (this instant's RSS, the time: 187 B on 3.12);
+    # another census (5% apart) or the end would differ by megabytes.
+    assert abs(at_census["traced_bytes"] - data["census"]["traced_bytes"]) < 4096
     assert 0 < at_census["seconds"] <= data["duration_s"]
     assert "RSS explained" in done.stdout + done.stderr
