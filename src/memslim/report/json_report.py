@@ -1,4 +1,4 @@
-"""The JSON report, schema ``memslim/1`` (see DESIGN.md): fields are added, never renamed."""
+"""The JSON report, schema ``memslim/1`` (see docs/design.md): fields are added, never renamed."""
 
 from __future__ import annotations
 
