@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -118,6 +119,31 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
                           report.lines.end(), larger);
         report.lines.resize(top_lines);
     }
+    // The program's lines, as many as the lines; under each, its top library lines (folded).
+    if (top_lines != 0 && report.program_lines.size() > top_lines) {
+        const auto larger = [](const auto& a, const auto& b) {
+            return a.second.bytes_at_peak != b.second.bytes_at_peak
+                       ? a.second.bytes_at_peak > b.second.bytes_at_peak
+                       : a.second.allocated_bytes > b.second.allocated_bytes;
+        };
+        std::partial_sort(report.program_lines.begin(), report.program_lines.begin() + top_lines,
+                          report.program_lines.end(), larger);
+        report.program_lines.resize(top_lines);
+    }
+    std::vector<std::tuple<std::uint32_t, std::uint32_t, std::int64_t>> folded;
+    {
+        std::unordered_map<std::uint32_t, int> shown;  // per program frame kept: rows so far
+        for (const auto& [frame, totals] : report.program_lines) shown.emplace(frame, 0);
+        std::sort(report.folded.begin(), report.folded.end(),
+                  [](const auto& a, const auto& b) { return std::get<2>(a) > std::get<2>(b); });
+        for (const auto& row : report.folded) {
+            const auto it = shown.find(std::get<0>(row));
+            if (it != shown.end() && it->second < 3) {
+                ++it->second;
+                folded.push_back(row);
+            }
+        }
+    }
     std::vector<std::uint32_t> kept;  // the frames returned, by their index in `index`
     std::vector<std::uint32_t> renumbered(top_lines != 0 ? index.frames.size() : 0,
                                           StackIndex::kNone);
@@ -134,6 +160,16 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
         lines.append(totals_row(frame_id(frame), totals));
     }
     out["lines"] = lines;
+    nb::list program_lines;
+    for (const auto& [frame, totals] : report.program_lines) {
+        program_lines.append(totals_row(frame_id(frame), totals));
+    }
+    out["program_lines"] = program_lines;
+    nb::list folded_rows;
+    for (const auto& [program, library, bytes] : folded) {
+        folded_rows.append(nb::make_tuple(frame_id(program), frame_id(library), bytes));
+    }
+    out["folded"] = folded_rows;
     out["no_stack"] = totals_row(StackIndex::kNone, report.no_stack);
     nb::list stacks;
     for (const auto& [user, at_peak] : report.top_stacks) {

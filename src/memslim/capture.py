@@ -236,7 +236,7 @@ class Checkpointer:
         self.written += 1
 
 
-def print_capture(capture: Capture, *, top: int, console: Any) -> None:
+def print_capture(capture: Capture, *, top: int, console: Any, all_frames: bool = False) -> None:
     """The terminal report of a capture, and when the run was cut short, that it was."""
     from rich.text import Text
 
@@ -266,6 +266,7 @@ def print_capture(capture: Capture, *, top: int, console: Any) -> None:
         findings=None if findings is None else [Finding.from_json(f) for f in findings],
         untraced=report.get("memslim", {}).get("untraced", []),
         rss={when: RssLedger.from_json(row) for when, row in ledgers.items() if row},
+        all_frames=all_frames,
     )
     if report.get("processes"):
         from memslim.report.terminal import print_processes

@@ -136,6 +136,10 @@ class Profile:
     stack_rows: list[tuple[tuple[int, ...], int]] = field(default_factory=list)
     function_frame: int | None = None
     function_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    # Per line of the program's own code (the nearest non-library frame of each stack), and
+    # (program frame, library frame, bytes at peak): the library lines folded under each.
+    program_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    folded_rows: list[tuple[int, int, int]] = field(default_factory=list)
     gc_freed_bytes: int = 0
     # Bytes per domain ("python", "numpy") at the peak and at the end.
     peak_by_domain: dict[str, int] = field(default_factory=dict)
@@ -163,6 +167,8 @@ class Profile:
             stack_rows=raw["stacks"],
             function_frame=raw["function_frame"],
             function_rows=raw["function_lines"],
+            program_rows=raw["program_lines"],
+            folded_rows=[tuple(row) for row in raw["folded"]],
             gc_freed_bytes=raw["gc_freed_bytes"],
             peak_by_domain=dict(raw["peak_by_domain"]),
             end_by_domain=dict(raw["end_by_domain"]),
@@ -192,6 +198,11 @@ class Profile:
             return (frame_of(row), total, 0, row["allocated_bytes"], row["allocations"], native)
 
         line_rows = [line_row(row) for row in report["lines"]]
+        program_rows, folded_rows = [], []
+        for row in report.get("program_lines", []):
+            program_rows.append(line_row(row))
+            for via in row.get("via", []):
+                folded_rows.append((frame_of(row), frame_of(via), via["bytes_at_peak"]))
         function = report.get("function")
         function_frame = None if function is None else frame_of(function)
         function_rows = [] if function is None else [line_row(row) for row in function["lines"]]
@@ -212,6 +223,8 @@ class Profile:
             timeline=[(p["t"], p["traced_bytes"], p["rss_bytes"]) for p in report["timeline"]],
             frames=frames,
             line_rows=line_rows,
+            program_rows=program_rows,
+            folded_rows=folded_rows,
             stack_rows=stack_rows,
             function_frame=function_frame,
             function_rows=function_rows,
@@ -271,6 +284,33 @@ class Profile:
                 key=lambda s: (-s.bytes_at_peak, -s.allocated_bytes, s.file, s.line),
             )
         return list(self._lines)
+
+    def program_lines(self) -> list[tuple[LineStats, list[tuple[FrameInfo, int]]]]:
+        """Bytes per line of the program's own code — each stack charged to its nearest frame
+        outside the standard library and installed packages — largest at peak first, each with
+        the library lines under it that held the most at the peak (their frame, bytes). Empty
+        when the aggregate has no such rows (a report from an older memslim)."""
+        by_line: dict[tuple[str, int], LineStats] = {}
+        frame_line: dict[int, tuple[str, int]] = {}
+        for row in self.program_rows:
+            stats = self._line_stats(row)
+            frame_line[row[0]] = (stats.file, stats.line)
+            merged = by_line.get((stats.file, stats.line))
+            if merged is None:
+                by_line[(stats.file, stats.line)] = stats
+            else:
+                merged.merge(stats)
+        via: dict[tuple[str, int], list[tuple[FrameInfo, int]]] = {}
+        for program, library, at_peak in self.folded_rows:
+            if program in frame_line and at_peak > 0:
+                via.setdefault(frame_line[program], []).append((self.frames[library], at_peak))
+        ordered = sorted(
+            by_line.values(), key=lambda s: (-s.bytes_at_peak, -s.allocated_bytes, s.file, s.line)
+        )
+        return [
+            (stats, sorted(via.get((stats.file, stats.line), []), key=lambda fv: -fv[1])[:3])
+            for stats in ordered
+        ]
 
     def stacks(self, top: int = 50) -> list[tuple[tuple[FrameInfo, ...], int]]:
         """The ``top`` distinct stacks (by line, user frames only) with their bytes at peak,

@@ -202,7 +202,7 @@ def test_report_prints_top_lines() -> None:
     buffer = io.StringIO()
     t.report(file=buffer)
     text = buffer.getvalue()
-    assert "Top lines by bytes live at the peak" in text
+    assert "Top lines of the program by bytes live at the peak" in text
     assert "build_and_keep" in text
     assert len(kept) == 40_000
 

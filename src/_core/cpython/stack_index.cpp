@@ -36,8 +36,55 @@ struct LineRange {
 struct CodeFacts {
     std::uint32_t function;
     bool own;
+    bool library;
     std::vector<LineRange> ranges;
 };
+
+// Where the standard library and installed packages live (sysconfig, site), read once.
+const std::vector<std::string>& library_roots() {
+    static const std::vector<std::string> roots = [] {
+        std::vector<std::string> found;
+        const auto add = [&found](PyObject* path) {
+            if (path != nullptr && PyUnicode_Check(path)) {
+                const std::string_view text = utf8(path);
+                if (!text.empty()) found.emplace_back(std::string(text) + "/");
+            }
+        };
+        if (PyObject* sysconfig = PyImport_ImportModule("sysconfig")) {
+            for (const char* name : {"stdlib", "platstdlib", "purelib", "platlib"}) {
+                PyObject* path = PyObject_CallMethod(sysconfig, "get_path", "s", name);
+                add(path);
+                Py_XDECREF(path);
+            }
+            Py_DECREF(sysconfig);
+        }
+        if (PyObject* site = PyImport_ImportModule("site")) {
+            PyObject* paths = PyObject_CallMethod(site, "getsitepackages", nullptr);
+            if (paths != nullptr && PyList_Check(paths)) {
+                for (Py_ssize_t i = 0; i < PyList_GET_SIZE(paths); ++i) {
+                    add(PyList_GET_ITEM(paths, i));
+                }
+            }
+            Py_XDECREF(paths);
+            Py_DECREF(site);
+        }
+        PyErr_Clear();
+        return found;
+    }();
+    return roots;
+}
+
+bool is_library_file(std::string_view file) {
+    if (file.starts_with("<frozen") || file == "<string>") return true;
+    if (file.find("/site-packages/") != std::string_view::npos ||
+        file.find("/dist-packages/") != std::string_view::npos) {
+        return true;
+    }
+    for (const std::string& root : library_roots()) {
+        if (file.starts_with(root)) return true;
+    }
+    return false;
+}
 
 // The code's line table from co_lines(), read once: PyCode_Addr2Line scans the table from its
 // start on every call, which made resolving a big program's frames quadratic.
@@ -131,7 +178,8 @@ const StackIndex& build_stack_index(std::string_view own_prefix) {
             key.append(utf8(code->co_qualname));
             auto [fn, fresh_function] = state.functions.try_emplace(key, state.functions.size());
             if (fresh_function) index.functions.push_back(std::move(key));
-            facts->second = {fn->second, file.starts_with(state.own_prefix), line_ranges(code)};
+            facts->second = {fn->second, file.starts_with(state.own_prefix), is_library_file(file),
+                             line_ranges(code)};
         }
         return facts->second;
     };
@@ -163,6 +211,7 @@ const StackIndex& build_stack_index(std::string_view own_prefix) {
                 if (fresh_frame) {
                     index.frames.push_back({reinterpret_cast<PyObject*>(code), line});
                     index.frame_function.push_back(facts.function);
+                    index.frame_library.push_back(facts.library ? 1 : 0);
                 }
                 last_printed_key = key;
                 last_printed = printed_at->second;
@@ -195,6 +244,15 @@ StackReport build_stack_report(const StackIndex& index, std::string_view functio
     const std::size_t users = index.users.size();
     std::vector<Totals> by_frame(index.frames.size());
     std::vector<std::int64_t> user_at_peak(users, 0);
+    // Per user stack, its nearest program frame (parents come first: one pass in id order);
+    // kNone while only library frames were seen.
+    std::vector<std::uint32_t> program(users, StackIndex::kNone);
+    for (std::uint32_t user = 1; user < users; ++user) {
+        const std::uint32_t frame = index.user_frame(user);
+        program[user] = index.frame_library[frame] != 0 ? program[index.user_parent(user)] : frame;
+    }
+    std::vector<Totals> by_program(index.frames.size());
+    std::unordered_map<std::uint64_t, std::int64_t> folded;  // (program, library) -> at peak
     const auto user_of = [&index](engine::SiteId site) -> std::uint32_t {
         return site < index.node_user.size() ? index.node_user[site] : 0;
     };
@@ -207,11 +265,25 @@ StackReport build_stack_report(const StackIndex& index, std::string_view functio
             if (site.site == engine::FrameTree::kRoot) add(report.no_stack, site);
             return;  // allocated by memslim itself: no user frame
         }
-        add(by_frame[index.user_frame(user)], site);
+        const std::uint32_t innermost = index.user_frame(user);
+        add(by_frame[innermost], site);
         user_at_peak[user] += site.bytes_at_peak;
+        const std::uint32_t nearest =
+            program[user] != StackIndex::kNone ? program[user] : innermost;
+        add(by_program[nearest], site);
+        if (nearest != innermost && site.bytes_at_peak != 0) {
+            folded[pair_key(nearest, innermost)] += site.bytes_at_peak;
+        }
     });
     for (std::uint32_t frame = 0; frame < by_frame.size(); ++frame) {
         if (by_frame[frame].allocations > 0) report.lines.emplace_back(frame, by_frame[frame]);
+        if (by_program[frame].allocations > 0) {
+            report.program_lines.emplace_back(frame, by_program[frame]);
+        }
+    }
+    for (const auto& [key, bytes] : folded) {
+        report.folded.emplace_back(static_cast<std::uint32_t>(key >> 32),
+                                   static_cast<std::uint32_t>(key & 0xFFFFFFFFu), bytes);
     }
 
     // The top stacks, from a bounded heap (the smallest kept one on top).

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "cpython/tracker.h"
@@ -29,8 +30,11 @@ struct StackIndex {
     };
     std::vector<PrintedFrame> frames;           // distinct (file, function, line)
     std::vector<std::uint32_t> frame_function;  // per frame: its function's id
-    std::vector<std::string> functions;         // per function id: "file\0qualname"
-    std::vector<std::uint32_t> node_user;       // per node: its user stack (0: none)
+    // Per frame: 1 if its file is a library's (the standard library, site-packages,
+    // `<frozen ...>`, code made by exec such as dataclasses' `<string>`), 0 if the program's.
+    std::vector<std::uint8_t> frame_library;
+    std::vector<std::string> functions;    // per function id: "file\0qualname"
+    std::vector<std::uint32_t> node_user;  // per node: its user stack (0: none)
     // User stacks, a tree of their own whose frames are (printed frame, 0): 0 is the empty one;
     // parents come first.
     engine::FrameTree users;
@@ -72,6 +76,12 @@ struct StackReport {
     // Per printed frame, the sites whose innermost user frame it is (only frames with sites).
     std::vector<std::pair<std::uint32_t, Totals>> lines;
     Totals no_stack;  // allocations made where no Python frame could be read
+    // Per printed frame of the program's own code, the sites whose nearest program frame
+    // (innermost non-library frame of their user stack) it is; a stack of library frames only
+    // counts at its innermost frame. And what library frames those sites were in, innermost:
+    // (program frame, library frame, bytes at the peak), for the lines folded under each.
+    std::vector<std::pair<std::uint32_t, Totals>> program_lines;
+    std::vector<std::tuple<std::uint32_t, std::uint32_t, std::int64_t>> folded;
     // The user stacks holding the most bytes at the peak, largest first.
     std::vector<std::pair<std::uint32_t, std::int64_t>> top_stacks;
     // One function's lines: per printed frame of that function, the sites whose user stack

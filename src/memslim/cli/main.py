@@ -124,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not track child processes (multiprocessing, os.fork)",
     )
     run_parser.add_argument(
+        "--all-frames",
+        action="store_true",
+        help="top lines by each stack's innermost line, library lines included (default: the "
+        "program's own lines, with the library lines under each)",
+    )
+    run_parser.add_argument(
         "--follow-subprocesses",
         action="store_true",
         help="also track `subprocess` children that run this Python (script or -m module)",
@@ -151,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--json", metavar="FILE", help="write the report as JSON (memslim/1)")
     report.add_argument(
         "--html", metavar="FILE", help="write the report as one self-contained HTML page"
+    )
+    report.add_argument(
+        "--all-frames",
+        action="store_true",
+        help="top lines by each stack's innermost line (default: the program's own lines)",
     )
     _add_top(report, 10, "lines")
 
@@ -642,6 +653,7 @@ def _report(
             findings=findings,
             untraced=untraced,
             rss=ledgers,
+            all_frames=args.all_frames,
         )
         if report is not None and report.get("processes"):
             from memslim.report.terminal import print_processes
@@ -748,7 +760,7 @@ def _capture_report(args: argparse.Namespace) -> int:
                       file=sys.stderr)  # fmt: skip
                 return 1
     try:
-        print_capture(capture, top=args.top, console=report_console())
+        print_capture(capture, top=args.top, console=report_console(), all_frames=args.all_frames)
     except ODD_CONTENTS as e:
         why = f"corrupted capture: unexpected report ({type(e).__name__})"
         print(f"memslim: {why}", file=sys.stderr)

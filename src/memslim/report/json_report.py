@@ -67,6 +67,15 @@ def build_report(
             )
         },
         "lines": [line.as_json() for line in lines],
+        # The program's own lines (library frames folded into the line that called them),
+        # each with the library lines under it ("via").
+        "program_lines": [
+            {
+                **line.as_json(),
+                "via": [{**frame.as_json(), "bytes_at_peak": b} for frame, b in via],
+            }
+            for line, via in profile.program_lines()[:top_lines]
+        ],
         "stacks": [
             {"frames": [f.as_json() for f in frames], "bytes_at_peak": total}
             for frames, total in profile.stacks(top_stacks)

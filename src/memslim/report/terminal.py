@@ -118,7 +118,11 @@ def print_run_report(
     findings: list[Finding] | None = None,
     untraced: list[str] | None = None,
     rss: dict[str, Any] | None = None,
+    all_frames: bool = False,
 ) -> None:
+    """The run's report. Its top lines are the program's own (each stack charged to its nearest
+    frame outside the standard library and installed packages), with the library lines under
+    each that held the most; ``all_frames``: every stack's innermost line instead."""
     console = console or report_console()
     estimate = " (estimated from samples)" if profile.mode == "sample" else ""
     console.print(
@@ -137,11 +141,18 @@ def print_run_report(
         console.print(f"At the peak: Python objects {format_bytes(python)}, {parts}")
     for problem in untraced or []:
         console.print(Text(f"Not traced: {problem}", style="yellow"))
-    lines = [line for line in profile.lines() if line.bytes_at_peak > 0][:top]
+    program = [] if all_frames else profile.program_lines()
+    if program:
+        entries = [(s, via) for s, via in program if s.bytes_at_peak > 0][:top]
+        title = "Top lines of the program by bytes live at the peak (library lines under each)"
+    else:
+        entries = [(s, []) for s in profile.lines() if s.bytes_at_peak > 0][:top]
+        title = "Top lines by bytes live at the peak"
+    lines = [stats for stats, _ in entries]
     if not lines:
         console.print("No allocation was live at the peak.")
         return
-    table = Table(title="Top lines by bytes live at the peak", title_justify="left")
+    table = Table(title=title, title_justify="left")
     # One row per line, never wrapped: the location (cut from the left: the file's name and the
     # line number stay) above its function, the numbers, and the source in what width is left.
     shown = [d for d in native if any(stats.native_at_peak.get(d, 0) for stats in lines)]
@@ -167,9 +178,18 @@ def print_run_report(
         table.add_column(header, justify="left" if number == 0 else "right", no_wrap=True)
     if with_source:
         table.add_column("source", overflow="ellipsis", no_wrap=True, max_width=min(room, 60))
-    for stats, (where, function), row in zip(lines, places, rows, strict=True):
+    for (stats, via), (where, function), row in zip(entries, places, rows, strict=True):
         source = [_source(stats.file, stats.line)] if with_source else []
         table.add_row(Text.assemble(where, "\n", (function, "dim")), *row, *source)
+        for frame, at_peak in via:  # the library lines this line's stacks went through
+            under = Text.assemble(
+                ("  ↳ " + _where(frame.file, frame.line, width=36), "dim"),
+                "\n",
+                ("    " + frame.function[:36], "dim"),
+            )
+            blanks = [""] * (len(row) - 2 + len(source))
+            share = _share(at_peak, profile.peak_bytes)
+            table.add_row(under, Text(format_bytes(at_peak), "dim"), Text(share, "dim"), *blanks)
     console.print(table)
 
     stacks = profile.stacks(3)
