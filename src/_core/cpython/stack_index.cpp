@@ -40,7 +40,8 @@ struct CodeFacts {
     std::vector<LineRange> ranges;
 };
 
-// Where the standard library and installed packages live (sysconfig, site), read once.
+// Where the standard library and installed packages live (sysconfig, site), read once, never
+// under the tracker's lock (it calls Python).
 const std::vector<std::string>& library_roots() {
     static const std::vector<std::string> roots = [] {
         std::vector<std::string> found;
@@ -159,6 +160,10 @@ void release_stack_index() {
 
 const StackIndex& build_stack_index(std::string_view own_prefix) {
     UntrackedScope untracked;  // the index is memslim's (and the tree's lock is held below)
+    // Read before the tree's lock is taken: it may import modules, and an import can release
+    // the GIL to a thread that then spins on that lock in an allocation hook (a deadlock of a
+    // checkpoint thread and the program, under ASan's slower imports).
+    static_cast<void>(library_roots());
     const std::uint64_t generation = recording_generation();
     if (g_index == nullptr || g_index->generation != generation ||
         g_index->own_prefix != own_prefix) {
@@ -191,6 +196,10 @@ const StackIndex& build_stack_index(std::string_view own_prefix) {
     std::uint32_t last_printed = 0;
     // Nodes come in id order, from the first one not indexed yet: node_user grows with them.
     const auto first = static_cast<engine::NodeId>(index.node_user.size());
+    // No collection while the tree's lock is held below: reading a code object's line table
+    // allocates, a collection runs memslim's GC callback (Python code), and the interpreter
+    // may hand the GIL to a thread that then spins on that lock in an allocation hook.
+    const int gc_was_enabled = PyGC_Disable();
     visit_frame_tree(
         [&](const engine::Frame& frame, engine::NodeId parent) {
             auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
@@ -221,6 +230,7 @@ const StackIndex& build_stack_index(std::string_view own_prefix) {
                 index.users.child(index.node_user[parent], {last_printed, 0}, &fresh_user));
         },
         first);
+    if (gc_was_enabled) PyGC_Enable();
     return index;
 }
 
