@@ -109,27 +109,20 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
     // With top_lines, only the lines holding the most at the peak, and only the frames that
     // what is returned refers to (renumbered): a checkpoint (capture.py) of an import-heavy
     // program then makes a few hundred Python objects instead of 100,000 frames and lines.
-    if (top_lines != 0 && report.lines.size() > top_lines) {
-        const auto larger = [](const auto& a, const auto& b) {
-            return a.second.bytes_at_peak != b.second.bytes_at_peak
-                       ? a.second.bytes_at_peak > b.second.bytes_at_peak
-                       : a.second.allocated_bytes > b.second.allocated_bytes;
+    const auto keep_top =
+        [top_lines](std::vector<std::pair<std::uint32_t, memslim::cpython::Totals>>& rows) {
+            if (top_lines == 0 || rows.size() <= top_lines) return;
+            std::partial_sort(rows.begin(), rows.begin() + top_lines, rows.end(),
+                              [](const auto& a, const auto& b) {
+                                  return a.second.bytes_at_peak != b.second.bytes_at_peak
+                                             ? a.second.bytes_at_peak > b.second.bytes_at_peak
+                                             : a.second.allocated_bytes > b.second.allocated_bytes;
+                              });
+            rows.resize(top_lines);
         };
-        std::partial_sort(report.lines.begin(), report.lines.begin() + top_lines,
-                          report.lines.end(), larger);
-        report.lines.resize(top_lines);
-    }
+    keep_top(report.lines);
     // The program's lines, as many as the lines; under each, its top library lines (folded).
-    if (top_lines != 0 && report.program_lines.size() > top_lines) {
-        const auto larger = [](const auto& a, const auto& b) {
-            return a.second.bytes_at_peak != b.second.bytes_at_peak
-                       ? a.second.bytes_at_peak > b.second.bytes_at_peak
-                       : a.second.allocated_bytes > b.second.allocated_bytes;
-        };
-        std::partial_sort(report.program_lines.begin(), report.program_lines.begin() + top_lines,
-                          report.program_lines.end(), larger);
-        report.program_lines.resize(top_lines);
-    }
+    keep_top(report.program_lines);
     std::vector<std::tuple<std::uint32_t, std::uint32_t, std::int64_t>> folded;
     {
         std::unordered_map<std::uint32_t, int> shown;  // per program frame kept: rows so far
