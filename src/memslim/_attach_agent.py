@@ -15,12 +15,13 @@ the program.
 
 from __future__ import annotations
 
-import _thread
 import os
 import platform
 import sys
 import time
 from typing import Any
+
+from memslim._threads import start_thread
 
 SCHEMA = "memslim-attach/1"
 
@@ -37,7 +38,7 @@ def serve(request: dict[str, Any]) -> None:
         raise RuntimeError("memslim is tracking this process already")
     tracker = Tracker("exact")
     tracker.start()
-    _thread.start_new_thread(_stop_after, (request, tracker, seconds))
+    start_thread(_stop_after, request, tracker, seconds)
 
 
 def _stop_after(request: dict[str, Any], tracker: Any, seconds: float) -> None:

@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from memslim._threads import start_thread
+
 MAGIC = b"MSLMCAPT"
 VERSION = 1
 _HEADER = struct.Struct("<8sIIQII")
@@ -181,7 +183,7 @@ class Checkpointer:
         self._pid = os.getpid()
         self._stop.acquire()
         self._done.acquire()
-        _thread.start_new_thread(self._loop, (time.monotonic(),))
+        start_thread(self._loop, time.monotonic())
 
     def stop(self) -> None:
         """Ends the thread (after the checkpoint it may be writing). Nothing in a forked child

@@ -340,3 +340,45 @@ def test_follow_subprocesses_tracks_python_children(
     ]
     assert rows[0]["line"] == 5
     assert rows[0]["bytes_at_peak"] == pytest.approx(truth, rel=0.02)
+
+
+SIGNAL_MASKS = """
+import json, multiprocessing, os, re, signal, threading
+
+def others():
+    \"\"\"Each other thread of this process: whether it blocks SIGINT and SIGTERM.\"\"\"
+    me, found = threading.get_native_id(), []
+    for tid in os.listdir("/proc/self/task"):
+        if int(tid) != me:
+            with open(f"/proc/self/task/{tid}/status") as f:
+                blocked = int(re.search(r"SigBlk:\\s*([0-9a-f]+)", f.read()).group(1), 16)
+            found.append(all(blocked >> (s - 1) & 1 for s in (signal.SIGINT, signal.SIGTERM)))
+    return found
+
+if __name__ == "__main__":
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        print(json.dumps([others(), pool.apply(others)]))
+"""
+
+
+def test_memslims_threads_leave_signals_to_the_programs(tmp_path: Path) -> None:
+    """A signal sent to a process goes to any thread that does not block it. memslim's threads
+    (the timeline's, the checkpoints') block them, so a SIGTERM reaches the program's thread as
+    without memslim: a Pool worker waiting in sem_wait once missed Pool.terminate's SIGTERM, and
+    the pool's join hung (CI, 3.11). Without memslim this program has no other threads."""
+    (tmp_path / "masks.py").write_text(SIGNAL_MASKS)
+    plain_run = subprocess.run(
+        [sys.executable, "masks.py"], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    # The parent's other threads are the pool's (blocking nothing); its worker has none.
+    pool_threads, none = json.loads(plain_run.stdout)
+    assert not any(pool_threads) and none == [], plain_run.stderr
+    ran = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "-o", "run.mslm", "masks.py"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    parent, worker = json.loads(ran.stdout.splitlines()[0])
+    # memslim's threads beside them, the timeline's and the checkpoints', block both signals.
+    assert sorted(parent) == sorted([*pool_threads, True, True])
+    assert worker == [True, True]

@@ -19,6 +19,7 @@
 #include <random>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -458,6 +459,27 @@ std::int64_t read_rss_bytes() {
 // How long traced bytes must stay below their peak before the peak counts as a plateau.
 constexpr double kPlateauSeconds = 0.02;
 
+// A thread of memslim's own, started with every asynchronous signal blocked (it inherits the
+// mask of the thread that starts it). A signal sent to the process goes to any thread that does
+// not block it: had memslim's thread taken a SIGTERM or SIGINT, Python's handler would wait for
+// the main thread, which may sit in a blocking call (a Pool worker in sem_wait, told to
+// terminate, did: the pool's join hung). Faults stay unblocked: they are the thread's own.
+template <class Function, class... Args>
+std::thread signal_free_thread(Function&& function, Args&&... args) {
+    sigset_t blocked;
+    sigset_t previous;
+    sigfillset(&blocked);
+    for (const int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS}) {
+        sigdelset(&blocked, sig);
+    }
+    pthread_sigmask(SIG_BLOCK, &blocked, &previous);
+    struct Restore {
+        const sigset_t* mask;
+        ~Restore() { pthread_sigmask(SIG_SETMASK, mask, nullptr); }
+    } restore{&previous};
+    return std::thread(std::forward<Function>(function), std::forward<Args>(args)...);
+}
+
 void timeline_loop(TimelineThread* self, Recording* rec) {
     t_in_hook = true;  // memslim's own thread: what it allocates is not the program's
 #ifdef MEMSLIM_ASAN
@@ -773,7 +795,7 @@ bool start_tracking(const TrackOptions& options) {
     g_active.store(true);
 
     g_timeline = new TimelineThread();
-    g_timeline->thread = std::thread(timeline_loop, g_timeline, g_recording.get());
+    g_timeline->thread = signal_free_thread(timeline_loop, g_timeline, g_recording.get());
     return true;
 }
 
@@ -800,7 +822,7 @@ bool restart_in_forked_child() {
     g_forked_child.store(false);
     g_active.store(true);
     g_timeline = new TimelineThread();
-    g_timeline->thread = std::thread(timeline_loop, g_timeline, g_recording.get());
+    g_timeline->thread = signal_free_thread(timeline_loop, g_timeline, g_recording.get());
     return true;
 }
 
