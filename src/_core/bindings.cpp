@@ -398,7 +398,10 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
     using memslim::engine::SiteId;
     memslim::cpython::HeapSnapshot snapshot;
     const bool with_sites = memslim::cpython::sites_known();
-    if (!snapshot.take(nullptr, with_sites)) throw nb::python_error();
+    memslim::cpython::StringCensus strings;
+    if (!snapshot.take(nullptr, with_sites, /*fold_leaves=*/true, advice ? &strings : nullptr)) {
+        throw nb::python_error();
+    }
     const auto census_began = std::chrono::steady_clock::now();
     nb::dict out;
     const std::size_t n = snapshot.objects() + 1;
@@ -411,11 +414,17 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
         row.second += snapshot.size(node);
         total += snapshot.size(node);
     }
+    for (const auto& folded : snapshot.folded_by_type()) {
+        auto& row = census_row(folded.type);
+        row.first += folded.count;
+        row.second += folded.bytes;
+        total += folded.bytes;
+    }
     nb::list types;
     for (const auto& [type, row] : census) {
         types.append(nb::make_tuple(type_handle(type), row.first, row.second));
     }
-    out["objects"] = n - 1;
+    out["objects"] = n - 1 + snapshot.folded_objects();
     out["bytes"] = total;
     out["types"] = types;
 
@@ -432,6 +441,11 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
             auto& row = row_of({snapshot.type(node), site});
             row.first += 1;
             row.second += snapshot.size(node);
+        }
+        for (const auto& folded : snapshot.folded_by_site()) {
+            auto& row = rows[{folded.type, folded.site}];
+            row.first += folded.count;
+            row.second += folded.bytes;
         }
         for (const auto& [key, row] : rows) {
             by_site.append(nb::make_tuple(type_handle(key.first), site_handle(key.second),
@@ -450,7 +464,7 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
             node_site = no_sites;
         }
         memslim::cpython::CensusAdvice facts;
-        memslim::cpython::collect_census_advice(snapshot, node_site, 100, facts);
+        memslim::cpython::collect_census_advice(snapshot, node_site, 100, strings, facts);
         nb::dict rows = advice_rows(facts);
         nb::list arrays;
         for (NodeId node : facts.arrays) {

@@ -135,9 +135,7 @@ void add_list(const HeapSnapshot& snapshot, NodeId node, SiteId site, SiteLines&
         }
         if (number && Py_REFCNT(item) == 1) {
             row.owned_numbers += 1;
-            if (const NodeId d = snapshot.node_of(item); d != kNoNode) {
-                row.owned_number_bytes += snapshot.size(d);
-            }
+            row.owned_number_bytes += snapshot.true_size(item);
         }
     }
     if (list->ob_item != nullptr && site != kUnknownSite) {
@@ -176,56 +174,6 @@ struct KeySet {
     std::uint64_t bytes;
 };
 
-// Duplicate strings are told by a 64-bit hash of their characters: one pass over the heap's
-// strings, a lookup each in an open-addressing set of hashes. (Sorting (hash, node) pairs and
-// comparing equal-hash strings character by character was a quarter of a census child's time
-// on a CSV job with two million strings; a false duplicate needs two of them to collide in 64
-// bits, about one chance in ten million there, and only shifts an estimate.)
-void collect_strings(const HeapSnapshot& snapshot, std::span<const SiteId> node_site,
-                     std::map<SiteId, StringFacts>& by_site) {
-    const std::size_t n = snapshot.objects() + 1;
-    std::vector<std::uint64_t> seen;  // hashes (0: empty slot), sized when the first str comes
-    std::size_t count = 0;
-    auto insert = [&](std::uint64_t h) {  // whether h was new
-        if ((count + 1) * 2 > seen.size()) {
-            std::vector<std::uint64_t> old(std::max<std::size_t>(1024, seen.size() * 2), 0);
-            old.swap(seen);
-            for (std::uint64_t k : old) {
-                if (k == 0) continue;
-                std::size_t i = (k * 0x9E3779B97F4A7C15ULL) & (seen.size() - 1);
-                while (seen[i] != 0) i = (i + 1) & (seen.size() - 1);
-                seen[i] = k;
-            }
-        }
-        std::size_t i = (h * 0x9E3779B97F4A7C15ULL) & (seen.size() - 1);
-        for (;; i = (i + 1) & (seen.size() - 1)) {
-            if (seen[i] == h) return false;
-            if (seen[i] == 0) break;
-        }
-        seen[i] = h;
-        ++count;
-        return true;
-    };
-    engine::LastRow row_of(by_site);
-    for (NodeId node = 1; node < n; ++node) {
-        if (snapshot.type(node) != &PyUnicode_Type) continue;
-        auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
-        if (PyUnicode_CHECK_INTERNED(o)) continue;
-        StringFacts& row = row_of(node_site[node]);
-        row.strings += 1;
-        row.bytes += snapshot.size(node);
-        const std::uint64_t h = content_hash(o) | 1;  // never 0, the empty slot
-        if (insert(h)) continue;
-        row.duplicates += 1;
-        row.duplicate_bytes += snapshot.size(node);
-        if (row.examples.size() < 3 &&
-            std::none_of(row.examples.begin(), row.examples.end(),
-                         [&](PyObject* e) { return (content_hash(e) | 1) == h; })) {
-            row.examples.push_back(o);
-        }
-    }
-}
-
 // Union-find over garbage nodes linked by references: the largest group's bytes.
 std::uint64_t largest_garbage_group(const HeapSnapshot& snapshot) {
     const std::size_t n = snapshot.objects() + 1;
@@ -249,15 +197,62 @@ std::uint64_t largest_garbage_group(const HeapSnapshot& snapshot) {
     std::uint64_t largest = 0;
     for (NodeId node = 1; node < n; ++node) {
         if (leader[node] == kNoNode) continue;
-        largest = std::max(largest, bytes[find(node)] += snapshot.size(node));
+        largest = std::max(largest,
+                           bytes[find(node)] += snapshot.size(node) + snapshot.folded_bytes(node));
     }
     return largest;
 }
 
 }  // namespace
 
+// Duplicate strings are told by a 64-bit hash of their characters: a lookup each in an
+// open-addressing set of hashes. (Sorting (hash, node) pairs and comparing equal-hash strings
+// character by character was a quarter of a census child's time on a CSV job with two million
+// strings; a false duplicate needs two of them to collide in 64 bits, about one chance in ten
+// million there, and only shifts an estimate.)
+void StringCensus::object(PyObject* o, SiteId site, std::uint64_t size) {
+    if (Py_TYPE(o) != &PyUnicode_Type || PyUnicode_CHECK_INTERNED(o)) return;
+    if (last_ == nullptr || last_site_ != site) {
+        last_ = &by_site_[site];
+        last_site_ = site;
+    }
+    StringFacts& row = *last_;
+    row.strings += 1;
+    row.bytes += size;
+    const std::uint64_t h = content_hash(o) | 1;  // never 0, the empty slot
+    if (insert(h)) return;
+    row.duplicates += 1;
+    row.duplicate_bytes += size;
+    if (row.examples.size() < 3 &&
+        std::none_of(row.examples.begin(), row.examples.end(),
+                     [&](PyObject* e) { return (content_hash(e) | 1) == h; })) {
+        row.examples.push_back(o);
+    }
+}
+
+bool StringCensus::insert(std::uint64_t h) {
+    if ((count_ + 1) * 2 > seen_.size()) {
+        std::vector<std::uint64_t> old(std::max<std::size_t>(1024, seen_.size() * 2), 0);
+        old.swap(seen_);
+        for (std::uint64_t k : old) {
+            if (k == 0) continue;
+            std::size_t i = (k * 0x9E3779B97F4A7C15ULL) & (seen_.size() - 1);
+            while (seen_[i] != 0) i = (i + 1) & (seen_.size() - 1);
+            seen_[i] = k;
+        }
+    }
+    std::size_t i = (h * 0x9E3779B97F4A7C15ULL) & (seen_.size() - 1);
+    for (;; i = (i + 1) & (seen_.size() - 1)) {
+        if (seen_[i] == h) return false;
+        if (seen_[i] == 0) break;
+    }
+    seen_[i] = h;
+    ++count_;
+    return true;
+}
+
 void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId> node_site,
-                           std::uint64_t min_count, CensusAdvice& out) {
+                           std::uint64_t min_count, StringCensus& strings, CensusAdvice& out) {
     const std::size_t n = snapshot.objects() + 1;
     std::vector<bool> instance_dict(n, false);
     collect_classes(snapshot, instance_dict, out);
@@ -311,6 +306,18 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
             row.site = site;
             row.count += 1;
             row.bytes += snapshot.size(node);
+            // The leaves folded into a garbage node are garbage too (they are its alone).
+            snapshot.for_each_folded(node, [&](PyObject* leaf, std::uint64_t size) {
+                out.garbage_bytes += size;
+                out.garbage_objects += 1;
+                SiteId leaf_site = kUnknownSite;
+                if (!site_of_object(leaf, &leaf_site)) leaf_site = kUnknownSite;
+                GarbageFacts& leaf_row = garbage_row({Py_TYPE(leaf), leaf_site});
+                leaf_row.type = Py_TYPE(leaf);
+                leaf_row.site = leaf_site;
+                leaf_row.count += 1;
+                leaf_row.bytes += size;
+            });
             if (is_class_instance(tp) && edges.size() < 256) {
                 for (const NodeId next : snapshot.graph().successors(node)) {
                     PyTypeObject* to = snapshot.type(next);
@@ -331,14 +338,12 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
         }
     }
 
-    std::map<SiteId, StringFacts> strings;
-    collect_strings(snapshot, node_site, strings);
     if (!garbage.empty()) out.largest_garbage_group = largest_garbage_group(snapshot);
 
     for (auto& [site, row] : lists) {
         if (row.lists >= min_count || row.items >= min_count) out.lists.push_back(row);
     }
-    for (auto& [site, row] : strings) {
+    for (auto& [site, row] : strings.by_site_) {
         row.site = site;
         if (row.duplicates >= min_count) out.strings.push_back(std::move(row));
     }

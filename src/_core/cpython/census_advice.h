@@ -12,6 +12,7 @@
 #include <Python.h>
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -109,10 +110,28 @@ struct CensusAdvice {
     static constexpr std::uint64_t kLargeArrayBytes = 1 << 20;
 };
 
-// Collects the facts from a snapshot whose objects are all still alive. `node_site` gives each
-// node's allocation site (kUnknownSite when not known). Keeps the rows with at least
-// `min_count` objects. Needs the GIL; runs no Python code.
+// Equal strings held in distinct objects, by allocation site. It is the walk's visitor
+// (HeapSnapshot::take): it sees every str, those folded into their referrer included.
+class StringCensus final : public ObjectVisitor {
+  public:
+    void object(PyObject* o, engine::SiteId site, std::uint64_t size) override;
+
+  private:
+    friend void collect_census_advice(const HeapSnapshot&, std::span<const engine::SiteId>,
+                                      std::uint64_t, StringCensus&, CensusAdvice&);
+    bool insert(std::uint64_t hash);  // whether the hash was new
+
+    std::map<engine::SiteId, StringFacts> by_site_;
+    StringFacts* last_ = nullptr;  // the last site's row (strings come in runs of one site)
+    engine::SiteId last_site_ = kUnknownSite;
+    std::vector<std::uint64_t> seen_;  // hashes (0: an empty slot)
+    std::size_t count_ = 0;
+};
+
+// Collects the facts from a snapshot whose objects are all still alive, and `strings`, the
+// walk's visitor. `node_site` gives each node's allocation site (kUnknownSite when not known).
+// Keeps the rows with at least `min_count` objects. Needs the GIL; runs no Python code.
 void collect_census_advice(const HeapSnapshot& snapshot, std::span<const engine::SiteId> node_site,
-                           std::uint64_t min_count, CensusAdvice& out);
+                           std::uint64_t min_count, StringCensus& strings, CensusAdvice& out);
 
 }  // namespace memslim::cpython

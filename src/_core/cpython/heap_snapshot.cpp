@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
+#include <memory>
 
 #include "cpython/census_advice.h"
 #include "cpython/deep_size.h"
@@ -15,49 +17,6 @@
 namespace memslim::cpython {
 
 namespace {
-
-// The state of a heap walk while tp_traverse reports referents.
-struct Walk {
-    std::vector<std::uintptr_t>* addresses;
-    engine::AddressIndex* index;
-    // Per node, its referrers inside the heap minus its reference count (modulo 2**32): each
-    // edge adds one, and the node's own visit subtracts its count, so that once the walk ends
-    // a negative value (as int32) marks a reference from outside the heap. Reading the counts
-    // in a pass of their own cost a cache miss per object (a tenth of a census child's walk).
-    std::vector<std::uint32_t>* incoming;
-    std::vector<engine::NodeId>* targets;  // the CSR being built, node by node
-    PyObject* exclude = nullptr;           // the GC's object list: memslim's own
-    std::vector<PyObject*> referents;      // of the object being visited (gather_edge)
-    PyObject* focus = nullptr;             // see HeapSnapshot::take
-    std::uint32_t focus_referrers = 0;
-};
-
-engine::NodeId node_for(Walk& walk, PyObject* o) {
-    const auto [node, added] =
-        walk.index->find_or_add(reinterpret_cast<std::uintptr_t>(o), *walk.addresses);
-    if (added) walk.incoming->push_back(0);
-    return node;
-}
-
-// An object's referents are gathered first and looked up together, their index slots
-// prefetched: the lookups' cache misses overlap instead of following one another.
-int gather_edge(PyObject* child, void* arg) {
-    auto& walk = *static_cast<Walk*>(arg);
-    if (child == walk.exclude || is_static_or_immortal(child)) return 0;
-    if (child == walk.focus) ++walk.focus_referrers;
-    walk.index->prefetch(reinterpret_cast<std::uintptr_t>(child));
-    walk.referents.push_back(child);
-    return 0;
-}
-
-void add_edges(Walk& walk) {
-    for (PyObject* child : walk.referents) {
-        const engine::NodeId node = node_for(walk, child);
-        walk.targets->push_back(node);
-        (*walk.incoming)[node] += 1;
-    }
-    walk.referents.clear();
-}
 
 // Type ids for nodes: a small direct-mapped cache in front of a map.
 class TypeIds {
@@ -82,6 +41,99 @@ class TypeIds {
     std::pair<PyTypeObject*, std::uint32_t> cache_[kCache] = {};
 };
 
+// The state of a heap walk while tp_traverse reports referents.
+struct Walk {
+    std::vector<std::uintptr_t>* addresses;
+    engine::AddressIndex* index;
+    // Per node, its referrers inside the heap minus its reference count (modulo 2**32): each
+    // edge adds one, and the node's own visit subtracts its count, so that once the walk ends
+    // a negative value (as int32) marks a reference from outside the heap. Reading the counts
+    // in a pass of their own cost a cache miss per object (a tenth of a census child's walk).
+    std::vector<std::uint32_t>* incoming;
+    std::vector<engine::NodeId>* targets;                 // the CSR being built, node by node
+    PyObject* exclude = nullptr;                          // the GC's object list: memslim's own
+    std::vector<std::uintptr_t>* frame_locals = nullptr;  // leaves among them (folding)
+    std::vector<PyObject*> referents;  // of the object being visited (gather_edge)
+    PyObject* focus = nullptr;         // see HeapSnapshot::take
+    std::uint32_t focus_referrers = 0;
+    // Folding leaves (HeapSnapshot::take): the bytes folded into the node being visited, and
+    // what the walk needs to tally them.
+    struct Fold {
+        std::span<const std::uintptr_t> frame_leaves;
+        ObjectSizer* sizer;
+        TypeIds* type_ids;
+        bool with_sites;
+        ObjectVisitor* visitor;
+        std::vector<std::pair<std::uint64_t, std::uint64_t>>* by_type;
+        std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>>* by_site;
+        std::uint64_t objects = 0;
+        std::uint64_t here = 0;  // bytes folded into the node being visited
+    };
+    Fold* fold = nullptr;
+};
+
+// A leaf that may be folded into the one object that refers to it: no references of its own,
+// exactly one reference, and not a running frame's local (a frame object, when one exists,
+// would report it too). Its size is the last test (kFoldBelow).
+bool foldable_leaf(PyObject* o, std::span<const std::uintptr_t> frame_leaves) {
+    return Py_REFCNT(o) == 1 && !PyObject_IS_GC(o) &&
+           !std::binary_search(frame_leaves.begin(), frame_leaves.end(),
+                               reinterpret_cast<std::uintptr_t>(o));
+}
+
+// Folds `o` into the node being visited if it is a leaf to fold (see HeapSnapshot::take).
+bool fold_leaf(Walk::Fold& fold, PyObject* o) {
+    if (!foldable_leaf(o, fold.frame_leaves)) return false;
+    const std::uint64_t size = fold.sizer->size(o);
+    if (size >= HeapSnapshot::kFoldBelow) return false;
+    const std::uint32_t type = fold.type_ids->id(Py_TYPE(o));
+    if (type >= fold.by_type->size()) fold.by_type->resize(type + 1);
+    auto& by_type = (*fold.by_type)[type];
+    by_type.first += 1;
+    by_type.second += size;
+    engine::SiteId site = kUnknownSite;
+    if (fold.with_sites) {
+        if (!site_of_object(o, &site)) site = kUnknownSite;
+        if (site != kUnknownSite) {
+            auto& row = (*fold.by_site)[(std::uint64_t{type} << 32) | site];
+            row.first += 1;
+            row.second += size;
+        }
+    }
+    if (fold.visitor != nullptr) fold.visitor->object(o, site, size);
+    fold.objects += 1;
+    fold.here += size;
+    return true;
+}
+
+engine::NodeId node_for(Walk& walk, PyObject* o) {
+    const auto [node, added] =
+        walk.index->find_or_add(reinterpret_cast<std::uintptr_t>(o), *walk.addresses);
+    if (added) walk.incoming->push_back(0);
+    return node;
+}
+
+// An object's referents are gathered first and looked up together, their index slots
+// prefetched: the lookups' cache misses overlap instead of following one another.
+int gather_edge(PyObject* child, void* arg) {
+    auto& walk = *static_cast<Walk*>(arg);
+    if (child == walk.exclude || is_static_or_immortal(child)) return 0;
+    if (child == walk.focus) ++walk.focus_referrers;
+    if (walk.fold != nullptr && fold_leaf(*walk.fold, child)) return 0;
+    walk.index->prefetch(reinterpret_cast<std::uintptr_t>(child));
+    walk.referents.push_back(child);
+    return 0;
+}
+
+void add_edges(Walk& walk) {
+    for (PyObject* child : walk.referents) {
+        const engine::NodeId node = node_for(walk, child);
+        walk.targets->push_back(node);
+        (*walk.incoming)[node] += 1;
+    }
+    walk.referents.clear();
+}
+
 }  // namespace
 
 HeapSnapshot::~HeapSnapshot() {
@@ -91,11 +143,12 @@ HeapSnapshot::~HeapSnapshot() {
 std::size_t HeapSnapshot::memory_now() const {
     // Sizes, not capacities: reserved pages that were never written are not resident.
     return addresses_.size() * 8 + type_ids_.size() * 4 + sizes_.size() * 4 + sites_.size() * 4 +
-           index_.memory_bytes() + graph_.memory_bytes() + tree_.idom.size() * 4 +
-           tree_.retained.size() * 8;
+           folded_.size() * 8 + folded_sites_.size() * 48 + index_.memory_bytes() +
+           graph_.memory_bytes() + tree_.idom.size() * 4 + tree_.retained.size() * 8;
 }
 
-bool HeapSnapshot::take(PyObject* focus, bool with_sites) {
+bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
+                        ObjectVisitor* visitor) {
     const auto began = std::chrono::steady_clock::now();
     PyObject* gc = PyImport_ImportModule("gc");
     if (gc == nullptr) return false;
@@ -125,8 +178,11 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites) {
     targets.reserve(expected);
     std::vector<std::uint32_t> begin{0, 0};  // node 0's (the root's) edges are kept apart
     begin.reserve(expected + 1);
-    index_ = engine::AddressIndex(std::max(listed * 2, traced / 64));
-    Walk walk{&addresses_, &index_, &incoming, &targets, tracked, {}, focus};
+    // Folding leaves leaves about one node in six on data-heavy heaps (see take()).
+    index_ = engine::AddressIndex(std::max(listed * 2, traced / (fold_leaves ? 256 : 64)));
+    fold_leaves_ = fold_leaves;
+    frame_leaves_.clear();
+    Walk walk{&addresses_, &index_, &incoming, &targets, tracked, &frame_leaves_, {}, focus};
     for (std::size_t i = 0; i < listed; ++i) {
         PyObject* o = PyList_GET_ITEM(tracked, static_cast<Py_ssize_t>(i));
         if (o != tracked && !is_static_or_immortal(o)) node_for(walk, o);
@@ -141,14 +197,30 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites) {
     visit_frame_locals(
         [](PyObject* o, void* arg) {
             auto& w = *static_cast<Walk*>(arg);
-            if (o != w.exclude && !is_static_or_immortal(o)) node_for(w, o);
+            if (o != w.exclude && !is_static_or_immortal(o)) {
+                node_for(w, o);
+                if (!PyObject_IS_GC(o))
+                    w.frame_locals->push_back(reinterpret_cast<std::uintptr_t>(o));
+            }
             return 0;
         },
         &walk);
+    std::sort(frame_leaves_.begin(), frame_leaves_.end());
 
     // Nodes are visited in id order, so each one's edges are appended as one CSR row.
-    ObjectSizer sizer;
+    sizer_ = std::make_unique<ObjectSizer>();
+    ObjectSizer& sizer = *sizer_;
     TypeIds type_ids(type_table_);
+    folded_.clear();
+    folded_types_.clear();
+    folded_sites_.clear();
+    Walk::Fold fold{frame_leaves_, &sizer,         &type_ids,     with_sites,
+                    visitor,       &folded_types_, &folded_sites_};
+    if (fold_leaves) {
+        walk.fold = &fold;
+        folded_.reserve(expected);
+        folded_.push_back(0);  // the root's
+    }
     sizes_.assign(1, 0);
     sizes_.reserve(expected);
     type_ids_.assign(1, 0);
@@ -170,6 +242,9 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites) {
             sites_.push_back(site);
         }
         const std::size_t size = sizer.size(o);
+        if (visitor != nullptr) {
+            visitor->object(o, with_sites ? sites_.back() : kUnknownSite, size);
+        }
         if (size < kBigSize) {
             sizes_.push_back(static_cast<std::uint32_t>(size));
         } else {
@@ -178,10 +253,15 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites) {
         }
         visit_owned(o, gather_edge, &walk);
         add_edges(walk);
+        if (fold_leaves) {
+            folded_.push_back(fold.here);
+            fold.here = 0;
+        }
         progress.update("walking objects", node);
         begin.push_back(static_cast<std::uint32_t>(targets.size()));
     }
     const std::size_t n = addresses_.size();
+    folded_objects_ = fold.objects;
     index_.release();  // rebuilt on demand by node_of(): not needed from here on
     peak_memory_bytes_ = memory_now() + incoming.size() * 4;
 
@@ -203,7 +283,8 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites) {
     graph_ = engine::HeapGraph(std::move(begin), std::move(targets), std::move(roots));
     const auto walked = std::chrono::steady_clock::now();
     progress.step("computing dominators");
-    tree_ = engine::dominators(graph_, 0, [this](engine::NodeId v) { return size(v); });
+    tree_ = engine::dominators(graph_, 0,
+                               [this](engine::NodeId v) { return size(v) + folded_bytes(v); });
     walk_seconds_ = std::chrono::duration<double>(walked - began).count();
     dominators_seconds_ =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - walked).count();
@@ -214,6 +295,46 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites) {
     peak_memory_bytes_ = std::max({peak_memory_bytes_, dominator_peak, memory_now()});
     if (gc_was_enabled) PyGC_Enable();
     return true;
+}
+
+void HeapSnapshot::for_each_folded(
+    engine::NodeId node, const std::function<void(PyObject*, std::uint64_t)>& visit) const {
+    if (!fold_leaves_ || folded_bytes(node) == 0) return;
+    struct State {
+        const HeapSnapshot* self;
+        const std::function<void(PyObject*, std::uint64_t)>* visit;
+    } state{this, &visit};
+    visit_owned(
+        reinterpret_cast<PyObject*>(addresses_[node]),
+        [](PyObject* child, void* arg) {
+            const auto& st = *static_cast<State*>(arg);
+            if (is_static_or_immortal(child) || !foldable_leaf(child, st.self->frame_leaves_)) {
+                return 0;
+            }
+            const std::uint64_t size = st.self->sizer_->size(child);
+            if (size < kFoldBelow) (*st.visit)(child, size);
+            return 0;
+        },
+        &state);
+}
+
+std::vector<FoldedRow> HeapSnapshot::folded_by_type() const {
+    std::vector<FoldedRow> rows;
+    for (std::size_t id = 0; id < folded_types_.size(); ++id) {
+        const auto& [count, bytes] = folded_types_[id];
+        if (count > 0) rows.push_back({type_table_[id], kUnknownSite, count, bytes});
+    }
+    return rows;
+}
+
+std::vector<FoldedRow> HeapSnapshot::folded_by_site() const {
+    std::vector<FoldedRow> rows;
+    rows.reserve(folded_sites_.size());
+    for (const auto& [key, row] : folded_sites_) {
+        rows.push_back({type_table_[key >> 32], static_cast<engine::SiteId>(key & 0xFFFFFFFFu),
+                        row.first, row.second});
+    }
+    return rows;
 }
 
 engine::NodeId HeapSnapshot::node_of(const PyObject* o) const {
