@@ -170,7 +170,7 @@ def _print_profile(target: Callable[..., Any], code: Any, result: Profile, file:
     from rich.table import Table
     from rich.text import Text
 
-    from memslim.report.globals_table import format_bytes
+    from memslim._units import format_bytes
 
     per_line = result.function_lines(code.co_filename, code.co_qualname)
     try:

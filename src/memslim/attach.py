@@ -193,9 +193,9 @@ def print_answer(answer: dict[str, Any], *, top: int, console: Any) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from memslim._units import format_bytes
     from memslim.advice import Finding
     from memslim.heap import census_from_report
-    from memslim.report.globals_table import format_bytes
     from memslim.report.terminal import _where, print_census, print_findings
 
     census = answer["census"]

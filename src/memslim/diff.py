@@ -131,7 +131,7 @@ def print_diff(
     from rich.table import Table
     from rich.text import Text
 
-    from memslim.report.globals_table import format_bytes
+    from memslim._units import format_bytes
     from memslim.report.terminal import _where
 
     def signed(n: int) -> str:

@@ -7,12 +7,12 @@ never a walk over every frame of every stack, whatever the depth of the program'
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-OWN_PREFIX = _PACKAGE_DIR  # frames in files under it are memslim's own
+from memslim._paths import PACKAGE_DIR
+
+OWN_PREFIX = PACKAGE_DIR  # frames in files under it are memslim's own
 
 # Where blocks go that no Python frame can be charged with: threads that never ran Python.
 NO_STACK = ("<native thread>", 0, "<no Python frame>")
@@ -27,7 +27,7 @@ class FrameInfo:
 
     @property
     def is_memslim(self) -> bool:
-        return self.file.startswith(_PACKAGE_DIR)
+        return self.file.startswith(PACKAGE_DIR)
 
     def as_json(self) -> dict[str, Any]:
         return {"file": self.file, "line": self.line, "function": self.function}

@@ -73,7 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _top_lines(lines: list[Any], field: str, count: int = 5) -> str:
-    from memslim.report.globals_table import format_bytes
+    from memslim._units import format_bytes
     from memslim.report.terminal import short_path
 
     rows = sorted((s for s in lines if getattr(s, field) > 0), key=lambda s: -getattr(s, field))
@@ -92,7 +92,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         return (yield)
     from memslim import _core
     from memslim._tracking import Tracker
-    from memslim.report.globals_table import format_bytes
+    from memslim._units import format_bytes
 
     memory_limit = parse_size(memory.args[0]) if memory is not None else None
     leak_limit = parse_size(leaks.args[0]) if leaks is not None else None
@@ -128,8 +128,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
 def _what_keeps_it() -> str:
     """The census's top retainers, a line each (empty if none can be taken)."""
+    from memslim._units import format_bytes
     from memslim.heap import snapshot
-    from memslim.report.globals_table import format_bytes
 
     try:
         census = snapshot(top=5)
@@ -159,7 +159,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if not config.getoption("--memslim") or not _reports:
         return
-    from memslim.report.globals_table import format_bytes
+    from memslim._units import format_bytes
 
     top = sorted(_reports, key=lambda pair: -pair[1])[: max(0, config.getoption("--memslim-top"))]
     terminalreporter.write_sep("=", "memslim: the tests with the highest peaks")

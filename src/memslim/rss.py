@@ -143,7 +143,7 @@ def why_rss_stays_high(end: RssLedger, peak_traced: int) -> str | None:
     """One or two sentences when the program freed most of what it held but RSS did not follow:
     which allocator keeps the memory, and what returns it. None when that is not the case.
     memslim's own bookkeeping is left out: without memslim it would not be there."""
-    from memslim.report.globals_table import format_bytes
+    from memslim._units import format_bytes
 
     kept = (end.pymalloc_free or 0) + (end.malloc_free or 0)
     program_anon = end.anon - end.memslim

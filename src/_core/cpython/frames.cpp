@@ -93,7 +93,8 @@ InterpreterFrame* top_frame(PyThreadState* tstate) {
 #endif
 
 // Frames of memslim's own Python code (module memslim or memslim.*): their locals are the
-// tool's, not the program's.
+// tool's, not the program's. (Told by the frame's module, as a frame's locals are read; the
+// stack index and the report tell memslim's files by memslim._paths.PACKAGE_DIR.)
 bool is_memslim_frame(const InterpreterFrame* f) {
     if (f->f_globals == nullptr || !PyDict_CheckExact(f->f_globals)) return false;
     PyObject* name = PyDict_GetItemString(f->f_globals, "__name__");

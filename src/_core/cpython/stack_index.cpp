@@ -40,34 +40,22 @@ struct CodeFacts {
     std::vector<LineRange> ranges;
 };
 
-// Where the standard library and installed packages live (sysconfig, site), read once, never
-// under the tracker's lock (it calls Python).
+// Where the standard library and installed packages live: memslim._paths.library_dirs(), the
+// one definition the report and the advice read too. Read once, never under the tracker's lock
+// (it calls Python).
 const std::vector<std::string>& library_roots() {
     static const std::vector<std::string> roots = [] {
         std::vector<std::string> found;
-        const auto add = [&found](PyObject* path) {
-            if (path != nullptr && PyUnicode_Check(path)) {
-                const std::string_view text = utf8(path);
-                if (!text.empty()) found.emplace_back(std::string(text) + "/");
-            }
-        };
-        if (PyObject* sysconfig = PyImport_ImportModule("sysconfig")) {
-            for (const char* name : {"stdlib", "platstdlib", "purelib", "platlib"}) {
-                PyObject* path = PyObject_CallMethod(sysconfig, "get_path", "s", name);
-                add(path);
-                Py_XDECREF(path);
-            }
-            Py_DECREF(sysconfig);
-        }
-        if (PyObject* site = PyImport_ImportModule("site")) {
-            PyObject* paths = PyObject_CallMethod(site, "getsitepackages", nullptr);
-            if (paths != nullptr && PyList_Check(paths)) {
-                for (Py_ssize_t i = 0; i < PyList_GET_SIZE(paths); ++i) {
-                    add(PyList_GET_ITEM(paths, i));
+        if (PyObject* paths = PyImport_ImportModule("memslim._paths")) {
+            PyObject* dirs = PyObject_CallMethod(paths, "library_dirs", nullptr);
+            if (dirs != nullptr && PyTuple_Check(dirs)) {
+                for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(dirs); ++i) {
+                    PyObject* dir = PyTuple_GET_ITEM(dirs, i);
+                    if (PyUnicode_Check(dir) && !utf8(dir).empty()) found.emplace_back(utf8(dir));
                 }
             }
-            Py_XDECREF(paths);
-            Py_DECREF(site);
+            Py_XDECREF(dirs);
+            Py_DECREF(paths);
         }
         PyErr_Clear();
         return found;

@@ -7,19 +7,9 @@ import functools
 import linecache
 import os
 import sys
-import sysconfig
 from collections.abc import Iterable, Iterator
 
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-
-
-@functools.cache
-def _library_dirs() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    dirs = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
-    dirs.add(os.path.dirname(os.__file__))
-    dirs.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
-    return tuple(sorted(os.path.join(os.path.abspath(d), "") for d in dirs))
+from memslim._paths import is_library_path, is_own_path
 
 
 def is_user_file(file: str) -> bool:
@@ -35,7 +25,7 @@ def is_user_file(file: str) -> bool:
 @functools.lru_cache(maxsize=8192)
 def _is_user_path(file: str, cwd: str) -> bool:
     path = os.path.abspath(os.path.join(cwd, file))
-    return not path.startswith(_PACKAGE_DIR) and not path.startswith(_library_dirs())
+    return not is_own_path(path) and not is_library_path(path)
 
 
 def user_frame(frames: Iterable[tuple[str, str, int]] | None) -> tuple[str, str, int] | None:

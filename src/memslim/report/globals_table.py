@@ -10,16 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from memslim._sizeof import SizeDetail, sizeof, type_name
-
-
-def format_bytes(n: int) -> str:
-    """Human-readable bytes with binary prefixes: 1536 -> '1.5 KiB'."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(value) < 1024 or unit == "GiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+from memslim._units import format_bytes
 
 
 def _is_data(name: str, value: Any) -> bool:

@@ -21,12 +21,10 @@ import json
 import keyword
 import os
 import re
-import sysconfig
 from typing import Any
 
-from memslim.report.globals_table import format_bytes
-
-_STDLIB = os.path.realpath(sysconfig.get_paths()["stdlib"]) + os.sep
+from memslim._paths import library_label
+from memslim._units import format_bytes
 
 
 def _e(value: Any) -> str:
@@ -41,11 +39,10 @@ def _kind_of(file: str) -> str:
     """user, library, stdlib or native: the icicle's colours."""
     if file.startswith("<native") or file == "":
         return "native"
-    if "site-packages" in file or "dist-packages" in file:
-        return "library"
-    if file.startswith("<frozen") or os.path.realpath(file).startswith(_STDLIB):
+    if file.startswith("<frozen"):
         return "stdlib"
-    return "user"
+    label = None if file.startswith("<") else library_label(os.path.abspath(file))
+    return {"<stdlib>": "stdlib", "site-packages": "library"}.get(label or "", "user")
 
 
 def _highlight(code: str) -> str:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import linecache
 import os
-import site
-import sysconfig
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -15,10 +12,11 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from memslim._paths import library_roots
+from memslim._units import format_bytes
 from memslim.advice import Finding
 from memslim.heap import HeapCensus, SavedHeap
 from memslim.profile_data import FrameInfo, LineStats, Profile
-from memslim.report.globals_table import format_bytes
 
 
 def silence(file: Any) -> None:
@@ -52,19 +50,6 @@ def report_console(file: TextIO | None = None) -> Console:
     return console
 
 
-@functools.cache
-def _library_roots() -> tuple[tuple[str, str], ...]:
-    """Where installed packages and the standard library live, with the prefix a file there is
-    shown with, longest first (site-packages is inside the standard library's directory)."""
-    roots = {sysconfig.get_path(name): "site-packages" for name in ("purelib", "platlib")}
-    with contextlib.suppress(AttributeError):  # site.getsitepackages is missing in some venvs
-        roots.update(dict.fromkeys(site.getsitepackages(), "site-packages"))
-    roots[site.getusersitepackages()] = "site-packages"
-    for name in ("stdlib", "platstdlib"):
-        roots.setdefault(sysconfig.get_path(name), "<stdlib>")
-    return tuple(sorted(((r, p) for r, p in roots.items() if r), key=lambda rp: -len(rp[0])))
-
-
 @functools.lru_cache(maxsize=8192)
 def short_path(file: str) -> str:
     """A file as its reader knows it: under the working directory, relative to it
@@ -78,7 +63,7 @@ def short_path(file: str) -> str:
     cwd = os.getcwd()
     if absolute.startswith(cwd + os.sep):
         return absolute[len(cwd) + 1 :]
-    for root, prefix in _library_roots():
+    for root, prefix in library_roots():
         if absolute.startswith(root + os.sep):
             return f"{prefix}/{absolute[len(root) + 1 :]}"
     for marker in ("site-packages", "dist-packages"):  # another interpreter's packages
