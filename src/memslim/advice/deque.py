@@ -63,7 +63,7 @@ def find(run: Run) -> Iterator[Finding]:
     ran: set[tuple[str, str]] = set()  # (file, function name) of frames that ran
     for frame in run.profile.frames:  # every distinct frame of every stack, once
         ran.add((frame.file, frame.function.rsplit(".", 1)[-1]))
-    files = sorted({file for file, _ in ran if is_user_file(file)})
+    files = sorted(file for file in {file for file, _ in ran} if is_user_file(file))
     extra = measure.empty_deque_over_list()
     for file in files:
         tree = syntax_tree(file)

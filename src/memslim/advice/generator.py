@@ -46,11 +46,16 @@ def _consumer(node: ast.ListComp) -> str | None:
 def find(run: Run) -> Iterator[Finding]:
     per_node: dict[tuple[str, int, int], list[int]] = {}
     nodes: dict[tuple[str, int, int], tuple[ast.ListComp, str]] = {}
-    for stats in run.profile.lines():
-        if stats.bytes_at_peak <= 0 or not is_user_file(stats.file):
-            continue
+    user: dict[str, bool] = {}  # per file: a program imports thousands of lines of each
+    for stats in run.profile.lines():  # largest at the peak first
+        if stats.bytes_at_peak <= 0:
+            break
         # Transient: freed by the end of the run (a list fed to sum() is gone after the line).
         if stats.bytes_live > 0.1 * stats.bytes_at_peak:
+            continue
+        if (mine := user.get(stats.file)) is None:
+            mine = user[stats.file] = is_user_file(stats.file)
+        if not mine:
             continue
         for node in nodes_at(stats.file, stats.line, ast.ListComp):
             consumer = _consumer(node)  # type: ignore[arg-type]
