@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from types import ModuleType
 
@@ -25,6 +26,28 @@ records = [Record(i) for i in range(200_000)]
 _memo = {f"k{i}": [i] * 50 for i in range(20_000)}
 holder = Holder([f"x{i}" for i in range(1000)])
 """
+
+
+# Retained sizes against tracemalloc's count of the same build: within 0.1% (on 3.11, 280 bytes
+# of 36 MB for the records, 1.9 KB of 11 MB for the memo's dict).
+REL = 1e-3
+
+
+def tracemalloc_bytes(build: str) -> int:
+    """tracemalloc's count of what the expression ``build`` allocates and keeps, in a process of
+    its own, after the fixture's classes are defined and have made an instance each (the first
+    instance of a class also makes the keys its instances share, which no one of them retains)."""
+    code = (
+        FIXTURE.split("records =")[0]
+        + "Record(-1), Holder(None)\n"
+        + "kept = None\n"  # the module's dict has room for it before tracemalloc starts
+        + "import tracemalloc\n"
+        + "tracemalloc.start()\n"
+        + f"kept = {build}\n"
+        + "print(tracemalloc.get_traced_memory()[0])\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(ran.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +78,9 @@ def test_census_counts_every_instance(heapfixture: ModuleType) -> None:
 
 def test_retained_size_of_a_list_equals_its_deep_size(heapfixture: ModuleType) -> None:
     answer = memslim.why_alive(heapfixture.records)
-    assert answer.retained == memslim.sizeof(heapfixture.records)
+    assert answer.retained == pytest.approx(
+        tracemalloc_bytes("[Record(i) for i in range(200_000)]"), rel=REL
+    )
 
 
 def test_path_to_an_instance_names_the_module_global_and_index(heapfixture: ModuleType) -> None:
@@ -94,7 +119,9 @@ def test_top_retainers_name_the_big_containers(heapfixture: ModuleType) -> None:
     assert "module heapfixture → global 'records'" in paths
     assert "module heapfixture → global '_memo'" in paths
     memo = paths["module heapfixture → global '_memo'"]
-    assert memo.retained == memslim.sizeof(heapfixture._memo)
+    assert memo.retained == pytest.approx(
+        tracemalloc_bytes('{f"k{i}": [i] * 50 for i in range(20_000)}'), rel=REL
+    )
     assert memo.type is dict
 
 
