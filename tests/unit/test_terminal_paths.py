@@ -62,3 +62,47 @@ def test_a_deep_script_run_from_elsewhere_fits_one_row(tmp_path: Path) -> None:
     assert len(rows) == 1, result.stderr
     assert "MiB" in rows[0]
     assert ".." + os.sep not in result.stderr
+
+
+def run_in_terminal(argv: list[str], columns: int, cwd: Path) -> str:
+    """What ``argv`` prints to a pseudo-terminal ``columns`` wide (escape codes removed)."""
+    import fcntl
+    import pty
+    import re
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    process = subprocess.Popen(argv, stdout=slave, stderr=slave, cwd=cwd, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's last writer closed it
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert process.wait(timeout=300) == 0
+    text = b"".join(chunks).decode("utf-8", "replace").replace("\r", "")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def test_the_report_fits_a_100_column_terminal(tmp_path: Path) -> None:
+    """Every table row within 100 columns, and every number whole (a squeezed column once
+    showed "433.9" for 433.9 KiB)."""
+    example = Path(__file__).parents[2] / "examples" / "inventory.py"
+    shown = run_in_terminal([sys.executable, "-m", "memslim", "run", str(example)], 100, tmp_path)
+    lines = shown.splitlines()
+    assert "line by line" in shown and "Objects by type and allocation site" in shown
+    assert [line for line in lines if len(line.rstrip()) > 100] == []
+    function_table = lines[next(n for n, line in enumerate(lines) if "line by line" in line) :]
+    for line in function_table[3:]:
+        if not line.startswith("│"):
+            break
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        assert cells[1].endswith("B") and cells[3].endswith("B"), line  # 433.9 KiB, 0 B

@@ -157,7 +157,7 @@ def print_run_report(
     widths = [max(len(headers[0]), *(len(part) for place in places for part in place))]
     columns = zip(headers[1:], zip(*rows, strict=True), strict=True)
     widths += [max(len(header), *map(len, column)) for header, column in columns]
-    room = console.width - sum(widths) - 3 * (len(widths) + 1) - 1
+    room = _room_for_source(console, widths)
     with_source = room >= 12
     for number, header in enumerate(headers):
         table.add_column(header, justify="left" if number == 0 else "right", no_wrap=True)
@@ -274,16 +274,21 @@ def print_census(
     if heap.sites:
         sites = Table(title="Objects by type and allocation site", title_justify="left")
         sites.add_column("type", overflow="fold")
-        sites.add_column("allocated at", overflow="fold")
-        sites.add_column("count", justify="right")
-        sites.add_column("bytes", justify="right")
+        sites.add_column("allocated at", no_wrap=True, overflow="ellipsis")
+        sites.add_column("count", justify="right", no_wrap=True)
+        sites.add_column("bytes", justify="right", no_wrap=True)
         for row in sorted(heap.sites, key=lambda r: -r.bytes)[:top]:
+            # As in the top lines: the location (cut from the left) above its function.
             where = (
-                f"{_where(row.frames[0][0], row.frames[0][2])} in {row.frames[0][1]}"
+                Text.assemble(
+                    _where(row.frames[0][0], row.frames[0][2], width=50),
+                    "\n",
+                    (row.frames[0][1], "dim"),
+                )
                 if row.frames
-                else "<no Python stack>"
+                else Text("<no Python stack>")
             )
-            sites.add_row(Text(row.name), Text(where), f"{row.count:,}", format_bytes(row.bytes))
+            sites.add_row(Text(row.name), where, f"{row.count:,}", format_bytes(row.bytes))
         console.print(sites)
     if heap.retainers:
         retainers = Table(
@@ -295,6 +300,12 @@ def print_census(
         for r in heap.retainers[:top]:
             retainers.add_row(format_bytes(r.retained), Text(r.type_name), Text(r.path))
         console.print(retainers)
+
+
+def _room_for_source(console: Console, widths: list[int]) -> int:
+    """The width left for a source column beside columns of these widths (borders and padding
+    included): tables never wrap a row, and the numbers are never cut."""
+    return console.width - sum(widths) - 3 * (len(widths) + 1) - 1
 
 
 def print_function_table(
@@ -309,22 +320,26 @@ def print_function_table(
         title=Text(f"{frame.function} ({_where(frame.file, frame.line)}), line by line"),
         title_justify="left",
     )
-    table.add_column("line", justify="right")
-    table.add_column("at peak", justify="right")
-    table.add_column("% peak", justify="right")
-    table.add_column("allocated", justify="right")
-    table.add_column("allocations", justify="right")
-    table.add_column("source", overflow="ellipsis", no_wrap=True, max_width=50)
-    for number in sorted(per_line):
-        stats = per_line[number]
-        table.add_row(
+    headers = ["line", "at peak", "% peak", "allocated", "allocations"]
+    rows = [
+        [
             str(number),
-            format_bytes(stats.bytes_at_peak),
-            _share(stats.bytes_at_peak, peak_bytes),
-            format_bytes(stats.allocated_bytes),
-            f"{stats.allocations:,}",
-            _source(stats.file, number),
-        )
+            format_bytes(per_line[number].bytes_at_peak),
+            _share(per_line[number].bytes_at_peak, peak_bytes),
+            format_bytes(per_line[number].allocated_bytes),
+            f"{per_line[number].allocations:,}",
+        ]
+        for number in sorted(per_line)
+    ]
+    widths = [max(len(header), *(len(row[i]) for row in rows)) for i, header in enumerate(headers)]
+    room = _room_for_source(console, widths)
+    for header in headers:
+        table.add_column(header, justify="right", no_wrap=True)
+    if room >= 12:
+        table.add_column("source", overflow="ellipsis", no_wrap=True, max_width=min(room, 50))
+    for number, row in zip(sorted(per_line), rows, strict=True):
+        source = [_source(per_line[number].file, number)] if room >= 12 else []
+        table.add_row(*row, *source)
     console.print(table)
 
 
