@@ -109,3 +109,22 @@ def test_the_report_fits_a_100_column_terminal(tmp_path: Path) -> None:
     assert rows
     for cells in rows:
         assert cells[1].endswith("B") and cells[3].endswith("B"), cells  # 433.9 KiB, 0 B
+
+
+def test_the_end_of_a_run_shows_its_steps_on_a_terminal_only(tmp_path: Path) -> None:
+    """Progress on the steps after the program (issue 13): shown on a terminal once they take
+    MEMSLIM_PROGRESS_AFTER seconds (2 by default; 0 here, so that it shows whatever the
+    machine's speed), erased before the report; never on a pipe."""
+    script = tmp_path / "job.py"
+    script.write_text("kept = [str(i) * 3 for i in range(100_000)]\n")
+    argv = [sys.executable, "-m", "memslim", "run", str(script)]
+    os.environ["MEMSLIM_PROGRESS_AFTER"] = "0"
+    try:
+        shown = run_in_terminal(argv, 120, tmp_path)
+        piped = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    finally:
+        del os.environ["MEMSLIM_PROGRESS_AFTER"]
+    assert "memslim: reading the tracker's tables" in shown
+    assert shown.index("memslim: reading") < shown.index("Top lines of the program")
+    assert piped.returncode == 0 and "Top lines of the program" in piped.stderr
+    assert "memslim: reading" not in piped.stderr

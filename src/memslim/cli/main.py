@@ -499,6 +499,12 @@ def _finish_run(
     # collections during it would walk that heap again and again, for nothing.
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    from memslim._progress import EndProgress
+
+    # Not in a `subprocess` child: its parent's terminal is the user's.
+    progress = EndProgress(_stream(), show=not args.child_into)
+    progress.set("reading the tracker's tables")
+    progress.__enter__()
     try:
         # The tracker's report first, while the newest census child walks on the other core:
         # on scikit-learn's bench job, 0.4 s of each, one after the other until now.
@@ -515,6 +521,7 @@ def _finish_run(
 
         costs = None
         if forked is not None:
+            progress.set("waiting for the last census")
             try:
                 forked.finish(_core.peak_traced_bytes())
                 last, forked_history, costs = forked.results()
@@ -538,11 +545,13 @@ def _finish_run(
             history,
             costs,
             ledgers,
+            progress,
             checkpoints,
             process,
             children_dir,
         )
     finally:
+        progress.close()
         if gc_was_enabled:
             gc.enable()
         if args.child_into:
@@ -565,6 +574,7 @@ def _report(
     history: list[tuple[int, list[tuple[str, int, int | None]]]],
     census_costs: dict[str, float] | None,
     ledgers: dict[str, Any],
+    progress: Any,
     checkpoints: Any = None,
     process: dict[str, Any] | None = None,
     children_dir: str | None = None,
@@ -593,6 +603,7 @@ def _report(
         outcome.main_globals,
     )
     # Children get no findings (nor censuses): the parent's report is the one read.
+    progress.set("looking for savings")
     findings = None if args.child_into else advise(run_facts, everything=args.all_findings)
     from memslim._native import problems as untraced
 
@@ -608,6 +619,7 @@ def _report(
     # The JSON first: a terminal that went away (`memslim run ... 2>&1 | head`) must not cost
     # the file, nor change the exit status.
     if args.json or args.output or args.html or child_runs:
+        progress.set("writing the report")
         report = build_report(
             profile,
             command=target.argv,
@@ -649,6 +661,7 @@ def _report(
         return status  # the parent reports
     from memslim.report.terminal import report_console
 
+    progress.close()
     # BrokenPipeError: its reader left (the console sent the rest to /dev/null); OSError,
     # ValueError: stderr was closed under memslim too. Neither is the program's exit status.
     with contextlib.suppress(OSError, ValueError):
