@@ -184,3 +184,34 @@ def test_the_screenshot_is_not_blank(page: tuple[Path, dict], tmp_path: Path) ->
     done = headless("--window-size=1000,900", f"--screenshot={shot}", html.as_uri())
     assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
     assert _png_colours(shot) >= 8  # header, icicle colours, text: not one flat colour
+
+
+LIBRARY_PROGRAM = """
+import json
+
+text = "[" + ",".join(['{"a": [1.5, 2.5, 3.5]}'] * 50_000) + "]"  # 1.1 MB of text
+
+def load():
+    return json.loads(text)  # the program's line: 20 MB of dicts, lists and floats
+
+data = load()
+"""
+
+
+def test_the_lines_are_the_programs_with_library_lines_under_them(tmp_path: Path) -> None:
+    """As in the terminal: the table's rows are the program's lines; the standard library's
+    lines they called are listed under them, not above them (json's decoder held the bytes)."""
+    script = tmp_path / "loader.py"
+    script.write_text(LIBRARY_PROGRAM)
+    html = tmp_path / "report.html"
+    ran = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--html", str(html), str(script)],
+        capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    table = html.read_text().split('<section id="lines">', 1)[1].split("</section>", 1)[0]
+    line = next(n for n, text in enumerate(LIBRARY_PROGRAM.splitlines(), 1) if "program's" in text)
+    rows = re.findall(r"<tr>(.*?)</tr>", table)[1:]  # the header left out
+    assert f"loader.py:{line}" in rows[0]
+    assert "↳ &lt;stdlib&gt;/json/decoder.py:" in rows[1]
+    assert not any("json/decoder.py" in row and "↳" not in row for row in rows)

@@ -85,3 +85,38 @@ def test_the_census_counts_folded_leaves_at_their_line(tmp_path: Path) -> None:
     assert N - 100 <= at["float", line_of("floats")]["count"] <= N
     types = {row["type"]: row for row in census["types"]}
     assert types["str"]["count"] >= 2 * N and types["float"]["count"] >= N
+
+
+FREE_LIST = """
+def make_and_drop():
+    # 200 lists: the free list's 80 first, then new ones; freed last to first, the first 80
+    # freed (new ones, made here under tracking) fill the free list again.
+    junk = [[] for _ in range(200)]
+    del junk
+
+def build():
+    return [i * 0.5 for i in range(100_000)]  # the list reuses one of them
+
+make_and_drop()
+kept = build()
+"""
+
+
+def test_a_list_from_the_free_list_is_charged_to_the_line_that_built_it(tmp_path: Path) -> None:
+    """A list struct taken from CPython's free list keeps, in the tracker's map, the site of
+    the list that first used its memory: the census must name the line that built it (its
+    item array's), as the program reads (the array advice once lost its finding this way)."""
+    (tmp_path / "lists.py").write_text(FREE_LIST)
+    report = tmp_path / "report.json"
+    ran = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--json", str(report), "lists.py"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    rows = [
+        row
+        for row in json.loads(report.read_text())["census"]["sites"]
+        if row["type"] == "list" and row["bytes"] > 100_000 * 8
+    ]
+    built = next(n for n, text in enumerate(FREE_LIST.splitlines(), 1) if "reuses" in text)
+    assert [(row["count"], row["frames"][0]["line"]) for row in rows] == [(1, built)]

@@ -138,10 +138,12 @@ void add_list(const HeapSnapshot& snapshot, NodeId node, SiteId site, SiteLines&
             row.owned_number_bytes += snapshot.true_size(item);
         }
     }
+    // The list's site is its item array's (site_of_object); its own struct's, where that is
+    // known and not the same line, is where the list was made before it grew elsewhere.
     if (list->ob_item != nullptr && site != kUnknownSite) {
-        SiteId items_site = 0;
-        if (site_of_block(reinterpret_cast<std::uintptr_t>(list->ob_item), &items_site) &&
-            items_site != site && lines.key(items_site) != lines.key(site)) {
+        SiteId struct_site = 0;
+        if (site_of_block(allocation_address(reinterpret_cast<PyObject*>(list)), &struct_site) &&
+            struct_site != site && lines.key(struct_site) != lines.key(site)) {
             row.resized_elsewhere += 1;
         }
     }

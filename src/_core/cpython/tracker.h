@@ -247,9 +247,10 @@ void set_gc_collecting(bool collecting);
 // program's garbage.
 void untrack_this_thread();
 
-// The site of object `o`: that of its own block, or, for a list or dict whose object struct
-// came from the interpreter's free list (allocated before tracking, or at another site and
-// reused), that of its item array or keys table, which were allocated for it. Needs the GIL.
+// The site of object `o`: for a list with items, that of its item array (allocated for it,
+// where the list struct may come from the interpreter's free list and keep the site of the list
+// that first used its memory); otherwise that of its own block, or, for a dict whose struct came
+// from the free list before tracking, that of its keys table. Needs the GIL.
 bool site_of_object(PyObject* o, engine::SiteId* site);
 
 // Forgets everything recorded and releases the code objects it kept. Needs the GIL; only when

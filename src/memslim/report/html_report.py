@@ -155,17 +155,31 @@ def build_html(report: dict[str, Any], *, stacks: list[dict[str, Any]] | None = 
     for problem in report.get("memslim", {}).get("untraced", []):
         facts.append(["not traced", _e(problem)])
 
-    lines = [
-        [
-            f'<span class="where">{_e(_where(r))}</span>',
-            _e(r["function"]),
-            _e(format_bytes(r["bytes_at_peak"])),
-            _e(_share(r["bytes_at_peak"], peak)),
-            f"{r['allocations']:,}",
-        ]
-        for r in report.get("lines", [])[:50]
-        if r["bytes_at_peak"] > 0
-    ]
+    # The program's own lines, each with the library lines it called that held the most (as in
+    # the terminal); a report without them (an older memslim) lists the innermost lines.
+    lines = []
+    for r in (report.get("program_lines") or report.get("lines", []))[:50]:
+        if r["bytes_at_peak"] <= 0:
+            continue
+        lines.append(
+            [
+                f'<span class="where">{_e(_where(r))}</span>',
+                _e(r["function"]),
+                _e(format_bytes(r["bytes_at_peak"])),
+                _e(_share(r["bytes_at_peak"], peak)),
+                f"{r['allocations']:,}",
+            ]
+        )
+        for via in r.get("via", []):
+            lines.append(
+                [
+                    f'<span class="where via">↳ {_e(_where(via))}</span>',
+                    f'<span class="via">{_e(via["function"])}</span>',
+                    f'<span class="via">{_e(format_bytes(via["bytes_at_peak"]))}</span>',
+                    f'<span class="via">{_e(_share(via["bytes_at_peak"], peak))}</span>',
+                    "",
+                ]
+            )
 
     sections = [
         '<section id="facts"><h2>The run</h2>'
@@ -180,7 +194,8 @@ def build_html(report: dict[str, Any], *, stacks: list[dict[str, Any]] | None = 
         ' class="key stdlib"></span> standard library <span class="key native"></span>'
         " native</p></section>",
         '<section id="time"><h2>Over time</h2>' + _timeline_svg(report) + "</section>",
-        '<section id="lines"><h2>Top lines by bytes live at the peak</h2>'
+        '<section id="lines"><h2>Top lines of the program by bytes live at the peak'
+        " (library lines under each)</h2>"
         + _table(["line", "function", "at peak", "share", "allocations"], lines, cls="lines")
         + "</section>",
     ]
@@ -286,6 +301,7 @@ th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: right; }
 th:first-child, td:first-child, th:nth-child(2), td:nth-child(2) { text-align: left; }
 table.facts td:first-child { color: #555; }
 .where, .path, code { font-family: ui-monospace, monospace; font-size: 12px; }
+.via { color: #777; } .where.via { padding-left: 1.2em; }
 pre { background: #f5f5f7; padding: 8px 12px; overflow-x: auto; }
 .k { color: #8a2be2; } .s { color: #2e7d32; } .c { color: #888; }
 #icicle { position: relative; width: 100%; overflow: hidden; border: 1px solid #ddd; }
