@@ -231,6 +231,7 @@ class ForkedCensuses:
         self._rows = array.array("d", bytes(8 * _FIELDS * (_ROWS + 1)))  # row 0: unused
         self._totals = array.array("d", bytes(8 * 4))
         self.started = time.monotonic()  # about when tracking started
+        self.started_wall = time.time()  # the same instant on the clock of _STARTED
         # The RSS ledger at the last census (set by results()): RSS explained near the peak.
         self.peak_ledger: Any = None
 
@@ -405,6 +406,15 @@ class ForkedCensuses:
         last: tuple[int, dict[str, Any]] | None = None
         history: list[tuple[int, Any]] = []
         costs = {
+            # When each census that the report read was taken (seconds since tracking began)
+            # and at what traced bytes: the HTML timeline marks them.
+            "moments": [
+                {
+                    "t": max(0.0, self._get(n, _STARTED) - self.started_wall),
+                    "traced_bytes": int(self._get(n, _TRACED)),
+                }
+                for n in self._numbers(_DONE)
+            ],
             "forks": self.forks,
             "fork_seconds": self._totals[_FORK_SECONDS],
             "child_seconds": self.child_seconds,  # all children, replaced ones included

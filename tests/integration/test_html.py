@@ -215,3 +215,35 @@ def test_the_lines_are_the_programs_with_library_lines_under_them(tmp_path: Path
     assert f"loader.py:{line}" in rows[0]
     assert "↳ &lt;stdlib&gt;/json/decoder.py:" in rows[1]
     assert not any("json/decoder.py" in row and "↳" not in row for row in rows)
+
+
+HOLDER_PROGRAM = """
+def build():
+    return {
+        "strings": [f"item-{i:06d}" for i in range(200_000)],
+        "floats": [i + 0.5 for i in range(200_000)],
+    }
+
+holder = build()
+"""
+
+
+def test_censuses_on_the_timeline_and_retainers_as_a_tree(tmp_path: Path) -> None:
+    script = tmp_path / "holder.py"
+    script.write_text(HOLDER_PROGRAM)
+    html, report = tmp_path / "report.html", tmp_path / "report.json"
+    ran = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--html", str(html), "--json", str(report),
+         str(script)],
+        capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    text = html.read_text()
+    moments = json.loads(report.read_text())["census"]["forked"]["moments"]
+    assert moments and text.count('class="census"') == len(moments)
+    # The holder's lists are nested in the entry their path goes through (the holder, or what
+    # holds it), not listed beside it.
+    census = text.split('<section id="census">', 1)[1].split("</section>", 1)[0]
+    strings = census.index("global &#x27;holder&#x27; → [&#x27;strings&#x27;]")
+    before = census[:strings]
+    assert before.count("<details") - before.count("</details>") >= 2

@@ -5,9 +5,11 @@ memslim/1 report (``memslim run --html FILE``, ``memslim report CAPTURE --html F
   as the bytes its callees hold at the peak; click to zoom, a search box to highlight, each
   frame's bytes and share on hover; frames narrower than a pixel are not drawn. Colours tell
   the program's own code from libraries, the standard library and native memory;
-- the timeline of traced bytes and RSS, with the peak marked (SVG drawn here, not by script);
-- the top lines, the census (by type, by type and site, the retainers with their paths), the
-  findings with their fixes, child processes, and the run's facts.
+- the timeline of traced bytes and RSS, with the peak and each census marked (SVG drawn here,
+  not by script);
+- the program's top lines with the library lines under them, the census (by type, by type and
+  site, the retainers as a tree nested by their paths), the findings with their fixes, child
+  processes, and the run's facts.
 
 Tables, the timeline and the findings are plain HTML (readable without JavaScript); only the
 icicle is drawn by the page's script, from the stacks embedded as JSON. Its size is bounded by
@@ -63,6 +65,42 @@ def _highlight(code: str) -> str:
     return "".join(out)
 
 
+def _retainer_tree(retainers: list[dict[str, Any]]) -> str:
+    """The top retainers as an expandable tree: a retainer whose path from a root goes through
+    another's object is nested under it (what it keeps alive is part of what the outer one
+    keeps alive); each shows its path."""
+    paths = [r["path"] for r in retainers]
+
+    def parent(i: int) -> int | None:
+        best = None
+        for j, other in enumerate(paths):
+            # The same words can name two objects ("a dict held from outside the heap"): one
+            # that retains more than the other is not under it.
+            nested = (
+                j != i
+                and paths[i].startswith(other + " → ")
+                and retainers[i]["retained_bytes"] <= retainers[j]["retained_bytes"]
+            )
+            if nested and (best is None or len(other) > len(paths[best])):
+                best = j
+        return best
+
+    children: dict[int | None, list[int]] = {}
+    for i in range(len(retainers)):
+        children.setdefault(parent(i), []).append(i)
+
+    def render(i: int) -> str:
+        r = retainers[i]
+        inner = "".join(render(j) for j in children.get(i, []))
+        return (
+            f"<details{' open' if inner else ''}><summary>"
+            f"{_e(format_bytes(r['retained_bytes']))} — {_e(r['type'])}</summary>"
+            f"<p class='path'>{_e(r['path'])}</p>{inner}</details>"
+        )
+
+    return "".join(render(i) for i in children.get(None, []))
+
+
 def _timeline_svg(report: dict[str, Any], width: int = 900, height: int = 220) -> str:
     points = report.get("timeline") or []
     if not points:
@@ -83,6 +121,16 @@ def _timeline_svg(report: dict[str, Any], width: int = 900, height: int = 220) -
         return f"{x:.1f},{y:.1f}"
 
     traced = " ".join(xy(p["t"], p["traced_bytes"]) for p in points)
+    # Each census the report read, where it was taken; the one it shows is the last.
+    census = report.get("census") or {}
+    moments = (census.get("forked") or {}).get("moments") or []
+    marks = "".join(
+        f'<circle cx="{xy(m["t"], m["traced_bytes"]).split(",")[0]}"'
+        f' cy="{xy(m["t"], m["traced_bytes"]).split(",")[1]}" r="4" class="census">'
+        f"<title>census at {m['t']:.2f} s, {_e(format_bytes(m['traced_bytes']))} traced"
+        "</title></circle>"
+        for m in moments
+    )
     rss = " ".join(xy(p["t"], p["rss_bytes"]) for p in points if p.get("rss_bytes"))
     px = pad + (width - 2 * pad) * float(peak["at_s"]) / end_t
     return (
@@ -91,7 +139,7 @@ def _timeline_svg(report: dict[str, Any], width: int = 900, height: int = 220) -
         f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}"'
         ' class="axis"/>'
         f'<polyline points="{rss}" class="rss"/>'
-        f'<polyline points="{traced}" class="traced"/>'
+        f'<polyline points="{traced}" class="traced"/>{marks}'
         f'<line x1="{px:.1f}" y1="{pad / 2}" x2="{px:.1f}" y2="{height - pad}" class="peak"/>'
         f'<text x="{px + (-4 if px > width * 0.6 else 4):.1f}" y="{pad / 2 + 10}" class="label"'
         f' text-anchor="{"end" if px > width * 0.6 else "start"}">peak'
@@ -102,7 +150,9 @@ def _timeline_svg(report: dict[str, Any], width: int = 900, height: int = 220) -
         f'<text x="{pad}" y="{pad / 2}" class="label">{_e(format_bytes(top))}</text>'
         "</svg>"
         '<p class="legend"><span class="key traced"></span> traced bytes'
-        ' <span class="key rss"></span> RSS</p>'
+        ' <span class="key rss"></span> RSS'
+        + (' <span class="key census"></span> a census' if moments else "")
+        + "</p>"
     )
 
 
@@ -214,11 +264,7 @@ def build_html(report: dict[str, Any], *, stacks: list[dict[str, Any]] | None = 
             ]
             for s in census.get("sites", [])[:30]
         ]
-        retainers = "".join(
-            f"<details><summary>{_e(format_bytes(r['retained_bytes']))} — {_e(r['type'])}"
-            f"</summary><p class='path'>{_e(r['path'])}</p></details>"
-            for r in census.get("retainers", [])
-        )
+        retainers = _retainer_tree(census.get("retainers", []))
         sections.append(
             '<section id="census"><h2>Heap census</h2>'
             f"<p>{census['objects']:,} objects, {_e(format_bytes(census['bytes']))}, taken at"
@@ -316,6 +362,9 @@ pre { background: #f5f5f7; padding: 8px 12px; overflow-x: auto; }
 .key.traced { background: #e07a1f; } .key.rss { background: #5b8def; }
 svg .traced { fill: none; stroke: #e07a1f; stroke-width: 2; }
 svg .rss { fill: none; stroke: #5b8def; stroke-width: 1.5; stroke-dasharray: 4 3; }
+svg .census { fill: #fff; stroke: #7a3fb0; stroke-width: 2; }
+details details { margin-left: 1.4em; }
+.key.census { background: #7a3fb0; border-radius: 50%; }
 svg .peak { stroke: #e63946; stroke-width: 1; } svg .axis { stroke: #999; }
 svg .label { font-size: 11px; fill: #333; }
 .finding { border-left: 4px solid #f4a259; padding-left: 10px; margin: 12px 0; }
