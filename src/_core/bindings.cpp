@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -387,6 +388,22 @@ nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice) {
     return out;
 }
 
+// Whether `tp` is a class of memslim's own Python code (its __module__ is memslim or
+// memslim.*), read from the type's dict: no Python code runs.
+bool is_memslim_type(PyTypeObject* tp) {
+    if (!PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE) || tp->tp_dict == nullptr) return false;
+    PyObject* module = PyDict_GetItemString(tp->tp_dict, "__module__");
+    if (module == nullptr || !PyUnicode_Check(module)) return false;
+    Py_ssize_t size = 0;
+    const char* text = PyUnicode_AsUTF8AndSize(module, &size);
+    if (text == nullptr) {
+        PyErr_Clear();
+        return false;
+    }
+    const std::string_view name(text, static_cast<std::size_t>(size));
+    return name == "memslim" || name.starts_with("memslim.");
+}
+
 // Takes a snapshot and returns its census and top retainers (with their paths, labelled while
 // the objects are certainly alive). With `advice`, also the facts memory advice reads
 // (cpython/census_advice.h) and the large NumPy arrays (strong references, for the caller to
@@ -489,12 +506,18 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
     auto larger = [&](NodeId a, NodeId b) { return snapshot.retained(a) > snapshot.retained(b); };
     std::vector<NodeId> order;
     order.reserve(head + 1);
+    std::unordered_map<PyTypeObject*, bool> memslims;  // per type: memslim's own (memo)
     for (NodeId node = 1; node < n; ++node) {
         PyTypeObject* tp = snapshot.type(node);
         if (PyType_FastSubclass(tp, Py_TPFLAGS_TYPE_SUBCLASS) || tp == &PyModule_Type ||
             tp == &PyFunction_Type || tp == &PyCode_Type) {
             continue;
         }
+        // memslim's own objects (the record of how the program ended holds its globals when
+        // the last census runs after it returned) are not what the program should change.
+        auto [own, added] = memslims.try_emplace(tp, false);
+        if (added) own->second = is_memslim_type(tp);
+        if (own->second) continue;
         if (snapshot.idom(node) == kNoNode) continue;
         if (order.size() == head && !larger(node, order.front())) continue;
         order.push_back(node);

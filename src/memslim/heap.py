@@ -31,6 +31,17 @@ def format_path(steps: list[PathStep]) -> str:
     """``module app.cache → global '_memo' → ['user:42'] → .parent``, for people."""
     parts: list[str] = []
     in_module: str | None = None
+    # A census taken after the program returned (its peak at its end) reaches its globals
+    # through memslim's own record of how it ended (cli/target.py's Outcome): they are the
+    # program's module's, and are named so.
+    if (
+        len(steps) > 1
+        and steps[0].kind == "root"
+        and getattr(steps[0].type, "__module__", None) == "memslim.cli.target"
+        and getattr(steps[0].type, "__qualname__", None) == "Outcome"
+        and (steps[1].kind, steps[1].detail) == ("attribute", "main_globals")
+    ):
+        steps = [PathStep("root", None, steps[1].type, "__main__"), *steps[2:]]
     for step in steps:
         if step.kind == "root":
             if step.module is not None:
