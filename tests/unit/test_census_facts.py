@@ -93,10 +93,9 @@ def test_duplicate_strings_by_site(tracked_census) -> None:
     line = _line() - 1
     facts = tracked_census().facts
     row = _facts_row(facts.strings, line)
-    assert row["strings"] >= 4900
-    assert row["duplicates"] == row["strings"] - (1 if row["strings"] == 5000 else 0) or (
-        row["duplicates"] >= row["strings"] - 1
-    )
+    assert row["strings"] == 5000
+    # All equal: each is a duplicate of the first one seen (itself, or an equal str elsewhere).
+    assert row["duplicates"] in (4999, 5000)
     assert "ok!" in row["examples"]
     del words
 
@@ -136,20 +135,31 @@ def test_cyclic_garbage_and_the_attribute_that_closes_it(tracked_census) -> None
 
 def test_cyclic_gc_frees_are_charged_to_their_sites() -> None:
     gc.collect()
-    with memslim.track() as t:
-        for _ in range(2000):
-            root = Child(None)
-            root.children.append(Child(root))
-            line = _line() - 1
-        del root
-        gc.collect()
+    gc.disable()  # every tree below dies in the one collection at the end
+    try:
+        with memslim.track() as t:
+            for _ in range(2000):
+                root = Child(None)
+                root.children.append(Child(root))
+                line = _line() - 1
+            del root
+            texts = [str(i) * 10 for i in range(2000)]
+            texts_line = _line() - 1
+            del texts  # freed by reference counting: nothing for the collector
+            gc.collect()
+    finally:
+        gc.enable()
+    # What the cycles' line allocated (each child Child, the children lists' item arrays) died
+    # in the collection: charged to the collector, all of it.
     sites = [s for s in t.profile.sites if s.frames and s.frames[0].line == line]
-    assert sum(s.gc_freed_bytes for s in sites) >= 2000 * 56  # each Child and its values
-    refcounted = [s for s in t.profile.sites if s.frames and s.frames[0].line == line - 1]
-    assert refcounted and all(
-        s.gc_freed_bytes == sum(x.allocated_bytes for x in [s]) or s.gc_freed_bytes > 0
-        for s in refcounted
-    )
+    allocated = sum(s.allocated_bytes for s in sites)
+    assert allocated >= 2000 * 56
+    assert sum(s.gc_freed_bytes for s in sites) == allocated
+    texts_sites = [s for s in t.profile.sites if s.frames and s.frames[0].line == texts_line]
+    assert sum(s.allocated_bytes for s in texts_sites) > 2000 * 50
+    # Nothing, but the list's own struct when it went to CPython's free list at `del` and the
+    # full collection cleared that list (3.11–3.13 do).
+    assert sum(s.gc_freed_bytes for s in texts_sites) in (0, sys.getsizeof([]))
 
 
 def test_large_numpy_arrays_dtype_and_range(tracked_census) -> None:
