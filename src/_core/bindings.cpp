@@ -207,7 +207,8 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
     out["end_by_domain"] = end_by_domain;
     nb::list timeline;
     for (const auto& point : result.timeline) {
-        timeline.append(nb::make_tuple(point.seconds, point.traced_bytes, point.rss_bytes));
+        timeline.append(nb::make_tuple(point.seconds, point.traced_bytes, point.rss_bytes,
+                                       point.numpy_bytes, point.native_bytes));
     }
     out["timeline"] = timeline;
     return out;

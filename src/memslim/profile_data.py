@@ -126,7 +126,8 @@ class Profile:
     elapsed_seconds: float
     peak_rss_bytes: int
     bookkeeping_bytes: int
-    timeline: list[tuple[float, int, int]]
+    # (seconds, traced bytes, RSS, of the traced bytes NumPy's buffers, of them native memory)
+    timeline: list[tuple[float, int, int, int, int]]
     frames: list[FrameInfo] = field(default_factory=list)  # distinct printed frames
     # (frame, bytes at peak, live, allocated, allocations, {domain: bytes at peak} for domains
     # other than Python's): per innermost user frame, and one function's lines (function_frame
@@ -220,7 +221,16 @@ class Profile:
             elapsed_seconds=report["duration_s"],
             peak_rss_bytes=peak["rss_bytes"],
             bookkeeping_bytes=own.get("bookkeeping_bytes", 0),
-            timeline=[(p["t"], p["traced_bytes"], p["rss_bytes"]) for p in report["timeline"]],
+            timeline=[
+                (
+                    p["t"],
+                    p["traced_bytes"],
+                    p["rss_bytes"],
+                    p.get("numpy_bytes", 0),
+                    p.get("native_bytes", 0),
+                )
+                for p in report["timeline"]
+            ],
             frames=frames,
             line_rows=line_rows,
             program_rows=program_rows,

@@ -212,3 +212,27 @@ def test_pyarrow_pool_is_named_with_its_own_count(tmp_path: Path) -> None:
     ), untraced
     # Its arenas are reserved address space, not counted as held.
     assert report["peak"]["by_domain"]["mmap"] < 1 << 20
+
+
+def test_the_timeline_splits_traced_bytes_by_domain(tmp_path: Path) -> None:
+    """Each timeline point says how much of the traced bytes were NumPy's buffers and native
+    memory (issue 13: the HTML timeline draws them). Truth: arithmetic on the arrays' sizes."""
+    script = tmp_path / "domains.py"
+    script.write_text(
+        "import numpy as np\n"
+        "b = np.ones(4_000_000)\n"  # 32,000,000 bytes
+        "c = np.arange(2_000_000) * 2\n"  # 16,000,000 bytes (arange's own buffer freed)
+    )
+    html = tmp_path / "report.html"
+    report, ran = run_json(tmp_path, script, "--html", str(html))
+    assert ran.returncode == 0, ran.stderr
+    last = report["timeline"][-1]
+    assert last["numpy_bytes"] == pytest.approx(48_000_000, rel=1e-3)
+    python = last["traced_bytes"] - last["numpy_bytes"] - last["native_bytes"]
+    assert 0 < python < last["traced_bytes"]
+    assert 'class="domain numpy"' in html.read_text()
+    # A run without NumPy buffers or native memory keeps the timeline as it was.
+    plain = tmp_path / "plain.py"
+    plain.write_text("kept = [str(i) for i in range(10_000)]\n")
+    only, _ = run_json(tmp_path, plain, "--python-only")
+    assert "numpy_bytes" not in only["timeline"][-1]

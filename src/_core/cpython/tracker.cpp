@@ -109,6 +109,17 @@ struct Recording {
     // The highest traced total so far, for the timeline thread's plateau check (see
     // census_at_plateau).
     std::atomic<std::int64_t> peak_mirror{0};
+    // Live bytes of the domains other than Python's (NumPy's buffers, native malloc and maps),
+    // kept by their hooks only (never on the Python domain's path) and mirrored for the
+    // timeline thread: the timeline splits traced bytes by domain.
+    std::int64_t other_live[kDomains] = {};
+    std::atomic<std::int64_t> numpy_mirror{0};
+    std::atomic<std::int64_t> native_mirror{0};            // the C allocator's and anonymous maps'
+    void count_other(Domain domain, std::int64_t bytes) {  // under `lock`
+        other_live[static_cast<std::size_t>(domain)] += bytes;
+        numpy_mirror.store(other_live[1], std::memory_order_relaxed);
+        native_mirror.store(other_live[2] + other_live[3], std::memory_order_relaxed);
+    }
     std::vector<std::uint64_t> gc_freed;  // bytes per slot freed while the GC collected
     std::mutex timeline_mutex;            // guards timeline
     engine::Timeline timeline{1024};
@@ -262,6 +273,7 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     }
     rec.peak.on_alloc(site, static_cast<std::int64_t>(bytes));
     rec.current_mirror.store(rec.peak.current(), std::memory_order_relaxed);
+    if (domain != Domain::kPython) rec.count_other(domain, static_cast<std::int64_t>(bytes));
     if (rec.filter) rec.filter->add(address);
     const std::int64_t current = rec.peak.current();
     rec.lock.unlock();
@@ -288,9 +300,10 @@ void intern_current_stack(Recording& rec) {
 }
 
 // Forgets the block at `address`; returns false if it was not recorded. `by_gc`: the cyclic GC
-// is freeing it (charged to its site in gc_freed, under the same lock).
+// is freeing it (charged to its site in gc_freed, under the same lock). `other`: a hook of a
+// domain other than Python's frees it (counted in Recording::other_live).
 bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* block,
-                  bool by_gc = false) {
+                  bool by_gc = false, bool other = false) {
     if (rec.filter && !rec.filter->may_contain(address)) {
         return false;  // never sampled
     }
@@ -305,6 +318,10 @@ bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* blo
             rec.peak_seconds = std::chrono::duration<double>(Clock::now() - rec.started).count();
         }
         if (rec.filter) rec.filter->remove(address);
+        if (other) {
+            rec.count_other(rec.domain_of_slot[block->site],
+                            -static_cast<std::int64_t>(block->size));
+        }
         if (by_gc) {
             if (rec.gc_freed.size() <= block->site) rec.gc_freed.resize(block->site + 1, 0);
             rec.gc_freed[block->site] += block->size;
@@ -314,9 +331,12 @@ bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* blo
     return found;
 }
 
-// Puts back a record taken out by forget_block (a realloc that failed).
-void restore_block(Recording& rec, std::uintptr_t address, const engine::LiveBlock& block) {
+// Puts back a record taken out by forget_block (a realloc that failed); `other` as there.
+void restore_block(Recording& rec, std::uintptr_t address, const engine::LiveBlock& block,
+                   bool other = false) {
     rec.lock.lock();
+    if (other)
+        rec.count_other(rec.domain_of_slot[block.site], static_cast<std::int64_t>(block.size));
     if (rec.filter) {
         rec.samples.insert(address, block.size, block.site);
     } else {
@@ -508,7 +528,9 @@ void timeline_loop(TimelineThread* self, Recording* rec) {
         bool compacted = false;
         {
             std::lock_guard<std::mutex> hold(rec->timeline_mutex);
-            compacted = rec->timeline.add({seconds, traced, rss});
+            compacted = rec->timeline.add({seconds, traced, rss,
+                                           rec->numpy_mirror.load(std::memory_order_relaxed),
+                                           rec->native_mirror.load(std::memory_order_relaxed)});
         }
         if (compacted) interval *= 2;
         self->wake.wait_for(wait_lock, interval, [self] { return self->stop; });
@@ -847,7 +869,9 @@ void stop_tracking() {
     const std::int64_t current = rec.peak.current();
     rec.lock.unlock();
     std::lock_guard<std::mutex> hold(rec.timeline_mutex);
-    rec.timeline.add({now, current, read_rss_bytes()});
+    rec.timeline.add({now, current, read_rss_bytes(),
+                      rec.numpy_mirror.load(std::memory_order_relaxed),
+                      rec.native_mirror.load(std::memory_order_relaxed)});
 }
 
 RecordingScope::RecordingScope() noexcept {
@@ -876,11 +900,11 @@ void intern_stack_before_release() {
 
 bool forget_allocation(const void* ptr, engine::LiveBlock* block) {
     return ptr != nullptr &&
-           forget_block(*g_recording, reinterpret_cast<std::uintptr_t>(ptr), block);
+           forget_block(*g_recording, reinterpret_cast<std::uintptr_t>(ptr), block, false, true);
 }
 
 void restore_allocation(const void* ptr, const engine::LiveBlock& block) {
-    restore_block(*g_recording, reinterpret_cast<std::uintptr_t>(ptr), block);
+    restore_block(*g_recording, reinterpret_cast<std::uintptr_t>(ptr), block, true);
 }
 
 bool is_tracking() {

@@ -13,6 +13,9 @@ struct TimelinePoint {
     double seconds = 0;
     std::int64_t traced_bytes = 0;
     std::int64_t rss_bytes = 0;
+    // Of traced_bytes: NumPy's buffers, and native memory (the C allocator, anonymous maps).
+    std::int64_t numpy_bytes = 0;
+    std::int64_t native_bytes = 0;
 };
 
 class Timeline {

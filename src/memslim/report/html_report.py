@@ -5,8 +5,9 @@ memslim/1 report (``memslim run --html FILE``, ``memslim report CAPTURE --html F
   as the bytes its callees hold at the peak; click to zoom, a search box to highlight, each
   frame's bytes and share on hover; frames narrower than a pixel are not drawn. Colours tell
   the program's own code from libraries, the standard library and native memory;
-- the timeline of traced bytes and RSS, with the peak and each census marked (SVG drawn here,
-  not by script);
+- the timeline of traced bytes (by domain: Python objects, NumPy buffers, native memory, when
+  the run had the latter) and RSS, with the peak and each census marked (SVG drawn here, not
+  by script);
 - the program's top lines with the library lines under them, the census (by type, by type and
   site, the retainers as a tree nested by their paths), the findings with their fixes, child
   processes, and the run's facts.
@@ -121,6 +122,23 @@ def _timeline_svg(report: dict[str, Any], width: int = 900, height: int = 220) -
         return f"{x:.1f},{y:.1f}"
 
     traced = " ".join(xy(p["t"], p["traced_bytes"]) for p in points)
+    # The traced bytes by domain, when the run had NumPy buffers or native memory.
+    split = "numpy_bytes" in points[0]
+    domains = ""
+    if split:
+        parts = {
+            "python": [p["traced_bytes"] - p["numpy_bytes"] - p["native_bytes"] for p in points],
+            "numpy": [p["numpy_bytes"] for p in points],
+            "native": [p["native_bytes"] for p in points],
+        }
+        lines = {
+            name: " ".join(xy(p["t"], b) for p, b in zip(points, values, strict=True))
+            for name, values in parts.items()
+            if any(values)
+        }
+        domains = "".join(
+            f'<polyline points="{line}" class="domain {name}"/>' for name, line in lines.items()
+        )
     # Each census the report read, where it was taken; the one it shows is the last.
     census = report.get("census") or {}
     moments = (census.get("forked") or {}).get("moments") or []
@@ -139,7 +157,7 @@ def _timeline_svg(report: dict[str, Any], width: int = 900, height: int = 220) -
         f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}"'
         ' class="axis"/>'
         f'<polyline points="{rss}" class="rss"/>'
-        f'<polyline points="{traced}" class="traced"/>{marks}'
+        f'<polyline points="{traced}" class="traced"/>{domains}{marks}'
         f'<line x1="{px:.1f}" y1="{pad / 2}" x2="{px:.1f}" y2="{height - pad}" class="peak"/>'
         f'<text x="{px + (-4 if px > width * 0.6 else 4):.1f}" y="{pad / 2 + 10}" class="label"'
         f' text-anchor="{"end" if px > width * 0.6 else "start"}">peak'
@@ -151,6 +169,13 @@ def _timeline_svg(report: dict[str, Any], width: int = 900, height: int = 220) -
         "</svg>"
         '<p class="legend"><span class="key traced"></span> traced bytes'
         ' <span class="key rss"></span> RSS'
+        + (
+            ' (of the traced: <span class="key dpython"></span> Python objects'
+            ' <span class="key dnumpy"></span> NumPy buffers'
+            ' <span class="key dnative"></span> native memory)'
+            if split
+            else ""
+        )
         + (' <span class="key census"></span> a census' if moments else "")
         + "</p>"
     )
@@ -363,6 +388,10 @@ pre { background: #f5f5f7; padding: 8px 12px; overflow-x: auto; }
 svg .traced { fill: none; stroke: #e07a1f; stroke-width: 2; }
 svg .rss { fill: none; stroke: #5b8def; stroke-width: 1.5; stroke-dasharray: 4 3; }
 svg .census { fill: #fff; stroke: #7a3fb0; stroke-width: 2; }
+svg .domain { fill: none; stroke-width: 1.2; }
+svg .domain.python, .key.dpython { stroke: #e0b01f; background: #e0b01f; }
+svg .domain.numpy, .key.dnumpy { stroke: #2a9d8f; background: #2a9d8f; }
+svg .domain.native, .key.dnative { stroke: #888; background: #888; }
 details details { margin-left: 1.4em; }
 .key.census { background: #7a3fb0; border-radius: 50%; }
 svg .peak { stroke: #e63946; stroke-width: 1; } svg .axis { stroke: #999; }

@@ -16,6 +16,17 @@ from memslim.profile_data import Profile
 SCHEMA = "memslim/1"
 
 
+def _timeline(points: list[tuple[float, int, int, int, int]]) -> list[dict[str, Any]]:
+    """The timeline's points; with the NumPy and native parts of the traced bytes when the run
+    had any (a Python-only run's report stays as it was)."""
+    split = any(numpy or native for *_, numpy, native in points)
+    return [
+        {"t": round(t, 6), "traced_bytes": traced, "rss_bytes": rss}
+        | ({"numpy_bytes": numpy, "native_bytes": native} if split else {})
+        for t, traced, rss, numpy, native in points
+    ]
+
+
 def build_report(
     profile: Profile,
     *,
@@ -80,10 +91,7 @@ def build_report(
             {"frames": [f.as_json() for f in frames], "bytes_at_peak": total}
             for frames, total in profile.stacks(top_stacks)
         ],
-        "timeline": [
-            {"t": round(t, 6), "traced_bytes": traced, "rss_bytes": rss}
-            for t, traced, rss in profile.timeline
-        ],
+        "timeline": _timeline(profile.timeline),
     }
     heaviest = profile.heaviest_function()
     if heaviest is not None:  # the user function holding the most at the peak, line by line
