@@ -389,20 +389,10 @@ nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice) {
     return out;
 }
 
-// Whether `tp` is a class of memslim's own Python code (its __module__ is memslim or
-// memslim.*), read from the type's dict: no Python code runs.
+// Whether `tp` is a class of memslim's own Python code, read from the type's dict.
 bool is_memslim_type(PyTypeObject* tp) {
-    if (!PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE) || tp->tp_dict == nullptr) return false;
-    PyObject* module = PyDict_GetItemString(tp->tp_dict, "__module__");
-    if (module == nullptr || !PyUnicode_Check(module)) return false;
-    Py_ssize_t size = 0;
-    const char* text = PyUnicode_AsUTF8AndSize(module, &size);
-    if (text == nullptr) {
-        PyErr_Clear();
-        return false;
-    }
-    const std::string_view name(text, static_cast<std::size_t>(size));
-    return name == "memslim" || name.starts_with("memslim.");
+    return PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE) && tp->tp_dict != nullptr &&
+           memslim::cpython::is_memslim_module(PyDict_GetItemString(tp->tp_dict, "__module__"));
 }
 
 // Takes a snapshot and returns its census and top retainers (with their paths, labelled while

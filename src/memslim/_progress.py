@@ -37,14 +37,13 @@ class EndProgress:
         self._done = _thread.allocate_lock()
         self._stopped = _thread.allocate_lock()
 
-    def __enter__(self) -> EndProgress:
+    def start(self) -> None:
         if self.enabled:
             self._done.acquire()
             self._stopped.acquire()
             if self.after <= 0:
                 self._show()
             start_thread(self._loop)
-        return self
 
     def set(self, step: str) -> None:
         self.step = step
@@ -60,9 +59,6 @@ class EndProgress:
             with contextlib.suppress(OSError, ValueError):
                 self.stream.write("\r\033[K")
                 self.stream.flush()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _loop(self) -> None:
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from memslim._paths import PACKAGE_DIR
+from memslim._paths import PACKAGE_DIR, is_own_path
 
 OWN_PREFIX = PACKAGE_DIR  # frames in files under it are memslim's own
 
@@ -27,7 +27,7 @@ class FrameInfo:
 
     @property
     def is_memslim(self) -> bool:
-        return self.file.startswith(PACKAGE_DIR)
+        return is_own_path(self.file)
 
     def as_json(self) -> dict[str, Any]:
         return {"file": self.file, "line": self.line, "function": self.function}
@@ -275,24 +275,27 @@ class Profile:
             file, line, function = info.file, info.line, info.function
         return LineStats(file, line, function, at_peak, live, allocated, allocations, dict(native))
 
+    def _merged_lines(self, rows: list[tuple[Any, ...]]) -> list[LineStats]:
+        """``rows`` per source line, largest at peak first."""
+        by_line: dict[tuple[str, int], LineStats] = {}
+        for row in rows:
+            stats = self._line_stats(row)
+            merged = by_line.get((stats.file, stats.line))
+            if merged is None:
+                by_line[(stats.file, stats.line)] = stats
+            else:  # two functions on one line (a lambda, a comprehension)
+                merged.merge(stats)
+        return sorted(
+            by_line.values(), key=lambda s: (-s.bytes_at_peak, -s.allocated_bytes, s.file, s.line)
+        )
+
     def lines(self) -> list[LineStats]:
         """Bytes per source line (the innermost frame of each stack), largest at peak first."""
         if self._lines is None:
-            by_line: dict[tuple[str, int], LineStats] = {}
             rows = list(self.line_rows)
             if self.no_stack[4]:
                 rows.append(self.no_stack)
-            for row in rows:
-                stats = self._line_stats(row)
-                merged = by_line.get((stats.file, stats.line))
-                if merged is None:
-                    by_line[(stats.file, stats.line)] = stats
-                else:  # two functions on one line (a lambda, a comprehension)
-                    merged.merge(stats)
-            self._lines = sorted(
-                by_line.values(),
-                key=lambda s: (-s.bytes_at_peak, -s.allocated_bytes, s.file, s.line),
-            )
+            self._lines = self._merged_lines(rows)
         return list(self._lines)
 
     def program_lines(self) -> list[tuple[LineStats, list[tuple[FrameInfo, int]]]]:
@@ -300,26 +303,14 @@ class Profile:
         outside the standard library and installed packages — largest at peak first, each with
         the library lines under it that held the most at the peak (their frame, bytes). Empty
         when the aggregate has no such rows (a report from an older memslim)."""
-        by_line: dict[tuple[str, int], LineStats] = {}
-        frame_line: dict[int, tuple[str, int]] = {}
-        for row in self.program_rows:
-            stats = self._line_stats(row)
-            frame_line[row[0]] = (stats.file, stats.line)
-            merged = by_line.get((stats.file, stats.line))
-            if merged is None:
-                by_line[(stats.file, stats.line)] = stats
-            else:
-                merged.merge(stats)
         via: dict[tuple[str, int], list[tuple[FrameInfo, int]]] = {}
         for program, library, at_peak in self.folded_rows:
-            if program in frame_line and at_peak > 0:
-                via.setdefault(frame_line[program], []).append((self.frames[library], at_peak))
-        ordered = sorted(
-            by_line.values(), key=lambda s: (-s.bytes_at_peak, -s.allocated_bytes, s.file, s.line)
-        )
+            if at_peak > 0:
+                line = (self.frames[program].file, self.frames[program].line)
+                via.setdefault(line, []).append((self.frames[library], at_peak))
         return [
             (stats, sorted(via.get((stats.file, stats.line), []), key=lambda fv: -fv[1])[:3])
-            for stats in ordered
+            for stats in self._merged_lines(self.program_rows)
         ]
 
     def stacks(self, top: int = 50) -> list[tuple[tuple[FrameInfo, ...], int]]:

@@ -36,11 +36,11 @@ def line_of(marker: str) -> int:
     return next(n for n, text in enumerate(PROGRAM.splitlines(), 1) if marker in text)
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    tmp = tmp_path_factory.mktemp("html")
-    script = tmp / "points.py"
-    script.write_text(PROGRAM)
+def run_html(tmp: Path, name: str, program: str) -> tuple[Path, dict, str]:
+    """``memslim run --html --json`` of ``program`` (saved as ``name`` in ``tmp``): the page,
+    the JSON report and the program's output."""
+    script = tmp / name
+    script.write_text(program)
     html, report = tmp / "report.html", tmp / "report.json"
     ran = subprocess.run(
         [sys.executable, "-m", "memslim", "run", "--html", str(html), "--json", str(report),
@@ -48,8 +48,14 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
         capture_output=True, text=True, timeout=180, check=False, cwd=tmp,
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout == "200000\n"
-    return html, json.loads(report.read_text())
+    return html, json.loads(report.read_text()), ran.stdout
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    html, report, out = run_html(tmp_path_factory.mktemp("html"), "points.py", PROGRAM)
+    assert out == "200000\n"
+    return html, report
 
 
 class _Links(HTMLParser):
@@ -201,14 +207,7 @@ data = load()
 def test_the_lines_are_the_programs_with_library_lines_under_them(tmp_path: Path) -> None:
     """As in the terminal: the table's rows are the program's lines; the standard library's
     lines they called are listed under them, not above them (json's decoder held the bytes)."""
-    script = tmp_path / "loader.py"
-    script.write_text(LIBRARY_PROGRAM)
-    html = tmp_path / "report.html"
-    ran = subprocess.run(
-        [sys.executable, "-m", "memslim", "run", "--html", str(html), str(script)],
-        capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path,
-    )  # fmt: skip
-    assert ran.returncode == 0, ran.stderr
+    html, _, _ = run_html(tmp_path, "loader.py", LIBRARY_PROGRAM)
     table = html.read_text().split('<section id="lines">', 1)[1].split("</section>", 1)[0]
     line = next(n for n, text in enumerate(LIBRARY_PROGRAM.splitlines(), 1) if "program's" in text)
     rows = re.findall(r"<tr>(.*?)</tr>", table)[1:]  # the header left out
@@ -229,17 +228,9 @@ holder = build()
 
 
 def test_censuses_on_the_timeline_and_retainers_as_a_tree(tmp_path: Path) -> None:
-    script = tmp_path / "holder.py"
-    script.write_text(HOLDER_PROGRAM)
-    html, report = tmp_path / "report.html", tmp_path / "report.json"
-    ran = subprocess.run(
-        [sys.executable, "-m", "memslim", "run", "--html", str(html), "--json", str(report),
-         str(script)],
-        capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path,
-    )  # fmt: skip
-    assert ran.returncode == 0, ran.stderr
+    html, report, _ = run_html(tmp_path, "holder.py", HOLDER_PROGRAM)
     text = html.read_text()
-    moments = json.loads(report.read_text())["census"]["forked"]["moments"]
+    moments = report["census"]["forked"]["moments"]
     assert moments and text.count('class="census"') == len(moments)
     # The holder's lists are nested in the entry their path goes through (the holder, or what
     # holds it), not listed beside it.

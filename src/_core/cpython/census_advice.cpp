@@ -214,11 +214,7 @@ std::uint64_t largest_garbage_group(const HeapSnapshot& snapshot) {
 // million there, and only shifts an estimate.)
 void StringCensus::object(PyObject* o, SiteId site, std::uint64_t size) {
     if (Py_TYPE(o) != &PyUnicode_Type || PyUnicode_CHECK_INTERNED(o)) return;
-    if (last_ == nullptr || last_site_ != site) {
-        last_ = &by_site_[site];
-        last_site_ = site;
-    }
-    StringFacts& row = *last_;
+    StringFacts& row = row_of_(site);
     row.strings += 1;
     row.bytes += size;
     const std::uint64_t h = content_hash(o) | 1;  // never 0, the empty slot
@@ -301,24 +297,21 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
             out.arrays.push_back(node);
         }
         if (snapshot.idom(node) == kNoNode) {
-            out.garbage_bytes += snapshot.size(node);
-            out.garbage_objects += 1;
-            GarbageFacts& row = garbage_row({tp, site});
-            row.type = tp;
-            row.site = site;
-            row.count += 1;
-            row.bytes += snapshot.size(node);
+            const auto add_garbage = [&](PyTypeObject* type, SiteId at, std::uint64_t bytes) {
+                out.garbage_bytes += bytes;
+                out.garbage_objects += 1;
+                GarbageFacts& row = garbage_row({type, at});
+                row.type = type;
+                row.site = at;
+                row.count += 1;
+                row.bytes += bytes;
+            };
+            add_garbage(tp, site, snapshot.size(node));
             // The leaves folded into a garbage node are garbage too (they are its alone).
             snapshot.for_each_folded(node, [&](PyObject* leaf, std::uint64_t size) {
-                out.garbage_bytes += size;
-                out.garbage_objects += 1;
                 SiteId leaf_site = kUnknownSite;
                 if (!site_of_object(leaf, &leaf_site)) leaf_site = kUnknownSite;
-                GarbageFacts& leaf_row = garbage_row({Py_TYPE(leaf), leaf_site});
-                leaf_row.type = Py_TYPE(leaf);
-                leaf_row.site = leaf_site;
-                leaf_row.count += 1;
-                leaf_row.bytes += size;
+                add_garbage(Py_TYPE(leaf), leaf_site, size);
             });
             if (is_class_instance(tp) && edges.size() < 256) {
                 for (const NodeId next : snapshot.graph().successors(node)) {

@@ -19,6 +19,7 @@
 
 #include "cpython/heap_snapshot.h"
 #include "engine/frame_tree.h"
+#include "engine/tally.h"
 
 namespace memslim::cpython {
 
@@ -114,6 +115,9 @@ struct CensusAdvice {
 // (HeapSnapshot::take): it sees every str, those folded into their referrer included.
 class StringCensus final : public ObjectVisitor {
   public:
+    StringCensus() = default;
+    StringCensus(const StringCensus&) = delete;  // row_of_ refers to by_site_
+    StringCensus& operator=(const StringCensus&) = delete;
     void object(PyObject* o, engine::SiteId site, std::uint64_t size) override;
 
   private:
@@ -122,8 +126,8 @@ class StringCensus final : public ObjectVisitor {
     bool insert(std::uint64_t hash);  // whether the hash was new
 
     std::map<engine::SiteId, StringFacts> by_site_;
-    StringFacts* last_ = nullptr;  // the last site's row (strings come in runs of one site)
-    engine::SiteId last_site_ = kUnknownSite;
+    // The last site's row remembered: strings come in runs of one site.
+    engine::LastRow<std::map<engine::SiteId, StringFacts>> row_of_{by_site_};
     std::vector<std::uint64_t> seen_;  // hashes (0: an empty slot)
     std::size_t count_ = 0;
 };

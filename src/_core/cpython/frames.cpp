@@ -92,21 +92,12 @@ InterpreterFrame* top_frame(PyThreadState* tstate) {
 }
 #endif
 
-// Frames of memslim's own Python code (module memslim or memslim.*): their locals are the
-// tool's, not the program's. (Told by the frame's module, as a frame's locals are read; the
-// stack index and the report tell memslim's files by memslim._paths.PACKAGE_DIR.)
+// Frames of memslim's own Python code: their locals are the tool's, not the program's. (Told
+// by the frame's module, as a frame's locals are read; the stack index and the report tell
+// memslim's files by memslim._paths.PACKAGE_DIR.)
 bool is_memslim_frame(const InterpreterFrame* f) {
     if (f->f_globals == nullptr || !PyDict_CheckExact(f->f_globals)) return false;
-    PyObject* name = PyDict_GetItemString(f->f_globals, "__name__");
-    if (name == nullptr || !PyUnicode_Check(name)) return false;
-    Py_ssize_t size = 0;
-    const char* text = PyUnicode_AsUTF8AndSize(name, &size);
-    if (text == nullptr) {
-        PyErr_Clear();
-        return false;
-    }
-    const std::string_view module(text, static_cast<std::size_t>(size));
-    return module == "memslim" || module.starts_with("memslim.");
+    return is_memslim_module(PyDict_GetItemString(f->f_globals, "__name__"));
 }
 
 }  // namespace
@@ -241,6 +232,18 @@ int line_of(PyCodeObject* code, std::uint32_t instruction) {
     if (offset >= code_bytes) return code->co_firstlineno;
     int line = PyCode_Addr2Line(code, offset);
     return line < 0 ? code->co_firstlineno : line;
+}
+
+bool is_memslim_module(PyObject* name) {
+    if (name == nullptr || !PyUnicode_Check(name)) return false;
+    Py_ssize_t size = 0;
+    const char* text = PyUnicode_AsUTF8AndSize(name, &size);
+    if (text == nullptr) {
+        PyErr_Clear();
+        return false;
+    }
+    const std::string_view module(text, static_cast<std::size_t>(size));
+    return module == "memslim" || module.starts_with("memslim.");
 }
 
 }  // namespace memslim::cpython

@@ -47,4 +47,9 @@ void visit_frame_locals(int (*visit)(PyObject*, void*), void* arg);
 // line when the index is out of range.
 int line_of(PyCodeObject* code, std::uint32_t instruction);
 
+// Whether `name` (a module's __name__, borrowed; may be nullptr) is memslim or memslim.*: the
+// test for memslim's own frames (their globals) and objects (their type's __module__). Runs no
+// Python code.
+bool is_memslim_module(PyObject* name);
+
 }  // namespace memslim::cpython

@@ -66,26 +66,29 @@ struct Walk {
         ObjectVisitor* visitor;
         std::vector<std::pair<std::uint64_t, std::uint64_t>>* by_type;
         std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>>* by_site;
-        std::uint64_t objects = 0;
         std::uint64_t here = 0;  // bytes folded into the node being visited
     };
     Fold* fold = nullptr;
 };
 
-// A leaf that may be folded into the one object that refers to it: no references of its own,
-// exactly one reference, and not a running frame's local (a frame object, when one exists,
-// would report it too). Its size is the last test (kFoldBelow).
-bool foldable_leaf(PyObject* o, std::span<const std::uintptr_t> frame_leaves) {
-    return Py_REFCNT(o) == 1 && !PyObject_IS_GC(o) &&
-           !std::binary_search(frame_leaves.begin(), frame_leaves.end(),
-                               reinterpret_cast<std::uintptr_t>(o));
+// Whether `o`, a referent of a node (neither static nor immortal), is folded into it: no
+// references of its own, exactly one reference, not a running frame's local (a frame object,
+// when one exists, would report it too), and under kFoldBelow bytes (its size, in `size`).
+bool folds(PyObject* o, std::span<const std::uintptr_t> frame_leaves, ObjectSizer& sizer,
+           std::uint64_t* size) {
+    if (Py_REFCNT(o) != 1 || PyObject_IS_GC(o) ||
+        std::binary_search(frame_leaves.begin(), frame_leaves.end(),
+                           reinterpret_cast<std::uintptr_t>(o))) {
+        return false;
+    }
+    *size = sizer.size(o);
+    return *size < HeapSnapshot::kFoldBelow;
 }
 
 // Folds `o` into the node being visited if it is a leaf to fold (see HeapSnapshot::take).
 bool fold_leaf(Walk::Fold& fold, PyObject* o) {
-    if (!foldable_leaf(o, fold.frame_leaves)) return false;
-    const std::uint64_t size = fold.sizer->size(o);
-    if (size >= HeapSnapshot::kFoldBelow) return false;
+    std::uint64_t size = 0;
+    if (!folds(o, fold.frame_leaves, *fold.sizer, &size)) return false;
     const std::uint32_t type = fold.type_ids->id(Py_TYPE(o));
     if (type >= fold.by_type->size()) fold.by_type->resize(type + 1);
     auto& by_type = (*fold.by_type)[type];
@@ -101,7 +104,6 @@ bool fold_leaf(Walk::Fold& fold, PyObject* o) {
         }
     }
     if (fold.visitor != nullptr) fold.visitor->object(o, site, size);
-    fold.objects += 1;
     fold.here += size;
     return true;
 }
@@ -261,7 +263,6 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
         begin.push_back(static_cast<std::uint32_t>(targets.size()));
     }
     const std::size_t n = addresses_.size();
-    folded_objects_ = fold.objects;
     index_.release();  // rebuilt on demand by node_of(): not needed from here on
     peak_memory_bytes_ = memory_now() + incoming.size() * 4;
 
@@ -308,14 +309,20 @@ void HeapSnapshot::for_each_folded(
         reinterpret_cast<PyObject*>(addresses_[node]),
         [](PyObject* child, void* arg) {
             const auto& st = *static_cast<State*>(arg);
-            if (is_static_or_immortal(child) || !foldable_leaf(child, st.self->frame_leaves_)) {
-                return 0;
+            std::uint64_t size = 0;
+            if (!is_static_or_immortal(child) &&
+                folds(child, st.self->frame_leaves_, *st.self->sizer_, &size)) {
+                (*st.visit)(child, size);
             }
-            const std::uint64_t size = st.self->sizer_->size(child);
-            if (size < kFoldBelow) (*st.visit)(child, size);
             return 0;
         },
         &state);
+}
+
+std::uint64_t HeapSnapshot::folded_objects() const {
+    std::uint64_t objects = 0;
+    for (const auto& [count, bytes] : folded_types_) objects += count;
+    return objects;
 }
 
 std::vector<FoldedRow> HeapSnapshot::folded_by_type() const {

@@ -67,7 +67,7 @@ class HeapSnapshot {
 
     // Nodes, the virtual root left out (folded leaves are not nodes).
     [[nodiscard]] std::size_t objects() const { return addresses_.size() - 1; }
-    [[nodiscard]] std::uint64_t folded_objects() const { return folded_objects_; }
+    [[nodiscard]] std::uint64_t folded_objects() const;
     // The true size of any object (as a node's size is measured).
     [[nodiscard]] std::uint64_t true_size(PyObject* o) const { return sizer_->size(o); }
     // Bytes of the leaves folded into `node` (0 without folding).
@@ -112,7 +112,6 @@ class HeapSnapshot {
     std::unordered_map<engine::NodeId, std::uint64_t> big_sizes_;
     bool fold_leaves_ = false;
     std::vector<std::uint64_t> folded_;  // per node, with fold_leaves
-    std::uint64_t folded_objects_ = 0;
     // Folded leaves by type id (index into type_table_) and by (type id << 32 | site).
     std::vector<std::pair<std::uint64_t, std::uint64_t>> folded_types_;
     std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> folded_sites_;

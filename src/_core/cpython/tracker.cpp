@@ -109,16 +109,20 @@ struct Recording {
     // The highest traced total so far, for the timeline thread's plateau check (see
     // census_at_plateau).
     std::atomic<std::int64_t> peak_mirror{0};
-    // Live bytes of the domains other than Python's (NumPy's buffers, native malloc and maps),
-    // kept by their hooks only (never on the Python domain's path) and mirrored for the
-    // timeline thread: the timeline splits traced bytes by domain.
-    std::int64_t other_live[kDomains] = {};
-    std::atomic<std::int64_t> numpy_mirror{0};
-    std::atomic<std::int64_t> native_mirror{0};            // the C allocator's and anonymous maps'
-    void count_other(Domain domain, std::int64_t bytes) {  // under `lock`
-        other_live[static_cast<std::size_t>(domain)] += bytes;
-        numpy_mirror.store(other_live[1], std::memory_order_relaxed);
-        native_mirror.store(other_live[2] + other_live[3], std::memory_order_relaxed);
+    // Live bytes of NumPy's buffers, and of native memory (the C allocator's and anonymous
+    // maps'), kept by those domains' hooks only (never on the Python domain's path) and read
+    // by the timeline thread: the timeline splits traced bytes by domain.
+    std::atomic<std::int64_t> numpy_live{0};
+    std::atomic<std::int64_t> native_live{0};
+    void count_other(Domain domain, std::int64_t bytes) {
+        (domain == Domain::kNumpy ? numpy_live : native_live)
+            .fetch_add(bytes, std::memory_order_relaxed);
+    }
+    // A point of the timeline, with the other domains' parts of `traced`.
+    engine::TimelinePoint timeline_point(double seconds, std::int64_t traced,
+                                         std::int64_t rss) const {
+        return {seconds, traced, rss, numpy_live.load(std::memory_order_relaxed),
+                native_live.load(std::memory_order_relaxed)};
     }
     std::vector<std::uint64_t> gc_freed;  // bytes per slot freed while the GC collected
     std::mutex timeline_mutex;            // guards timeline
@@ -301,7 +305,7 @@ void intern_current_stack(Recording& rec) {
 
 // Forgets the block at `address`; returns false if it was not recorded. `by_gc`: the cyclic GC
 // is freeing it (charged to its site in gc_freed, under the same lock). `other`: a hook of a
-// domain other than Python's frees it (counted in Recording::other_live).
+// domain other than Python's frees it (Recording::count_other).
 bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* block,
                   bool by_gc = false, bool other = false) {
     if (rec.filter && !rec.filter->may_contain(address)) {
@@ -335,8 +339,9 @@ bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* blo
 void restore_block(Recording& rec, std::uintptr_t address, const engine::LiveBlock& block,
                    bool other = false) {
     rec.lock.lock();
-    if (other)
+    if (other) {
         rec.count_other(rec.domain_of_slot[block.site], static_cast<std::int64_t>(block.size));
+    }
     if (rec.filter) {
         rec.samples.insert(address, block.size, block.site);
     } else {
@@ -528,9 +533,7 @@ void timeline_loop(TimelineThread* self, Recording* rec) {
         bool compacted = false;
         {
             std::lock_guard<std::mutex> hold(rec->timeline_mutex);
-            compacted = rec->timeline.add({seconds, traced, rss,
-                                           rec->numpy_mirror.load(std::memory_order_relaxed),
-                                           rec->native_mirror.load(std::memory_order_relaxed)});
+            compacted = rec->timeline.add(rec->timeline_point(seconds, traced, rss));
         }
         if (compacted) interval *= 2;
         self->wake.wait_for(wait_lock, interval, [self] { return self->stop; });
@@ -869,9 +872,7 @@ void stop_tracking() {
     const std::int64_t current = rec.peak.current();
     rec.lock.unlock();
     std::lock_guard<std::mutex> hold(rec.timeline_mutex);
-    rec.timeline.add({now, current, read_rss_bytes(),
-                      rec.numpy_mirror.load(std::memory_order_relaxed),
-                      rec.native_mirror.load(std::memory_order_relaxed)});
+    rec.timeline.add(rec.timeline_point(now, current, read_rss_bytes()));
 }
 
 RecordingScope::RecordingScope() noexcept {

@@ -504,7 +504,7 @@ def _finish_run(
     # Not in a `subprocess` child: its parent's terminal is the user's.
     progress = EndProgress(_stream(), show=not args.child_into)
     progress.set("reading the tracker's tables")
-    progress.__enter__()
+    progress.start()
     try:
         # The tracker's report first, while the newest census child walks on the other core:
         # on scikit-learn's bench job, 0.4 s of each, one after the other until now.
@@ -579,7 +579,6 @@ def _report(
     process: dict[str, Any] | None = None,
     children_dir: str | None = None,
 ) -> int:
-
     # Imported after the run: the program shares its process with as few memslim objects as
     # possible (rich above all).
     from memslim.advice import Run, advise

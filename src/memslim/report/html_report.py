@@ -142,13 +142,13 @@ def _timeline_svg(report: dict[str, Any], width: int = 900, height: int = 220) -
     # Each census the report read, where it was taken; the one it shows is the last.
     census = report.get("census") or {}
     moments = (census.get("forked") or {}).get("moments") or []
-    marks = "".join(
-        f'<circle cx="{xy(m["t"], m["traced_bytes"]).split(",")[0]}"'
-        f' cy="{xy(m["t"], m["traced_bytes"]).split(",")[1]}" r="4" class="census">'
-        f"<title>census at {m['t']:.2f} s, {_e(format_bytes(m['traced_bytes']))} traced"
-        "</title></circle>"
-        for m in moments
-    )
+    marks = ""
+    for m in moments:
+        x, y = xy(m["t"], m["traced_bytes"]).split(",")
+        marks += (
+            f'<circle cx="{x}" cy="{y}" r="4" class="census"><title>census at {m["t"]:.2f} s,'
+            f" {_e(format_bytes(m['traced_bytes']))} traced</title></circle>"
+        )
     rss = " ".join(xy(p["t"], p["rss_bytes"]) for p in points if p.get("rss_bytes"))
     px = pad + (width - 2 * pad) * float(peak["at_s"]) / end_t
     return (
