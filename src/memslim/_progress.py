@@ -19,8 +19,17 @@ from typing import TextIO
 
 from memslim._threads import start_thread
 
-# For tests: seconds before the line shows (the default is 2).
-_AFTER = float(os.environ.get("MEMSLIM_PROGRESS_AFTER", "2"))
+
+def _after() -> float:
+    """Seconds before the line shows: 2, or MEMSLIM_PROGRESS_AFTER (for tests; a value that is
+    not a number is ignored: the run's report must not fail on it)."""
+    try:
+        return float(os.environ.get("MEMSLIM_PROGRESS_AFTER", "2"))
+    except ValueError:
+        return 2.0
+
+
+_AFTER = _after()
 
 
 class EndProgress:

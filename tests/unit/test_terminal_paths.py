@@ -128,3 +128,14 @@ def test_the_end_of_a_run_shows_its_steps_on_a_terminal_only(tmp_path: Path) -> 
     assert shown.index("memslim: reading") < shown.index("Top lines of the program")
     assert piped.returncode == 0 and "Top lines of the program" in piped.stderr
     assert "memslim: reading" not in piped.stderr
+
+
+def test_a_bad_progress_setting_never_costs_the_report(tmp_path: Path) -> None:
+    script = tmp_path / "job.py"
+    script.write_text("kept = [str(i) for i in range(10_000)]\n")
+    ran = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", str(script)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**os.environ, "MEMSLIM_PROGRESS_AFTER": "soon"},
+    )  # fmt: skip
+    assert ran.returncode == 0 and "Top lines of the program" in ran.stderr, ran.stderr
