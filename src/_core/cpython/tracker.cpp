@@ -285,7 +285,7 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
         rec.peak_mirror.store(current, std::memory_order_relaxed);
     }
     if (gil && current > g_next_census.load(std::memory_order_relaxed) &&
-        !g_census_pending.exchange(true)) {
+        !g_census_pending.load(std::memory_order_relaxed) && !g_census_pending.exchange(true)) {
         if (Py_AddPendingCall(run_census, nullptr) != 0) g_census_pending.store(false);
     }
 }
@@ -610,11 +610,15 @@ bool worth_an_extra_census(std::int64_t bytes) {
 // census sees what is live now: it is worth taking only if that is near the peak and above the
 // last census (a peak reached inside one C call and left before a safe point cannot be seen,
 // and comparing the peak with the last census instead took a census at every tick).
+//
+// It asks through the next allocation of a thread holding the GIL (record_block), not with
+// Py_AddPendingCall from here: on 3.11 that sets the eval breaker only for a thread that may
+// run pending calls, judged by the *calling* thread, so the main thread ran the call only the
+// next time it took the GIL, never in a loop that does not release it; every later census
+// waited behind it (a list built in one comprehension got no census after its first plateau).
 void census_at_plateau(std::int64_t peak, std::int64_t current) {
     if (current * 100 < peak * 97 || !worth_an_extra_census(current)) return;
-    if (!g_census_pending.exchange(true)) {
-        if (Py_AddPendingCall(run_census, nullptr) != 0) g_census_pending.store(false);
-    }
+    g_next_census.store(0, std::memory_order_relaxed);
 }
 
 // The next census at a margin: `traced` plus the margin, and at least kCensusMinStep more.
@@ -740,6 +744,11 @@ int census_now(bool can_raise) {
         schedule_next_census(traced);
         g_census_pending.store(false);
         return status;
+    }
+    // Not taken here: a census asked for at a plateau (census_at_plateau) leaves the margin's
+    // next point as it was, or every allocation would ask again.
+    if (g_census_callback != nullptr && g_next_census.load() == 0) {
+        schedule_next_census(g_last_census_bytes.load());
     }
     g_census_pending.store(false);
     return 0;
