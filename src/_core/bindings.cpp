@@ -750,8 +750,9 @@ NB_MODULE(_core, m) {
           "The bytes a site held at the peak.");
     m.def("site_stack", &site_stack, "site"_a,
           "The frames (file, function, line) of a site, innermost first.");
-    m.def("census_before_collection", &memslim::cpython::census_before_collection,
-          "A full GC collection starts: census now if at the peak (see set_census).");
+    m.def("census_before_collection", &memslim::cpython::census_before_collection, "generation"_a,
+          "A GC collection starts: census now if one is due, or at the peak before a full one "
+          "(see cpython/tracker.h).");
     m.def("untrack_this_thread", &memslim::cpython::untrack_this_thread,
           "Nothing the calling thread allocates from now on is recorded (memslim's own threads).");
     m.def("set_gc_collecting", &memslim::cpython::set_gc_collecting, "collecting"_a,

@@ -18,9 +18,10 @@ DEFAULT_SAMPLE_INTERVAL = 256 * 1024
 
 
 def _on_gc(phase: str, info: dict[str, int]) -> None:
-    if phase == "start" and info.get("generation") == 2:
-        # The garbage this collection frees may be part of the peak: census it first.
-        _core.census_before_collection()
+    if phase == "start":
+        # A safe point in any thread: a census due while the main thread waits runs here, and
+        # the garbage a full collection frees may be part of the peak: census it first.
+        _core.census_before_collection(info.get("generation", 0))
     _core.set_gc_collecting(phase == "start")
 
 

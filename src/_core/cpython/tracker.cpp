@@ -698,11 +698,21 @@ int after_failed_census(bool can_raise) {
 
 int census_now(bool can_raise);
 
+// A census callback runs (with the GIL; it may release it, and another thread's collection or
+// the main thread's pending call must not start a second one meanwhile).
+bool g_census_running = false;
+
 int run_census(void*) {
+    // Due when asked for, but another thread may have taken it since (census_before_collection).
+    if (g_recording && g_recording->current_mirror.load() <= g_next_census.load()) {
+        g_census_pending.store(false);
+        return 0;
+    }
     return census_now(true);
 }
 
 int census_now(bool can_raise) {
+    if (g_census_running) return 0;  // the one running ends by resetting the pending flag
     // A census scheduled at a plateau may run after the program started freeing: one below the
     // last census would replace a census nearer the peak. Skip it.
     const bool below_last =
@@ -719,6 +729,7 @@ int census_now(bool can_raise) {
     }
     if (g_active.load() && g_census_callback != nullptr && !t_in_hook && !t_untracked_thread &&
         !below_last) {
+        g_census_running = true;
         const auto began = Clock::now();
         const int gc_was_enabled = PyGC_Disable();
         PyObject* result = nullptr;
@@ -733,6 +744,7 @@ int census_now(bool can_raise) {
             Py_DECREF(result);
         }
         if (gc_was_enabled) PyGC_Enable();
+        g_census_running = false;
         const auto ended = Clock::now();
         g_census_seconds += std::chrono::duration<double>(ended - began).count();
         const double elapsed = std::chrono::duration<double>(ended - g_recording->started).count();
@@ -927,6 +939,10 @@ bool sites_known() {
 
 long census_fork() {
     const pid_t parent = getpid();
+    // The parent-death signal comes when the *thread* that forked ends: a census taken in a
+    // worker thread's collection (census_before_collection) would die with that thread, most
+    // often at once. There the walk, which ends by itself, goes without it.
+    const bool main_thread = gettid() == parent;
 #if PY_VERSION_HEX >= 0x030D0000
     // 3.13's PyOS_AfterFork_Child releases the import lock that PyOS_BeforeFork took (it is a
     // fatal error otherwise). This runs the Python-level fork hooks registered with
@@ -945,7 +961,7 @@ long census_fork() {
     // Signals meant for the program (a terminal's Ctrl-C reaches the whole process group) end
     // the child at once instead of running the program's handlers here.
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) std::signal(sig, SIG_DFL);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (main_thread) prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(1);  // the parent died before prctl
     // The child takes only CPU time that nothing else wants: the program (and its threads)
     // always runs first. On two cores, two walking children at normal priority took a third of
@@ -1128,8 +1144,8 @@ bool site_of_object(PyObject* o, engine::SiteId* site) {
     return false;
 }
 
-void census_before_collection() {
-    if (!g_recording || !g_active.load() || g_census_pending.load()) return;
+void census_before_collection(int generation) {
+    if (!g_recording || !g_active.load() || g_census_running) return;
     Recording& rec = *g_recording;
     std::int64_t current = 0, peak = 0;
     {
@@ -1137,7 +1153,10 @@ void census_before_collection() {
         current = rec.peak.current();
         peak = rec.peak.peak();
     }
-    if (current * 100 < peak * 97 || !worth_an_extra_census(current)) return;
+    const bool due = current > g_next_census.load();
+    const bool at_peak = generation == 2 && !g_census_pending.load() &&
+                         current * 100 >= peak * 97 && worth_an_extra_census(current);
+    if (!due && !at_peak) return;
     g_census_pending.store(true);
     census_now(false);  // inside the collector's callback: nothing may be raised from here
 }

@@ -232,10 +232,13 @@ bool hooked_allocator_original(PyMemAllocatorDomain domain, PyMemAllocatorEx* or
 // blocks are known). Needs the GIL.
 bool site_of_block(std::uintptr_t address, engine::SiteId* site);
 
-// Called as a full collection of the cyclic GC starts: if traced bytes are at (within 3% of)
-// their peak and well above the last census, runs a census now, before the collector frees the
-// garbage that makes up part of this peak. Needs the GIL.
-void census_before_collection();
+// Called as a collection of the cyclic GC of `generation` starts, in whichever thread
+// allocates: a safe point. Runs a census now if one is due (at a margin or a plateau) and has
+// not run: its pending call runs only in the main thread, which may wait (in join(), say) while
+// other threads grow the heap. And as a full collection starts, if traced bytes are at (within
+// 3% of) their peak and well above the last census: before the collector frees the garbage that
+// makes up part of this peak. Needs the GIL.
+void census_before_collection(int generation);
 
 // Tells the tracker that the cyclic GC starts (true) or stops (false) collecting: blocks freed
 // meanwhile are charged to their sites as freed by the GC (gc.callbacks calls this).
