@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <map>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include <chrono>
@@ -110,8 +112,16 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
     // With top_lines, only the lines holding the most at the peak, and only the frames that
     // what is returned refers to (renumbered): a checkpoint (capture.py) of an import-heavy
     // program then makes a few hundred Python objects instead of 100,000 frames and lines.
+    // A printed frame's (file, line): rows of two functions on one line (a comprehension and
+    // its caller) are one line of the report, so a kept row keeps the others of its line.
+    const auto file_line = [&index](std::uint32_t frame) {
+        const std::string& function = index.functions[index.frame_function[frame]];
+        return std::string(function.data(), function.find('\0')) + ':' +
+               std::to_string(index.frames[frame].line);
+    };
     const auto keep_top =
-        [top_lines](std::vector<std::pair<std::uint32_t, memslim::cpython::Totals>>& rows) {
+        [top_lines,
+         &file_line](std::vector<std::pair<std::uint32_t, memslim::cpython::Totals>>& rows) {
             if (top_lines == 0 || rows.size() <= top_lines) return;
             std::partial_sort(rows.begin(), rows.begin() + top_lines, rows.end(),
                               [](const auto& a, const auto& b) {
@@ -119,7 +129,12 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
                                              ? a.second.bytes_at_peak > b.second.bytes_at_peak
                                              : a.second.allocated_bytes > b.second.allocated_bytes;
                               });
-            rows.resize(top_lines);
+            std::unordered_set<std::string> kept;
+            for (std::size_t i = 0; i < top_lines; ++i) kept.insert(file_line(rows[i].first));
+            const auto end = std::stable_partition(
+                rows.begin() + top_lines, rows.end(),
+                [&](const auto& row) { return kept.contains(file_line(row.first)); });
+            rows.erase(end, rows.end());
         };
     keep_top(report.lines);
     // The program's lines, as many as the lines; under each, its top library lines (folded).
@@ -195,6 +210,17 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
         for (std::uint32_t f : kept) add_frame(f);
     }
     out["frames"] = frames;
+    if (top_lines != 0) {
+        // The frames above are those of the top lines only: the functions that ran, apart.
+        nb::list functions;
+        for (const std::string& key : index.functions) {
+            const std::size_t split = key.find('\0');
+            functions.append(
+                nb::make_tuple(nb::str(key.data(), split),
+                               nb::str(key.data() + split + 1, key.size() - split - 1)));
+        }
+        out["functions"] = functions;
+    }
     out["gc_freed_bytes"] = report.gc_freed_bytes;
     out["sites"] = report.sites;
     nb::dict peak_by_domain;

@@ -147,6 +147,9 @@ class Profile:
     end_by_domain: dict[str, int] = field(default_factory=dict)
     site_count: int = 0
     bookkeeping: dict[str, int] = field(default_factory=dict)
+    # (file, qualified name) of every function that ran in a recorded stack, when the frames
+    # above are only those of the top lines (``tracking_result(top_lines=...)``).
+    functions: list[tuple[str, str]] | None = None
     _lines: list[LineStats] | None = field(default=None, init=False, repr=False, compare=False)
     _sites: list[Site] | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -175,6 +178,7 @@ class Profile:
             end_by_domain=dict(raw["end_by_domain"]),
             site_count=raw["sites"],
             bookkeeping=dict(raw["bookkeeping"]),
+            functions=raw.get("functions"),
         )
 
     @classmethod
@@ -243,6 +247,12 @@ class Profile:
             site_count=own.get("sites", 0),
             bookkeeping=dict(own.get("bookkeeping", {})),
         )
+
+    def functions_ran(self) -> set[tuple[str, str]]:
+        """(file, qualified name) of every function seen in a recorded stack."""
+        if self.functions is not None:
+            return set(self.functions)
+        return {(frame.file, frame.function) for frame in self.frames}
 
     @property
     def sites(self) -> list[Site]:

@@ -60,9 +60,8 @@ def _bound_to_list(scope: ast.AST, name: str) -> bool:
 
 
 def find(run: Run) -> Iterator[Finding]:
-    ran: set[tuple[str, str]] = set()  # (file, function name) of frames that ran
-    for frame in run.profile.frames:  # every distinct frame of every stack, once
-        ran.add((frame.file, frame.function.rsplit(".", 1)[-1]))
+    # (file, function name) of every function that ran in a recorded stack
+    ran = {(file, qualname.rsplit(".", 1)[-1]) for file, qualname in run.profile.functions_ran()}
     files = sorted(file for file in {file for file, _ in ran} if is_user_file(file))
     extra = measure.empty_deque_over_list()
     for file in files:
