@@ -776,6 +776,19 @@ NB_MODULE(_core, m) {
           "The bytes a site held at the peak.");
     m.def("site_stack", &site_stack, "site"_a,
           "The frames (file, function, line) of a site, innermost first.");
+    m.def(
+        "gc_object_ids_in_place",
+        [] {
+            std::vector<PyObject*> objects;
+            const int gc_was_enabled = PyGC_Disable();
+            const bool found = memslim::cpython::gc_objects_in_place(&objects);
+            nb::list ids;
+            for (PyObject* o : objects) ids.append(reinterpret_cast<std::uintptr_t>(o));
+            if (gc_was_enabled) PyGC_Enable();
+            return found ? nb::object(ids) : nb::none();
+        },
+        "The ids of the objects the GC tracks, read from its lists in place (None where they "
+        "cannot be): what a census child walks.");
     m.def("census_before_collection", &memslim::cpython::census_before_collection, "generation"_a,
           "A GC collection starts: census now if one is due, or at the peak before a full one "
           "(see cpython/tracker.h).");

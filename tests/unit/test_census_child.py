@@ -4,6 +4,7 @@ the machine has available."""
 
 from __future__ import annotations
 
+import gc
 import os
 
 import pytest
@@ -90,3 +91,15 @@ def test_the_child_waited_for_leaves_idle_priority() -> None:
     finally:
         os.write(write_end, b"x")
         os.waitpid(pid, 0)
+
+
+def test_the_gc_lists_read_in_place_are_what_gc_get_objects_lists() -> None:
+    keep = [[i] for i in range(5000)]  # containers in every generation, young ones too
+    gc.collect()
+    more = [{"n": i} for i in range(500)]
+    ids = _core.gc_object_ids_in_place()
+    listed = gc.get_objects()
+    assert ids is not None
+    # The same objects in the same order, but the list of ids itself (made after the walk).
+    assert ids == [id(o) for o in listed if o is not ids]
+    assert len(ids) > len(keep) + len(more)

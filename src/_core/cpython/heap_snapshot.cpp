@@ -152,11 +152,22 @@ std::size_t HeapSnapshot::memory_now() const {
 bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
                         ObjectVisitor* visitor) {
     const auto began = std::chrono::steady_clock::now();
-    PyObject* gc = PyImport_ImportModule("gc");
-    if (gc == nullptr) return false;
-    PyObject* tracked = PyObject_CallMethod(gc, "get_objects", nullptr);
-    Py_DECREF(gc);
-    if (tracked == nullptr) return false;
+    // In a census child the GC's lists are read in place: gc.get_objects() takes a reference
+    // to each object, a write that made the child copy every page holding a container (half of
+    // its own pages after importing scikit-learn). Elsewhere the list's references keep every
+    // object alive while the walk runs code (a __sizeof__ of the program's).
+    std::vector<PyObject*> listed_objects;
+    PyObject* tracked = nullptr;
+    if (!in_census_child() || !gc_objects_in_place(&listed_objects)) {
+        PyObject* gc = PyImport_ImportModule("gc");
+        if (gc == nullptr) return false;
+        tracked = PyObject_CallMethod(gc, "get_objects", nullptr);
+        Py_DECREF(gc);
+        if (tracked == nullptr) return false;
+        const Py_ssize_t size = PyList_GET_SIZE(tracked);
+        listed_objects.reserve(static_cast<std::size_t>(size));
+        for (Py_ssize_t i = 0; i < size; ++i) listed_objects.push_back(PyList_GET_ITEM(tracked, i));
+    }
     const int gc_was_enabled = PyGC_Disable();
     engine::Progress progress("heap census");
 
@@ -168,7 +179,7 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
     // Python's domain only: NumPy's buffers and native memory are few blocks for many bytes
     // (a NumPy job's 780 MB of arrays sized the index for 12 million objects: 128 MB written by
     // every census child, for 69,000 objects).
-    const auto listed = static_cast<std::size_t>(PyList_GET_SIZE(tracked));
+    const std::size_t listed = listed_objects.size();
     const auto traced = static_cast<std::size_t>(std::max<std::int64_t>(
         live_bytes_by_domain()[static_cast<std::size_t>(Domain::kPython)], 0));
     const std::size_t expected = std::max(listed * 6, traced / 16) + (std::size_t{1} << 20);
@@ -185,14 +196,14 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
     fold_leaves_ = fold_leaves;
     frame_leaves_.clear();
     Walk walk{&addresses_, &index_, &incoming, &targets, tracked, &frame_leaves_, {}, focus};
-    for (std::size_t i = 0; i < listed; ++i) {
-        PyObject* o = PyList_GET_ITEM(tracked, static_cast<Py_ssize_t>(i));
+    for (PyObject* o : listed_objects) {
         if (o != tracked && !is_static_or_immortal(o)) node_for(walk, o);
     }
+    std::vector<PyObject*>().swap(listed_objects);
     // The list's references are memslim's, not the program's: drop them (and its memory) now,
     // before reference counts are compared with referrers in the heap. No object dies: each
     // one the GC tracks is referenced by something else too.
-    Py_DECREF(tracked);
+    Py_XDECREF(tracked);
     walk.exclude = nullptr;
     // Objects held only by running frames' locals (a str, an array, bytes: not tracked by the
     // GC, and referenced by no tracked object) are part of the heap too.

@@ -346,4 +346,49 @@ bool is_static_or_immortal(PyObject* o) {
     return false;
 }
 
+bool gc_objects_in_place(std::vector<PyObject*>* out) {
+    out->clear();
+#if PY_VERSION_HEX >= 0x030E0000 || defined(Py_GIL_DISABLED)
+    return false;  // other collectors (3.14's incremental one, free-threading's heaps)
+#else
+    // A GC header: the two words before the object (the managed dict and weakref words, when a
+    // type has them, come before the header). The low bits of `prev` hold the collector's flags;
+    // `next` has none outside a collection.
+    struct Header {
+        std::uintptr_t next;
+        std::uintptr_t prev;
+    };
+    constexpr std::uintptr_t kPrevFlags = 3;
+    constexpr std::size_t kGenerations = 3;
+    constexpr std::size_t kGenerationBytes =
+        sizeof(Header) + 2 * sizeof(int);  // + threshold, count
+    PyObject* probe = PyList_New(0);       // tracked at once: appended to the youngest generation
+    if (probe == nullptr) {
+        PyErr_Clear();
+        return false;
+    }
+    const auto* probe_header = reinterpret_cast<const Header*>(probe) - 1;
+    const std::uintptr_t first_head = probe_header->next;
+    Py_DECREF(probe);
+    if (first_head == 0) return false;
+    for (std::size_t generation = 0; generation < kGenerations; ++generation) {
+        const auto* head =
+            reinterpret_cast<const Header*>(first_head + generation * kGenerationBytes);
+        const Header* at = head;
+        while (true) {
+            const auto* next = reinterpret_cast<const Header*>(at->next);
+            if (next == nullptr ||
+                (next->prev & ~kPrevFlags) != reinterpret_cast<std::uintptr_t>(at)) {
+                out->clear();
+                return false;  // not a list as expected: this interpreter lays them out otherwise
+            }
+            if (next == head) break;
+            out->push_back(reinterpret_cast<PyObject*>(const_cast<Header*>(next) + 1));
+            at = next;
+        }
+    }
+    return true;
+#endif
+}
+
 }  // namespace memslim::cpython

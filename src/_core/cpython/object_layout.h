@@ -55,4 +55,13 @@ PyObject* instance_attribute_names(PyObject* o, std::vector<PyObject*>& names);
 // deep-frozen constants) and, on 3.12+, immortal objects (such as interned strings).
 bool is_static_or_immortal(PyObject* o);
 
+// Every object the cyclic GC tracks, in the order gc.get_objects() lists them, read from the
+// GC's generation lists in place, without taking a reference to any (a write to every object's
+// page). The lists are found from a new object's GC header (3.11-3.13: the youngest
+// generation's head, the three heads 24 bytes apart) and each link is checked; false (and
+// `out` left empty) if anything does not hold, and the caller asks gc.get_objects() instead.
+// The objects are borrowed: only for a process in which nothing runs meanwhile (a census
+// child), and with the GIL held.
+bool gc_objects_in_place(std::vector<PyObject*>* out);
+
 }  // namespace memslim::cpython
