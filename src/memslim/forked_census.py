@@ -74,33 +74,25 @@ def _encode(value: Any) -> Any:
 
 def _pack_sites(raw: dict[str, Any]) -> dict[str, Any]:
     """``raw`` with its (type, site, count, bytes) rows as one array of integers and a table of
-    their types: a program that imports scikit-learn has 110,000 such rows, and as tuples of
-    type references they took the child half a second to encode and the report as long to
-    read back."""
+    their types (heap.SiteRows): a program that imports scikit-learn has 110,000 such rows, and
+    as tuples of type references they took the child half a second to encode and the report as
+    long to read back."""
     rows = raw.get("sites")
     if not rows:
         return raw
-    index: dict[int, int] = {}
-    types: list[type] = []
-    flat = array.array("q")
-    for tp, site, count, size in rows:
-        i = index.get(id(tp))
-        if i is None:
-            i = index[id(tp)] = len(types)
-            types.append(tp)
-        flat.extend((i, -1 if site is None else site, count, size))
-    return {**raw, "sites": {"types": types, "rows": flat}}
+    from memslim.heap import SiteRows
+
+    packed = SiteRows.pack(rows)
+    return {**raw, "sites": {"types": packed.types, "rows": packed.flat}}
 
 
 def _unpack_sites(raw: dict[str, Any]) -> dict[str, Any]:
-    """What ``_pack_sites`` packed, as rows again."""
+    """What ``_pack_sites`` packed, as rows again (still packed: heap.SiteRows)."""
     packed = raw.get("sites")
     if isinstance(packed, dict):
-        types, flat = packed["types"], iter(packed["rows"])
-        raw["sites"] = [
-            (types[i], None if site < 0 else site, count, size)
-            for i, site, count, size in zip(flat, flat, flat, flat, strict=True)
-        ]
+        from memslim.heap import SiteRows
+
+        raw["sites"] = SiteRows(packed["types"], packed["rows"])
     return raw
 
 

@@ -39,8 +39,10 @@ def test_live_types_include_subclasses_of_metaclasses() -> None:
 def test_site_rows_come_back_with_the_same_type_objects() -> None:
     rows = [(SubMeta, 7, 3, 1200), (Plain, None, 1, 16), (int, 2**31, 5, 140), (SubMeta, 9, 1, 400)]
     back = _round_trip({"objects": 10, "sites": rows, "types": [(SubMeta, 4, 1600)]})
-    assert back["sites"] == rows
-    assert all(a[0] is b[0] for a, b in zip(back["sites"], rows, strict=True))
+    got = [(r.type, r.site, r.count, r.bytes) for r in back["sites"]]
+    assert got == rows
+    assert all(a[0] is b[0] for a, b in zip(got, rows, strict=True))
+    assert len(back["sites"]) == 4 and back["sites"][-1].site == 9 and back["sites"][1].site is None
     assert back["types"][0][0] is SubMeta
     assert back["objects"] == 10
 
