@@ -381,6 +381,9 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         # reached while importing, when censuses wait) has its census taken now.
         if forked is None:
             return
+        # No census after this one: a plateau's or a margin's, asked for as the program ended,
+        # would otherwise run at the first bytecode of memslim's own that follows.
+        _core.set_census(None)
         peak, now = _core.peak_traced_bytes(), _core.traced_bytes()
         in_process = int(census.get("traced_bytes", -1))  # type: ignore[call-overload]
         if forked.behind(peak, now) and in_process < NEAR_PEAK * peak:
