@@ -43,8 +43,12 @@ def test_no_census_during_an_import_and_one_at_the_end(tmp_path: Path) -> None:
     assert result.stdout.strip() == str(ITEMS)
     census = report["census"]
     # The list grew from ~4 MiB to ~40 MB inside the import: at 5% margins that was ~40 forks.
-    # Now one census, taken when the program ended (its data still held by the module).
-    assert census["forked"]["forks"] == 1, census["forked"]
+    # Now none while it grows: one census once the import has ended (when the heap holds after
+    # it, or when the program ends with its data still held by the module), and each one taken
+    # sees the whole list.
+    forked = census["forked"]
+    assert 1 <= forked["forks"] <= 2, forked
+    assert all(m["traced_bytes"] >= 0.9 * report["peak"]["traced_bytes"] for m in forked["moments"])
     assert census["traced_bytes"] >= 0.95 * report["peak"]["traced_bytes"]
     records = next(row for row in census["types"] if row["type"] == "bigmod.Record")
     assert records["count"] == ITEMS
