@@ -204,3 +204,37 @@ def test_slots_for_classes_whose_init_is_generated(tmp_path: Path) -> None:
         measured = _tracemalloc_peak(folder, source) - _tracemalloc_peak(folder, twin)
         assert measured > 200_000 * 8, (kind, measured)  # a real saving (3.12: 16 B for attrs)
         assert abs(finding["saving_bytes"] - measured) / measured < 0.10, (kind, finding, measured)
+
+
+MADE_BY_TYPE = """
+def init(self, x, y):
+    self.x = x
+    self.y = y
+
+Point = type("Point", (), {"__init__": init})
+points = [Point(i, 2 * i) for i in range(200_000)]
+print(len(points))
+"""
+
+
+def test_a_class_made_by_type_has_no_line_to_change_and_says_so(tmp_path: Path) -> None:
+    # Under --all-findings: said, with the saving __slots__ would bring and no saving claimed
+    # (no class statement to change); by default: nothing.
+    script, findings = _findings(tmp_path, MADE_BY_TYPE)
+    slots = [f for f in findings if f["kind"] == "slots" and f["symbol"] == "Point"]
+    assert len(slots) == 1, findings
+    finding = slots[0]
+    assert (finding["file"], finding["line"]) == (str(script), 0)
+    assert finding["saving_bytes"] == 0
+    assert finding["count"] >= 0.95 * 200_000
+    assert "no class statement" in finding["message"]
+    assert "'__slots__'" in finding["message"] and "\"__slots__\": ('x', 'y',)" in finding["fix"]
+    out = tmp_path / "default.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--json", str(out), str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not [f for f in json.loads(out.read_text())["findings"] if f["kind"] == "slots"]

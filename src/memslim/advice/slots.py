@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Iterator
 
 from memslim._sizeof import type_name
 from memslim.advice import measure
 from memslim.advice._finding import Finding, Run
-from memslim.advice.source import class_definition
+from memslim.advice.source import class_definition, is_user_file
 
 
 def _unslotted_bases(cls: type) -> list[type]:
@@ -20,15 +21,30 @@ def _unslotted_bases(cls: type) -> list[type]:
     ]
 
 
+def _module_file(cls: type, main_file: str | None) -> str | None:
+    """The file of the user's module that made ``cls`` (None: not the user's)."""
+    module = cls.__module__
+    file = main_file if module == "__main__" else getattr(sys.modules.get(module), "__file__", None)
+    return file if isinstance(file, str) and is_user_file(file) else None
+
+
 def find(run: Run) -> Iterator[Finding]:
     facts = run.facts
     if facts is None:
         return
     for row in facts.classes:
         cls: type = row["type"]
+        if "__slots__" in vars(cls):
+            continue  # slotted already (a base adds the dict)
         where = class_definition(cls, run.main_file)
-        if where is None or "__slots__" in vars(cls):
-            continue  # not the user's class, or slotted already (a base adds the dict)
+        made_otherwise = None
+        if where is None:
+            # Made by type() (or another call) in the user's module: no class statement to
+            # change. Said, with no saving claimed, only under --all-findings.
+            made_otherwise = _module_file(cls, run.main_file)
+            if made_otherwise is None:
+                continue  # not the user's class
+            where = (made_otherwise, 0)
         names: list[str] = []
         for attribute_set, _count in row["attribute_sets"]:
             names.extend(n for n in attribute_set if n not in names)
@@ -79,6 +95,18 @@ def find(run: Run) -> Iterator[Finding]:
             + ("; " + "; ".join(notes) if notes else "")
             + "."
         )
+        if made_otherwise is not None:
+            listed = ", ".join(repr(n) for n in slot_names)
+            message = (
+                f"{count:,} {cls.__name__} instances hold {bytes_now:,} bytes at the peak, but"
+                f" {cls.__name__} has no class statement in {made_otherwise} (made by type() or"
+                " another call): no line to change here. With __slots__ each would take"
+                f" {each} bytes on this interpreter ({max(0, bytes_now - bytes_after):,} bytes"
+                " less in all): give the call that makes it a '__slots__' entry in the class's"
+                " namespace."
+            )
+            fix = f'"__slots__": ({listed},),  # in the namespace given to type()'
+            bytes_after = bytes_now  # no saving claimed where nothing can be changed
         yield Finding(
             kind="slots",
             file=where[0],

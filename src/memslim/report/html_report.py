@@ -190,7 +190,8 @@ def _table(headers: list[str], rows: list[list[str]], *, cls: str = "") -> str:
 def _where(row: dict[str, Any]) -> str:
     from memslim.report.terminal import short_path
 
-    return f"{short_path(row['file'])}:{row['line']}"
+    # Line 0: a finding with no line to change (a class made by type()).
+    return f"{short_path(row['file'])}:{row['line']}" if row["line"] else short_path(row["file"])
 
 
 def build_html(report: dict[str, Any], *, stacks: list[dict[str, Any]] | None = None) -> str:
@@ -310,6 +311,8 @@ def build_html(report: dict[str, Any], *, stacks: list[dict[str, Any]] | None = 
             + (
                 "speed (no memory saving claimed)"
                 if f.get("time_only")
+                else "no line to change, no saving claimed"
+                if f["line"] == 0
                 else f"saves {_e(format_bytes(f['saving_bytes']))}"
                 f" ({_e(_share(f['saving_bytes'], peak))} of the peak)"
             )

@@ -230,17 +230,15 @@ def print_findings(findings: list[Finding], peak_bytes: int, *, console: Console
     for number, finding in enumerate(findings, 1):
         if finding.time_only:
             gain = "speed (no memory saving claimed)"
+        elif finding.line == 0:  # no line to change (a class made by type())
+            gain = "no line to change, no saving claimed"
         else:
             gain = (
                 f"saves {format_bytes(finding.saving_bytes)} "
                 f"({_share(finding.saving_bytes, peak_bytes)}% of the peak)"
             )
-        console.print(
-            Text.assemble(
-                (f"{number}. [{finding.kind}] ", "bold"),
-                f"{_where(finding.file, finding.line)} — {gain}",
-            )
-        )
+        where = _where(finding.file, finding.line) if finding.line else short_path(finding.file)
+        console.print(Text.assemble((f"{number}. [{finding.kind}] ", "bold"), f"{where} — {gain}"))
         console.print(Text(f"   {finding.message}"))
         console.print(Syntax(finding.fix, "python", theme="ansi_dark", padding=(0, 3)))
 
