@@ -14,7 +14,6 @@ import threading
 import time
 from typing import Any, NoReturn, TextIO
 
-from memslim import __version__
 from memslim.cli.target import (
     Outcome,
     Prepared,
@@ -57,16 +56,27 @@ def _add_top(parser: argparse.ArgumentParser, default: int, what: str) -> None:
     )
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the version is read only when asked for (see memslim.__getattr__)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version"
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        import memslim
+
+        print(f"memslim {memslim.__version__} (CPython {platform.python_version()})")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memslim",
         description="Find out where a Python program's memory goes.",
     )
-    parser.add_argument(
-        "--version",
-        action="version",
-        version=f"memslim {__version__} (CPython {platform.python_version()})",
-    )
+    parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run_parser = commands.add_parser(
