@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <span>
 
 #include "cpython/census_advice.h"
 #include "cpython/deep_size.h"
@@ -156,17 +157,19 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
     // to each object, a write that made the child copy every page holding a container (half of
     // its own pages after importing scikit-learn). Elsewhere the list's references keep every
     // object alive while the walk runs code (a __sizeof__ of the program's).
-    std::vector<PyObject*> listed_objects;
+    std::vector<PyObject*> in_place;
     PyObject* tracked = nullptr;
-    if (!in_census_child() || !gc_objects_in_place(&listed_objects)) {
+    std::span<PyObject* const> listed_objects;
+    if (in_census_child() && gc_objects_in_place(&in_place)) {
+        listed_objects = in_place;
+    } else {
         PyObject* gc = PyImport_ImportModule("gc");
         if (gc == nullptr) return false;
         tracked = PyObject_CallMethod(gc, "get_objects", nullptr);
         Py_DECREF(gc);
         if (tracked == nullptr) return false;
-        const Py_ssize_t size = PyList_GET_SIZE(tracked);
-        listed_objects.reserve(static_cast<std::size_t>(size));
-        for (Py_ssize_t i = 0; i < size; ++i) listed_objects.push_back(PyList_GET_ITEM(tracked, i));
+        listed_objects = {reinterpret_cast<PyListObject*>(tracked)->ob_item,
+                          static_cast<std::size_t>(PyList_GET_SIZE(tracked))};
     }
     const int gc_was_enabled = PyGC_Disable();
     engine::Progress progress("heap census");
@@ -199,7 +202,8 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
     for (PyObject* o : listed_objects) {
         if (o != tracked && !is_static_or_immortal(o)) node_for(walk, o);
     }
-    std::vector<PyObject*>().swap(listed_objects);
+    listed_objects = {};
+    std::vector<PyObject*>().swap(in_place);
     // The list's references are memslim's, not the program's: drop them (and its memory) now,
     // before reference counts are compared with referrers in the heap. No object dies: each
     // one the GC tracks is referenced by something else too.

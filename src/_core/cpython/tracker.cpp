@@ -702,9 +702,15 @@ int census_now(bool can_raise);
 // the main thread's pending call must not start a second one meanwhile).
 bool g_census_running = false;
 
+// Whether traced bytes have passed the next census point (a margin's; 0 once a plateau asked).
+bool census_due() {
+    return g_recording != nullptr && g_recording->current_mirror.load(std::memory_order_relaxed) >
+                                         g_next_census.load(std::memory_order_relaxed);
+}
+
 int run_census(void*) {
     // Due when asked for, but another thread may have taken it since (census_before_collection).
-    if (g_recording && g_recording->current_mirror.load() <= g_next_census.load()) {
+    if (!census_due()) {
         g_census_pending.store(false);
         return 0;
     }
@@ -1146,17 +1152,12 @@ bool site_of_object(PyObject* o, engine::SiteId* site) {
 
 void census_before_collection(int generation) {
     if (!g_recording || !g_active.load() || g_census_running) return;
-    Recording& rec = *g_recording;
-    std::int64_t current = 0, peak = 0;
-    {
-        std::lock_guard<SpinLock> hold(rec.lock);
-        current = rec.peak.current();
-        peak = rec.peak.peak();
-    }
-    const bool due = current > g_next_census.load();
+    // Every collection in every thread comes here: the mirrors, not the tracker's lock.
+    const std::int64_t current = g_recording->current_mirror.load(std::memory_order_relaxed);
+    const std::int64_t peak = g_recording->peak_mirror.load(std::memory_order_relaxed);
     const bool at_peak = generation == 2 && !g_census_pending.load() &&
                          current * 100 >= peak * 97 && worth_an_extra_census(current);
-    if (!due && !at_peak) return;
+    if (!census_due() && !at_peak) return;
     g_census_pending.store(true);
     census_now(false);  // inside the collector's callback: nothing may be raised from here
 }

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Iterator
 
 from memslim._sizeof import type_name
 from memslim.advice import measure
 from memslim.advice._finding import Finding, Run
-from memslim.advice.source import class_definition, is_user_file
+from memslim.advice.source import class_definition, class_module_file
 
 
 def _unslotted_bases(cls: type) -> list[type]:
@@ -19,13 +18,6 @@ def _unslotted_bases(cls: type) -> list[type]:
         for base in cls.__mro__[1:]
         if base is not object and "__slots__" not in vars(base) and base.__dictoffset__ != 0
     ]
-
-
-def _module_file(cls: type, main_file: str | None) -> str | None:
-    """The file of the user's module that made ``cls`` (None: not the user's)."""
-    module = cls.__module__
-    file = main_file if module == "__main__" else getattr(sys.modules.get(module), "__file__", None)
-    return file if isinstance(file, str) and is_user_file(file) else None
 
 
 def find(run: Run) -> Iterator[Finding]:
@@ -41,7 +33,7 @@ def find(run: Run) -> Iterator[Finding]:
         if where is None:
             # Made by type() (or another call) in the user's module: no class statement to
             # change. Said, with no saving claimed, only under --all-findings.
-            made_otherwise = _module_file(cls, run.main_file)
+            made_otherwise = class_module_file(cls, run.main_file)
             if made_otherwise is None:
                 continue  # not the user's class
             where = (made_otherwise, 0)

@@ -77,17 +77,21 @@ def enclosing_function(node: ast.AST) -> ast.AST | None:
     return None
 
 
+def class_module_file(cls: type, main_file: str | None = None) -> str | None:
+    """The file of the user's module that made ``cls`` (None: not the user's). The program's
+    ``__main__`` is gone after the run: ``main_file`` is its file."""
+    module = cls.__module__
+    file = main_file if module == "__main__" else getattr(sys.modules.get(module), "__file__", None)
+    return file if isinstance(file, str) and is_user_file(file) else None
+
+
 def class_definition(cls: type, main_file: str | None = None) -> tuple[str, int] | None:
     """(file, line of ``class Name``) for a class defined in the user's code. Found through the
     class's own module (a ``@dataclass``, an ``attrs`` class or a class finished by a decorator
     has methods generated in ``<string>``), and through its methods' code objects. The
     program's ``__main__`` is gone after the run: ``main_file`` is its file."""
     files: set[str] = set()
-    module = cls.__module__
-    module_file = (
-        main_file if module == "__main__" else getattr(sys.modules.get(module), "__file__", None)
-    )
-    if isinstance(module_file, str) and is_user_file(module_file):
+    if (module_file := class_module_file(cls, main_file)) is not None:
         files.add(module_file)
     for value in vars(cls).values():
         function = getattr(value, "__func__", value)

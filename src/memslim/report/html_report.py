@@ -188,10 +188,9 @@ def _table(headers: list[str], rows: list[list[str]], *, cls: str = "") -> str:
 
 
 def _where(row: dict[str, Any]) -> str:
-    from memslim.report.terminal import short_path
+    from memslim.report.terminal import _where as where
 
-    # Line 0: a finding with no line to change (a class made by type()).
-    return f"{short_path(row['file'])}:{row['line']}" if row["line"] else short_path(row["file"])
+    return where(row["file"], row["line"])
 
 
 def build_html(report: dict[str, Any], *, stacks: list[dict[str, Any]] | None = None) -> str:

@@ -78,8 +78,9 @@ def short_path(file: str) -> str:
 
 def _where(file: str, line: int, width: int | None = None) -> str:
     """``file:line``, shortened (short_path); with ``width``, cut from the left to fit, so that
-    the file's name and the line number stay."""
-    shown = f"{short_path(file)}:{line}"
+    the file's name and the line number stay. Line 0 (a finding with no line to change, such
+    as a class made by type()): the file alone."""
+    shown = f"{short_path(file)}:{line}" if line else short_path(file)
     if width is not None and len(shown) > width:
         shown = "…" + shown[len(shown) - width + 1 :]
     return shown
@@ -237,8 +238,12 @@ def print_findings(findings: list[Finding], peak_bytes: int, *, console: Console
                 f"saves {format_bytes(finding.saving_bytes)} "
                 f"({_share(finding.saving_bytes, peak_bytes)}% of the peak)"
             )
-        where = _where(finding.file, finding.line) if finding.line else short_path(finding.file)
-        console.print(Text.assemble((f"{number}. [{finding.kind}] ", "bold"), f"{where} — {gain}"))
+        console.print(
+            Text.assemble(
+                (f"{number}. [{finding.kind}] ", "bold"),
+                f"{_where(finding.file, finding.line)} — {gain}",
+            )
+        )
         console.print(Text(f"   {finding.message}"))
         console.print(Syntax(finding.fix, "python", theme="ansi_dark", padding=(0, 3)))
 
