@@ -22,6 +22,7 @@
 #include "cpython/object_layout.h"
 #include "cpython/stack_index.h"
 #include "engine/progress.h"
+#include "engine/signal_relay.h"
 #include "engine/snapshot_file.h"
 #include "engine/tally.h"
 
@@ -734,6 +735,23 @@ NB_MODULE(_core, m) {
         },
         "In a child forked while tracking: track again, from nothing, for the child's own "
         "report (same mode and options; the hooks stay installed).");
+    m.def("relay_signal", &memslim::engine::relay_signal, "signum"_a,
+          "Also wake wait_for_relayed_signal() when signum comes (its handler still runs); "
+          "False when it has no handler (see engine/signal_relay.h).");
+    m.def(
+        "wait_for_relayed_signal",
+        [] {
+            nb::gil_scoped_release released;
+            return memslim::engine::wait_for_relayed_signal();
+        },
+        "Block (without the GIL) until the relayed signal comes; its number, 0 if none is.");
+    m.def(
+        "die_of_signal",
+        [](int signum) {
+            nb::gil_scoped_release released;
+            memslim::engine::die_of_signal(signum);
+        },
+        "signum"_a, "End the process by signum, as its default action would. Never returns.");
     m.def("traced_bytes", &memslim::cpython::traced_bytes,
           "Bytes live now (estimated in sample mode).");
     m.def("peak_traced_bytes", &memslim::cpython::peak_traced_bytes,

@@ -15,10 +15,13 @@ How a child comes to track itself:
 
 The program sees none of it: no environment variable changes, its modules and ``sys.path`` are
 its own, and a child exits as it would have (its ``os._exit`` status, its exit code, or the
-SIGTERM that ``Pool.terminate`` sends it: memslim's handler writes the capture, then the signal
-kills the child as before). A child writes its capture into the run's directory of children
-(``<pid>.mslm``), checkpointed while it runs (``capture.Checkpointer``) and completed when it
-ends; a child killed by SIGKILL leaves its last checkpoint. Censuses are the parent's only.
+SIGTERM that ``Pool.terminate`` sends it: the capture is written, then the signal kills the
+child as before). SIGTERM is also relayed to a thread of memslim's (``engine/signal_relay.h``):
+Python runs a handler only when the main thread gets back to bytecode, and a worker that was
+entering ``sem_wait`` when the signal came would never have ended. A child writes its capture
+into the run's directory of children (``<pid>.mslm``), checkpointed while it runs
+(``capture.Checkpointer``) and completed when it ends; a child killed by SIGKILL leaves its
+last checkpoint. Censuses are the parent's only.
 
 The parent reads every child's capture when the program has ended (``collect``) and puts into
 its report a table of processes, the peak of the whole process tree (the sum of all
@@ -27,6 +30,7 @@ processes' traced bytes over time, from their timelines), and the top lines acro
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import contextlib
 import os
@@ -34,13 +38,13 @@ import posix
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 SUFFIX = ".mslm"
 
 # Set in the tracked program's process (and inherited by forked children).
-_state: dict[str, Any] = {"settings": None, "child": None, "hook": None}
+_state: dict[str, Any] = {"settings": None, "child": None, "hook": None, "relay_threads": 0}
 
 
 @dataclass(frozen=True)
@@ -195,7 +199,8 @@ def program_threads() -> int:
         threads = int(fields[17])  # field 20, num_threads (fields after the command's ")")
     except (OSError, ValueError, IndexError):
         return 2  # not known: as if the program had threads (the warning stays)
-    return threads - (1 if _core.is_tracking() else 0) - Checkpointer.running
+    own = (1 if _core.is_tracking() else 0) + Checkpointer.running + _state["relay_threads"]
+    return threads - own
 
 
 # --- subprocess children that run python (--follow-subprocesses) ------------------------------
@@ -318,13 +323,15 @@ class _Child:
     settings: Settings
     started_at: float  # time.time() when tracking started
     checkpoints: Any
+    lock: Any = field(default_factory=_thread.allocate_lock)  # held while finish() writes
+    inside: set[int] = field(default_factory=set)  # threads in finish()
     finished: bool = False  # finish() began
-    writing: bool = False  # finish() is writing the capture
-    signal_after: int = 0  # a signal that came while finish() wrote: sent again when done
+    signal_after: int = 0  # a signal whose handler interrupted finish(): ends the child after
 
 
 def _start_child(*, restart: bool) -> None:
     from memslim import _core, _native
+    from memslim._threads import start_thread
     from memslim._tracking import watch_gc
     from memslim.capture import Checkpointer
 
@@ -339,6 +346,7 @@ def _start_child(*, restart: bool) -> None:
         watch_gc(True)
     path = os.path.join(settings.directory, f"{os.getpid()}{SUFFIX}")
     Checkpointer.running = 0  # after a fork, only the forking thread lives on
+    _state["relay_threads"] = 0
     child = _Child(settings, time.time(), None)
     checkpoints = Checkpointer(path, settings.command, process=lambda: _process(child))
     child.checkpoints = checkpoints
@@ -349,8 +357,11 @@ def _start_child(*, restart: bool) -> None:
     os._exit = _exit_after_capture
     atexit.register(finish, None)
     with contextlib.suppress(ValueError, OSError):  # not the main thread: no handler
-        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, _on_sigterm):
             signal.signal(signal.SIGTERM, _on_sigterm)
+            if _core.relay_signal(signal.SIGTERM):
+                start_thread(_on_relayed_signal)
+                _state["relay_threads"] = 1
 
 
 def _process(child: _Child) -> dict[str, Any]:
@@ -374,11 +385,25 @@ def _process(child: _Child) -> dict[str, Any]:
 
 
 def finish(exit_code: int | None) -> None:
-    """The child is ending: stop tracking and write its complete capture (once)."""
+    """The child is ending: stop tracking and write its complete capture (once; a second
+    thread that calls it waits until the capture is written)."""
     child = _state.get("child")
-    if child is None or child.finished or child.checkpoints._pid != os.getpid():
+    if child is None or child.checkpoints._pid != os.getpid():
         return
-    child.finished = child.writing = True
+    me = _thread.get_ident()
+    child.inside.add(me)  # before the lock: a handler that interrupts this thread sees it
+    try:
+        with child.lock:
+            if not child.finished:
+                child.finished = True
+                _write_final_capture(child, exit_code)
+    finally:
+        child.inside.discard(me)
+    if child.signal_after:  # SIGTERM came while the capture was written: it ends the child now
+        _die_of(child.signal_after)
+
+
+def _write_final_capture(child: _Child, exit_code: int | None) -> None:
     try:
         from memslim import _core, _native
         from memslim._tracking import watch_gc
@@ -391,9 +416,6 @@ def finish(exit_code: int | None) -> None:
     except Exception as e:  # the child's exit is its own: say why, never raise
         if os.path.isdir(child.settings.directory):  # else the parent's report is made
             _say(f"memslim: child {os.getpid()}'s capture not written: {type(e).__name__}: {e}")
-    child.writing = False
-    if child.signal_after:  # SIGTERM came while the capture was written: it ends the child now
-        _die_of(child.signal_after)
 
 
 def _exit_after_capture(status: int) -> None:
@@ -402,20 +424,33 @@ def _exit_after_capture(status: int) -> None:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
+    """Python's handler, in the main thread."""
     child = _state.get("child")
-    if child is not None and child.writing:
+    if child is not None and _thread.get_ident() in child.inside:
         # The child is ending already (a Pool worker told to stop, then terminated) and its
-        # capture is being written, by the code this handler interrupted: let it end first.
+        # capture is being written, by the code this handler interrupted or by memslim's
+        # thread it waits for: let that end first (the lock is not reentrant).
         child.signal_after = signum
         return
     finish(-signum)
     _die_of(signum)
 
 
+def _on_relayed_signal() -> None:
+    """memslim's thread, woken by the relayed SIGTERM wherever the main thread is."""
+    from memslim import _core
+
+    signum = _core.wait_for_relayed_signal()
+    if signum:
+        finish(-signum)
+        _die_of(signum)
+
+
 def _die_of(signum: int) -> None:
     """Ends the process by ``signum``, as it would have ended without memslim's handler."""
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+    from memslim import _core
+
+    _core.die_of_signal(signum)
 
 
 def _say(line: str) -> None:

@@ -38,6 +38,34 @@ def wait_for_term(ready):
     ready.set()
     time.sleep(600)
 
+def block_forever(where):
+    import ctypes
+    kept = [str(i) * 3 for i in range(50_000)]  # kept while blocked
+    mutex = ctypes.create_string_buffer(64)  # zeroed: an unlocked pthread mutex
+    lock = ctypes.CDLL(None).pthread_mutex_lock
+    lock(mutex)
+    where.value = ctypes.addressof(mutex)
+    lock(mutex)  # a signal does not end this wait: Python's handler can never run
+
+def checkpointed_after(capture, moment):
+    # A checkpoint of the tracked child (capture) whose data was read after moment (time.time()):
+    # one that began while the list was being built shows only part of it.
+    from memslim.capture import CaptureError, read_capture
+    try:
+        checkpoint = read_capture(capture)
+    except (OSError, CaptureError):
+        return False
+    return checkpoint.report["process"]["started_at"] + checkpoint.written_s > moment
+
+def waiting_on(pid, address):
+    # The main thread of pid waits in futex() on address (Linux: /proc/PID/syscall).
+    try:
+        with open(f"/proc/{pid}/syscall") as f:
+            fields = f.read().split()
+    except OSError:
+        return False
+    return len(fields) > 1 and fields[0] == "202" and int(fields[1], 16) == address
+
 if __name__ == "__main__":
     how, n = sys.argv[1], int(sys.argv[2])
     if how in ("fork", "spawn", "forkserver"):
@@ -59,8 +87,9 @@ if __name__ == "__main__":
         pid = os.fork()
         if pid == 0:
             kept = [str(i) * 3 for i in range(n)]  # kept until killed
+            built = time.time()
             capture = os.path.join(sys.argv[3], f"{os.getpid()}.mslm")
-            while not os.path.exists(capture):  # its first checkpoint
+            while not checkpointed_after(capture, built):
                 time.sleep(0.02)
             os.write(ready_w, b"!")
             time.sleep(600)
@@ -81,6 +110,16 @@ if __name__ == "__main__":
         child.terminate()
         child.join()
         print("exitcode", child.exitcode)
+    elif how == "blocked":
+        context = multiprocessing.get_context(sys.argv[3])
+        where = context.Value("Q", 0)
+        child = context.Process(target=block_forever, args=(where,))
+        child.start()
+        while not (where.value and waiting_on(child.pid, where.value)):
+            time.sleep(0.01)
+        child.terminate()
+        child.join()
+        print("exitcode", child.exitcode)
 """
 
 
@@ -90,6 +129,7 @@ def line_of(marker: str) -> int:
 
 WORK_LINE = line_of("# the workers' memory")
 KEPT_LINE = line_of("# kept until killed")
+BLOCKED_LINE = line_of("# kept while blocked")
 HOLD_LINE = line_of("# held by both workers at once")
 
 N = 200_000
@@ -116,7 +156,7 @@ def truth() -> int:
 
 
 def run(
-    tmp_path: Path, *args: str, output: bool = False
+    tmp_path: Path, *args: str, output: bool = False, timeout: float = 300
 ) -> tuple[subprocess.CompletedProcess, dict]:
     script = tmp_path / "prog.py"
     script.write_text(PROGRAM)
@@ -124,7 +164,7 @@ def run(
     extra = ["-o", str(tmp_path / "run.mslm")] if output else []
     ran = subprocess.run(
         [sys.executable, "-m", "memslim", "run", "--json", str(report), *extra, str(script), *args],
-        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+        capture_output=True, text=True, timeout=timeout, check=False, cwd=tmp_path,
     )  # fmt: skip
     assert report.exists(), ran.stderr
     return ran, json.loads(report.read_text())
@@ -235,6 +275,22 @@ def test_a_terminated_child_still_dies_of_sigterm(tmp_path: Path, method: str) -
     (child,) = report["processes"]
     assert child["complete"] and child["exit_code"] == -15  # written by memslim's handler
     assert child["name"].endswith("Process-1 (wait_for_term)")  # ForkProcess-1, SpawnProcess-1
+
+
+def test_a_terminated_child_ends_wherever_its_main_thread_waits(tmp_path: Path) -> None:
+    """The child's main thread waits in a call that a signal does not end (a locked mutex):
+    Python's SIGTERM handler can never run there. Without memslim the child dies of the signal
+    at once; memslim's relay writes its capture and ends it the same way (the same wait hung
+    Pool workers caught entering sem_wait as the signal came)."""
+    ran, report = run(tmp_path, "blocked", "0", "fork", timeout=120)  # hung before the relay
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == plain(tmp_path, "blocked", "0", "fork").stdout == "exitcode -15\n"
+    (child,) = report["processes"]
+    assert child["complete"] and child["exit_code"] == -15
+    rows = [r for r in report["lines_across_processes"] if r["line"] == BLOCKED_LINE]
+    assert [r["pid"] for r in rows] == [child["pid"]]
+    # 50,000 strings of 3 to 15 characters and the list's pointers: at least 50 B each.
+    assert rows[0]["bytes_at_peak"] > 50 * 50_000
 
 
 def test_no_children_leaves_them_untracked(tmp_path: Path) -> None:
@@ -379,6 +435,7 @@ def test_memslims_threads_leave_signals_to_the_programs(tmp_path: Path) -> None:
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr
     parent, worker = json.loads(ran.stdout.splitlines()[0])
-    # memslim's threads beside them, the timeline's and the checkpoints', block both signals.
+    # memslim's threads beside them, the timeline's and the checkpoints', block both signals;
+    # so does the worker's third, which waits for the relayed SIGTERM (the relay's own signal).
     assert sorted(parent) == sorted([*pool_threads, True, True])
-    assert worker == [True, True]
+    assert worker == [True, True, True]
