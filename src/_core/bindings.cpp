@@ -21,6 +21,7 @@
 #include "cpython/heap_snapshot.h"
 #include "cpython/object_layout.h"
 #include "cpython/stack_index.h"
+#include "engine/heap_summary.h"
 #include "engine/progress.h"
 #include "engine/signal_relay.h"
 #include "engine/snapshot_file.h"
@@ -515,57 +516,28 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
     out["timings"] = timings;
     out["analysis_bytes"] = snapshot.memory_bytes();
 
-    // Top retainers: the largest retained sizes, leaving out program structure (modules,
-    // classes, functions and their dicts) and nodes that retain almost only what a chosen
-    // node above them already shows.
-    // Only the largest few are read (nested retainers are skipped, so keep a wide margin over
-    // `top`): a bounded min-heap, not an array of every node.
-    const std::size_t head = top * 64 + 256;
-    auto larger = [&](NodeId a, NodeId b) { return snapshot.retained(a) > snapshot.retained(b); };
-    std::vector<NodeId> order;
-    order.reserve(head + 1);
+    // Top retainers (engine/heap_summary.h), leaving out program structure (modules, classes,
+    // functions and their dicts) and memslim's own objects (the record of how the program
+    // ended holds its globals when the last census runs after it returned).
     std::unordered_map<PyTypeObject*, bool> memslims;  // per type: memslim's own (memo)
-    for (NodeId node = 1; node < n; ++node) {
+    auto candidate = [&](NodeId node) {
         PyTypeObject* tp = snapshot.type(node);
         if (PyType_FastSubclass(tp, Py_TPFLAGS_TYPE_SUBCLASS) || tp == &PyModule_Type ||
             tp == &PyFunction_Type || tp == &PyCode_Type) {
-            continue;
+            return false;
         }
-        // memslim's own objects (the record of how the program ended holds its globals when
-        // the last census runs after it returned) are not what the program should change.
         auto [own, added] = memslims.try_emplace(tp, false);
         if (added) own->second = is_memslim_type(tp);
-        if (own->second) continue;
-        if (snapshot.idom(node) == kNoNode) continue;
-        if (order.size() == head && !larger(node, order.front())) continue;
-        order.push_back(node);
-        std::push_heap(order.begin(), order.end(), larger);
-        if (order.size() > head) {
-            std::pop_heap(order.begin(), order.end(), larger);
-            order.pop_back();
-        }
-    }
-    std::sort_heap(order.begin(), order.end(), larger);
-    std::vector<NodeId> chosen;
-    for (NodeId node : order) {
-        if (chosen.size() >= top) break;
-        bool shadowed = false;
-        for (NodeId up = snapshot.idom(node); up != 0 && up != kNoNode; up = snapshot.idom(up)) {
-            if (std::find(chosen.begin(), chosen.end(), up) != chosen.end() &&
-                snapshot.retained(node) * 10 >= snapshot.retained(up) * 9) {
-                shadowed = true;
-                break;
-            }
-            if (up == snapshot.idom(up)) break;
-        }
-        // A module's dict holds a whole module: it is structure, not a retainer to fix.
+        return !own->second;
+    };
+    // A module's dict holds a whole module: it is structure, not a retainer to fix.
+    auto module_dict = [&](NodeId node) {
         PyObject* o = reinterpret_cast<PyObject*>(snapshot.address(node));
-        if (PyDict_Check(o) && PyDict_GetItemString(o, "__name__") != nullptr &&
-            PyDict_GetItemString(o, "__builtins__") != nullptr) {
-            shadowed = true;
-        }
-        if (!shadowed) chosen.push_back(node);
-    }
+        return PyDict_Check(o) && PyDict_GetItemString(o, "__name__") != nullptr &&
+               PyDict_GetItemString(o, "__builtins__") != nullptr;
+    };
+    const std::vector<NodeId> chosen =
+        memslim::engine::choose_retainers(snapshot.tree(), top, candidate, module_dict);
     nb::list retainers;
     const memslim::engine::ShortestPaths paths(snapshot.graph(), 0);
     for (NodeId node : chosen) {
@@ -673,23 +645,15 @@ nb::dict load_heap_snapshot(const std::string& path) {
     memslim::engine::Progress progress("reading " + path);
     progress.step("computing dominators");
     const auto tree = memslim::engine::dominators(graph, 0, data.node_size);
-    const std::size_t types = data.type_names.size();
-    std::vector<std::uint64_t> count(types, 0), size(types, 0), retained(types, 0),
-        largest(types, 0);
-    for (std::size_t node = 1; node < n; ++node) {
-        const std::uint32_t t = data.node_type[node];
-        if (t == memslim::engine::SnapshotData::kNoType) continue;
-        count[t] += 1;
-        size[t] += data.node_size[node];
-        const auto up = tree.idom[node];
-        const bool top = up == 0 || up == memslim::engine::kNoNode || data.node_type[up] != t;
-        if (top) retained[t] += tree.retained[node];
-        if (tree.retained[node] > largest[t]) largest[t] = tree.retained[node];
-    }
+    const auto totals =
+        memslim::engine::type_totals(data.node_type, data.node_size, tree, data.type_names.size(),
+                                     memslim::engine::SnapshotData::kNoType);
     nb::list rows;
-    for (std::size_t t = 0; t < types; ++t) {
-        if (count[t] == 0) continue;
-        rows.append(nb::make_tuple(data.type_names[t], count[t], size[t], retained[t], largest[t]));
+    for (std::size_t t = 0; t < totals.size(); ++t) {
+        const auto& row = totals[t];
+        if (row.count == 0) continue;
+        rows.append(
+            nb::make_tuple(data.type_names[t], row.count, row.bytes, row.retained, row.largest));
     }
     nb::dict out;
     out["objects"] = n - 1;

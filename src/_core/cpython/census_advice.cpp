@@ -80,13 +80,7 @@ void collect_classes(const HeapSnapshot& snapshot, std::vector<bool>& instance_d
         ClassFacts& row = out.classes[it->second];
         row.count += 1;
         row.bytes += snapshot.size(node);
-        // The weak reference list lives at tp_weaklistoffset from the object in 3.11-3.13 (a
-        // negative offset into the pre-header for 3.12+'s managed weakref slot).
-        if (tp->tp_weaklistoffset != 0 &&
-            *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(o) + tp->tp_weaklistoffset) !=
-                nullptr) {
-            row.weakly_referenced += 1;
-        }
+        if (is_weakly_referenced(o)) row.weakly_referenced += 1;
         if (PyObject* dict = instance_attribute_names(o, names); dict != nullptr) {
             row.with_dict += 1;
             if (const NodeId d = snapshot.node_of(dict); d != kNoNode) {

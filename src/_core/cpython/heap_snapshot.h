@@ -88,6 +88,7 @@ class HeapSnapshot {
     [[nodiscard]] std::uint64_t retained(engine::NodeId node) const { return tree_.retained[node]; }
     [[nodiscard]] engine::NodeId idom(engine::NodeId node) const { return tree_.idom[node]; }
     [[nodiscard]] const engine::HeapGraph& graph() const { return graph_; }
+    [[nodiscard]] const engine::DominatorTree& tree() const { return tree_; }
     // The node of the object `o` when the snapshot was taken, or kNoNode. The first call after
     // take() indexes the addresses again (the index is dropped while dominators run).
     [[nodiscard]] engine::NodeId node_of(const PyObject* o) const;

@@ -239,6 +239,15 @@ PyObject* managed_dict(PyObject* o) {
     return reinterpret_cast<PyObject*>(word);
 }
 
+bool is_weakly_referenced(PyObject* o) {
+    // The weakref list's word lives at tp_weaklistoffset from the object in 3.11-3.13: inside
+    // the instance, or (3.12+'s managed weakref slot, Py_TPFLAGS_MANAGED_WEAKREF) a negative
+    // offset into the pre-header.
+    const Py_ssize_t offset = Py_TYPE(o)->tp_weaklistoffset;
+    return offset != 0 &&
+           *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(o) + offset) != nullptr;
+}
+
 namespace {
 
 constexpr int kObjectExMember = 16;  // T_OBJECT_EX (3.11) / Py_T_OBJECT_EX (3.12+)

@@ -39,6 +39,10 @@ std::uintptr_t allocation_address(PyObject* o);
 // tp_traverse does not report such a dict while the inline values are still in use.
 PyObject* managed_dict(PyObject* o);
 
+// True when a weak reference to `o` exists (its type allows them and its weakref list is not
+// empty), read from the list's word without creating anything.
+bool is_weakly_referenced(PyObject* o);
+
 // The name of the attribute of instance `o` that holds `value`, looked up in the attribute
 // values stored with the instance (managed dict, not materialised) and in its __slots__, without
 // creating anything. A new reference; nullptr if none holds it.
