@@ -235,3 +235,31 @@ def test_a_class_made_by_type_has_no_line_to_change_and_says_so(tmp_path: Path) 
     default.mkdir()
     _, findings = _findings(default, MADE_BY_TYPE, "--top", "10")  # no --all-findings
     assert not [f for f in findings if f["kind"] == "slots"]
+
+
+TEMPORARY = """
+def main():
+    kept = [i * 2.0 for i in range(400_000)]  # held to the end
+    total = {sum_of}  # the temporary, built and freed on this line
+    print(total, len(kept))
+main()
+"""
+
+
+def test_a_temporary_is_charged_its_bytes_at_the_peak_whatever_the_censuses_saw(
+    tmp_path: Path,
+) -> None:
+    """A list built and consumed on one line: the generator finding's saving is the bytes its
+    line held at the peak (the tracker), the same whether a census saw the list at its full
+    size (the default run: a census at the margin above the last) or none ran (--no-census),
+    and it matches tracemalloc's peaks of the program and of its generator twin."""
+    source = TEMPORARY.format(sum_of="sum([x * 3.0 for x in kept])")
+    twin = TEMPORARY.format(sum_of="sum(x * 3.0 for x in kept)")
+    measured = _tracemalloc_peak(tmp_path, source) - _tracemalloc_peak(tmp_path, twin)
+    assert measured > 400_000 * 24  # the floats alone
+    for flags in (("--all-findings",), ("--all-findings", "--no-census")):
+        script, findings = _findings(tmp_path, source, *flags)
+        (finding,) = [f for f in findings if f["kind"] == "generator"]
+        assert finding["line"] == _line_of(script, "total = sum")
+        assert finding["fix"] == "sum(x * 3.0 for x in kept)"
+        assert abs(finding["saving_bytes"] - measured) / measured < 0.05, (flags, measured)
