@@ -269,6 +269,7 @@ def print_capture(capture: Capture, *, top: int, console: Any, all_frames: bool 
         untraced=report.get("memslim", {}).get("untraced", []),
         rss={when: RssLedger.from_json(row) for when, row in ledgers.items() if row},
         all_frames=all_frames,
+        tree=report.get("tree_peak"),
     )
     if report.get("processes"):
         from memslim.report.terminal import print_processes

@@ -209,6 +209,8 @@ def test_each_worker_has_its_own_report(tmp_path: Path, how: str, truth: int) ->
     tree = report["tree_peak"]["traced_bytes"]
     assert max(peaks) <= tree <= sum(peaks)
     assert "Processes" in ran.stderr and "Whole process tree" in ran.stderr
+    # The report's first lines say that its peak is the parent's, and the tree's.
+    assert "with its child processes, the whole tree's peak" in ran.stderr.split("Top lines")[0]
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])

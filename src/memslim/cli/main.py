@@ -697,6 +697,7 @@ def _report(
             untraced=untraced,
             rss=ledgers,
             all_frames=args.all_frames,
+            tree=report.get("tree_peak") if report is not None else None,
         )
         if report is not None and report.get("processes"):
             from memslim.report.terminal import print_processes

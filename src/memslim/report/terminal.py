@@ -105,10 +105,12 @@ def print_run_report(
     untraced: list[str] | None = None,
     rss: dict[str, Any] | None = None,
     all_frames: bool = False,
+    tree: dict[str, Any] | None = None,
 ) -> None:
     """The run's report. Its top lines are the program's own (each stack charged to its nearest
     frame outside the standard library and installed packages), with the library lines under
-    each that held the most; ``all_frames``: every stack's innermost line instead."""
+    each that held the most; ``all_frames``: every stack's innermost line instead. ``tree``:
+    the report's ``tree_peak`` when child processes ran (their tables follow this report)."""
     console = console or report_console()
     estimate = " (estimated from samples)" if profile.mode == "sample" else ""
     console.print(
@@ -120,6 +122,14 @@ def print_run_report(
             f"peak RSS {format_bytes(profile.peak_rss_bytes)}, ran {profile.elapsed_seconds:.2f} s",
         )
     )
+    if tree:
+        console.print(
+            Text.assemble(
+                "That is this process's; with its child processes, the whole tree's peak: ",
+                (format_bytes(tree["traced_bytes"]), "bold"),
+                f" at {tree['at_s']:.2f} s ({tree['processes']} processes, see Processes below)",
+            )
+        )
     native = {d: b for d, b in profile.peak_by_domain.items() if d != "python" and b > 0}
     if native:
         parts = ", ".join(f"{domain} {format_bytes(b)}" for domain, b in native.items())
