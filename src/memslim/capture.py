@@ -151,7 +151,9 @@ class Checkpointer:
     expected to be the last one's scaled by the growth of memslim's tables since, and it is
     put off while that would go over the budget. (bench/real: a fixed interval of 30 times the
     last cost still let a checkpoint of 0.9 s into a 7 s run, when scikit-learn's imports had
-    multiplied the sites since the first.)
+    multiplied the sites since the first.) With censuses, a checkpoint carries the newest one
+    that has finished (``census``: read from its child's file, nothing kept between
+    checkpoints), so that a killed run's capture still says what its objects were.
     """
 
     GROWTH = 1.05
@@ -164,12 +166,14 @@ class Checkpointer:
         command: list[str],
         *,
         process: Callable[[], dict[str, Any]] | None = None,
+        census: Callable[[], tuple[int, dict[str, Any]] | None] | None = None,
         interval: float = 0.5,
         max_age: float = 5.0,
     ) -> None:
         self.path = path
         self.command = command
         self.process = process  # the report's "process" block, made when it is written
+        self.census = census  # the newest census so far (traced bytes, raw census), or None
         self.interval = interval
         self.max_age = max_age
         self.written = 0
@@ -231,11 +235,21 @@ class Checkpointer:
             profile,
             command=self.command,
             exit_code=exit_code,
+            census=self._census(),
             untraced=problems,
             process=None if self.process is None else self.process(),
         )
         write_capture(self.path, report, complete=complete, written_s=profile.elapsed_seconds)
         self.written += 1
+
+    def _census(self) -> tuple[int, Any] | None:
+        """The newest census as the report shows it, or None."""
+        if self.census is None:
+            return None
+        from memslim.heap import census_from_raw
+
+        newest = self.census()
+        return None if newest is None else (newest[0], census_from_raw(newest[1]))
 
 
 def print_capture(capture: Capture, *, top: int, console: Any, all_frames: bool = False) -> None:
@@ -253,7 +267,12 @@ def print_capture(capture: Capture, *, top: int, console: Any, all_frames: bool 
         console.print(
             Text(
                 "The run did not end (killed?): this is its last checkpoint, written "
-                f"{capture.written_s:.2f} s after it started; no census or advice.",
+                f"{capture.written_s:.2f} s after it started; "
+                + (
+                    "its census is the last one taken by then; no advice."
+                    if "census" in report
+                    else "no census or advice."
+                ),
                 style="yellow",
             )
         )

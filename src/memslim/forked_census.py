@@ -428,6 +428,25 @@ class ForkedCensuses:
                     self.peak_ledger = header.get("ledger")
         return last, history, costs
 
+    def latest(self) -> tuple[int, dict[str, Any]] | None:
+        """The newest census that finished, read from its file (traced bytes, raw census), or
+        None: what a checkpoint of the capture shows while the program runs. Nothing of it is
+        kept here."""
+        # A child that wrote its file (atomically: os.replace) is done, reaped or not: reaping
+        # is the main thread's (take, finish).
+        candidates = self._numbers(_DONE) + self._numbers(_RUNNING)
+        done = [n for n in candidates if os.path.exists(self._path(n))]
+        if not done:
+            return None
+        newest = max(done, key=lambda n: self._get(n, _TRACED))
+        try:
+            with open(self._path(newest), "rb") as f:
+                header = pickle.load(f)
+                raw = _unpack_sites(_decode(pickle.load(f), _live_types(), {}))
+        except (OSError, EOFError, pickle.UnpicklingError):
+            return None  # the checkpoint goes without it; the report says why at the end
+        return header["traced_bytes"], raw
+
     def _kill(self, number: int) -> None:
         """Ends child ``number`` now; it is reaped later (take, close): the kernel frees a large
         child's pages for milliseconds, and the program need not wait for that."""

@@ -75,16 +75,19 @@ def test_a_killed_run_leaves_its_last_checkpoint(tmp_path: Path) -> None:
     try:
         assert proc.stdout.readline() == b"ready\n"
         # Wait for a checkpoint that holds the whole 100 MiB (each bytes object: 1 MiB and
-        # its header), however long a busy machine takes to write it.
+        # its header) and a census taken near it, however long a busy machine takes to write
+        # it (a census child walks, then the next checkpoint carries its census).
         deadline = time.monotonic() + 120
         while True:
             try:
-                seen = read_capture(str(capture)).report["peak"]["traced_bytes"]
+                checkpoint = read_capture(str(capture)).report
+                seen = checkpoint["peak"]["traced_bytes"]
+                census = checkpoint.get("census", {}).get("traced_bytes", 0)
             except CaptureError:
-                seen = 0  # not written yet
-            if seen >= 100 * MIB:
+                seen = census = 0  # not written yet
+            if seen >= 100 * MIB and census >= 0.95 * seen:
                 break
-            assert time.monotonic() < deadline, f"no checkpoint with 100 MiB (last: {seen})"
+            assert time.monotonic() < deadline, f"no such checkpoint (last: {seen}, {census})"
             time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
@@ -102,6 +105,10 @@ def test_a_killed_run_leaves_its_last_checkpoint(tmp_path: Path) -> None:
     top = report["lines"][0]
     assert (top["file"], top["line"]) == (str(script), 5)
     assert top["bytes_at_peak"] >= 100 * MIB
+    # The census of a killed run: at 95% of the peak or more, at least 95 of the 100 blobs.
+    assert "its census is the last one taken by then" in " ".join(shown.stderr.split())
+    blobs = [t for t in report["census"]["types"] if t["type"] == "bytes"]
+    assert blobs and blobs[0]["count"] >= 95 and blobs[0]["bytes"] >= 95 * MIB
 
 
 def test_every_truncation_and_a_foreign_file_are_one_line_errors(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ frees, reallocs, the peak, sample-mode estimates, and the profile decorator."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -179,20 +180,39 @@ def test_sample_mode_estimate_is_close_with_a_fixed_seed(testalloc: Any) -> None
     assert t.profile.mode == "sample"
 
 
+SAME_SEED = """
+import importlib.util, json, sys
+import memslim
+spec = importlib.util.spec_from_file_location("_memslim_testalloc", sys.argv[1])
+testalloc = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(testalloc)
+
+def estimate(seed):
+    with memslim.track("sample", sample_interval=4096, seed=seed) as t:
+        testalloc.alloc(1, 1000, 5_000)
+    testalloc.free_all()
+    return t.current_bytes, t.peak_bytes
+
+first = estimate(1234)
+others = {estimate(seed) for seed in (1, 2, 3)}
+print(json.dumps([first, estimate(1234), len(others | {first})]))
+"""
+
+
 def test_a_fixed_seed_samples_the_same_whatever_ran_before(testalloc: Any) -> None:
     """--seed makes a run reproducible: the same allocations give the same estimate in a
-    later recording of the same process, after recordings with other seeds."""
-
-    def estimate(seed: int) -> tuple[int, int]:
-        with memslim.track("sample", sample_interval=4096, seed=seed) as t:
-            testalloc.alloc(1, 1000, 5_000)
-        testalloc.free_all()
-        return t.current_bytes, t.peak_bytes
-
-    first = estimate(1234)
-    others = {estimate(seed) for seed in (1, 2, 3)}
-    assert estimate(1234) == first
-    assert len(others | {first}) > 1  # other seeds sample other blocks: the seed is used
+    later recording of the same process, after recordings with other seeds. In a process of
+    its own: each thread's sampler takes the next step of the seed in the order threads first
+    allocate, so a thread of another test allocating meanwhile (seen under ASan in CI) would
+    take the main thread's step."""
+    ran = subprocess.run(
+        [sys.executable, "-c", SAME_SEED, testalloc.__file__],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    first, again, distinct = json.loads(ran.stdout)
+    assert again == first
+    assert distinct > 1  # other seeds sample other blocks: the seed is used
 
 
 def test_only_one_tracker_at_a_time() -> None:

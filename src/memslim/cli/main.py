@@ -383,7 +383,12 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     if args.output:
         from memslim.capture import Checkpointer
 
-        checkpoints = Checkpointer(args.output, target.argv, process=lambda: process)
+        checkpoints = Checkpointer(
+            args.output,
+            target.argv,
+            process=lambda: process,
+            census=None if forked is None else forked.latest,
+        )
         checkpoints.start()
 
     def census_at_end() -> None:
