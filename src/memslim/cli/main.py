@@ -117,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_top(run_parser, 10, "lines")
     run_parser.add_argument(
+        "--limit",
+        type=_size,
+        metavar="SIZE",
+        help="a memory limit (2GiB, 512M, 1.5GB): whether the program's peak fits it and which "
+        "findings together bring it under (default: the cgroup's limit, in a container)",
+    )
+    run_parser.add_argument(
         "--no-census",
         dest="census",
         action="store_false",
@@ -592,6 +599,28 @@ def _finish_run(
                 os.rmdir(children_dir)  # only if no child wrote there
 
 
+def _size(text: str) -> int:
+    from memslim.limit import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _limit_fit(args: argparse.Namespace, profile: Any, findings: Any, ledgers: Any) -> Any:
+    """The memory limit's verdict (memslim.limit.Fit), or None without a limit."""
+    from memslim.limit import cgroup_limit, fit, program_peak_rss
+
+    limit, source = getattr(args, "limit", None), "--limit"
+    if limit is None:
+        limit, source = cgroup_limit(), "cgroup"
+    if limit is None:
+        return None
+    peak = program_peak_rss(profile.peak_rss_bytes, ledgers)
+    return fit(limit, source, peak, findings or [])
+
+
 def _report(
     args: argparse.Namespace,
     target: Target,
@@ -633,6 +662,7 @@ def _report(
     findings = None if args.child_into else advise(run_facts, everything=args.all_findings)
     from memslim._native import problems as untraced
 
+    limit = None if args.child_into else _limit_fit(args, profile, findings, ledgers)
     status = outcome.exit_code
     child_runs: list[Any] = []
     if children_dir is not None and not args.child_into:
@@ -659,6 +689,8 @@ def _report(
         )
         if child_runs:
             report.update(children.merged(report, child_runs))
+        if limit is not None:
+            report["limit"] = limit.to_json()
         writers: list[tuple[str, Any]] = []
         if args.json:
             writers.append((args.json, lambda path: write_report(report, path)))
@@ -708,6 +740,10 @@ def _report(
             from memslim.report.terminal import print_processes
 
             print_processes(report, top=args.top, console=console)
+        if limit is not None:
+            from memslim.report.terminal import print_limit
+
+            print_limit(limit, console=console)
     return status
 
 

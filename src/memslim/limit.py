@@ -1,0 +1,155 @@
+"""Savings in the terms operators use: does the program's peak fit a memory limit, and which
+findings together bring it under (``memslim run --limit SIZE``, or the cgroup's limit when the
+program runs in a container)?
+
+The peak compared is the program's own peak RSS: the peak RSS under memslim less memslim's own
+memory at the census nearest the peak (the RSS ledger's row), which is what the program would
+hold without memslim, as near as this run can tell. A finding's saving is taken off it byte for
+byte. Findings are chosen greedily, largest saving first, lossy ones (a narrower float dtype)
+never: a limit is not a reason to lose precision silently.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1 << 10,
+    "kib": 1 << 10,
+    "kb": 10**3,
+    "m": 1 << 20,
+    "mib": 1 << 20,
+    "mb": 10**6,
+    "g": 1 << 30,
+    "gib": 1 << 30,
+    "gb": 10**9,
+    "t": 1 << 40,
+    "tib": 1 << 40,
+    "tb": 10**12,
+}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
+
+# cgroup v1 writes a page-rounded 2**63 - 1 for "no limit"; anything this large is none.
+_NO_LIMIT = 1 << 60
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``2GiB``, ``2G`` (binary, as Docker and ulimit read it), ``2GB`` (decimal),
+    ``512MiB``, ``1.5g`` or a plain number of bytes. ValueError, with a sentence, otherwise."""
+    match = _SIZE.fullmatch(text)
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _UNITS:
+        raise ValueError(
+            f"not a size: {text!r} (a number with B, K/KiB, M/MiB, G/GiB, T/TiB, or KB/MB/GB/TB)"
+        )
+    size = int(float(match.group(1)) * _UNITS[unit])
+    if size <= 0:
+        raise ValueError(f"not a size: {text!r} (it must be more than 0 bytes)")
+    return size
+
+
+def cgroup_limit(root: str = "/") -> int | None:
+    """The smallest memory limit of this process's cgroup and its ancestors (cgroup v2
+    ``memory.max``, v1 ``memory.limit_in_bytes``), or None where there is none. ``root``: where
+    /proc and /sys are (tests)."""
+    try:
+        with open(os.path.join(root, "proc/self/cgroup")) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    found: list[int] = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _id, controllers, path = parts
+        if controllers == "":
+            base, name = os.path.join(root, "sys/fs/cgroup"), "memory.max"
+        elif "memory" in controllers.split(","):
+            base, name = os.path.join(root, "sys/fs/cgroup/memory"), "memory.limit_in_bytes"
+        else:
+            continue
+        here = path.strip("/")
+        while True:
+            value = _read_limit(os.path.join(base, here, name))
+            if value is not None:
+                found.append(value)
+            if not here:
+                break
+            here = os.path.dirname(here)
+    return min(found) if found else None
+
+
+def _read_limit(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    if not text.isdigit():
+        return None  # "max"
+    value = int(text)
+    return value if 0 < value < _NO_LIMIT else None
+
+
+@dataclass(frozen=True)
+class Fit:
+    limit_bytes: int
+    source: str  # "--limit" or "cgroup"
+    peak_bytes: int  # the program's own peak RSS (see the module's docstring)
+    chosen: list[Any]  # the findings that together bring the peak under, largest first
+    peak_after_bytes: int  # the peak with them applied
+
+    @property
+    def fits(self) -> bool:
+        return self.peak_bytes <= self.limit_bytes
+
+    @property
+    def fits_after(self) -> bool:
+        return self.peak_after_bytes <= self.limit_bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "limit_bytes": self.limit_bytes,
+            "source": self.source,
+            "peak_bytes": self.peak_bytes,
+            "fits": self.fits,
+            "findings": [
+                {"kind": f.kind, "file": f.file, "line": f.line, "saving_bytes": f.saving_bytes}
+                for f in self.chosen
+            ],
+            "peak_after_bytes": self.peak_after_bytes,
+            "fits_after": self.fits_after,
+        }
+
+
+def fit(limit_bytes: int, source: str, peak_bytes: int, findings: list[Any]) -> Fit:
+    """Which findings, largest saving first, bring ``peak_bytes`` under ``limit_bytes`` (none
+    when it fits already; every one that saves something when even all do not suffice)."""
+    chosen: list[Any] = []
+    after = peak_bytes
+    candidates = sorted(
+        (f for f in findings if f.saving_bytes > 0 and not f.lossy and not f.time_only),
+        key=lambda f: -f.saving_bytes,
+    )
+    for finding in candidates:
+        if after <= limit_bytes:
+            break
+        chosen.append(finding)
+        after -= finding.saving_bytes
+    return Fit(limit_bytes, source, peak_bytes, chosen, max(0, after))
+
+
+def program_peak_rss(peak_rss: int, ledgers: dict[str, Any]) -> int:
+    """The program's own peak RSS: the peak under memslim less memslim's own memory at the
+    census nearest the peak (else at the end); the peak as it is where neither was read."""
+    for when in ("at_peak_census", "end"):
+        ledger = ledgers.get(when)
+        if ledger is not None:
+            return max(0, peak_rss - ledger.memslim)
+    return peak_rss
