@@ -294,3 +294,8 @@ def print_capture(capture: Capture, *, top: int, console: Any, all_frames: bool 
         from memslim.report.terminal import print_processes
 
         print_processes(report, top=top, console=console)
+    if report.get("limit"):
+        from memslim.limit import Fit
+        from memslim.report.terminal import print_limit
+
+        print_limit(Fit.from_json(report["limit"]), console=console)

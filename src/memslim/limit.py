@@ -98,6 +98,16 @@ def _read_limit(path: str) -> int | None:
 
 
 @dataclass(frozen=True)
+class Chosen:
+    """A finding as a limit's verdict names it (read back from a report)."""
+
+    kind: str
+    file: str
+    line: int
+    saving_bytes: int
+
+
+@dataclass(frozen=True)
 class Fit:
     limit_bytes: int
     source: str  # "--limit" or "cgroup"
@@ -112,6 +122,20 @@ class Fit:
     @property
     def fits_after(self) -> bool:
         return self.peak_after_bytes <= self.limit_bytes
+
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> Fit:
+        chosen = [
+            Chosen(f["kind"], f["file"], int(f["line"]), int(f["saving_bytes"]))
+            for f in row["findings"]
+        ]
+        return cls(
+            int(row["limit_bytes"]),
+            str(row["source"]),
+            int(row["peak_bytes"]),
+            chosen,
+            int(row["peak_after_bytes"]),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

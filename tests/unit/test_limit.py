@@ -146,3 +146,23 @@ def test_a_run_says_whether_the_peak_fits_and_what_brings_it_under(tmp_path: Pat
     middle = _limited(tmp_path, str(between))
     assert not middle["fits"] and middle["fits_after"]
     assert [f["kind"] for f in middle["findings"]] == ["slots"]
+
+
+def test_a_capture_says_what_its_run_said_of_the_limit(tmp_path: Path) -> None:
+    (tmp_path / "job.py").write_text(PROGRAM)
+    ran = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--limit", "1MiB", "-o", "run.mslm", "job.py"],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    shown = subprocess.run(
+        [sys.executable, "-m", "memslim", "report", "run.mslm"],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+
+    def verdict(text: str) -> str:
+        words = " ".join(text.split())
+        return words[words.index("Memory limit") :]
+
+    assert verdict(shown.stderr) == verdict(ran.stderr)
