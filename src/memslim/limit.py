@@ -123,6 +123,40 @@ class Fit:
     def fits_after(self) -> bool:
         return self.peak_after_bytes <= self.limit_bytes
 
+    def describe(self) -> tuple[str, list[str]]:
+        """The verdict in words, and one line per chosen finding (the terminal and the HTML
+        page say the same)."""
+        from memslim._units import format_bytes
+
+        where = "--limit" if self.source == "--limit" else "this process's cgroup"
+        head = (
+            f"Memory limit {format_bytes(self.limit_bytes)} ({where}): the program's peak RSS "
+            f"{format_bytes(self.peak_bytes)} (memslim's own memory left out) "
+        )
+        if self.fits:
+            spare = format_bytes(self.limit_bytes - self.peak_bytes)
+            return head + f"fits, with {spare} to spare.", []
+        over = format_bytes(self.peak_bytes - self.limit_bytes)
+        saved = format_bytes(self.peak_bytes - self.peak_after_bytes)
+        after = format_bytes(self.peak_after_bytes)
+        if not self.chosen:
+            verdict = f"does not fit: {over} over, and no finding saves memory to bring it under."
+        elif self.fits_after:
+            verdict = (
+                f"does not fit: {over} over. These findings together save {saved} and bring it "
+                f"to {after}:"
+            )
+        else:
+            verdict = (
+                f"does not fit: {over} over. Every finding together saves {saved}, which is not "
+                f"enough ({after}):"
+            )
+        lines = [
+            f"[{f.kind}] {os.path.basename(f.file)}:{f.line} — saves {format_bytes(f.saving_bytes)}"
+            for f in self.chosen
+        ]
+        return head + verdict, lines
+
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> Fit:
         chosen = [

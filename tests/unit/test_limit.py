@@ -5,6 +5,7 @@ cgroup tree written by the test, and the plain program's peak RSS measured by th
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import subprocess
@@ -148,13 +149,18 @@ def test_a_run_says_whether_the_peak_fits_and_what_brings_it_under(tmp_path: Pat
     assert [f["kind"] for f in middle["findings"]] == ["slots"]
 
 
-def test_a_capture_says_what_its_run_said_of_the_limit(tmp_path: Path) -> None:
+def test_a_capture_and_the_html_page_say_what_the_run_said_of_the_limit(tmp_path: Path) -> None:
     (tmp_path / "job.py").write_text(PROGRAM)
     ran = subprocess.run(
-        [sys.executable, "-m", "memslim", "run", "--limit", "1MiB", "-o", "run.mslm", "job.py"],
+        [sys.executable, "-m", "memslim", "run", "--limit", "1MiB", "-o", "run.mslm",
+         "--html", "run.html", "job.py"],
         capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr
+    page = html.unescape((tmp_path / "run.html").read_text())
+    said = " ".join(ran.stderr.split())
+    assert "does not fit" in said and "[slots] job.py:" in said
+    assert said[said.index("Memory limit") :].split(" [slots]")[0] in " ".join(page.split())
     shown = subprocess.run(
         [sys.executable, "-m", "memslim", "report", "run.mslm"],
         capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,

@@ -324,6 +324,17 @@ def build_html(report: dict[str, Any], *, stacks: list[dict[str, Any]] | None = 
             + (items or "<p>No finding saves at least 1 MiB or 1% of the peak.</p>")
             + "</section>"
         )
+    if report.get("limit"):
+        from memslim.limit import Fit
+
+        verdict, lines = Fit.from_json(report["limit"]).describe()
+        listed = "".join(f"<li>{_e(line)}</li>" for line in lines)
+        sections.append(
+            '<section id="limit"><h2>Memory limit</h2>'
+            + f"<p>{_e(verdict)}</p>"
+            + (f"<ul>{listed}</ul>" if lines else "")
+            + "</section>"
+        )
     processes = report.get("processes")
     if processes:
         rows = [

@@ -238,43 +238,10 @@ def print_rss_ledger(rss: dict[str, Any], peak_bytes: int, *, console: Console) 
 def print_limit(limit: Any, *, console: Console) -> None:
     """Whether the program's peak fits a memory limit (memslim.limit.Fit), and which findings
     together bring it under."""
-    where = "--limit" if limit.source == "--limit" else "this process's cgroup"
-    head = (
-        f"Memory limit {format_bytes(limit.limit_bytes)} ({where}): the program's peak RSS "
-        f"{format_bytes(limit.peak_bytes)} (memslim's own memory left out) "
-    )
-    if limit.fits:
-        spare = format_bytes(limit.limit_bytes - limit.peak_bytes)
-        console.print(Text.assemble((head + "fits", "bold"), f", with {spare} to spare."))
-        return
-    over = format_bytes(limit.peak_bytes - limit.limit_bytes)
-    if not limit.chosen:
-        console.print(
-            Text.assemble(
-                (head + "does not fit", "bold yellow"),
-                f": {over} over, and no finding saves memory to bring it under.",
-            )
-        )
-        return
-    saved = format_bytes(limit.peak_bytes - limit.peak_after_bytes)
-    if limit.fits_after:
-        verdict = (
-            f": {over} over. These findings together save {saved} and bring it to "
-            f"{format_bytes(limit.peak_after_bytes)}:"
-        )
-    else:
-        verdict = (
-            f": {over} over. Every finding together saves {saved}, which is not enough "
-            f"({format_bytes(limit.peak_after_bytes)}):"
-        )
-    console.print(Text.assemble((head + "does not fit", "bold yellow"), verdict))
-    for finding in limit.chosen:
-        console.print(
-            Text(
-                f"  [{finding.kind}] {_where(finding.file, finding.line)} — "
-                f"saves {format_bytes(finding.saving_bytes)}"
-            )
-        )
+    verdict, lines = limit.describe()
+    console.print(Text(verdict, style="bold" if limit.fits else "bold yellow"))
+    for line in lines:
+        console.print(Text(f"  {line}"))
 
 
 def print_findings(findings: list[Finding], peak_bytes: int, *, console: Console) -> None:
