@@ -117,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_top(run_parser, 10, "lines")
     run_parser.add_argument(
+        "--patch",
+        metavar="FILE",
+        help="write the findings' mechanical fixes (generator expressions, __slots__) as a "
+        "unified diff to FILE, for git apply",
+    )
+    run_parser.add_argument(
         "--limit",
         type=_size,
         metavar="SIZE",
@@ -664,6 +670,23 @@ def _report(
 
     limit = None if args.child_into else _limit_fit(args, profile, findings, ledgers)
     status = outcome.exit_code
+    patched = None  # what the terminal says of --patch
+    if getattr(args, "patch", None) and not args.child_into:
+        from memslim.patch import make_patch
+
+        made = make_patch(findings or [])
+        try:
+            with open(args.patch, "w", encoding="utf-8") as f:
+                f.write(made.diff)
+            patched = (
+                f"Patch: {len(made.applied)} fix(es) written to {args.patch} "
+                f"(git apply {args.patch}); {len(made.left)} finding(s) left to the author."
+                if made.applied
+                else f"Patch: no finding of this run has a mechanical fix; {args.patch} is empty."
+            )
+        except OSError as e:
+            _say(f"memslim: cannot write {args.patch!r}: {e.strerror or e}")
+            status = outcome.exit_code or 2
     child_runs: list[Any] = []
     if children_dir is not None and not args.child_into:
         from memslim import children
@@ -744,6 +767,8 @@ def _report(
             from memslim.report.terminal import print_limit
 
             print_limit(limit, console=console)
+        if patched is not None:
+            console.print(patched)
     return status
 
 
