@@ -151,3 +151,26 @@ def test_the_ledger_near_the_peak_comes_from_the_census(tmp_path: Path) -> None:
     assert abs(at_census["traced_bytes"] - data["census"]["traced_bytes"]) < 4096
     assert 0 < at_census["seconds"] <= data["duration_s"]
     assert "RSS explained" in done.stdout + done.stderr
+
+
+def test_the_peak_rss_is_the_programs_own_when_a_large_process_starts_it(tmp_path: Path) -> None:
+    """getrusage's ru_maxrss survives exec: memslim started from a large process (a test
+    runner, a notebook's kernel) once reported that process's RSS as the run's peak. Truth: the
+    kernel's ru_maxrss of the same memslim run started from a small process."""
+    (tmp_path / "job.py").write_text("kept = [str(i) for i in range(100_000)]\n")
+    command = [sys.executable, "-m", "memslim", "run", "--json", "{out}", "job.py"]
+    starter = (
+        "import json, resource, subprocess, sys\n"
+        "ballast = bytearray(400 << 20)  # resident: written by the constructor\n"
+        "ballast[::4096] = b'x' * len(ballast[::4096])\n"
+        f"subprocess.run({command!r}[:5] + [sys.argv[1], 'job.py'], check=True,\n"
+        "               capture_output=True)\n"
+    )
+    small = [c.replace("{out}", "small.json") for c in command]
+    subprocess.run(small, cwd=tmp_path, check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-c", starter, "large.json"], cwd=tmp_path, check=True,
+                   capture_output=True, timeout=300)  # fmt: skip
+    own = json.loads((tmp_path / "small.json").read_text())["peak"]["rss_bytes"]
+    started_large = json.loads((tmp_path / "large.json").read_text())["peak"]["rss_bytes"]
+    assert started_large < 400 << 20  # not the starter's 400 MiB
+    assert abs(started_large - own) < 0.25 * own, (own, started_large)

@@ -481,6 +481,22 @@ std::int64_t read_rss_bytes() {
     return static_cast<std::int64_t>(pages_resident) * sysconf(_SC_PAGESIZE);
 }
 
+// The process's peak RSS since its last exec: VmHWM, the high-water mark of its own address
+// space. Not getrusage's ru_maxrss, which the kernel carries across exec: a program started
+// from a large process (a test runner, a notebook's kernel) reported that process's RSS as its
+// own peak (150 MB for an 85 MB run started from pytest after a large test). 0 if not known.
+std::int64_t read_peak_rss_bytes() {
+    std::FILE* f = std::fopen("/proc/self/status", "r");
+    if (f == nullptr) return 0;
+    char line[256];
+    long kib = 0;
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+        if (std::sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+    }
+    std::fclose(f);
+    return static_cast<std::int64_t>(kib) * 1024;
+}
+
 // How long traced bytes must stay below their peak before the peak counts as a plateau.
 constexpr double kPlateauSeconds = 0.02;
 
@@ -1044,8 +1060,9 @@ TrackResult collect_result(bool with_sites) {
         result.timeline = rec.timeline.points();
     }
     result.elapsed_seconds = result.timeline.empty() ? 0 : result.timeline.back().seconds;
-    rusage usage{};
-    if (getrusage(RUSAGE_SELF, &usage) == 0) {
+    if (const std::int64_t peak_rss = read_peak_rss_bytes(); peak_rss > 0) {
+        result.peak_rss_bytes = static_cast<std::uint64_t>(peak_rss);
+    } else if (rusage usage{}; getrusage(RUSAGE_SELF, &usage) == 0) {
         result.peak_rss_bytes = static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;
     }
     result.stack_bytes = rec.tree.memory_bytes();
