@@ -187,7 +187,15 @@ class Checkpointer:
         self._pid = os.getpid()
         self._stop.acquire()
         self._done.acquire()
-        start_thread(self._loop, time.monotonic())
+        # Counted before the thread exists, not by the thread: it may wait for the GIL while
+        # the program runs on and forks (os.fork's 3.12+ warning counts the kernel's threads;
+        # on 3.13 in CI a program without threads was warned).
+        Checkpointer.running += 1
+        try:
+            start_thread(self._loop, time.monotonic())
+        except BaseException:
+            Checkpointer.running -= 1
+            raise
 
     def stop(self) -> None:
         """Ends the thread (after the checkpoint it may be writing). Nothing in a forked child
@@ -200,7 +208,6 @@ class Checkpointer:
     def _loop(self, started: float) -> None:
         from memslim import _core
 
-        Checkpointer.running += 1
         try:
             _core.untrack_this_thread()
             last_peak, last_time, last_cost, last_size = 0, started, 0.0, 1
