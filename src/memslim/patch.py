@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import ast
 import difflib
+import linecache
 import os
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from memslim.advice.source import parent
+from memslim.advice.source import parent, syntax_tree
 
 PATCHED_KINDS = ("generator", "slots")
 
@@ -57,13 +58,6 @@ def _segment(lines: list[str], start: tuple[int, int], end: tuple[int, int]) -> 
     parts.extend(lines[start[0] : end[0] - 1])
     parts.append(lines[end[0] - 1][: end[1]])
     return "".join(parts)
-
-
-def _with_parents(tree: ast.AST) -> ast.AST:
-    for node in ast.walk(tree):
-        for child in ast.iter_child_nodes(node):
-            child.parent = node  # type: ignore[attr-defined]
-    return tree
 
 
 def _generator_edit(tree: ast.AST, lines: list[str], line: int) -> _Edit | None:
@@ -158,11 +152,14 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
     applied: list[Any] = []
     chunks: list[str] = []
     for file, found in sorted(by_file.items()):
+        # The tree the advisor read (with each node's parent), if the file is still that text.
         try:
             with open(file, encoding="utf-8") as f:
                 source = f.read()
-            tree = _with_parents(ast.parse(source, filename=file))
-        except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        except (OSError, ValueError):
+            source = None
+        tree = syntax_tree(file)
+        if tree is None or source != "".join(linecache.getlines(file)):
             left.extend(found)
             continue
         lines = source.splitlines(keepends=True)
