@@ -14,11 +14,19 @@ module loaded into it is built for it), 3.11–3.13, and runs Python code now an
 blocked in one C call, or asleep, answers when it next runs bytecode; the wait has a timeout).
 On 3.14+, ``sys.remote_exec(pid, script)`` is CPython's own way in: the request would be the
 script, with no gdb and no dlopen; the agent is the same.
+
+Where gdb cannot call a function in a process, it must not be let near the target: gdb 13 on a
+CPU with AMX state (Debian 12, kernel 6.18) fails to write the registers back after a call
+("Couldn't write extended state status: Bad address"), and the process it called into is left
+broken (a Python asleep in ``time.sleep`` got ``OSError: [Errno 514]``). So gdb first calls
+``getpid()`` in a throwaway process of memslim's own, once per memslim process; when that
+fails, attach says so in one line and never touches the target.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -100,17 +108,59 @@ def _gdb_commands(core: str, request: str) -> list[str]:
     ]
 
 
+def _gdb_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}  # gdb's own, plain
+
+
+@functools.cache
+def gdb_call_problem(gdb: str) -> str | None:
+    """None if ``gdb`` can call a function in a process on this machine, else what it said.
+    Asked of a throwaway process (a Python waiting on its stdin), never of the target."""
+    probe = subprocess.Popen(
+        [sys.executable, "-S", "-c", "import sys; sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        command = [gdb, "-p", str(probe.pid), "-batch", "-nx", "-q"]
+        command += ["-ex", 'printf "memslim-probe %d\\n", (int) getpid()']
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=60, env=_gdb_env()
+            )
+            output = done.stdout + done.stderr
+        except subprocess.TimeoutExpired:
+            output = "gdb timed out"
+    finally:
+        probe.kill()
+        probe.wait()
+        assert probe.stdin is not None
+        probe.stdin.close()
+    if f"memslim-probe {probe.pid}" in output:
+        return None
+    said = [line for line in output.splitlines() if "error" in line.lower() or "n't" in line]
+    return (said or [line for line in output.splitlines() if line.strip()][-1:] or ["no output"])[
+        -1
+    ].strip()
+
+
 def _inject(pid: int, core: str, request: str, timeout: float) -> None:
     gdb = shutil.which("gdb")
     if gdb is None:
         raise AttachError("memslim attach needs gdb (Debian/Ubuntu: apt-get install gdb)")
+    problem = gdb_call_problem(gdb)
+    if problem is not None:
+        raise AttachError(
+            f"gdb cannot call a function in a process on this machine ({problem}), which would"
+            f" leave process {pid} broken: not attached"
+        )
     was_stopped = _state(pid) == "T"
     command = [gdb, "-p", str(pid), "-batch", "-nx", "-q"]
     for line in _gdb_commands(core, request):
         command += ["-ex", line]
     try:
-        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}  # gdb's own, plain
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, env=_gdb_env()
+        )
         output = done.stdout + done.stderr
     except subprocess.TimeoutExpired:
         output = "gdb timed out"

@@ -14,6 +14,17 @@ import pytest
 
 pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="memslim attach needs gdb")
 
+
+def gdb_calls() -> None:
+    """Skips a test that needs gdb to call into a process where it cannot (see memslim.attach:
+    gdb 13 on a CPU with AMX state). The refusal itself is tested with a gdb that fails."""
+    from memslim.attach import gdb_call_problem
+
+    problem = gdb_call_problem(shutil.which("gdb") or "gdb")
+    if problem is not None:
+        pytest.skip(f"gdb cannot call a function in a process here: {problem}")
+
+
 SERVICE = """
 import os, sys, time
 
@@ -54,6 +65,8 @@ def service(tmp_path: Path):
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+    process.stdout.close()  # a test that skipped or failed left it open
 
 
 def attach(*args: str) -> subprocess.CompletedProcess:
@@ -64,6 +77,7 @@ def attach(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_attach_counts_the_instances_and_the_process_runs_on(service, tmp_path: Path) -> None:
+    gdb_calls()
     process, stop = service
     out = tmp_path / "answer.json"
     ran = attach(str(process.pid), "--json", str(out))
@@ -87,6 +101,7 @@ def test_attach_counts_the_instances_and_the_process_runs_on(service, tmp_path: 
 
 
 def test_attach_with_track_shows_what_grew(service, tmp_path: Path) -> None:
+    gdb_calls()
     process, stop = service
     out = tmp_path / "answer.json"
     ran = attach(str(process.pid), "--track", "1", "--json", str(out))
@@ -151,6 +166,38 @@ def test_attach_to_another_python_version_says_which_to_use(tmp_path: Path) -> N
     finally:
         waiting.communicate("", timeout=60)
     assert waiting.returncode == 0  # it went on and ended normally
+
+
+def test_a_gdb_that_cannot_call_into_a_process_never_touches_the_target(
+    service, tmp_path: Path
+) -> None:
+    # A gdb that answers as gdb 13 does on a CPU with AMX state, and logs whom it was pointed at.
+    log = tmp_path / "gdb.log"
+    fake = tmp_path / "bin" / "gdb"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'printf "%s\\n" "$*" >> {log}\n'
+        'echo "Couldn\'t write extended state status: Bad address."\n'
+    )
+    fake.chmod(0o755)
+    process, stop = service
+    ran = subprocess.run(
+        [sys.executable, "-m", "memslim", "attach", str(process.pid)],
+        capture_output=True, text=True, timeout=180, check=False,
+        env={**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"},
+    )  # fmt: skip
+    assert ran.returncode == 2
+    assert ran.stderr == (
+        "memslim: gdb cannot call a function in a process on this machine (Couldn't write"
+        f" extended state status: Bad address.), which would leave process {process.pid}"
+        " broken: not attached\n"
+    )
+    calls = log.read_text().splitlines()
+    assert len(calls) == 1 and f"-p {process.pid} " not in calls[0]  # the probe only
+    stop.touch()
+    out_text, _ = process.communicate(timeout=60)
+    assert process.returncode == 0 and out_text == "bye 300000\n"
 
 
 def test_attach_checks_its_arguments(tmp_path: Path) -> None:
