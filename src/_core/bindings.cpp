@@ -425,8 +425,8 @@ bool is_memslim_type(PyTypeObject* tp) {
 
 // Takes a snapshot and returns its census and top retainers (with their paths, labelled while
 // the objects are certainly alive). With `advice`, also the facts memory advice reads
-// (cpython/census_advice.h) and the large NumPy arrays (strong references, for the caller to
-// inspect and drop).
+// (cpython/census_advice.h), the large NumPy arrays and the large DataFrames (strong references,
+// for the caller to inspect and drop).
 nb::dict heap_snapshot(std::size_t top, bool advice) {
     GcPause gc_paused;
     using memslim::engine::kNoNode;
@@ -509,6 +509,13 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
                                site_handle(node_site[node]), snapshot.size(node)));
         }
         rows["arrays"] = arrays;
+        nb::list frames;
+        for (NodeId node : facts.frames) {
+            frames.append(
+                nb::make_tuple(nb::borrow(reinterpret_cast<PyObject*>(snapshot.address(node))),
+                               site_handle(node_site[node]), snapshot.retained(node)));
+        }
+        rows["frames"] = frames;
         out["advice"] = rows;
         timings["advice_s"] =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - census_ended).count();

@@ -297,7 +297,7 @@ class ForkedCensuses:
             unlimited = resource.getrlimit(resource.RLIMIT_DATA)
             try:
                 unlimited = _limit_child_memory(budget)
-                raw = take_raw_census(self.top, advice=True)
+                raw = take_raw_census(self.top, advice=True, frames=True)
                 ledger = None if memory is None else RssLedger.from_parts(seconds, memory, now)
                 header = {
                     "traced_bytes": traced,

@@ -220,7 +220,8 @@ class HeapDiff:
 class CensusFacts:
     """What memory advice reads from a census (see ``_core/cpython/census_advice.h``): rows of
     plain dicts per class, per allocation site of lists, strings and dicts, cyclic garbage with
-    the attributes that close its cycles, and large NumPy arrays' dtypes and value ranges."""
+    the attributes that close its cycles, large NumPy arrays' dtypes and value ranges, and large
+    pandas DataFrames' columns with what a narrower form of each would take."""
 
     classes: list[dict[str, Any]]
     lists: list[dict[str, Any]]
@@ -229,6 +230,7 @@ class CensusFacts:
     garbage: list[dict[str, Any]]
     cycle_edges: list[tuple[type, str, type, int]]
     arrays: list[dict[str, Any]]
+    frames: list[dict[str, Any]]  # large pandas DataFrames, their columns measured (_frames.py)
     largest_garbage_group: int = 0  # bytes of the largest group of garbage linked together
     garbage_bytes: int = 0  # all unreachable objects (the garbage rows keep the larger parts)
     garbage_objects: int = 0
@@ -294,13 +296,25 @@ def snapshot(top: int = 10, *, advice: bool = False) -> HeapCensus:
     return census_from_raw(take_raw_census(top, advice=advice))
 
 
-def take_raw_census(top: int, *, advice: bool) -> dict[str, Any]:
+def take_raw_census(top: int, *, advice: bool, frames: bool = False) -> dict[str, Any]:
     """``_core.heap_snapshot`` with the large NumPy arrays it returns summarised (dtype and
-    value range) and released at once: the census must not keep the program's objects."""
+    value range) and released at once: the census must not keep the program's objects.
+    ``frames``: also measure the large pandas DataFrames' columns (a census child only: see
+    memslim._frames)."""
     raw = _core.heap_snapshot(top, advice)
     if advice:
+        found = raw["advice"].pop("frames")
+        block_arrays: set[int] = set()
+        raw["advice"]["frames"] = []
+        if frames and found:
+            from memslim._frames import frame_facts
+
+            raw["advice"]["frames"], block_arrays = frame_facts(found)
+        del found
         arrays = raw["advice"].pop("arrays")
-        raw["advice"]["arrays"] = [_array_facts(a, site, size) for a, site, size in arrays]
+        raw["advice"]["arrays"] = [
+            _array_facts(a, site, size, id(a) in block_arrays) for a, site, size in arrays
+        ]
         del arrays
     return raw
 
@@ -314,9 +328,10 @@ def retainer_summary(raw: dict[str, Any]) -> list[tuple[str, int, int | None]]:
     ]
 
 
-def _array_facts(array: Any, site: int | None, size: int) -> dict[str, Any]:
+def _array_facts(array: Any, site: int | None, size: int, in_frame: bool) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "site": site,
+        "in_frame": in_frame,  # holds a pandas DataFrame's block: the frame's advice covers it
         "bytes": size,
         "dtype": array.dtype.str,
         "kind": array.dtype.kind,
@@ -352,8 +367,8 @@ def census_from_raw(raw: dict[str, Any]) -> HeapCensus:
     if "advice" in raw:
         a = raw["advice"]
         # The facts' rows are few (each covers many objects): their frames are resolved here.
-        for kind in ("lists", "strings", "dicts", "garbage", "arrays"):
-            for row in a[kind]:
+        for kind in ("lists", "strings", "dicts", "garbage", "arrays", "frames"):
+            for row in a.get(kind, ()):
                 row["frames"] = _stacks.frames(row["site"])
         facts = CensusFacts(
             a["classes"],
@@ -363,6 +378,7 @@ def census_from_raw(raw: dict[str, Any]) -> HeapCensus:
             a["garbage"],
             a["cycle_edges"],
             a["arrays"],
+            a.get("frames", []),
             a.get("largest_garbage_group", 0),
             a.get("garbage_bytes", 0),
             a.get("garbage_objects", 0),

@@ -289,6 +289,8 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
         } else if (tp->tp_name != nullptr && std::strcmp(tp->tp_name, "numpy.ndarray") == 0 &&
                    snapshot.size(node) >= CensusAdvice::kLargeArrayBytes) {
             out.arrays.push_back(node);
+        } else if (is_class_instance(tp) && std::strcmp(tp->tp_name, "DataFrame") == 0) {
+            out.frames.push_back(node);
         }
         if (snapshot.idom(node) == kNoNode) {
             const auto add_garbage = [&](PyTypeObject* type, SiteId at, std::uint64_t bytes) {
@@ -328,6 +330,14 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
     }
 
     if (!garbage.empty()) out.largest_garbage_group = largest_garbage_group(snapshot);
+    if (out.frames.size() > CensusAdvice::kMaxFrames) {
+        std::partial_sort(
+            out.frames.begin(),
+            out.frames.begin() + static_cast<std::ptrdiff_t>(CensusAdvice::kMaxFrames),
+            out.frames.end(),
+            [&](NodeId a, NodeId b) { return snapshot.retained(a) > snapshot.retained(b); });
+        out.frames.resize(CensusAdvice::kMaxFrames);
+    }
 
     for (auto& [site, row] : lists) {
         if (row.lists >= min_count || row.items >= min_count) out.lists.push_back(row);

@@ -15,7 +15,7 @@ from memslim.profile_data import Profile
 class Finding:
     """One change to one place in the user's code, and what it would save at the peak."""
 
-    kind: str  # slots, record-dict, tuple, array, dtype, intern, generator, deque, cycle, growth
+    kind: str  # slots, record-dict, tuple, array, dtype, category, downcast, intern, ...
     file: str  # where the user makes the change
     line: int
     symbol: str  # the class, variable or expression concerned

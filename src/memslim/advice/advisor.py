@@ -10,6 +10,7 @@ from memslim.advice import (
     cycle,
     deque,
     dtype,
+    frames,
     generator,
     growth,
     intern,
@@ -28,6 +29,7 @@ KINDS: list[tuple[str, Callable[[Run], Iterable[Finding]]]] = [
     ("tuple", tuples.find),
     ("array", arrays.find),
     ("dtype", dtype.find),
+    ("category", frames.find),  # and downcast: pandas columns
     ("intern", intern.find),
     ("generator", generator.find),
     ("deque", deque.find),

@@ -62,7 +62,7 @@ def find(run: Run) -> Iterator[Finding]:
         return
     for row in facts.arrays:
         frame = user_frame(row["frames"])
-        if frame is None or not row["owns_data"] or row["min"] is None:
+        if frame is None or not row["owns_data"] or row["min"] is None or row.get("in_frame"):
             continue
         if row["integral"] and row["kind"] in "iu":
             narrow = narrowest_integer(row["min"], row["max"])

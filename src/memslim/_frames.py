@@ -1,0 +1,142 @@
+"""What a census child reads of the pandas DataFrames alive at its moment: per large column, its
+bytes and what a narrower form of it takes, built and measured on the column itself.
+
+Runs in a forked census child only (``take_raw_census(..., frames=True)``): building a
+categorical from a column allocates, and in the program's own process that would leave
+memslim's objects between the program's (see forked_census.py). Reads pandas' block manager
+(``DataFrame._mgr``), not the frame's ``__getitem__``, which makes and may cache a Series; a
+pandas whose internals moved gives no facts, never an error."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+# Columns smaller than this are not worth a finding; the limit on the work keeps a census
+# child over frames of tens of millions of cells from walking every string twice.
+MIN_COLUMN_BYTES = 256 << 10
+_MAX_CELLS = 20_000_000
+
+
+def frame_facts(found: list[tuple[Any, int | None, int]]) -> tuple[list[dict[str, Any]], set[int]]:
+    """Facts of each pandas DataFrame in ``found`` ((frame, site, retained bytes) from the
+    census), and the ids of the NumPy arrays that hold their blocks and indexes (their dtype is
+    the frame's advice, not the arrays')."""
+    pandas = sys.modules.get("pandas")
+    if pandas is None:
+        return [], set()
+    rows: list[dict[str, Any]] = []
+    block_arrays: set[int] = set()
+    measured: dict[int, dict[str, Any]] = {}  # the same array in two frames: measured once
+    budget = [_MAX_CELLS]
+    # Largest first: the budget goes to the frames that matter.
+    for frame, site, retained in sorted(found, key=lambda f: -f[2]):
+        if not isinstance(frame, pandas.DataFrame):
+            continue
+        try:
+            # Its blocks' arrays and its index's: a NumPy dtype finding on them would point at
+            # the frame's line with an .astype() that is not how a frame is changed.
+            held = [block.values for block in frame._mgr.blocks]
+            held.append(getattr(frame.index, "_values", None))
+            for values in held:
+                while values is not None:
+                    block_arrays.add(id(values))
+                    values = getattr(values, "base", None)
+            columns = _columns(pandas, frame, measured, budget)
+        except Exception:  # pandas' internals are not what this reads: no facts for it
+            continue
+        rows.append(
+            {"site": site, "retained": retained, "rows": len(frame.index), "columns": columns}
+        )
+    return rows, block_arrays
+
+
+def _columns(
+    pandas: Any, frame: Any, measured: dict[int, dict[str, Any]], budget: list[int]
+) -> list[dict[str, Any]]:
+    import numpy as np
+
+    manager = frame._mgr
+    columns = []
+    for i, name in enumerate(frame.columns):
+        values = manager.iget_values(i)
+        cells = values if isinstance(values, np.ndarray) else getattr(values, "_ndarray", None)
+        # Frames that share a column (a copy-on-write copy, an assign) share its memory.
+        where = cells.__array_interface__["data"][0] if isinstance(cells, np.ndarray) else 0
+        if where and where in measured:
+            columns.append({**measured[where], "name": str(name), "shared": True})
+            continue
+        column = _column(pandas, np, str(name), values, budget)
+        if column is not None:
+            columns.append(column)
+            if where:
+                measured[where] = column
+    return columns
+
+
+def _column(
+    pandas: Any, np: Any, name: str, values: Any, budget: list[int]
+) -> dict[str, Any] | None:
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
+        size = int(values.size)
+        nbytes = size * values.dtype.itemsize
+        if nbytes < MIN_COLUMN_BYTES or size == 0:
+            return None
+        budget[0] -= size
+        if budget[0] < 0:
+            return None
+        low, high = values.min(), values.max()
+        integral = values.dtype.kind in "iu"
+        return {
+            "name": name,
+            "dtype": str(values.dtype),
+            "kind": values.dtype.kind,
+            "itemsize": int(values.dtype.itemsize),
+            "size": size,
+            "bytes": nbytes,
+            "min": int(low) if integral else float(low),
+            "max": int(high) if integral else float(high),
+        }
+    objects = _object_cells(pandas, np, values)
+    if objects is None:
+        return None
+    size = int(objects.size)
+    if size == 0 or objects.nbytes < MIN_COLUMN_BYTES:
+        return None
+    budget[0] -= 2 * size
+    if budget[0] < 0:
+        return None
+    # What the column holds: its array of references and each distinct object once (a CSV
+    # reader hands out one str per distinct value of a chunk; memory_usage(deep=True) would
+    # count it once per cell).
+    seen: set[int] = set()
+    held = objects.nbytes
+    for cell in objects.tolist():
+        if id(cell) not in seen:
+            seen.add(id(cell))
+            held += sys.getsizeof(cell)
+    column: dict[str, Any] = {
+        "name": name,
+        "dtype": str(values.dtype),
+        "kind": "O",
+        "size": size,
+        "bytes": held,
+        "distinct_objects": len(seen),
+        "categories": None,
+        "as_category": None,
+    }
+    categorical = pandas.Categorical(values)
+    column["categories"] = len(categorical.categories)
+    column["as_category"] = int(categorical.memory_usage(deep=True))
+    return column
+
+
+def _object_cells(pandas: Any, np: Any, values: Any) -> Any:
+    """The object array behind a column of Python objects (strings stored as ``object`` or
+    as pandas' python-backed ``str``), or None."""
+    if isinstance(values, np.ndarray):
+        return values if values.dtype.kind == "O" else None
+    cells = getattr(values, "_ndarray", None)
+    if isinstance(values, pandas.api.extensions.ExtensionArray) and isinstance(cells, np.ndarray):
+        return cells if cells.dtype.kind == "O" else None
+    return None

@@ -1,0 +1,105 @@
+"""``category`` and ``downcast``: pandas DataFrame columns alive at the peak that a narrower
+form holds in fewer bytes — strings of few distinct values as ``category``, integers as the
+narrowest integer dtype their values fit, float64 as float32 (lossy). Each is measured on the
+column itself in the census child (memslim._frames): the categorical is built and measured,
+integer widths are arithmetic on the column's length. Charged to the program's line that made
+the frame (a ``read_csv`` call gets the ``dtype=`` argument as its fix)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from memslim.advice._finding import Finding, Run
+from memslim.advice.dtype import narrowest_integer
+from memslim.advice.source import line_text, user_frame
+
+_ASSIGNED = re.compile(r"^\s*([A-Za-z_][A-Za-z_0-9]*)\s*=[^=]")
+
+
+def _fix(source: str, column: str, dtype: str) -> str:
+    """The changed code: ``dtype=`` on a reader call, else a conversion after the line."""
+    if re.search(r"\bread_(csv|table|fwf)\s*\(", source):
+        return f'{source}  # add: dtype={{"{column}": "{dtype}"}}'
+    target = _ASSIGNED.match(source)
+    frame = target.group(1) if target else "df"
+    return f'{source}\n{frame}["{column}"] = {frame}["{column}"].astype("{dtype}")'
+
+
+def _narrower(column: dict[str, Any]) -> tuple[str, str, int, bool] | None:
+    """(kind, dtype, bytes after, lossy) of the column's narrower form, or None."""
+    if column["kind"] == "O":
+        categories, after = column.get("categories"), column.get("as_category")
+        if categories is None or after is None or categories * 2 > column["size"]:
+            return None
+        return "category", "category", after, False
+    if column["kind"] in "iu":
+        narrow = narrowest_integer(column["min"], column["max"])
+        if narrow is None or narrow[1] >= column["itemsize"]:
+            return None
+        return "downcast", narrow[0], column["size"] * narrow[1], False
+    if column["kind"] == "f" and column["itemsize"] == 8:
+        return "downcast", "float32", column["size"] * 4, True
+    return None
+
+
+def find(run: Run) -> Iterator[Finding]:
+    # The frame's line is its object's allocation site: known in exact mode only (a frame's
+    # object is a few hundred bytes, rarely one of sample mode's blocks).
+    facts = run.site_facts
+    if facts is None:
+        return
+    # Frames made on one line (in a loop, say) add up; a column two frames share (a pandas
+    # copy-on-write copy) was measured once, with the larger frame (memslim._frames).
+    found: dict[tuple[str, int, str, str], list[Any]] = {}
+    for frame_row in facts.frames:
+        frame = user_frame(frame_row.get("frames"))
+        if frame is None:
+            continue
+        file, _function, line = frame
+        for column in frame_row["columns"]:
+            if column.get("shared"):
+                continue
+            narrower = _narrower(column)
+            if narrower is None:
+                continue
+            kind, dtype, after, lossy = narrower
+            key = (file, line, column["name"], kind)
+            entry = found.setdefault(key, [column, dtype, 0, 0, 0, lossy, frame_row["rows"]])
+            entry[2] += column["bytes"]
+            entry[3] += after
+            entry[4] += column["size"]
+    for (file, line, name, kind), entry in found.items():
+        column, dtype, now, after, cells, lossy, rows = entry
+        if kind == "category":
+            what = (
+                f"{column['dtype']} values, {column['categories']:,} distinct; as category it "
+                f"would hold {after:,} bytes (a small integer code per row and each value once)"
+            )
+        elif lossy:
+            what = (
+                f"float64 values from {column['min']:.6g} to {column['max']:.6g}; as float32 it "
+                "would hold half of that, with about 7 significant digits instead of 16"
+            )
+        else:
+            what = (
+                f"{column['dtype']} values from {column['min']} to {column['max']}, which fit "
+                f"{dtype}: {after:,} bytes"
+            )
+        message = (
+            f"Column {name!r} of a DataFrame made here ({rows:,} rows) holds {now:,} bytes at "
+            f"the peak: {what}."
+        )
+        yield Finding(
+            kind=kind,
+            file=file,
+            line=line,
+            symbol=name,
+            count=cells,
+            bytes_now=now,
+            bytes_after=after,
+            message=("Lossy: " + message) if lossy else message,
+            fix=_fix(line_text(file, line), name, dtype),
+            lossy=lossy,
+        )

@@ -1,0 +1,122 @@
+"""pandas advice (issue 14, item 3): columns of few distinct strings as ``category``, integer
+columns as the narrowest dtype that holds their values, float64 as float32 (lossy). Truth: the
+same frame converted in a process of its own without memslim, its bytes read by tracemalloc
+(which NumPy reports its buffers to) before and after each conversion."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_run import memslim_run
+
+pytest.importorskip("pandas")
+
+BUILD = """
+import numpy as np
+import pandas as pd
+
+rng = np.random.default_rng(7)
+n = 400_000
+cities = [f"city-{i:02d}" for i in range(30)]
+columns = {
+    "city": [cities[i] for i in rng.integers(0, 30, n)],
+    "quantity": rng.integers(1, 100, n),
+    "price": rng.random(n),
+    "note": [f"note {i}" for i in range(n)],
+}
+frame = pd.DataFrame(columns)
+del columns
+"""
+
+PROGRAM = (
+    BUILD
+    + """
+ranked = frame.sort_values("price")
+both = pd.concat([frame, ranked])
+print(len(both), int(frame["quantity"].sum()))
+"""
+)
+
+# The frame of BUILD, each fix applied in turn; what tracemalloc holds after each.
+TRUTH = (
+    "import gc, json, sys, tracemalloc\n"
+    "tracemalloc.start()\n"
+    + BUILD
+    + """
+gc.collect()
+held = [tracemalloc.get_traced_memory()[0]]
+frame["city"] = frame["city"].astype("category")
+gc.collect()
+held.append(tracemalloc.get_traced_memory()[0])
+frame["quantity"] = frame["quantity"].astype("uint8")
+gc.collect()
+held.append(tracemalloc.get_traced_memory()[0])
+json.dump({"city": held[0] - held[1], "quantity": held[1] - held[2]}, sys.stdout)
+"""
+)
+
+
+def line_of(text: str, marker: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if line.startswith(marker))
+
+
+def test_column_findings_save_what_the_converted_frame_saves(tmp_path: Path) -> None:
+    script = tmp_path / "frames.py"
+    script.write_text(PROGRAM)
+    out = tmp_path / "report.json"
+    result = memslim_run("--json", str(out), "--all-findings", str(script))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "800000 19987535\n"
+    truth = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", TRUTH], capture_output=True, text=True, check=True, timeout=300
+        ).stdout
+    )
+    findings = json.loads(out.read_text())["findings"]
+    made = line_of(PROGRAM, "frame = pd.DataFrame(")
+    at_frame = {(f["kind"], f["symbol"]): f for f in findings if f["line"] == made}
+
+    city = at_frame[("category", "city")]
+    assert abs(city["saving_bytes"] - truth["city"]) <= 0.05 * truth["city"], (city, truth)
+    assert city["fix"].endswith('frame["city"] = frame["city"].astype("category")')
+    assert "30 distinct" in city["message"] and not city["lossy"]
+
+    quantity = at_frame[("downcast", "quantity")]
+    assert abs(quantity["saving_bytes"] - truth["quantity"]) <= 0.05 * truth["quantity"]
+    assert quantity["fix"].endswith('frame["quantity"] = frame["quantity"].astype("uint8")')
+
+    # float64 -> float32 changes values: lossy, shown only with --all-findings.
+    assert at_frame[("downcast", "price")]["lossy"]
+    # 400,000 distinct notes: no category.
+    assert ("category", "note") not in at_frame
+    # The frame's own arrays get the frame's advice, not NumPy's dtype advice at its line.
+    assert not [f for f in findings if f["kind"] == "dtype" and f["line"] == made]
+
+
+def test_a_reader_call_gets_dtype_as_its_fix(tmp_path: Path) -> None:
+    data = tmp_path / "orders.csv"
+    data.write_text("city,quantity\n" + "".join(f"c{i % 7},{i % 50}\n" for i in range(200_000)))
+    script = tmp_path / "read.py"
+    script.write_text(
+        "import sys\n"
+        "import pandas as pd\n"
+        "orders = pd.read_csv(sys.argv[1])\n"
+        "copies = [orders.copy() for _ in range(20)]  # the peak, with orders alive\n"
+        "print(len(copies), len(orders))\n"
+    )
+    out = tmp_path / "report.json"
+    result = memslim_run("--json", str(out), "--all-findings", str(script), str(data))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "20 200000\n"
+    report = json.loads(out.read_text())
+    findings = {(f["kind"], f["symbol"]): f for f in report["findings"] if f["line"] == 3}
+    city = findings[("category", "city")]
+    assert city["fix"] == 'orders = pd.read_csv(sys.argv[1])  # add: dtype={"city": "category"}'
+    quantity = findings[("downcast", "quantity")]
+    assert quantity["fix"].endswith('# add: dtype={"quantity": "uint8"}')
+    assert quantity["bytes_now"] == 200_000 * 8 and quantity["bytes_after"] == 200_000
