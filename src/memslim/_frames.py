@@ -106,29 +106,45 @@ def _column(
     budget[0] -= 2 * size
     if budget[0] < 0:
         return None
-    # What the column holds: its array of references and each distinct object once (a CSV
-    # reader hands out one str per distinct value of a chunk; memory_usage(deep=True) would
-    # count it once per cell).
-    seen: set[int] = set()
-    held = objects.nbytes
-    for cell in objects.tolist():
-        if id(cell) not in seen:
-            seen.add(id(cell))
-            held += sys.getsizeof(cell)
-    column: dict[str, Any] = {
+    # Few distinct values first (one hashing pass in C): only then is the column worth the
+    # count of what it holds.
+    categorical = pandas.Categorical(values)
+    categories = len(categorical.categories)
+    if categories * 2 > size:
+        return None
+    alone, shared = _distinct_bytes(np, objects)
+    return {
         "name": name,
         "dtype": str(values.dtype),
         "kind": "O",
         "size": size,
-        "bytes": held,
-        "distinct_objects": len(seen),
-        "categories": None,
-        "as_category": None,
+        "bytes": objects.nbytes + alone,
+        "shared_bytes": shared,  # its objects that something else holds too
+        "categories": categories,
+        "as_category": int(categorical.memory_usage(deep=True)),
     }
-    categorical = pandas.Categorical(values)
-    column["categories"] = len(categorical.categories)
-    column["as_category"] = int(categorical.memory_usage(deep=True))
-    return column
+
+
+def _distinct_bytes(np: Any, objects: Any) -> tuple[int, int]:
+    """The bytes of the distinct objects an object array refers to, each counted once (a CSV
+    reader hands out one str per distinct value of a chunk; memory_usage(deep=True) counts it
+    once per cell), as (held by this array alone, also held elsewhere). Converting the column
+    frees only the first: an object whose reference count is more than the array's references
+    to it stays. Distinct by address, read from the array's own buffer of pointers."""
+    import ctypes
+
+    cells = np.ascontiguousarray(objects)
+    copies = 1 if cells is objects else 2  # a contiguous copy holds each reference again
+    words = (ctypes.c_size_t * cells.size).from_address(cells.__array_interface__["data"][0])
+    _addresses, first, counts = np.unique(
+        np.ctypeslib.as_array(words), return_index=True, return_counts=True
+    )
+    distinct = cells[first]  # one more reference each
+    sizes = np.frompyfunc(sys.getsizeof, 1, 1)(distinct).astype(np.int64)
+    # getrefcount's argument is one more reference again.
+    references = np.frompyfunc(sys.getrefcount, 1, 1)(distinct).astype(np.int64) - 2
+    alone = references <= counts * copies
+    return int(sizes[alone].sum()), int(sizes[~alone].sum())
 
 
 def _object_cells(pandas: Any, np: Any, values: Any) -> Any:

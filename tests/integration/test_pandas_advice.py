@@ -120,3 +120,64 @@ def test_a_reader_call_gets_dtype_as_its_fix(tmp_path: Path) -> None:
     quantity = findings[("downcast", "quantity")]
     assert quantity["fix"].endswith('# add: dtype={"quantity": "uint8"}')
     assert quantity["bytes_now"] == 200_000 * 8 and quantity["bytes_after"] == 200_000
+
+
+SHARED = """
+import sys
+import pandas as pd
+
+n = 300_000
+labels = [f"label {i % 20}" for i in range(n)]  # a new str per row, 20 values
+frame = pd.DataFrame({"label": labels})
+if sys.argv[1] == "drop":
+    del labels  # the frame's column alone holds the 300,000 strings
+floats = [i / 2 for i in range(2_000_000)]  # the peak, with frame alive
+print(len(floats), len(frame))
+"""
+
+SHARED_TRUTH = """
+import gc, json, sys, tracemalloc
+tracemalloc.start()
+n = 300_000
+labels = [f"label {i % 20}" for i in range(n)]
+import pandas as pd
+frame = pd.DataFrame({"label": labels})
+if sys.argv[1] == "drop":
+    del labels
+gc.collect()
+before = tracemalloc.get_traced_memory()[0]
+frame["label"] = frame["label"].astype("category")
+gc.collect()
+json.dump(before - tracemalloc.get_traced_memory()[0], sys.stdout)
+"""
+
+
+@pytest.mark.parametrize("labels", ["drop", "keep"])
+def test_a_category_saving_counts_only_the_values_the_column_alone_holds(
+    tmp_path: Path, labels: str
+) -> None:
+    # Converting the column frees its strings only if nothing else holds them: with the list
+    # kept, the saving is the column's references less the codes (about 2 MB); dropped, the
+    # 300,000 strings too (about 17 MB more).
+    script = tmp_path / "shared.py"
+    script.write_text(SHARED)
+    out = tmp_path / "report.json"
+    result = memslim_run("--json", str(out), "--all-findings", str(script), labels)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "2000000 300000\n"
+    truth = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", SHARED_TRUTH, labels],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        ).stdout
+    )
+    made = line_of(SHARED, "frame = pd.DataFrame(")
+    label = next(
+        f
+        for f in json.loads(out.read_text())["findings"]
+        if f["line"] == made and f["kind"] == "category"
+    )
+    assert abs(label["saving_bytes"] - truth) <= 0.05 * truth, (label, truth)

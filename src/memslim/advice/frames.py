@@ -77,6 +77,12 @@ def find(run: Run) -> Iterator[Finding]:
                 f"{column['dtype']} values, {column['categories']:,} distinct; as category it "
                 f"would hold {after:,} bytes (a small integer code per row and each value once)"
             )
+            shared = column.get("shared_bytes", 0)
+            if shared >= now // 10:
+                what += (
+                    f". Its values also hold {shared:,} bytes that other objects share (another"
+                    " frame's column, say): converted where they are made, those go too"
+                )
         elif lossy:
             what = (
                 f"float64 values from {column['min']:.6g} to {column['max']:.6g}; as float32 it "
