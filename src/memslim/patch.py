@@ -8,7 +8,11 @@ Made for the kinds whose fix is the same edit in every program:
   ``for v in [...]:`` → ``for v in (...):``);
 * ``slots``: a plain class gets ``__slots__`` as the first statement of its body (after its
   docstring); a ``@dataclass`` gets ``slots=True`` (and ``weakref_slot=True`` where instances
-  are weakly referenced); an ``@attr.s`` class gets ``slots=True``.
+  are weakly referenced); an ``@attr.s`` class gets ``slots=True``;
+* ``category`` and ``downcast`` (pandas columns; never a lossy one): a ``read_csv`` /
+  ``read_table`` / ``read_fwf`` call gets ``dtype={...}`` (entries added to a ``dtype=`` dict
+  that is there already); another ``name = ...`` statement is followed by
+  ``name["col"] = name["col"].astype("category")``.
 
 Other findings need a decision the program's author must make (which strings to intern, what a
 record should become, which cache bound): the diff's preamble names them. Each file's edits are
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import json
 import linecache
 import os
 import re
@@ -28,7 +33,10 @@ from typing import Any
 
 from memslim.advice.source import parent, syntax_tree
 
-PATCHED_KINDS = ("generator", "slots")
+PATCHED_KINDS = ("generator", "slots", "category", "downcast")
+_COLUMN_KINDS = ("category", "downcast")
+_READERS = ("read_csv", "read_table", "read_fwf")
+_TARGET_DTYPE = re.compile(r'(?:astype\(|: )"([A-Za-z0-9]+)"[)}]')
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,85 @@ def _slots_edits(tree: ast.AST, lines: list[str], finding: Any) -> list[_Edit]:
     return [_Edit(at, at, f"{indent}__slots__ = {names!r}\n{gap}")]
 
 
+def _quote(text: str) -> str:
+    """A Python string literal in double quotes (JSON's escapes are Python's too)."""
+    return json.dumps(text)
+
+
+def _column_edits(tree: ast.AST, lines: list[str], line: int, found: list[Any]) -> list[_Edit]:
+    """The edits of the pandas column findings at ``line`` (all of them, or none)."""
+    wanted: dict[str, str] = {}
+    for finding in found:
+        match = _TARGET_DTYPE.search(finding.fix.splitlines()[-1])
+        if match is None or finding.lossy:
+            return []
+        wanted[finding.symbol] = match.group(1)
+    wanted = dict(sorted(wanted.items()))  # the same edit whatever the findings' order
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and n.lineno <= line <= (n.end_lineno or n.lineno)
+        and (n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", ""))
+        in _READERS
+    ]
+    if calls:
+        call = calls[0]
+        given = [k for k in call.keywords if k.arg == "dtype"]
+        if given:
+            table = given[0].value
+            if not isinstance(table, ast.Dict) or any(
+                not isinstance(k, ast.Constant) for k in table.keys
+            ):
+                return []  # dtype= given some other way: left to the author
+            present = {k.value for k in table.keys if isinstance(k, ast.Constant)}
+            entries = [f"{_quote(c)}: {_quote(d)}" for c, d in wanted.items() if c not in present]
+            if not entries:
+                return []
+            start, end = _span(lines, table)
+            inner = _segment(lines, start, end)[1:-1].rstrip()
+            joined = ", ".join(entries)
+            separator = "" if not inner or inner.endswith(",") else ", "
+            return [_Edit(start, end, "{" + inner + separator + joined + "}")]
+        start, end = _span(lines, call)
+        text = _segment(lines, start, end)
+        inside = text[:-1].rstrip()
+        separator = "" if inside.endswith(("(", ",")) else ", "
+        table = ", ".join(f"{_quote(c)}: {_quote(d)}" for c, d in wanted.items())
+        return [_Edit(start, end, f"{inside}{separator}dtype={{{table}}})")]
+    statements = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.stmt) and n.lineno <= line <= (n.end_lineno or n.lineno)
+    ]
+    if not statements:
+        return []
+    statement = min(statements, key=lambda n: (n.end_lineno or n.lineno) - n.lineno)
+    if not (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+    ):
+        return []
+    last = statement.end_lineno or statement.lineno
+    after = lines[last - 1][_column(lines, last, statement.end_col_offset or 0) :].strip()
+    if after and not after.startswith("#"):
+        return []  # more on that line (a; b): left to the author
+    name = statement.targets[0].id
+    indent = lines[statement.lineno - 1][: _column(lines, statement.lineno, statement.col_offset)]
+    added = "".join(
+        f"{indent}{name}[{_quote(c)}] = {name}[{_quote(c)}].astype({_quote(d)})\n"
+        for c, d in wanted.items()
+    )
+    if last == len(lines):
+        if not lines[-1].endswith("\n"):
+            added = "\n" + added
+        at = (last, len(lines[-1]))
+    else:
+        at = (last + 1, 0)
+    return [_Edit(at, at, added)]
+
+
 def _apply(lines: list[str], edits: list[_Edit]) -> str:
     text = "".join(lines)
     offsets = [0]
@@ -145,7 +232,12 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
     by_file: dict[str, list[Any]] = {}
     left: list[Any] = []
     for finding in findings:
-        if finding.kind in PATCHED_KINDS and finding.line > 0 and finding.saving_bytes > 0:
+        if (
+            finding.kind in PATCHED_KINDS
+            and finding.line > 0
+            and finding.saving_bytes > 0
+            and not finding.lossy
+        ):
             by_file.setdefault(finding.file, []).append(finding)
         else:
             left.append(finding)
@@ -165,7 +257,11 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
         lines = source.splitlines(keepends=True)
         edits: list[_Edit] = []
         done: list[Any] = []
+        columns: dict[int, list[Any]] = {}
         for finding in found:
+            if finding.kind in _COLUMN_KINDS:
+                columns.setdefault(finding.line, []).append(finding)
+                continue
             if finding.kind == "generator":
                 edit = _generator_edit(tree, lines, finding.line)
                 made = [edit] if edit is not None else []
@@ -176,6 +272,10 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
                 done.append(finding)
             else:
                 left.append(finding)
+        for line, at_line in sorted(columns.items()):
+            made = _column_edits(tree, lines, line, at_line)
+            edits.extend(made)
+            (done if made else left).extend(at_line)
         if not edits:
             continue
         patched = _apply(lines, edits)
@@ -191,7 +291,7 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
     for finding in left:
         why = (
             "a decision for the author"
-            if finding.kind not in PATCHED_KINDS
+            if finding.kind not in PATCHED_KINDS or finding.lossy
             else "no line to change"
             if finding.line == 0
             else "no saving claimed"

@@ -43,9 +43,10 @@ main()
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git applies the patch")
 
 
-def _peak(folder: Path) -> int:
+def _peak(folder: Path, *args: str) -> int:
     code = (
-        "import contextlib, io, runpy, tracemalloc\n"
+        "import contextlib, io, runpy, sys, tracemalloc\n"
+        f"sys.argv = ['job.py', *{list(args)!r}]\n"
         "tracemalloc.start()\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    runpy.run_path('job.py', run_name='__main__')\n"
@@ -107,3 +108,66 @@ def test_a_patch_that_cannot_be_written_is_one_line_and_a_nonzero_exit(tmp_path:
     ran = _run(tmp_path, "-m", "memslim", "run", "--patch", "no/such/dir/fix.diff", "job.py")
     assert ran.returncode == 2 and ran.stdout == "ran\n"
     assert "memslim: cannot write 'no/such/dir/fix.diff'" in ran.stderr
+
+
+FRAMES = """import sys
+
+import numpy as np
+import pandas as pd
+
+
+def load(path):
+    orders = pd.read_csv(path)
+    labels, numbers = [f"label {i % 20}" for i in range(300_000)], np.arange(300_000) % 100
+    extra = pd.DataFrame({"label": labels, "n": numbers})
+    del labels, numbers
+    floats = [i / 2 for i in range(2_000_000)]  # the peak, with both frames alive
+    return len(orders) + len(extra) + len(floats), int(orders["quantity"].sum())
+
+
+print(load(sys.argv[1]))
+"""
+
+
+def test_pandas_column_fixes_apply_and_save_what_was_predicted(tmp_path: Path) -> None:
+    pytest.importorskip("pandas")
+    original, patched = tmp_path / "original", tmp_path / "patched"
+    original.mkdir()
+    (original / "job.py").write_text(FRAMES)
+    (original / "orders.csv").write_text(
+        "city,quantity\n" + "".join(f"city {i % 7},{i % 50}\n" for i in range(300_000))
+    )
+    ran = _run(original, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff",
+               "job.py", "orders.csv")  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    findings = json.loads((original / "r.json").read_text())["findings"]
+    fixed = {(f["line"], f["kind"], f["symbol"]): f for f in findings if f["kind"] in
+             ("category", "downcast")}  # fmt: skip
+    lines = FRAMES.splitlines()
+    read = next(n for n, text in enumerate(lines, 1) if "pd.read_csv" in text)
+    made = next(n for n, text in enumerate(lines, 1) if "pd.DataFrame" in text)
+    assert set(fixed) == {
+        (read, "category", "city"), (read, "downcast", "quantity"),
+        (made, "category", "label"), (made, "downcast", "n"),
+    }  # fmt: skip
+    diff = (original / "fix.diff").read_text()
+    assert (
+        '+    orders = pd.read_csv(path, dtype={"city": "category", "quantity": "uint8"})\n' in diff
+    )
+    assert '+    extra["label"] = extra["label"].astype("category")\n' in diff
+    assert '+    extra["n"] = extra["n"].astype("uint8")\n' in diff
+    shutil.copytree(original, patched)
+    applied = subprocess.run(["git", "apply", "fix.diff"], cwd=patched, capture_output=True,
+                             text=True, check=False)  # fmt: skip
+    assert applied.returncode == 0, applied.stderr
+    assert (
+        _run(patched, "job.py", "orders.csv").stdout
+        == _run(original, "job.py", "orders.csv").stdout
+    )
+    again = _run(patched, "-m", "memslim", "run", "--json", "r2.json", "job.py", "orders.csv")
+    assert again.returncode == 0, again.stderr
+    left = json.loads((patched / "r2.json").read_text())["findings"]
+    assert not [f for f in left if f["kind"] in ("category", "downcast")]
+    predicted = sum(f["saving_bytes"] for f in fixed.values())
+    measured = _peak(original, "orders.csv") - _peak(patched, "orders.csv")
+    assert abs(measured - predicted) / measured < 0.20, (predicted, measured)
