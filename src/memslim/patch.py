@@ -28,7 +28,7 @@ import json
 import linecache
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from memslim.advice.source import parent, syntax_tree
@@ -224,6 +224,7 @@ class Patch:
     diff: str  # the unified diff ("" when nothing applies)
     applied: list[Any]  # the findings it applies
     left: list[Any]  # the findings it does not (with why, in the preamble)
+    files: dict[str, str] = field(default_factory=dict)  # path as in the diff -> patched text
 
 
 def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
@@ -243,6 +244,7 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
             left.append(finding)
     applied: list[Any] = []
     chunks: list[str] = []
+    files: dict[str, str] = {}
     for file, found in sorted(by_file.items()):
         # The tree the advisor read (with each node's parent), if the file is still that text.
         try:
@@ -286,6 +288,7 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
             continue
         name = os.path.relpath(file, cwd)
         chunks.append(_unified(lines, patched.splitlines(keepends=True), name))
+        files[name] = patched
         applied.extend(done)
     preamble = [f"memslim --patch: {len(applied)} fix(es) ({', '.join(PATCHED_KINDS)})."]
     for finding in left:
@@ -300,7 +303,7 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
         )
         preamble.append(f"Not applied: [{finding.kind}] {finding.file}:{finding.line} ({why}).")
     diff = "\n".join(preamble) + "\n" + "".join(chunks) if chunks else ""
-    return Patch(diff, applied, left)
+    return Patch(diff, applied, left, files)
 
 
 def _unified(old: list[str], new: list[str], name: str) -> str:

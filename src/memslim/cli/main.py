@@ -119,8 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument(
         "--patch",
         metavar="FILE",
-        help="write the findings' mechanical fixes (generator expressions, __slots__) as a "
-        "unified diff to FILE, for git apply",
+        help="write the findings' mechanical fixes (generator expressions, __slots__, pandas "
+        "column dtypes) as a unified diff to FILE, for git apply",
+    )
+    run_parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="apply those fixes in a temporary copy of the current directory and run the program "
+        "there twice more, as it is and patched: what each fix saved, and whether its output "
+        "and exit status stayed the same",
     )
     run_parser.add_argument(
         "--limit",
@@ -671,10 +678,12 @@ def _report(
     limit = None if args.child_into else _limit_fit(args, profile, findings, ledgers)
     status = outcome.exit_code
     patched = None  # what the terminal says of --patch
-    if getattr(args, "patch", None) and not args.child_into:
+    made = None
+    if (getattr(args, "patch", None) or getattr(args, "verify", False)) and not args.child_into:
         from memslim.patch import make_patch
 
         made = make_patch(findings or [])
+    if getattr(args, "patch", None) and made is not None:
         try:
             with open(args.patch, "w", encoding="utf-8") as f:
                 f.write(made.diff)
@@ -687,6 +696,15 @@ def _report(
         except OSError as e:
             _say(f"memslim: cannot write {args.patch!r}: {e.strerror or e}")
             status = outcome.exit_code or 2
+    verified = None  # the verification runs (--verify), or why there are none
+    if getattr(args, "verify", False) and made is not None:
+        from memslim.verify import VerifyError, verify
+
+        progress.set("verifying the fixes: two more runs")
+        try:
+            verified = verify(made, _verify_argv(target), _verify_options(args), os.getcwd())
+        except VerifyError as e:
+            verified = str(e)
     child_runs: list[Any] = []
     if children_dir is not None and not args.child_into:
         from memslim import children
@@ -714,6 +732,10 @@ def _report(
             report.update(children.merged(report, child_runs))
         if limit is not None:
             report["limit"] = limit.to_json()
+        if verified is not None:
+            report["verify"] = (
+                {"error": verified} if isinstance(verified, str) else verified.as_json()
+            )
         writers: list[tuple[str, Any]] = []
         if args.json:
             writers.append((args.json, lambda path: write_report(report, path)))
@@ -769,7 +791,37 @@ def _report(
             print_limit(limit, console=console)
         if patched is not None:
             console.print(patched)
+        if verified is not None:
+            from memslim.report.terminal import print_verify
+
+            print_verify(verified, console=console)
     return status
+
+
+def _verify_argv(target: Target) -> list[str]:
+    """The target and its arguments as ``memslim run`` takes them, for a run in a copy of the
+    current directory: a script inside it by its relative path (the copy's, not the original)."""
+    if target.module:
+        return ["-m", target.module, *target.args]
+    script = target.script or ""
+    inside = os.path.relpath(os.path.abspath(script))
+    if not inside.startswith(os.pardir + os.sep):
+        script = inside
+    return ["--", script, *target.args]
+
+
+def _verify_options(args: argparse.Namespace) -> list[str]:
+    """The options of this run that change what a verification run measures."""
+    options = ["--mode", args.mode, "--sample-interval", str(int(args.sample_interval))]
+    if args.seed:
+        options += ["--seed", str(args.seed)]
+    if not args.census:
+        options.append("--no-census")
+    if args.python_only:
+        options.append("--python-only")
+    if args.all_findings:
+        options.append("--all-findings")
+    return options
 
 
 # Where memslim's own report and messages go: a copy of stderr made before the program ran, so

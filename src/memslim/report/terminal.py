@@ -244,6 +244,49 @@ def print_limit(limit: Any, *, console: Console) -> None:
         console.print(Text(f"  {line}"))
 
 
+def print_verify(verified: Any, *, console: Console) -> None:
+    """What ``--verify`` saw (memslim.verify.Verified), or why it did not run (a str)."""
+    if isinstance(verified, str):
+        console.print(Text(f"Verify: not done: {verified}.", style="bold yellow"))
+        return
+    same = verified.same_output and verified.same_exit
+    console.print(
+        Text(
+            "Verify: the fixes applied in a copy, the program run as it is and patched",
+            style="bold",
+        )
+    )
+    for finding, gone in verified.applied:
+        console.print(
+            Text(
+                f"  [{finding.kind}] {_where(finding.file, finding.line)} {finding.symbol} — "
+                f"predicted {format_bytes(finding.saving_bytes)}; "
+                + ("gone after the patch" if gone else "still found after the patch")
+            )
+        )
+    console.print(
+        Text(
+            f"  peak traced {format_bytes(verified.original.peak_bytes)} → "
+            f"{format_bytes(verified.patched.peak_bytes)}: saved "
+            f"{format_bytes(verified.measured_bytes)} against "
+            f"{format_bytes(verified.predicted_bytes)} predicted; "
+            + (
+                "output and exit status the same"
+                if same
+                else ("the output differs" if not verified.same_output else "")
+                + (" and " if not verified.same_output and not verified.same_exit else "")
+                + (
+                    f"the exit status differs ({verified.original.exit_code} → "
+                    f"{verified.patched.exit_code})"
+                    if not verified.same_exit
+                    else ""
+                )
+            ),
+            style=None if same else "bold yellow",
+        )
+    )
+
+
 def print_findings(findings: list[Finding], peak_bytes: int, *, console: Console) -> None:
     """ "How to save memory": each finding with what it saves at the peak and the fix."""
     console.print(Text("How to save memory", style="bold"))

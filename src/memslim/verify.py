@@ -1,0 +1,165 @@
+"""``memslim run --verify``: the run's mechanical fixes (patch.py) applied in a temporary copy of
+the current directory, and the program run there again twice under memslim with the same
+arguments, once as it is and once patched: per applied finding, whether it is gone after the
+patch; the two peaks' difference against the predicted savings; whether the program's output
+(stdout) and exit status stayed the same.
+
+Both runs are made in copies, so that they run under the same conditions and neither writes to
+the user's files: the current directory's files of up to 1 MiB are copied, larger ones (data)
+linked; ``.git``, ``__pycache__``, ``node_modules`` and virtual environments are left out. The
+program's own output during the verification runs is captured, not shown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+from memslim.patch import Patch
+
+_COPIED_BYTES = 1 << 20  # larger files are linked, not copied
+_MAX_ENTRIES = 50_000  # a current directory larger than this is not copied
+_SKIPPED = {".git", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache", ".tox"}
+
+
+class VerifyError(Exception):
+    """Why the fixes could not be verified (one sentence)."""
+
+
+@dataclass
+class Ran:
+    exit_code: int
+    stdout: bytes
+    peak_bytes: int
+    findings: list[dict[str, Any]]
+
+
+@dataclass
+class Verified:
+    applied: list[tuple[Any, bool]]  # (finding, gone after the patch)
+    original: Ran
+    patched: Ran
+
+    @property
+    def predicted_bytes(self) -> int:
+        return sum(finding.saving_bytes for finding, _gone in self.applied)
+
+    @property
+    def measured_bytes(self) -> int:
+        return self.original.peak_bytes - self.patched.peak_bytes
+
+    @property
+    def same_output(self) -> bool:
+        return self.original.stdout == self.patched.stdout
+
+    @property
+    def same_exit(self) -> bool:
+        return self.original.exit_code == self.patched.exit_code
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "applied": [
+                {
+                    "kind": f.kind,
+                    "file": f.file,
+                    "line": f.line,
+                    "symbol": f.symbol,
+                    "saving_bytes": f.saving_bytes,
+                    "gone": gone,
+                }
+                for f, gone in self.applied
+            ],
+            "predicted_bytes": self.predicted_bytes,
+            "measured_bytes": self.measured_bytes,
+            "original": {
+                "peak_traced_bytes": self.original.peak_bytes,
+                "exit_code": self.original.exit_code,
+            },
+            "patched": {
+                "peak_traced_bytes": self.patched.peak_bytes,
+                "exit_code": self.patched.exit_code,
+            },
+            "same_output": self.same_output,
+            "same_exit": self.same_exit,
+        }
+
+
+def verify(patch: Patch, argv: list[str], memslim_args: list[str], cwd: str) -> Verified:
+    """Runs ``argv`` (the target and its arguments, as after ``memslim run``) as it is and
+    patched, each in a copy of ``cwd``. Raises VerifyError when it cannot."""
+    if not patch.applied:
+        raise VerifyError("no finding of this run has a mechanical fix")
+    for name in patch.files:
+        if name.startswith(os.pardir + os.sep) or os.path.isabs(name):
+            raise VerifyError(f"{name} is outside the current directory, which is what is copied")
+    with tempfile.TemporaryDirectory(prefix="memslim-verify-") as scratch:
+        runs = []
+        for which in ("original", "patched"):
+            copy = os.path.join(scratch, which)
+            _mirror(cwd, copy)
+            if which == "patched":
+                for name, text in patch.files.items():
+                    target = os.path.join(copy, name)
+                    if os.path.islink(target):
+                        os.unlink(target)
+                    with open(target, "w", encoding="utf-8") as f:
+                        f.write(text)
+            runs.append(_run(copy, os.path.join(scratch, f"{which}.json"), argv, memslim_args))
+    original, patched = runs
+    left = {(f["kind"], _relative(f["file"], scratch), f["symbol"]) for f in patched.findings}
+    applied = [
+        (f, (f.kind, os.path.relpath(f.file, cwd), f.symbol) not in left) for f in patch.applied
+    ]
+    return Verified(applied, original, patched)
+
+
+def _relative(file: str, scratch: str) -> str:
+    """A file of a verification run, relative to its copy's root."""
+    for which in ("original", "patched"):
+        root = os.path.join(scratch, which)
+        if file.startswith(root + os.sep):
+            return os.path.relpath(file, root)
+    return file
+
+
+def _mirror(source: str, destination: str) -> None:
+    entries = 0
+    for folder, folders, files in os.walk(source):
+        folders[:] = [
+            d
+            for d in folders
+            if d not in _SKIPPED and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
+        ]
+        into = os.path.join(destination, os.path.relpath(folder, source))
+        os.makedirs(into, exist_ok=True)
+        entries += len(folders) + len(files)
+        if entries > _MAX_ENTRIES:
+            raise VerifyError(
+                f"the current directory holds more than {_MAX_ENTRIES:,} files to copy"
+            )
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                if os.path.isfile(path) and os.path.getsize(path) <= _COPIED_BYTES:
+                    shutil.copy2(path, os.path.join(into, name))
+                else:
+                    os.symlink(os.path.abspath(path), os.path.join(into, name))
+            except OSError as e:
+                raise VerifyError(f"could not copy {path}: {e.strerror or e}") from None
+
+
+def _run(folder: str, report: str, argv: list[str], memslim_args: list[str]) -> Ran:
+    command = [sys.executable, "-m", "memslim", "run", "--json", report, *memslim_args, *argv]
+    try:
+        done = subprocess.run(command, cwd=folder, capture_output=True, check=False)
+        with open(report, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        raise VerifyError(f"a verification run gave no report: {e}") from None
+    return Ran(done.returncode, done.stdout, int(data["peak"]["traced_bytes"]), data["findings"])

@@ -1,0 +1,69 @@
+"""`memslim run --verify` (issue 14 item 4): the mechanical fixes applied in a copy of the
+current directory, the program run there as it is and patched. Truth: tracemalloc's peaks of
+the program and of its patched copy (`git apply`), in processes without memslim; the programs'
+own output; the user's files after the run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_patch import PROGRAM, _peak, _run
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git applies the patch")
+
+
+def test_verify_measures_what_the_fixes_save_and_keeps_the_output(tmp_path: Path) -> None:
+    original, patched = tmp_path / "original", tmp_path / "patched"
+    original.mkdir()
+    # A file the program appends to: the verification runs work in copies, never on it.
+    (original / "job.py").write_text(PROGRAM + "open('log.txt', 'a').write('ran\\n')\n")
+    ran = _run(original, "-m", "memslim", "run", "--verify", "--json", "r.json",
+               "--patch", "fix.diff", "job.py")  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert (original / "log.txt").read_text() == "ran\n"
+    verify = json.loads((original / "r.json").read_text())["verify"]
+    assert sorted(a["kind"] for a in verify["applied"]) == ["generator", "slots", "slots"]
+    assert all(a["gone"] for a in verify["applied"])
+    assert verify["same_output"] and verify["same_exit"]
+    assert "output and exit status the same" in " ".join(ran.stderr.split())
+    # The peaks' difference against tracemalloc's, for the program and its patched copy.
+    shutil.copytree(original, patched)
+    applied = subprocess.run(["git", "apply", "fix.diff"], cwd=patched, capture_output=True,
+                             text=True, check=False)  # fmt: skip
+    assert applied.returncode == 0, applied.stderr
+    truth = _peak(original) - _peak(patched)
+    assert abs(verify["measured_bytes"] - truth) <= 0.05 * truth, (verify, truth)
+
+
+def test_verify_says_when_a_fix_changes_the_output(tmp_path: Path) -> None:
+    # A slotted class has no __dict__: a program that prints whether it has one changes.
+    (tmp_path / "job.py").write_text(
+        "class Point:\n"
+        "    def __init__(self, x):\n"
+        "        self.x = x\n"
+        "points = [Point(i) for i in range(300_000)]\n"
+        "print(hasattr(points[0], '__dict__'))\n"
+    )
+    ran = _run(tmp_path, "-m", "memslim", "run", "--verify", "--json", "r.json", "job.py")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "True\n"
+    verify = json.loads((tmp_path / "r.json").read_text())["verify"]
+    assert [a["kind"] for a in verify["applied"]] == ["slots"]
+    assert verify["same_exit"] and not verify["same_output"]
+    assert "the output differs" in " ".join(ran.stderr.split())
+
+
+def test_verify_without_a_fix_says_so_and_leaves_the_exit_status(tmp_path: Path) -> None:
+    (tmp_path / "job.py").write_text("import sys\nprint('small')\nsys.exit(3)\n")
+    ran = _run(tmp_path, "-m", "memslim", "run", "--verify", "--json", "r.json", "job.py")
+    assert ran.returncode == 3
+    assert ran.stdout == "small\n"
+    assert "Verify: not done: no finding of this run has a mechanical fix." in ran.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["verify"] == {
+        "error": "no finding of this run has a mechanical fix"
+    }
