@@ -28,6 +28,7 @@
 #include "engine/tally.h"
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include "cpython/native_hooks.h"
 #include "cpython/numpy_handler.h"
@@ -37,6 +38,16 @@ namespace nb = nanobind;
 using namespace nb::literals;
 
 namespace {
+
+// A frame as Python data: (file, qualified function name, line), and with `code_id` the code
+// object's address as a fourth item (the report's frames table keys functions by it).
+nb::tuple frame_tuple(const void* code_object, int line, std::optional<std::uintptr_t> code_id) {
+    const auto* code = static_cast<const PyCodeObject*>(code_object);
+    nb::object file = nb::borrow(code->co_filename);
+    nb::object function = nb::borrow(code->co_qualname);
+    if (!code_id) return nb::make_tuple(file, function, line);
+    return nb::make_tuple(file, function, line, *code_id);
+}
 
 nb::object deep_sizeof(nb::handle obj, unsigned enter, bool by_type) {
     memslim::cpython::DeepSize result;
@@ -202,9 +213,8 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
     nb::list frames;
     const auto add_frame = [&](std::uint32_t f) {
         const auto& frame = index.frames[f];
-        auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
-        frames.append(nb::make_tuple(nb::borrow(code->co_filename), nb::borrow(code->co_qualname),
-                                     frame.line, reinterpret_cast<std::uintptr_t>(frame.code)));
+        frames.append(
+            frame_tuple(frame.code, frame.line, reinterpret_cast<std::uintptr_t>(frame.code)));
     };
     if (top_lines == 0) {
         for (std::uint32_t f = 0; f < index.frames.size(); ++f) add_frame(f);
@@ -316,8 +326,8 @@ nb::tuple site_stack(memslim::engine::SiteId site) {
     nb::list frames;
     for (const auto& frame : memslim::cpython::site_frames(site)) {
         auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
-        frames.append(nb::make_tuple(nb::borrow(code->co_filename), nb::borrow(code->co_qualname),
-                                     memslim::cpython::line_of(code, frame.instruction)));
+        frames.append(
+            frame_tuple(code, memslim::cpython::line_of(code, frame.instruction), std::nullopt));
     }
     return nb::tuple(frames);
 }
