@@ -512,20 +512,19 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
         memslim::cpython::CensusAdvice facts;
         memslim::cpython::collect_census_advice(snapshot, node_site, 100, strings, facts);
         nb::dict rows = advice_rows(facts);
-        nb::list arrays;
-        for (NodeId node : facts.arrays) {
-            arrays.append(
-                nb::make_tuple(nb::borrow(reinterpret_cast<PyObject*>(snapshot.address(node))),
-                               site_handle(node_site[node]), snapshot.size(node)));
-        }
-        rows["arrays"] = arrays;
-        nb::list frames;
-        for (NodeId node : facts.frames) {
-            frames.append(
-                nb::make_tuple(nb::borrow(reinterpret_cast<PyObject*>(snapshot.address(node))),
-                               site_handle(node_site[node]), snapshot.retained(node)));
-        }
-        rows["frames"] = frames;
+        // (object, site, bytes) per node: strong references, for the caller to read and drop.
+        const auto objects = [&](const std::vector<NodeId>& nodes, auto bytes_of) {
+            nb::list found;
+            for (NodeId node : nodes) {
+                found.append(
+                    nb::make_tuple(nb::borrow(reinterpret_cast<PyObject*>(snapshot.address(node))),
+                                   site_handle(node_site[node]), bytes_of(node)));
+            }
+            return found;
+        };
+        rows["arrays"] = objects(facts.arrays, [&](NodeId node) { return snapshot.size(node); });
+        rows["frames"] =
+            objects(facts.frames, [&](NodeId node) { return snapshot.retained(node); });
         out["advice"] = rows;
         timings["advice_s"] =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - census_ended).count();

@@ -30,7 +30,7 @@ def frame_facts(found: list[tuple[Any, int | None, int]]) -> tuple[list[dict[str
     measured: dict[int, dict[str, Any]] = {}  # the same array in two frames: measured once
     budget = [_MAX_CELLS]
     # Largest first: the budget goes to the frames that matter.
-    for frame, site, retained in sorted(found, key=lambda f: -f[2]):
+    for frame, site, _retained in sorted(found, key=lambda f: -f[2]):
         if not isinstance(frame, pandas.DataFrame):
             continue
         try:
@@ -45,9 +45,7 @@ def frame_facts(found: list[tuple[Any, int | None, int]]) -> tuple[list[dict[str
             columns = _columns(pandas, frame, measured, budget)
         except Exception:  # pandas' internals are not what this reads: no facts for it
             continue
-        rows.append(
-            {"site": site, "retained": retained, "rows": len(frame.index), "columns": columns}
-        )
+        rows.append({"site": site, "rows": len(frame.index), "columns": columns})
     return rows, block_arrays
 
 

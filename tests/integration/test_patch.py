@@ -57,6 +57,14 @@ def _peak(folder: Path, *args: str) -> int:
     return int(ran.stdout)
 
 
+def _apply_copy(original: Path, patched: Path) -> None:
+    """``patched``: a copy of ``original`` with its fix.diff applied by ``git apply``."""
+    shutil.copytree(original, patched)
+    applied = subprocess.run(["git", "apply", "fix.diff"], cwd=patched, capture_output=True,
+                             text=True, check=False)  # fmt: skip
+    assert applied.returncode == 0, applied.stderr
+
+
 def _run(folder: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=folder, capture_output=True, text=True,
                           timeout=300, check=False)  # fmt: skip
@@ -77,10 +85,7 @@ def test_the_patch_applies_keeps_the_output_and_saves_what_was_predicted(tmp_pat
     assert "+    __slots__ = ('x', 'y')\n" in diff
     assert "+@dataclasses.dataclass(slots=True)\n" in diff
     assert "+    total = sum(p.x * 3 for p in points)\n" in diff
-    shutil.copytree(original, patched)
-    applied = subprocess.run(["git", "apply", "fix.diff"], cwd=patched, capture_output=True,
-                             text=True, check=False)  # fmt: skip
-    assert applied.returncode == 0, applied.stderr
+    _apply_copy(original, patched)
     compile((patched / "job.py").read_text(), "job.py", "exec")
     assert _run(patched, "job.py").stdout == _run(original, "job.py").stdout
     # Under memslim again: none of those findings is left.
@@ -156,10 +161,7 @@ def test_pandas_column_fixes_apply_and_save_what_was_predicted(tmp_path: Path) -
     )
     assert '+    extra["label"] = extra["label"].astype("category")\n' in diff
     assert '+    extra["n"] = extra["n"].astype("uint8")\n' in diff
-    shutil.copytree(original, patched)
-    applied = subprocess.run(["git", "apply", "fix.diff"], cwd=patched, capture_output=True,
-                             text=True, check=False)  # fmt: skip
-    assert applied.returncode == 0, applied.stderr
+    _apply_copy(original, patched)
     assert (
         _run(patched, "job.py", "orders.csv").stdout
         == _run(original, "job.py", "orders.csv").stdout

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_patch import PROGRAM, _peak, _run
+from tests.integration.test_patch import PROGRAM, _apply_copy, _peak, _run
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git applies the patch")
 
@@ -32,10 +31,7 @@ def test_verify_measures_what_the_fixes_save_and_keeps_the_output(tmp_path: Path
     assert verify["same_output"] and verify["same_exit"]
     assert "output and exit status the same" in " ".join(ran.stderr.split())
     # The peaks' difference against tracemalloc's, for the program and its patched copy.
-    shutil.copytree(original, patched)
-    applied = subprocess.run(["git", "apply", "fix.diff"], cwd=patched, capture_output=True,
-                             text=True, check=False)  # fmt: skip
-    assert applied.returncode == 0, applied.stderr
+    _apply_copy(original, patched)
     truth = _peak(original) - _peak(patched)
     assert abs(verify["measured_bytes"] - truth) <= 0.05 * truth, (verify, truth)
 

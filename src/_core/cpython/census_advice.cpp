@@ -259,6 +259,22 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
     engine::LastRow list_row(lists);
     engine::LastRow dict_row(dicts);
     engine::LastRow garbage_row(garbage);
+    // What a type is, judged by its name once per run of objects of one type (the walk meets
+    // objects grouped by type far more often than not), not with two strcmp per object.
+    enum class Named { kOther, kArray, kFrame };
+    PyTypeObject* named_type = nullptr;
+    Named named = Named::kOther;
+    const auto name_of = [&](PyTypeObject* tp) {
+        if (tp != named_type) {
+            named_type = tp;
+            named = tp->tp_name != nullptr && std::strcmp(tp->tp_name, "numpy.ndarray") == 0
+                        ? Named::kArray
+                    : is_class_instance(tp) && std::strcmp(tp->tp_name, "DataFrame") == 0
+                        ? Named::kFrame
+                        : Named::kOther;
+        }
+        return named;
+    };
     for (NodeId node = 1; node < n; ++node) {
         PyTypeObject* tp = snapshot.type(node);
         auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
@@ -286,10 +302,9 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
                     sets.push_back({signature, node, 1, snapshot.size(node)});
                 }
             }
-        } else if (tp->tp_name != nullptr && std::strcmp(tp->tp_name, "numpy.ndarray") == 0 &&
-                   snapshot.size(node) >= CensusAdvice::kLargeArrayBytes) {
-            out.arrays.push_back(node);
-        } else if (is_class_instance(tp) && std::strcmp(tp->tp_name, "DataFrame") == 0) {
+        } else if (const Named kind = name_of(tp); kind == Named::kArray) {
+            if (snapshot.size(node) >= CensusAdvice::kLargeArrayBytes) out.arrays.push_back(node);
+        } else if (kind == Named::kFrame) {
             out.frames.push_back(node);
         }
         if (snapshot.idom(node) == kNoNode) {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from memslim.advice._finding import Finding, Run
@@ -27,13 +28,23 @@ def _fix(source: str, column: str, dtype: str) -> str:
     return f'{source}\n{frame}["{column}"] = {frame}["{column}"].astype("{dtype}")'
 
 
+@dataclass
+class _Summed:
+    """One column's finding at one line: the first frame's facts, the bytes summed over all."""
+
+    column: dict[str, Any]
+    dtype: str
+    lossy: bool
+    rows: int
+    now: int = 0
+    after: int = 0
+    cells: int = 0
+
+
 def _narrower(column: dict[str, Any]) -> tuple[str, str, int, bool] | None:
     """(kind, dtype, bytes after, lossy) of the column's narrower form, or None."""
-    if column["kind"] == "O":
-        categories, after = column.get("categories"), column.get("as_category")
-        if categories is None or after is None or categories * 2 > column["size"]:
-            return None
-        return "category", "category", after, False
+    if column["kind"] == "O":  # measured only when few of its values are distinct (_frames)
+        return "category", "category", column["as_category"], False
     if column["kind"] in "iu":
         narrow = narrowest_integer(column["min"], column["max"])
         if narrow is None or narrow[1] >= column["itemsize"]:
@@ -52,7 +63,7 @@ def find(run: Run) -> Iterator[Finding]:
         return
     # Frames made on one line (in a loop, say) add up; a column two frames share (a pandas
     # copy-on-write copy) was measured once, with the larger frame (memslim._frames).
-    found: dict[tuple[str, int, str, str], list[Any]] = {}
+    found: dict[tuple[str, int, str, str], _Summed] = {}
     for frame_row in facts.frames:
         frame = user_frame(frame_row.get("frames"))
         if frame is None:
@@ -66,12 +77,13 @@ def find(run: Run) -> Iterator[Finding]:
                 continue
             kind, dtype, after, lossy = narrower
             key = (file, line, column["name"], kind)
-            entry = found.setdefault(key, [column, dtype, 0, 0, 0, lossy, frame_row["rows"]])
-            entry[2] += column["bytes"]
-            entry[3] += after
-            entry[4] += column["size"]
-    for (file, line, name, kind), entry in found.items():
-        column, dtype, now, after, cells, lossy, rows = entry
+            summed = found.setdefault(key, _Summed(column, dtype, lossy, frame_row["rows"]))
+            summed.now += column["bytes"]
+            summed.after += after
+            summed.cells += column["size"]
+    for (file, line, name, kind), summed in found.items():
+        column, dtype, lossy, rows = summed.column, summed.dtype, summed.lossy, summed.rows
+        now, after, cells = summed.now, summed.after, summed.cells
         if kind == "category":
             what = (
                 f"{column['dtype']} values, {column['categories']:,} distinct; as category it "
