@@ -1,7 +1,7 @@
 """How close each finding's predicted saving comes to the real one, for every pair in
 examples/advice/ (after.py applies exactly the suggested fix): the saving memslim reports for
-before.py against the difference in peak traced bytes between before.py and after.py. For the
-dtype pair the truth is tracemalloc's peak (NumPy's buffers are not PyMem allocations).
+before.py against the difference in tracemalloc's peak traced bytes between before.py and
+after.py, each run alone in a fresh interpreter without memslim (measure_pairs.py's harness).
 
     python3 bench/advice/accuracy.py            # a markdown table for bench/RESULTS.md
 """
@@ -16,13 +16,8 @@ import tempfile
 from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "advice"
-TRACEMALLOC_PEAK = """
-import runpy, sys, tracemalloc
-sys.argv = [sys.argv[1]]
-tracemalloc.start()
-runpy.run_path(sys.argv[0], run_name="__main__")
-print(tracemalloc.get_traced_memory()[1])
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure_pairs import peak_in_subprocess  # noqa: E402 - the same harness as the README's table
 
 
 def memslim_report(script: Path, out: Path) -> dict:
@@ -35,17 +30,6 @@ def memslim_report(script: Path, out: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def tracemalloc_peak(script: Path) -> int:
-    done = subprocess.run(
-        [sys.executable, "-c", TRACEMALLOC_PEAK, script.name],
-        cwd=script.parent,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return int(done.stdout.split()[-1])
-
-
 def main() -> None:
     print(f"Python {platform.python_version()}, {platform.platform()}")
     print()
@@ -55,12 +39,8 @@ def main() -> None:
         for pair in sorted(p for p in EXAMPLES.iterdir() if (p / "before.py").exists()):
             kind = pair.name.split("_")[0]
             before = memslim_report(pair / "before.py", Path(tmp) / "before.json")
-            after = memslim_report(pair / "after.py", Path(tmp) / "after.json")
             found = [f for f in before.get("findings", []) if f["kind"] == kind]
-            if kind == "dtype":
-                real = tracemalloc_peak(pair / "before.py") - tracemalloc_peak(pair / "after.py")
-            else:
-                real = before["peak"]["traced_bytes"] - after["peak"]["traced_bytes"]
+            real = peak_in_subprocess(pair / "before.py") - peak_in_subprocess(pair / "after.py")
             if not found:
                 print(f"| {pair.name} | none | - | {real / 1e6:.2f} | - |")
                 continue

@@ -88,8 +88,9 @@ def test_array_not_claimed_for_shared_small_ints(tmp_path: Path) -> None:
         "flags = [i % 2 for i in range(2_000_000)]  # cached small ints: nothing to free\n"
         "print(sum(flags))\n",
     )
-    arrays = [f for f in findings if f["kind"] == "array"]
-    assert arrays == [] or all(f["bytes_now"] < 17_000_000 for f in arrays)
+    # 0 and 1 are the interpreter's cached ints: the census counts none of the list's items as
+    # numbers it could hold more compactly, so there is no finding, not even under --all-findings.
+    assert [f for f in findings if f["kind"] == "array"] == []
 
 
 def test_slots_keeps_weakref_when_instances_are_weakly_referenced(tmp_path: Path) -> None:

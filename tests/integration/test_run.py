@@ -61,6 +61,18 @@ def test_exact_mode_agrees_with_tracemalloc(tmp_path: Path) -> None:
         assert abs(mine - line["bytes"]) / line["bytes"] < 0.02, (line, mine)
 
 
+def test_memslims_own_setup_is_not_charged_to_the_program(tmp_path: Path) -> None:
+    # A program that prints a line allocates a few hundred bytes (tracemalloc, in a process of its
+    # own). memslim imported one of its modules after tracking had started, and its dataclasses
+    # and enums showed as the program's whole peak: 155 KiB, the top lines of the report.
+    script = tmp_path / "hello.py"
+    script.write_text('print("hello")\n')
+    reference = tracemalloc_reference(tmp_path, script)
+    report, result = run_json(tmp_path, script)
+    assert result.returncode == 0 and result.stdout == "hello\n", result.stderr
+    assert report["peak"]["traced_bytes"] - reference["peak"] < 4096, (report["peak"], reference)
+
+
 def test_eight_threads_agree_with_tracemalloc(tmp_path: Path) -> None:
     # Eight threads allocate at once (a barrier starts them together) and each keeps its list:
     # every block of every thread is charged, to the thread's own line, as tracemalloc (in a

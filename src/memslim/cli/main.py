@@ -382,6 +382,13 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         # bench/real, but its slots saving then missed exact mode's by 5.4% on 3.12: see
         # bench/RESULTS.md.)
         _core.set_census(take_census, 0.05, 4 << 20)
+    # Whatever memslim imports or builds for the run, before tracking starts: a module imported
+    # while it runs would be charged to the program (155 KiB of dataclass and enum code on a
+    # program that only printed a line).
+    from memslim.capture import Checkpointer
+    from memslim.children import quiet_fork_warning
+
+    children_dir = _follow_children(args, target) if args.children else None
     watch_gc(True)
     # Stacks stop at this frame: the runner beneath the target is the same for every allocation.
     _stacks.forget()
@@ -395,14 +402,9 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         "started_at": time.time(),
     }
     _native.start(native=not args.python_only)
-    children_dir = _follow_children(args, target) if args.children else None
-    from memslim.children import quiet_fork_warning
-
     quiet_fork_warning()
     checkpoints = None
     if args.output:
-        from memslim.capture import Checkpointer
-
         checkpoints = Checkpointer(
             args.output,
             target.argv,
