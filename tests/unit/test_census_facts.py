@@ -98,6 +98,30 @@ def test_lists_contents_capacity_and_ownership(tracked_census) -> None:
     del floats, grown
 
 
+def test_owned_numbers_count_the_bytes_requested_for_them(tracked_census) -> None:
+    # An int made by an addition keeps the digit that normalising dropped: 36 bytes requested
+    # where its header (and sys.getsizeof) says 32. What converting the list frees is what
+    # tracemalloc counts for the ints, in a process of its own.
+    sums = [10**12 + i for i in range(5000)]
+    line = _line() - 1
+    row = _facts_row(tracked_census().facts.lists, line)
+    code = (  # what emptying the list frees, less its item array
+        "import sys, tracemalloc\n"
+        "sums = None\n"
+        "tracemalloc.start()\n"
+        "sums = [10**12 + i for i in range(5000)]\n"
+        "item_array = sys.getsizeof(sums) - sys.getsizeof([])\n"
+        "held = tracemalloc.get_traced_memory()[0]\n"
+        "held = tracemalloc.get_traced_memory()[0]\n"  # counts the int that holds an answer
+        "del sums[:]\n"
+        "print(held - tracemalloc.get_traced_memory()[0] - item_array)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert row["owned_numbers"] == 5000
+    assert row["owned_number_bytes"] == int(ran.stdout)
+    del sums
+
+
 def test_duplicate_strings_by_site(tracked_census) -> None:
     words = [" ".join(["status", "ok"]).split()[1] + "!" for _ in range(5000)]
     line = _line() - 1

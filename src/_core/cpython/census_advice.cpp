@@ -129,7 +129,13 @@ void add_list(const HeapSnapshot& snapshot, NodeId node, SiteId site, SiteLines&
         }
         if (number && Py_REFCNT(item) == 1) {
             row.owned_numbers += 1;
-            row.owned_number_bytes += snapshot.true_size(item);
+            // What the list's numbers free is what was requested for them (the tracker's
+            // record), which the object's header can understate.
+            std::uint64_t bytes = 0;
+            if (!requested_bytes_of_block(allocation_address(item), &bytes)) {
+                bytes = snapshot.true_size(item);
+            }
+            row.owned_number_bytes += bytes;
         }
     }
     // The list's site is its item array's (site_of_object); its own struct's, where that is

@@ -1148,6 +1148,16 @@ bool site_of_block(std::uintptr_t address, engine::SiteId* site) {
     return found;
 }
 
+bool requested_bytes_of_block(std::uintptr_t address, std::uint64_t* bytes) {
+    if (!g_recording || g_recording->filter) return false;
+    Recording& rec = *g_recording;
+    engine::LiveBlock block;
+    std::lock_guard<SpinLock> hold(rec.lock);
+    if (!rec.blocks.find(address, &block)) return false;
+    *bytes = block.size;
+    return true;
+}
+
 bool site_of_object(PyObject* o, engine::SiteId* site) {
     if (PyList_CheckExact(o)) {
         // The item array first: it is allocated for this list, where its struct may come from

@@ -232,6 +232,12 @@ bool hooked_allocator_original(PyMemAllocatorDomain domain, PyMemAllocatorEx* or
 // blocks are known). Needs the GIL.
 bool site_of_block(std::uintptr_t address, engine::SiteId* site);
 
+// The bytes requested for the live block at `address`, in exact mode only (sample mode records
+// weights). What CPython requested can exceed what the object's header says it uses: an int made
+// by an addition keeps the digit that normalising dropped (36 bytes where sys.getsizeof says
+// 32), and tracemalloc counts the 36. Needs the GIL.
+bool requested_bytes_of_block(std::uintptr_t address, std::uint64_t* bytes);
+
 // Called as a collection of the cyclic GC of `generation` starts, in whichever thread
 // allocates: a safe point. Runs a census now if one is due (at a margin or a plateau) and has
 // not run: its pending call runs only in the main thread, which may wait (in join(), say) while
