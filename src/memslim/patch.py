@@ -12,7 +12,12 @@ Made for the kinds whose fix is the same edit in every program:
 * ``category`` and ``downcast`` (pandas columns; never a lossy one): a ``read_csv`` /
   ``read_table`` / ``read_fwf`` call gets ``dtype={...}`` (entries added to a ``dtype=`` dict
   that is there already); another ``name = ...`` statement is followed by
-  ``name["col"] = name["col"].astype("category")``.
+  ``name["col"] = name["col"].astype("category")``;
+* ``deque`` (a speed fix): the list's assignments in that function become
+  ``collections.deque(...)``, ``name.pop(0)`` / ``del name[0]`` become ``name.popleft()`` and
+  ``name.insert(0, x)`` ``name.appendleft(x)``, and ``import collections`` is added if the module
+  lacks it; only where every other use of the name is one a deque has too (append, extend,
+  pop(), len(), iteration, ``in``, truth, ``[0]`` / ``[-1]``), else it is left to the author.
 
 Other findings need a decision the program's author must make (which strings to intern, what a
 record should become, which cache bound): the diff's preamble names them. Each file's edits are
@@ -31,9 +36,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from memslim.advice.source import parent, syntax_tree
+from memslim.advice.source import enclosing_function, parent, syntax_tree
 
-PATCHED_KINDS = ("generator", "slots", "category", "downcast")
+PATCHED_KINDS = ("generator", "slots", "category", "downcast", "deque")
 _COLUMN_KINDS = ("category", "downcast")
 _READERS = ("read_csv", "read_table", "read_fwf")
 _TARGET_DTYPE = re.compile(r'(?:astype\(|: )"([A-Za-z0-9]+)"[)}]')
@@ -126,6 +131,152 @@ def _slots_edits(tree: ast.AST, lines: list[str], finding: Any) -> list[_Edit]:
     # A blank line before a method, as the file's own methods are set apart.
     gap = "\n" if isinstance(first, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else ""
     return [_Edit(at, at, f"{indent}__slots__ = {names!r}\n{gap}")]
+
+
+# What a deque does as a list does: methods, and builtins that take any iterable.
+_DEQUE_METHODS = frozenset({"append", "extend", "clear", "count", "remove", "copy"})
+_ITERABLE_CALLS = frozenset(
+    {"len", "list", "tuple", "set", "sorted", "sum", "min", "max", "any", "all", "enumerate",
+     "iter", "reversed", "print"}
+)  # fmt: skip
+
+
+def _is_zero(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value == 0 and node.value is not False
+
+
+def _deque_use(node: ast.Name) -> str | None:
+    """How ``node`` (a use of the queue's name) is used: "assign", "front" (the O(n) operation
+    the fix replaces), "ok" (a deque does the same), or None (something a deque may not do)."""
+    up = parent(node)
+    if isinstance(node.ctx, ast.Store):
+        if isinstance(up, (ast.Assign, ast.AnnAssign)) and up.value is not None:
+            value = up.value
+            targets = up.targets if isinstance(up, ast.Assign) else [up.target]
+            listy = isinstance(value, (ast.List, ast.ListComp)) or (
+                isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Name)
+                and value.func.id == "list"
+                and len(value.args) <= 1
+                and not value.keywords
+            )
+            return "assign" if listy and len(targets) == 1 else None
+        return None
+    if isinstance(up, ast.Attribute) and isinstance(parent(up), ast.Call):
+        call = parent(up)
+        if call.func is not up:  # type: ignore[union-attr]
+            return None
+        args = call.args  # type: ignore[union-attr]
+        if up.attr == "pop" and len(args) == 1 and _is_zero(args[0]):
+            return "front"
+        if up.attr == "insert" and len(args) == 2 and _is_zero(args[0]):
+            return "front"
+        if up.attr == "pop" and not args:
+            return "ok"
+        return "ok" if up.attr in _DEQUE_METHODS else None
+    if isinstance(up, ast.Subscript) and up.value is node:
+        index = up.slice
+        if isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub):
+            index = index.operand if _is_one(index.operand) else None
+        if isinstance(parent(up), ast.Delete) and _is_zero(up.slice):
+            return "front"
+        return (
+            "ok"
+            if isinstance(up.ctx, ast.Load)
+            and index is not None
+            and (_is_zero(index) or _is_one(index))
+            else None
+        )
+    if isinstance(up, ast.Call) and node in up.args:
+        name = up.func.id if isinstance(up.func, ast.Name) else None
+        return "ok" if name in _ITERABLE_CALLS else None
+    if isinstance(up, (ast.For, ast.comprehension)) and up.iter is node:
+        return "ok"
+    if isinstance(up, ast.Compare) and node in up.comparators:
+        return "ok" if all(isinstance(op, (ast.In, ast.NotIn)) for op in up.ops) else None
+    if isinstance(up, (ast.If, ast.While, ast.IfExp, ast.Assert)) and up.test is node:
+        return "ok"
+    if isinstance(up, (ast.BoolOp, ast.UnaryOp)) and not isinstance(
+        getattr(up, "op", None), (ast.USub, ast.UAdd, ast.Invert)
+    ):
+        return "ok"
+    return None
+
+
+def _is_one(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value == 1 and node.value is not True
+
+
+def _deque_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
+    """The list named ``finding.symbol`` in the function of ``finding.line`` made a deque, or no
+    edit when any use of it is one a deque may not do the same way."""
+    name = finding.symbol
+    at_line = [
+        n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == name
+        and n.lineno == finding.line
+    ]  # fmt: skip
+    if not at_line:
+        return []
+    scope = enclosing_function(at_line[0]) or tree
+    uses = [n for n in ast.walk(scope) if isinstance(n, ast.Name) and n.id == name]
+    kinds = [_deque_use(n) for n in uses]
+    if None in kinds or "assign" not in kinds or "front" not in kinds:
+        return []
+    edits: list[_Edit] = []
+    for use, kind in zip(uses, kinds, strict=True):
+        up = parent(use)
+        if kind == "assign":
+            value = up.value  # type: ignore[union-attr]
+            start, end = _span(lines, value)
+            text = _segment(lines, start, end)
+            if isinstance(value, ast.Call):  # list(x) -> collections.deque(x)
+                fstart, fend = _span(lines, value.func)
+                edits.append(_Edit(fstart, fend, "collections.deque"))
+            else:
+                edits.append(_Edit(start, end, f"collections.deque({text})"))
+        elif kind == "front":
+            if isinstance(up, ast.Subscript):  # del name[0]
+                start, end = _span(lines, parent(up))  # type: ignore[arg-type]
+                edits.append(_Edit(start, end, f"{name}.popleft()"))
+                continue
+            call = parent(up)
+            start, end = _span(lines, call)  # type: ignore[arg-type]
+            if up.attr == "pop":  # type: ignore[union-attr]
+                edits.append(_Edit(start, end, f"{name}.popleft()"))
+            else:
+                astart, aend = _span(lines, call.args[1])  # type: ignore[union-attr]
+                item = _segment(lines, astart, aend)
+                edits.append(_Edit(start, end, f"{name}.appendleft({item})"))
+    return edits
+
+
+def _import_collections(tree: ast.Module, lines: list[str]) -> list[_Edit]:
+    """``import collections`` in its sorted place among the module's top-level ``import``
+    statements (else after its last import, or its docstring), unless it is imported already."""
+    if any(
+        isinstance(node, ast.Import)
+        and any(a.name == "collections" and a.asname is None for a in node.names)
+        for node in tree.body
+    ):
+        return []
+    for node in tree.body:
+        if isinstance(node, ast.Import) and node.names[0].name > "collections":
+            return [_Edit((node.lineno, 0), (node.lineno, 0), "import collections\n")]
+    last = 0
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            last = node.end_lineno or node.lineno
+        elif (
+            last == 0
+            and isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            last = node.end_lineno or node.lineno  # the docstring
+    at = (last + 1, 0)
+    if last == len(lines) and not lines[-1].endswith("\n"):
+        return [_Edit((last, len(lines[-1])), (last, len(lines[-1])), "\nimport collections\n")]
+    return [_Edit(at, at, "import collections\n")]
 
 
 def _quote(text: str) -> str:
@@ -236,7 +387,7 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
         if (
             finding.kind in PATCHED_KINDS
             and finding.line > 0
-            and finding.saving_bytes > 0
+            and (finding.saving_bytes > 0 or finding.time_only)
             and not finding.lossy
         ):
             by_file.setdefault(finding.file, []).append(finding)
@@ -267,6 +418,11 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
             if finding.kind == "generator":
                 edit = _generator_edit(tree, lines, finding.line)
                 made = [edit] if edit is not None else []
+            elif finding.kind == "deque":
+                made = _deque_edits(tree, lines, finding)
+                if made and any(e.start == made[0].start for e in edits):
+                    done.append(finding)  # a second operation on a queue already edited
+                    continue
             else:
                 made = _slots_edits(tree, lines, finding)
             if made:
@@ -280,6 +436,8 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
             (done if made else left).extend(at_line)
         if not edits:
             continue
+        if any(f.kind == "deque" for f in done):
+            edits.extend(_import_collections(tree, lines))
         patched = _apply(lines, edits)
         try:
             ast.parse(patched, filename=file)
@@ -298,7 +456,7 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
             else "no line to change"
             if finding.line == 0
             else "no saving claimed"
-            if finding.saving_bytes <= 0
+            if finding.saving_bytes <= 0 and not finding.time_only
             else "not made mechanically here"
         )
         preamble.append(f"Not applied: [{finding.kind}] {finding.file}:{finding.line} ({why}).")

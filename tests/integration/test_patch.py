@@ -173,3 +173,59 @@ def test_pandas_column_fixes_apply_and_save_what_was_predicted(tmp_path: Path) -
     predicted = sum(f["saving_bytes"] for f in fixed.values())
     measured = _peak(original, "orders.csv") - _peak(patched, "orders.csv")
     assert abs(measured - predicted) / measured < 0.20, (predicted, measured)
+
+
+QUEUE = '''"""Breadth-first order of a tree given as parent -> children."""
+
+import random
+
+
+def order(children, root):
+    seen = [root]
+    queue = [root]
+    while queue:
+        here = queue.pop(0)
+        for child in children.get(here, ()):
+            seen.append(child)
+            queue.append(child)
+    return seen
+
+
+def main():
+    rng = random.Random(5)
+    children = {}
+    for node in range(1, 30_000):
+        children.setdefault(rng.randrange(node), []).append(node)
+    print(sum(order(children, 0)[::7]))
+
+
+main()
+'''
+
+
+def test_a_queue_becomes_a_deque_where_every_use_of_it_allows(tmp_path: Path) -> None:
+    original = tmp_path / "original"
+    original.mkdir()
+    (original / "job.py").write_text(QUEUE)
+    ran = _run(original, "-m", "memslim", "run", "--patch", "fix.diff", "job.py")
+    assert ran.returncode == 0, ran.stderr
+    diff = (original / "fix.diff").read_text()
+    assert "+    queue = collections.deque([root])" in diff
+    assert "+        here = queue.popleft()" in diff
+    assert "+import collections\n import random" in diff  # in its sorted place
+    assert "seen" not in "".join(line for line in diff.splitlines() if line.startswith("+"))
+    patched = tmp_path / "patched"
+    _apply_copy(original, patched)
+    assert _run(patched, "job.py").stdout == _run(original, "job.py").stdout != ""
+    again = _run(patched, "-m", "memslim", "run", "--json", "after.json", "job.py")
+    assert again.returncode == 0, again.stderr
+    findings = json.loads((patched / "after.json").read_text())["findings"]
+    assert not [f for f in findings if f["kind"] == "deque"], findings
+
+    # A queue that is also sliced (a deque cannot be) is left to the author, and said so.
+    sliced = tmp_path / "sliced"
+    sliced.mkdir()
+    (sliced / "job.py").write_text(QUEUE.replace("    return seen", "    return seen + queue[1:]"))
+    ran = _run(sliced, "-m", "memslim", "run", "--patch", "fix.diff", "job.py")
+    assert ran.returncode == 0, ran.stderr
+    assert (sliced / "fix.diff").read_text() == ""
