@@ -229,3 +229,4 @@ def test_a_queue_becomes_a_deque_where_every_use_of_it_allows(tmp_path: Path) ->
     ran = _run(sliced, "-m", "memslim", "run", "--patch", "fix.diff", "job.py")
     assert ran.returncode == 0, ran.stderr
     assert (sliced / "fix.diff").read_text() == ""
+    assert "none of the 1 finding(s) could be fixed mechanically" in " ".join(ran.stderr.split())

@@ -694,6 +694,10 @@ def _report(
                 f"(git apply {args.patch}); {len(made.left)} finding(s) left to the author."
                 if made.applied
                 else f"Patch: no finding of this run has a mechanical fix; {args.patch} is empty."
+                if not made.left
+                else f"Patch: none of the {len(made.left)} finding(s) could be fixed mechanically"
+                f" here (a decision for the author, or code that the fix would change the meaning"
+                f" of); {args.patch} is empty."
             )
         except OSError as e:
             _say(f"memslim: cannot write {args.patch!r}: {e.strerror or e}")
