@@ -117,6 +117,14 @@ class Run:
             return 1.0
         return peak / census
 
+    def growth_to_peak(self, sites: Iterable[int | None]) -> int:
+        """Bytes these allocation sites gained between the census and the peak (exact, from the
+        tracker): what was built there after the census, live at the peak. 0 in sample mode."""
+        if not self.exact:
+            return 0
+        unique = {s for s in sites if s is not None}
+        return sum(max(0, self.profile.at_peak(s) - self._at_census.get(s, 0)) for s in unique)
+
     def type_sites(self, cls: type) -> list[int | None]:
         """The allocation sites of ``cls``'s instances seen by the census."""
         if self.census is None:
