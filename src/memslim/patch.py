@@ -133,11 +133,12 @@ def _slots_edits(tree: ast.AST, lines: list[str], finding: Any) -> list[_Edit]:
     return [_Edit(at, at, f"{indent}__slots__ = {names!r}\n{gap}")]
 
 
-# What a deque does as a list does: methods, and builtins that take any iterable.
+# What a deque does as a list does: methods, and builtins that take any iterable (not print,
+# str or repr: a deque shows as deque([...]), and the program's output would change).
 _DEQUE_METHODS = frozenset({"append", "extend", "clear", "count", "remove", "copy"})
 _ITERABLE_CALLS = frozenset(
     {"len", "list", "tuple", "set", "sorted", "sum", "min", "max", "any", "all", "enumerate",
-     "iter", "reversed", "print"}
+     "iter", "reversed"}
 )  # fmt: skip
 
 
