@@ -222,10 +222,16 @@ class ForkedCensuses:
         self.directory = tempfile.mkdtemp(prefix="memslim-census-")
         self._rows = array.array("d", bytes(8 * _FIELDS * (_ROWS + 1)))  # row 0: unused
         self._totals = array.array("d", bytes(8 * 4))
-        self.started = time.monotonic()  # about when tracking started
-        self.started_wall = time.time()  # the same instant on the clock of _STARTED
+        self.start_clock()
         # The RSS ledger at the last census (set by results()): RSS explained near the peak.
         self.peak_ledger: Any = None
+
+    def start_clock(self) -> None:
+        """Census times count from now: call it just before tracking starts (the report's
+        times count from there; what memslim does in between, imports above all, once put a
+        census at the end of a run after the run's own end)."""
+        self.started = time.monotonic()
+        self.started_wall = time.time()  # the same instant on the clock of _STARTED
 
     # What was recorded, read after the run.
 

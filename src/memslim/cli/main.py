@@ -392,6 +392,8 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     watch_gc(True)
     # Stacks stop at this frame: the runner beneath the target is the same for every allocation.
     _stacks.forget()
+    if forked is not None:
+        forked.start_clock()
     _core.start_tracking(
         args.mode, float(args.sample_interval), args.seed, stacks_above_caller=True
     )
