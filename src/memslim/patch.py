@@ -197,9 +197,11 @@ def _deque_use(node: ast.Name) -> str | None:
         return "ok" if all(isinstance(op, (ast.In, ast.NotIn)) for op in up.ops) else None
     if isinstance(up, (ast.If, ast.While, ast.IfExp, ast.Assert)) and up.test is node:
         return "ok"
-    if isinstance(up, (ast.BoolOp, ast.UnaryOp)) and not isinstance(
-        getattr(up, "op", None), (ast.USub, ast.UAdd, ast.Invert)
-    ):
+    if isinstance(up, ast.UnaryOp) and isinstance(up.op, ast.Not):
+        return "ok"
+    # `while queue and ...:` tests its truth; `x = queue or other` would hand the deque on.
+    tested = parent(up)
+    if isinstance(up, ast.BoolOp) and getattr(tested, "test", None) is up:
         return "ok"
     return None
 
