@@ -98,6 +98,22 @@ def test_reports_while_tracking_see_the_stacks_added_since(testalloc: Any) -> No
     assert any(len([f for f in fs if f.function == "_allocate_deeper"]) == 6 for fs in stacks)
 
 
+def test_a_stack_deeper_than_128_frames_keeps_its_innermost_128(testalloc: Any) -> None:
+    """The README's limit: a stack is recorded up to 128 frames deep, innermost first; the
+    allocation stays at its own line, and what lies further out is cut (not a wrong frame)."""
+    for depth, expected in ((300, 128), (20, None)):
+        with memslim.track() as t:
+            line = _allocate_deeper(testalloc, depth, 2048, 5)
+        assert line_stats(t.profile, line).bytes_live == 2048 * 5
+        (frames,) = [f for f, _ in t.profile.stacks(50) if f and f[0].line == line]
+        inner = [f.function for f in frames[: min(depth + 1, 128)]]
+        assert inner == ["_allocate_deeper"] * len(inner)
+        if expected is not None:
+            assert len(frames) == expected
+        else:  # the whole stack, out to this test
+            assert frames[depth + 1].function.endswith("keeps_its_innermost_128")
+
+
 def test_raw_allocations_without_the_gil_from_native_threads(testalloc: Any) -> None:
     with memslim.track() as t:
         testalloc.alloc_raw_in_threads(8, 1000, 64)
