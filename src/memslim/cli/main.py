@@ -388,6 +388,9 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     from memslim.capture import Checkpointer
     from memslim.children import quiet_fork_warning
 
+    # On 3.12+ its warning filter compiles a regular expression: 8.7 KiB charged to a program
+    # that only printed a line, when it ran after tracking had started.
+    quiet_fork_warning()
     children_dir = _follow_children(args, target) if args.children else None
     watch_gc(True)
     # Stacks stop at this frame: the runner beneath the target is the same for every allocation.
@@ -404,7 +407,6 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         "started_at": time.time(),
     }
     _native.start(native=not args.python_only)
-    quiet_fork_warning()
     checkpoints = None
     if args.output:
         checkpoints = Checkpointer(
