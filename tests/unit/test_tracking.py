@@ -3,6 +3,7 @@ frees, reallocs, the peak, sample-mode estimates, and the profile decorator."""
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import tracemalloc
+import weakref
 from typing import Any
 
 import pytest
@@ -275,3 +277,23 @@ def test_profile_decorator_prints_line_table() -> None:
     # The temporary is freed on the next iteration: its increment is (nearly) nothing, not a
     # negative swing.
     assert temp_increment.strip().endswith(" B") and "-" not in temp_increment, temp_row
+
+
+def test_a_recordings_code_objects_are_released_when_the_next_one_starts() -> None:
+    # The tracker keeps a reference to the code object of every frame it recorded, so that a
+    # profile can still name a function that is gone; the next recording releases them. A code
+    # object of its own (compiled here) is held by nothing else: a weak reference to it tells.
+    namespace: dict[str, Any] = {}
+    source = "def make():\n    return [object() for _ in range(100)]\n"
+    exec(compile(source, "<generated>", "exec"), namespace)
+    code = weakref.ref(namespace["make"].__code__)
+    with memslim.track() as t:
+        kept = namespace["make"]()
+    del namespace, kept
+    gc.collect()
+    assert code() is not None  # held by the finished recording
+    assert any(stats.file == "<generated>" for stats in t.profile.lines())
+    with memslim.track():
+        pass
+    gc.collect()
+    assert code() is None
