@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import importlib.metadata
+import subprocess
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def version(dist: str) -> str | None:
@@ -39,3 +42,24 @@ def memslim_build() -> str:
         return digest.hexdigest()[:12]
     when = dt.datetime.fromtimestamp(newest, dt.UTC)
     return f"{digest.hexdigest()[:12]} (installed {when:%Y-%m-%d %H:%M:%S} UTC)"
+
+
+def git_head() -> str:
+    """The repository's commit (short hash), with "+changes" when the work tree differs from it:
+    every table is dated by the commit it measured."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}+changes" if dirty else head

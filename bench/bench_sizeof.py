@@ -59,9 +59,13 @@ import time
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import memslim
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py
+from _common import git_head, memslim_build
 
 try:
     from pympler import asizeof as pympler_asizeof
@@ -413,7 +417,10 @@ def main(argv: list[str] | None = None) -> int:
             f"(1 if a run exceeds {PYMPLER_SLOW_SECONDS:.0f} s)"
         )
     print(f"Command: python {' '.join(sys.argv)}")
-    print(f"Date: {started.isoformat(timespec='seconds')}")
+    print(
+        f"Date: {started.isoformat(timespec='seconds')}, commit {git_head()}, "
+        f"memslim build {memslim_build()}"
+    )
     print(machine_line())
     print()
     print(report(rows, repeat_note))

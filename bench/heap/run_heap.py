@@ -82,7 +82,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/_common.py
-from _common import memslim_build, version
+from _common import git_head, memslim_build, version
 
 SCRIPT = Path(__file__).resolve()
 TOOLS = ["memslim", "memslim-census", "guppy3", "objgraph", "pympler"]
@@ -624,8 +624,8 @@ def main(argv: list[str] | None = None) -> int:
         "```",
         "",
         f"Date: {started:%Y-%m-%d} (run started {started:%H:%M} UTC, took {elapsed / 60:.0f} "
-        f"min), memslim build {', '.join(sorted(builds)) or '—'}; load average "
-        f"{load_start} at the start, {load()} at the end",
+        f"min), commit {git_head()}, memslim build {', '.join(sorted(builds)) or '—'}; "
+        f"load average {load_start} at the start, {load()} at the end",
         "",
         machine_line(tools),
         "",

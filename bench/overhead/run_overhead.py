@@ -80,7 +80,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/_common.py
-from _common import memslim_build, version
+from _common import git_head, memslim_build, version
 
 HERE = Path(__file__).resolve().parent
 WORKLOAD_DIR = HERE / "workloads"
@@ -328,6 +328,45 @@ def _verdict(value: float | None, limit: float) -> str:
     return "PASS" if value <= limit else "MISS"
 
 
+def _startup_adjusted(results, names: list[str], tools: list[Tool], startup: Workload) -> None:
+    """Each memslim mode's wall-time ratio with its fixed cost taken out: the tool's median on
+    the empty script less plain's, subtracted from the tool's median on each workload."""
+    plain_empty = results[(startup.name, "plain")]
+    modes = [t.name for t in tools if t.name.startswith("memslim")]
+    if not plain_empty.ok or not modes:
+        return
+    fixed = {
+        m: results[(startup.name, m)].time - plain_empty.time
+        for m in modes
+        if results[(startup.name, m)].ok
+    }
+    if not fixed:
+        return
+    print(
+        "\nWith the fixed cost taken out: (tool's median − (tool's − plain's median on the empty "
+        "script)) / plain's median; fixed costs "
+        + ", ".join(f"{m} {fixed[m]:.3f} s" for m in fixed)
+        + ".\n"
+    )
+    print("| workload | " + " | ".join(fixed) + " |")
+    print("|---|" + "---:|" * len(fixed))
+    adjusted: dict[str, list[float | None]] = {m: [] for m in fixed}
+    for name in names:
+        base = results[(name, "plain")]
+        cells = []
+        for m in fixed:
+            run = results[(name, m)]
+            value = (run.time - fixed[m]) / base.time if base.ok and run.ok else None
+            adjusted[m].append(value)
+            cells.append(_fmt_ratio(value))
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print(
+        f"| **median ({len(names)})** | "
+        + " | ".join(f"**{_fmt_ratio(_median(adjusted[m]))}**" for m in fixed)
+        + " |"
+    )
+
+
 def report(results, workloads: list[Workload], tools: list[Tool], startup: Workload | None):
     names = [w.name for w in workloads]
     others = [t.name for t in tools if t.name != "plain"]
@@ -448,6 +487,7 @@ def report(results, workloads: list[Workload], tools: list[Tool], startup: Workl
                 print(f"| {t.name} | {res.time:.3f} | {res.rss / 1024:.1f} |")
             else:
                 print(f"| {t.name} | failed | failed |")
+        _startup_adjusted(results, names, tools, startup)
 
     builds: dict[str, set[str]] = {}
     for (wname, _), res in results.items():
@@ -531,7 +571,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"memslim build at start: {memslim_build()}; load average {_load()}")
     peak_tool = "/usr/bin/time -f %M" if os.path.exists(GNU_TIME) else "os.wait4 ru_maxrss"
     print(
-        f"Run: {started:%Y-%m-%d %H:%M} UTC, --repeat {args.repeat}, BENCH_SCALE={scale}, "
+        f"Run: {started:%Y-%m-%d %H:%M} UTC, commit {git_head()}, --repeat {args.repeat}, "
+        f"BENCH_SCALE={scale}, "
         f"interpreter {sys.executable}, peak RSS from {peak_tool}"
     )
     for note in notes:

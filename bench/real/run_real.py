@@ -58,7 +58,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/_common.py
-from _common import memslim_build, version
+from _common import git_head, memslim_build, version
 
 HERE = Path(__file__).resolve().parent
 PROGRAM_DIR = HERE / "programs"
@@ -138,23 +138,10 @@ def _tools() -> list[Tool]:
 # -- the machine and the software ------------------------------------------------------------
 
 
-def _git_head() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip()
-
-
 def machine_info(python: str) -> dict:
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "git_head": _git_head(),
+        "git_head": git_head(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "python_executable": python,
         "platform": platform.platform(),
