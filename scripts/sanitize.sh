@@ -30,9 +30,10 @@ trap 'rm -rf "$site"' EXIT
 step "Python tests against the sanitized module"
 runtimes="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
 # The suite's subprocesses (memslim run, plain python, the compiler of the test extension)
-# inherit all of it: each one's own errors end it with status 99, which its test reports.
+# inherit all of it: each one's own errors end it with status 99, which its test reports. A
+# request the allocator cannot meet returns NULL, as without ASan (a failed realloc is tested).
 MEMSLIM_SANITIZED=1 LD_PRELOAD="$runtimes" \
-  ASAN_OPTIONS=detect_leaks=0:exitcode=99:abort_on_error=0 \
+  ASAN_OPTIONS=detect_leaks=0:exitcode=99:abort_on_error=0:allocator_may_return_null=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=99 \
   PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}" \
   "$PYTHON" -m pytest -q -p no:cacheprovider -x "$@"

@@ -55,6 +55,24 @@ static PyObject *t_alloc(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* calloc(domain, nelem, elsize, count=1): the domain's calloc (0 RAW, 1 MEM, 2 OBJ). */
+static PyObject *t_calloc(PyObject *self, PyObject *args) {
+    int domain;
+    Py_ssize_t nelem, elsize, count = 1;
+    if (!PyArg_ParseTuple(args, "inn|n", &domain, &nelem, &elsize, &count)) return NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        void *p = domain == 0   ? PyMem_RawCalloc(nelem, elsize)
+                  : domain == 1 ? PyMem_Calloc(nelem, elsize)
+                                : PyObject_Calloc(nelem, elsize);
+        if (p == NULL) return PyErr_NoMemory();
+        if (!remember(p, domain)) {
+            PyErr_SetString(PyExc_RuntimeError, "too many blocks");
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 struct thread_job { Py_ssize_t count, size; };
 
 static void *raw_worker(void *arg) {
@@ -94,7 +112,8 @@ static PyObject *t_free_all(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* realloc_last(size): reallocs the most recent block in its domain. */
+/* realloc_last(size): reallocs the most recent block in its domain; MemoryError (the block
+ * kept as it was) when the allocator fails. */
 static PyObject *t_realloc_last(PyObject *self, PyObject *args) {
     Py_ssize_t size;
     if (!PyArg_ParseTuple(args, "n", &size)) return NULL;
@@ -237,6 +256,7 @@ static PyMethodDef methods[] = {
     {"alloc_raw_in_threads", t_alloc_raw_in_threads, METH_VARARGS, NULL},
     {"free_all", t_free_all, METH_NOARGS, NULL},
     {"realloc_last", t_realloc_last, METH_VARARGS, NULL},
+    {"calloc", t_calloc, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 

@@ -138,6 +138,35 @@ def test_realloc_moves_the_bytes_to_the_reallocating_line(testalloc: Any) -> Non
     assert line_stats(t.profile, second).bytes_live == 5000
 
 
+def test_calloc_in_each_domain_is_counted_exactly(testalloc: Any) -> None:
+    # PyMem_RawCalloc, PyMem_Calloc and PyObject_Calloc: nelem * elsize bytes per block.
+    with memslim.track(python_only=True) as t:
+        raw_line = here()
+        testalloc.calloc(0, 7, 33, 20)
+        mem_line = here()
+        testalloc.calloc(1, 7, 33, 20)
+        obj_line = here()
+        testalloc.calloc(2, 7, 33, 20)
+    for line in (raw_line, mem_line, obj_line):
+        stats = line_stats(t.profile, line)
+        assert (stats.allocations, stats.bytes_live) == (20, 20 * 7 * 33)
+
+
+@pytest.mark.parametrize("domain", [0, 1, 2])
+def test_a_failed_realloc_leaves_the_block_as_it_was(testalloc: Any, domain: int) -> None:
+    # realloc returning NULL leaves the old block allocated and unchanged: it stays charged, at
+    # its size, to the line that made it, and its free later is still seen.
+    with memslim.track(python_only=True) as t:
+        made = here()
+        testalloc.alloc(domain, 1000)
+        with pytest.raises(MemoryError):
+            testalloc.realloc_last(1 << 46)  # 64 TiB: more than this machine can map
+        during = line_stats(t.profile, made).bytes_live
+        testalloc.free_all()
+    assert during == 1000
+    assert line_stats(t.profile, made).bytes_live == 0
+
+
 def test_python_threads_each_charged_to_their_line() -> None:
     results: dict[int, list[str]] = {}
     start = threading.Barrier(8)
