@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from memslim.advice._finding import Finding, Run
-from memslim.advice.source import line_text, user_frame
+from memslim.advice.source import is_import_line, line_text, user_frame
 
 MIN_DUPLICATES = 1000
 
@@ -29,7 +29,8 @@ def find(run: Run) -> Iterator[Finding]:
     by_line: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for row in facts.strings:
         frame = user_frame(row["frames"])
-        if frame is not None:
+        # Strings an import makes are the library's (names, docstrings): nothing to intern.
+        if frame is not None and not is_import_line(frame[0], frame[2]):
             by_line[frame[0], frame[2]].append(row)
     for (file, line), rows in by_line.items():
         scale = run.peak_scale(r["site"] for r in rows)  # census near the peak -> at the peak

@@ -40,6 +40,16 @@ def line_text(file: str, line: int) -> str:
     return linecache.getline(file, line).strip()
 
 
+def is_import_line(file: str, line: int) -> bool:
+    """Whether ``line`` of ``file`` is an ``import`` statement: what it allocates is the imported
+    library's, and no fix at that line changes it."""
+    tree = syntax_tree(file)
+    return tree is not None and any(
+        isinstance(node, (ast.Import, ast.ImportFrom)) and node.lineno <= line <= node.end_lineno
+        for node in ast.walk(tree)
+    )
+
+
 @functools.cache
 def syntax_tree(file: str) -> ast.Module | None:
     """The parsed source of ``file``, with each node's parent in ``node.parent``."""
