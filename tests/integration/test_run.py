@@ -269,10 +269,38 @@ def test_fork_child_runs_and_exits_without_touching_the_report(tmp_path: Path) -
 
 
 def test_multiprocessing_pool(tmp_path: Path) -> None:
-    report, result = run_json(tmp_path, FIXTURES / "multiprocessing_job.py")
+    # A pool with the platform's default start method: the output passes through, and each
+    # worker's list is charged to the worker's line in that worker's own process (the line is
+    # not the parent's), at the bytes tracemalloc measures for one call in a process of its own.
+    script = FIXTURES / "multiprocessing_job.py"
+    report, result = run_json(tmp_path, script)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(8 * sum(i * i for i in range(10_000)))
     assert report["exit_code"] == 0
+    truth = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, tracemalloc\n"
+         f"sys.path.insert(0, {str(FIXTURES)!r})\n"
+         "from multiprocessing_job import square_list\n"
+         "square_list(10)\n"  # first-call costs
+         "tracemalloc.start()\n"
+         "square_list(10_000)\n"
+         "print(tracemalloc.get_traced_memory()[1])\n"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    one_call = int(truth.stdout)
+    # Two workers; one may have run all eight calls before the other started.
+    workers = {p["pid"] for p in report["processes"] if "worker" in p["name"]}
+    assert 1 <= len(workers) <= 2, report["processes"]
+    at_line = [
+        line for line in report["lines_across_processes"]
+        if line["file"] == str(script) and line["line"] == 7
+    ]  # fmt: skip
+    assert at_line and {line["pid"] for line in at_line} <= workers
+    for line in at_line:
+        assert abs(line["bytes_at_peak"] - one_call) <= 0.01 * one_call, (line, one_call)
+    parents = [line for line in report["lines"] if line["file"] == str(script)]
+    assert 7 not in {line["line"] for line in parents}
 
 
 def test_exit_status_and_exception_pass_through(tmp_path: Path) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import subprocess
 import sys
+import weakref
 from types import ModuleType
 
 import pytest
@@ -151,5 +153,32 @@ def test_top_retainers_name_the_big_containers(heapfixture: ModuleType) -> None:
     assert memo.type is dict
 
 
-def test_unknown_object_has_no_path() -> None:
-    assert memslim.why_alive(None).retained is None
+class Node:
+    pass
+
+
+def test_an_object_no_root_reaches_has_no_path() -> None:
+    # An instance kept alive only by its own reference cycle, the collector off: alive, but no
+    # root leads to it. Bound to a module global, the same object has the path to that name.
+    # None is the interpreter's own static object: nothing is measured for it.
+    module = ModuleType("why_alive_fixture")
+    sys.modules[module.__name__] = module
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        node = Node()
+        node.self = node  # type: ignore[attr-defined]
+        ref = weakref.ref(node)
+        del node
+        assert ref() is not None
+        assert memslim.why_alive(ref()).steps == []
+        module.kept = ref()  # type: ignore[attr-defined]
+        steps = memslim.why_alive(ref()).steps
+        assert [(step.kind, step.detail) for step in steps][-1] == ("key", "kept"), steps
+        assert steps[0].module == "why_alive_fixture", steps
+    finally:
+        del sys.modules[module.__name__]
+        if was_enabled:
+            gc.enable()
+    none = memslim.why_alive(None)
+    assert none.size is None and none.retained is None and none.steps == []

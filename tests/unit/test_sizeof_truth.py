@@ -157,7 +157,3 @@ def test_sizeof_matches_tracemalloc(shape: str) -> None:
     assert abs(error) <= TOLERANCE, (
         f"{shape}: memslim.sizeof={measured:,} tracemalloc={traced:,} ({error:+.2%})"
     )
-
-
-def test_there_are_at_least_thirty_shapes() -> None:
-    assert len(SHAPES) >= 30
