@@ -727,11 +727,53 @@ bool census_due() {
                                          g_next_census.load(std::memory_order_relaxed);
 }
 
+// A census waits for the start of the main thread's next line. At a pending call the statement
+// that passed the census point may not be over, and what it made may live only on its frame's
+// value stack, where the heap walk does not look: `blob = bytearray(10**8)` runs the pending
+// call between the call and the store, and the census at the peak missed the peak's largest
+// object (18.6 of 107 MiB seen; NumPy arrays and other objects the collector does not track
+// alike). At the start of a line, the statement before is done and its results are bound. A
+// one-shot C trace function of the main thread asks for it, unless the program traces itself
+// (a debugger, coverage): then the census runs at once, as before. If no line comes (the
+// program ends inside a C call), the census at the end of the run takes its place.
+PyThreadState* g_line_wait = nullptr;  // the thread whose trace function waits for a line
+
+void stop_waiting_for_line() {
+#if PY_VERSION_HEX >= 0x030D0000
+    PyThreadState* self = PyThreadState_GetUnchecked();
+#else
+    PyThreadState* self = _PyThreadState_UncheckedGet();
+#endif
+    if (g_line_wait != nullptr && g_line_wait == self) {
+        PyEval_SetTrace(nullptr, nullptr);
+    }
+    g_line_wait = nullptr;
+}
+
+int census_at_line(PyObject*, PyFrameObject*, int what, PyObject*) {
+    if (what != PyTrace_LINE) return 0;
+    stop_waiting_for_line();
+    if (!census_due()) {
+        g_census_pending.store(false);
+        return 0;
+    }
+    return census_now(true);
+}
+
 int run_census(void*) {
     // Due when asked for, but another thread may have taken it since (census_before_collection).
     if (!census_due()) {
         g_census_pending.store(false);
         return 0;
+    }
+    PyThreadState* tstate = PyThreadState_Get();
+    if (g_line_wait == nullptr && tstate->c_tracefunc == nullptr && g_census_callback != nullptr) {
+        PyEval_SetTrace(census_at_line, nullptr);  // the pending flag stays set meanwhile
+        if (tstate->c_tracefunc == census_at_line) {
+            g_line_wait = tstate;
+            return 0;
+        }
+        PyErr_Clear();  // an audit hook refused sys.settrace: census now
     }
     return census_now(true);
 }
@@ -816,6 +858,7 @@ bool hooked_allocator_original(PyMemAllocatorDomain domain, PyMemAllocatorEx* or
 }
 
 void set_census(PyObject* callback, double margin, std::int64_t first_bytes) {
+    stop_waiting_for_line();
     Py_XINCREF(callback);
     Py_XDECREF(g_census_callback);
     g_census_callback = callback;
@@ -904,6 +947,7 @@ void stop_tracking() {
     }
     if (!g_active.load()) return;
     g_active.store(false);
+    stop_waiting_for_line();
     for (DomainHook& hook : g_hooks) PyMem_SetAllocator(hook.domain, &hook.original);
     uninstall_numpy_handler();
     uninstall_native_hooks();
