@@ -44,22 +44,17 @@ def memslim_build() -> str:
     return f"{digest.hexdigest()[:12]} (installed {when:%Y-%m-%d %H:%M:%S} UTC)"
 
 
+def _git(*args: str) -> str:
+    argv = ["git", "-C", str(REPO), *args]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+
+
 def git_head() -> str:
     """The repository's commit (short hash), with "+changes" when the work tree differs from it:
     every table is dated by the commit it measured."""
     try:
-        head = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        head = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}+changes" if dirty else head
