@@ -158,6 +158,10 @@ std::atomic<bool> g_forked_child{false};
 bool g_census_child = false;  // this process is a census child (census_fork)
 std::atomic<bool> g_gc_collecting{false};
 std::atomic<std::uint64_t> g_seed_base{0};
+// Threads other than the one that started the recording take the seed's steps 1, 2, ... in the
+// order they first allocate; the starting thread (a program's main thread) always takes step 0.
+std::atomic<std::uint64_t> g_seed_steps{0};
+std::atomic<pthread_t> g_starting_thread{};
 
 // Censuses at the high-water mark (see set_census).
 PyObject* g_census_callback = nullptr;
@@ -228,11 +232,15 @@ class HookGuard {
 engine::ByteSampler& sampler(const Recording& rec) {
     const std::uint64_t generation = g_generation.load(std::memory_order_relaxed);
     if (t_sampler_raw == nullptr || t_sampler_generation != generation) {
-        // The recording's seed, stepped once per thread in the order threads first allocate:
-        // with --seed, the same program samples the same blocks whatever ran before it in
-        // this process (the recording's generation was mixed in: a test's result depended on
-        // the tests run before it).
-        const std::uint64_t seed = g_seed_base.fetch_add(0x9E3779B97F4A7C15ULL);
+        // The recording's seed, stepped once per thread: with --seed, the same program samples
+        // the same blocks whatever ran before it in this process (the recording's generation
+        // was mixed in: a test's result depended on the tests run before it), and the thread
+        // that started the recording samples the same blocks whichever thread allocated first
+        // (by order alone, another thread's first allocation took its step in one run of ten
+        // under AddressSanitizer).
+        const bool starter = pthread_equal(pthread_self(), g_starting_thread.load()) != 0;
+        const std::uint64_t step = starter ? 0 : 1 + g_seed_steps.fetch_add(1);
+        const std::uint64_t seed = g_seed_base.load() + step * 0x9E3779B97F4A7C15ULL;
         t_sampler = std::make_unique<engine::ByteSampler>(rec.options.sample_interval_bytes, seed);
         t_sampler_raw = t_sampler.get();
         t_sampler_generation = generation;
@@ -893,6 +901,8 @@ bool start_tracking(const TrackOptions& options) {
         g_recording->filter = std::make_unique<engine::CountingFilter>();
         const std::uint64_t seed = options.seed != 0 ? options.seed : std::random_device{}();
         g_seed_base.store(seed);
+        g_seed_steps.store(0);
+        g_starting_thread.store(pthread_self());
     }
     g_recording->timeline = engine::Timeline(options.timeline_points);
     g_generation.fetch_add(1);
@@ -929,6 +939,8 @@ bool restart_in_forked_child() {
     if (options.mode == TrackMode::kSample) {
         g_recording->filter = std::make_unique<engine::CountingFilter>();
         g_seed_base.store(g_seed_base.load() ^ static_cast<std::uint64_t>(getpid()));
+        g_seed_steps.store(0);
+        g_starting_thread.store(pthread_self());  // the thread that forked: the child's only one
     }
     g_recording->timeline = engine::Timeline(options.timeline_points);
     g_generation.fetch_add(1);  // threads' stack caches and samplers belong to the parent's
