@@ -19,6 +19,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "advice"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure_pairs import peak_in_subprocess  # noqa: E402 - the same harness as the README's table
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/_common.py
+from _common import git_head  # noqa: E402
+
 
 def memslim_report(script: Path, out: Path) -> dict:
     subprocess.run(
@@ -31,7 +34,7 @@ def memslim_report(script: Path, out: Path) -> dict:
 
 
 def main() -> None:
-    print(f"Python {platform.python_version()}, {platform.platform()}")
+    print(f"Python {platform.python_version()}, {platform.platform()}, commit {git_head()}")
     print()
     print("| pair | finding (line) | predicted saving (MB) | real difference (MB) | ratio |")
     print("|---|---|---:|---:|---:|")
