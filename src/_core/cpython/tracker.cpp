@@ -758,9 +758,9 @@ void stop_waiting_for_line() {
     g_line_wait = nullptr;
 }
 
-int census_at_line(PyObject*, PyFrameObject*, int what, PyObject*) {
-    if (what != PyTrace_LINE) return 0;
-    stop_waiting_for_line();
+// The census, if it is still due when its moment comes: another thread may have taken it since
+// it was asked for (census_before_collection).
+int census_if_due() {
     if (!census_due()) {
         g_census_pending.store(false);
         return 0;
@@ -768,12 +768,14 @@ int census_at_line(PyObject*, PyFrameObject*, int what, PyObject*) {
     return census_now(true);
 }
 
+int census_at_line(PyObject*, PyFrameObject*, int what, PyObject*) {
+    if (what != PyTrace_LINE) return 0;
+    stop_waiting_for_line();
+    return census_if_due();
+}
+
 int run_census(void*) {
-    // Due when asked for, but another thread may have taken it since (census_before_collection).
-    if (!census_due()) {
-        g_census_pending.store(false);
-        return 0;
-    }
+    if (!census_due()) return census_if_due();  // no longer due: resets the pending flag
     PyThreadState* tstate = PyThreadState_Get();
     if (g_line_wait == nullptr && tstate->c_tracefunc == nullptr && g_census_callback != nullptr) {
         PyEval_SetTrace(census_at_line, nullptr);  // the pending flag stays set meanwhile
@@ -783,7 +785,7 @@ int run_census(void*) {
         }
         PyErr_Clear();  // an audit hook refused sys.settrace: census now
     }
-    return census_now(true);
+    return census_if_due();
 }
 
 int census_now(bool can_raise) {

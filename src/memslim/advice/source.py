@@ -43,10 +43,20 @@ def line_text(file: str, line: int) -> str:
 def is_import_line(file: str, line: int) -> bool:
     """Whether ``line`` of ``file`` is an ``import`` statement: what it allocates is the imported
     library's, and no fix at that line changes it."""
+    return line in _import_lines(file)
+
+
+@functools.cache
+def _import_lines(file: str) -> frozenset[int]:
+    """The lines of ``file``'s import statements: one walk of its tree, not one per question."""
     tree = syntax_tree(file)
-    return tree is not None and any(
-        isinstance(node, (ast.Import, ast.ImportFrom)) and node.lineno <= line <= node.end_lineno
+    if tree is None:
+        return frozenset()
+    return frozenset(
+        line
         for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for line in range(node.lineno, (node.end_lineno or node.lineno) + 1)
     )
 
 
