@@ -827,14 +827,20 @@ NB_MODULE(_core, m) {
     m.def("reset_tracking", &memslim::cpython::reset_tracker, "Forget what was recorded.");
     m.def(
         "set_census",
-        [](nb::handle callback, double margin, std::int64_t first_bytes) {
+        [](nb::handle callback, double margin, std::int64_t first_bytes, double budget_share,
+           double budget_allowance) {
             if (!(margin > 0.0)) throw nb::value_error("margin must be > 0");
+            if (!(budget_share >= 0.0) || !(budget_allowance >= 0.0)) {
+                throw nb::value_error("the census budget must be >= 0");
+            }
             memslim::cpython::set_census(callback.is_none() ? nullptr : callback.ptr(), margin,
-                                         first_bytes);
+                                         first_bytes, {budget_share, budget_allowance});
         },
         "callback"_a.none(), "margin"_a = 0.1, "first_bytes"_a = 4 << 20,
+        "budget_share"_a = 0.2, "budget_allowance"_a = 2.0,
         "Call callback (at a safe point, untracked) whenever traced bytes pass a new high-water "
-        "mark by the margin; None turns it off.");
+        "mark by the margin; None turns it off. The margin doubles whenever censuses have held "
+        "the program up for longer than budget_share of the run plus budget_allowance seconds.");
     m.def("heap_snapshot", &heap_snapshot, "top"_a = 10, "advice"_a = false,
           "Census by type and the top retainers (with why-alive paths) of the whole heap.");
     m.def("save_heap_snapshot", &save_heap_snapshot, "path"_a,

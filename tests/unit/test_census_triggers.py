@@ -1,15 +1,21 @@
-"""When censuses are taken: at a margin above the last one, and at a plateau, once the heap holds
-above the last census, also in a loop that never releases the GIL."""
+"""When censuses are taken: at a margin above the last one (a margin that doubles when censuses
+go over their time budget), at a plateau, once the heap holds above the last census, also in a
+loop that never releases the GIL, and at a full collection at the peak."""
 
 from __future__ import annotations
 
+import gc
+import itertools
+import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 import memslim
 from memslim import _core
+from memslim._tracking import _on_gc, watch_gc
 
 MIB = 1 << 20
 
@@ -47,3 +53,109 @@ def test_a_heap_that_holds_above_the_last_census_gets_one(calls: list[int]) -> N
         _hold_until(2, calls)
     assert len(held) + len(more) > 4 * MIB
     assert calls[0] * 1.125 < calls[1] < calls[0] * 1.5
+
+
+@pytest.fixture
+def untimed_tracking() -> Iterator[None]:
+    """Exact tracking without the plateau trigger (its timeline thread ticks once an hour, so no
+    peak ever holds for two ticks) and with the GC watcher on: censuses come only from margins
+    and collections."""
+    watch_gc(True)
+    _core.start_tracking("exact", timeline_interval=3600.0)
+    try:
+        yield
+    finally:
+        _core.stop_tracking()
+        _core.set_census(None)
+        watch_gc(False)
+
+
+def _in_collection() -> bool:
+    """Whether the caller runs inside memslim's gc.callbacks watcher (a collection's start)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is _on_gc.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _run_lines(count: int, calls: list[Any]) -> None:
+    """Runs lines that allocate and free without growing the heap until the callback has run
+    `count` times (a pending call runs between two lines); a generous deadline only turns a hang
+    into a failure."""
+    deadline = time.monotonic() + 60
+    while len(calls) < count:
+        assert time.monotonic() < deadline, f"{len(calls)} census calls, not {count}"
+        scratch = [0.5] * 64
+        del scratch
+
+
+def test_a_full_collection_at_the_peak_takes_a_census(untimed_tracking: None) -> None:
+    made: list[tuple[int, bool]] = []
+    # A margin of 1000%: after the first census no margin is passed again in this test.
+    _core.set_census(lambda: made.append((_core.traced_bytes(), _in_collection())), 10.0, 2 * MIB)
+    held = bytearray(4 * MIB)
+    _run_lines(1, made)
+    first = made[0][0]
+    # Grow past the last census by more than a quarter of the margin (3.5 x), far below the
+    # margin (11 x): only a collection at the peak calls now.
+    more = bytearray(4 * first)
+    gc.collect(0)  # a young collection: no census
+    assert [in_gc for _, in_gc in made[1:]] == [True] * (len(made) - 1)
+    gc.collect(2)
+    assert len(made) >= 2, "no census at a full collection at the peak"
+    assert made[-1][1], "the census did not run inside the collection"
+    assert made[-1][0] >= 4 * first
+    # At the peak again but no higher than the last census: not worth another.
+    taken = len(made)
+    gc.collect(2)
+    assert len(made) == taken
+    # Far below the peak: a full collection is no peak's census.
+    assert len(held) + len(more) > 4 * MIB
+    del more
+    gc.collect(2)
+    assert len(made) == taken
+
+
+def _census_points(budget_share: float, budget_allowance: float) -> list[int]:
+    """Traced bytes at each census while the heap grows by 64 KiB a line to 48 MiB, census
+    margins starting at 50% above a first point at 1 MiB."""
+    made: list[int] = []
+    _core.set_census(
+        lambda: made.append(_core.traced_bytes()),
+        0.5,
+        MIB,
+        budget_share=budget_share,
+        budget_allowance=budget_allowance,
+    )
+    gc.disable()  # no collection at a peak in between: margins only
+    try:
+        chunks = []
+        while len(chunks) * 64 < 48 * 1024:
+            chunks.append(bytearray(64 * 1024))
+    finally:
+        gc.enable()
+        _core.set_census(None)
+    return made
+
+
+def test_the_margin_doubles_when_censuses_go_over_their_budget(untimed_tracking: None) -> None:
+    # Within the budget (a census costs microseconds here, the allowance is an hour): 50% apart.
+    within = _census_points(0.2, 3600.0)
+    ratios = [b / a for a, b in itertools.pairwise(within)]
+    assert len(within) >= 8, within
+    assert all(1.5 <= r < 1.5 * 1.1 for r in ratios), ratios
+    # No budget at all: every census goes over it, and the margin doubles after each one.
+    over = _census_points(0.0, 0.0)
+    ratios = [b / a for a, b in itertools.pairwise(over)]
+    assert len(over) >= 4, over
+    for k, ratio in enumerate(ratios):
+        margin = 0.5 * 2 ** (k + 1)  # doubled after the first census, again after each
+        assert 1 + margin <= ratio < (1 + margin) * 1.1, (k, ratios)
+
+
+def test_the_census_budget_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="budget"):
+        _core.set_census(lambda: None, 0.1, MIB, budget_share=-1.0)
+    _core.set_census(None)

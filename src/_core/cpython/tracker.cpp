@@ -602,18 +602,18 @@ void after_fork_in_child() {
     for (ScopeShard& shard : g_scopes) shard.count.store(0);
 }
 
-// Censuses may take at most this share of the run's time, plus a fixed allowance: each one
-// walks the whole heap, and a program that grows steadily would otherwise pay for many. When
-// they go over, the margin to the next census doubles. The allowance keeps short runs (whose
-// early censuses are a large share of so little time) at the fine margin that puts the last
-// census close to the peak. Censuses are at least kCensusMinStep apart, which only matters
+// Censuses may take at most a share of the run's time (a fifth by default), plus a fixed
+// allowance (2 s): each one stops the program (a fork, or a whole walk where fork fails), and a
+// program that grows steadily would otherwise pay for many. When they go over, the margin to
+// the next census doubles. The allowance keeps short runs (whose early censuses are a large
+// share of so little time) at the fine margin that puts the last census close to the peak.
+// Censuses are at least kCensusMinStep apart, which only matters
 // just above the first census point (4 MiB): at 2 MiB apart a passing peak of 6-15 MiB fell
 // just short of the next point, and the last census saw 79-90% of its objects (tests/
 // integration/test_run.py, small passing peaks). A census of a heap that small forks a small
 // process and its child walks it in tens of milliseconds on the other core; black_format's
 // 16 forks became 30 without a change in its wall time measurable here.
-constexpr double kCensusTimeBudget = 0.2;
-constexpr double kCensusAllowanceSeconds = 2.0;
+CensusBudget g_census_budget;  // kept by set_census
 constexpr std::int64_t kCensusMinStep = std::int64_t{256} << 10;
 double g_census_seconds = 0;
 std::atomic<double> g_census_margin_now{0.1};
@@ -825,7 +825,8 @@ int census_now(bool can_raise) {
         const auto ended = Clock::now();
         g_census_seconds += std::chrono::duration<double>(ended - began).count();
         const double elapsed = std::chrono::duration<double>(ended - g_recording->started).count();
-        if (g_census_seconds > kCensusTimeBudget * elapsed + kCensusAllowanceSeconds) {
+        if (g_census_seconds >
+            g_census_budget.share * elapsed + g_census_budget.allowance_seconds) {
             g_census_margin_now.store(g_census_margin_now.load() * 2);
         }
         const std::int64_t traced = g_recording->current_mirror.load();
@@ -867,7 +868,8 @@ bool hooked_allocator_original(PyMemAllocatorDomain domain, PyMemAllocatorEx* or
     return false;
 }
 
-void set_census(PyObject* callback, double margin, std::int64_t first_bytes) {
+void set_census(PyObject* callback, double margin, std::int64_t first_bytes,
+                CensusBudget budget) {
     stop_waiting_for_line();
     Py_XINCREF(callback);
     Py_XDECREF(g_census_callback);
@@ -883,6 +885,7 @@ void set_census(PyObject* callback, double margin, std::int64_t first_bytes) {
         if (g_import_code == nullptr) PyErr_Clear();
     }
     g_census_margin_now.store(margin);
+    g_census_budget = budget;
     g_census_seconds = 0;
     g_next_census.store(callback != nullptr ? first_bytes : INT64_MAX);
     g_first_census_bytes.store(callback != nullptr ? first_bytes : INT64_MAX);

@@ -213,16 +213,23 @@ void visit_sites(Visit visit) {
 // The bytes site `site` held at the peak (0 if it never allocated). Needs the GIL.
 std::int64_t site_bytes_at_peak(engine::SiteId site);
 
+// What censuses may cost before their margin doubles (set_census): `share` of the run's time
+// plus `allowance_seconds`, counting the time the program stood still for them.
+struct CensusBudget {
+    double share = 0.2;
+    double allowance_seconds = 2.0;
+};
+
 // Heap censuses at the high-water mark: when traced bytes pass `first_bytes`, and then each
 // time they exceed the traced bytes at the previous census by `margin` (0.1: 10%; doubled each
-// time censuses have taken more than a fifth of the run's time plus two seconds; and at least
-// 2 MiB apart), a call to
+// time censuses have cost more than `budget` allows; and at least 256 KiB apart), a call to
 // `callback` is scheduled (Py_AddPendingCall) and runs at the interpreter's next safe point,
 // in the main thread with the GIL held, outside any hook. While it runs, its allocations are not
 // recorded and the cyclic GC is paused (so no object of the program is freed unseen). Exceptions
 // from the callback are reported as unraisable, never raised into the program. Pass nullptr to
 // turn censuses off. Needs the GIL.
-void set_census(PyObject* callback, double margin, std::int64_t first_bytes);
+void set_census(PyObject* callback, double margin, std::int64_t first_bytes,
+                CensusBudget budget = {});
 
 // Whether memslim's hooks are `domain`'s allocator now; if so, *original is the allocator they
 // forward to. Needs the GIL.
