@@ -13,23 +13,8 @@ from __future__ import annotations
 
 from memslim._sizeof import SizeDetail, SizeofError, TypeSize, getsizeof, sizeof
 from memslim._tracking import Tracker, profile, track
+from memslim._version import __version__
 from memslim.heap import HeapCensus, load_snapshot, save_snapshot, snapshot, why_alive
-
-
-def __getattr__(name: str) -> str:
-    """``__version__``, read from the installed package's metadata when first asked for:
-    importlib.metadata (and the email, zipfile and csv modules it imports) cost every
-    ``memslim run`` 20 ms and 2 MiB before the program started."""
-    if name != "__version__":
-        raise AttributeError(f"module 'memslim' has no attribute {name!r}")
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        found = version("memslim")
-    except PackageNotFoundError:  # pragma: no cover - a source tree without install
-        found = "0+unknown"
-    globals()["__version__"] = found
-    return found
 
 
 def load_ipython_extension(ipython: object) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -39,9 +40,12 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_version() -> None:
+    # The installed distribution's metadata (what pip shows) is the truth.
+    installed = importlib.metadata.version("memslim")
+    assert memslim.__version__ == installed
     result = memslim_cli("--version")
     assert result.returncode == 0
-    assert result.stdout.strip().startswith(f"memslim {memslim.__version__}")
+    assert result.stdout.strip().startswith(f"memslim {installed} ")
 
 
 def test_help_lists_only_working_commands() -> None:
