@@ -1,8 +1,10 @@
 """``memslim run --verify``: the run's mechanical fixes (patch.py) applied in a temporary copy of
-the current directory, and the program run there again twice under memslim with the same
-arguments, once as it is and once patched: per applied finding, whether it is gone after the
-patch; the two peaks' difference against the predicted savings; whether the program's output
-(stdout) and exit status stayed the same.
+the current directory, and the program run there again under memslim with the same arguments,
+once as it is and once patched: per applied finding, whether it is gone after the patch; the
+two peaks' difference against the predicted savings; whether the program's output (stdout) and
+exit status stayed the same. When several fixes apply, each of them (up to MAX_ALONE, largest
+predicted saving first) is also applied alone in a run of its own: what that one change saves,
+measured, beside what it was predicted to save.
 
 Both runs are made in copies, so that they run under the same conditions and neither writes to
 the user's files: the current directory's files of up to 1 MiB are copied, larger ones (data)
@@ -18,13 +20,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from memslim.patch import Patch
+from memslim.patch import Patch, make_patch
 
 _COPIED_BYTES = 1 << 20  # larger files are linked, not copied
 _MAX_ENTRIES = 50_000  # a current directory larger than this is not copied
+MAX_ALONE = 8  # fixes measured one at a time (each one more run of the program)
 _SKIPPED = {".git", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache", ".tox"}
 
 
@@ -45,6 +48,9 @@ class Verified:
     applied: list[tuple[Any, bool]]  # (finding, gone after the patch)
     original: Ran
     patched: Ran
+    # Per applied finding, the peak it saves applied alone (original's peak minus that run's);
+    # None where it was not run alone (a single fix: the patched run is its own).
+    alone: list[int | None] = field(default_factory=list)
 
     @property
     def predicted_bytes(self) -> int:
@@ -57,6 +63,10 @@ class Verified:
     @property
     def same_output(self) -> bool:
         return self.original.stdout == self.patched.stdout
+
+    def alone_or_none(self) -> list[int | None]:
+        """``alone``, one entry per applied finding."""
+        return self.alone if len(self.alone) == len(self.applied) else [None] * len(self.applied)
 
     @property
     def same_exit(self) -> bool:
@@ -72,8 +82,9 @@ class Verified:
                     "symbol": f.symbol,
                     "saving_bytes": f.saving_bytes,
                     "gone": gone,
+                    "measured_alone_bytes": alone,
                 }
-                for f, gone in self.applied
+                for (f, gone), alone in zip(self.applied, self.alone_or_none(), strict=True)
             ],
             "predicted_bytes": self.predicted_bytes,
             "measured_bytes": self.measured_bytes,
@@ -98,34 +109,44 @@ def verify(patch: Patch, argv: list[str], memslim_args: list[str], cwd: str) -> 
     for name in patch.files:
         if name.startswith(os.pardir + os.sep) or os.path.isabs(name):
             raise VerifyError(f"{name} is outside the current directory, which is what is copied")
+    # Each fix alone, when there are several: which change saves how much.
+    alone_patches = (
+        [make_patch([f], cwd=cwd) for f in patch.applied] if len(patch.applied) > 1 else []
+    )
+    chosen = sorted(range(len(alone_patches)), key=lambda i: -patch.applied[i].saving_bytes)[
+        :MAX_ALONE
+    ]
     with tempfile.TemporaryDirectory(prefix="memslim-verify-") as scratch:
-        runs = []
-        for which in ("original", "patched"):
+
+        def run(which: str, files: dict[str, str]) -> Ran:
             copy = os.path.join(scratch, which)
             _mirror(cwd, copy)
-            if which == "patched":
-                for name, text in patch.files.items():
-                    target = os.path.join(copy, name)
-                    if os.path.islink(target):
-                        os.unlink(target)
-                    with open(target, "w", encoding="utf-8") as f:
-                        f.write(text)
-            runs.append(_run(copy, os.path.join(scratch, f"{which}.json"), argv, memslim_args))
-    original, patched = runs
-    left = {(f["kind"], _relative(f["file"], scratch), f["symbol"]) for f in patched.findings}
+            for name, text in files.items():
+                target = os.path.join(copy, name)
+                if os.path.islink(target):
+                    os.unlink(target)
+                with open(target, "w", encoding="utf-8") as f:
+                    f.write(text)
+            return _run(copy, os.path.join(scratch, f"{which}.json"), argv, memslim_args)
+
+        original = run("original", {})
+        patched = run("patched", patch.files)
+        left = {(f["kind"], _relative(f["file"], scratch), f["symbol"]) for f in patched.findings}
+        alone: list[int | None] = [None] * len(alone_patches)
+        for i in chosen:
+            if alone_patches[i].applied:  # it applies by itself too
+                ran = run(f"alone-{i}", alone_patches[i].files)
+                alone[i] = original.peak_bytes - ran.peak_bytes
     applied = [
         (f, (f.kind, os.path.relpath(f.file, cwd), f.symbol) not in left) for f in patch.applied
     ]
-    return Verified(applied, original, patched)
+    return Verified(applied, original, patched, alone)
 
 
 def _relative(file: str, scratch: str) -> str:
     """A file of a verification run, relative to its copy's root."""
-    for which in ("original", "patched"):
-        root = os.path.join(scratch, which)
-        if file.startswith(root + os.sep):
-            return os.path.relpath(file, root)
-    return file
+    root = os.path.join(scratch, "patched")
+    return os.path.relpath(file, root) if file.startswith(root + os.sep) else file
 
 
 def _mirror(source: str, destination: str) -> None:

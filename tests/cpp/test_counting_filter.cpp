@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <random>
+#include <set>
 #include <vector>
 
 namespace {
@@ -55,6 +57,40 @@ TEST(CountingFilter, CountsExactlyBelowSaturation) {
     EXPECT_TRUE(filter.may_contain(addresses.back()));
     filter.remove(addresses.back());
     EXPECT_FALSE(filter.may_contain(addresses.back()));
+}
+
+// Neighbouring slots for neighbouring blocks must not make the filter say "maybe" more often:
+// sampled blocks spread over a heap of many arenas (windows far apart), and frees of the
+// blocks around them. The truth is the set of sampled addresses; "maybe" for any other is a
+// false positive, which costs a lookup under the lock.
+TEST(CountingFilter, FalsePositivesStayRareOverAWideHeap) {
+    std::mt19937_64 random(7);
+    CountingFilter filter;  // 65,536 slots
+    std::set<std::uintptr_t> sampled;
+    const std::uintptr_t heap = 0x7f0000000000;
+    std::uniform_int_distribution<std::uintptr_t> offset(0, (std::uintptr_t{1} << 32) / 16 - 1);
+    while (sampled.size() < 1000) sampled.insert(heap + offset(random) * 16);
+    for (std::uintptr_t a : sampled) filter.add(a);
+    // Other blocks: anywhere in the heap, and the 16-byte blocks next to each sampled one.
+    std::size_t others = 0;
+    std::size_t maybe = 0;
+    auto check = [&](std::uintptr_t a) {
+        if (sampled.count(a) != 0) return;
+        ++others;
+        maybe += filter.may_contain(a) ? 1 : 0;
+    };
+    for (int i = 0; i < 200000; ++i) check(heap + offset(random) * 16);
+    const double anywhere = static_cast<double>(maybe) / static_cast<double>(others);
+    // 1,000 of 65,536 slots taken: about 1.5% if blocks land on slots evenly.
+    EXPECT_LT(anywhere, 0.03);
+    others = 0;
+    maybe = 0;
+    for (std::uintptr_t a : sampled) {
+        for (std::uintptr_t step = 16; step <= 256; step += 16) check(a + step);
+    }
+    // A 64-byte line shares its slot: up to 3 of these 16 neighbours, a fifth at most.
+    EXPECT_LT(static_cast<double>(maybe) / static_cast<double>(others), 0.25);
+    for (std::uintptr_t a : sampled) EXPECT_TRUE(filter.may_contain(a));
 }
 
 }  // namespace

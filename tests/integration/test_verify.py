@@ -32,8 +32,28 @@ def test_verify_measures_what_the_fixes_save_and_keeps_the_output(tmp_path: Path
     assert "output and exit status the same" in " ".join(ran.stderr.split())
     # The peaks' difference against tracemalloc's, for the program and its patched copy.
     _apply_copy(original, patched)
-    truth = _peak(original) - _peak(patched)
+    peak = _peak(original)
+    truth = peak - _peak(patched)
     assert abs(verify["measured_bytes"] - truth) <= 0.05 * truth, (verify, truth)
+    # Each fix alone: the program with that one change, written here by hand, under tracemalloc.
+    by_hand = {
+        "generator": PROGRAM.replace(
+            "sum([p.x * 3 for p in points])", "sum(p.x * 3 for p in points)"
+        ),
+        "Point": PROGRAM.replace(
+            "    def __init__(self, x, y):",
+            '    __slots__ = ("x", "y")\n\n    def __init__(self, x, y):',
+        ),
+        "Pair": PROGRAM.replace("@dataclasses.dataclass\n", "@dataclasses.dataclass(slots=True)\n"),
+    }
+    for key, text in by_hand.items():
+        assert text != PROGRAM, key
+        (alone := tmp_path / key).mkdir()
+        (alone / "job.py").write_text(text)
+        saved = peak - _peak(alone)
+        [entry] = [a for a in verify["applied"] if key in (a["kind"], a["symbol"])]
+        measured = entry["measured_alone_bytes"]
+        assert abs(measured - saved) <= 0.05 * saved, (key, entry, saved)
 
 
 def test_verify_says_when_a_fix_changes_the_output(tmp_path: Path) -> None:

@@ -126,8 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--verify",
         action="store_true",
         help="apply those fixes in a temporary copy of the current directory and run the program "
-        "there twice more, as it is and patched: what each fix saved, and whether its output "
-        "and exit status stayed the same",
+        "there again, as it is, patched, and with each fix alone: what each fix saved, and "
+        "whether the output and exit status stayed the same",
     )
     run_parser.add_argument(
         "--limit",
@@ -708,9 +708,10 @@ def _report(
             status = outcome.exit_code or 2
     verified = None  # the verification runs (--verify), or why there are none
     if getattr(args, "verify", False) and made is not None:
-        from memslim.verify import VerifyError, verify
+        from memslim.verify import MAX_ALONE, VerifyError, verify
 
-        progress.set("verifying the fixes: two more runs")
+        runs = 2 + (min(len(made.applied), MAX_ALONE) if len(made.applied) > 1 else 0)
+        progress.set(f"verifying the fixes: {runs} more runs")
         try:
             verified = verify(made, _verify_argv(target), _verify_options(args), os.getcwd())
         except VerifyError as e:
