@@ -11,6 +11,7 @@ heap. An object *retains* what would be freed if it went away: everything it dom
 from __future__ import annotations
 
 import array
+import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -153,6 +154,14 @@ class SiteRows(Sequence[SiteCount]):
         for tp, site, count, size in zip(numbers, numbers, numbers, numbers, strict=True):
             yield SiteCount(types[tp], None if site < 0 else site, count, size)
 
+    def largest(self, n: int) -> list[SiteCount]:
+        """The ``n`` rows holding the most bytes, largest first (ties in row order), made
+        from the bytes column alone: sorting every row as a SiteCount took 0.2-0.4 s of the
+        report after scikit-learn's 117,000 rows, twice (terminal and JSON)."""
+        sizes = self.flat[3::4]
+        order = heapq.nlargest(n, range(len(sizes)), key=sizes.__getitem__)
+        return [self._row(i) for i in order]
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and list(self) == list(other)
 
@@ -160,6 +169,13 @@ class SiteRows(Sequence[SiteCount]):
 
     def __repr__(self) -> str:
         return f"SiteRows({len(self)} rows)"
+
+
+def largest_sites(sites: Sequence[SiteCount], n: int) -> list[SiteCount]:
+    """A census's ``n`` rows holding the most bytes, largest first."""
+    if isinstance(sites, SiteRows):
+        return sites.largest(n)
+    return sorted(sites, key=lambda r: -r.bytes)[:n]
 
 
 @dataclass(frozen=True)

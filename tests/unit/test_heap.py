@@ -182,3 +182,24 @@ def test_an_object_no_root_reaches_has_no_path() -> None:
             gc.enable()
     none = memslim.why_alive(None)
     assert none.size is None and none.retained is None and none.steps == []
+
+
+def test_the_largest_site_rows_are_those_a_full_sort_gives() -> None:
+    """SiteRows.largest picks from the packed bytes column; the truth is a sort of every row
+    (ties keep their order, as the report's tables did)."""
+    import random
+
+    from memslim.heap import SiteCount, SiteRows, largest_sites
+
+    rng = random.Random(5)
+    rows = [
+        (rng.choice((int, str, dict)), rng.choice((None, 1, 2, 3)), rng.randrange(9), size)
+        for size in (rng.randrange(40) * 8 for _ in range(2_000))
+    ]
+    packed = SiteRows.pack(rows)
+    as_objects = [SiteCount(*row) for row in rows]
+    for n in (0, 1, 10, 50, 2_000, 5_000):
+        expected = sorted(as_objects, key=lambda r: -r.bytes)[:n]
+        assert packed.largest(n) == expected
+        assert largest_sites(packed, n) == expected
+        assert largest_sites(as_objects, n) == expected

@@ -10,7 +10,7 @@ from typing import Any
 
 from memslim import __version__
 from memslim.advice import Finding
-from memslim.heap import HeapCensus
+from memslim.heap import HeapCensus, largest_sites
 from memslim.profile_data import Profile
 
 SCHEMA = "memslim/1"
@@ -133,7 +133,7 @@ def census_json(heap: HeapCensus, traced_bytes: int, peak_traced_bytes: int) -> 
                 "count": row.count,
                 "bytes": row.bytes,
             }
-            for row in sorted(heap.sites, key=lambda r: -r.bytes)[:50]
+            for row in largest_sites(heap.sites, 50)
         ],
         "retainers": [
             {"type": r.type_name, "path": r.path, "retained_bytes": r.retained}

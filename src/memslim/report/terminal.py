@@ -14,7 +14,7 @@ from rich.text import Text
 from memslim._paths import library_roots
 from memslim._units import format_bytes
 from memslim.advice import Finding
-from memslim.heap import HeapCensus, SavedHeap
+from memslim.heap import HeapCensus, SavedHeap, largest_sites
 from memslim.profile_data import FrameInfo, LineStats, Profile
 
 
@@ -350,7 +350,7 @@ def print_census(
         sites.add_column("allocated at", no_wrap=True, overflow="ellipsis")
         sites.add_column("count", justify="right", no_wrap=True)
         sites.add_column("bytes", justify="right", no_wrap=True)
-        for row in sorted(heap.sites, key=lambda r: -r.bytes)[:top]:
+        for row in largest_sites(heap.sites, top):
             # As in the top lines: the location (cut from the left) above its function.
             where = (
                 Text.assemble(
