@@ -706,6 +706,21 @@ NB_MODULE(_core, m) {
     m.def("is_tracking", &memslim::cpython::is_tracking);
     m.def("in_forked_child", &memslim::cpython::in_forked_child,
           "True in a child forked while tracking (its records are not the parent's).");
+    m.def(
+        "line_ranges",
+        [](nb::handle code) {
+            if (!PyCode_Check(code.ptr())) throw nb::type_error("a code object is required");
+            nb::list out;
+            for (const auto& range :
+                 memslim::cpython::line_ranges(reinterpret_cast<PyCodeObject*>(code.ptr()))) {
+                out.append(nb::make_tuple(range.start, range.end,
+                                          range.line < 0 ? nb::none() : nb::int_(range.line)));
+            }
+            return out;
+        },
+        "code"_a,
+        "The code's (start, end, line) ranges as the report reads them: co_lines() with "
+        "consecutive ranges of one line merged.");
     m.def("in_census_child", &memslim::cpython::in_census_child,
           "True in a census child (a fork that walks a copy of the heap).");
     m.def(

@@ -7,6 +7,7 @@
 
 #include "cpython/frames.h"
 #include "cpython/tracker.h"
+#include "engine/line_table.h"
 
 namespace memslim::cpython {
 
@@ -28,11 +29,7 @@ std::uint64_t pair_key(std::uint32_t a, std::uint32_t b) {
 
 // Per code object, computed once: its function (file and qualified name), whether it is
 // memslim's own, and its line table as ranges of bytecode offsets.
-struct LineRange {
-    int start;  // bytes
-    int end;
-    int line;
-};
+using engine::LineRange;
 struct CodeFacts {
     std::uint32_t function;
     bool own;
@@ -75,10 +72,24 @@ bool is_library_file(std::string_view file) {
     return false;
 }
 
-// The code's line table from co_lines(), read once: PyCode_Addr2Line scans the table from its
-// start on every call, which made resolving a big program's frames quadratic.
+}  // namespace
+
+// The code's line table, read once: PyCode_Addr2Line scans the table from its start on every
+// call, which made resolving a big program's frames quadratic. Decoded from co_linetable's
+// bytes (engine/line_table.h), or, should they not decode, from co_lines().
 std::vector<LineRange> line_ranges(PyCodeObject* code) {
     std::vector<LineRange> ranges;
+    PyObject* table = code->co_linetable;
+    if (table != nullptr && PyBytes_Check(table)) {
+        const std::span<const std::uint8_t> bytes(
+            reinterpret_cast<const std::uint8_t*>(PyBytes_AS_STRING(table)),
+            static_cast<std::size_t>(PyBytes_GET_SIZE(table)));
+        if (engine::decode_line_table(bytes, code->co_firstlineno, &ranges)) {
+            ranges.shrink_to_fit();
+            return ranges;
+        }
+        ranges.clear();
+    }
     PyObject* lines = PyObject_CallMethod(reinterpret_cast<PyObject*>(code), "co_lines", nullptr);
     PyObject* iterator = lines != nullptr ? PyObject_GetIter(lines) : nullptr;
     Py_XDECREF(lines);
@@ -109,6 +120,8 @@ std::vector<LineRange> line_ranges(PyCodeObject* code) {
     ranges.shrink_to_fit();
     return ranges;
 }
+
+namespace {
 
 // What line_of(code, instruction) gives, from the code's ranges.
 int line_in(const CodeFacts& facts, PyCodeObject* code, std::uint32_t instruction) {

@@ -18,6 +18,7 @@
 
 #include "cpython/tracker.h"
 #include "engine/frame_tree.h"
+#include "engine/line_table.h"
 
 namespace memslim::cpython {
 
@@ -53,6 +54,10 @@ const StackIndex& build_stack_index(std::string_view own_prefix);
 
 // Frees the kept index (tracking restarts, or its code objects are released).
 void release_stack_index();
+
+// A code object's line table as (start, end, line) ranges of bytecode bytes, consecutive
+// ranges of one line merged; line -1 where co_lines() gives None. Needs the GIL.
+std::vector<engine::LineRange> line_ranges(PyCodeObject* code);
 
 }  // namespace memslim::cpython
 

@@ -5,7 +5,7 @@ namespace memslim::engine {
 
 FrameTree::FrameTree() {
     nodes_.push_back({0, 0, kRoot});  // the empty stack; its own parent, never looked up
-    index_.assign(1024, kEmpty);
+    index_.assign(1024, kEmptySlot);
 }
 
 std::uint64_t FrameTree::hash(NodeId parent, const Frame& frame) {
@@ -19,10 +19,13 @@ std::uint64_t FrameTree::hash(NodeId parent, const Frame& frame) {
 
 NodeId FrameTree::child(NodeId parent, const Frame& frame, bool* is_new) {
     const std::size_t mask = index_.size() - 1;
-    std::size_t i = hash(parent, frame) & mask;
+    const std::uint64_t h = hash(parent, frame);
+    std::size_t i = h & mask;
     for (;; i = (i + 1) & mask) {
-        const NodeId node = index_[i];
-        if (node == kEmpty) break;
+        const std::uint64_t slot = index_[i];
+        if (slot == kEmptySlot) break;
+        if (!tag_matches(slot, h)) continue;
+        const auto node = static_cast<NodeId>(slot);
         const Node& n = nodes_[node];
         if (n.parent == parent && n.code == frame.code && n.instruction == frame.instruction) {
             *is_new = false;
@@ -32,16 +35,19 @@ NodeId FrameTree::child(NodeId parent, const Frame& frame, bool* is_new) {
     *is_new = true;
     const auto node = static_cast<NodeId>(nodes_.size());
     nodes_.push_back({frame.code, frame.instruction, parent});
-    index_[i] = node;
+    index_[i] = entry(h, node);
     if (nodes_.size() * 4 > index_.size() * 3) grow_index();  // load at most 3/4
     return node;
 }
 
 NodeId FrameTree::find(NodeId parent, const Frame& frame) const {
     const std::size_t mask = index_.size() - 1;
-    for (std::size_t i = hash(parent, frame) & mask;; i = (i + 1) & mask) {
-        const NodeId node = index_[i];
-        if (node == kEmpty) return kNotFound;
+    const std::uint64_t h = hash(parent, frame);
+    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+        const std::uint64_t slot = index_[i];
+        if (slot == kEmptySlot) return kNotFound;
+        if (!tag_matches(slot, h)) continue;
+        const auto node = static_cast<NodeId>(slot);
         const Node& n = nodes_[node];
         if (n.parent == parent && n.code == frame.code && n.instruction == frame.instruction) {
             return node;
@@ -50,18 +56,19 @@ NodeId FrameTree::find(NodeId parent, const Frame& frame) const {
 }
 
 void FrameTree::grow_index() {
-    index_.assign(index_.size() * 2, kEmpty);
+    index_.assign(index_.size() * 2, kEmptySlot);
     const std::size_t mask = index_.size() - 1;
     for (NodeId node = 1; node < nodes_.size(); ++node) {
         const Node& n = nodes_[node];
-        std::size_t i = hash(n.parent, {n.code, n.instruction}) & mask;
-        while (index_[i] != kEmpty) i = (i + 1) & mask;
-        index_[i] = node;
+        const std::uint64_t h = hash(n.parent, {n.code, n.instruction});
+        std::size_t i = h & mask;
+        while (index_[i] != kEmptySlot) i = (i + 1) & mask;
+        index_[i] = entry(h, node);
     }
 }
 
 std::size_t FrameTree::memory_bytes() const {
-    return nodes_.memory_bytes() + index_.capacity() * sizeof(NodeId);
+    return nodes_.memory_bytes() + index_.capacity() * sizeof(std::uint64_t);
 }
 
 }  // namespace memslim::engine
