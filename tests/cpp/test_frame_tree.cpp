@@ -165,3 +165,28 @@ TEST(StackCache, ClearForgetsTheOldTree) {
     EXPECT_EQ(node, intern(new_tree, stack));
     EXPECT_EQ(stack_of(new_tree, node), stack);
 }
+
+namespace {
+
+// Room reserved up front: the same nodes, found the same way. Truth: a tree built without
+// reserving.
+TEST(FrameTree, ReservedRoomChangesNoNode) {
+    FrameTree plain;
+    FrameTree reserved;
+    reserved.reserve(50000);
+    for (std::uint32_t i = 0; i < 20000; ++i) {
+        // Two frames under 1,000 outer frames: 1,000 + 20,000 nodes.
+        const std::vector<Frame> stack = {{0x9000 + 16 * (i % 7), i},
+                                          {0x5000 + 16 * (i % 1000), 1}};
+        EXPECT_EQ(intern(reserved, stack), intern(plain, stack));
+    }
+    EXPECT_EQ(reserved.size(), plain.size());
+    EXPECT_EQ(reserved.size(), 1 + 1000 + 20000u);
+    for (NodeId node = 1; node < plain.size(); ++node) {
+        EXPECT_EQ(reserved.find(plain.parent(node), plain.frame(node)), node);
+    }
+    reserved.reserve(10);  // less than it holds: nothing changes
+    EXPECT_EQ(reserved.find(plain.parent(7), plain.frame(7)), 7u);
+}
+
+}  // namespace

@@ -197,6 +197,7 @@ const StackIndex& build_stack_index(std::string_view own_prefix) {
     std::uint32_t last_printed = 0;
     // Nodes come in id order, from the first one not indexed yet: node_user grows with them.
     const auto first = static_cast<engine::NodeId>(index.node_user.size());
+    if (first == 1) index.users.reserve(recorded_tree_size());  // at most one user node each
     // No collection while the tree's lock is held below: reading a code object's line table
     // allocates, a collection runs memslim's GC callback (Python code), and the interpreter
     // may hand the GIL to a thread that then spins on that lock in an allocation hook.

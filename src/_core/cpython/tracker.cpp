@@ -1078,6 +1078,11 @@ std::uint64_t recording_generation() {
     return g_generation.load();
 }
 
+std::size_t recorded_tree_size() {
+    const RecordingLock hold;
+    return hold.recorded() ? hold.tree().size() : 0;
+}
+
 std::int64_t traced_bytes() {
     if (!g_recording) return 0;
     std::lock_guard<SpinLock> hold(g_recording->lock);

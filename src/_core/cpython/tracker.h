@@ -195,6 +195,9 @@ void visit_frame_tree(Visit visit, engine::NodeId first = 1) {
     }
 }
 
+// How many nodes the frame tree has now (0 when nothing was recorded). Needs the GIL.
+std::size_t recorded_tree_size();
+
 // A number that changes whenever a recording starts (start_tracking, restart_in_forked_child):
 // what is cached about one recording's frame tree is valid while it stays the same.
 std::uint64_t recording_generation();

@@ -55,8 +55,14 @@ NodeId FrameTree::find(NodeId parent, const Frame& frame) const {
     }
 }
 
-void FrameTree::grow_index() {
-    index_.assign(index_.size() * 2, kEmptySlot);
+void FrameTree::reserve(std::size_t nodes) {
+    std::size_t slots = index_.size();
+    while (nodes * 4 > slots * 3) slots *= 2;
+    if (slots != index_.size()) rehash(slots);
+}
+
+void FrameTree::rehash(std::size_t slots) {
+    index_.assign(slots, kEmptySlot);
     const std::size_t mask = index_.size() - 1;
     for (NodeId node = 1; node < nodes_.size(); ++node) {
         const Node& n = nodes_[node];
