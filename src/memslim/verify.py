@@ -52,6 +52,10 @@ class Verified:
     # None where it was not run alone (a single fix: the patched run is its own).
     alone: list[int | None] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if not self.alone:
+            self.alone = [None] * len(self.applied)
+
     @property
     def predicted_bytes(self) -> int:
         return sum(finding.saving_bytes for finding, _gone in self.applied)
@@ -63,10 +67,6 @@ class Verified:
     @property
     def same_output(self) -> bool:
         return self.original.stdout == self.patched.stdout
-
-    def alone_or_none(self) -> list[int | None]:
-        """``alone``, one entry per applied finding."""
-        return self.alone if len(self.alone) == len(self.applied) else [None] * len(self.applied)
 
     @property
     def same_exit(self) -> bool:
@@ -84,7 +84,7 @@ class Verified:
                     "gone": gone,
                     "measured_alone_bytes": alone,
                 }
-                for (f, gone), alone in zip(self.applied, self.alone_or_none(), strict=True)
+                for (f, gone), alone in zip(self.applied, self.alone, strict=True)
             ],
             "predicted_bytes": self.predicted_bytes,
             "measured_bytes": self.measured_bytes,
@@ -101,6 +101,15 @@ class Verified:
         }
 
 
+def alone_runs(patch: Patch) -> list[int]:
+    """Which applied fixes ``verify`` also runs alone (indices into ``patch.applied``): none for
+    a single fix, else up to MAX_ALONE, the largest predicted savings first."""
+    if len(patch.applied) < 2:
+        return []
+    order = sorted(range(len(patch.applied)), key=lambda i: -patch.applied[i].saving_bytes)
+    return order[:MAX_ALONE]
+
+
 def verify(patch: Patch, argv: list[str], memslim_args: list[str], cwd: str) -> Verified:
     """Runs ``argv`` (the target and its arguments, as after ``memslim run``) as it is and
     patched, each in a copy of ``cwd``. Raises VerifyError when it cannot."""
@@ -110,12 +119,7 @@ def verify(patch: Patch, argv: list[str], memslim_args: list[str], cwd: str) -> 
         if name.startswith(os.pardir + os.sep) or os.path.isabs(name):
             raise VerifyError(f"{name} is outside the current directory, which is what is copied")
     # Each fix alone, when there are several: which change saves how much.
-    alone_patches = (
-        [make_patch([f], cwd=cwd) for f in patch.applied] if len(patch.applied) > 1 else []
-    )
-    chosen = sorted(range(len(alone_patches)), key=lambda i: -patch.applied[i].saving_bytes)[
-        :MAX_ALONE
-    ]
+    chosen = alone_runs(patch)
     with tempfile.TemporaryDirectory(prefix="memslim-verify-") as scratch:
 
         def run(which: str, files: dict[str, str]) -> Ran:
@@ -132,10 +136,11 @@ def verify(patch: Patch, argv: list[str], memslim_args: list[str], cwd: str) -> 
         original = run("original", {})
         patched = run("patched", patch.files)
         left = {(f["kind"], _relative(f["file"], scratch), f["symbol"]) for f in patched.findings}
-        alone: list[int | None] = [None] * len(alone_patches)
+        alone: list[int | None] = [None] * len(patch.applied)
         for i in chosen:
-            if alone_patches[i].applied:  # it applies by itself too
-                ran = run(f"alone-{i}", alone_patches[i].files)
+            single = make_patch([patch.applied[i]], cwd=cwd)
+            if single.applied:  # it applies by itself too
+                ran = run(f"alone-{i}", single.files)
                 alone[i] = original.peak_bytes - ran.peak_bytes
     applied = [
         (f, (f.kind, os.path.relpath(f.file, cwd), f.symbol) not in left) for f in patch.applied

@@ -106,12 +106,7 @@ std::vector<LineRange> line_ranges(PyCodeObject* code) {
                 line_object == Py_None ? -1 : static_cast<int>(PyLong_AsLong(line_object))};
             // Consecutive ranges of one line are one (a code object's table lists each
             // instruction's position): a big program's codes hold 1.6 million of them.
-            if (!ranges.empty() && ranges.back().end == range.start &&
-                ranges.back().line == range.line) {
-                ranges.back().end = range.end;
-            } else {
-                ranges.push_back(range);
-            }
+            engine::append_merged(ranges, range);
         }
         Py_DECREF(item);
     }

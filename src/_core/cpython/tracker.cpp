@@ -774,17 +774,24 @@ int census_at_line(PyObject*, PyFrameObject*, int what, PyObject*) {
     return census_if_due();
 }
 
-int run_census(void*) {
-    if (!census_due()) return census_if_due();  // no longer due: resets the pending flag
+// Waits for the start of the calling thread's next line (census_at_line), unless the program
+// traces itself or an audit hook refuses: false then, and the census runs now.
+bool wait_for_line() {
     PyThreadState* tstate = PyThreadState_Get();
-    if (g_line_wait == nullptr && tstate->c_tracefunc == nullptr && g_census_callback != nullptr) {
-        PyEval_SetTrace(census_at_line, nullptr);  // the pending flag stays set meanwhile
-        if (tstate->c_tracefunc == census_at_line) {
-            g_line_wait = tstate;
-            return 0;
-        }
-        PyErr_Clear();  // an audit hook refused sys.settrace: census now
+    if (g_line_wait != nullptr || tstate->c_tracefunc != nullptr || g_census_callback == nullptr) {
+        return false;
     }
+    PyEval_SetTrace(census_at_line, nullptr);  // the pending flag stays set meanwhile
+    if (tstate->c_tracefunc == census_at_line) {
+        g_line_wait = tstate;
+        return true;
+    }
+    PyErr_Clear();  // an audit hook refused sys.settrace
+    return false;
+}
+
+int run_census(void*) {
+    if (census_due() && wait_for_line()) return 0;
     return census_if_due();
 }
 

@@ -47,6 +47,15 @@ inline bool read_signed_varint(const std::uint8_t*& p, const std::uint8_t* end, 
 
 }  // namespace line_table_detail
 
+// Appends `range` to `ranges`, merged into the last one when it continues it on the same line.
+inline void append_merged(std::vector<LineRange>& ranges, const LineRange& range) {
+    if (!ranges.empty() && ranges.back().end == range.start && ranges.back().line == range.line) {
+        ranges.back().end = range.end;
+    } else {
+        ranges.push_back(range);
+    }
+}
+
 // The ranges of `table` (a code object's co_linetable) for a code whose first line is
 // `first_line`, consecutive ranges of one line merged. False if the table is malformed (the
 // caller then asks co_lines()); `out` is then unspecified.
@@ -93,12 +102,7 @@ inline bool decode_line_table(std::span<const std::uint8_t> table, int first_lin
                 break;
         }
         line += delta;
-        const LineRange range{address * 2, (address + length) * 2, has_line ? line : -1};
-        if (!out->empty() && out->back().end == range.start && out->back().line == range.line) {
-            out->back().end = range.end;
-        } else {
-            out->push_back(range);
-        }
+        append_merged(*out, {address * 2, (address + length) * 2, has_line ? line : -1});
         address += length;
     }
     return true;

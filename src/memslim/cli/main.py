@@ -708,10 +708,9 @@ def _report(
             status = outcome.exit_code or 2
     verified = None  # the verification runs (--verify), or why there are none
     if getattr(args, "verify", False) and made is not None:
-        from memslim.verify import MAX_ALONE, VerifyError, verify
+        from memslim.verify import VerifyError, alone_runs, verify
 
-        runs = 2 + (min(len(made.applied), MAX_ALONE) if len(made.applied) > 1 else 0)
-        progress.set(f"verifying the fixes: {runs} more runs")
+        progress.set(f"verifying the fixes: {2 + len(alone_runs(made))} more runs")
         try:
             verified = verify(made, _verify_argv(target), _verify_options(args), os.getcwd())
         except VerifyError as e:

@@ -255,7 +255,7 @@ def print_verify(verified: Any, *, console: Console) -> None:
             style="bold",
         )
     )
-    for (finding, gone), alone in zip(verified.applied, verified.alone_or_none(), strict=True):
+    for (finding, gone), alone in zip(verified.applied, verified.alone, strict=True):
         console.print(
             Text(
                 f"  [{finding.kind}] {_where(finding.file, finding.line)} {finding.symbol} — "
