@@ -108,6 +108,11 @@ def _tools() -> list[Tool]:
             "memslim",
         ),
         Tool("memslim-sample", lambda py, tmp: [py, *memslim, "--mode", "sample"], "memslim"),
+        Tool(
+            "memslim-sample-nocensus",
+            lambda py, tmp: [py, *memslim, "--mode", "sample", "--no-census"],
+            "memslim",
+        ),
         # Python's allocators only (no NumPy handler, no native hooks): what native costs.
         Tool("memslim-pyonly", lambda py, tmp: [py, *memslim, "--python-only"], "memslim"),
         Tool(

@@ -468,6 +468,38 @@ def test_sample_mode_runs_and_estimates(tmp_path: Path) -> None:
     assert 0.9 < ratio < 1.1, ratio
 
 
+def test_sample_mode_census_charges_every_sampled_object_to_its_line(tmp_path: Path) -> None:
+    # Sampling every byte samples every block: the census then knows each object's line, as
+    # in exact mode. Every instance was made on line 6, and every int -i on line 4 (i from 6
+    # on: 0 to -5 are the interpreter's own); the census, taken near the peak, may come
+    # before the last ones, so its count of instances says how many there were.
+    script = tmp_path / "points.py"
+    script.write_text(
+        "class Point:\n"
+        "    def __init__(self, i):\n"
+        "        self.x = i\n"
+        "        self.y = -i\n"
+        "\n"
+        "points = [Point(i) for i in range(50_000)]\n"
+        "print(len(points))\n"
+    )
+    report, result = run_json(
+        tmp_path, script, "--mode", "sample", "--sample-interval", "1", "--seed", "3"
+    )
+    assert result.returncode == 0, result.stderr
+    census = report["census"]
+    by_line = {
+        (row["type"], row["frames"][0]["line"]): row["count"]
+        for row in census["sites"]
+        if row["frames"] and row["frames"][0]["file"] == str(script)
+    }
+    points = next(row["count"] for row in census["types"] if row["type"] == "__main__.Point")
+    assert points >= 0.9 * 50_000
+    assert by_line.get(("__main__.Point", 6)) == points, by_line
+    # The census waits for a line's start: the newest instance may not have its y yet.
+    assert points - 7 <= by_line.get(("int", 4), 0) <= points - 6, by_line
+
+
 @pytest.mark.parametrize(
     ("make", "status", "message"),
     [
