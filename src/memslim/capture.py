@@ -79,7 +79,7 @@ def write_capture(path: str, report: dict[str, Any], *, complete: bool, written_
     target = os.path.abspath(path)
     fd, tmp = tempfile.mkstemp(prefix=".memslim-", suffix=".capture", dir=os.path.dirname(target))
     try:
-        from memslim.report.json_report import file_mode
+        from memslim._files import file_mode
 
         os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as f:

@@ -9,6 +9,7 @@ import tempfile
 from typing import Any
 
 from memslim import __version__
+from memslim._files import file_mode
 from memslim.advice import Finding
 from memslim.heap import HeapCensus, largest_sites
 from memslim.profile_data import Profile
@@ -140,33 +141,6 @@ def census_json(heap: HeapCensus, traced_bytes: int, peak_traced_bytes: int) -> 
             for r in heap.retainers
         ],
     }
-
-
-def check_writable(path: str, what: str = "the JSON report") -> None:
-    """Raise OSError with a clear message if ``what`` cannot be written to ``path``."""
-    target = os.path.abspath(path)
-    if os.path.isdir(target):
-        raise IsADirectoryError(f"cannot write {what} to {path!r}: it is a directory")
-    directory = os.path.dirname(target)
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot write {what} to {path!r}: no such directory")
-    if not os.access(directory, os.W_OK) or (
-        os.path.exists(target) and not os.access(target, os.W_OK)
-    ):
-        raise PermissionError(f"cannot write {what} to {path!r}: permission denied")
-
-
-def file_mode() -> int:
-    """The mode a new file gets here (0666 less the umask), for files made by mkstemp (0600).
-    The umask is read from /proc: os.umask() would change it for the program's threads too."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o644
 
 
 def write_report(report: dict[str, Any], path: str) -> None:
