@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from memslim.heap import value_range
+
 # Columns smaller than this are not worth a finding; the limit on the work keeps a census
 # child over frames of tens of millions of cells from walking every string twice.
 MIN_COLUMN_BYTES = 256 << 10
@@ -83,7 +85,7 @@ def _column(
         budget[0] -= size
         if budget[0] < 0:
             return None
-        low, high = values.min(), values.max()
+        low, high = value_range(values)
         integral = values.dtype.kind in "iu"
         return {
             "name": name,

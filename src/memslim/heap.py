@@ -359,12 +359,38 @@ def _array_facts(array: Any, site: int | None, size: int, in_frame: bool) -> dic
         "integral": False,
     }
     if array.size and array.dtype.kind in "iub":
-        facts["min"], facts["max"] = int(array.min()), int(array.max())
+        low, high = value_range(array)
+        facts["min"], facts["max"] = int(low), int(high)
         facts["integral"] = True
     elif array.size and array.dtype.kind == "f":
-        low, high = float(array.min()), float(array.max())
-        facts["min"], facts["max"] = low, high
+        low, high = value_range(array)
+        facts["min"], facts["max"] = float(low), float(high)
     return facts
+
+
+# Elements of a contiguous array value_range reduces at a time: 512 KiB of float64, which the
+# cache still holds for the second reduction.
+_RANGE_CHUNK = 1 << 16
+
+
+def value_range(array: Any) -> tuple[Any, Any]:
+    """``(array.min(), array.max())`` of a non-empty array, reading its memory once: a
+    contiguous array chunk by chunk, both reductions on a chunk while the cache holds it. A
+    census child reads every large array's range (the dtype advice, pandas' numeric columns);
+    two passes over a NumPy job's arrays took two reads of all of them from memory."""
+    import numpy as np
+
+    contiguous = array.flags.c_contiguous or array.flags.f_contiguous
+    if not contiguous or array.size <= _RANGE_CHUNK:
+        return array.min(), array.max()
+    flat = array.ravel(order="K")  # a view: the array is contiguous in one order or the other
+    lows, highs = [], []
+    for start in range(0, flat.size, _RANGE_CHUNK):
+        chunk = flat[start : start + _RANGE_CHUNK]
+        lows.append(chunk.min())
+        highs.append(chunk.max())
+    # Reduced by NumPy again, not by Python's min(): a NaN anywhere is the answer, as in NumPy.
+    return np.asarray(lows).min(), np.asarray(highs).max()
 
 
 def census_from_raw(raw: dict[str, Any]) -> HeapCensus:

@@ -203,3 +203,38 @@ def test_the_largest_site_rows_are_those_a_full_sort_gives() -> None:
         assert packed.largest(n) == expected
         assert largest_sites(packed, n) == expected
         assert largest_sites(as_objects, n) == expected
+
+
+def test_value_range_is_numpys_min_and_max() -> None:
+    np = pytest.importorskip("numpy")
+    from memslim.heap import _RANGE_CHUNK, value_range
+
+    rng = np.random.default_rng(5)
+    n = 3 * _RANGE_CHUNK + 17  # chunks, and a short last one
+    ints = rng.integers(-(10**12), 10**12, size=n)
+    ints[n - 3] = -(10**15)  # the extremes in the short last chunk
+    ints[5] = 10**15
+    floats = rng.standard_normal(n)
+    with_nan = floats.copy()
+    with_nan[2 * _RANGE_CHUNK + 1] = np.nan
+    with_inf = floats.copy()
+    with_inf[7] = -np.inf
+    grid = rng.integers(0, 250, size=(700, 400)).astype(np.uint8)
+    arrays = {
+        "int64": ints,
+        "float64": floats,
+        "nan": with_nan,
+        "inf": with_inf,
+        "bool": rng.random(n) < 0.5,
+        "all true": np.ones(n, dtype=bool),
+        "uint8 F order": np.asfortranarray(grid),
+        "uint8 C order": grid,
+        "strided": ints[::3],  # not contiguous: NumPy's own reductions
+        "small": ints[:10],
+        "float32": floats.astype(np.float32),
+    }
+    for name, array in arrays.items():
+        low, high = value_range(array)
+        expected = array.min(), array.max()
+        assert np.array_equal([low, high], expected, equal_nan=True), name
+        assert np.asarray(low).dtype == array.dtype, name
