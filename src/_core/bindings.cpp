@@ -820,6 +820,9 @@ NB_MODULE(_core, m) {
             return out;
         },
         "Traced bytes live now, per domain.");
+    m.def("untouched_bytes", &memslim::cpython::untouched_bytes,
+          "Bytes of live blocks of 64 KiB or more that are not resident: allocated, never "
+          "written (estimated from the samples in sample mode).");
     m.def(
         "bookkeeping_bytes",
         [] { return memslim::cpython::collect_result(false).bookkeeping_bytes; },

@@ -1,11 +1,12 @@
 """RSS explained: a ledger of what a process's resident memory is made of.
 
-RSS (``/proc/self/status``) = what the program holds (traced by memslim, per domain)
-+ free space in pymalloc's arenas (an arena goes back to the system only when every block in it
-is free) + freed memory the C allocator keeps (glibc's ``mallinfo2``) + memslim's own
-bookkeeping + file-backed pages (code, mapped files) + shared memory + the rest (memory
-allocated before tracking started, thread stacks, the interpreter's static data; negative when
-free space counted above is not resident).
+RSS (``/proc/self/status``) = what the program holds (traced by memslim, per domain), less its
+large blocks' pages that were never written (requested, not resident: ``np.zeros``, a parser's
+buffer grown ahead) + free space in pymalloc's arenas (an arena goes back to the system only
+when every block in it is free) + freed memory the C allocator keeps (glibc's ``mallinfo2``) +
+memslim's own bookkeeping + file-backed pages (code, mapped files) + shared memory + the rest
+(memory allocated before tracking started, thread stacks, the interpreter's static data;
+negative when free space counted above is not resident).
 
 Taken at the census nearest the peak (the census child reads the allocators' state of the
 instant it was forked from; the parent reads its RSS just before the fork) and at the end of the
@@ -48,7 +49,12 @@ def allocators_now() -> dict[str, Any]:
         "traced_by_domain": dict(_core.live_bytes_by_domain()),
         "allocators": dict(_core.allocator_stats()),
         "memslim_bytes": int(_core.bookkeeping_bytes()),
+        "untouched_bytes": int(_core.untouched_bytes()),
     }
+
+
+# A row shown only where some ledger has such bytes (see the terminal report).
+UNTOUCHED_ROW = "less: allocated, never written (not resident)"
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class RssLedger:
     pymalloc_free: int | None = None  # None: pymalloc not in use (PYTHONMALLOC=malloc)
     malloc_free: int | None = None  # None: not glibc
     memslim: int = 0
+    untouched: int = 0  # of the traced bytes, never written: not resident
 
     @classmethod
     def from_parts(cls, seconds: float, memory: dict[str, int], now: dict[str, Any]) -> RssLedger:
@@ -77,6 +84,7 @@ class RssLedger:
             pymalloc_free=None if arenas is None or blocks is None else max(0, arenas - blocks),
             malloc_free=stats.get("malloc_free_bytes"),
             memslim=now["memslim_bytes"],
+            untouched=now.get("untouched_bytes", 0),
         )
 
     @property
@@ -88,7 +96,7 @@ class RssLedger:
         """What the other rows do not explain (negative: some free space was not resident)."""
         return (
             self.rss
-            - self.traced
+            - (self.traced - self.untouched)
             - (self.pymalloc_free or 0)
             - (self.malloc_free or 0)
             - self.memslim
@@ -100,6 +108,7 @@ class RssLedger:
         """(label, bytes) in the order the report prints them; None: not known here."""
         return [
             ("held by the program (traced)", self.traced),
+            (UNTOUCHED_ROW, -self.untouched),
             ("free space in pymalloc's arenas", self.pymalloc_free),
             ("freed memory the C allocator keeps", self.malloc_free),
             ("memslim's own bookkeeping", self.memslim),
@@ -121,6 +130,7 @@ class RssLedger:
             pymalloc_free=row["pymalloc_free_bytes"],
             malloc_free=row["malloc_free_bytes"],
             memslim=row["memslim_bytes"],
+            untouched=row.get("untouched_bytes", 0),  # captures written before it existed
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -135,6 +145,7 @@ class RssLedger:
             "pymalloc_free_bytes": self.pymalloc_free,
             "malloc_free_bytes": self.malloc_free,
             "memslim_bytes": self.memslim,
+            "untouched_bytes": self.untouched,
             "rest_bytes": self.rest,
         }
 

@@ -65,3 +65,31 @@ TEST(LiveMap, RandomOperationsMatchReference) {
         EXPECT_EQ(block.size, expected.size);
     }
 }
+
+TEST(LiveMap, ForEachVisitsEveryLiveBlockOnce) {
+    LiveMap map;
+    std::unordered_map<std::uintptr_t, LiveBlock> truth;
+    std::mt19937_64 rng(11);
+    for (int i = 0; i < 200'000; ++i) {  // past a rehash or two
+        const std::uintptr_t address = 0x10000 + 16 * (rng() % 100'000);
+        LiveBlock old;
+        if (map.erase(address, &old)) {
+            truth.erase(address);
+        } else {
+            const std::uint64_t size = rng() % (1u << 20);
+            const auto site = static_cast<std::uint32_t>(rng() % 1000);
+            map.insert(address, size, site);
+            truth[address] = LiveBlock{size, site};
+        }
+    }
+    std::unordered_map<std::uintptr_t, LiveBlock> seen;
+    map.for_each([&](std::uintptr_t address, LiveBlock block) {
+        EXPECT_TRUE(seen.emplace(address, block).second) << "visited twice: " << address;
+    });
+    ASSERT_EQ(seen.size(), truth.size());
+    for (const auto& [address, block] : truth) {
+        ASSERT_TRUE(seen.count(address));
+        EXPECT_EQ(seen[address].size, block.size);
+        EXPECT_EQ(seen[address].site, block.site);
+    }
+}

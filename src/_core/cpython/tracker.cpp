@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -36,6 +37,7 @@
 #include "engine/counting_filter.h"
 #include "engine/live_map.h"
 #include "engine/peak_tracker.h"
+#include "engine/residency.h"
 
 namespace memslim::cpython {
 
@@ -1111,6 +1113,46 @@ std::array<std::int64_t, kDomains> live_bytes_by_domain() {
         live[static_cast<std::size_t>(rec.domain_of_slot[slot])] += rec.peak.live(slot);
     }
     return live;
+}
+
+std::uint64_t untouched_bytes() {
+    if (!g_recording) return 0;
+    Recording& rec = *g_recording;
+    constexpr std::uint64_t kLarge = std::uint64_t{64} << 10;
+    // (address, size, weight) of the large blocks, copied under the lock (its holder records
+    // nothing: the vector's own memory is not the program's); mincore runs after, without it.
+    std::vector<std::array<std::uint64_t, 3>> large;
+    {
+        std::lock_guard<SpinLock> hold(rec.lock);
+        if (rec.filter) {
+            const double mean = rec.options.sample_interval_bytes;
+            rec.samples.for_each([&](std::uintptr_t address, engine::LiveBlock block) {
+                const auto weight = static_cast<double>(block.size);
+                if (weight < std::max(4 * mean, static_cast<double>(kLarge))) return;
+                // The size whose weight this is: s = w (1 - exp(-s / mean)), by iteration from
+                // s = w (within 2% of w here; four steps leave far less than a page).
+                double size = weight;
+                for (int i = 0; i < 4; ++i) size = weight * -std::expm1(-size / mean);
+                large.push_back({address, static_cast<std::uint64_t>(size), block.size});
+            });
+        } else {
+            rec.blocks.for_each_large([&](std::uintptr_t address, engine::LiveBlock block) {
+                if (block.size >= kLarge) large.push_back({address, block.size, block.size});
+            });
+        }
+    }
+    UntrackedScope untracked;  // the vector is freed below: not a free of the program's
+    double untouched = 0;
+    for (const auto& [address, size, weight] : large) {
+        // A block freed meanwhile (another thread) may be unmapped: nothing is known of it.
+        const auto missing = engine::not_resident_bytes(address, size);
+        if (missing && size > 0) {
+            untouched += static_cast<double>(*missing) * static_cast<double>(weight) /
+                         static_cast<double>(size);
+        }
+    }
+    std::vector<std::array<std::uint64_t, 3>>().swap(large);
+    return static_cast<std::uint64_t>(untouched);
 }
 
 TrackResult collect_result(bool with_sites) {

@@ -146,6 +146,11 @@ std::int64_t peak_traced_bytes();
 // Traced bytes live now, per domain (kDomainNames' order): O(sites).
 std::array<std::int64_t, kDomains> live_bytes_by_domain();
 
+// Of the live blocks of at least 64 KiB, the bytes of their pages that are not resident:
+// allocated, never written (engine/residency.h). In sample mode, the sampled blocks of at least
+// four sampling intervals (their weight is then their size within 2%), scaled by weight.
+std::uint64_t untouched_bytes();
+
 // Aggregates what was recorded (totals, timeline, and with `with_sites` every site). Needs the
 // GIL; tracking may still run.
 TrackResult collect_result(bool with_sites = true);

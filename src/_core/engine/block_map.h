@@ -79,6 +79,12 @@ class BlockMap {
         return large_.find(address, block);
     }
 
+    // Calls fn(address, LiveBlock) for each block kept in the general map: every block over
+    // kSmallMax bytes (and the few small ones that did not fit a region's entry).
+    template <class Fn>
+    void for_each_large(Fn&& fn) const {
+        large_.for_each(fn);
+    }
     [[nodiscard]] std::size_t size() const { return small_blocks_ + large_.size(); }
     [[nodiscard]] std::size_t regions() const { return regions_.regions(); }
     [[nodiscard]] std::size_t memory_bytes() const {

@@ -28,6 +28,15 @@ class LiveMap {
     // Removes `address`; returns false (and leaves *block alone) if it was not live.
     bool erase(std::uintptr_t address, LiveBlock* block);
     [[nodiscard]] bool find(std::uintptr_t address, LiveBlock* block) const;
+    // Calls fn(address, LiveBlock) for each live block, in no particular order.
+    template <class Fn>
+    void for_each(Fn&& fn) const {
+        for (const Slot& slot : slots_) {
+            if (slot.address == 0) continue;
+            fn(slot.address, LiveBlock{slot.packed >> kSiteBits,
+                                       static_cast<std::uint32_t>(slot.packed & kMaxSite)});
+        }
+    }
     [[nodiscard]] std::size_t size() const { return size_; }
     [[nodiscard]] std::size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot); }
 

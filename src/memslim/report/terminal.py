@@ -211,7 +211,7 @@ def print_run_report(
 
 def print_rss_ledger(rss: dict[str, Any], peak_bytes: int, *, console: Console) -> None:
     """RSS explained: what resident memory was made of near the peak and at the end."""
-    from memslim.rss import why_rss_stays_high
+    from memslim.rss import UNTOUCHED_ROW, why_rss_stays_high
 
     columns = [(when, ledger) for when, ledger in rss.items() if ledger is not None]
     if not columns:
@@ -224,7 +224,9 @@ def print_rss_ledger(rss: dict[str, Any], peak_bytes: int, *, console: Console) 
     table.add_row("RSS", *(format_bytes(ledger.rss) for _, ledger in columns))
     rows = [ledger.rows() for _, ledger in columns]  # the same labels in each
     for i, (label, _) in enumerate(rows[0]):
-        cells = (row[i][1] for row in rows)
+        cells = [row[i][1] for row in rows]
+        if label == UNTOUCHED_ROW and not any(cells):
+            continue  # nearly every program writes what it allocates
         table.add_row(label, *("not known" if v is None else format_bytes(v) for v in cells))
     console.print(table)
     end = rss.get("end")
