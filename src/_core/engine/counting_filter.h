@@ -12,9 +12,10 @@
 // read one or two cache lines of the table. A hash of each address (how it was first written)
 // sent every free to a random line of the 64 KiB table: that one load was three quarters of
 // the free hook's time in sample mode (perf, bench/real threads8), most of it a cache miss.
-// A counter saturates: once 255 blocks share a slot it stays at 255 for good, and that slot always answers "maybe" (the lookup behind it decides). A
-// counter that wrapped instead reached 0 with 256 blocks live, and their frees were dismissed:
-// live bytes overstated for the rest of the run.
+// A counter saturates: once 255 blocks share a slot it stays at 255 for good, and that slot
+// always answers "maybe" (the lookup behind it decides). A counter that wrapped instead
+// reached 0 with 256 blocks live, and their frees were dismissed: live bytes overstated for
+// the rest of the run.
 //
 // add() and remove() are serialised by the caller (the recording's lock); may_contain() may
 // run in any thread at any time (relaxed atomics: a stale answer only costs a lookup, or, for
