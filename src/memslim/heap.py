@@ -358,13 +358,11 @@ def _array_facts(array: Any, site: int | None, size: int, in_frame: bool) -> dic
         "max": None,
         "integral": False,
     }
-    if array.size and array.dtype.kind in "iub":
+    if array.size and array.dtype.kind in "iubf":
         low, high = value_range(array)
-        facts["min"], facts["max"] = int(low), int(high)
-        facts["integral"] = True
-    elif array.size and array.dtype.kind == "f":
-        low, high = value_range(array)
-        facts["min"], facts["max"] = float(low), float(high)
+        facts["integral"] = array.dtype.kind != "f"
+        plain = int if facts["integral"] else float
+        facts["min"], facts["max"] = plain(low), plain(high)
     return facts
 
 

@@ -1120,7 +1120,8 @@ std::uint64_t untouched_bytes() {
     Recording& rec = *g_recording;
     constexpr std::uint64_t kLarge = std::uint64_t{64} << 10;
     // (address, size, weight) of the large blocks, copied under the lock (its holder records
-    // nothing: the vector's own memory is not the program's); mincore runs after, without it.
+    // nothing: the vector's own memory is not the program's, and its free finds no record);
+    // mincore runs after, without it.
     std::vector<std::array<std::uint64_t, 3>> large;
     {
         std::lock_guard<SpinLock> hold(rec.lock);
@@ -1141,7 +1142,6 @@ std::uint64_t untouched_bytes() {
             });
         }
     }
-    UntrackedScope untracked;  // the vector is freed below: not a free of the program's
     double untouched = 0;
     for (const auto& [address, size, weight] : large) {
         // A block freed meanwhile (another thread) may be unmapped: nothing is known of it.
@@ -1151,7 +1151,6 @@ std::uint64_t untouched_bytes() {
                          static_cast<double>(size);
         }
     }
-    std::vector<std::array<std::uint64_t, 3>>().swap(large);
     return static_cast<std::uint64_t>(untouched);
 }
 
