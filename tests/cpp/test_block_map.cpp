@@ -70,3 +70,169 @@ TEST(BlockMap, RandomOperationsMatchReference) {
     LiveBlock block;
     EXPECT_FALSE(map.erase(0x10, &block));
 }
+
+namespace {
+
+constexpr std::uintptr_t kPool = 0x7f0000100000;  // a 16 KiB-aligned region
+constexpr std::uintptr_t kHeader = 48;            // pymalloc's pool header
+
+}  // namespace
+
+TEST(BlockMap, PoolOfOneSizeClassNeedsAnEntryPerBlock) {
+    BlockMap map;
+    const std::size_t empty = map.memory_bytes();
+    const std::uintptr_t blocks = (BlockMap::kRegionBytes - kHeader) / 96;  // 170
+    for (std::uintptr_t k = 0; k < blocks; ++k) {
+        map.insert(kPool + kHeader + k * 96, 81 + k % 16, static_cast<std::uint32_t>(k));
+    }
+    EXPECT_EQ(map.size(), blocks);
+    EXPECT_EQ(map.dense_regions(), 0u);
+    // 171 four-byte entries (the header's 48 bytes shift the phase), not 1,024; and the region
+    // table's first 64 slots.
+    EXPECT_GE(map.memory_bytes() - empty, 171u * 4);
+    EXPECT_LE(map.memory_bytes() - empty, 171u * 4 + 64 * 32);
+    LiveBlock block;
+    EXPECT_FALSE(map.find(kPool + kHeader + 16, &block));  // inside a block
+    EXPECT_FALSE(map.find(kPool, &block));                 // the header
+    for (std::uintptr_t k = 0; k < blocks; ++k) {
+        ASSERT_TRUE(map.erase(kPool + kHeader + k * 96, &block));
+        EXPECT_EQ(block.size, 81 + k % 16);
+        EXPECT_EQ(block.site, k);
+    }
+    EXPECT_EQ(map.size(), 0u);
+}
+
+TEST(BlockMap, EmptiedPoolTakesTheNextSizeClass) {
+    BlockMap map;
+    LiveBlock block;
+    for (std::uintptr_t k = 0; k < 100; ++k) map.insert(kPool + kHeader + k * 64, 64, 1);
+    for (std::uintptr_t k = 0; k < 100; ++k) {
+        ASSERT_TRUE(map.erase(kPool + kHeader + k * 64, &block));
+    }
+    // pymalloc reuses the empty pool for 32-byte blocks: every one of them fits, still strided.
+    for (std::uintptr_t k = 0; k < 500; ++k) map.insert(kPool + kHeader + k * 32, 30, 2);
+    EXPECT_EQ(map.dense_regions(), 0u);
+    EXPECT_LE(map.memory_bytes(), 512 * 4 + 64 * 32 + BlockMap().memory_bytes());
+    for (std::uintptr_t k = 0; k < 500; ++k) {
+        ASSERT_TRUE(map.find(kPool + kHeader + k * 32, &block));
+        EXPECT_EQ(block.size, 30u);
+    }
+}
+
+TEST(BlockMap, MixedSizesTurnARegionDenseAndKeepItsBlocks) {
+    BlockMap map;
+    LiveBlock block;
+    map.insert(kPool + 0x100, 100, 7);  // stride 112, phase 0x100 % 112
+    map.insert(kPool + 0x170, 40, 8);   // 0x70 further: no 112-byte step → dense
+    map.insert(kPool + 0x1a0, 24, 9);
+    EXPECT_EQ(map.dense_regions(), 1u);
+    ASSERT_TRUE(map.erase(kPool + 0x100, &block));
+    EXPECT_EQ(block.size, 100u);
+    EXPECT_EQ(block.site, 7u);
+    ASSERT_TRUE(map.erase(kPool + 0x170, &block));
+    EXPECT_EQ(block.site, 8u);
+    ASSERT_TRUE(map.erase(kPool + 0x1a0, &block));
+    EXPECT_EQ(block.site, 9u);
+    // Empty and dense: it stays dense, and every 16-byte slot fits.
+    map.insert(kPool + 0x10, 200, 1);
+    map.insert(kPool + 0x20, 16, 2);
+    EXPECT_EQ(map.dense_regions(), 1u);
+    EXPECT_EQ(map.size(), 2u);
+}
+
+TEST(BlockMap, OneSpotOfAlternatingSizesTurnsDense) {
+    BlockMap map;
+    LiveBlock block;
+    const std::size_t start = map.memory_bytes();
+    for (int i = 0; i < 1000; ++i) {
+        map.insert(kPool + 0x400, i % 2 == 0 ? 100 : 40, 3);
+        ASSERT_TRUE(map.erase(kPool + 0x400, &block));
+        EXPECT_EQ(block.size, i % 2 == 0 ? 100u : 40u);
+    }
+    EXPECT_EQ(map.dense_regions(), 1u);
+    EXPECT_LE(map.memory_bytes() - start, 1024 * 4 + 64 * 32);
+}
+
+// A simulation of pymalloc's pools (one size class each, reused for any class once empty) beside
+// regions of mixed sizes, against std::unordered_map.
+TEST(BlockMap, PoolsAndMixedRegionsMatchReference) {
+    constexpr int kPools = 64;
+    struct Pool {
+        std::uint32_t size_class = 0;  // 0: empty
+        std::vector<bool> used;
+        int live = 0;
+    };
+    std::vector<Pool> pools(kPools);
+    BlockMap map;
+    std::unordered_map<std::uintptr_t, LiveBlock> reference;
+    std::vector<std::uintptr_t> live;
+    std::mt19937_64 rng(77);
+    for (int step = 0; step < 400000; ++step) {
+        // Allocations outnumber frees until the pools are nearly full, then balance them.
+        if (live.empty() || rng() % (live.size() < 2000 ? 3 : 2) != 0) {
+            std::uintptr_t address = 0;
+            const std::uint64_t size = 1 + rng() % 512;
+            if (rng() % 8 == 0) {  // a mixed region, past the pools
+                address = kPool + kPools * BlockMap::kRegionBytes + 16 * (rng() % 20000);
+                if (reference.count(address)) continue;
+            } else {
+                const auto size_class = static_cast<std::uint32_t>((size + 15) & ~15ULL);
+                // As pymalloc: a pool of the class with room, else an empty pool.
+                Pool* pool = nullptr;
+                for (Pool& candidate : pools) {
+                    if (candidate.size_class == size_class &&
+                        candidate.live < static_cast<int>(candidate.used.size())) {
+                        pool = &candidate;
+                        break;
+                    }
+                }
+                for (std::size_t p = rng() % kPools, n = 0; pool == nullptr && n < kPools;
+                     p = (p + 1) % kPools, ++n) {
+                    if (pools[p].size_class == 0) {
+                        pool = &pools[p];
+                        pool->size_class = size_class;
+                        pool->used.assign((BlockMap::kRegionBytes - kHeader) / size_class, false);
+                    }
+                }
+                if (pool == nullptr) continue;
+                std::size_t k = rng() % pool->used.size();
+                while (pool->used[k]) k = (k + 1) % pool->used.size();
+                pool->used[k] = true;
+                ++pool->live;
+                address = kPool + static_cast<std::uintptr_t>(pool - pools.data()) *
+                                      BlockMap::kRegionBytes +
+                          kHeader + k * size_class;
+            }
+            const auto site = static_cast<std::uint32_t>(rng() % 100000);
+            map.insert(address, size, site);
+            reference[address] = {size, site};
+            live.push_back(address);
+        } else {
+            const std::size_t k = rng() % live.size();
+            const std::uintptr_t address = live[k];
+            live[k] = live.back();
+            live.pop_back();
+            LiveBlock block;
+            ASSERT_TRUE(map.erase(address, &block));
+            ASSERT_EQ(block.size, reference[address].size);
+            ASSERT_EQ(block.site, reference[address].site);
+            reference.erase(address);
+            const std::uintptr_t p = (address - kPool) / BlockMap::kRegionBytes;
+            if (p < kPools) {
+                Pool& pool = pools[p];
+                pool.used[(address - kPool - p * BlockMap::kRegionBytes - kHeader) /
+                          pool.size_class] = false;
+                if (--pool.live == 0) pool.size_class = 0;
+            }
+        }
+    }
+    EXPECT_EQ(map.size(), reference.size());
+    // The 20 mixed regions turn dense; nearly all pools keep their strided layouts (seeded).
+    EXPECT_LE(map.dense_regions(), 20u + kPools / 8);
+    for (const auto& [address, expected] : reference) {
+        LiveBlock block;
+        ASSERT_TRUE(map.find(address, &block));
+        ASSERT_EQ(block.size, expected.size);
+        ASSERT_EQ(block.site, expected.site);
+    }
+}

@@ -1,21 +1,28 @@
-// block_map.h — the live-block map of exact mode, built for locality.
+// block_map.h — the live-block map of exact mode, built for locality and size.
 //
 // Most Python blocks are small (≤ 512 bytes) and pymalloc packs them into 16 KiB pools, so
 // blocks allocated one after another sit next to each other. A general hash map keyed by
 // address scatters them and costs a cache miss per allocation and per free. Here the address
-// space is cut into 16 KiB regions; each region that holds a small block gets a flat array of
-// 1,024 four-byte entries, one per 16-byte slot (blocks never share a slot), holding the
-// block's site and requested size. The region directory is small and a last-region cache
-// catches runs of allocations in the same pool. Large blocks, and sites beyond 2^22, go to a
-// general LiveMap.
+// space is cut into 16 KiB regions; a region that holds small blocks gets a flat array of
+// four-byte entries (the block's site and requested size), one per possible block start.
 //
-// Memory: 4 KiB per 16 KiB region that holds small blocks (at most a quarter of the small-block
-// heap, whatever the block count), against 32 bytes per block for a hash map at half load.
+// A region's layout is a stride and a phase: the blocks it holds start at `phase + k * stride`.
+// A pymalloc pool is one 16 KiB region (CPython 3.10+ aligns pools to their size) whose blocks
+// all have one size class, after a 48-byte header: laid out by the first block it receives, a
+// pool of 96-byte blocks needs 171 entries (684 bytes) where a slot per 16 bytes needs 1,024
+// (4 KiB). A block that does not fit the layout while the region holds others (the C
+// allocator's regions mix sizes) turns the region dense — a stride of 16, every 16-byte slot,
+// which fits every block — for good. A strided region that empties takes the layout of its next
+// block: pymalloc reuses an empty pool for any size class. Entries never collide: within one
+// layout, distinct addresses have distinct indices.
+//
+// Large blocks, unaligned ones and sites beyond 2^22 go to a general LiveMap. The region table
+// is small and a last-region cache catches runs of allocations in the same pool.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
+#include <memory>
 
 #include "engine/live_map.h"
 #include "engine/region_directory.h"
@@ -26,21 +33,36 @@ class BlockMap {
   public:
     static constexpr std::uint64_t kSmallMax = 512;  // pymalloc's small-request threshold
     static constexpr unsigned kRegionShift = 14;     // 16 KiB regions
-    static constexpr unsigned kSlotShift = 4;        // 16-byte slots
-    static constexpr std::size_t kSlots = std::size_t{1} << (kRegionShift - kSlotShift);
-    static constexpr unsigned kSizeBits = 10;  // sizes 0..1023 (small ones fit)
+    static constexpr std::uint32_t kRegionBytes = 1u << kRegionShift;
+    static constexpr std::uint32_t kDense = 16;      // the stride of a dense region
+    static constexpr unsigned kSizeBits = 10;        // sizes 0..1023 (small ones fit)
     static constexpr std::uint32_t kMaxSmallSite = (1u << (32 - kSizeBits)) - 1;
+    // A layout that held fewer blocks than kMinFill before the region needed another is short;
+    // kMaxShortLayouts of them in a row turn the region dense: the C allocator reusing one spot
+    // for blocks of alternating sizes would otherwise cost a new entry array per block. (One
+    // short life of a pool, among long ones, does not.)
+    static constexpr std::uint16_t kMinFill = 8;
+    static constexpr std::uint8_t kMaxShortLayouts = 4;
 
     BlockMap() = default;
     BlockMap(const BlockMap&) = delete;
     BlockMap& operator=(const BlockMap&) = delete;
 
     void insert(std::uintptr_t address, std::uint64_t size, std::uint32_t site) {
-        if (size <= kSmallMax && site <= kMaxSmallSite &&
-            (address & ((1u << kSlotShift) - 1)) == 0) {
-            std::uint32_t* entries = regions_.get_or_create(address >> kRegionShift);
-            std::uint32_t& entry = entries[slot(address)];
-            if (entry == 0) ++small_blocks_;
+        if (size <= kSmallMax && site <= kMaxSmallSite && (address & (kDense - 1)) == 0) {
+            Region& region = regions_.get_or_create(address >> kRegionShift);
+            const std::uint32_t offset = offset_of(address);
+            std::uint32_t index = 0;
+            if (!region.index_of(offset, &index) ||
+                (region.live == 0 && region.stride != kDense && region.stride != stride_of(size))) {
+                index = lay_out(region, offset, size);
+            }
+            std::uint32_t& entry = region.entries[index];
+            if (entry == 0) {
+                ++region.live;
+                ++small_blocks_;
+            }
+            if (region.filled < kMinFill) ++region.filled;
             // +1 keeps a size-0 block of site 0 distinct from an empty slot.
             entry = (site << kSizeBits | static_cast<std::uint32_t>(size)) + 1;
             return;
@@ -49,16 +71,18 @@ class BlockMap {
     }
 
     bool erase(std::uintptr_t address, LiveBlock* block) {
-        if ((address & ((1u << kSlotShift) - 1)) == 0) {
-            if (std::uint32_t* entries = regions_.get(address >> kRegionShift)) {
-                std::uint32_t& entry = entries[slot(address)];
-                if (entry != 0) {
-                    const std::uint32_t value = entry - 1;
-                    block->size = value & ((1u << kSizeBits) - 1);
-                    block->site = value >> kSizeBits;
-                    entry = 0;
-                    --small_blocks_;
-                    return true;
+        if ((address & (kDense - 1)) == 0) {
+            if (Region* region = regions_.get(address >> kRegionShift)) {
+                std::uint32_t index = 0;
+                if (region->index_of(offset_of(address), &index)) {
+                    std::uint32_t& entry = region->entries[index];
+                    if (entry != 0) {
+                        *block = decode(entry);
+                        entry = 0;
+                        --region->live;
+                        --small_blocks_;
+                        return true;
+                    }
                 }
             }
         }
@@ -66,12 +90,11 @@ class BlockMap {
     }
 
     [[nodiscard]] bool find(std::uintptr_t address, LiveBlock* block) const {
-        if ((address & ((1u << kSlotShift) - 1)) == 0) {
-            if (const std::uint32_t* entries = regions_.find(address >> kRegionShift)) {
-                const std::uint32_t entry = entries[slot(address)];
-                if (entry != 0) {
-                    block->size = (entry - 1) & ((1u << kSizeBits) - 1);
-                    block->site = (entry - 1) >> kSizeBits;
+        if ((address & (kDense - 1)) == 0) {
+            if (const Region* region = regions_.find(address >> kRegionShift)) {
+                std::uint32_t index = 0;
+                if (region->index_of(offset_of(address), &index) && region->entries[index] != 0) {
+                    *block = decode(region->entries[index]);
                     return true;
                 }
             }
@@ -87,16 +110,89 @@ class BlockMap {
     }
     [[nodiscard]] std::size_t size() const { return small_blocks_ + large_.size(); }
     [[nodiscard]] std::size_t regions() const { return regions_.regions(); }
+    // Regions that turned dense (one entry per 16-byte slot).
+    [[nodiscard]] std::size_t dense_regions() const {
+        std::size_t dense = 0;
+        regions_.for_each([&](std::uintptr_t, const Region& region) {
+            dense += region.stride == kDense ? 1 : 0;
+        });
+        return dense;
+    }
     [[nodiscard]] std::size_t memory_bytes() const {
-        return regions_.memory_bytes() + large_.memory_bytes();
+        return entry_bytes_ + regions_.memory_bytes() + large_.memory_bytes();
     }
 
   private:
-    static std::size_t slot(std::uintptr_t address) {
-        return (address >> kSlotShift) & (kSlots - 1);
+    struct Region {
+        std::unique_ptr<std::uint32_t[]> entries;
+        std::uint32_t magic = 0;        // ceil(2^32 / stride), to divide by the stride
+        std::uint16_t stride = 0;       // 0: no layout yet
+        std::uint16_t phase = 0xFFFF;   // no offset fits a region without a layout
+        std::uint16_t count = 0;        // entries
+        std::uint16_t live = 0;         // entries in use
+        std::uint16_t filled = 0;       // blocks inserted since the layout was set (saturates)
+        std::uint8_t short_layouts = 0;  // layouts in a row that held fewer than kMinFill
+
+        // The entry of the block starting `offset` bytes into the region; false if no block
+        // of this layout starts there. (offset - phase) * magic / 2^32 is the exact quotient
+        // for multiples of the stride: offset < 2^14 and magic * stride - 2^32 < 2^9.
+        bool index_of(std::uint32_t offset, std::uint32_t* index) const {
+            if (offset < phase) return false;
+            const std::uint32_t from_phase = offset - phase;
+            const auto k = static_cast<std::uint32_t>((std::uint64_t{from_phase} * magic) >> 32);
+            if (k * stride != from_phase) return false;
+            *index = k;
+            return true;
+        }
+    };
+
+    static std::uint32_t offset_of(std::uintptr_t address) {
+        return static_cast<std::uint32_t>(address & (kRegionBytes - 1));
+    }
+    static std::uint32_t stride_of(std::uint64_t size) {  // pymalloc's size class
+        return size <= kDense ? kDense : static_cast<std::uint32_t>((size + 15) & ~15ULL);
+    }
+    static LiveBlock decode(std::uint32_t entry) {
+        return LiveBlock{(entry - 1) & ((1u << kSizeBits) - 1), (entry - 1) >> kSizeBits};
     }
 
-    RegionDirectory<std::uint32_t, kSlots> regions_;
+    // Gives `region` a layout that fits a block of `size` at `offset` and returns its index:
+    // the block's own stride and phase if the region is empty (and has not been churning),
+    // dense otherwise, moving the entries in use.
+    // Rare (a region's first block, pool reuse, mixed sizes): kept out of insert's inlined path.
+    [[gnu::cold, gnu::noinline]] std::uint32_t lay_out(Region& region, std::uint32_t offset,
+                                                      std::uint64_t size) {
+        if (region.count != 0) {
+            region.short_layouts = region.filled < kMinFill ? region.short_layouts + 1 : 0;
+        }
+        const bool dense = region.live > 0 || region.short_layouts >= kMaxShortLayouts;
+        const std::uint32_t stride = dense ? kDense : stride_of(size);
+        const std::uint32_t phase = offset % stride;
+        const std::uint32_t count = (kRegionBytes - phase + stride - 1) / stride;
+        std::unique_ptr<std::uint32_t[]> entries;
+        if (region.live == 0 && count == region.count) {
+            entries = std::move(region.entries);  // all zero
+        } else {
+            entries = std::make_unique<std::uint32_t[]>(count);  // zeroed
+            for (std::uint32_t i = 0; i < region.count && region.live > 0; ++i) {
+                if (region.entries[i] != 0) {
+                    entries[(region.phase + i * region.stride - phase) / stride] =
+                        region.entries[i];
+                }
+            }
+            entry_bytes_ += (std::size_t{count} - region.count) * sizeof(std::uint32_t);
+        }
+        region.entries = std::move(entries);
+        region.magic = static_cast<std::uint32_t>(((std::uint64_t{1} << 32) + stride - 1) / stride);
+        region.stride = static_cast<std::uint16_t>(stride);
+        region.phase = static_cast<std::uint16_t>(phase);
+        region.count = static_cast<std::uint16_t>(count);
+        region.filled = 0;
+        return (offset - phase) / stride;
+    }
+
+    RegionTable<Region> regions_;
+    std::size_t entry_bytes_ = 0;  // all regions' entry arrays
     std::size_t small_blocks_ = 0;
     LiveMap large_;
 };
