@@ -10,6 +10,39 @@
 using memslim::engine::BlockMap;
 using memslim::engine::LiveBlock;
 
+namespace {
+
+// The blocks a test inserted, to check the map against.
+struct Reference {
+    std::unordered_map<std::uintptr_t, LiveBlock> blocks;
+    std::vector<std::uintptr_t> live;
+
+    void insert(BlockMap& map, std::uintptr_t address, std::uint64_t size, std::uint32_t site) {
+        map.insert(address, size, site);
+        blocks[address] = {size, site};
+        live.push_back(address);
+    }
+    // Erases a random live block from both; the map must give back its size and site.
+    ::testing::AssertionResult erase_one(BlockMap& map, std::mt19937_64& rng,
+                                         std::uintptr_t* erased) {
+        const std::size_t k = rng() % live.size();
+        const std::uintptr_t address = live[k];
+        live[k] = live.back();
+        live.pop_back();
+        const LiveBlock expected = blocks[address];
+        blocks.erase(address);
+        *erased = address;
+        LiveBlock block;
+        if (!map.erase(address, &block)) return ::testing::AssertionFailure() << "not found";
+        if (block.size != expected.size || block.site != expected.site) {
+            return ::testing::AssertionFailure() << "size " << block.size << " site " << block.site;
+        }
+        return ::testing::AssertionSuccess();
+    }
+};
+
+}  // namespace
+
 TEST(BlockMap, SmallAndLargeBlocks) {
     BlockMap map;
     LiveBlock block;
@@ -42,31 +75,20 @@ TEST(BlockMap, SmallAndLargeBlocks) {
 
 TEST(BlockMap, RandomOperationsMatchReference) {
     BlockMap map;
-    std::unordered_map<std::uintptr_t, LiveBlock> reference;
-    std::vector<std::uintptr_t> live;
+    Reference reference;
     std::mt19937_64 rng(4242);
     for (int step = 0; step < 500000; ++step) {
-        if (live.empty() || rng() % 3 != 0) {
+        if (reference.live.empty() || rng() % 3 != 0) {
             std::uintptr_t address = 0x7f0000000000ULL + 16 * (rng() % 3000000);
-            if (reference.count(address)) continue;
+            if (reference.blocks.count(address)) continue;
             std::uint64_t size = rng() % 4 == 0 ? 513 + rng() % 100000 : rng() % 513;
-            auto site = static_cast<std::uint32_t>(rng() % 100000);
-            map.insert(address, size, site);
-            reference[address] = {size, site};
-            live.push_back(address);
+            reference.insert(map, address, size, static_cast<std::uint32_t>(rng() % 100000));
         } else {
-            std::size_t k = rng() % live.size();
-            std::uintptr_t address = live[k];
-            live[k] = live.back();
-            live.pop_back();
-            LiveBlock block;
-            ASSERT_TRUE(map.erase(address, &block));
-            ASSERT_EQ(block.size, reference[address].size);
-            ASSERT_EQ(block.site, reference[address].site);
-            reference.erase(address);
+            std::uintptr_t address = 0;
+            ASSERT_TRUE(reference.erase_one(map, rng, &address));
         }
     }
-    EXPECT_EQ(map.size(), reference.size());
+    EXPECT_EQ(map.size(), reference.blocks.size());
     LiveBlock block;
     EXPECT_FALSE(map.erase(0x10, &block));
 }
@@ -164,17 +186,16 @@ TEST(BlockMap, PoolsAndMixedRegionsMatchReference) {
     };
     std::vector<Pool> pools(kPools);
     BlockMap map;
-    std::unordered_map<std::uintptr_t, LiveBlock> reference;
-    std::vector<std::uintptr_t> live;
+    Reference reference;
     std::mt19937_64 rng(77);
     for (int step = 0; step < 400000; ++step) {
         // Allocations outnumber frees until the pools are nearly full, then balance them.
-        if (live.empty() || rng() % (live.size() < 2000 ? 3 : 2) != 0) {
+        if (reference.live.empty() || rng() % (reference.live.size() < 2000 ? 3 : 2) != 0) {
             std::uintptr_t address = 0;
             const std::uint64_t size = 1 + rng() % 512;
             if (rng() % 8 == 0) {  // a mixed region, past the pools
                 address = kPool + kPools * BlockMap::kRegionBytes + 16 * (rng() % 20000);
-                if (reference.count(address)) continue;
+                if (reference.blocks.count(address)) continue;
             } else {
                 const auto size_class = static_cast<std::uint32_t>((size + 15) & ~15ULL);
                 // As pymalloc: a pool of the class with room, else an empty pool.
@@ -203,20 +224,10 @@ TEST(BlockMap, PoolsAndMixedRegionsMatchReference) {
                                       BlockMap::kRegionBytes +
                           kHeader + k * size_class;
             }
-            const auto site = static_cast<std::uint32_t>(rng() % 100000);
-            map.insert(address, size, site);
-            reference[address] = {size, site};
-            live.push_back(address);
+            reference.insert(map, address, size, static_cast<std::uint32_t>(rng() % 100000));
         } else {
-            const std::size_t k = rng() % live.size();
-            const std::uintptr_t address = live[k];
-            live[k] = live.back();
-            live.pop_back();
-            LiveBlock block;
-            ASSERT_TRUE(map.erase(address, &block));
-            ASSERT_EQ(block.size, reference[address].size);
-            ASSERT_EQ(block.site, reference[address].site);
-            reference.erase(address);
+            std::uintptr_t address = 0;
+            ASSERT_TRUE(reference.erase_one(map, rng, &address));
             const std::uintptr_t p = (address - kPool) / BlockMap::kRegionBytes;
             if (p < kPools) {
                 Pool& pool = pools[p];
@@ -226,10 +237,10 @@ TEST(BlockMap, PoolsAndMixedRegionsMatchReference) {
             }
         }
     }
-    EXPECT_EQ(map.size(), reference.size());
+    EXPECT_EQ(map.size(), reference.blocks.size());
     // The 20 mixed regions turn dense; nearly all pools keep their strided layouts (seeded).
     EXPECT_LE(map.dense_regions(), 20u + kPools / 8);
-    for (const auto& [address, expected] : reference) {
+    for (const auto& [address, expected] : reference.blocks) {
         LiveBlock block;
         ASSERT_TRUE(map.find(address, &block));
         ASSERT_EQ(block.size, expected.size);
