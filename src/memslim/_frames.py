@@ -30,6 +30,7 @@ def frame_facts(found: list[tuple[Any, int | None, int]]) -> tuple[list[dict[str
     rows: list[dict[str, Any]] = []
     block_arrays: set[int] = set()
     measured: dict[int, dict[str, Any]] = {}  # the same array in two frames: measured once
+    arrays_by_row: list[dict[str, Any]] = []  # per row, its large ndarray columns by name
     budget = [_MAX_CELLS]
     # Largest first: the budget goes to the frames that matter.
     for frame, site, _retained in sorted(found, key=lambda f: -f[2]):
@@ -45,10 +46,59 @@ def frame_facts(found: list[tuple[Any, int | None, int]]) -> tuple[list[dict[str
                     block_arrays.add(id(values))
                     values = getattr(values, "base", None)
             columns = _columns(pandas, frame, measured, budget)
+            large = _large_arrays(frame)
         except Exception:  # pandas' internals are not what this reads: no facts for it
             continue
-        rows.append({"site": site, "rows": len(frame.index), "columns": columns})
+        rows.append({"site": site, "rows": len(frame.index), "columns": columns, "copies": []})
+        arrays_by_row.append(large)
+    _mark_copies(rows, arrays_by_row, budget)
     return rows, block_arrays
+
+
+def _large_arrays(frame: Any) -> dict[str, Any]:
+    """The frame's columns held as NumPy arrays of MIN_COLUMN_BYTES or more, by name (a name
+    that two columns share is left out: which one matched would be a guess)."""
+    import numpy as np
+
+    manager = frame._mgr
+    found: dict[str, Any] = {}
+    names = [str(name) for name in frame.columns]
+    for i, name in enumerate(names):
+        values = manager.iget_values(i)
+        if isinstance(values, np.ndarray) and values.nbytes >= MIN_COLUMN_BYTES:
+            found[name] = values
+    return {name: values for name, values in found.items() if names.count(name) == 1}
+
+
+def _mark_copies(
+    rows: list[dict[str, Any]], arrays_by_row: list[dict[str, Any]], budget: list[int]
+) -> None:
+    """Notes on both rows each column that two frames hold with the same values in separate
+    memory (``b = a.copy()`` with both kept): ``{"name", "bytes", "of": the other row}``. A
+    column two frames share (a copy-on-write copy not yet written) is not a copy here."""
+    import numpy as np
+
+    groups: dict[tuple[str, str, tuple[int, ...]], list[tuple[int, Any]]] = {}
+    for row, columns in enumerate(arrays_by_row):
+        for name, values in columns.items():
+            groups.setdefault((name, values.dtype.str, values.shape), []).append((row, values))
+    for (name, _dtype, _shape), group in groups.items():
+        for k, (first, one) in enumerate(group):
+            for second, other in group[k + 1 :]:
+                # Frames made at one site (in a loop) would be charged to nobody: not compared.
+                same_site = rows[first]["site"] == rows[second]["site"]
+                if same_site or np.may_share_memory(one, other):
+                    continue
+                budget[0] -= 2 * int(one.size)
+                if budget[0] < 0:
+                    return
+                try:  # objects' own __eq__ may raise, or answer with an array
+                    if not np.array_equal(one, other, equal_nan=one.dtype.kind in "fc"):
+                        continue
+                except Exception:
+                    continue
+                for row, of in ((first, second), (second, first)):
+                    rows[row]["copies"].append({"name": name, "bytes": int(one.nbytes), "of": of})
 
 
 def _columns(

@@ -181,3 +181,59 @@ def test_a_category_saving_counts_only_the_values_the_column_alone_holds(
         if f["line"] == made and f["kind"] == "category"
     )
     assert abs(label["saving_bytes"] - truth) <= 0.05 * truth, (label, truth)
+
+
+COPIES = """
+import numpy as np
+import pandas as pd
+
+
+def load(n):
+    rng = np.random.default_rng(3)
+    return pd.DataFrame(
+        {
+            "a": rng.random(n),
+            "b": rng.integers(0, 10**9, n),
+            "c": rng.random(n),
+        }
+    )
+
+
+def main():
+    raw = load(300_000)
+    clean = raw.copy()
+    clean["c"] = clean["c"] * 2.0  # written: no longer the same values
+    shallow = raw.copy(deep=False)  # shares raw's columns: no copy
+    rebuilt = pd.DataFrame({"a": raw["a"].to_numpy().copy(), "z": raw["b"].to_numpy()})
+    # The peak, after every frame is whole (a census is taken as the heap passes a margin).
+    parts = [frame[name].to_numpy() for frame in (raw, clean, rebuilt) for name in frame]
+    ranked = np.sort(np.concatenate(parts))
+    print(len(raw), len(clean.columns), len(shallow), len(rebuilt.columns), len(ranked))
+
+
+main()
+"""
+
+
+def test_copies_of_a_frame_kept_beside_it_are_found_at_the_copy(tmp_path: Path) -> None:
+    script = tmp_path / "copies.py"
+    script.write_text(COPIES)
+    out = tmp_path / "report.json"
+    result = memslim_run("--json", str(out), "--all-findings", str(script))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "300000 3 300000 2 2400000\n"
+    copies = [f for f in json.loads(out.read_text())["findings"] if f["kind"] == "frame-copy"]
+    by_line = {f["line"]: f for f in copies}
+    made = line_of(COPIES, "    return pd.DataFrame(")
+    # clean: a and b (8 bytes a row) are raw's values in memory of their own; c was written.
+    # Charged to the .copy() line, with a shallow copy as its fix.
+    clean = by_line[line_of(COPIES, "    clean = raw.copy()")]
+    assert clean["symbol"] == "a, b", clean
+    assert clean["bytes_now"] == 2 * 300_000 * 8 and clean["saving_bytes"] == 2 * 300_000 * 8
+    assert clean["fix"].startswith("clean = raw.copy(deep=False)")
+    assert f"made at line {made}" in clean["message"]
+    # rebuilt: its "a" holds raw's values (no .copy() line: charged to the later line).
+    rebuilt = by_line[line_of(COPIES, "    rebuilt = ")]
+    assert rebuilt["symbol"] == "a" and rebuilt["bytes_now"] == 300_000 * 8, rebuilt
+    # Nothing at raw's own line, nor at the shallow copy's: it copies nothing.
+    assert set(by_line) == {clean["line"], rebuilt["line"]}, by_line

@@ -30,6 +30,7 @@ KINDS: list[tuple[str, Callable[[Run], Iterable[Finding]]]] = [
     ("array", arrays.find),
     ("dtype", dtype.find),
     ("category", frames.find),  # and downcast: pandas columns
+    ("frame-copy", frames.find_copies),
     ("intern", intern.find),
     ("generator", generator.find),
     ("deque", deque.find),

@@ -3,11 +3,16 @@ form holds in fewer bytes — strings of few distinct values as ``category``, in
 narrowest integer dtype their values fit, float64 as float32 (lossy). Each is measured on the
 column itself in the census child (memslim._frames): the categorical is built and measured,
 integer widths are arithmetic on the column's length. Charged to the program's line that made
-the frame (a ``read_csv`` call gets the ``dtype=`` argument as its fix)."""
+the frame (a ``read_csv`` call gets the ``dtype=`` argument as its fix).
+
+``frame-copy``: two frames alive at the peak whose columns hold the same values in separate
+memory (``clean = raw.copy()`` with both kept), compared value by value in the census child.
+Charged to the later of the two frames' lines; the saving is the copied columns' bytes."""
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +22,7 @@ from memslim.advice.dtype import narrowest_integer
 from memslim.advice.source import line_text, user_frame
 
 _ASSIGNED = re.compile(r"^\s*([A-Za-z_][A-Za-z_0-9]*)\s*=[^=]")
+_DEEP_COPY = re.compile(r"\.copy\(\s*(deep\s*=\s*True\s*)?\)")
 
 
 def _fix(source: str, column: str, dtype: str) -> str:
@@ -120,4 +126,82 @@ def find(run: Run) -> Iterator[Finding]:
             message=("Lossy: " + message) if lossy else message,
             fix=_fix(line_text(file, line), name, dtype),
             lossy=lossy,
+        )
+
+
+def _copy_on_write() -> bool:
+    """Whether the program's pandas copies on write (pandas 3, or the option turned on): there a
+    shallow copy behaves as a copy. Without it, writing one frame would change the other."""
+    pandas = sys.modules.get("pandas")
+    if pandas is None:
+        return False
+    try:
+        major = int(str(pandas.__version__).split(".")[0])
+        return major >= 3 or pandas.options.mode.copy_on_write is True
+    except (AttributeError, ValueError):
+        return False
+
+
+def _copy_fix(source: str, original: str) -> str:
+    """A shallow copy where the line makes a deep one and pandas copies on write, else a
+    comment."""
+    if _DEEP_COPY.search(source) and _copy_on_write():
+        return _DEEP_COPY.sub(".copy(deep=False)", source, count=1)
+    return f"{source}  # keep one of this frame and the one made at {original}"
+
+
+def _is_the_copy(here: tuple[str, str, int], there: tuple[str, str, int]) -> bool:
+    """Of two frames with the same columns, made at `here` and `there`, whether `here` made
+    the copy."""
+    copies_here = bool(_DEEP_COPY.search(line_text(here[0], here[2])))
+    if copies_here != bool(_DEEP_COPY.search(line_text(there[0], there[2]))):
+        return copies_here
+    return (here[0], here[2]) > (there[0], there[2])
+
+
+def find_copies(run: Run) -> Iterator[Finding]:
+    facts = run.site_facts
+    if facts is None:
+        return
+    rows = facts.frames
+    places = [user_frame(row.get("frames")) for row in rows]
+    # Charged to the copy: of two frames, the one whose line calls .copy(), else the later
+    # line (a copy is made after what it copies). A column counts once however many frames
+    # hold its values; frames made on one line add up.
+    found: dict[tuple[str, int], list[Any]] = {}
+    for index, row in enumerate(rows):
+        here = places[index]
+        if here is None:
+            continue
+        copied: dict[str, tuple[int, tuple[str, str, int]]] = {}
+        for copy in row.get("copies", ()):
+            there = places[copy["of"]]
+            if there is not None and _is_the_copy(here, there):
+                copied.setdefault(copy["name"], (copy["bytes"], there))
+        if copied:
+            summed = found.setdefault(
+                (here[0], here[2]), [0, set(), min(t for _b, t in copied.values()), row["rows"]]
+            )
+            summed[0] += sum(size for size, _there in copied.values())
+            summed[1].update(copied)
+    for (file, line), (now, names, there, frame_rows) in found.items():
+        original = f"{there[0]}:{there[2]}" if there[0] != file else f"line {there[2]}"
+        shown = ", ".join(repr(name) for name in sorted(names)[:5])
+        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+        yield Finding(
+            kind="frame-copy",
+            file=file,
+            line=line,
+            symbol=", ".join(sorted(names)),
+            count=len(names),
+            bytes_now=now,
+            bytes_after=0,
+            message=(
+                f"A DataFrame made here ({frame_rows:,} rows) holds {len(names)} column(s) "
+                f"({shown}{more}) with the same values as the frame made at {original}, in "
+                f"memory of their own: {now:,} bytes at the peak. Keeping only one of the "
+                "frames saves them; so does a shallow copy (`.copy(deep=False)`) where pandas "
+                "copies on write (pandas 3): it copies a column only when one frame writes it."
+            ),
+            fix=_copy_fix(line_text(file, line), original),
         )
