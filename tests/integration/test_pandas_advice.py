@@ -61,23 +61,28 @@ json.dump({"city": held[0] - held[1], "quantity": held[1] - held[2]}, sys.stdout
 )
 
 
+def findings_of(tmp_path: Path, program: str, printed: str) -> list[dict]:
+    """The findings (all of them) of `memslim run` on `program`, which must print `printed`."""
+    script = tmp_path / "program.py"
+    script.write_text(program)
+    out = tmp_path / "report.json"
+    result = memslim_run("--json", str(out), "--all-findings", str(script))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == printed
+    return json.loads(out.read_text())["findings"]
+
+
 def line_of(text: str, marker: str) -> int:
     return next(n for n, line in enumerate(text.splitlines(), 1) if line.startswith(marker))
 
 
 def test_column_findings_save_what_the_converted_frame_saves(tmp_path: Path) -> None:
-    script = tmp_path / "frames.py"
-    script.write_text(PROGRAM)
-    out = tmp_path / "report.json"
-    result = memslim_run("--json", str(out), "--all-findings", str(script))
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "800000 19987535\n"
+    findings = findings_of(tmp_path, PROGRAM, "800000 19987535\n")
     truth = json.loads(
         subprocess.run(
             [sys.executable, "-c", TRUTH], capture_output=True, text=True, check=True, timeout=300
         ).stdout
     )
-    findings = json.loads(out.read_text())["findings"]
     made = line_of(PROGRAM, "frame = pd.DataFrame(")
     at_frame = {(f["kind"], f["symbol"]): f for f in findings if f["line"] == made}
 
@@ -216,13 +221,8 @@ main()
 
 
 def test_copies_of_a_frame_kept_beside_it_are_found_at_the_copy(tmp_path: Path) -> None:
-    script = tmp_path / "copies.py"
-    script.write_text(COPIES)
-    out = tmp_path / "report.json"
-    result = memslim_run("--json", str(out), "--all-findings", str(script))
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "300000 3 300000 2 2400000\n"
-    copies = [f for f in json.loads(out.read_text())["findings"] if f["kind"] == "frame-copy"]
+    findings = findings_of(tmp_path, COPIES, "300000 3 300000 2 2400000\n")
+    copies = [f for f in findings if f["kind"] == "frame-copy"]
     by_line = {f["line"]: f for f in copies}
     made = line_of(COPIES, "    return pd.DataFrame(")
     # clean: a and b (8 bytes a row) are raw's values in memory of their own; c was written.
