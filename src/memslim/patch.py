@@ -13,6 +13,8 @@ Made for the kinds whose fix is the same edit in every program:
   ``read_table`` / ``read_fwf`` call gets ``dtype={...}`` (entries added to a ``dtype=`` dict
   that is there already); another ``name = ...`` statement is followed by
   ``name["col"] = name["col"].astype("category")``;
+* ``frame-copy`` (pandas, where it copies on write): the line's ``.copy()`` or
+  ``.copy(deep=True)`` becomes ``.copy(deep=False)``;
 * ``deque`` (a speed fix): the list's assignments in that function become
   ``collections.deque(...)``, ``name.pop(0)`` / ``del name[0]`` become ``name.popleft()`` and
   ``name.insert(0, x)`` ``name.appendleft(x)``, and ``import collections`` is added if the module
@@ -38,7 +40,7 @@ from typing import Any
 
 from memslim.advice.source import enclosing_function, parent, syntax_tree
 
-PATCHED_KINDS = ("generator", "slots", "category", "downcast", "deque")
+PATCHED_KINDS = ("generator", "slots", "category", "downcast", "frame-copy", "deque")
 _COLUMN_KINDS = ("category", "downcast")
 _READERS = ("read_csv", "read_table", "read_fwf")
 _TARGET_DTYPE = re.compile(r'(?:astype\(|: )"([A-Za-z0-9]+)"[)}]')
@@ -84,6 +86,29 @@ def _generator_edit(tree: ast.AST, lines: list[str], line: int) -> _Edit | None:
             return _Edit(start, end, inner)  # sum([...]) -> sum(...)
         if isinstance(up, (ast.Call, ast.For)):
             return _Edit(start, end, f"({inner})")
+    return None
+
+
+def _copy_edit(tree: ast.AST, lines: list[str], finding: Any) -> _Edit | None:
+    """frame-copy: the deep ``.copy()`` of the finding's line made shallow, if its fix says so
+    (the advisor found that the program's pandas copies on write)."""
+    if ".copy(deep=False)" not in finding.fix:
+        return None
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and node.lineno == finding.line
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "copy"
+            and not node.args
+            and all(
+                k.arg == "deep" and isinstance(k.value, ast.Constant) and k.value.value is True
+                for k in node.keywords
+            )
+        ):
+            start, end = _span(lines, node)
+            func_start, func_end = _span(lines, node.func)
+            return _Edit(start, end, _segment(lines, func_start, func_end) + "(deep=False)")
     return None
 
 
@@ -420,6 +445,9 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
                 continue
             if finding.kind == "generator":
                 edit = _generator_edit(tree, lines, finding.line)
+                made = [edit] if edit is not None else []
+            elif finding.kind == "frame-copy":
+                edit = _copy_edit(tree, lines, finding)
                 made = [edit] if edit is not None else []
             elif finding.kind == "deque":
                 made = _deque_edits(tree, lines, finding)

@@ -234,3 +234,20 @@ def test_a_queue_becomes_a_deque_where_every_use_of_it_allows(tmp_path: Path) ->
         assert "none of the 1 finding(s) could be fixed mechanically" in " ".join(
             ran.stderr.split()
         )
+
+
+def test_a_kept_deep_copy_of_a_frame_becomes_a_shallow_one(tmp_path: Path) -> None:
+    """The frame-copy pair: the patch of before.py is after.py, where pandas copies on write."""
+    pandas = pytest.importorskip("pandas")
+    if int(pandas.__version__.split(".")[0]) < 3:
+        pytest.skip("pandas without copy-on-write by default: the fix is a comment")
+    pair = Path(__file__).resolve().parents[2] / "examples" / "advice" / "frame-copy"
+    original, patched = tmp_path / "original", tmp_path / "patched"
+    original.mkdir()
+    shutil.copy(pair / "before.py", original / "job.py")
+    ran = _run(original, "-m", "memslim", "run", "--patch", "fix.diff", "job.py")
+    assert ran.returncode == 0, ran.stderr
+    diff = (original / "fix.diff").read_text()
+    assert "+    calibrated = readings.copy(deep=False)\n" in diff, diff
+    _apply_copy(original, patched)
+    assert (patched / "job.py").read_text() == (pair / "after.py").read_text()
