@@ -1,4 +1,4 @@
-"""Weather readings: 1,000,000 rows of four float64 measurements in a pandas DataFrame, copied
+"""Weather readings: 600,000 rows of four float64 measurements in a pandas DataFrame, copied
 before a derived column is added to the copy, and both frames kept for a comparison.
 
 before.py: finding `frame-copy` at the `.copy()` line (the four measured columns exist twice,
@@ -23,7 +23,7 @@ def load_readings(rows, seed=7):
 
 
 def main():
-    readings = load_readings(1_000_000)
+    readings = load_readings(600_000)
     calibrated = readings.copy(deep=False)
     calibrated["feels_like"] = calibrated["temperature"] - 0.7 * calibrated["wind"]
     ranks = calibrated.rank(pct=True)
