@@ -65,7 +65,8 @@ def test_a_deep_script_run_from_elsewhere_fits_one_row(tmp_path: Path) -> None:
 
 
 def run_in_terminal(argv: list[str], columns: int, cwd: Path) -> str:
-    """What ``argv`` prints to a pseudo-terminal ``columns`` wide (escape codes removed)."""
+    """What ``argv`` prints to a pseudo-terminal ``columns`` wide (escape codes removed,
+    carriage returns kept: see visible_lines)."""
     import fcntl
     import pty
     import re
@@ -88,8 +89,14 @@ def run_in_terminal(argv: list[str], columns: int, cwd: Path) -> str:
         chunks.append(chunk)
     os.close(master)
     assert process.wait(timeout=300) == 0
-    text = b"".join(chunks).decode("utf-8", "replace").replace("\r", "")
+    text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def visible_lines(shown: str) -> list[str]:
+    """The lines a terminal is left showing: a carriage return starts its line again (the
+    progress line is rewritten that way, and erased before the report prints over it)."""
+    return [line.rsplit("\r", 1)[-1] for line in shown.split("\n")]
 
 
 def test_the_report_fits_a_100_column_terminal(tmp_path: Path) -> None:
@@ -97,7 +104,7 @@ def test_the_report_fits_a_100_column_terminal(tmp_path: Path) -> None:
     showed "433.9" for 433.9 KiB)."""
     example = Path(__file__).parents[2] / "examples" / "inventory.py"
     shown = run_in_terminal([sys.executable, "-m", "memslim", "run", str(example)], 100, tmp_path)
-    lines = shown.splitlines()
+    lines = visible_lines(shown)
     assert "line by line" in shown and "Objects by type and allocation site" in shown
     assert [line for line in lines if len(line.rstrip()) > 100] == []
     title = next(n for n, line in enumerate(lines) if "line by line" in line)
