@@ -10,6 +10,7 @@ pandas whose internals moved gives no facts, never an error."""
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from typing import Any
 
 from memslim.heap import value_range
@@ -60,14 +61,16 @@ def _large_arrays(frame: Any) -> dict[str, Any]:
     that two columns share is left out: which one matched would be a guess)."""
     import numpy as np
 
-    manager = frame._mgr
-    found: dict[str, Any] = {}
     names = [str(name) for name in frame.columns]
+    repeated = {name for name, n in Counter(names).items() if n > 1}
+    found: dict[str, Any] = {}
     for i, name in enumerate(names):
-        values = manager.iget_values(i)
+        if name in repeated:
+            continue
+        values = frame._mgr.iget_values(i)
         if isinstance(values, np.ndarray) and values.nbytes >= MIN_COLUMN_BYTES:
             found[name] = values
-    return {name: values for name, values in found.items() if names.count(name) == 1}
+    return found
 
 
 def _mark_copies(

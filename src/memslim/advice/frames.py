@@ -7,7 +7,8 @@ the frame (a ``read_csv`` call gets the ``dtype=`` argument as its fix).
 
 ``frame-copy``: two frames alive at the peak whose columns hold the same values in separate
 memory (``clean = raw.copy()`` with both kept), compared value by value in the census child.
-Charged to the later of the two frames' lines; the saving is the copied columns' bytes."""
+Charged to the frame whose line calls ``.copy()``, else to the later line; the saving is the
+copied columns' bytes."""
 
 from __future__ import annotations
 
