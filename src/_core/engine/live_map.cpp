@@ -5,8 +5,10 @@
 
 namespace memslim::engine {
 
+// Small at first: every recording makes two (exact mode's large blocks, sample mode's samples),
+// and 65,536 slots were 2 MiB of resident memory before the program had allocated anything.
 LiveMap::LiveMap() {
-    rehash(1 << 16);
+    rehash(1 << 8);
 }
 
 void LiveMap::rehash(std::size_t capacity) {
