@@ -2,6 +2,7 @@
 #include "cpython/frames.h"
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 namespace memslim::cpython {
@@ -121,10 +122,16 @@ bool thread_runs_code(const PyObject* code) {
 
 namespace {
 
+// Reads the frames into `out`; with kCompare, also compares each with `expected` at the same
+// depth as it goes and sets *same when the stack is `expected` exactly.
+template <bool kCompare>
 std::size_t capture_stack_of(PyThreadState* tstate, engine::Frame* out, std::size_t capacity,
-                             const void* stop_frame) {
+                             const void* stop_frame, std::span<const engine::Frame> expected = {},
+                             bool* same = nullptr) {
+    if constexpr (kCompare) *same = false;
     if (tstate == nullptr) return 0;
     std::size_t depth = 0;
+    bool differs = false;
     for (const InterpreterFrame* f = top_frame(tstate);
          f != nullptr && f != stop_frame && depth < capacity; f = f->previous) {
 #if PY_VERSION_HEX >= 0x030C0000
@@ -145,21 +152,34 @@ std::size_t capture_stack_of(PyThreadState* tstate, engine::Frame* out, std::siz
             reinterpret_cast<PyCodeObject*>(code)->co_code_adaptive);
         const std::ptrdiff_t index = instruction_of(f) - first;
         // A frame that is being set up may point before its first instruction.
-        out[depth++] = engine::Frame{reinterpret_cast<std::uintptr_t>(code),
-                                     static_cast<std::uint32_t>(index < 0 ? 0 : index)};
+        const engine::Frame frame{reinterpret_cast<std::uintptr_t>(code),
+                                  static_cast<std::uint32_t>(index < 0 ? 0 : index)};
+        if constexpr (kCompare) {
+            // No early exit: a differing stack is read whole all the same (it will be interned).
+            differs |= depth >= expected.size() || !(frame == expected[depth]);
+        }
+        out[depth++] = frame;
     }
+    if constexpr (kCompare) *same = !differs && depth == expected.size();
     return depth;
 }
 
 }  // namespace
 
 std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* stop_frame) {
-    return capture_stack_of(_PyThreadState_UncheckedGet(), out, capacity, stop_frame);
+    return capture_stack_of<false>(_PyThreadState_UncheckedGet(), out, capacity, stop_frame);
+}
+
+std::size_t capture_stack_compared(engine::Frame* out, std::size_t capacity,
+                                   const void* stop_frame, std::span<const engine::Frame> expected,
+                                   bool* same) {
+    return capture_stack_of<true>(_PyThreadState_UncheckedGet(), out, capacity, stop_frame,
+                                  expected, same);
 }
 
 std::size_t capture_stack_without_gil(engine::Frame* out, std::size_t capacity,
                                       const void* stop_frame) {
-    return capture_stack_of(PyGILState_GetThisThreadState(), out, capacity, stop_frame);
+    return capture_stack_of<false>(PyGILState_GetThisThreadState(), out, capacity, stop_frame);
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include <Python.h>
 
 #include <cstddef>
+#include <span>
 
 #include "engine/frame_tree.h"
 
@@ -19,6 +20,12 @@ constexpr std::size_t kMaxStackDepth = 128;
 // instruction index); returns how many. C-stack shim frames are skipped. The walk stops before
 // `stop_frame` (an opaque frame handle from current_frame(), or nullptr for the whole stack).
 std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* stop_frame);
+
+// The same, and sets *same when the stack read is `expected` exactly (innermost first): each
+// frame is compared as it is read, where the walk waits on the next frame's address anyway.
+std::size_t capture_stack_compared(engine::Frame* out, std::size_t capacity,
+                                   const void* stop_frame, std::span<const engine::Frame> expected,
+                                   bool* same);
 
 // The same for the calling thread when it does not hold the GIL (inside a C call that released
 // it): its frames, read from its own thread state, cannot change until it takes the GIL back.

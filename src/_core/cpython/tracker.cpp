@@ -260,12 +260,23 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     // object alive (Py_INCREF), which needs the GIL. Its stack is usually in its cache already:
     // a native module releasing the GIL had it interned then (intern_stack_before_release).
     // Otherwise its block goes to the longest outer part of its stack already in the tree.
-    const std::size_t depth = gil ? capture_stack(frames, kMaxStackDepth, g_stop_frame)
-                                  : capture_stack_without_gil(frames, kMaxStackDepth, g_stop_frame);
-    const std::span<const engine::Frame> stack(frames, depth);
     engine::NodeId node = engine::FrameTree::kRoot;
-    engine::StackCache* cache = gil || depth > 0 ? &stack_cache() : nullptr;
-    const bool cached = cache != nullptr && cache->lookup(stack, &node);
+    engine::StackCache* cache = nullptr;
+    bool cached = false;
+    std::size_t depth = 0;
+    if (gil) {
+        cache = &stack_cache();
+        depth = capture_stack_compared(frames, kMaxStackDepth, g_stop_frame, cache->frames(),
+                                       &cached);
+        if (cached) node = cache->node();
+    } else {
+        depth = capture_stack_without_gil(frames, kMaxStackDepth, g_stop_frame);
+        if (depth > 0) {
+            cache = &stack_cache();
+            cached = cache->lookup(std::span<const engine::Frame>(frames, depth), &node);
+        }
+    }
+    const std::span<const engine::Frame> stack(frames, depth);
     rec.lock.lock();
     if (gil && !cached) {
         node =

@@ -125,9 +125,19 @@ class StackCache {
         for (std::size_t i = 0; i < depth_; ++i) {
             if (!(stack[i] == frames_[i])) return false;
         }
-        *node = depth_ == 0 ? FrameTree::kRoot : nodes_[0];
+        *node = this->node();
         return true;
     }
+
+    // The cached stack, innermost first (empty when there is none), for a reader of frames to
+    // compare with as it reads them: the same answer as lookup() without a second pass over
+    // both stacks (a tenth of exact mode's hook time on stacks 30-75 frames deep).
+    [[nodiscard]] std::span<const Frame> frames() const {
+        return valid_ ? std::span<const Frame>(frames_, depth_) : std::span<const Frame>();
+    }
+    [[nodiscard]] bool valid() const { return valid_; }
+    // The cached stack's node (valid() only).
+    [[nodiscard]] NodeId node() const { return depth_ == 0 ? FrameTree::kRoot : nodes_[0]; }
 
     // Interns `stack` in `tree` (the caller holds the tree's lock), reusing the outer frames it
     // shares with the cached stack, and caches it.
