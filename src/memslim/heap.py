@@ -171,6 +171,22 @@ class SiteRows(Sequence[SiteCount]):
         return f"SiteRows({len(self)} rows)"
 
 
+def bytes_by_site(sites: Sequence[SiteCount]) -> dict[int, int]:
+    """A census's bytes per known allocation site (rows of an unknown site left out)."""
+    totals: dict[int, int] = {}
+    get = totals.get
+    if isinstance(sites, SiteRows):
+        flat = sites.flat
+        for site, size in zip(flat[1::4], flat[3::4], strict=True):
+            if site >= 0:
+                totals[site] = get(site, 0) + size
+        return totals
+    for row in sites:
+        if row.site is not None:
+            totals[row.site] = get(row.site, 0) + row.bytes
+    return totals
+
+
 def largest_sites(sites: Sequence[SiteCount], n: int) -> list[SiteCount]:
     """A census's ``n`` rows holding the most bytes, largest first."""
     if isinstance(sites, SiteRows):

@@ -205,6 +205,28 @@ def test_the_largest_site_rows_are_those_a_full_sort_gives() -> None:
         assert largest_sites(as_objects, n) == expected
 
 
+def test_bytes_by_site_sums_each_sites_rows() -> None:
+    """bytes_by_site reads the packed columns; the truth is a sum over the rows as objects
+    (rows of no known site left out)."""
+    import random
+
+    from memslim.heap import SiteCount, SiteRows, bytes_by_site
+
+    rng = random.Random(7)
+    rows = [
+        (rng.choice((int, str)), rng.choice((None, 0, 1, 2, 70_000)), rng.randrange(9), size)
+        for size in (rng.randrange(10**6) for _ in range(3_000))
+    ]
+    expected: dict[int, int] = {}
+    for _tp, site, _count, size in rows:
+        if site is not None:
+            expected[site] = expected.get(site, 0) + size
+    assert set(expected) == {0, 1, 2, 70_000}
+    assert bytes_by_site(SiteRows.pack(rows)) == expected
+    assert bytes_by_site([SiteCount(*row) for row in rows]) == expected
+    assert bytes_by_site(SiteRows.pack([])) == {}
+
+
 def test_value_range_is_numpys_min_and_max() -> None:
     np = pytest.importorskip("numpy")
     from memslim.heap import _RANGE_CHUNK, value_range

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from memslim.heap import CensusFacts, HeapCensus
+from memslim.heap import CensusFacts, HeapCensus, bytes_by_site
 from memslim.profile_data import Profile
 
 
@@ -77,14 +77,12 @@ class Run:
         file = (self.main_globals or {}).get("__file__")
         return file if isinstance(file, str) else None
 
-    def __post_init__(self) -> None:
-        # Bytes per allocation site (its node in the tracker's frame tree): at the peak, and
-        # as the census counted them.
-        self._at_census: dict[int, int] = defaultdict(int)
-        if self.census is not None:
-            for row in self.census.sites:
-                if row.site is not None:
-                    self._at_census[row.site] += row.bytes
+    @functools.cached_property
+    def _at_census(self) -> dict[int, int]:
+        """Bytes per allocation site (its node in the tracker's frame tree) as the census
+        counted them; made when a rule first asks (from the rows' numbers alone: a SiteCount
+        per row was 0.2 s of the report after scikit-learn's 119,000 rows)."""
+        return {} if self.census is None else bytes_by_site(self.census.sites)
 
     @property
     def facts(self) -> CensusFacts | None:
