@@ -135,8 +135,7 @@ class StackCache {
     [[nodiscard]] std::span<const Frame> frames() const {
         return valid_ ? std::span<const Frame>(frames_, depth_) : std::span<const Frame>();
     }
-    [[nodiscard]] bool valid() const { return valid_; }
-    // The cached stack's node (valid() only).
+    // The cached stack's node (when frames() matched a stack).
     [[nodiscard]] NodeId node() const { return depth_ == 0 ? FrameTree::kRoot : nodes_[0]; }
 
     // Interns `stack` in `tree` (the caller holds the tree's lock), reusing the outer frames it
