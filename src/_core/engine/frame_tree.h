@@ -135,7 +135,9 @@ class StackCache {
     [[nodiscard]] std::span<const Frame> frames() const {
         return valid_ ? std::span<const Frame>(frames_, depth_) : std::span<const Frame>();
     }
-    // The cached stack's node (when frames() matched a stack).
+    // Whether a stack is cached: an empty stack read matches frames() of no stack as well.
+    [[nodiscard]] bool valid() const { return valid_; }
+    // The cached stack's node (when frames() matched a stack and valid()).
     [[nodiscard]] NodeId node() const { return depth_ == 0 ? FrameTree::kRoot : nodes_[0]; }
 
     // Interns `stack` in `tree` (the caller holds the tree's lock), reusing the outer frames it
