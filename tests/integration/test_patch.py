@@ -151,10 +151,13 @@ def test_pandas_column_fixes_apply_and_save_what_was_predicted(tmp_path: Path) -
     lines = FRAMES.splitlines()
     read = next(n for n, text in enumerate(lines, 1) if "pd.read_csv" in text)
     made = next(n for n, text in enumerate(lines, 1) if "pd.DataFrame" in text)
+    # The census read must have been taken with both frames alive: if not, what the report and
+    # the census children said (a child that failed writes why there) and when each census was.
+    census = json.loads((original / "r.json").read_text()).get("census") or {}
     assert set(fixed) == {
         (read, "category", "city"), (read, "downcast", "quantity"),
         (made, "category", "label"), (made, "downcast", "n"),
-    }  # fmt: skip
+    }, (census.get("traced_bytes"), census.get("forked"), ran.stderr[-3000:])  # fmt: skip
     diff = (original / "fix.diff").read_text()
     assert (
         '+    orders = pd.read_csv(path, dtype={"city": "category", "quantity": "uint8"})\n' in diff
