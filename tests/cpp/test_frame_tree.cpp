@@ -148,6 +148,23 @@ TEST(StackCache, ExactRepeatNeedsNoTree) {
     EXPECT_EQ(cache.slot(), StackCache::kNoSlot);
 }
 
+// After clear() the empty stack is the only one cached: it is the root in the new tree, and no
+// node of the old tree answers for it (a cleared cache that kept its old depth and nodes once
+// answered an empty stack with its last stack's node).
+TEST(StackCache, AfterClearTheEmptyStackIsTheRoot) {
+    FrameTree old_tree;
+    StackCache cache;
+    const std::vector<Frame> stack = {{0x1000, 1}, {0x2000, 2}};
+    ASSERT_NE(cache.intern(stack, old_tree, [](NodeId) {}), FrameTree::kRoot);
+    cache.clear();
+    EXPECT_TRUE(cache.frames().empty());
+    NodeId node = 99;
+    ASSERT_TRUE(cache.lookup(std::vector<Frame>{}, &node));
+    EXPECT_EQ(node, FrameTree::kRoot);
+    EXPECT_EQ(cache.node(), FrameTree::kRoot);
+    EXPECT_FALSE(cache.lookup(stack, &node));
+}
+
 // A thread keeps its cache from one recording to the next: after clear(), nothing it learnt
 // from the old tree (its recently used children included) may answer for the new one.
 TEST(StackCache, ClearForgetsTheOldTree) {

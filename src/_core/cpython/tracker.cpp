@@ -270,9 +270,6 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
         cache = &stack_cache();
         depth = capture_stack_compared(frames, kMaxStackDepth, g_stop_frame, cache->frames(),
                                        &cached);
-        // A cache cleared for a new recording keeps its old depth and nodes: an empty stack
-        // matches its empty frames() but not its node.
-        cached = cached && cache->valid();
         if (cached) node = cache->node();
     } else {
         depth = capture_stack_without_gil(frames, kMaxStackDepth, g_stop_frame);

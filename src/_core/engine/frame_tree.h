@@ -121,7 +121,7 @@ class StackCache {
     // The node of `stack` (innermost first, at most kCapacity frames) if it is the cached stack
     // exactly; needs no lock on the tree.
     [[nodiscard]] bool lookup(std::span<const Frame> stack, NodeId* node) const {
-        if (stack.size() != depth_ || !valid_) return false;
+        if (stack.size() != depth_) return false;
         for (std::size_t i = 0; i < depth_; ++i) {
             if (!(stack[i] == frames_[i])) return false;
         }
@@ -129,15 +129,14 @@ class StackCache {
         return true;
     }
 
-    // The cached stack, innermost first (empty when there is none), for a reader of frames to
-    // compare with as it reads them: the same answer as lookup() without a second pass over
-    // both stacks (a tenth of exact mode's hook time on stacks 30-75 frames deep).
+    // The cached stack, innermost first, for a reader of frames to compare with as it reads
+    // them: the same answer as lookup() without a second pass over both stacks (a tenth of
+    // exact mode's hook time on stacks 30-75 frames deep). Empty when nothing is cached: the
+    // empty stack's node is the root in every tree.
     [[nodiscard]] std::span<const Frame> frames() const {
-        return valid_ ? std::span<const Frame>(frames_, depth_) : std::span<const Frame>();
+        return std::span<const Frame>(frames_, depth_);
     }
-    // Whether a stack is cached: an empty stack read matches frames() of no stack as well.
-    [[nodiscard]] bool valid() const { return valid_; }
-    // The cached stack's node (when frames() matched a stack and valid()).
+    // The cached stack's node (when frames() matched a stack).
     [[nodiscard]] NodeId node() const { return depth_ == 0 ? FrameTree::kRoot : nodes_[0]; }
 
     // Interns `stack` in `tree` (the caller holds the tree's lock), reusing the outer frames it
@@ -146,11 +145,9 @@ class StackCache {
     NodeId intern(std::span<const Frame> stack, FrameTree& tree, OnNew on_new) {
         const std::size_t depth = stack.size();
         std::size_t shared = 0;  // outermost frames in common with the cached stack
-        if (valid_) {
-            while (shared < depth && shared < depth_ &&
-                   stack[depth - 1 - shared] == frames_[depth_ - 1 - shared]) {
-                ++shared;
-            }
+        while (shared < depth && shared < depth_ &&
+               stack[depth - 1 - shared] == frames_[depth_ - 1 - shared]) {
+            ++shared;
         }
         // nodes_[i] is the node of frames_[i..depth_): the shared outer part keeps its node.
         const NodeId outer_node = shared == 0 ? FrameTree::kRoot : nodes_[depth_ - shared];
@@ -168,7 +165,6 @@ class StackCache {
             frames_[i] = stack[i];
         }
         depth_ = depth;
-        valid_ = true;
         slot_ = kNoSlot;
         return depth == 0 ? FrameTree::kRoot : nodes_[0];
     }
@@ -180,8 +176,9 @@ class StackCache {
     [[nodiscard]] std::uint32_t slot() const { return slot_; }
     void set_slot(std::uint32_t slot) { slot_ = slot; }
 
+    // Forgets the cached stack (its nodes are another tree's): nothing is cached, as at first.
     void clear() {
-        valid_ = false;
+        depth_ = 0;
         slot_ = kNoSlot;
         std::fill(std::begin(recent_), std::end(recent_), Recent{});
     }
@@ -215,7 +212,6 @@ class StackCache {
     };
     static constexpr unsigned kRecentBits = 8;
 
-    bool valid_ = false;
     std::uint32_t slot_ = kNoSlot;
     std::size_t depth_ = 0;
     Frame frames_[kCapacity];
