@@ -11,6 +11,7 @@
 
 #include <Python.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <span>
@@ -129,8 +130,25 @@ class StringCensus final : public ObjectVisitor {
   private:
     friend void collect_census_advice(const HeapSnapshot&, std::span<const engine::SiteId>,
                                       std::uint64_t, StringCensus&, CensusAdvice&);
-    bool insert(std::uint64_t hash);  // whether the hash was new
+    // A string seen but not yet looked up: its slot in `seen_` is being prefetched.
+    struct Pending {
+        PyObject* string;
+        engine::SiteId site;
+        std::uint64_t size;
+        std::uint64_t hash;
+    };
+    // Strings wait this many strings behind the walk before their lookup, in the order seen.
+    static constexpr std::size_t kAhead = 8;
+    void count(const Pending& string);  // the lookup and the row's counts
+    void flush();                       // counts every string still waiting
+    bool insert(std::uint64_t hash);    // whether the hash was new
+    [[nodiscard]] std::size_t slot(std::uint64_t hash) const {
+        return (hash * 0x9E3779B97F4A7C15ULL) & (seen_.size() - 1);
+    }
 
+    std::array<Pending, kAhead> pending_{};
+    std::size_t waiting_ = 0;  // strings in pending_, the oldest at next_
+    std::size_t next_ = 0;
     std::map<engine::SiteId, StringFacts> by_site_;
     // The last site's row remembered: strings come in runs of one site.
     engine::LastRow<std::map<engine::SiteId, StringFacts>> row_of_{by_site_};

@@ -249,7 +249,14 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
         sites_.reserve(expected);
         sites_.push_back(kUnknownSite);
     }
+    // Each node's object is read kAhead nodes before its turn: nodes are numbered as they are
+    // found, so consecutive ones lie anywhere in memory (reading each object's header as its
+    // turn came was a quarter of the walk's own time on 300,000 dicts).
+    constexpr std::size_t kAhead = 8;
     for (engine::NodeId node = 1; node < addresses_.size(); ++node) {
+        if (node + kAhead < addresses_.size()) {
+            __builtin_prefetch(reinterpret_cast<const void*>(addresses_[node + kAhead]));
+        }
         auto* o = reinterpret_cast<PyObject*>(addresses_[node]);
         incoming[node] -= static_cast<std::uint32_t>(Py_REFCNT(o));
         type_ids_.push_back(type_ids.id(Py_TYPE(o)));
