@@ -339,9 +339,14 @@ class ForkedCensuses:
         self._set(number, _STATE, _RUNNING)
 
     def behind(self, peak_bytes: int, current_bytes: int) -> bool:
-        """Whether a census now would see 95% of the peak's bytes and none taken so far does."""
+        """Whether a census now would see 95% of the peak's bytes and none taken so far does
+        (a child that ended without writing its census does not count)."""
         near = NEAR_PEAK * peak_bytes
-        return current_bytes >= near and all(
+        if current_bytes < near:
+            return False
+        for n in self._numbers(_RUNNING):
+            self._reap(n, block=False)
+        return all(
             self._get(n, _TRACED) < near for n in self._numbers(_RUNNING) + self._numbers(_DONE)
         )
 

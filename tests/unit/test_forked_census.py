@@ -1,10 +1,13 @@
 """What a census child sends the report survives the trip: every type comes back as the same
 live type object, metaclasses included, and the packed (type, site, count, bytes) rows come back
-equal."""
+equal; and a child that ended without its census does not count as one near the peak."""
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
 
 from memslim import forked_census
 
@@ -55,3 +58,32 @@ def test_a_type_that_died_comes_back_as_a_stand_in_with_its_name() -> None:
     back = forked_census._decode(pickle.loads(data), live, {})
     stand_in = back["types"][0][0]
     assert stand_in is not gone and stand_in.__qualname__ == "Gone"
+
+
+def _as_running_census(censuses: forked_census.ForkedCensuses, pid: int, traced: int) -> None:
+    number = int(censuses._totals[forked_census._COUNT]) + 1
+    censuses._totals[forked_census._COUNT] = number
+    censuses._set(number, forked_census._PID, pid)
+    censuses._set(number, forked_census._TRACED, traced)
+    censuses._set(number, forked_census._STATE, forked_census._RUNNING)
+
+
+def test_a_child_that_ended_without_its_census_does_not_count_near_the_peak() -> None:
+    # At the end of a run a census is taken if none so far saw 95% of the peak: a child that
+    # walks one near the peak counts, one that died before writing its census does not (CI saw
+    # a report read a census at 62% of the peak when its last child was lost).
+    censuses = forked_census.ForkedCensuses(top=5)
+    walking = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                               stdin=subprocess.PIPE)  # fmt: skip
+    try:
+        _as_running_census(censuses, walking.pid, 100)
+        assert not censuses.behind(peak_bytes=100, current_bytes=100)
+    finally:
+        walking.stdin.close()  # type: ignore[union-attr]
+        os.waitid(os.P_PID, walking.pid, os.WEXITED | os.WNOWAIT)  # ended, not reaped
+    try:
+        assert censuses.behind(peak_bytes=100, current_bytes=100)
+        assert not censuses.behind(peak_bytes=100, current_bytes=90)  # a census now: too low
+    finally:
+        censuses.close()
+        walking.wait()  # reaped already (by behind, or here)
