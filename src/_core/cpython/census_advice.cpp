@@ -219,14 +219,11 @@ std::uint64_t largest_garbage_group(const HeapSnapshot& snapshot) {
 void StringCensus::object(PyObject* o, SiteId site, std::uint64_t size) {
     if (Py_TYPE(o) != &PyUnicode_Type || PyUnicode_CHECK_INTERNED(o)) return;
     const std::uint64_t h = content_hash(o) | 1;  // never 0, the empty slot
-    if (!seen_.empty()) __builtin_prefetch(&seen_[slot(h)]);
-    if (waiting_ == kAhead) {  // the oldest is counted, and its place taken
-        count(pending_[next_]);
-        next_ = (next_ + 1) % kAhead;
-        --waiting_;
-    }
-    pending_[(next_ + waiting_) % kAhead] = {o, site, size, h};
-    ++waiting_;
+    __builtin_prefetch(&seen_[slot(h)]);
+    Pending& place = pending_[queued_ % kAhead];
+    if (queued_ >= kAhead) count(place);  // the string seen kAhead strings ago
+    place = {o, site, size, h};
+    ++queued_;
 }
 
 void StringCensus::count(const Pending& string) {
@@ -244,13 +241,15 @@ void StringCensus::count(const Pending& string) {
 }
 
 void StringCensus::flush() {
-    for (; waiting_ > 0; --waiting_, next_ = (next_ + 1) % kAhead) count(pending_[next_]);
-    next_ = 0;
+    for (std::size_t i = queued_ > kAhead ? queued_ - kAhead : 0; i < queued_; ++i) {
+        count(pending_[i % kAhead]);
+    }
+    queued_ = 0;
 }
 
 bool StringCensus::insert(std::uint64_t h) {
     if ((count_ + 1) * 2 > seen_.size()) {
-        std::vector<std::uint64_t> old(std::max<std::size_t>(1024, seen_.size() * 2), 0);
+        std::vector<std::uint64_t> old(seen_.size() * 2, 0);
         old.swap(seen_);
         for (std::uint64_t k : old) {
             if (k == 0) continue;

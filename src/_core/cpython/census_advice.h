@@ -147,12 +147,11 @@ class StringCensus final : public ObjectVisitor {
     }
 
     std::array<Pending, kAhead> pending_{};
-    std::size_t waiting_ = 0;  // strings in pending_, the oldest at next_
-    std::size_t next_ = 0;
+    std::size_t queued_ = 0;  // strings queued since the last flush; the newest kAhead wait
     std::map<engine::SiteId, StringFacts> by_site_;
     // The last site's row remembered: strings come in runs of one site.
     engine::LastRow<std::map<engine::SiteId, StringFacts>> row_of_{by_site_};
-    std::vector<std::uint64_t> seen_;  // hashes (0: an empty slot)
+    std::vector<std::uint64_t> seen_ = std::vector<std::uint64_t>(1024, 0);  // 0: empty slot
     std::size_t count_ = 0;
 };
 
