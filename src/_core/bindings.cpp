@@ -842,6 +842,10 @@ NB_MODULE(_core, m) {
             return out;
         },
         "What pymalloc's arenas and the C allocator hold now (only the figures known here).");
+    m.def("release_blocks", &memslim::cpython::release_blocks,
+          "After the run: free the live-block map (no object's site is known after it).");
+    m.def("release_stack_index", &memslim::cpython::release_stack_index,
+          "Free the index tracking_result built (the next call builds it again).");
     m.def("reset_tracking", &memslim::cpython::reset_tracker, "Forget what was recorded.");
     m.def(
         "set_census",

@@ -73,6 +73,24 @@ TEST(BlockMap, SmallAndLargeBlocks) {
     EXPECT_EQ(map.size(), 0u);
 }
 
+TEST(BlockMap, ClearForgetsEveryBlockAndFreesTheirEntries) {
+    BlockMap map;
+    LiveBlock block;
+    const std::size_t empty_bytes = map.memory_bytes();
+    for (std::uintptr_t i = 0; i < 10000; ++i) map.insert(0x7f0000000000 + i * 64, 48, 1);
+    map.insert(0x7f1000000000, 100000, 2);
+    ASSERT_GT(map.memory_bytes(), empty_bytes + 10000 * 4);
+    map.clear();
+    EXPECT_EQ(map.size(), 0u);
+    EXPECT_EQ(map.memory_bytes(), empty_bytes);
+    EXPECT_FALSE(map.find(0x7f0000000040, &block));
+    EXPECT_FALSE(map.find(0x7f1000000000, &block));
+    map.insert(0x7f0000000040, 32, 7);  // usable again
+    ASSERT_TRUE(map.find(0x7f0000000040, &block));
+    EXPECT_EQ(block.site, 7u);
+    EXPECT_EQ(map.size(), 1u);
+}
+
 TEST(BlockMap, RandomOperationsMatchReference) {
     BlockMap map;
     Reference reference;

@@ -329,3 +329,28 @@ def test_a_recordings_code_objects_are_released_when_the_next_one_starts() -> No
         pass
     gc.collect()
     assert code() is None
+
+
+def test_releasing_the_blocks_after_the_run_frees_them_and_keeps_the_report(
+    testalloc: Any,
+) -> None:
+    from memslim import _core
+    from memslim.profile_data import OWN_PREFIX
+
+    with memslim.track():
+        line = here()
+        testalloc.alloc(2, 48, 50_000)  # 50,000 live blocks: the map holds an entry for each
+        _core.release_blocks()  # while tracking: nothing is released
+        assert _core.tracking_result(OWN_PREFIX)["bookkeeping"]["blocks"] >= 50_000 * 4
+    before = _core.tracking_result(OWN_PREFIX)
+    assert before["bookkeeping"]["blocks"] >= 50_000 * 4
+    _core.release_blocks()
+    _core.release_stack_index()
+    after = _core.tracking_result(OWN_PREFIX)
+    # The live-block map is gone; the sites, their totals and the stacks are not.
+    assert after["bookkeeping"]["blocks"] < 64 << 10
+    assert after["bookkeeping"]["sites"] == before["bookkeeping"]["sites"]
+    for key in ("lines", "frames", "stacks", "peak_bytes", "current_bytes", "sites"):
+        assert after[key] == before[key], key
+    stats = line_stats(Profile.from_core(after), line)
+    assert (stats.allocations, stats.bytes_live) == (50_000, 48 * 50_000)

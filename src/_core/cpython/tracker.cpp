@@ -1336,6 +1336,15 @@ void set_gc_collecting(bool collecting) {
     g_gc_collecting.store(collecting, std::memory_order_relaxed);
 }
 
+void release_blocks() {
+    if (g_active.load() || !g_recording) return;
+    Recording& rec = *g_recording;
+    std::lock_guard<SpinLock> hold(rec.lock);
+    rec.blocks.clear();
+    rec.samples = engine::LiveMap{};
+    rec.filter.reset();
+}
+
 void reset_tracker() {
     if (g_active.load() || !g_recording) return;
     release_stack_index();  // it borrows the code objects released below

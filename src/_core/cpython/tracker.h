@@ -277,6 +277,11 @@ void untrack_this_thread();
 // from the free list before tracking, that of its keys table. Needs the GIL.
 bool site_of_object(PyObject* o, engine::SiteId* site);
 
+// Once tracking has stopped: frees the live-block map (or sample mode's sampled blocks), which
+// nothing reads once the run's RSS ledger was read (the sites, their totals and the stack tree
+// stay). After it, no object's site is known (site_of_object finds none).
+void release_blocks();
+
 // Forgets everything recorded and releases the code objects it kept. Needs the GIL; only when
 // not tracking.
 void reset_tracker();

@@ -48,6 +48,14 @@ class BlockMap {
     BlockMap(const BlockMap&) = delete;
     BlockMap& operator=(const BlockMap&) = delete;
 
+    // Forgets every block and frees what held them.
+    void clear() {
+        regions_ = RegionTable<Region>{};
+        entry_bytes_ = 0;
+        small_blocks_ = 0;
+        large_ = LiveMap{};
+    }
+
     void insert(std::uintptr_t address, std::uint64_t size, std::uint32_t site) {
         if (size <= kSmallMax && site <= kMaxSmallSite && (address & (kDense - 1)) == 0) {
             Region& region = regions_.get_or_create(address >> kRegionShift);

@@ -546,6 +546,9 @@ def _finish_run(
     memory = process_memory()
     end = None if memory is None else RssLedger.from_parts(-1, memory, allocators_now())
     ledgers: dict[str, Any] = {"at_peak_census": None, "end": end}
+    # The live-block map is read by nothing after that ledger (the censuses were forked with
+    # their own copy): freed before the report allocates, as the index is after it is read.
+    _core.release_blocks()
     # The report makes many short-lived objects while the program's whole heap is still alive:
     # collections during it would walk that heap again and again, for nothing.
     gc_was_enabled = gc.isenabled()
@@ -572,6 +575,7 @@ def _finish_run(
                 top_lines=max(REPORT_LINES, args.top),
             )
         )
+        _core.release_stack_index()
         # And the report's modules (rich above all): imported after the run, not during it.
         import memslim.advice
         import memslim.report.json_report
