@@ -825,7 +825,10 @@ NB_MODULE(_core, m) {
           "written (estimated from the samples in sample mode).");
     m.def(
         "bookkeeping_bytes",
-        [] { return memslim::cpython::collect_result(false).bookkeeping_bytes; },
+        [] {
+            const auto result = memslim::cpython::collect_result(false);
+            return result.bookkeeping_bytes - result.released_bytes;
+        },
         "memslim's own memory for what it recorded.");
     m.def(
         "allocator_stats",

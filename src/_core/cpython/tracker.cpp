@@ -100,6 +100,7 @@ struct Recording {
     Clock::time_point started = Clock::now();
     double peak_seconds = 0;
     std::uint64_t last_peak_saves = 0;
+    std::size_t released_block_bytes = 0;  // what release_blocks() freed
 
     // Sample mode: a counting filter over sampled addresses, so that a free of an unsampled
     // block (nearly all of them) is dismissed without the lock.
@@ -1205,7 +1206,9 @@ TrackResult collect_result(bool with_sites) {
                         rec.gc_freed.bucket_count() * sizeof(void*) +
                         rec.gc_freed.size() * 32;  // a node: next, key, value, hash
     result.block_bytes = rec.blocks.memory_bytes() + rec.samples.memory_bytes() +
-                         (rec.filter ? rec.filter->memory_bytes() : 0);
+                         (rec.filter ? rec.filter->memory_bytes() : 0) +
+                         rec.released_block_bytes;
+    result.released_bytes = rec.released_block_bytes;
     result.bookkeeping_bytes = result.stack_bytes + result.site_bytes + result.block_bytes;
     if (with_sites) {
         result.sites.reserve(rec.peak.sites());
@@ -1340,6 +1343,8 @@ void release_blocks() {
     if (g_active.load() || !g_recording) return;
     Recording& rec = *g_recording;
     std::lock_guard<SpinLock> hold(rec.lock);
+    rec.released_block_bytes += rec.blocks.memory_bytes() + rec.samples.memory_bytes() +
+                                (rec.filter ? rec.filter->memory_bytes() : 0);
     rec.blocks.clear();
     rec.samples = engine::LiveMap{};
     rec.filter.reset();

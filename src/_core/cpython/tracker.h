@@ -69,6 +69,7 @@ struct TrackResult {
     std::size_t stack_bytes = 0;        // the frame tree
     std::size_t site_bytes = 0;         // per-site counters
     std::size_t block_bytes = 0;        // the live blocks (exact) or samples
+    std::size_t released_bytes = 0;     // of block_bytes, freed since the run (release_blocks)
     std::vector<SiteStats> sites;       // every site that allocated
     std::vector<engine::TimelinePoint> timeline;
 };
@@ -279,7 +280,8 @@ bool site_of_object(PyObject* o, engine::SiteId* site);
 
 // Once tracking has stopped: frees the live-block map (or sample mode's sampled blocks), which
 // nothing reads once the run's RSS ledger was read (the sites, their totals and the stack tree
-// stay). After it, no object's site is known (site_of_object finds none).
+// stay). After it, no object's site is known (site_of_object finds none); the run's results
+// still count the map's bytes, as its released_bytes.
 void release_blocks();
 
 // Forgets everything recorded and releases the code objects it kept. Needs the GIL; only when
