@@ -219,7 +219,7 @@ std::uint64_t largest_garbage_group(const HeapSnapshot& snapshot) {
 void StringCensus::object(PyObject* o, SiteId site, std::uint64_t size) {
     if (Py_TYPE(o) != &PyUnicode_Type || PyUnicode_CHECK_INTERNED(o)) return;
     const std::uint64_t h = content_hash(o) | 1;  // never 0, the empty slot
-    __builtin_prefetch(&seen_[slot(h)]);
+    seen_.prefetch(h);
     Pending& place = pending_[queued_ % kAhead];
     if (queued_ >= kAhead) count(place);  // the string seen kAhead strings ago
     place = {o, site, size, h};
@@ -230,7 +230,7 @@ void StringCensus::count(const Pending& string) {
     StringFacts& row = row_of_(string.site);
     row.strings += 1;
     row.bytes += string.size;
-    if (insert(string.hash)) return;
+    if (seen_.insert(string.hash)) return;
     row.duplicates += 1;
     row.duplicate_bytes += string.size;
     if (row.examples.size() < 3 &&
@@ -240,32 +240,16 @@ void StringCensus::count(const Pending& string) {
     }
 }
 
+void StringCensus::walked() {
+    flush();
+    seen_.clear();
+}
+
 void StringCensus::flush() {
     for (std::size_t i = queued_ > kAhead ? queued_ - kAhead : 0; i < queued_; ++i) {
         count(pending_[i % kAhead]);
     }
     queued_ = 0;
-}
-
-bool StringCensus::insert(std::uint64_t h) {
-    if ((count_ + 1) * 2 > seen_.size()) {
-        std::vector<std::uint64_t> old(seen_.size() * 2, 0);
-        old.swap(seen_);
-        for (std::uint64_t k : old) {
-            if (k == 0) continue;
-            std::size_t i = slot(k);
-            while (seen_[i] != 0) i = (i + 1) & (seen_.size() - 1);
-            seen_[i] = k;
-        }
-    }
-    std::size_t i = slot(h);
-    for (;; i = (i + 1) & (seen_.size() - 1)) {
-        if (seen_[i] == h) return false;
-        if (seen_[i] == 0) break;
-    }
-    seen_[i] = h;
-    ++count_;
-    return true;
 }
 
 void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId> node_site,

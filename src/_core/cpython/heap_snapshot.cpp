@@ -286,6 +286,7 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
     }
     const std::size_t n = addresses_.size();
     index_.release();  // rebuilt on demand by node_of(): not needed from here on
+    if (visitor != nullptr) visitor->walked();
     peak_memory_bytes_ = memory_now() + incoming.size() * 4;
 
     // Roots: references from outside the heap (more references than referrers in the heap).

@@ -24,6 +24,8 @@ class ObjectVisitor {
   public:
     virtual ~ObjectVisitor() = default;
     virtual void object(PyObject* o, engine::SiteId site, std::uint64_t size) = 0;
+    // The walk is over (the dominators come next): what only the walk needed can go.
+    virtual void walked() {}
 };
 
 // The objects folded into their referrer, by type or by (type, site): count and bytes.
