@@ -128,7 +128,7 @@ class StringCensus final : public ObjectVisitor {
     StringCensus& operator=(const StringCensus&) = delete;
     void object(PyObject* o, engine::SiteId site, std::uint64_t size) override;
     // Counts the strings still waiting and frees the set of hashes before the dominators run
-    // beside it (32 MiB on the JSON/CSV bench job's census, in the child whose RSS is the
+    // beside it (8 MiB on the JSON/CSV bench job's census, in the child whose RSS is the
     // run's largest).
     void walked() override;
 
