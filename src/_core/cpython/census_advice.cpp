@@ -242,15 +242,11 @@ void StringCensus::count(const Pending& string) {
 }
 
 void StringCensus::walked() {
-    flush();
-    seen_.clear();
-}
-
-void StringCensus::flush() {
     for (std::size_t i = queued_ > kAhead ? queued_ - kAhead : 0; i < queued_; ++i) {
         count(pending_[i % kAhead]);
     }
     queued_ = 0;
+    seen_.clear();
 }
 
 void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId> node_site,
@@ -367,7 +363,6 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
     for (auto& [site, row] : lists) {
         if (row.lists >= min_count || row.items >= min_count) out.lists.push_back(row);
     }
-    strings.flush();
     for (auto& [site, row] : strings.by_site_) {
         row.site = site;
         if (row.duplicates >= min_count) out.strings.push_back(std::move(row));

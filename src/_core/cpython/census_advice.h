@@ -127,9 +127,9 @@ class StringCensus final : public ObjectVisitor {
     StringCensus(const StringCensus&) = delete;  // row_of_ refers to by_site_
     StringCensus& operator=(const StringCensus&) = delete;
     void object(PyObject* o, engine::SiteId site, std::uint64_t size) override;
-    // Counts the strings still waiting and frees the set of hashes before the dominators run
-    // beside it (8 MiB on the JSON/CSV bench job's census, in the child whose RSS is the
-    // run's largest).
+    // Counts the strings still waiting (after it, every string seen is counted) and frees the
+    // set of hashes before the dominators run beside it (8 MiB on the JSON/CSV bench job's
+    // census, in the child whose RSS is the run's largest).
     void walked() override;
 
   private:
@@ -145,10 +145,9 @@ class StringCensus final : public ObjectVisitor {
     // Strings wait this many strings behind the walk before their lookup, in the order seen.
     static constexpr std::size_t kAhead = 8;
     void count(const Pending& string);  // the lookup and the row's counts
-    void flush();                       // counts every string still waiting
 
     std::array<Pending, kAhead> pending_{};
-    std::size_t queued_ = 0;  // strings queued since the last flush; the newest kAhead wait
+    std::size_t queued_ = 0;  // strings queued since the walk began; the newest kAhead wait
     std::map<engine::SiteId, StringFacts> by_site_;
     // The last site's row remembered: strings come in runs of one site.
     engine::LastRow<std::map<engine::SiteId, StringFacts>> row_of_{by_site_};
@@ -156,7 +155,8 @@ class StringCensus final : public ObjectVisitor {
 };
 
 // Collects the facts from a snapshot whose objects are all still alive, and `strings`, the
-// walk's visitor. `node_site` gives each node's allocation site (kUnknownSite when not known).
+// walk's visitor (every string counted: take() ends the walk with walked()). `node_site` gives
+// each node's allocation site (kUnknownSite when not known).
 // Keeps the rows with at least `min_count` objects. Needs the GIL; runs no Python code.
 void collect_census_advice(const HeapSnapshot& snapshot, std::span<const engine::SiteId> node_site,
                            std::uint64_t min_count, StringCensus& strings, CensusAdvice& out);

@@ -102,6 +102,12 @@ struct Recording {
     std::uint64_t last_peak_saves = 0;
     std::size_t released_block_bytes = 0;  // what release_blocks() freed
 
+    // What the live-block tables hold now: the exact map, or the samples and their filter.
+    [[nodiscard]] std::size_t held_block_bytes() const {
+        return blocks.memory_bytes() + samples.memory_bytes() +
+               (filter ? filter->memory_bytes() : 0);
+    }
+
     // Sample mode: a counting filter over sampled addresses, so that a free of an unsampled
     // block (nearly all of them) is dismissed without the lock.
     std::unique_ptr<engine::CountingFilter> filter;
@@ -1205,9 +1211,7 @@ TrackResult collect_result(bool with_sites) {
                         rec.peak.memory_bytes() +
                         rec.gc_freed.bucket_count() * sizeof(void*) +
                         rec.gc_freed.size() * 32;  // a node: next, key, value, hash
-    result.block_bytes = rec.blocks.memory_bytes() + rec.samples.memory_bytes() +
-                         (rec.filter ? rec.filter->memory_bytes() : 0) +
-                         rec.released_block_bytes;
+    result.block_bytes = rec.held_block_bytes() + rec.released_block_bytes;
     result.released_bytes = rec.released_block_bytes;
     result.bookkeeping_bytes = result.stack_bytes + result.site_bytes + result.block_bytes;
     if (with_sites) {
@@ -1343,8 +1347,7 @@ void release_blocks() {
     if (g_active.load() || !g_recording) return;
     Recording& rec = *g_recording;
     std::lock_guard<SpinLock> hold(rec.lock);
-    rec.released_block_bytes += rec.blocks.memory_bytes() + rec.samples.memory_bytes() +
-                                (rec.filter ? rec.filter->memory_bytes() : 0);
+    rec.released_block_bytes += rec.held_block_bytes();
     rec.blocks.clear();
     rec.samples = engine::LiveMap{};
     rec.filter.reset();

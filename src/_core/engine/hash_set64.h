@@ -19,26 +19,23 @@ class HashSet64 {
   public:
     // `slots`: a power of two of at least 512 (a page).
     explicit HashSet64(std::size_t slots = 1024) : slots_(map(slots)), capacity_(slots) {}
-    ~HashSet64() { munmap(slots_, capacity_ * sizeof(std::uint64_t)); }
+    ~HashSet64() { munmap(slots_, memory_bytes()); }
     HashSet64(const HashSet64&) = delete;
     HashSet64& operator=(const HashSet64&) = delete;
 
     // Adds `key` (non-zero); whether it was new. Throws std::bad_alloc when the set cannot grow.
     bool insert(std::uint64_t key) {
         if ((size_ + 1) * 2 > capacity_) grow();
-        std::size_t i = home(key);
-        for (;; i = (i + 1) & (capacity_ - 1)) {
-            if (slots_[i] == key) return false;
-            if (slots_[i] == 0) break;
-        }
-        slots_[i] = key;
+        std::uint64_t& slot = probe(key);
+        if (slot == key) return false;
+        slot = key;
         ++size_;
         return true;
     }
     // Empties the set and gives its table back (keeps the smallest).
     void clear() {
         std::uint64_t* const smallest = map(kSmallest);
-        munmap(slots_, capacity_ * sizeof(std::uint64_t));
+        munmap(slots_, memory_bytes());
         slots_ = smallest;
         capacity_ = kSmallest;
         size_ = 0;
@@ -56,6 +53,12 @@ class HashSet64 {
     [[nodiscard]] std::size_t home(std::uint64_t key) const {
         return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ULL) & (capacity_ - 1));
     }
+    // The slot holding `key`, or the empty one where it would go.
+    std::uint64_t& probe(std::uint64_t key) {
+        std::size_t i = home(key);
+        while (slots_[i] != key && slots_[i] != 0) i = (i + 1) & (capacity_ - 1);
+        return slots_[i];
+    }
     static std::uint64_t* map(std::size_t slots) {
         void* p = mmap(nullptr, slots * sizeof(std::uint64_t), PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);  // zeroed: every slot empty
@@ -69,11 +72,7 @@ class HashSet64 {
         capacity_ = old_capacity * 2;
         std::size_t unmapped = 0;  // old slots [0, unmapped) are gone
         for (std::size_t i = 0; i < old_capacity; ++i) {
-            if (const std::uint64_t key = old[i]; key != 0) {
-                std::size_t j = home(key);
-                while (slots_[j] != 0) j = (j + 1) & (capacity_ - 1);
-                slots_[j] = key;
-            }
+            if (const std::uint64_t key = old[i]; key != 0) probe(key) = key;  // keys are distinct
             if (i + 1 - unmapped == kStretch) {  // a whole stretch read: 64 KiB, page-aligned
                 munmap(old + unmapped, kStretch * sizeof(std::uint64_t));
                 unmapped = i + 1;
