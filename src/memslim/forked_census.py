@@ -181,16 +181,27 @@ def _limit_child_memory(budget: int | None) -> tuple[int, int]:
 
 
 def promote(pid: int) -> bool:
-    """Gives census child ``pid`` normal priority: it ran at idle priority (SCHED_IDLE) so as
-    never to take CPU time from the program, but once the program has ended the report waits
-    for it, and at idle priority any other busy process on the machine stalled it (two busy
-    loops on two cores: the report waited as long as they ran). Whether it could: an
-    unprivileged user whose RLIMIT_NICE is 0 may not leave SCHED_IDLE."""
+    """Gives census child ``pid`` the program's priority: it ran as a batch job at nice 19 or
+    at idle priority (SCHED_IDLE) so as to take next to no CPU time from the program, but once
+    the program has ended the report waits for it, and at those priorities any other busy
+    process on the machine stalled it (two busy loops on two cores: the report waited as long
+    as they ran). Whether it could: an unprivileged user whose RLIMIT_NICE is 0 may neither
+    leave SCHED_IDLE nor lower a nice value."""
     try:
         os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+        os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0))
     except (OSError, AttributeError):
         return False
     return True
+
+
+def demote(pid: int) -> None:
+    """Moves census child ``pid`` to idle priority (SCHED_IDLE): a newer child is walking, the
+    one the report waits for, and on a spare core the two shared the time equally (see
+    tracker.cpp, ``census_fork``). Lowering a priority needs no privilege; a child that has
+    ended is left alone."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
 
 
 # Each census's row in ForkedCensuses._rows (numbers, not objects: see there).
@@ -206,8 +217,9 @@ class ForkedCensuses:
     """The census children of one run. ``take`` runs in the census callback.
 
     At most two children walk at once: the oldest, left to finish (each finished census is a
-    point of the growth history), and the newest, which a newer census replaces (the report
-    wants the one nearest the peak, such as the one taken as a full collection starts).
+    point of the growth history) at idle priority, and the newest, which a newer census
+    replaces (the report wants the one nearest the peak, such as the one taken as a full
+    collection starts), at a batch job's lowest priority, so that it has the spare core first.
 
     Everything kept about the children while the program runs is numbers in arrays made before
     it starts, never objects: a Python object that memslim keeps from the middle of a run sits
@@ -337,6 +349,9 @@ class ForkedCensuses:
         self._set(number, _TRACED, traced)
         self._set(number, _STARTED, time.time())  # comparable with the census file's mtime
         self._set(number, _STATE, _RUNNING)
+        for n in self._numbers(_RUNNING):
+            if n != number:
+                demote(int(self._get(n, _PID)))
 
     def behind(self, peak_bytes: int, current_bytes: int) -> bool:
         """Whether a census now would see 95% of the peak's bytes and none taken so far does

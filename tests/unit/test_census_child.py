@@ -73,24 +73,60 @@ def test_the_budget_is_half_of_the_memory_available() -> None:
     assert abs(budget - available * 1024 // 2) <= available * 1024 // 40
 
 
-def test_the_child_waited_for_leaves_idle_priority() -> None:
+def test_the_child_waited_for_leaves_its_low_priority() -> None:
     read_end, write_end = os.pipe()
     ready_read, ready_write = os.pipe()
     pid = _core.census_fork()
-    if pid == 0:  # a census child, at idle priority: says so, then waits to be let go
+    if pid == 0:  # a census child, a batch job at nice 19: says so, then waits to be let go
         try:
-            os.write(ready_write, str(os.sched_getscheduler(0)).encode())
+            policy, nice = os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0)
+            os.write(ready_write, f"{policy} {nice}".encode())
             os.read(read_end, 1)
         finally:
             os._exit(0)
     try:
-        assert int(os.read(ready_read, 16)) == os.SCHED_IDLE
+        assert os.read(ready_read, 16).decode() == f"{os.SCHED_BATCH} 19"
         if not forked_census.promote(pid):
-            pytest.skip("this user may not leave SCHED_IDLE (RLIMIT_NICE)")
+            pytest.skip("this user may not lower a nice value (RLIMIT_NICE)")
         assert os.sched_getscheduler(pid) == os.SCHED_OTHER
+        assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0)
     finally:
         os.write(write_end, b"x")
         os.waitpid(pid, 0)
+
+
+def test_a_newer_census_child_moves_the_older_one_to_idle_priority(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import memslim.heap
+
+    go_read, go_write = os.pipe()
+    ready_read, ready_write = os.pipe()
+
+    def walk_until_told(*_args: object, **_kwargs: object) -> None:
+        # In a census child, its priority set: says so, and walks until the test lets it go.
+        os.write(ready_write, b"r")
+        os.read(go_read, 1)
+        os._exit(0)
+
+    def take() -> int:
+        censuses.take()
+        assert os.read(ready_read, 1) == b"r"
+        return int(censuses._get(int(censuses._totals[forked_census._COUNT]), forked_census._PID))
+
+    monkeypatch.setattr(memslim.heap, "take_raw_census", walk_until_told)
+    censuses = forked_census.ForkedCensuses(top=5)
+    try:
+        older = take()
+        newer = take()
+        assert os.sched_getscheduler(older) == os.SCHED_IDLE
+        assert os.sched_getscheduler(newer) == os.SCHED_BATCH
+        newest = take()  # the second is replaced, the first walks on at idle priority
+        assert os.sched_getscheduler(older) == os.SCHED_IDLE
+        assert os.sched_getscheduler(newest) == os.SCHED_BATCH
+    finally:
+        os.write(go_write, b"xxx")
+        censuses.close()
 
 
 def test_the_gc_lists_read_in_place_are_what_gc_get_objects_lists() -> None:
