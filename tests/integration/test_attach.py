@@ -108,7 +108,8 @@ def test_attach_with_track_shows_what_grew(service, tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stderr
     tracked = json.loads(out.read_text())["tracked"]
     assert tracked["seconds"] >= 1.0
-    rows = [r for r in tracked["lines"] if r["line"] == line_of("# what grows while tracked")]
+    grows = line_of("# what grows while tracked")
+    rows = [r for r in tracked["lines"] if r["file"].endswith("service.py") and r["line"] == grows]
     assert rows, tracked["lines"][:5]
     # Each loop made one 1000-byte bytearray (its buffer and its object), none freed: what
     # the line allocated in the window is live, but for the list's own resizes.

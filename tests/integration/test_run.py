@@ -533,3 +533,35 @@ def test_unwritable_json_path_fails_before_running(tmp_path: Path, where: str) -
     assert result.stdout == ""
     assert result.stderr.startswith("memslim: cannot write the JSON report")
     assert result.stderr.count("\n") == 1
+
+
+def test_an_import_is_charged_to_the_importing_line_without_the_import_systems_frames(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "heavy.py").write_text("BLOB = bytearray(20_000_000)\n")
+    script = tmp_path / "main.py"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nimport heavy\nprint(len(heavy.BLOB))\n"
+    )
+    # The allocation's whole stack, from tracemalloc in a separate process: the import system's
+    # frames lie between the importing line and the imported module's.
+    reference = subprocess.run(
+        [sys.executable, "-c", (
+            "import runpy, sys, tracemalloc\n"
+            "tracemalloc.start(100)\n"
+            f"runpy.run_path({str(script)!r}, run_name='__main__')\n"
+            "stat = tracemalloc.take_snapshot().statistics('traceback')[0]\n"
+            "sys.stderr.write(repr([(f.filename, f.lineno) for f in stat.traceback]))\n"
+        )],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    frames = eval(reference.stderr)[::-1]  # tracemalloc's are oldest first
+    assert any(file.startswith("<frozen importlib") for file, _line in frames)
+    theirs = [(f, line) for f, line in frames if f.startswith(str(tmp_path))]
+    assert theirs == [(str(tmp_path / "heavy.py"), 1), (str(script), 3)]
+
+    report, result = run_json(tmp_path, script, "--no-census")
+    assert result.returncode == 0, result.stderr
+    top = report["stacks"][0]
+    assert 20_000_000 <= top["bytes_at_peak"] < 20_001_000
+    assert [(f["file"], f["line"]) for f in top["frames"]] == theirs

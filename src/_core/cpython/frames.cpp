@@ -93,6 +93,18 @@ InterpreterFrame* top_frame(PyThreadState* tstate) {
 }
 #endif
 
+// The globals of the import system's frozen modules (importlib._bootstrap and
+// importlib._bootstrap_external, as _frozen_importlib and _frozen_importlib_external), whose
+// frames stacks leave out (hide_import_system_frames). Module dicts that live as long as the
+// interpreter; a reference is kept all the same.
+PyObject* g_import_globals[2] = {nullptr, nullptr};
+
+// Whether `f` runs the import system's own code. Its globals pointer lies in the frame's first
+// 64 bytes, with the fields read anyway: no cache miss of its own.
+bool runs_import_system(const InterpreterFrame* f) {
+    return f->f_globals == g_import_globals[0] || f->f_globals == g_import_globals[1];
+}
+
 // Frames of memslim's own Python code: their locals are the tool's, not the program's. (Told
 // by the frame's module, as a frame's locals are read; the stack index and the report tell
 // memslim's files by memslim._paths.PACKAGE_DIR.)
@@ -102,6 +114,19 @@ bool is_memslim_frame(const InterpreterFrame* f) {
 }
 
 }  // namespace
+
+void hide_import_system_frames() {
+    if (g_import_globals[0] != nullptr) return;
+    PyObject* modules = PyImport_GetModuleDict();  // borrowed: sys.modules
+    const char* names[2] = {"_frozen_importlib", "_frozen_importlib_external"};
+    for (int i = 0; i < 2; ++i) {
+        PyObject* module = PyDict_GetItemString(modules, names[i]);  // borrowed, or nullptr
+        if (module == nullptr || !PyModule_Check(module)) continue;
+        PyObject* globals = PyModule_GetDict(module);  // borrowed
+        Py_INCREF(globals);
+        g_import_globals[i] = globals;
+    }
+}
 
 const void* current_frame() {
     PyThreadState* tstate = _PyThreadState_UncheckedGet();
@@ -139,6 +164,7 @@ std::size_t capture_stack_of(PyThreadState* tstate, engine::Frame* out, std::siz
         // carry a placeholder "<interpreter trampoline>" code object: not the user's.
         if (f->owner == kFrameOwnedByCStack) continue;
 #endif
+        if (runs_import_system(f)) continue;
         PyObject* code = code_of(f);
 #if PY_VERSION_HEX >= 0x030D0000
         // 3.13's f_executable may be something else than a code object.

@@ -33,6 +33,14 @@ std::size_t capture_stack_compared(engine::Frame* out, std::size_t capacity,
 std::size_t capture_stack_without_gil(engine::Frame* out, std::size_t capacity,
                                       const void* stop_frame);
 
+// From now on, the stacks read above leave out the frames of the import system's own code
+// (importlib._bootstrap and importlib._bootstrap_external, frozen): an allocation made while
+// a module is imported is charged to the importing line, under the lines that imported it, as
+// tracebacks show an import. Imports stack five such frames per module imported: after
+// `import sklearn`, 54 of a site's 72 frames on average, and a third of the frame tree's
+// nodes. Needs the GIL; once per process.
+void hide_import_system_frames();
+
 // The calling thread's innermost Python frame, as an opaque handle: it stays valid, and keeps
 // its address, while that function runs.
 const void* current_frame();
