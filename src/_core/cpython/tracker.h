@@ -262,8 +262,10 @@ bool requested_bytes_of_block(std::uintptr_t address, std::uint64_t* bytes);
 // makes up part of this peak. Needs the GIL.
 void census_before_collection(int generation);
 
-// Tells the tracker that the cyclic GC starts (true) or stops (false) collecting: blocks freed
-// meanwhile are charged to their sites as freed by the GC (gc.callbacks calls this).
+// Tells the tracker that the cyclic GC starts (true) or stops (false) collecting in the calling
+// thread: blocks that thread frees meanwhile are charged to their sites as freed by the GC
+// (gc.callbacks calls this). Other threads' frees are not: the callbacks are Python code, which
+// may hand the GIL on while a collection is under way.
 void set_gc_collecting(bool collecting);
 
 // Nothing the calling thread allocates from now on is recorded, and it takes no census: a
