@@ -22,8 +22,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
-#include "engine/entry_arena.h"
 #include "engine/live_map.h"
 #include "engine/region_directory.h"
 
@@ -48,11 +48,10 @@ class BlockMap {
     BlockMap(const BlockMap&) = delete;
     BlockMap& operator=(const BlockMap&) = delete;
 
-    // Forgets every block and frees what held them (the regions' entries by unmapping them:
-    // see entry_arena.h).
+    // Forgets every block and frees what held them.
     void clear() {
         regions_ = RegionTable<Region>{};
-        entries_.release();
+        entry_bytes_ = 0;
         small_blocks_ = 0;
         large_ = LiveMap{};
     }
@@ -128,12 +127,12 @@ class BlockMap {
         return dense;
     }
     [[nodiscard]] std::size_t memory_bytes() const {
-        return entries_.memory_bytes() + regions_.memory_bytes() + large_.memory_bytes();
+        return entry_bytes_ + regions_.memory_bytes() + large_.memory_bytes();
     }
 
   private:
     struct Region {
-        std::uint32_t* entries = nullptr;  // `count` of them, from entries_
+        std::unique_ptr<std::uint32_t[]> entries;
         std::uint32_t magic = 0;        // ceil(2^32 / stride), to divide by the stride
         std::uint16_t stride = 0;       // 0: no layout yet
         std::uint16_t phase = 0xFFFF;   // no offset fits a region without a layout
@@ -178,18 +177,20 @@ class BlockMap {
         const std::uint32_t stride = dense ? kDense : stride_of(size);
         const std::uint32_t phase = offset % stride;
         const std::uint32_t count = (kRegionBytes - phase + stride - 1) / stride;
-        std::uint32_t* entries = region.entries;  // all zero if it is kept
-        if (region.live != 0 || count != region.count) {
-            entries = entries_.allocate(count);  // zeroed
+        std::unique_ptr<std::uint32_t[]> entries;
+        if (region.live == 0 && count == region.count) {
+            entries = std::move(region.entries);  // all zero
+        } else {
+            entries = std::make_unique<std::uint32_t[]>(count);  // zeroed
             for (std::uint32_t i = 0; i < region.count && region.live > 0; ++i) {
                 if (region.entries[i] != 0) {
                     entries[(region.phase + i * region.stride - phase) / stride] =
                         region.entries[i];
                 }
             }
-            if (region.entries != nullptr) entries_.deallocate(region.entries, region.count);
+            entry_bytes_ += (std::size_t{count} - region.count) * sizeof(std::uint32_t);
         }
-        region.entries = entries;
+        region.entries = std::move(entries);
         region.magic = static_cast<std::uint32_t>(((std::uint64_t{1} << 32) + stride - 1) / stride);
         region.stride = static_cast<std::uint16_t>(stride);
         region.phase = static_cast<std::uint16_t>(phase);
@@ -198,8 +199,8 @@ class BlockMap {
         return (offset - phase) / stride;
     }
 
-    EntryArena entries_;  // every region's entries
     RegionTable<Region> regions_;
+    std::size_t entry_bytes_ = 0;  // all regions' entry arrays
     std::size_t small_blocks_ = 0;
     LiveMap large_;
 };
