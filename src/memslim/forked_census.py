@@ -293,7 +293,9 @@ class ForkedCensuses:
             self._reap(n, block=False)
         running = self._numbers(_RUNNING)
         if len(running) >= 2:
-            self._kill(running[-1])
+            self._kill(running[-1])  # the oldest walks on, at idle priority already
+        elif running:
+            demote(int(self._get(running[-1], _PID)))  # no longer the newest
         # Imported by the run before it starts (cli.main): a lookup here.
         from memslim.heap import retainer_summary, take_raw_census
 
@@ -349,9 +351,6 @@ class ForkedCensuses:
         self._set(number, _TRACED, traced)
         self._set(number, _STARTED, time.time())  # comparable with the census file's mtime
         self._set(number, _STATE, _RUNNING)
-        for n in self._numbers(_RUNNING):
-            if n != number:
-                demote(int(self._get(n, _PID)))
 
     def behind(self, peak_bytes: int, current_bytes: int) -> bool:
         """Whether a census now would see 95% of the peak's bytes and none taken so far does

@@ -547,15 +547,15 @@ def test_an_import_is_charged_to_the_importing_line_without_the_import_systems_f
     # frames lie between the importing line and the imported module's.
     reference = subprocess.run(
         [sys.executable, "-c", (
-            "import runpy, sys, tracemalloc\n"
+            "import json, runpy, sys, tracemalloc\n"
             "tracemalloc.start(100)\n"
             f"runpy.run_path({str(script)!r}, run_name='__main__')\n"
             "stat = tracemalloc.take_snapshot().statistics('traceback')[0]\n"
-            "sys.stderr.write(repr([(f.filename, f.lineno) for f in stat.traceback]))\n"
+            "sys.stderr.write(json.dumps([(f.filename, f.lineno) for f in stat.traceback]))\n"
         )],
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
-    frames = eval(reference.stderr)[::-1]  # tracemalloc's are oldest first
+    frames = [tuple(f) for f in json.loads(reference.stderr)][::-1]  # theirs: oldest first
     assert any(file.startswith("<frozen importlib") for file, _line in frames)
     theirs = [(f, line) for f, line in frames if f.startswith(str(tmp_path))]
     assert theirs == [(str(tmp_path / "heavy.py"), 1), (str(script), 3)]

@@ -116,10 +116,10 @@ bool is_memslim_frame(const InterpreterFrame* f) {
 }  // namespace
 
 void hide_import_system_frames() {
-    if (g_import_globals[0] != nullptr) return;
     PyObject* modules = PyImport_GetModuleDict();  // borrowed: sys.modules
     const char* names[2] = {"_frozen_importlib", "_frozen_importlib_external"};
     for (int i = 0; i < 2; ++i) {
+        if (g_import_globals[i] != nullptr) continue;  // found by an earlier recording
         PyObject* module = PyDict_GetItemString(modules, names[i]);  // borrowed, or nullptr
         if (module == nullptr || !PyModule_Check(module)) continue;
         PyObject* globals = PyModule_GetDict(module);  // borrowed

@@ -38,7 +38,7 @@ std::size_t capture_stack_without_gil(engine::Frame* out, std::size_t capacity,
 // a module is imported is charged to the importing line, under the lines that imported it, as
 // tracebacks show an import. Imports stack five such frames per module imported: after
 // `import sklearn`, 54 of a site's 72 frames on average, and a third of the frame tree's
-// nodes. Needs the GIL; once per process.
+// nodes. Needs the GIL; each module is looked up until found.
 void hide_import_system_frames();
 
 // The calling thread's innermost Python frame, as an opaque handle: it stays valid, and keeps
