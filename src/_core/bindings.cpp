@@ -64,7 +64,8 @@ nb::object deep_sizeof(nb::handle obj, unsigned enter, bool by_type) {
 }
 
 void start_tracking(const std::string& mode, double sample_interval, std::uint64_t seed,
-                    double timeline_interval, bool stacks_above_caller) {
+                    double timeline_interval, bool stacks_above_caller,
+                    bool full_import_stacks) {
     memslim::cpython::TrackOptions options;
     if (mode == "exact") {
         options.mode = memslim::cpython::TrackMode::kExact;
@@ -79,6 +80,7 @@ void start_tracking(const std::string& mode, double sample_interval, std::uint64
     options.seed = seed;
     options.timeline_interval_seconds = timeline_interval;
     options.stacks_above_caller = stacks_above_caller;
+    options.fold_imports = !full_import_stacks;
     if (!memslim::cpython::start_tracking(options)) throw nb::python_error();
 }
 
@@ -701,6 +703,7 @@ NB_MODULE(_core, m) {
         "obj"_a.none(), "Bytes allocated for obj alone, including what sys.getsizeof leaves out.");
     m.def("start_tracking", &start_tracking, "mode"_a = "exact", "sample_interval"_a = 262144.0,
           "seed"_a = 0, "timeline_interval"_a = 0.01, "stacks_above_caller"_a = false,
+          "full_import_stacks"_a = false,
           "Start charging every allocation to its Python stack (hooks on PyMem's domains).");
     m.def("stop_tracking", &memslim::cpython::stop_tracking, "Remove the allocator hooks.");
     m.def("is_tracking", &memslim::cpython::is_tracking);

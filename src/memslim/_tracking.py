@@ -46,6 +46,7 @@ class Tracker:
         sample_interval: int = DEFAULT_SAMPLE_INTERVAL,
         seed: int = 0,
         python_only: bool = False,
+        full_import_stacks: bool = False,
     ) -> None:
         if mode not in ("exact", "sample"):
             raise ValueError("mode must be 'exact' or 'sample'")
@@ -53,6 +54,7 @@ class Tracker:
         self.python_only = python_only
         self.sample_interval = sample_interval
         self.seed = seed
+        self.full_import_stacks = full_import_stacks
         self._profile: Profile | None = None
         self._running = False
         # The function whose lines the profile tables ("file\0qualname"; "": the heaviest).
@@ -60,7 +62,12 @@ class Tracker:
 
     def start(self) -> None:
         _stacks.forget()
-        _core.start_tracking(self.mode, float(self.sample_interval), self.seed)
+        _core.start_tracking(
+            self.mode,
+            float(self.sample_interval),
+            self.seed,
+            full_import_stacks=self.full_import_stacks,
+        )
         _native.start(native=not self.python_only)
         watch_gc(True)
         self._running = True
@@ -117,6 +124,7 @@ def track(
     sample_interval: int = DEFAULT_SAMPLE_INTERVAL,
     seed: int = 0,
     python_only: bool = False,
+    full_import_stacks: bool = False,
 ) -> Tracker:
     """Track allocations in a ``with`` block::
 
@@ -126,9 +134,17 @@ def track(
     t.report()
 
     Python's allocators, NumPy's array buffers and native code's ``malloc`` family are traced;
-    ``python_only=True`` traces Python's allocators only.
+    ``python_only=True`` traces Python's allocators only. Stacks inside an import keep, of each
+    imported module's frames, its own line and the allocating line; ``full_import_stacks=True``
+    keeps them all.
     """
-    return Tracker(mode, sample_interval=sample_interval, seed=seed, python_only=python_only)
+    return Tracker(
+        mode,
+        sample_interval=sample_interval,
+        seed=seed,
+        python_only=python_only,
+        full_import_stacks=full_import_stacks,
+    )
 
 
 def profile(func: F | None = None, *, file: TextIO | None = None) -> Any:

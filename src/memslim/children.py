@@ -58,6 +58,7 @@ class Settings:
     native: bool
     command: list[str]
     subprocesses: bool = False  # --follow-subprocesses: `subprocess` children running python
+    full_import_stacks: bool = False  # --full-import-stacks
 
 
 def follow(settings: Settings) -> None:
@@ -281,7 +282,9 @@ def with_memslim(
         return None
     run = ["-m", "memslim", "run", "--child-into", settings.directory, "--mode", settings.mode]
     run += ["--sample-interval", str(int(settings.sample_interval)), "--seed", str(settings.seed)]
-    run += ([] if settings.native else ["--python-only"]) + ["--follow-subprocesses", "--"]
+    run += [] if settings.native else ["--python-only"]
+    run += ["--full-import-stacks"] if settings.full_import_stacks else []
+    run += ["--follow-subprocesses", "--"]
     return [args[0], *options, *run, *target]
 
 
@@ -341,7 +344,13 @@ def _start_child(*, restart: bool) -> None:
         _core.restart_in_forked_child()
     else:
         s = settings
-        _core.start_tracking(s.mode, float(s.sample_interval), s.seed, stacks_above_caller=False)
+        _core.start_tracking(
+            s.mode,
+            float(s.sample_interval),
+            s.seed,
+            stacks_above_caller=False,
+            full_import_stacks=s.full_import_stacks,
+        )
         _native.start(native=s.native)
         watch_gc(True)
     path = os.path.join(settings.directory, f"{os.getpid()}{SUFFIX}")

@@ -565,3 +565,57 @@ def test_an_import_is_charged_to_the_importing_line_without_the_import_systems_f
     top = report["stacks"][0]
     assert 20_000_000 <= top["bytes_at_peak"] < 20_001_000
     assert [(f["file"], f["line"]) for f in top["frames"]] == theirs
+
+
+_HEAVY_WITH_HELPERS = """\
+def helper(n):
+    out = []
+    for _ in range(n):
+        out.append(bytearray(1000))
+    return out
+def middle(n):
+    return helper(n)
+KEEP = middle(5000)
+"""
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_stack_inside_an_import_keeps_the_modules_line_and_the_allocating_line(
+    tmp_path: Path, full: bool
+) -> None:
+    """Of the frames that ran inside a module being imported, the stack keeps the module's own
+    line and the allocating line (the helpers between are folded away), unless
+    --full-import-stacks; the bytes are the same either way."""
+    (tmp_path / "heavy.py").write_text(_HEAVY_WITH_HELPERS)
+    script = tmp_path / "main.py"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nimport heavy\nprint(len(heavy.KEEP))\n"
+    )
+    # The allocating line's whole stack and its bytes, from tracemalloc in a separate process.
+    reference = subprocess.run(
+        [sys.executable, "-c", (
+            "import json, runpy, sys, tracemalloc\n"
+            "tracemalloc.start(100)\n"
+            f"runpy.run_path({str(script)!r}, run_name='__main__')\n"
+            "stat = tracemalloc.take_snapshot().statistics('traceback')[0]\n"
+            "sys.stderr.write(json.dumps(\n"
+            "    [stat.size, [(f.filename, f.lineno) for f in stat.traceback]]))\n"
+        )],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    size, frames = json.loads(reference.stderr)
+    theirs = [(f, line) for f, line in map(tuple, frames[::-1]) if f.startswith(str(tmp_path))]
+    heavy = str(tmp_path / "heavy.py")
+    assert theirs == [(heavy, 4), (heavy, 7), (heavy, 8), (str(script), 3)]
+    assert size > 5000 * 1000
+
+    extra = ["--full-import-stacks"] if full else []
+    report, result = run_json(tmp_path, script, "--no-census", *extra)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "5000\n"
+    top = report["stacks"][0]
+    assert abs(top["bytes_at_peak"] - size) <= size // 100
+    ours = [(f["file"], f["line"]) for f in top["frames"]]
+    assert ours == (theirs if full else [(heavy, 4), (heavy, 8), (str(script), 3)])
+    line = {(r["file"], r["line"]): r for r in report["lines"]}[(heavy, 4)]
+    assert abs(line["bytes_at_peak"] - size) <= size // 100

@@ -70,6 +70,9 @@ def test_which_python_commands_run_under_memslim() -> None:
                                  settings) == [py, "-u", "-X", "dev", "-W", "ignore", *run,
                                                "-m", "pkg.mod", "a"]  # fmt: skip
     assert children.with_memslim([py, "-mpkg"], settings) == [py, *run, "-m", "pkg"]
+    full = children.Settings("/d", "exact", 262144.0, 0, True, ["p.py"], True, True)
+    assert children.with_memslim([py, "job.py"], full) == [
+        py, *run[:-2], "--full-import-stacks", *run[-2:], "job.py"]  # fmt: skip
     for untouched in (
         [py, "-c", "print(1)"],  # no script to run under memslim
         [py, "-"],  # stdin

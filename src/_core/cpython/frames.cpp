@@ -1,6 +1,7 @@
 // frames.cpp — per-version layout of the interpreter's frames (see frames.h).
 #include "cpython/frames.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -98,11 +99,33 @@ InterpreterFrame* top_frame(PyThreadState* tstate) {
 // frames stacks leave out (hide_import_system_frames). Module dicts that live as long as the
 // interpreter; a reference is kept all the same.
 PyObject* g_import_globals[2] = {nullptr, nullptr};
+// Whether stacks read inside an import are folded (fold_import_segment): set with the globals.
+bool g_fold_imports = false;
 
 // Whether `f` runs the import system's own code. Its globals pointer lies in the frame's first
 // 64 bytes, with the fields read anyway: no cache miss of its own.
 bool runs_import_system(const InterpreterFrame* f) {
     return f->f_globals == g_import_globals[0] || f->f_globals == g_import_globals[1];
+}
+
+// A stack read inside an import is folded at each import: of the frames that ran inside the
+// module being imported (out[begin, depth)), only the module's own frame is kept (code without
+// CO_OPTIMIZED: a module or class body, exec'd source; the outermost such one, which is the
+// module's where an import hook's frame lies outside it), and in the innermost segment the
+// innermost frame as well. Returns the new depth.
+std::size_t fold_import_segment(engine::Frame* out, std::size_t begin, std::size_t depth) {
+    const std::size_t keep_innermost = begin == 0 ? 1 : 0;
+    if (depth - begin <= keep_innermost + 1) return depth;  // nothing between to fold
+    std::size_t module = depth - 1;
+    for (std::size_t i = depth; i-- > begin + keep_innermost;) {
+        const auto* code = reinterpret_cast<const PyCodeObject*>(out[i].code);
+        if ((code->co_flags & CO_OPTIMIZED) == 0) {
+            module = i;
+            break;
+        }
+    }
+    out[begin + keep_innermost] = out[module];
+    return begin + keep_innermost + 1;
 }
 
 // Frames of memslim's own Python code: their locals are the tool's, not the program's. (Told
@@ -115,7 +138,8 @@ bool is_memslim_frame(const InterpreterFrame* f) {
 
 }  // namespace
 
-void hide_import_system_frames() {
+void hide_import_system_frames(bool fold_imports) {
+    g_fold_imports = fold_imports;
     PyObject* modules = PyImport_GetModuleDict();  // borrowed: sys.modules
     const char* names[2] = {"_frozen_importlib", "_frozen_importlib_external"};
     for (int i = 0; i < 2; ++i) {
@@ -156,7 +180,9 @@ std::size_t capture_stack_of(PyThreadState* tstate, engine::Frame* out, std::siz
     if constexpr (kCompare) *same = false;
     if (tstate == nullptr) return 0;
     std::size_t depth = 0;
+    std::size_t segment = 0;  // out[segment, depth): frames read since the last import's
     bool differs = false;
+    bool folded = false;
     for (const InterpreterFrame* f = top_frame(tstate);
          f != nullptr && f != stop_frame && depth < capacity; f = f->previous) {
 #if PY_VERSION_HEX >= 0x030C0000
@@ -164,7 +190,15 @@ std::size_t capture_stack_of(PyThreadState* tstate, engine::Frame* out, std::siz
         // carry a placeholder "<interpreter trampoline>" code object: not the user's.
         if (f->owner == kFrameOwnedByCStack) continue;
 #endif
-        if (runs_import_system(f)) continue;
+        if (runs_import_system(f)) {
+            if (g_fold_imports && depth > segment) {
+                const std::size_t kept = fold_import_segment(out, segment, depth);
+                folded |= kept != depth;
+                depth = kept;
+            }
+            segment = depth;
+            continue;
+        }
         PyObject* code = code_of(f);
 #if PY_VERSION_HEX >= 0x030D0000
         // 3.13's f_executable may be something else than a code object.
@@ -186,7 +220,13 @@ std::size_t capture_stack_of(PyThreadState* tstate, engine::Frame* out, std::siz
         }
         out[depth++] = frame;
     }
-    if constexpr (kCompare) *same = !differs && depth == expected.size();
+    if constexpr (kCompare) {
+        if (folded) {  // compared as read, before frames were folded away: again, as kept
+            differs = depth != expected.size() ||
+                      !std::equal(out, out + depth, expected.begin());
+        }
+        *same = !differs && depth == expected.size();
+    }
     return depth;
 }
 

@@ -955,7 +955,7 @@ bool start_tracking(const TrackOptions& options) {
         PyMem_SetAllocator(hook.domain, &hooked);
     }
     g_stop_frame = options.stacks_above_caller ? current_frame() : nullptr;
-    hide_import_system_frames();
+    hide_import_system_frames(options.fold_imports);
     g_recording->started = Clock::now();
     g_active.store(true);
 

@@ -33,6 +33,9 @@ struct TrackOptions {
     // Record stacks only above the frame that starts tracking (for a runner that sits below
     // the target for the whole run): shorter stacks, less work per allocation.
     bool stacks_above_caller = false;
+    // Inside an import, keep of each imported module's frames only the module's own line (and
+    // the innermost frame): see hide_import_system_frames.
+    bool fold_imports = true;
 };
 
 // Where a block's memory comes from. A site is a stack and a domain: one line can hold both

@@ -160,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
         "program's own lines, with the library lines under each)",
     )
     run_parser.add_argument(
+        "--full-import-stacks",
+        action="store_true",
+        help="keep every frame of stacks inside imports (default: of each imported module's "
+        "frames, its own line and the allocating line: far fewer stacks to store)",
+    )
+    run_parser.add_argument(
         "--follow-subprocesses",
         action="store_true",
         help="also track `subprocess` children that run this Python (script or -m module)",
@@ -403,7 +409,11 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     if forked is not None:
         forked.start_clock()
     _core.start_tracking(
-        args.mode, float(args.sample_interval), args.seed, stacks_above_caller=True
+        args.mode,
+        float(args.sample_interval),
+        args.seed,
+        stacks_above_caller=True,
+        full_import_stacks=args.full_import_stacks,
     )
     process = {
         "pid": start_pid,
@@ -522,6 +532,7 @@ def _follow_children(args: argparse.Namespace, target: Target) -> str | None:
             native=not args.python_only,
             command=target.argv,
             subprocesses=args.follow_subprocesses,
+            full_import_stacks=args.full_import_stacks,
         )
     )
     return directory
