@@ -535,6 +535,24 @@ def test_unwritable_json_path_fails_before_running(tmp_path: Path, where: str) -
     assert result.stderr.count("\n") == 1
 
 
+def _largest_traceback(script: Path) -> tuple[int, list[tuple[str, int]]]:
+    """The bytes and the whole stack (innermost first) of tracemalloc's largest traceback at
+    the end of ``script``, run in a separate process."""
+    reference = subprocess.run(
+        [sys.executable, "-c", (
+            "import json, runpy, sys, tracemalloc\n"
+            "tracemalloc.start(100)\n"
+            f"runpy.run_path({str(script)!r}, run_name='__main__')\n"
+            "stat = tracemalloc.take_snapshot().statistics('traceback')[0]\n"
+            "sys.stderr.write(json.dumps(\n"
+            "    [stat.size, [(f.filename, f.lineno) for f in stat.traceback]]))\n"
+        )],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    size, frames = json.loads(reference.stderr)
+    return size, [(file, line) for file, line in frames][::-1]  # tracemalloc's: oldest first
+
+
 def test_an_import_is_charged_to_the_importing_line_without_the_import_systems_frames(
     tmp_path: Path,
 ) -> None:
@@ -545,17 +563,7 @@ def test_an_import_is_charged_to_the_importing_line_without_the_import_systems_f
     )
     # The allocation's whole stack, from tracemalloc in a separate process: the import system's
     # frames lie between the importing line and the imported module's.
-    reference = subprocess.run(
-        [sys.executable, "-c", (
-            "import json, runpy, sys, tracemalloc\n"
-            "tracemalloc.start(100)\n"
-            f"runpy.run_path({str(script)!r}, run_name='__main__')\n"
-            "stat = tracemalloc.take_snapshot().statistics('traceback')[0]\n"
-            "sys.stderr.write(json.dumps([(f.filename, f.lineno) for f in stat.traceback]))\n"
-        )],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    frames = [tuple(f) for f in json.loads(reference.stderr)][::-1]  # theirs: oldest first
+    _size, frames = _largest_traceback(script)
     assert any(file.startswith("<frozen importlib") for file, _line in frames)
     theirs = [(f, line) for f, line in frames if f.startswith(str(tmp_path))]
     assert theirs == [(str(tmp_path / "heavy.py"), 1), (str(script), 3)]
@@ -592,19 +600,8 @@ def test_a_stack_inside_an_import_keeps_the_modules_line_and_the_allocating_line
         f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nimport heavy\nprint(len(heavy.KEEP))\n"
     )
     # The allocating line's whole stack and its bytes, from tracemalloc in a separate process.
-    reference = subprocess.run(
-        [sys.executable, "-c", (
-            "import json, runpy, sys, tracemalloc\n"
-            "tracemalloc.start(100)\n"
-            f"runpy.run_path({str(script)!r}, run_name='__main__')\n"
-            "stat = tracemalloc.take_snapshot().statistics('traceback')[0]\n"
-            "sys.stderr.write(json.dumps(\n"
-            "    [stat.size, [(f.filename, f.lineno) for f in stat.traceback]]))\n"
-        )],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    size, frames = json.loads(reference.stderr)
-    theirs = [(f, line) for f, line in map(tuple, frames[::-1]) if f.startswith(str(tmp_path))]
+    size, frames = _largest_traceback(script)
+    theirs = [(f, line) for f, line in frames if f.startswith(str(tmp_path))]
     heavy = str(tmp_path / "heavy.py")
     assert theirs == [(heavy, 4), (heavy, 7), (heavy, 8), (str(script), 3)]
     assert size > 5000 * 1000
