@@ -77,11 +77,17 @@ def test_array_buffers_at_their_lines(tmp_path: Path, mode: str) -> None:
     zeros = _line(report, script, 9)
     assert zeros is not None
     assert zeros["bytes_at_peak_by_domain"]["numpy"] == BUFFER
-    # np.ones is Python code in NumPy: its stack passes through the script's line.
+    # np.ones is Python code in NumPy: its stack passes through the script's line. Besides the
+    # buffer, those stacks allocate under 4 KiB of small objects; in sample mode any of them may
+    # be sampled at a whole interval's weight (each with odds under 4096 / interval, about
+    # 1.6%), so two such samples are allowed there (three or more: odds below 1e-5).
+    slack = 4096
+    if mode == "sample":
+        slack += 2 * int(report["sample_interval_bytes"])
     ones = _stack_bytes(report, script, 8)
-    assert BUFFER <= ones < BUFFER + 4096
+    assert BUFFER <= ones < BUFFER + slack
     threaded = _stack_bytes(report, script, 6)
-    assert BUFFER <= threaded < BUFFER + 4096
+    assert BUFFER <= threaded < BUFFER + slack
     # Views own no buffer.
     for line in (10, 11, 12):
         entry = _line(report, script, line)
