@@ -8,6 +8,7 @@ import os
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -309,12 +310,22 @@ def print_findings(findings: list[Finding], peak_bytes: int, *, console: Console
             )
         )
         console.print(Text(f"   {finding.message}"))
-        console.print(_syntax()(finding.fix, "python", theme="ansi_dark", padding=(0, 3)))
+        console.print(_fix(finding.fix, console))
+
+
+def _fix(code: str, console: Console) -> Any:
+    """A finding's fix: highlighted where the console shows colours. Elsewhere (a pipe, a file,
+    CI's log, NO_COLOR) highlighting would only be thrown away, and Pygments' Python lexer
+    compiles its rules on first use: 30-50 ms of every report with a finding (pandas' bench
+    job, cProfile of the end of the run)."""
+    if console.color_system is None:
+        return Padding(Text(code), (0, 3))
+    return _syntax()(code, "python", theme="ansi_dark", padding=(0, 3))
 
 
 def _syntax() -> Any:
-    """rich's Syntax class, imported when a fix is shown: with Pygments it costs 17 ms, every
-    report that has no finding included."""
+    """rich's Syntax class, imported when a fix is shown on a colour console: with Pygments it
+    costs 17 ms, every report that has no finding included."""
     from rich.syntax import Syntax
 
     return Syntax
