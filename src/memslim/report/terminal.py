@@ -314,21 +314,18 @@ def print_findings(findings: list[Finding], peak_bytes: int, *, console: Console
 
 
 def _fix(code: str, console: Console) -> Any:
-    """A finding's fix: highlighted where the console shows colours. Elsewhere (a pipe, a file,
-    CI's log, NO_COLOR) highlighting would only be thrown away, and Pygments' Python lexer
-    compiles its rules on first use: 30-50 ms of every report with a finding (pandas' bench
-    job, cProfile of the end of the run)."""
+    """A finding's fix, three spaces in: highlighted where the console shows colours. Elsewhere
+    (a pipe, a file, CI's log, NO_COLOR) highlighting would only be thrown away, and Pygments'
+    Python lexer compiles its rules on first use: 30-50 ms of every report with a finding
+    (pandas' bench job, cProfile of the end of the run). rich's Syntax is imported here, when a
+    fix is shown on a colour console: with Pygments it costs 17 ms, every report that has no
+    finding included."""
+    indent = (0, 3)
     if console.color_system is None:
-        return Padding(Text(code), (0, 3))
-    return _syntax()(code, "python", theme="ansi_dark", padding=(0, 3))
-
-
-def _syntax() -> Any:
-    """rich's Syntax class, imported when a fix is shown on a colour console: with Pygments it
-    costs 17 ms, every report that has no finding included."""
+        return Padding(Text(code), indent)
     from rich.syntax import Syntax
 
-    return Syntax
+    return Syntax(code, "python", theme="ansi_dark", padding=indent)
 
 
 def print_census(
