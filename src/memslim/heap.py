@@ -280,6 +280,9 @@ class HeapCensus:
     sites: Sequence[SiteCount] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
     facts: CensusFacts | None = None
+    # Sample mode: the tracker's bytes (its samples' weights) at each site of `sites` when the
+    # census was taken, for comparison with the same sites' bytes at the peak.
+    site_live: dict[int, int] = field(default_factory=dict)
 
     def path_to(self, obj: object) -> WhyAlive:
         """Why ``obj`` is alive now (a fresh walk of the heap: objects change)."""
@@ -328,12 +331,18 @@ def snapshot(top: int = 10, *, advice: bool = False) -> HeapCensus:
     return census_from_raw(take_raw_census(top, advice=advice))
 
 
-def take_raw_census(top: int, *, advice: bool, frames: bool = False) -> dict[str, Any]:
+def take_raw_census(
+    top: int, *, advice: bool, frames: bool = False, sampled: bool = False
+) -> dict[str, Any]:
     """``_core.heap_snapshot`` with the large NumPy arrays it returns summarised (dtype and
     value range) and released at once: the census must not keep the program's objects.
     ``frames``: also measure the large pandas DataFrames' columns (a census child only: see
-    memslim._frames)."""
+    memslim._frames). ``sampled`` (sample mode): also the tracker's bytes now at each site
+    of the rows, ``site_live``, against which the peak's are compared (HeapCensus.site_live)."""
     raw = _core.heap_snapshot(top, advice)
+    if sampled:
+        sites = {row[1] for row in raw.get("sites", ()) if row[1] is not None}
+        raw["site_live"] = {site: _core.site_bytes_live(site) for site in sites}
     if advice:
         found = raw["advice"].pop("frames")
         block_arrays: set[int] = set()
@@ -448,6 +457,7 @@ def census_from_raw(raw: dict[str, Any]) -> HeapCensus:
         sites,
         dict(raw.get("timings", {})),
         facts,
+        dict(raw.get("site_live", {})),
     )
 
 

@@ -1272,18 +1272,34 @@ bool RecordingLock::site_stats(std::size_t slot, SiteStats* stats) const {
     return stats_of_slot(*g_recording, static_cast<std::uint32_t>(slot), stats);
 }
 
-std::int64_t site_bytes_at_peak(engine::SiteId site) {
+namespace {
+
+// A site's bytes in every domain, as `of(slot)` reads them from the peak tracker.
+template <class Read>
+std::int64_t site_bytes(engine::SiteId site, Read of) {
     if (!g_recording) return 0;
     Recording& rec = *g_recording;
     std::lock_guard<SpinLock> hold(rec.lock);
     if (site >= rec.slot_of_node.size()) return 0;
-    std::int64_t bytes =
-        rec.slot_of_node[site] != 0 ? rec.peak.at_peak(rec.slot_of_node[site] - 1) : 0;
+    std::int64_t bytes = rec.slot_of_node[site] != 0 ? of(rec, rec.slot_of_node[site] - 1) : 0;
     for (std::size_t d = 1; d < kDomains; ++d) {
         const auto other = rec.other_slots.find(std::uint64_t{site} * kDomains + d);
-        if (other != rec.other_slots.end()) bytes += rec.peak.at_peak(other->second - 1);
+        if (other != rec.other_slots.end()) bytes += of(rec, other->second - 1);
     }
     return bytes;
+}
+
+}  // namespace
+
+std::int64_t site_bytes_at_peak(engine::SiteId site) {
+    return site_bytes(site, [](const Recording& rec, std::uint32_t slot) {
+        return rec.peak.at_peak(slot);
+    });
+}
+
+std::int64_t site_bytes_live(engine::SiteId site) {
+    return site_bytes(site,
+                      [](const Recording& rec, std::uint32_t slot) { return rec.peak.live(slot); });
 }
 
 bool site_of_block(std::uintptr_t address, engine::SiteId* site) {

@@ -105,11 +105,17 @@ class Run:
         """How much of what the census saw at these allocation sites was live at the peak:
         bytes live at the peak there (exact, from the tracker) over bytes the census counted
         there. The census runs near the peak, not at it; a finding's census counts times this
-        scale estimate the peak. 1.0 when the sites are unknown."""
-        if not self.exact:
-            return 1.0  # the census's per-site bytes cover sampled blocks only
+        scale estimate the peak. In sample mode, the sites' sampled bytes at the peak over
+        theirs when the census was taken. 1.0 when the sites are unknown."""
         unique = {s for s in sites if s is not None}
-        census = sum(self._at_census.get(s, 0) for s in unique)
+        if self.exact:
+            census = sum(self._at_census.get(s, 0) for s in unique)
+        else:
+            # The census's per-site bytes cover sampled objects only, counted by their sizes;
+            # the tracker's are the samples' weights, the census's moment's and the peak's.
+            then = {} if self.census is None else self.census.site_live
+            unique &= then.keys()
+            census = sum(then[s] for s in unique)
         peak = sum(self.profile.at_peak(s) for s in unique)
         if census <= 0 or peak <= 0:
             return 1.0

@@ -25,6 +25,16 @@ from memslim.cli.target import (
 )
 
 
+# Traced bytes grow by this share from one census to the next. Each census forks, and the
+# program then takes a page fault for each page of its heap it writes: a heap that grows
+# steadily pays for about (1 + margin) / margin forks of its final size. In exact mode the
+# last census sees 95% of a peak, passing ones too. Sample mode, made to cost less, takes
+# them further apart and scales what its last census saw to the peak, site by site, from the
+# tracker's samples (advice's Run.peak_scale).
+EXACT_MARGIN = 0.05
+SAMPLE_MARGIN = 0.25
+
+
 def _add_target_arguments(parser: argparse.ArgumentParser) -> None:
     # Only for the usage and help: main() cuts the target off before argparse sees it
     # (split_target), so that its arguments are never taken for memslim's.
@@ -366,7 +376,8 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         from memslim.heap import retainer_summary, take_raw_census
 
         census_top = max(args.top, 10)  # retainers each census keeps
-        forked = ForkedCensuses(top=census_top)
+        sampled = args.mode == "sample"
+        forked = ForkedCensuses(top=census_top, sampled=sampled)
 
         def take_census() -> None:
             # Runs at a safe point while traced bytes reach a new high (see _core.set_census):
@@ -378,16 +389,12 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
                 pass
             census.clear()  # the previous census is memslim's, not the program's: not counted
             traced = _core.traced_bytes()
-            raw = take_raw_census(census_top, advice=True)
+            raw = take_raw_census(census_top, advice=True, sampled=sampled)
             census["raw"] = raw
             census["traced_bytes"] = traced
             history.append((traced, retainer_summary(raw)))
 
-        # Forked censuses cost the program little: a finer margin puts the last one nearer the
-        # peak. (Sample mode with censuses 25% apart ran at 1.21x instead of 1.27x on
-        # bench/real, but its slots saving then missed exact mode's by 5.4% on 3.12: see
-        # bench/RESULTS.md.)
-        _core.set_census(take_census, 0.05, 4 << 20)
+        _core.set_census(take_census, SAMPLE_MARGIN if sampled else EXACT_MARGIN, 4 << 20)
     # Whatever memslim imports or builds for the run, before tracking starts: a module imported
     # while it runs would be charged to the program (155 KiB of dataclass and enum code on a
     # program that only printed a line).
