@@ -167,8 +167,19 @@ def test_sample_mode_forks_less_and_scales_its_census_to_the_peak(tmp_path: Path
     for mode in ("exact", "sample"):
         out = tmp_path / f"{mode}.json"
         done = subprocess.run(
-            [sys.executable, "-m", "memslim", "run", "--mode", mode, "--seed", "1"]
-            + ["--json", str(out), str(script)],
+            [
+                sys.executable,
+                "-m",
+                "memslim",
+                "run",
+                "--mode",
+                mode,
+                "--seed",
+                "1",
+                "--json",
+                str(out),
+                str(script),
+            ],
             capture_output=True,
             text=True,
             timeout=300,

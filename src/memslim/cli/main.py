@@ -24,7 +24,6 @@ from memslim.cli.target import (
     run,
 )
 
-
 # Traced bytes grow by this share from one census to the next. Each census forks, and the
 # program then takes a page fault for each page of its heap it writes: a heap that grows
 # steadily pays for about (1 + margin) / margin forks of its final size. In exact mode the
