@@ -66,7 +66,7 @@ def _add_top(parser: argparse.ArgumentParser, default: int, what: str) -> None:
 
 
 class _VersionAction(argparse.Action):
-    """``--version``: the version is read only when asked for (see memslim.__getattr__)."""
+    """``--version``: memslim's version and the interpreter's."""
 
     def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS) -> None:
         super().__init__(
