@@ -113,31 +113,27 @@ def test_slots_keeps_weakref_when_instances_are_weakly_referenced(tmp_path: Path
     assert "instances are weakly referenced" in slots["message"]
 
 
+def _report_in_mode(mode: str, script: str, out: Path, cwd: Path) -> dict:
+    """The JSON report of ``script`` run in ``cwd`` under ``--mode mode``, with one seed (sample
+    mode: the same sample on every run; exact mode ignores it)."""
+    argv = ["run", "--mode", mode, "--seed", "1", "--json", str(out), script]
+    done = subprocess.run(
+        [sys.executable, "-m", "memslim", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {"stdout": done.stdout, **json.loads(out.read_text())}
+
+
 def test_sample_mode_keeps_type_findings_and_drops_per_site_ones(tmp_path: Path) -> None:
     examples = Path(__file__).resolve().parents[2] / "examples" / "advice"
     reports = {}
     for mode, pair in (("exact", "slots"), ("sample", "slots"), ("sample", "record-dict")):
         out = tmp_path / f"{mode}-{pair}.json"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "memslim",
-                "run",
-                "--mode",
-                mode,
-                "--seed",  # sample mode: the same sample on every run (exact mode ignores it)
-                "1",
-                "--json",
-                str(out),
-                "before.py",
-            ],
-            cwd=examples / pair,
-            capture_output=True,
-            check=True,
-            timeout=300,
-        )
-        reports[mode, pair] = json.loads(out.read_text())["findings"]
+        reports[mode, pair] = _report_in_mode(mode, "before.py", out, examples / pair)["findings"]
     (exact,) = [f for f in reports["exact", "slots"] if f["kind"] == "slots"]
     (sampled,) = [f for f in reports["sample", "slots"] if f["kind"] == "slots"]
     assert abs(sampled["saving_bytes"] - exact["saving_bytes"]) <= 0.05 * exact["saving_bytes"]
@@ -161,35 +157,15 @@ def test_sample_mode_forks_less_and_scales_its_census_to_the_peak(tmp_path: Path
     # mode's censuses are 25% apart (exact mode's 5%), so its last one may have seen as little
     # as 80% of the 500,000 objects; the slots finding scales what it saw to the peak from the
     # tracker's samples at their site.
-    script = tmp_path / "job.py"
-    script.write_text(PASSING_PEAK)
-    forks = {}
-    for mode in ("exact", "sample"):
-        out = tmp_path / f"{mode}.json"
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "memslim",
-                "run",
-                "--mode",
-                mode,
-                "--seed",
-                "1",
-                "--json",
-                str(out),
-                str(script),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        assert done.stdout == "500000\n"
-        report = json.loads(out.read_text())
-        forks[mode] = report["census"]["forked"]["forks"]
+    (tmp_path / "job.py").write_text(PASSING_PEAK)
+    reports = {
+        mode: _report_in_mode(mode, "job.py", tmp_path / f"{mode}.json", tmp_path)
+        for mode in ("exact", "sample")
+    }
+    assert all(r["stdout"] == "500000\n" for r in reports.values())
+    forks = {mode: r["census"]["forked"]["forks"] for mode, r in reports.items()}
     assert 1 <= forks["sample"] <= forks["exact"] / 2, forks
-    (slots,) = [f for f in report["findings"] if f["kind"] == "slots"]
+    (slots,) = [f for f in reports["sample"]["findings"] if f["kind"] == "slots"]
     # The sampled bytes added after the census carry the error of a few dozen samples (a few
     # percent); without the scaling a census at 80% of the peak counted 20% too few.
     assert abs(slots["count"] - 500_000) <= 0.1 * 500_000, slots["count"]
