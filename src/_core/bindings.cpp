@@ -499,6 +499,18 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
             by_site.append(nb::make_tuple(type_handle(key.first), site_handle(key.second),
                                           row.first, row.second));
         }
+        // Sample mode: the rows cover sampled objects only, counted at their sizes. The
+        // tracker's bytes at their sites now (its samples' weights) are what the same sites'
+        // bytes at the peak are compared with (advice's Run.peak_scale).
+        if (memslim::cpython::sites_sampled()) {
+            nb::dict site_live;
+            for (const auto& [key, row] : rows) {
+                const nb::object site = site_handle(key.second);
+                if (site.is_none() || site_live.contains(site)) continue;
+                site_live[site] = memslim::cpython::site_bytes_live(key.second);
+            }
+            out["site_live"] = site_live;
+        }
     }
     out["sites"] = by_site;
     const auto census_ended = std::chrono::steady_clock::now();
@@ -790,8 +802,6 @@ NB_MODULE(_core, m) {
         "Fork a census child (0 in the child, its pid here); see cpython/tracker.h.");
     m.def("site_bytes_at_peak", &memslim::cpython::site_bytes_at_peak, "site"_a,
           "The bytes a site held at the peak.");
-    m.def("site_bytes_live", &memslim::cpython::site_bytes_live, "site"_a,
-          "The bytes a site holds now (sample mode: its samples' weights).");
     m.def("site_stack", &site_stack, "site"_a,
           "The frames (file, function, line) of a site, innermost first.");
     m.def(

@@ -229,9 +229,8 @@ class ForkedCensuses:
     without censuses gave back (json_csv_pipeline, at its end).
     """
 
-    def __init__(self, top: int, *, sampled: bool = False) -> None:
+    def __init__(self, top: int) -> None:
         self.top = top
-        self.sampled = sampled  # sample mode: see heap.take_raw_census
         self.directory = tempfile.mkdtemp(prefix="memslim-census-")
         self._rows = array.array("d", bytes(8 * _FIELDS * (_ROWS + 1)))  # row 0: unused
         self._totals = array.array("d", bytes(8 * 4))
@@ -318,7 +317,7 @@ class ForkedCensuses:
             unlimited = resource.getrlimit(resource.RLIMIT_DATA)
             try:
                 unlimited = _limit_child_memory(budget)
-                raw = take_raw_census(self.top, advice=True, frames=True, sampled=self.sampled)
+                raw = take_raw_census(self.top, advice=True, frames=True)
                 ledger = None if memory is None else RssLedger.from_parts(seconds, memory, now)
                 header = {
                     "traced_bytes": traced,

@@ -331,18 +331,12 @@ def snapshot(top: int = 10, *, advice: bool = False) -> HeapCensus:
     return census_from_raw(take_raw_census(top, advice=advice))
 
 
-def take_raw_census(
-    top: int, *, advice: bool, frames: bool = False, sampled: bool = False
-) -> dict[str, Any]:
+def take_raw_census(top: int, *, advice: bool, frames: bool = False) -> dict[str, Any]:
     """``_core.heap_snapshot`` with the large NumPy arrays it returns summarised (dtype and
     value range) and released at once: the census must not keep the program's objects.
     ``frames``: also measure the large pandas DataFrames' columns (a census child only: see
-    memslim._frames). ``sampled`` (sample mode): also the tracker's bytes now at each site
-    of the rows, ``site_live``, against which the peak's are compared (HeapCensus.site_live)."""
+    memslim._frames)."""
     raw = _core.heap_snapshot(top, advice)
-    if sampled:
-        sites = {row[1] for row in raw.get("sites", ()) if row[1] is not None}
-        raw["site_live"] = {site: _core.site_bytes_live(site) for site in sites}
     if advice:
         found = raw["advice"].pop("frames")
         block_arrays: set[int] = set()

@@ -1059,6 +1059,10 @@ bool sites_known() {
     return g_active.load() || (g_census_child && g_recording);
 }
 
+bool sites_sampled() {
+    return sites_known() && g_recording->options.mode == TrackMode::kSample;
+}
+
 long census_fork() {
     const pid_t parent = getpid();
     // The parent-death signal comes when the *thread* that forked ends: a census taken in a

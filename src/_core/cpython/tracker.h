@@ -124,6 +124,9 @@ bool is_tracking();
 // census child (see census_fork) reading its copy of the parent's records.
 bool sites_known();
 
+// Whether those records are a sample (sample mode): their per-site bytes are weights.
+bool sites_sampled();
+
 // Forks a child to take a census of a copy-on-write image of the heap at this instant, while
 // this process runs on. Returns the child's pid here and 0 in the child, or -1 (errno set).
 // Call from the census callback (GIL held, at a safe point). In the child: the interpreter is

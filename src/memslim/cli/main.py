@@ -375,8 +375,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         from memslim.heap import retainer_summary, take_raw_census
 
         census_top = max(args.top, 10)  # retainers each census keeps
-        sampled = args.mode == "sample"
-        forked = ForkedCensuses(top=census_top, sampled=sampled)
+        forked = ForkedCensuses(top=census_top)
 
         def take_census() -> None:
             # Runs at a safe point while traced bytes reach a new high (see _core.set_census):
@@ -388,12 +387,13 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
                 pass
             census.clear()  # the previous census is memslim's, not the program's: not counted
             traced = _core.traced_bytes()
-            raw = take_raw_census(census_top, advice=True, sampled=sampled)
+            raw = take_raw_census(census_top, advice=True)
             census["raw"] = raw
             census["traced_bytes"] = traced
             history.append((traced, retainer_summary(raw)))
 
-        _core.set_census(take_census, SAMPLE_MARGIN if sampled else EXACT_MARGIN, 4 << 20)
+        margin = SAMPLE_MARGIN if args.mode == "sample" else EXACT_MARGIN
+        _core.set_census(take_census, margin, 4 << 20)
     # Whatever memslim imports or builds for the run, before tracking starts: a module imported
     # while it runs would be charged to the program (155 KiB of dataclass and enum code on a
     # program that only printed a line).
