@@ -616,3 +616,38 @@ def test_a_stack_inside_an_import_keeps_the_modules_line_and_the_allocating_line
     assert ours == (theirs if full else [(heavy, 4), (heavy, 8), (str(script), 3)])
     line = {(r["file"], r["line"]): r for r in report["lines"]}[(heavy, 4)]
     assert abs(line["bytes_at_peak"] - size) <= size // 100
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_another_modules_helper_run_at_import_is_charged_to_the_line_that_ran_it(
+    tmp_path: Path, full: bool
+) -> None:
+    """An allocation by another module's code that a module runs while it is imported (a
+    library's helper, stdlib's or the program's) is charged to the importing module's line
+    that ran it: the helper's own frames are folded away, unless --full-import-stacks."""
+    (tmp_path / "tools.py").write_text(
+        "def make(n):\n    return [bytearray(1000) for _ in range(n)]\n"
+    )
+    (tmp_path / "heavy.py").write_text("import tools\nX = 1\nKEEP = tools.make(5000)\n")
+    script = tmp_path / "main.py"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nimport heavy\nprint(len(heavy.KEEP))\n"
+    )
+    size, frames = _largest_traceback(script)
+    theirs = [(f, line) for f, line in frames if f.startswith(str(tmp_path))]
+    tools, heavy = str(tmp_path / "tools.py"), str(tmp_path / "heavy.py")
+    assert theirs[0] == (tools, 2) and theirs[-2:] == [(heavy, 3), (str(script), 3)]
+    assert size > 5000 * 1000
+
+    extra = ["--full-import-stacks"] if full else []
+    report, result = run_json(tmp_path, script, "--no-census", *extra)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "5000\n"
+    top = report["stacks"][0]
+    assert abs(top["bytes_at_peak"] - size) <= size // 100
+    ours = [(f["file"], f["line"]) for f in top["frames"]]
+    assert ours == (theirs if full else [(heavy, 3), (str(script), 3)])
+    # A line's own bytes are those of the stacks it is the innermost frame of.
+    lines = {(r["file"], r["line"]): r["bytes_at_peak"] for r in report["lines"]}
+    assert abs(lines[(tools, 2) if full else (heavy, 3)] - size) <= size // 100
+    assert ((tools, 2) in lines) == full

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string_view>
 
@@ -108,24 +109,47 @@ bool runs_import_system(const InterpreterFrame* f) {
     return f->f_globals == g_import_globals[0] || f->f_globals == g_import_globals[1];
 }
 
+// Whether two code objects come from one file. A module's code objects share one filename
+// object (compiled together, or loaded from one .pyc); the characters are compared otherwise.
+// Reads the strings' fields only: no allocation, no Python code.
+bool same_file(const PyCodeObject* a, const PyCodeObject* b) {
+    PyObject* x = a->co_filename;
+    PyObject* y = b->co_filename;
+    if (x == y) return true;
+    if (x == nullptr || y == nullptr || !PyUnicode_CheckExact(x) || !PyUnicode_CheckExact(y)) {
+        return false;
+    }
+    const Py_ssize_t length = PyUnicode_GET_LENGTH(x);
+    return length == PyUnicode_GET_LENGTH(y) && PyUnicode_KIND(x) == PyUnicode_KIND(y) &&
+           std::memcmp(PyUnicode_DATA(x), PyUnicode_DATA(y),
+                       static_cast<std::size_t>(length) * PyUnicode_KIND(x)) == 0;
+}
+
 // A stack read inside an import is folded at each import: of the frames that ran inside the
 // module being imported (out[begin, depth)), only the module's own frame is kept (code without
 // CO_OPTIMIZED: a module or class body, exec'd source; the outermost such one, which is the
-// module's where an import hook's frame lies outside it), and in the innermost segment the
-// innermost frame as well. Returns the new depth.
+// module's where an import hook's frame lies outside it). In the innermost segment the
+// allocating frame is kept as well when it is the module's own code (same file): a helper of
+// another module run at import time is charged to the module's line that ran it. Returns the
+// new depth.
 std::size_t fold_import_segment(engine::Frame* out, std::size_t begin, std::size_t depth) {
-    const std::size_t keep_innermost = begin == 0 ? 1 : 0;
-    if (depth - begin <= keep_innermost + 1) return depth;  // nothing between to fold
+    if (depth - begin <= 1) return depth;  // nothing to fold
     std::size_t module = depth - 1;
-    for (std::size_t i = depth; i-- > begin + keep_innermost;) {
+    for (std::size_t i = depth; i-- > begin;) {
         const auto* code = reinterpret_cast<const PyCodeObject*>(out[i].code);
         if ((code->co_flags & CO_OPTIMIZED) == 0) {
             module = i;
             break;
         }
     }
-    out[begin + keep_innermost] = out[module];
-    return begin + keep_innermost + 1;
+    std::size_t kept = begin;
+    if (begin == 0 && module != begin &&
+        same_file(reinterpret_cast<const PyCodeObject*>(out[begin].code),
+                  reinterpret_cast<const PyCodeObject*>(out[module].code))) {
+        ++kept;  // the allocating frame stays where it is
+    }
+    out[kept++] = out[module];
+    return kept;
 }
 
 // Frames of memslim's own Python code: their locals are the tool's, not the program's. (Told

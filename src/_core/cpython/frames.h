@@ -42,13 +42,15 @@ std::size_t capture_stack_without_gil(engine::Frame* out, std::size_t capacity,
 //
 // With `fold_imports`, a stack read inside an import also keeps, of the frames that ran inside
 // each module being imported, only the module's own line (the frame of its body) and, in the
-// innermost module, the innermost frame: [the allocating line, the module's line, ..., the
-// module line that imported it, ..., the program's lines]. What a library's helpers do while
-// it is imported (docstrings parsed, signatures, namedtuples, decorators) is charged to the
-// library's module line that ran them: stacks that otherwise differ only in those helpers' call
-// chains are one. Importing pandas, SciPy and scikit-learn: 398,000 allocation sites became
-// 274,000, the frame tree half as large. Lines' own totals are unchanged: the innermost frame is
-// always kept.
+// innermost module, the allocating frame when it is that module's own code (the same file):
+// [the allocating line, the module's line, ..., the module line that imported it, ..., the
+// program's lines]. What other modules' helpers do while a module is imported (docstrings
+// parsed, signatures, namedtuples, decorators, dataclasses) is charged to the module's line that
+// ran them: stacks that otherwise differ only in those helpers' call chains and lines are one.
+// scikit-learn's bench job (it imports pandas, SciPy and scikit-learn): 421,000 allocation
+// sites unfolded, 295,000 keeping every innermost frame, 90,000 now; the frame tree 9.1 ->
+// 2.6 MB. A module's own lines keep their totals; a helper's import-time bytes go to the module
+// lines that ran it.
 void hide_import_system_frames(bool fold_imports);
 
 // The calling thread's innermost Python frame, as an opaque handle: it stays valid, and keeps

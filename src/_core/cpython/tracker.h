@@ -34,7 +34,7 @@ struct TrackOptions {
     // the target for the whole run): shorter stacks, less work per allocation.
     bool stacks_above_caller = false;
     // Inside an import, keep of each imported module's frames only the module's own line (and
-    // the innermost frame): see hide_import_system_frames.
+    // the allocating frame when it is the module's own code): see hide_import_system_frames.
     bool fold_imports = true;
 };
 
