@@ -135,8 +135,8 @@ def track(
 
     Python's allocators, NumPy's array buffers and native code's ``malloc`` family are traced;
     ``python_only=True`` traces Python's allocators only. Stacks inside an import keep, of each
-    imported module's frames, its own line and the allocating line; ``full_import_stacks=True``
-    keeps them all.
+    imported module's frames, its own line and, when it is the module's own code, the allocating
+    line; ``full_import_stacks=True`` keeps them all.
     """
     return Tracker(
         mode,

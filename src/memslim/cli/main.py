@@ -172,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-import-stacks",
         action="store_true",
         help="keep every frame of stacks inside imports (default: of each imported module's "
-        "frames, its own line and the allocating line: far fewer stacks to store)",
+        "frames, its own line, and the allocating line when it is the module's own code: far "
+        "fewer stacks to store)",
     )
     run_parser.add_argument(
         "--follow-subprocesses",
