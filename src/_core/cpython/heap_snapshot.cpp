@@ -314,8 +314,8 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - walked).count();
     // The dominators' peak: predecessor lists, order and dominators by rank, on top of what is
     // kept (and before idom and retained exist).
-    const std::size_t dominator_peak = memory_now() - tree_.retained.size() * 8 -
-                                       tree_.idom.size() * 4 + graph_.memory_bytes() + n * 8;
+    const std::size_t dominator_peak =
+        memory_now() - tree_.retained.size() * 8 - tree_.idom.size() * 4 + tree_.peak_bytes;
     peak_memory_bytes_ = std::max({peak_memory_bytes_, dominator_peak, memory_now()});
     if (gc_was_enabled) PyGC_Enable();
     return true;

@@ -48,35 +48,51 @@ std::vector<NodeId> reverse_post_order(const HeapGraph& graph, NodeId root) {
 }  // namespace
 
 std::vector<NodeId> immediate_dominators(const HeapGraph& graph, NodeId root,
-                                         std::vector<NodeId>& idom, std::size_t& passes) {
+                                         DominatorTree& tree) {
     const std::size_t n = graph.nodes();
+    std::vector<NodeId>& idom = tree.idom;
+    std::size_t& passes = tree.passes;
     idom.clear();
     passes = 0;
+    tree.peak_bytes = 0;
     if (n == 0) return {};
 
     // The iteration runs on reverse post-order positions ("ranks"): the root is rank 0, a
-    // node's rank compares directly in `intersect`, and no node -> rank array is kept while it
-    // runs. Predecessor lists (reachable nodes only) are built in rank space by counting sort.
+    // node's rank compares directly in `intersect`. Predecessor lists (reachable nodes only) are
+    // built in rank space by counting sort, for nodes that have successors only: a leaf (no
+    // successors: a str, an int, bytes referred to from several places) is no node's
+    // predecessor, so it takes no part in the iteration, and its immediate dominator is the
+    // nearest common dominator of its predecessors, found once the others are final, in one
+    // pass over the edges. On a JSON job's heap (427,000 nodes, 3.3 million edges, most of them
+    // into dict keys shared by every record) that was most of the predecessor lists' 13 MB.
     std::vector<NodeId> order = reverse_post_order(graph, root);
     const auto reached = static_cast<std::uint32_t>(order.size());
+    auto leaf = [&graph](NodeId node) { return graph.successors(node).empty(); };
+    std::vector<std::uint32_t> rank(n, kNoNode);
+    for (std::uint32_t i = 0; i < reached; ++i) rank[order[i]] = i;
     std::vector<std::uint32_t> begin(reached + 1, 0);
     std::vector<std::uint32_t> predecessors;
     {
-        std::vector<std::uint32_t> rank(n, kNoNode);
-        for (std::uint32_t i = 0; i < reached; ++i) rank[order[i]] = i;
         for (std::uint32_t i = 0; i < reached; ++i) {
-            for (NodeId s : graph.successors(order[i])) ++begin[rank[s] + 1];
+            for (NodeId s : graph.successors(order[i])) {
+                if (!leaf(s)) ++begin[rank[s] + 1];
+            }
         }
         for (std::uint32_t i = 0; i < reached; ++i) begin[i + 1] += begin[i];
         predecessors.resize(begin[reached]);
         for (std::uint32_t i = 0; i < reached; ++i) {
-            for (NodeId s : graph.successors(order[i])) predecessors[begin[rank[s]]++] = i;
+            for (NodeId s : graph.successors(order[i])) {
+                if (!leaf(s)) predecessors[begin[rank[s]]++] = i;
+            }
         }
         for (std::uint32_t i = reached; i > 0; --i) begin[i] = begin[i - 1];
         begin[0] = 0;
     }
 
     std::vector<std::uint32_t> dom(reached, kNoNode);  // immediate dominator, by rank
+    tree.peak_bytes =
+        (order.size() + rank.size() + begin.size() + predecessors.size() + dom.size()) *
+        sizeof(std::uint32_t);
     auto intersect = [&](std::uint32_t a, std::uint32_t b) {
         while (a != b) {
             while (a > b) a = dom[a];
@@ -104,6 +120,17 @@ std::vector<NodeId> immediate_dominators(const HeapGraph& graph, NodeId root,
     }
     std::vector<std::uint32_t>().swap(predecessors);
     std::vector<std::uint32_t>().swap(begin);
+    // The leaves: their predecessors' dominators are final (a leaf is on no path to another
+    // node), and `intersect` climbs only through them. The root is never a leaf here (it has
+    // edges, or it is the only node reached).
+    for (std::uint32_t i = 0; i < reached; ++i) {
+        for (NodeId s : graph.successors(order[i])) {
+            if (!leaf(s) || s == root) continue;
+            std::uint32_t& d = dom[rank[s]];
+            d = d == kNoNode ? i : intersect(i, d);
+        }
+    }
+    std::vector<std::uint32_t>().swap(rank);
     idom.assign(n, kNoNode);
     for (std::uint32_t i = 0; i < reached; ++i) idom[order[i]] = order[dom[i]];
     return order;

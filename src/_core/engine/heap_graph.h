@@ -52,20 +52,22 @@ struct DominatorTree {
     std::vector<NodeId> idom;  // immediate dominator; kNoNode if unreachable from the root
     std::vector<std::uint64_t> retained;  // bytes freed if the node went away (own included)
     std::size_t passes = 0;               // iterations until the fixed point
+    // What computing idom held at once at its largest, besides the graph (freed since).
+    std::size_t peak_bytes = 0;
 };
 
-// Immediate dominators of every node reachable from `root` (into `idom`, kNoNode for the
-// others); returns the reachable nodes in reverse post-order. The predecessor graph it needs
-// is freed before it returns.
+// Immediate dominators of every node reachable from `root` (into `tree.idom`, kNoNode for the
+// others; also sets `passes` and `peak_bytes`); returns the reachable nodes in reverse
+// post-order. The predecessor graph it needs is freed before it returns.
 std::vector<NodeId> immediate_dominators(const HeapGraph& graph, NodeId root,
-                                         std::vector<NodeId>& idom, std::size_t& passes);
+                                         DominatorTree& tree);
 
 // Dominators of every node reachable from `root`, and retained sizes from `size_of(node)`.
 template <class SizeOf>
     requires std::invocable<SizeOf, NodeId>
 DominatorTree dominators(const HeapGraph& graph, NodeId root, SizeOf size_of) {
     DominatorTree tree;
-    const std::vector<NodeId> order = immediate_dominators(graph, root, tree.idom, tree.passes);
+    const std::vector<NodeId> order = immediate_dominators(graph, root, tree);
     tree.retained.resize(graph.nodes());
     for (NodeId v = 0; v < graph.nodes(); ++v) tree.retained[v] = size_of(v);
     for (std::size_t i = order.size(); i-- > 1;) {
