@@ -120,3 +120,42 @@ def test_a_list_from_the_free_list_is_charged_to_the_line_that_built_it(tmp_path
     ]
     built = next(n for n, text in enumerate(FREE_LIST.splitlines(), 1) if "reuses" in text)
     assert [(row["count"], row["frames"][0]["line"]) for row in rows] == [(1, built)]
+
+
+# Records parsed from JSON: the decoder gives every record the same key objects, so each key
+# is a leaf that N dicts refer to.
+RECORDS = """
+import json, sys
+n, keys = int(sys.argv[2]), int(sys.argv[3])
+doc = json.dumps([{f"key{k:02d}": None for k in range(keys)} for _ in range(n)])
+if sys.argv[1] == "tracemalloc":
+    import tracemalloc
+    tracemalloc.start()
+    records = json.loads(doc)
+    print(tracemalloc.get_traced_memory()[0])
+else:
+    records = json.loads(doc)
+    del doc
+    import memslim
+    census = memslim.snapshot(top=3)
+    print(census.analysis_bytes, census.retainers[0].path, census.retainers[0].retained)
+"""
+
+
+def test_a_leaf_every_record_shares_costs_the_census_no_edge_per_record(tmp_path: Path) -> None:
+    """A leaf held by many (more than kSharedLeaf references: the keys every record of a JSON
+    document shares) is a root of the census's graph, not N edges: the census's memory does
+    not grow with the number of keys the records share, and the records' retained size is
+    still what tracemalloc counts for them (the keys' few bytes go to the root)."""
+    (tmp_path / "records.py").write_text(RECORDS)
+    analysis = {}
+    for keys in (4, 32):
+        out = run(tmp_path, "records.py", "census", str(N), str(keys)).split()
+        analysis[keys] = int(out[0])
+    # 28 more keys per record were 28 more 4-byte edges per record, and as many predecessors
+    # for the dominators: 22 MB more here. Now less than one edge's worth per record.
+    assert analysis[32] - analysis[4] < N * 4, analysis
+    built = int(run(tmp_path, "records.py", "tracemalloc", str(N), "32"))
+    path, retained = out[1:-1], int(out[-1])
+    assert " ".join(path) == "module __main__ → global 'records'"
+    assert retained == pytest.approx(built, rel=1e-3)

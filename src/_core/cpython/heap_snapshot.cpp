@@ -128,9 +128,20 @@ int gather_edge(PyObject* child, void* arg) {
     return 0;
 }
 
+// Whether `o`, a referent, is a leaf that many objects share (a dict key every record of a
+// JSON document holds, a common number): no references of its own, and more than
+// HeapSnapshot::kSharedLeaf references.
+bool shared_leaf(PyObject* o) {
+    return Py_REFCNT(o) > static_cast<Py_ssize_t>(HeapSnapshot::kSharedLeaf) &&
+           !PyObject_IS_GC(o);
+}
+
 void add_edges(Walk& walk) {
     for (PyObject* child : walk.referents) {
         const engine::NodeId node = node_for(walk, child);
+        // Folding (a census): a shared leaf gets a node but no edges. Its reference count,
+        // matched by no referrer in the heap, then makes it a root (see HeapSnapshot::take).
+        if (walk.fold != nullptr && shared_leaf(child)) continue;
         walk.targets->push_back(node);
         (*walk.incoming)[node] += 1;
     }
@@ -194,8 +205,11 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
     targets.reserve(expected);
     std::vector<std::uint32_t> begin{0, 0};  // node 0's (the root's) edges are kept apart
     begin.reserve(expected + 1);
-    // Folding leaves leaves about one node in six on data-heavy heaps (see take()).
-    index_ = engine::AddressIndex(std::max(listed * 2, traced / (fold_leaves ? 256 : 64)));
+    // Folding leaves leaves about one node in six on data-heavy heaps (see take()): a node per
+    // 350-600 traced bytes on the bench jobs (the JSON/CSV job: 427,000 nodes for 245 MiB, where
+    // a node per 256 bytes sized the index 8 MiB at a fifth full). The index grows if this is
+    // short (by doubling: one move or two).
+    index_ = engine::AddressIndex(std::max(listed * 2, traced / (fold_leaves ? 512 : 64)));
     fold_leaves_ = fold_leaves;
     frame_leaves_.clear();
     Walk walk{&addresses_, &index_, &incoming, &targets, tracked, &frame_leaves_, {}, focus};
