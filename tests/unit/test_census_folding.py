@@ -159,3 +159,19 @@ def test_a_leaf_every_record_shares_costs_the_census_no_edge_per_record(tmp_path
     path, retained = out[1:-1], int(out[-1])
     assert " ".join(path) == "module __main__ → global 'records'"
     assert retained == pytest.approx(built, rel=1e-3)
+
+
+def test_a_large_leaf_many_objects_share_keeps_its_referrers(tmp_path: Path) -> None:
+    """A leaf of kFoldBelow bytes or more keeps its edges however many objects share it: the
+    container above all its referrers retains it (and a path to it goes through them)."""
+    (tmp_path / "blob.py").write_text(
+        "import memslim\n"
+        "blob = bytes(100_000)\n"
+        "holders = [[blob] for _ in range(100)]\n"
+        "del blob\n"
+        "census = memslim.snapshot(top=3)\n"
+        "print({r.path: r.retained for r in census.retainers})\n"
+    )
+    retained = eval(run(tmp_path, "blob.py"))  # a dict of str: int
+    # The bytes object (100,033 bytes) and the 100 one-item lists are all under `holders`.
+    assert retained["module __main__ → global 'holders'"] > 100_000 + 100 * 56

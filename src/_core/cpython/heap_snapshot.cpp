@@ -128,12 +128,22 @@ int gather_edge(PyObject* child, void* arg) {
     return 0;
 }
 
-// Whether `o`, a referent, is a leaf that many objects share (a dict key every record of a
-// JSON document holds, a common number): no references of its own, and more than
-// HeapSnapshot::kSharedLeaf references.
-bool shared_leaf(PyObject* o) {
-    return Py_REFCNT(o) > static_cast<Py_ssize_t>(HeapSnapshot::kSharedLeaf) &&
-           !PyObject_IS_GC(o);
+// Whether `o`, a referent, is a small leaf that many objects share (a dict key every record
+// of a JSON document holds, a common number) with more than kSharedLeaf references: a str or
+// bytes of under kFoldBelow / 2 bytes of data, a float, an int under kFoldBelow bytes. (A large
+// one keeps its edges: it can be a top retainer, whose path must go through a referrer.) Read
+// per edge: no size is computed for a str, bytes or float.
+bool shared_leaf(PyObject* o, ObjectSizer& sizer) {
+    if (Py_REFCNT(o) <= static_cast<Py_ssize_t>(HeapSnapshot::kSharedLeaf)) return false;
+    if (PyUnicode_CheckExact(o)) {
+        return static_cast<std::uint64_t>(PyUnicode_GET_LENGTH(o)) * PyUnicode_KIND(o) <
+               HeapSnapshot::kFoldBelow / 2;
+    }
+    if (PyBytes_CheckExact(o)) {
+        return static_cast<std::uint64_t>(PyBytes_GET_SIZE(o)) < HeapSnapshot::kFoldBelow / 2;
+    }
+    if (PyFloat_CheckExact(o)) return true;
+    return PyLong_CheckExact(o) && sizer.size(o) < HeapSnapshot::kFoldBelow;
 }
 
 void add_edges(Walk& walk) {
@@ -141,7 +151,7 @@ void add_edges(Walk& walk) {
         const engine::NodeId node = node_for(walk, child);
         // Folding (a census): a shared leaf gets a node but no edges. Its reference count,
         // matched by no referrer in the heap, then makes it a root (see HeapSnapshot::take).
-        if (walk.fold != nullptr && shared_leaf(child)) continue;
+        if (walk.fold != nullptr && shared_leaf(child, *walk.fold->sizer)) continue;
         walk.targets->push_back(node);
         (*walk.incoming)[node] += 1;
     }

@@ -59,11 +59,12 @@ class HeapSnapshot {
     // (folded_bytes) and to the census by type and site (folded_by_type, folded_by_site),
     // with the same totals and retained sizes as without folding. On a CSV job's heap, 5 of 6
     // objects were such leaves: the census child's arrays and walk shrink with them.
-    // With folding, a leaf held by more than kSharedLeaf references (the dict keys that every
-    // record of a JSON document shares) gets no edges either: its references are taken as from
-    // outside the heap, so it is a root, and its bytes are in no container's retained size. Its
-    // in-edges were most of a JSON job's graph (2.4 million of 3.3 million), for a few kilobytes
-    // of retained size, and the census child's largest array at its peak.
+    // With folding, a small str, bytes, int or float (see kFoldBelow) held by more than
+    // kSharedLeaf references (the dict keys that every record of a JSON document shares) gets
+    // no edges either: its references are taken as from outside the heap, so it is a root, and
+    // its bytes are in no container's retained size. Its in-edges were most of a JSON job's
+    // graph (2.4 million of 3.3 million), for a few kilobytes of retained size, and the census
+    // child's largest array at its peak. Large ones keep their edges and their paths.
     // `visitor` (optional) is told of every object.
     bool take(PyObject* focus = nullptr, bool with_sites = false, bool fold_leaves = false,
               ObjectVisitor* visitor = nullptr);
