@@ -167,7 +167,7 @@ HeapSnapshot::~HeapSnapshot() {
 std::size_t HeapSnapshot::memory_now() const {
     // Sizes, not capacities: reserved pages that were never written are not resident.
     return addresses_.size() * 8 + type_ids_.size() * 4 + sizes_.size() * 4 + sites_.size() * 4 +
-           folded_.size() * 8 + folded_sites_.size() * 48 + index_.memory_bytes() +
+           folded_.size() * 4 + folded_sites_.size() * 48 + index_.memory_bytes() +
            graph_.memory_bytes() + tree_.idom.size() * 4 + tree_.retained.size() * 8;
 }
 
@@ -253,6 +253,7 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
     ObjectSizer& sizer = *sizer_;
     TypeIds type_ids(type_table_);
     folded_.clear();
+    big_folded_.clear();
     folded_types_.clear();
     folded_sites_.clear();
     Walk::Fold fold{frame_leaves_, &sizer,         &type_ids,     with_sites,
@@ -302,7 +303,12 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
         visit_owned(o, gather_edge, &walk);
         add_edges(walk);
         if (fold_leaves) {
-            folded_.push_back(fold.here);
+            if (fold.here < kBigSize) {
+                folded_.push_back(static_cast<std::uint32_t>(fold.here));
+            } else {
+                folded_.push_back(kBigSize);
+                big_folded_[node] = fold.here;
+            }
             fold.here = 0;
         }
         progress.update("walking objects", node);

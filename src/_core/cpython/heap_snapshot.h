@@ -82,7 +82,8 @@ class HeapSnapshot {
     [[nodiscard]] std::uint64_t true_size(PyObject* o) const { return sizer_->size(o); }
     // Bytes of the leaves folded into `node` (0 without folding).
     [[nodiscard]] std::uint64_t folded_bytes(engine::NodeId node) const {
-        return node < folded_.size() ? folded_[node] : 0;
+        if (node >= folded_.size()) return 0;
+        return folded_[node] != kBigSize ? folded_[node] : big_folded_.at(node);
     }
     [[nodiscard]] std::vector<FoldedRow> folded_by_type() const;
     [[nodiscard]] std::vector<FoldedRow> folded_by_site() const;
@@ -122,7 +123,8 @@ class HeapSnapshot {
     std::vector<engine::SiteId> sites_;      // with_sites only
     std::unordered_map<engine::NodeId, std::uint64_t> big_sizes_;
     bool fold_leaves_ = false;
-    std::vector<std::uint64_t> folded_;  // per node, with fold_leaves
+    std::vector<std::uint32_t> folded_;  // per node, with fold_leaves; kBigSize: in big_folded_
+    std::unordered_map<engine::NodeId, std::uint64_t> big_folded_;
     // Folded leaves by type id (index into type_table_) and by (type id << 32 | site).
     std::vector<std::pair<std::uint64_t, std::uint64_t>> folded_types_;
     std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> folded_sites_;
