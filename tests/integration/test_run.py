@@ -587,6 +587,20 @@ KEEP = middle(5000)
 """
 
 
+def _top_stack_of_import(
+    tmp_path: Path, script: Path, size: int, *, full: bool
+) -> tuple[dict, list[tuple[str, int]]]:
+    """The report of ``script`` (which prints 5000) and its top stack's (file, line) frames,
+    that stack holding ``size`` bytes within 1%; with --full-import-stacks if ``full``."""
+    extra = ["--full-import-stacks"] if full else []
+    report, result = run_json(tmp_path, script, "--no-census", *extra)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "5000\n"
+    top = report["stacks"][0]
+    assert abs(top["bytes_at_peak"] - size) <= size // 100
+    return report, [(f["file"], f["line"]) for f in top["frames"]]
+
+
 @pytest.mark.parametrize("full", [False, True])
 def test_a_stack_inside_an_import_keeps_the_modules_line_and_the_allocating_line(
     tmp_path: Path, full: bool
@@ -606,13 +620,7 @@ def test_a_stack_inside_an_import_keeps_the_modules_line_and_the_allocating_line
     assert theirs == [(heavy, 4), (heavy, 7), (heavy, 8), (str(script), 3)]
     assert size > 5000 * 1000
 
-    extra = ["--full-import-stacks"] if full else []
-    report, result = run_json(tmp_path, script, "--no-census", *extra)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "5000\n"
-    top = report["stacks"][0]
-    assert abs(top["bytes_at_peak"] - size) <= size // 100
-    ours = [(f["file"], f["line"]) for f in top["frames"]]
+    report, ours = _top_stack_of_import(tmp_path, script, size, full=full)
     assert ours == (theirs if full else [(heavy, 4), (heavy, 8), (str(script), 3)])
     line = {(r["file"], r["line"]): r for r in report["lines"]}[(heavy, 4)]
     assert abs(line["bytes_at_peak"] - size) <= size // 100
@@ -639,13 +647,7 @@ def test_another_modules_helper_run_at_import_is_charged_to_the_line_that_ran_it
     assert theirs[0] == (tools, 2) and theirs[-2:] == [(heavy, 3), (str(script), 3)]
     assert size > 5000 * 1000
 
-    extra = ["--full-import-stacks"] if full else []
-    report, result = run_json(tmp_path, script, "--no-census", *extra)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "5000\n"
-    top = report["stacks"][0]
-    assert abs(top["bytes_at_peak"] - size) <= size // 100
-    ours = [(f["file"], f["line"]) for f in top["frames"]]
+    report, ours = _top_stack_of_import(tmp_path, script, size, full=full)
     assert ours == (theirs if full else [(heavy, 3), (str(script), 3)])
     # A line's own bytes are those of the stacks it is the innermost frame of.
     lines = {(r["file"], r["line"]): r["bytes_at_peak"] for r in report["lines"]}
