@@ -135,7 +135,8 @@ TEST(Dominators, SharedLeavesMatchBruteForce) {
         std::vector<std::pair<NodeId, NodeId>> edges;
         for (NodeId v = 1; v < inner; ++v) edges.push_back({static_cast<NodeId>(rng() % v), v});
         for (int e = 0; e < 15; ++e) {
-            edges.push_back({static_cast<NodeId>(rng() % inner), static_cast<NodeId>(rng() % inner)});
+            edges.push_back(
+                {static_cast<NodeId>(rng() % inner), static_cast<NodeId>(rng() % inner)});
         }
         for (NodeId leaf = inner; leaf < n - 2; ++leaf) {  // the last two: unreachable
             const int referrers = 1 + static_cast<int>(rng() % (leaf % 3 == 0 ? 12 : 3));

@@ -47,8 +47,7 @@ std::vector<NodeId> reverse_post_order(const HeapGraph& graph, NodeId root) {
 
 }  // namespace
 
-std::vector<NodeId> immediate_dominators(const HeapGraph& graph, NodeId root,
-                                         DominatorTree& tree) {
+std::vector<NodeId> immediate_dominators(const HeapGraph& graph, NodeId root, DominatorTree& tree) {
     const std::size_t n = graph.nodes();
     std::vector<NodeId>& idom = tree.idom;
     std::size_t& passes = tree.passes;

@@ -59,8 +59,7 @@ struct DominatorTree {
 // Immediate dominators of every node reachable from `root` (into `tree.idom`, kNoNode for the
 // others; also sets `passes` and `peak_bytes`); returns the reachable nodes in reverse
 // post-order. The predecessor graph it needs is freed before it returns.
-std::vector<NodeId> immediate_dominators(const HeapGraph& graph, NodeId root,
-                                         DominatorTree& tree);
+std::vector<NodeId> immediate_dominators(const HeapGraph& graph, NodeId root, DominatorTree& tree);
 
 // Dominators of every node reachable from `root`, and retained sizes from `size_of(node)`.
 template <class SizeOf>
