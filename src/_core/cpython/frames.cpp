@@ -135,17 +135,22 @@ bool same_file(const PyCodeObject* a, const PyCodeObject* b) {
 std::size_t fold_import_segment(engine::Frame* out, std::size_t begin, std::size_t depth) {
     if (depth - begin <= 1) return depth;  // nothing to fold
     std::size_t module = depth - 1;
+    bool body = false;  // a module body was found (not the segment's outermost frame by default)
     for (std::size_t i = depth; i-- > begin;) {
         const auto* code = reinterpret_cast<const PyCodeObject*>(out[i].code);
         if ((code->co_flags & CO_OPTIMIZED) == 0) {
             module = i;
+            body = true;
             break;
         }
     }
+    // The allocating frame is dropped only for a helper of another file run by a module body:
+    // where the segment has no body (a forked worker's stack on 3.13 crosses an import-system
+    // frame below its functions), it stays, as the outermost frame is no module's line.
     std::size_t kept = begin;
     if (begin == 0 && module != begin &&
-        same_file(reinterpret_cast<const PyCodeObject*>(out[begin].code),
-                  reinterpret_cast<const PyCodeObject*>(out[module].code))) {
+        (!body || same_file(reinterpret_cast<const PyCodeObject*>(out[begin].code),
+                            reinterpret_cast<const PyCodeObject*>(out[module].code)))) {
         ++kept;  // the allocating frame stays where it is
     }
     out[kept++] = out[module];
