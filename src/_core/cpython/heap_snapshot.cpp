@@ -253,7 +253,6 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
     ObjectSizer& sizer = *sizer_;
     TypeIds type_ids(type_table_);
     folded_.clear();
-    big_folded_.clear();
     folded_types_.clear();
     folded_sites_.clear();
     Walk::Fold fold{frame_leaves_, &sizer,         &type_ids,     with_sites,
@@ -263,7 +262,8 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
         folded_.reserve(expected);
         folded_.push_back(0);  // the root's
     }
-    sizes_.assign(1, 0);
+    sizes_.clear();
+    sizes_.push_back(0);
     sizes_.reserve(expected);
     type_ids_.assign(1, 0);
     type_ids_.reserve(expected);
@@ -294,21 +294,11 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
         if (visitor != nullptr) {
             visitor->object(o, with_sites ? sites_.back() : kUnknownSite, size);
         }
-        if (size < kBigSize) {
-            sizes_.push_back(static_cast<std::uint32_t>(size));
-        } else {
-            sizes_.push_back(kBigSize);
-            big_sizes_[node] = size;
-        }
+        sizes_.push_back(size);
         visit_owned(o, gather_edge, &walk);
         add_edges(walk);
         if (fold_leaves) {
-            if (fold.here < kBigSize) {
-                folded_.push_back(static_cast<std::uint32_t>(fold.here));
-            } else {
-                folded_.push_back(kBigSize);
-                big_folded_[node] = fold.here;
-            }
+            folded_.push_back(fold.here);
             fold.here = 0;
         }
         progress.update("walking objects", node);

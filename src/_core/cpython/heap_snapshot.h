@@ -36,6 +36,33 @@ struct FoldedRow {
     std::uint64_t bytes;
 };
 
+// Byte counts per node, in 4 bytes each; the few of 4 GiB or more in a map beside them.
+class NodeBytes {
+  public:
+    void clear() {
+        small_.clear();
+        big_.clear();
+    }
+    void reserve(std::size_t nodes) { small_.reserve(nodes); }
+    void push_back(std::uint64_t bytes) {
+        if (bytes < kBig) {
+            small_.push_back(static_cast<std::uint32_t>(bytes));
+        } else {
+            big_[static_cast<engine::NodeId>(small_.size())] = bytes;
+            small_.push_back(kBig);
+        }
+    }
+    [[nodiscard]] std::uint64_t operator[](engine::NodeId node) const {
+        return small_[node] != kBig ? small_[node] : big_.at(node);
+    }
+    [[nodiscard]] std::size_t size() const { return small_.size(); }
+
+  private:
+    static constexpr std::uint32_t kBig = 0xFFFFFFFFu;
+    std::vector<std::uint32_t> small_;
+    std::unordered_map<engine::NodeId, std::uint64_t> big_;
+};
+
 class HeapSnapshot {
   public:
     HeapSnapshot() = default;
@@ -82,8 +109,7 @@ class HeapSnapshot {
     [[nodiscard]] std::uint64_t true_size(PyObject* o) const { return sizer_->size(o); }
     // Bytes of the leaves folded into `node` (0 without folding).
     [[nodiscard]] std::uint64_t folded_bytes(engine::NodeId node) const {
-        if (node >= folded_.size()) return 0;
-        return folded_[node] != kBigSize ? folded_[node] : big_folded_.at(node);
+        return node < folded_.size() ? folded_[node] : 0;
     }
     [[nodiscard]] std::vector<FoldedRow> folded_by_type() const;
     [[nodiscard]] std::vector<FoldedRow> folded_by_site() const;
@@ -93,9 +119,7 @@ class HeapSnapshot {
     [[nodiscard]] PyTypeObject* type(engine::NodeId node) const {
         return type_table_[type_ids_[node]];
     }
-    [[nodiscard]] std::uint64_t size(engine::NodeId node) const {
-        return sizes_[node] != kBigSize ? sizes_[node] : big_sizes_.at(node);
-    }
+    [[nodiscard]] std::uint64_t size(engine::NodeId node) const { return sizes_[node]; }
     [[nodiscard]] std::uint64_t retained(engine::NodeId node) const { return tree_.retained[node]; }
     [[nodiscard]] engine::NodeId idom(engine::NodeId node) const { return tree_.idom[node]; }
     [[nodiscard]] const engine::HeapGraph& graph() const { return graph_; }
@@ -113,18 +137,15 @@ class HeapSnapshot {
     [[nodiscard]] double dominators_seconds() const { return dominators_seconds_; }
 
   private:
-    static constexpr std::uint32_t kBigSize = 0xFFFFFFFFu;
     [[nodiscard]] std::size_t memory_now() const;
 
     std::vector<std::uintptr_t> addresses_;  // node 0: the virtual root (address 0)
     std::vector<std::uint32_t> type_ids_;    // index into type_table_
     std::vector<PyTypeObject*> type_table_;  // strong references
-    std::vector<std::uint32_t> sizes_;       // kBigSize: the size is in big_sizes_
-    std::vector<engine::SiteId> sites_;      // with_sites only
-    std::unordered_map<engine::NodeId, std::uint64_t> big_sizes_;
+    NodeBytes sizes_;
+    std::vector<engine::SiteId> sites_;  // with_sites only
     bool fold_leaves_ = false;
-    std::vector<std::uint32_t> folded_;  // per node, with fold_leaves; kBigSize: in big_folded_
-    std::unordered_map<engine::NodeId, std::uint64_t> big_folded_;
+    NodeBytes folded_;  // per node, with fold_leaves
     // Folded leaves by type id (index into type_table_) and by (type id << 32 | site).
     std::vector<std::pair<std::uint64_t, std::uint64_t>> folded_types_;
     std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> folded_sites_;
