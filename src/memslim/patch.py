@@ -19,10 +19,16 @@ Made for the kinds whose fix is the same edit in every program:
   ``collections.deque(...)``, ``name.pop(0)`` / ``del name[0]`` become ``name.popleft()`` and
   ``name.insert(0, x)`` ``name.appendleft(x)``, and ``import collections`` is added if the module
   lacks it; only where every other use of the name is one a deque has too (append, extend,
-  pop(), len(), iteration, ``in``, truth, ``[0]`` / ``[-1]``), else it is left to the author.
+  pop(), len(), iteration, ``in``, truth, ``[0]`` / ``[-1]``), else it is left to the author;
+* ``growth`` of a hand-written memo (a module-level ``NAME = {}`` that one function fills with
+  ``if key in NAME: return NAME[key]`` ... ``NAME[key] = value``, the key being the function's
+  parameters): the lookup, the store and the dict go, and the function gets
+  ``@functools.lru_cache(maxsize=1024)`` (``import functools`` added if missing); only where
+  the dict is used nowhere else, else it is left to the author.
 
 Other findings need a decision the program's author must make (which strings to intern, what a
-record should become, which cache bound): the diff's preamble names them. Each file's edits are
+record should become, how to bound a cache that is not a plain memo): the diff's preamble names
+them. Each file's edits are
 made on its source from the positions of its syntax tree, the edited source must still parse,
 and nothing is written for a file that changed since the run read it.
 """
@@ -38,9 +44,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from memslim.advice.growth import BOUND
 from memslim.advice.source import enclosing_function, parent, syntax_tree
 
-PATCHED_KINDS = ("generator", "slots", "category", "downcast", "frame-copy", "deque")
+PATCHED_KINDS = ("generator", "slots", "category", "downcast", "frame-copy", "deque", "growth")
 _COLUMN_KINDS = ("category", "downcast")
 _READERS = ("read_csv", "read_table", "read_fwf")
 _TARGET_DTYPE = re.compile(r'(?:astype\(|: )"([A-Za-z0-9]+)"[)}]')
@@ -278,18 +285,18 @@ def _deque_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit
     return edits
 
 
-def _import_collections(tree: ast.Module, lines: list[str]) -> list[_Edit]:
-    """``import collections`` in its sorted place among the module's top-level ``import``
+def _import_module(tree: ast.Module, lines: list[str], module: str) -> list[_Edit]:
+    """``import module`` in its sorted place among the module's top-level ``import``
     statements (else after its last import, or its docstring), unless it is imported already."""
     if any(
         isinstance(node, ast.Import)
-        and any(a.name == "collections" and a.asname is None for a in node.names)
+        and any(a.name == module and a.asname is None for a in node.names)
         for node in tree.body
     ):
         return []
     for node in tree.body:
-        if isinstance(node, ast.Import) and node.names[0].name > "collections":
-            return [_Edit((node.lineno, 0), (node.lineno, 0), "import collections\n")]
+        if isinstance(node, ast.Import) and node.names[0].name > module:
+            return [_Edit((node.lineno, 0), (node.lineno, 0), f"import {module}\n")]
     last = 0
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -303,8 +310,115 @@ def _import_collections(tree: ast.Module, lines: list[str]) -> list[_Edit]:
             last = node.end_lineno or node.lineno  # the docstring
     at = (last + 1, 0)
     if last == len(lines) and not lines[-1].endswith("\n"):
-        return [_Edit((last, len(lines[-1])), (last, len(lines[-1])), "\nimport collections\n")]
-    return [_Edit(at, at, "import collections\n")]
+        return [_Edit((last, len(lines[-1])), (last, len(lines[-1])), f"\nimport {module}\n")]
+    return [_Edit(at, at, f"import {module}\n")]
+
+
+def _same(a: ast.AST, b: ast.AST) -> bool:
+    return ast.dump(a) == ast.dump(b)
+
+
+def _alone_on_its_lines(lines: list[str], node: ast.stmt) -> bool:
+    """Whether nothing but ``node`` (and a comment) is on the lines it spans."""
+    start, end = _span(lines, node)
+    before = lines[start[0] - 1][: start[1]]
+    after = lines[end[0] - 1][end[1] :].strip()
+    return not before.strip() and (not after or after.startswith("#"))
+
+
+def _delete(lines: list[str], node: ast.stmt) -> _Edit:
+    last = node.end_lineno or node.lineno
+    if last == len(lines):
+        return _Edit((node.lineno, 0), (last, len(lines[last - 1])), "")
+    return _Edit((node.lineno, 0), (last + 1, 0), "")
+
+
+def _memo_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
+    """growth: a module-level dict that one function uses as a hand-written memo becomes
+    ``functools.lru_cache(maxsize=BOUND)`` on that function (none: not that shape)."""
+    name = finding.symbol
+    definitions = [
+        n
+        for n in tree.body
+        if isinstance(n, ast.Assign)
+        and len(n.targets) == 1
+        and isinstance(n.targets[0], ast.Name)
+        and n.targets[0].id == name
+    ]
+    if len(definitions) != 1:
+        return []
+    definition = definitions[0]
+    empty = definition.value
+    if not (
+        (isinstance(empty, ast.Dict) and not empty.keys)
+        or (
+            isinstance(empty, ast.Call)
+            and isinstance(empty.func, ast.Name)
+            and empty.func.id == "dict"
+            and not empty.args
+            and not empty.keywords
+        )
+    ):
+        return []
+    if any(isinstance(n, ast.Global) and name in n.names for n in ast.walk(tree)):
+        return []
+    for function in tree.body:
+        if not isinstance(function, ast.FunctionDef) or function.decorator_list:
+            continue
+        arguments = function.args
+        if arguments.vararg or arguments.kwarg or arguments.kwonlyargs:
+            continue
+        parameters = [a.arg for a in arguments.posonlyargs + arguments.args]
+        lookup = store = None
+        for statement in function.body:
+            if (
+                lookup is None
+                and isinstance(statement, ast.If)
+                and not statement.orelse
+                and isinstance(statement.test, ast.Compare)
+                and [type(o) for o in statement.test.ops] == [ast.In]
+                and isinstance(statement.test.comparators[0], ast.Name)
+                and statement.test.comparators[0].id == name
+                and len(statement.body) == 1
+                and isinstance(statement.body[0], ast.Return)
+                and isinstance(statement.body[0].value, ast.Subscript)
+                and isinstance(statement.body[0].value.value, ast.Name)
+                and statement.body[0].value.value.id == name
+                and _same(statement.body[0].value.slice, statement.test.left)
+            ):
+                lookup = statement
+            elif (
+                lookup is not None
+                and isinstance(statement, ast.Assign)
+                and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Subscript)
+                and isinstance(statement.targets[0].value, ast.Name)
+                and statement.targets[0].value.id == name
+                and _same(statement.targets[0].slice, lookup.test.left)  # type: ignore[attr-defined]
+            ):
+                store = statement
+        if lookup is None or store is None:
+            continue
+        key = lookup.test.left  # type: ignore[attr-defined]
+        keyed = [key] if isinstance(key, ast.Name) else getattr(key, "elts", None)
+        # The cache keys on every argument: the memo's key must be all of them, in order.
+        if keyed is None or [getattr(k, "id", None) for k in keyed] != parameters:
+            continue
+        uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == name]
+        if len(uses) != 4:  # the definition, the lookup's test and return, the store
+            return []
+        if not all(_alone_on_its_lines(lines, n) for n in (definition, lookup, store)):
+            return []
+        indent = lines[function.lineno - 1][: _column(lines, function.lineno, function.col_offset)]
+        decorator = f"{indent}@functools.lru_cache(maxsize={BOUND})\n"
+        return [
+            _delete(lines, definition),
+            _delete(lines, lookup),
+            _delete(lines, store),
+            _Edit((function.lineno, 0), (function.lineno, 0), decorator),
+            *_import_module(tree, lines, "functools"),
+        ]
+    return []
 
 
 def _quote(text: str) -> str:
@@ -454,6 +568,8 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
                 if made and any(e.start == made[0].start for e in edits):
                     done.append(finding)  # a second operation on a queue already edited
                     continue
+            elif finding.kind == "growth":
+                made = _memo_edits(tree, lines, finding)  # type: ignore[arg-type]
             else:
                 made = _slots_edits(tree, lines, finding)
             if made:
@@ -468,7 +584,7 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
         if not edits:
             continue
         if any(f.kind == "deque" for f in done):
-            edits.extend(_import_collections(tree, lines))
+            edits.extend(_import_module(tree, lines, "collections"))
         patched = _apply(lines, edits)
         try:
             ast.parse(patched, filename=file)

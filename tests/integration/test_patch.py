@@ -259,3 +259,80 @@ def test_a_kept_deep_copy_of_a_frame_becomes_a_shallow_one(tmp_path: Path) -> No
     assert "+    calibrated = readings.copy(deep=False)\n" in diff, diff
     _apply_copy(original, patched)
     assert (patched / "job.py").read_text() == (pair / "after.py").read_text()
+
+
+MEMO = '''"""Prices orders, each customer's profile looked up through a hand-written memo."""
+
+import random
+
+_profiles = {}
+
+
+def profile(customer):
+    if customer in _profiles:
+        return _profiles[customer]
+    tier = ("basic", "silver", "gold")[customer % 3]
+    found = (customer, f"C{customer:08d}", tier, (customer % 7) / 2)
+    _profiles[customer] = found
+    return found
+
+
+def main():
+    rng = random.Random(3)
+    total = 0.0
+    for order in range(200_000):
+        customer = rng.randrange(50) if order % 4 == 0 else 1_000_000 + order
+        total += profile(customer)[3]
+    print(f"{total:.1f}")
+
+
+main()
+'''
+
+
+def test_a_growing_memo_becomes_a_bounded_cache(tmp_path: Path) -> None:
+    original = tmp_path / "original"
+    original.mkdir()
+    (original / "job.py").write_text(MEMO)
+    ran = _run(original, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff",
+               "job.py")  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    growth = [f for f in json.loads((original / "r.json").read_text())["findings"]
+              if f["kind"] == "growth"]  # fmt: skip
+    assert [f["symbol"] for f in growth] == ["_profiles"]
+    diff = (original / "fix.diff").read_text()
+    removed = [line[1:] for line in diff.splitlines() if line.startswith("-") and line[1:2] != "-"]
+    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and line[1:2] != "+"]
+    assert removed == [
+        "_profiles = {}",
+        "    if customer in _profiles:",
+        "        return _profiles[customer]",
+        "    _profiles[customer] = found",
+    ]
+    assert added == ["import functools", "@functools.lru_cache(maxsize=1024)"]
+    assert "+import functools\n import random" in diff  # in its sorted place
+    patched = tmp_path / "patched"
+    _apply_copy(original, patched)
+    assert _run(patched, "job.py").stdout == _run(original, "job.py").stdout != ""
+    again = _run(patched, "-m", "memslim", "run", "--json", "after.json", "job.py")
+    assert again.returncode == 0, again.stderr
+    left = json.loads((patched / "after.json").read_text())["findings"]
+    assert not [f for f in left if f["kind"] == "growth"], left
+    predicted = growth[0]["saving_bytes"]
+    measured = _peak(original) - _peak(patched)
+    assert abs(measured - predicted) / measured < 0.20, (predicted, measured)
+
+    # A memo read elsewhere too, or keyed on part of the arguments, is left to the author.
+    for name, source in (
+        ("read", MEMO.replace('print(f"{total:.1f}")', 'print(f"{total:.1f}", len(_profiles))')),
+        ("partial", MEMO.replace("def profile(customer):", "def profile(customer, scale=1):")),
+    ):
+        other = tmp_path / name
+        other.mkdir()
+        (other / "job.py").write_text(source)
+        ran = _run(other, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff",
+                   "job.py")  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
+        kinds = [f["kind"] for f in json.loads((other / "r.json").read_text())["findings"]]
+        assert "growth" in kinds, (name, kinds)
+        assert (other / "fix.diff").read_text() == "", name
