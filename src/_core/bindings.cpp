@@ -334,6 +334,18 @@ nb::tuple site_stack(memslim::engine::SiteId site) {
     return nb::tuple(frames);
 }
 
+// Where in its line each frame of a site was (cpython::span_of its instruction): (line, column,
+// end line, end column), columns as UTF-8 byte offsets (-1: not known), innermost first.
+nb::tuple site_locations(memslim::engine::SiteId site) {
+    nb::list locations;
+    for (const auto& frame : memslim::cpython::site_frames(site)) {
+        const auto span = memslim::cpython::span_of(reinterpret_cast<PyCodeObject*>(frame.code),
+                                                    frame.instruction);
+        locations.append(nb::make_tuple(span.line, span.column, span.end_line, span.end_column));
+    }
+    return nb::tuple(locations);
+}
+
 nb::handle type_handle(PyTypeObject* tp) {
     return reinterpret_cast<PyObject*>(tp);
 }
@@ -804,6 +816,9 @@ NB_MODULE(_core, m) {
           "The bytes a site held at the peak.");
     m.def("site_stack", &site_stack, "site"_a,
           "The frames (file, function, line) of a site, innermost first.");
+    m.def("site_locations", &site_locations, "site"_a,
+          "Where in its line each frame of a site was: (line, column, end line, end column), "
+          "columns in UTF-8 bytes (-1: not known), innermost first.");
     m.def(
         "gc_object_ids_in_place",
         [] {

@@ -23,6 +23,16 @@ def frames(site: int | None) -> Stack | None:
     return stack
 
 
+Location = tuple[int, int, int, int]  # (line, column, end line, end column); UTF-8 byte columns
+
+
+def locations(site: int) -> tuple[Location, ...]:
+    """Where in its line each frame of ``site`` was (the expression that allocated, from the
+    frame's instruction), innermost first, parallel to :func:`frames`; a column is -1 where
+    the code object has no position."""
+    return _core.site_locations(site)
+
+
 def forget() -> None:
     """Sites of an earlier recording mean nothing in the next one: call when tracking starts."""
     _cache.clear()

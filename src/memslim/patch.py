@@ -24,10 +24,20 @@ Made for the kinds whose fix is the same edit in every program:
   ``if key in NAME: return NAME[key]`` ... ``NAME[key] = value``, the key being the function's
   parameters): the lookup, the store and the dict go, and the function gets
   ``@functools.lru_cache(maxsize=1024)`` (``import functools`` added if missing); only where
-  the dict is used nowhere else, else it is left to the author.
+  the dict is used nowhere else, else it is left to the author;
+* ``intern``: each expression that made the repeated strings, as the tracker knows it (the
+  position of the allocating instruction in the user's line, 3.11+), becomes
+  ``sys.intern(...)`` (``import sys`` added if missing); only where every such expression surely
+  gives a str (an f-string, a subscript, ``str(...)``, a str method such as ``.strip()``, a
+  concatenation with a literal) and those sites hold nine tenths of the repeats;
+* ``cycle``: the back-reference ``self.<name>`` of an undecorated class is kept as a weak
+  reference behind a property and its setter (``_<name>`` holds it; None, or an object that
+  cannot be weakly referenced, is held as before), so every read and write of ``obj.<name>``
+  stays as it is; a ``__slots__`` entry ``<name>`` becomes ``_<name>`` (a slots fix of the same
+  class in the same patch does the same and adds ``__weakref__``); ``import weakref`` added.
 
-Other findings need a decision the program's author must make (which strings to intern, what a
-record should become, how to bound a cache that is not a plain memo): the diff's preamble names
+Other findings need a decision the program's author must make (what a record should become,
+how to bound a cache that is not a plain memo): the diff's preamble names
 them. Each file's edits are
 made on its source from the positions of its syntax tree, the edited source must still parse,
 and nothing is written for a file that changed since the run read it.
@@ -37,6 +47,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import itertools
 import json
 import linecache
 import os
@@ -47,7 +58,17 @@ from typing import Any
 from memslim.advice.growth import BOUND
 from memslim.advice.source import enclosing_function, parent, syntax_tree
 
-PATCHED_KINDS = ("generator", "slots", "category", "downcast", "frame-copy", "deque", "growth")
+PATCHED_KINDS = (
+    "generator",
+    "slots",
+    "category",
+    "downcast",
+    "frame-copy",
+    "deque",
+    "growth",
+    "intern",
+    "cycle",
+)
 _COLUMN_KINDS = ("category", "downcast")
 _READERS = ("read_csv", "read_table", "read_fwf")
 _TARGET_DTYPE = re.compile(r'(?:astype\(|: )"([A-Za-z0-9]+)"[)}]')
@@ -119,7 +140,12 @@ def _copy_edit(tree: ast.AST, lines: list[str], finding: Any) -> _Edit | None:
     return None
 
 
-def _slots_edits(tree: ast.AST, lines: list[str], finding: Any) -> list[_Edit]:
+def _slots_edits(
+    tree: ast.AST, lines: list[str], finding: Any, weak: frozenset[str] = frozenset()
+) -> list[_Edit]:
+    """``weak``: the class's attributes that the same patch turns into weak references behind a
+    property (cycle): their slots are the properties' ``_<name>``, and the instances get a
+    ``__weakref__`` slot, so that they can be weakly referenced as the parents they are."""
     classes = [
         n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.lineno == finding.line
     ]
@@ -159,6 +185,9 @@ def _slots_edits(tree: ast.AST, lines: list[str], finding: Any) -> list[_Edit]:
         return []  # a body on the class line (class A: pass): left to the author
     indent = lines[first.lineno - 1][: _column(lines, first.lineno, first.col_offset)]
     names = tuple(ast.literal_eval(match.group(1).split("=", 1)[1].strip()))
+    if weak:
+        names = tuple(f"_{n}" if n in weak else n for n in names)
+        names = ("__weakref__", *names) if "__weakref__" not in names else names
     at = (first.lineno, 0)
     # A blank line before a method, as the file's own methods are set apart.
     gap = "\n" if isinstance(first, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else ""
@@ -331,6 +360,153 @@ def _delete(lines: list[str], node: ast.stmt) -> _Edit:
     if last == len(lines):
         return _Edit((node.lineno, 0), (last, len(lines[last - 1])), "")
     return _Edit((node.lineno, 0), (last + 1, 0), "")
+
+
+# Methods whose result is a str when called on one: an expression the tracker names as making the
+# repeated strings is wrapped in sys.intern only when it surely gives a str (``line.split()``
+# makes them too, but gives a list).
+_STR_METHODS = frozenset({
+    "capitalize", "casefold", "center", "decode", "expandtabs", "format", "group", "join",
+    "ljust", "lower", "lstrip", "removeprefix", "removesuffix", "replace", "rjust", "rstrip",
+    "strip", "swapcase", "title", "translate", "upper", "zfill",
+})  # fmt: skip
+
+
+def _gives_a_str(node: ast.expr) -> bool:
+    """Whether ``node`` gives a str whenever it makes new strings."""
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.Subscript):  # a str's slice, a match's group (a list's slice
+        return True  # makes no string)
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Name):
+            return func.id == "str"
+        return isinstance(func, ast.Attribute) and func.attr in _STR_METHODS
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod)):
+        sides = (node.left,) if isinstance(node.op, ast.Mod) else (node.left, node.right)
+        return any(
+            isinstance(side, ast.JoinedStr)
+            or (isinstance(side, ast.Constant) and isinstance(side.value, str))
+            for side in sides
+        )
+    return False
+
+
+def _intern_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
+    """intern: each expression that made the repeated strings (the tracker's positions of the
+    allocating instructions, ``finding.spans``) wrapped in ``sys.intern(...)``; all of them or
+    none (the saving is theirs together)."""
+    if not finding.spans:
+        return []
+    by_span: dict[tuple[tuple[int, int], tuple[int, int]], ast.expr] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.expr) and not isinstance(node, ast.Starred):
+            by_span.setdefault(_span(lines, node), node)
+    edits: list[_Edit] = []
+    for line, column, end_line, end_column in finding.spans:
+        if not (0 < line <= end_line <= len(lines)):
+            return []
+        start = (line, _column(lines, line, column))
+        end = (end_line, _column(lines, end_line, end_column))
+        node = by_span.get((start, end))
+        if node is None or not isinstance(getattr(node, "ctx", ast.Load()), ast.Load):
+            return []  # not one expression of that line as it reads now
+        if not _gives_a_str(node):
+            return []  # a list of them (split), a record...: left to the author
+        up = parent(node)
+        if (
+            isinstance(up, ast.Call)
+            and isinstance(up.func, ast.Attribute)
+            and up.func.attr == "intern"
+        ):
+            return []  # interned already
+        edits.append(_Edit(start, end, f"sys.intern({_segment(lines, start, end)})"))
+    ordered = sorted(edits, key=lambda e: e.start)
+    if any(a.end > b.start for a, b in itertools.pairwise(ordered)):
+        return []  # one inside another
+    return [*edits, *_import_module(tree, lines, "sys")]
+
+
+def _weakref_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
+    """cycle: the back-reference ``self.<attribute>`` stored as a weak reference behind a
+    property of the class, so that every read and write of it stays as it is; a slot of that
+    name becomes the property's ``_<attribute>``. None: not that shape."""
+    owner, _, attribute = finding.symbol.rpartition(".")
+    owner = owner.rpartition(".")[2]
+    hidden = f"_{attribute}"
+    stores = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Assign, ast.AnnAssign))
+        and n.lineno == finding.line
+        and any(
+            isinstance(t, ast.Attribute)
+            and t.attr == attribute
+            and isinstance(t.value, ast.Name)
+            and t.value.id == "self"
+            for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+        )
+    ]
+    if len(stores) != 1:
+        return []
+    cls = parent(stores[0])
+    while cls is not None and not isinstance(cls, ast.ClassDef):
+        cls = parent(cls)
+    if not isinstance(cls, ast.ClassDef) or cls.name != owner or cls.decorator_list:
+        return []
+    if any(
+        (isinstance(n, ast.Attribute) and n.attr == hidden)
+        or (isinstance(n, ast.Name) and n.id == hidden)
+        for n in ast.walk(tree)
+    ):
+        return []  # the name the property would keep its reference under is taken
+    edits: list[_Edit] = []
+    for statement in cls.body:
+        names = (
+            [t.id for t in statement.targets if isinstance(t, ast.Name)]
+            if isinstance(statement, ast.Assign)
+            else [statement.name]
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            else []
+        )
+        if attribute in names:
+            return []  # the class defines that name itself
+        if names == ["__slots__"]:
+            value = statement.value  # type: ignore[union-attr]
+            entries = value.elts if isinstance(value, (ast.Tuple, ast.List, ast.Set)) else [value]
+            named = [e for e in entries if isinstance(e, ast.Constant) and e.value == attribute]
+            if len(named) != 1 or any(not isinstance(e, ast.Constant) for e in entries):
+                return []
+            start, end = _span(lines, named[0])
+            text = _segment(lines, start, end)
+            edits.append(_Edit(start, end, text[0] + hidden + text[-1]))
+    first = cls.body[0]
+    indent = lines[first.lineno - 1][: _column(lines, first.lineno, first.col_offset)]
+    body = (
+        f"@property\n"
+        f"def {attribute}(self):\n"
+        f"    return self.{hidden}()\n"
+        f"\n"
+        f"@{attribute}.setter\n"
+        f"def {attribute}(self, value):\n"
+        f"    # A weak reference: it no longer keeps a reference cycle alive (memslim --patch).\n"
+        f"    # None, and an object that cannot be weakly referenced, are held as before.\n"
+        f"    try:\n"
+        f"        self.{hidden} = weakref.ref(value)\n"
+        f"    except TypeError:\n"
+        f"        self.{hidden} = lambda: value\n"
+    )
+    added = "\n" + "".join(f"{indent}{line}" if line.strip() else "\n" for line in
+                           body.splitlines(keepends=True))  # fmt: skip
+    last = cls.end_lineno or cls.lineno
+    if last == len(lines):
+        at = (last, len(lines[-1]))
+        if not lines[-1].endswith("\n"):
+            added = "\n" + added
+    else:
+        at = (last + 1, 0)
+    return [*edits, _Edit(at, at, added), *_import_module(tree, lines, "weakref")]
 
 
 def _memo_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
@@ -553,7 +729,8 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
         edits: list[_Edit] = []
         done: list[Any] = []
         columns: dict[int, list[Any]] = {}
-        for finding in found:
+        weak: dict[str, set[str]] = {}  # class -> attributes made weak (cycle), for its slots
+        for finding in sorted(found, key=lambda f: f.kind != "cycle"):
             if finding.kind in _COLUMN_KINDS:
                 columns.setdefault(finding.line, []).append(finding)
                 continue
@@ -570,8 +747,17 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
                     continue
             elif finding.kind == "growth":
                 made = _memo_edits(tree, lines, finding)  # type: ignore[arg-type]
+            elif finding.kind == "intern":
+                made = _intern_edits(tree, lines, finding)  # type: ignore[arg-type]
+            elif finding.kind == "cycle":
+                made = _weakref_edits(tree, lines, finding)  # type: ignore[arg-type]
+                if made:
+                    owner, _, attribute = finding.symbol.rpartition(".")
+                    weak.setdefault(owner.rpartition(".")[2], set()).add(attribute)
             else:
-                made = _slots_edits(tree, lines, finding)
+                made = _slots_edits(
+                    tree, lines, finding, frozenset(weak.get(finding.symbol.rpartition(".")[2], ()))
+                )
             if made:
                 edits.extend(made)
                 done.append(finding)

@@ -336,3 +336,145 @@ def test_a_growing_memo_becomes_a_bounded_cache(tmp_path: Path) -> None:
         kinds = [f["kind"] for f in json.loads((other / "r.json").read_text())["findings"]]
         assert "growth" in kinds, (name, kinds)
         assert (other / "fix.diff").read_text() == "", name
+
+
+EVENTS = """import random
+
+KINDS = ("click", "view", "purchase", "refund")
+
+
+def event(i, rng):
+    return (f"region-{i % 7}", rng.choice(KINDS).upper(), i)
+
+
+def main():
+    rng = random.Random(7)
+    events = [event(i, rng) for i in range(200_000)]
+    by_kind = {}
+    for _region, kind, _ in events:
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+    print(sorted(by_kind.items()), len({e[0] for e in events}))
+
+
+main()
+"""
+
+
+def test_repeated_strings_are_interned_where_the_tracker_saw_them_made(tmp_path: Path) -> None:
+    original = tmp_path / "original"
+    original.mkdir()
+    (original / "job.py").write_text(EVENTS)
+    ran = _run(original, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff",
+               "job.py")  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    found = [f for f in json.loads((original / "r.json").read_text())["findings"]
+             if f["kind"] == "intern"]  # fmt: skip
+    assert [f["line"] for f in found] == [7]
+    diff = (original / "fix.diff").read_text()
+    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and line[1:2] != "+"]
+    # Both expressions that made the repeats, and not the int (no string) or the tuple.
+    assert added == [
+        "import sys",
+        '    return (sys.intern(f"region-{i % 7}"), sys.intern(rng.choice(KINDS).upper()), i)',
+    ]
+    patched = tmp_path / "patched"
+    _apply_copy(original, patched)
+    assert _run(patched, "job.py").stdout == _run(original, "job.py").stdout != ""
+    again = _run(patched, "-m", "memslim", "run", "--json", "after.json", "job.py")
+    assert again.returncode == 0, again.stderr
+    left = json.loads((patched / "after.json").read_text())["findings"]
+    assert not [f for f in left if f["kind"] == "intern"], left
+    predicted = found[0]["saving_bytes"]
+    measured = _peak(original) - _peak(patched)
+    assert abs(measured - predicted) / measured < 0.20, (predicted, measured)
+
+    # Strings made by split() come as a list: sys.intern(line.split()) would raise. Left alone.
+    split = tmp_path / "split"
+    split.mkdir()
+    (split / "job.py").write_text(
+        EVENTS.replace(
+            '    return (f"region-{i % 7}", rng.choice(KINDS).upper(), i)',
+            '    region, kind = f"region-{i % 7} {rng.choice(KINDS)}".split(" ")\n'
+            "    return (region, kind, i)",
+        )
+    )
+    ran = _run(split, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff", "job.py")
+    assert ran.returncode == 0, ran.stderr
+    kinds = [f["kind"] for f in json.loads((split / "r.json").read_text())["findings"]]
+    assert "intern" in kinds, kinds
+    assert (split / "fix.diff").read_text() == ""
+
+
+TREES = """import gc
+
+
+class Node:
+    def __init__(self, name, parent):
+        self.name = name
+        self.parent = parent
+        self.children = []
+        if parent is not None:
+            parent.children.append(self)
+
+    def path(self):
+        parts = []
+        node = self
+        while node is not None:
+            parts.append(node.name)
+            node = node.parent
+        return "/".join(reversed(parts))
+
+
+def build(count, width):
+    root = Node("r", None)
+    level = [root]
+    made = 1
+    while made < count:
+        below = []
+        for node in level:
+            for _ in range(width):
+                below.append(Node(f"n{made}", node))
+                made += 1
+        level = below
+    return root, level
+
+
+def main():
+    gc.disable()  # as batch jobs do: every dropped tree waits for a collection that never runs
+    total = 0
+    for _ in range(4):
+        _root, leaves = build(60_000, 4)
+        total += sum(len(leaf.path()) for leaf in leaves[:1000])
+    print(total)
+
+
+main()
+"""
+
+
+def test_a_back_reference_becomes_a_weak_one_behind_a_property(tmp_path: Path) -> None:
+    original = tmp_path / "original"
+    original.mkdir()
+    (original / "job.py").write_text(TREES)
+    ran = _run(original, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff",
+               "job.py")  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    found = [f for f in json.loads((original / "r.json").read_text())["findings"]
+             if f["kind"] == "cycle"]  # fmt: skip
+    assert [(f["symbol"], f["line"]) for f in found] == [("Node.parent", 7)]
+    diff = (original / "fix.diff").read_text()
+    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and line[1:2] != "+"]
+    assert added[0] == "import weakref"
+    assert "        self._parent = weakref.ref(value)" in added
+    # Every read and write of node.parent is left as it was (the root's parent is None).
+    assert not [line for line in diff.splitlines() if line.startswith("-") and line[1:2] != "-"]
+    patched = tmp_path / "patched"
+    _apply_copy(original, patched)
+    assert _run(patched, "job.py").stdout == _run(original, "job.py").stdout != ""
+    again = _run(patched, "-m", "memslim", "run", "--json", "after.json", "job.py")
+    assert again.returncode == 0, again.stderr
+    left = json.loads((patched / "after.json").read_text())["findings"]
+    assert not [f for f in left if f["kind"] == "cycle"], left
+    predicted = found[0]["saving_bytes"]
+    measured = _peak(original) - _peak(patched)
+    assert abs(measured - predicted) / measured < 0.20, (predicted, measured)

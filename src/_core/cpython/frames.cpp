@@ -349,6 +349,19 @@ int line_of(PyCodeObject* code, std::uint32_t instruction) {
     return line < 0 ? code->co_firstlineno : line;
 }
 
+SourceSpan span_of(PyCodeObject* code, std::uint32_t instruction) {
+    const int line = line_of(code, instruction);
+    SourceSpan span{line, -1, line, -1};
+    const Py_ssize_t code_bytes = Py_SIZE(code) * static_cast<Py_ssize_t>(sizeof(CodeUnit));
+    const auto offset = static_cast<int>(instruction * sizeof(CodeUnit));
+    if (offset >= code_bytes ||
+        PyCode_Addr2Location(code, offset, &span.line, &span.column, &span.end_line,
+                             &span.end_column) == 0) {
+        return {line, -1, line, -1};
+    }
+    return span;
+}
+
 bool is_memslim_module(PyObject* name) {
     if (name == nullptr || !PyUnicode_Check(name)) return false;
     Py_ssize_t size = 0;

@@ -74,6 +74,13 @@ void visit_frame_locals(int (*visit)(PyObject*, void*), void* arg);
 // line when the index is out of range.
 int line_of(PyCodeObject* code, std::uint32_t instruction);
 
+// Where in the source an instruction index of `code` is (PyCode_Addr2Location): the expression
+// it evaluates, columns as UTF-8 byte offsets; columns are -1 where the code has no position.
+struct SourceSpan {
+    int line, column, end_line, end_column;
+};
+SourceSpan span_of(PyCodeObject* code, std::uint32_t instruction);
+
 // Whether `name` (a module's __name__, borrowed; may be nullptr) is memslim or memslim.*: the
 // test for memslim's own frames (their globals) and objects (their type's __module__). Runs no
 // Python code.

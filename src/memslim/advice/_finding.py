@@ -26,6 +26,10 @@ class Finding:
     fix: str  # the changed code, as a snippet
     time_only: bool = False  # a speed finding: no memory saving is claimed
     lossy: bool = False  # the fix changes values (e.g. float64 -> float32)
+    # The expressions the fix wraps, where the tracker knows them (intern): (line, column, end
+    # line, end column), UTF-8 byte columns. For --patch, in the process that found them; not
+    # in the JSON.
+    spans: tuple[tuple[int, int, int, int], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def saving_bytes(self) -> int:
