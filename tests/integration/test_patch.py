@@ -409,6 +409,8 @@ TREES = """import gc
 
 
 class Node:
+    __slots__ = ("__weakref__", "children", "name", "parent")
+
     def __init__(self, name, parent):
         self.name = name
         self.parent = parent
@@ -425,15 +427,15 @@ class Node:
         return "/".join(reversed(parts))
 
 
-def build(count, width):
-    root = Node("r", None)
+def build(tree, count, width):
+    root = Node(f"t{tree}", None)
     level = [root]
     made = 1
     while made < count:
         below = []
         for node in level:
             for _ in range(width):
-                below.append(Node(f"n{made}", node))
+                below.append(Node(f"t{tree}n{made}", node))
                 made += 1
         level = below
     return root, level
@@ -442,14 +444,18 @@ def build(count, width):
 def main():
     gc.disable()  # as batch jobs do: every dropped tree waits for a collection that never runs
     total = 0
-    for _ in range(4):
-        _root, leaves = build(60_000, 4)
+    for tree in range(4):
+        _root, leaves = build(tree, 60_000, 4)
         total += sum(len(leaf.path()) for leaf in leaves[:1000])
     print(total)
 
 
 main()
 """
+
+
+def _findings(folder: Path, name: str) -> list[dict]:
+    return json.loads((folder / name).read_text())["findings"]
 
 
 def test_a_back_reference_becomes_a_weak_one_behind_a_property(tmp_path: Path) -> None:
@@ -459,22 +465,42 @@ def test_a_back_reference_becomes_a_weak_one_behind_a_property(tmp_path: Path) -
     ran = _run(original, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff",
                "job.py")  # fmt: skip
     assert ran.returncode == 0, ran.stderr
-    found = [f for f in json.loads((original / "r.json").read_text())["findings"]
-             if f["kind"] == "cycle"]  # fmt: skip
-    assert [(f["symbol"], f["line"]) for f in found] == [("Node.parent", 7)]
+    found = _findings(original, "r.json")
+    assert [(f["kind"], f["symbol"], f["line"]) for f in found] == [("cycle", "Node.parent", 9)]
     diff = (original / "fix.diff").read_text()
-    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and line[1:2] != "+"]
-    assert added[0] == "import weakref"
-    assert "        self._parent = weakref.ref(value)" in added
-    # Every read and write of node.parent is left as it was (the root's parent is None).
-    assert not [line for line in diff.splitlines() if line.startswith("-") and line[1:2] != "-"]
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[1:2] not in "+-"]
+    # The slot becomes the property's; every read and write of node.parent stays as it was.
+    assert changed[:3] == [
+        "+import weakref",
+        '-    __slots__ = ("__weakref__", "children", "name", "parent")',
+        '+    __slots__ = ("__weakref__", "children", "name", "_parent")',
+    ]
+    assert "+            self._parent = weakref.ref(value)" in changed
+    assert not [line for line in changed[3:] if line.startswith("-")]
     patched = tmp_path / "patched"
     _apply_copy(original, patched)
     assert _run(patched, "job.py").stdout == _run(original, "job.py").stdout != ""
     again = _run(patched, "-m", "memslim", "run", "--json", "after.json", "job.py")
     assert again.returncode == 0, again.stderr
-    left = json.loads((patched / "after.json").read_text())["findings"]
-    assert not [f for f in left if f["kind"] == "cycle"], left
+    assert not [f for f in _findings(patched, "after.json") if f["kind"] == "cycle"]
     predicted = found[0]["saving_bytes"]
     measured = _peak(original) - _peak(patched)
     assert abs(measured - predicted) / measured < 0.20, (predicted, measured)
+
+    # Without __slots__ the same patch also slots the class: its slots name the property's
+    # _parent and add __weakref__, as the nodes are the parents weakly referenced.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "job.py").write_text(TREES.replace(
+        '    __slots__ = ("__weakref__", "children", "name", "parent")\n\n', ""
+    ))  # fmt: skip
+    ran = _run(plain, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff", "job.py")
+    assert ran.returncode == 0, ran.stderr
+    assert sorted(f["kind"] for f in _findings(plain, "r.json")) == ["cycle", "slots"]
+    assert (
+        "+    __slots__ = ('__weakref__', 'name', '_parent', 'children')\n"
+        in (plain / "fix.diff").read_text()
+    )
+    both = tmp_path / "both"
+    _apply_copy(plain, both)
+    assert _run(both, "job.py").stdout == _run(plain, "job.py").stdout != ""
