@@ -24,7 +24,9 @@ Made for the kinds whose fix is the same edit in every program:
   ``if key in NAME: return NAME[key]`` ... ``NAME[key] = value``, the key being the function's
   parameters): the lookup, the store and the dict go, and the function gets
   ``@functools.lru_cache(maxsize=1024)`` (``import functools`` added if missing); only where
-  the dict is used nowhere else, else it is left to the author;
+  the dict is used nowhere else, else it is left to the author; ``growth`` of a function
+  cached without a bound: ``@functools.cache`` becomes ``@functools.lru_cache(maxsize=1024)``,
+  and the ``None`` of ``lru_cache(maxsize=None)`` becomes 1024;
 * ``intern``: each expression that made the repeated strings, as the tracker knows it (the
   position of the allocating instruction in the user's line, 3.11+), becomes
   ``sys.intern(...)`` (``import sys`` added if missing); only where every such expression surely
@@ -509,6 +511,43 @@ def _weakref_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Ed
     return [*edits, _Edit(at, at, added), *_import_module(tree, lines, "weakref")]
 
 
+def _cache_bound_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
+    """growth of an unbounded cache: the function's ``@functools.cache`` (or ``@cache``) becomes
+    ``@functools.lru_cache(maxsize=BOUND)``; the ``None`` of ``lru_cache(maxsize=None)`` or
+    ``lru_cache(None)`` becomes BOUND."""
+    for function in ast.walk(tree):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if function.name != finding.symbol:
+            continue
+        for decorator in function.decorator_list:
+            if decorator.lineno != finding.line:
+                continue
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+            if name == "cache" and not isinstance(decorator, ast.Call):
+                start, end = _span(lines, decorator)
+                bounded = f"functools.lru_cache(maxsize={BOUND})"
+                return [_Edit(start, end, bounded), *_import_module(tree, lines, "functools")]
+            if name == "lru_cache" and isinstance(decorator, ast.Call):
+                given = [k.value for k in decorator.keywords if k.arg == "maxsize"]
+                given += decorator.args[:1]
+                if (
+                    len(given) == 1
+                    and isinstance(given[0], ast.Constant)
+                    and given[0].value is None
+                ):
+                    start, end = _span(lines, given[0])
+                    return [_Edit(start, end, str(BOUND))]
+            return []
+    return []
+
+
+def _growth_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
+    """growth: a hand-written memo made a bounded cache, or an unbounded cache bounded."""
+    return _memo_edits(tree, lines, finding) or _cache_bound_edits(tree, lines, finding)
+
+
 def _memo_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
     """growth: a module-level dict that one function uses as a hand-written memo becomes
     ``functools.lru_cache(maxsize=BOUND)`` on that function (none: not that shape)."""
@@ -746,7 +785,7 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
                     done.append(finding)  # a second operation on a queue already edited
                     continue
             elif finding.kind == "growth":
-                made = _memo_edits(tree, lines, finding)  # type: ignore[arg-type]
+                made = _growth_edits(tree, lines, finding)  # type: ignore[arg-type]
             elif finding.kind == "intern":
                 made = _intern_edits(tree, lines, finding)  # type: ignore[arg-type]
             elif finding.kind == "cycle":

@@ -504,3 +504,80 @@ def test_a_back_reference_becomes_a_weak_one_behind_a_property(tmp_path: Path) -
     both = tmp_path / "both"
     _apply_copy(plain, both)
     assert _run(both, "job.py").stdout == _run(plain, "job.py").stdout != ""
+
+
+CACHED = '''"""Prices orders, each customer's profile cached with functools.cache."""
+
+import functools
+import random
+
+
+@functools.cache
+def profile(customer):
+    tier = ("basic", "silver", "gold")[customer % 3]
+    return (customer, f"C{customer:08d}", tier, (customer % 7) / 2)
+
+
+def main():
+    rng = random.Random(3)
+    total = 0.0
+    for order in range(200_000):
+        customer = rng.randrange(50) if order % 4 == 0 else 1_000_000 + order
+        total += profile(customer)[3]
+    print(f"{total:.1f}")
+
+
+main()
+'''
+
+
+def test_an_unbounded_cache_gets_a_bound(tmp_path: Path) -> None:
+    original = tmp_path / "original"
+    original.mkdir()
+    (original / "job.py").write_text(CACHED)
+    ran = _run(original, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff",
+               "job.py")  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    found = [f for f in _findings(original, "r.json") if f["kind"] == "growth"]
+    # 150,050 distinct customers called (the 50 regulars' calls hit the cache).
+    assert [(f["symbol"], f["line"], f["count"]) for f in found] == [("profile", 7, 150_050)]
+    diff = (original / "fix.diff").read_text()
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[1:2] not in "+-"]
+    assert changed == ["-@functools.cache", "+@functools.lru_cache(maxsize=1024)"]
+    patched = tmp_path / "patched"
+    _apply_copy(original, patched)
+    assert _run(patched, "job.py").stdout == _run(original, "job.py").stdout != ""
+    again = _run(patched, "-m", "memslim", "run", "--json", "after.json", "job.py")
+    assert again.returncode == 0, again.stderr
+    assert not [f for f in _findings(patched, "after.json") if f["kind"] == "growth"]
+    predicted = found[0]["saving_bytes"]
+    measured = _peak(original) - _peak(patched)
+    assert abs(measured - predicted) / measured < 0.20, (predicted, measured)
+
+    # The other spellings of an unbounded cache; a bounded one is no finding.
+    for name, imports, decorator, changed_to in (
+        ("none", "from functools import lru_cache", "@lru_cache(maxsize=None)",
+         ["-@lru_cache(maxsize=None)", "+@lru_cache(maxsize=1024)"]),
+        ("bare", "from functools import cache", "@cache",
+         ["+import functools", "-@cache", "+@functools.lru_cache(maxsize=1024)"]),
+        ("bounded", "import functools", "@functools.lru_cache(maxsize=100_000)", []),
+    ):  # fmt: skip
+        other = tmp_path / name
+        other.mkdir()
+        source = CACHED.replace("import functools", imports).replace("@functools.cache", decorator)
+        (other / "job.py").write_text(source)
+        ran = _run(other, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff",
+                   "job.py")  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
+        diff = (other / "fix.diff").read_text()
+        assert [
+            line for line in diff.splitlines() if line[:1] in "+-" and line[1:2] not in "+-"
+        ] == changed_to, name
+        if changed_to:
+            _apply_copy(other, tmp_path / f"{name}-patched")
+            assert (
+                _run(tmp_path / f"{name}-patched", "job.py").stdout
+                == _run(original, "job.py").stdout
+            )
+        else:
+            assert not [f for f in _findings(other, "r.json") if f["kind"] == "growth"]

@@ -1,19 +1,23 @@
-"""``growth``: a module-level container that only grows and retains a large part of the peak
--> a bounded cache (``functools.lru_cache(maxsize=...)``) or eviction."""
+"""``growth``: a module-level container that only grows and retains a large part of the peak, or a
+module-level function cached without a bound (``functools.cache``) -> a bounded cache
+(``functools.lru_cache(maxsize=...)``) or eviction."""
 
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 import re
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 from memslim.advice import measure
 from memslim.advice._finding import Finding, Run
 from memslim.advice.source import is_user_file, syntax_tree
 
 BOUND = 1024  # entries the suggested cache keeps
+_LRU_WRAPPER = type(functools.lru_cache(maxsize=None)(lambda: None))  # functools' C wrapper
 _GLOBAL = re.compile(r"^module (\S+) → global '([^']+)'$")
 
 
@@ -62,11 +66,57 @@ def _grew(run: Run, path: str, length: int) -> bool:
     return False
 
 
+def _unbounded_cache(run: Run, retainer: Any, module: str, name: str) -> Finding | None:
+    """A module-level function cached without a bound (``@functools.cache``,
+    ``@functools.lru_cache(maxsize=None)``) whose cache holds more than BOUND entries."""
+    if module == "__main__" and run.main_globals is not None:
+        wrapper = run.main_globals.get(name)
+    else:
+        wrapper = getattr(sys.modules.get(module), name, None)
+    if type(wrapper) is not _LRU_WRAPPER:
+        return None
+    info = wrapper.cache_info()  # a C method: runs none of the program's code
+    code = getattr(getattr(wrapper, "__wrapped__", None), "__code__", None)
+    if info.maxsize is not None or info.currsize <= BOUND or code is None:
+        return None
+    if not is_user_file(code.co_filename):
+        return None
+    # The entries at the end of the run stand for those at the census near the peak (an
+    # unbounded cache only grows, unless the program clears it).
+    per_entry = retainer.retained / info.currsize
+    bytes_after = int(BOUND * (per_entry + measure.lru_entry(BOUND)))
+    if bytes_after >= retainer.retained:
+        return None
+    function = getattr(wrapper, "__qualname__", name)
+    return Finding(
+        kind="growth",
+        file=code.co_filename,
+        line=code.co_firstlineno,  # a decorated function's first line is its first decorator's
+        symbol=name,
+        count=info.currsize,
+        bytes_now=retainer.retained,
+        bytes_after=bytes_after,
+        message=(
+            f"{function}() caches every call without a bound: {info.currsize:,} entries at the "
+            f"end of the run ({info.hits:,} hits, {info.misses:,} misses), retaining "
+            f"{retainer.retained:,} bytes at the census near the peak (about {int(per_entry):,} "
+            f"bytes each). Bounded to {BOUND:,} entries it would keep about {bytes_after:,} "
+            "bytes; the calls it no longer holds are computed again."
+        ),
+        fix=f"@functools.lru_cache(maxsize={BOUND})\ndef {function}(...):",
+    )
+
+
 def find(run: Run) -> Iterator[Finding]:
     if run.census is None:
         return
     for retainer in run.census.retainers:
         match = _GLOBAL.match(retainer.path)
+        if match is not None and retainer.type is _LRU_WRAPPER:
+            cached = _unbounded_cache(run, retainer, *match.groups())
+            if cached is not None:
+                yield cached
+            continue
         if match is None or retainer.length is None or retainer.length <= BOUND:
             continue
         if not _grew(run, retainer.path, retainer.length):
