@@ -553,6 +553,36 @@ def _largest_traceback(script: Path) -> tuple[int, list[tuple[str, int]]]:
     return size, [(file, line) for file, line in frames][::-1]  # tracemalloc's: oldest first
 
 
+def test_a_classs_init_stack_has_only_the_programs_frames(tmp_path: Path) -> None:
+    """3.13 runs a class's Python __init__ above a trampoline frame of its own ("__init__", with
+    globals it never sets) once the call is specialized: the stack is the program's frames, as
+    tracemalloc (in a separate process) has it, whether the call was specialized or not."""
+    script = tmp_path / "boxes.py"
+    script.write_text(
+        "class Box:\n"
+        "    def __init__(self, n):\n"
+        "        self.items = [str(i) * 3 for i in range(n)]\n"
+        "\n"
+        "\n"
+        "def make():\n"
+        "    return [Box(20_000) for _ in range(10)]\n"
+        "\n"
+        "\n"
+        "kept = make()\n"
+        "print(len(kept) * 500)\n"
+    )
+    size, frames = _largest_traceback(script)
+    theirs = [(f, line) for f, line in frames if f == str(script)]
+    # 3.11 gives each comprehension a frame of its own: (3, 3, 7, 7, 10); 3.12+ (3, 7, 10).
+    assert theirs[0] == (str(script), 3) and theirs[-1] == (str(script), 10)
+    report, result = run_json(tmp_path, script, "--no-census")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "5000\n"
+    at_line = [s for s in report["stacks"] if s["frames"][0]["line"] == 3]
+    assert [[(f["file"], f["line"]) for f in s["frames"]] for s in at_line] == [theirs]
+    assert abs(at_line[0]["bytes_at_peak"] - size) <= size // 100
+
+
 def test_an_import_is_charged_to_the_importing_line_without_the_import_systems_frames(
     tmp_path: Path,
 ) -> None:

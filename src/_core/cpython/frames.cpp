@@ -95,6 +95,23 @@ InterpreterFrame* top_frame(PyThreadState* tstate) {
 }
 #endif
 
+// A frame that runs no function of the program: a shim the interpreter pushes for a call from C
+// (FRAME_OWNED_BY_CSTACK, 3.12+), or on 3.13 the trampoline under a class's Python __init__
+// (CALL_ALLOC_AND_ENTER_INIT's _Py_InitCleanup, "__init__" in file "__init__"): its f_funcobj is
+// None and its f_globals is never written (_PyFrame_PushTrampolineUnchecked), so it holds
+// whatever frame used that memory before, an import's frame often. Its fields are in the
+// frame's first 64 bytes, read anyway.
+bool is_shim(const InterpreterFrame* f) {
+#if PY_VERSION_HEX >= 0x030D0000
+    return f->owner == kFrameOwnedByCStack || f->f_funcobj == Py_None;
+#elif PY_VERSION_HEX >= 0x030C0000
+    return f->owner == kFrameOwnedByCStack;
+#else
+    (void)f;
+    return false;
+#endif
+}
+
 // The globals of the import system's frozen modules (importlib._bootstrap and
 // importlib._bootstrap_external, as _frozen_importlib and _frozen_importlib_external), whose
 // frames stacks leave out (hide_import_system_frames). Module dicts that live as long as the
@@ -145,8 +162,8 @@ std::size_t fold_import_segment(engine::Frame* out, std::size_t begin, std::size
         }
     }
     // The allocating frame is dropped only for a helper of another file run by a module body:
-    // where the segment has no body (a forked worker's stack on 3.13 crosses an import-system
-    // frame below its functions), it stays, as the outermost frame is no module's line.
+    // where the segment has no body (an import hook's or a lazy module's own frames, called by
+    // the import system), it stays, as the outermost frame is no module's line.
     std::size_t kept = begin;
     if (begin == 0 && module != begin &&
         (!body || same_file(reinterpret_cast<const PyCodeObject*>(out[begin].code),
@@ -190,9 +207,7 @@ bool thread_runs_code(const PyObject* code) {
     PyThreadState* tstate = _PyThreadState_UncheckedGet();
     if (tstate == nullptr || code == nullptr) return false;
     for (const InterpreterFrame* f = top_frame(tstate); f != nullptr; f = f->previous) {
-#if PY_VERSION_HEX >= 0x030C0000
-        if (f->owner == kFrameOwnedByCStack) continue;
-#endif
+        if (is_shim(f)) continue;
         if (code_of(f) == code) return true;
     }
     return false;
@@ -214,11 +229,9 @@ std::size_t capture_stack_of(PyThreadState* tstate, engine::Frame* out, std::siz
     bool folded = false;
     for (const InterpreterFrame* f = top_frame(tstate);
          f != nullptr && f != stop_frame && depth < capacity; f = f->previous) {
-#if PY_VERSION_HEX >= 0x030C0000
-        // Shim frames the interpreter pushes for calls from C (FRAME_OWNED_BY_CSTACK, 3.12+)
-        // carry a placeholder "<interpreter trampoline>" code object: not the user's.
-        if (f->owner == kFrameOwnedByCStack) continue;
-#endif
+        // Shim frames carry a placeholder code object ("<interpreter trampoline>", "__init__"):
+        // not the user's; and a 3.13 trampoline's globals are stale (is_shim).
+        if (is_shim(f)) continue;
         if (runs_import_system(f)) {
             if (g_fold_imports && depth > segment) {
                 const std::size_t kept = fold_import_segment(out, segment, depth);
@@ -288,9 +301,7 @@ PyObject* for_each_program_frame(Each each) {
     for (PyThreadState* t = PyInterpreterState_ThreadHead(interp); t != nullptr;
          t = PyThreadState_Next(t)) {
         for (const InterpreterFrame* f = top_frame(t); f != nullptr; f = f->previous) {
-#if PY_VERSION_HEX >= 0x030C0000
-            if (f->owner == kFrameOwnedByCStack) continue;
-#endif
+            if (is_shim(f)) continue;
             PyObject* code = code_of(f);
             if (code == nullptr || !PyCode_Check(code) || is_memslim_frame(f)) continue;
             if (PyObject* found = each(f, reinterpret_cast<PyCodeObject*>(code))) return found;
