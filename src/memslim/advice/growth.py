@@ -66,21 +66,37 @@ def _grew(run: Run, path: str, length: int) -> bool:
     return False
 
 
-def _unbounded_cache(run: Run, retainer: Any, module: str, name: str) -> Finding | None:
-    """A module-level function cached without a bound (``@functools.cache``,
-    ``@functools.lru_cache(maxsize=None)``) whose cache holds more than BOUND entries."""
-    if module == "__main__" and run.main_globals is not None:
-        wrapper = run.main_globals.get(name)
-    else:
-        wrapper = getattr(sys.modules.get(module), name, None)
+def _unbounded(wrapper: Any) -> bool:
+    """Whether ``wrapper`` is functools' cache of a function of the user's, without a bound and
+    holding more than BOUND entries."""
     if type(wrapper) is not _LRU_WRAPPER:
-        return None
+        return False
     info = wrapper.cache_info()  # a C method: runs none of the program's code
     code = getattr(getattr(wrapper, "__wrapped__", None), "__code__", None)
-    if info.maxsize is not None or info.currsize <= BOUND or code is None:
-        return None
-    if not is_user_file(code.co_filename):
-        return None
+    return (
+        info.maxsize is None
+        and info.currsize > BOUND
+        and code is not None
+        and is_user_file(code.co_filename)
+    )
+
+
+def _user_caches(run: Run) -> dict[str, Any]:
+    """The unbounded caches bound to module globals of the program's own modules, by name."""
+    spaces = [run.main_globals or {}]
+    spaces += [
+        vars(m)
+        for m in list(sys.modules.values())
+        if isinstance(getattr(m, "__file__", None), str) and is_user_file(m.__file__)
+    ]
+    return {name: v for space in spaces for name, v in list(space.items()) if _unbounded(v)}
+
+
+def _unbounded_cache(retainer: Any, name: str, wrapper: Any) -> Finding | None:
+    """A module-level function cached without a bound (``@functools.cache``,
+    ``@functools.lru_cache(maxsize=None)``) whose cache holds more than BOUND entries."""
+    info = wrapper.cache_info()
+    code = wrapper.__wrapped__.__code__
     # The entries at the end of the run stand for those at the census near the peak (an
     # unbounded cache only grows, unless the program clears it).
     per_entry = retainer.retained / info.currsize
@@ -110,12 +126,23 @@ def _unbounded_cache(run: Run, retainer: Any, module: str, name: str) -> Finding
 def find(run: Run) -> Iterator[Finding]:
     if run.census is None:
         return
+    caches: dict[str, Any] | None = None
     for retainer in run.census.retainers:
         match = _GLOBAL.match(retainer.path)
-        if match is not None and retainer.type is _LRU_WRAPPER:
-            cached = _unbounded_cache(run, retainer, *match.groups())
-            if cached is not None:
-                yield cached
+        if retainer.type is _LRU_WRAPPER:
+            # Its shortest path may be a frame's (a call to it running at the census): the cache
+            # is then told by its being the one unbounded cache among the program's globals.
+            caches = _user_caches(run) if caches is None else caches
+            if match is not None:
+                name = match.group(2)
+                wanted = {name: caches[name]} if name in caches else {}
+            else:
+                wanted = caches if len(caches) == 1 else {}
+            for name, wrapper in wanted.items():
+                cached = _unbounded_cache(retainer, name, wrapper)
+                if cached is not None:
+                    yield cached
+                caches.pop(name)
             continue
         if match is None or retainer.length is None or retainer.length <= BOUND:
             continue
