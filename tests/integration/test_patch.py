@@ -290,34 +290,55 @@ main()
 '''
 
 
-def test_a_growing_memo_becomes_a_bounded_cache(tmp_path: Path) -> None:
-    original = tmp_path / "original"
-    original.mkdir()
-    (original / "job.py").write_text(MEMO)
-    ran = _run(original, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff",
+def _findings(folder: Path, name: str) -> list[dict]:
+    return json.loads((folder / name).read_text())["findings"]
+
+
+def _patched(folder: Path, source: str) -> tuple[list[dict], str]:
+    """``source`` run as ``folder``/job.py under memslim with --json and --patch: its findings
+    and the diff."""
+    folder.mkdir()
+    (folder / "job.py").write_text(source)
+    ran = _run(folder, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff",
                "job.py")  # fmt: skip
     assert ran.returncode == 0, ran.stderr
-    growth = [f for f in json.loads((original / "r.json").read_text())["findings"]
-              if f["kind"] == "growth"]  # fmt: skip
-    assert [f["symbol"] for f in growth] == ["_profiles"]
-    diff = (original / "fix.diff").read_text()
-    removed = [line[1:] for line in diff.splitlines() if line.startswith("-") and line[1:2] != "-"]
-    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and line[1:2] != "+"]
-    assert removed == [
-        "_profiles = {}",
-        "    if customer in _profiles:",
-        "        return _profiles[customer]",
-        "    _profiles[customer] = found",
-    ]
-    assert added == ["import functools", "@functools.lru_cache(maxsize=1024)"]
-    assert "+import functools\n import random" in diff  # in its sorted place
-    patched = tmp_path / "patched"
+    return _findings(folder, "r.json"), (folder / "fix.diff").read_text()
+
+
+def _changed(diff: str) -> list[str]:
+    """The diff's removed and added lines, with their sign (not the files' header lines)."""
+    return [line for line in diff.splitlines() if line[:1] in "+-" and line[1:2] not in "+-"]
+
+
+def _applied(original: Path, patched: Path, kind: str) -> None:
+    """The diff applied to a copy (``patched``) prints what ``original`` printed, and memslim
+    finds nothing of ``kind`` in it."""
     _apply_copy(original, patched)
     assert _run(patched, "job.py").stdout == _run(original, "job.py").stdout != ""
     again = _run(patched, "-m", "memslim", "run", "--json", "after.json", "job.py")
     assert again.returncode == 0, again.stderr
-    left = json.loads((patched / "after.json").read_text())["findings"]
-    assert not [f for f in left if f["kind"] == "growth"], left
+    left = _findings(patched, "after.json")
+    assert not [f for f in left if f["kind"] == kind], left
+
+
+def test_a_growing_memo_becomes_a_bounded_cache(tmp_path: Path) -> None:
+    original = tmp_path / "original"
+    findings, diff = _patched(original, MEMO)
+    growth = [f for f in findings if f["kind"] == "growth"]
+    assert [f["symbol"] for f in growth] == ["_profiles"]
+    assert [line for line in _changed(diff) if line[0] == "-"] == [
+        "-_profiles = {}",
+        "-    if customer in _profiles:",
+        "-        return _profiles[customer]",
+        "-    _profiles[customer] = found",
+    ]
+    assert [line for line in _changed(diff) if line[0] == "+"] == [
+        "+import functools",
+        "+@functools.lru_cache(maxsize=1024)",
+    ]
+    assert "+import functools\n import random" in diff  # in its sorted place
+    patched = tmp_path / "patched"
+    _applied(original, patched, "growth")
     predicted = growth[0]["saving_bytes"]
     measured = _peak(original) - _peak(patched)
     assert abs(measured - predicted) / measured < 0.20, (predicted, measured)
@@ -327,15 +348,10 @@ def test_a_growing_memo_becomes_a_bounded_cache(tmp_path: Path) -> None:
         ("read", MEMO.replace('print(f"{total:.1f}")', 'print(f"{total:.1f}", len(_profiles))')),
         ("partial", MEMO.replace("def profile(customer):", "def profile(customer, scale=1):")),
     ):
-        other = tmp_path / name
-        other.mkdir()
-        (other / "job.py").write_text(source)
-        ran = _run(other, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff",
-                   "job.py")  # fmt: skip
-        assert ran.returncode == 0, ran.stderr
-        kinds = [f["kind"] for f in json.loads((other / "r.json").read_text())["findings"]]
+        findings, diff = _patched(tmp_path / name, source)
+        kinds = [f["kind"] for f in findings]
         assert "growth" in kinds, (name, kinds)
-        assert (other / "fix.diff").read_text() == "", name
+        assert diff == "", name
 
 
 EVENTS = """import random
@@ -362,47 +378,32 @@ main()
 
 def test_repeated_strings_are_interned_where_the_tracker_saw_them_made(tmp_path: Path) -> None:
     original = tmp_path / "original"
-    original.mkdir()
-    (original / "job.py").write_text(EVENTS)
-    ran = _run(original, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff",
-               "job.py")  # fmt: skip
-    assert ran.returncode == 0, ran.stderr
-    found = [f for f in json.loads((original / "r.json").read_text())["findings"]
-             if f["kind"] == "intern"]  # fmt: skip
+    findings, diff = _patched(original, EVENTS)
+    found = [f for f in findings if f["kind"] == "intern"]
     assert [f["line"] for f in found] == [7]
-    diff = (original / "fix.diff").read_text()
-    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and line[1:2] != "+"]
     # Both expressions that made the repeats, and not the int (no string) or the tuple.
-    assert added == [
-        "import sys",
-        '    return (sys.intern(f"region-{i % 7}"), sys.intern(rng.choice(KINDS).upper()), i)',
+    assert [line for line in _changed(diff) if line[0] == "+"] == [
+        "+import sys",
+        '+    return (sys.intern(f"region-{i % 7}"), sys.intern(rng.choice(KINDS).upper()), i)',
     ]
     patched = tmp_path / "patched"
-    _apply_copy(original, patched)
-    assert _run(patched, "job.py").stdout == _run(original, "job.py").stdout != ""
-    again = _run(patched, "-m", "memslim", "run", "--json", "after.json", "job.py")
-    assert again.returncode == 0, again.stderr
-    left = json.loads((patched / "after.json").read_text())["findings"]
-    assert not [f for f in left if f["kind"] == "intern"], left
+    _applied(original, patched, "intern")
     predicted = found[0]["saving_bytes"]
     measured = _peak(original) - _peak(patched)
     assert abs(measured - predicted) / measured < 0.20, (predicted, measured)
 
     # Strings made by split() come as a list: sys.intern(line.split()) would raise. Left alone.
-    split = tmp_path / "split"
-    split.mkdir()
-    (split / "job.py").write_text(
+    findings, diff = _patched(
+        tmp_path / "split",
         EVENTS.replace(
             '    return (f"region-{i % 7}", rng.choice(KINDS).upper(), i)',
             '    region, kind = f"region-{i % 7} {rng.choice(KINDS)}".split(" ")\n'
             "    return (region, kind, i)",
-        )
+        ),
     )
-    ran = _run(split, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff", "job.py")
-    assert ran.returncode == 0, ran.stderr
-    kinds = [f["kind"] for f in json.loads((split / "r.json").read_text())["findings"]]
+    kinds = [f["kind"] for f in findings]
     assert "intern" in kinds, kinds
-    assert (split / "fix.diff").read_text() == ""
+    assert diff == ""
 
 
 TREES = """import gc
@@ -454,21 +455,11 @@ main()
 """
 
 
-def _findings(folder: Path, name: str) -> list[dict]:
-    return json.loads((folder / name).read_text())["findings"]
-
-
 def test_a_back_reference_becomes_a_weak_one_behind_a_property(tmp_path: Path) -> None:
     original = tmp_path / "original"
-    original.mkdir()
-    (original / "job.py").write_text(TREES)
-    ran = _run(original, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff",
-               "job.py")  # fmt: skip
-    assert ran.returncode == 0, ran.stderr
-    found = _findings(original, "r.json")
+    found, diff = _patched(original, TREES)
     assert [(f["kind"], f["symbol"], f["line"]) for f in found] == [("cycle", "Node.parent", 9)]
-    diff = (original / "fix.diff").read_text()
-    changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[1:2] not in "+-"]
+    changed = _changed(diff)
     # The slot becomes the property's; every read and write of node.parent stays as it was.
     assert changed[:3] == [
         "+import weakref",
@@ -478,11 +469,7 @@ def test_a_back_reference_becomes_a_weak_one_behind_a_property(tmp_path: Path) -
     assert "+            self._parent = weakref.ref(value)" in changed
     assert not [line for line in changed[3:] if line.startswith("-")]
     patched = tmp_path / "patched"
-    _apply_copy(original, patched)
-    assert _run(patched, "job.py").stdout == _run(original, "job.py").stdout != ""
-    again = _run(patched, "-m", "memslim", "run", "--json", "after.json", "job.py")
-    assert again.returncode == 0, again.stderr
-    assert not [f for f in _findings(patched, "after.json") if f["kind"] == "cycle"]
+    _applied(original, patched, "cycle")
     # Each dead tree is freed as it is dropped: the peak holds two trees at most (the one being
     # built and the last one, still bound), with a weak reference per node, instead of all four
     # (tracemalloc's peaks: 37 MB against 66 MB). How close the rule's prediction comes depends
@@ -494,17 +481,12 @@ def test_a_back_reference_becomes_a_weak_one_behind_a_property(tmp_path: Path) -
     # Without __slots__ the same patch also slots the class: its slots name the property's
     # _parent and add __weakref__, as the nodes are the parents weakly referenced.
     plain = tmp_path / "plain"
-    plain.mkdir()
-    (plain / "job.py").write_text(TREES.replace(
-        '    __slots__ = ("__weakref__", "children", "name", "parent")\n\n', ""
-    ))  # fmt: skip
-    ran = _run(plain, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff", "job.py")
-    assert ran.returncode == 0, ran.stderr
-    assert sorted(f["kind"] for f in _findings(plain, "r.json")) == ["cycle", "slots"]
-    assert (
-        "+    __slots__ = ('__weakref__', 'name', '_parent', 'children')\n"
-        in (plain / "fix.diff").read_text()
+    found, diff = _patched(
+        plain,
+        TREES.replace('    __slots__ = ("__weakref__", "children", "name", "parent")\n\n', ""),
     )
+    assert sorted(f["kind"] for f in found) == ["cycle", "slots"]
+    assert "+    __slots__ = ('__weakref__', 'name', '_parent', 'children')\n" in diff
     both = tmp_path / "both"
     _apply_copy(plain, both)
     assert _run(both, "job.py").stdout == _run(plain, "job.py").stdout != ""
@@ -537,23 +519,13 @@ main()
 
 def test_an_unbounded_cache_gets_a_bound(tmp_path: Path) -> None:
     original = tmp_path / "original"
-    original.mkdir()
-    (original / "job.py").write_text(CACHED)
-    ran = _run(original, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff",
-               "job.py")  # fmt: skip
-    assert ran.returncode == 0, ran.stderr
-    found = [f for f in _findings(original, "r.json") if f["kind"] == "growth"]
+    findings, diff = _patched(original, CACHED)
+    found = [f for f in findings if f["kind"] == "growth"]
     # 150,050 distinct customers called (the 50 regulars' calls hit the cache).
     assert [(f["symbol"], f["line"], f["count"]) for f in found] == [("profile", 7, 150_050)]
-    diff = (original / "fix.diff").read_text()
-    changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[1:2] not in "+-"]
-    assert changed == ["-@functools.cache", "+@functools.lru_cache(maxsize=1024)"]
+    assert _changed(diff) == ["-@functools.cache", "+@functools.lru_cache(maxsize=1024)"]
     patched = tmp_path / "patched"
-    _apply_copy(original, patched)
-    assert _run(patched, "job.py").stdout == _run(original, "job.py").stdout != ""
-    again = _run(patched, "-m", "memslim", "run", "--json", "after.json", "job.py")
-    assert again.returncode == 0, again.stderr
-    assert not [f for f in _findings(patched, "after.json") if f["kind"] == "growth"]
+    _applied(original, patched, "growth")
     predicted = found[0]["saving_bytes"]
     measured = _peak(original) - _peak(patched)
     assert abs(measured - predicted) / measured < 0.20, (predicted, measured)
@@ -567,16 +539,9 @@ def test_an_unbounded_cache_gets_a_bound(tmp_path: Path) -> None:
         ("bounded", "import functools", "@functools.lru_cache(maxsize=100_000)", []),
     ):  # fmt: skip
         other = tmp_path / name
-        other.mkdir()
         source = CACHED.replace("import functools", imports).replace("@functools.cache", decorator)
-        (other / "job.py").write_text(source)
-        ran = _run(other, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff",
-                   "job.py")  # fmt: skip
-        assert ran.returncode == 0, ran.stderr
-        diff = (other / "fix.diff").read_text()
-        assert [
-            line for line in diff.splitlines() if line[:1] in "+-" and line[1:2] not in "+-"
-        ] == changed_to, name
+        findings, diff = _patched(other, source)
+        assert _changed(diff) == changed_to, name
         if changed_to:
             _apply_copy(other, tmp_path / f"{name}-patched")
             assert (
@@ -584,4 +549,4 @@ def test_an_unbounded_cache_gets_a_bound(tmp_path: Path) -> None:
                 == _run(original, "job.py").stdout
             )
         else:
-            assert not [f for f in _findings(other, "r.json") if f["kind"] == "growth"]
+            assert not [f for f in findings if f["kind"] == "growth"]
