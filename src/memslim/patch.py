@@ -339,10 +339,16 @@ def _import_module(tree: ast.Module, lines: list[str], module: str) -> list[_Edi
             and isinstance(node.value.value, str)
         ):
             last = node.end_lineno or node.lineno  # the docstring
-    at = (last + 1, 0)
-    if last == len(lines) and not lines[-1].endswith("\n"):
-        return [_Edit((last, len(lines[-1])), (last, len(lines[-1])), f"\nimport {module}\n")]
-    return [_Edit(at, at, f"import {module}\n")]
+    return [_after_line(lines, last, f"import {module}\n")]
+
+
+def _after_line(lines: list[str], last: int, text: str) -> _Edit:
+    """``text`` inserted after line ``last`` (1-based; 0: at the top), with a newline first
+    where it follows a last line that has none."""
+    if last == len(lines):
+        end = (last, len(lines[-1]))
+        return _Edit(end, end, text if lines[-1].endswith("\n") else "\n" + text)
+    return _Edit((last + 1, 0), (last + 1, 0), text)
 
 
 def _same(a: ast.AST, b: ast.AST) -> bool:
@@ -430,12 +436,17 @@ def _intern_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edi
     return [*edits, *_import_module(tree, lines, "sys")]
 
 
+def _class_and_attribute(symbol: str) -> tuple[str, str]:
+    """A cycle finding's class name (the last of its qualified name) and attribute."""
+    owner, _, attribute = symbol.rpartition(".")
+    return owner.rpartition(".")[2], attribute
+
+
 def _weakref_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
     """cycle: the back-reference ``self.<attribute>`` stored as a weak reference behind a
     property of the class, so that every read and write of it stays as it is; a slot of that
     name becomes the property's ``_<attribute>``. None: not that shape."""
-    owner, _, attribute = finding.symbol.rpartition(".")
-    owner = owner.rpartition(".")[2]
+    owner, attribute = _class_and_attribute(finding.symbol)
     hidden = f"_{attribute}"
     stores = [
         n
@@ -501,14 +512,8 @@ def _weakref_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Ed
     )
     added = "\n" + "".join(f"{indent}{line}" if line.strip() else "\n" for line in
                            body.splitlines(keepends=True))  # fmt: skip
-    last = cls.end_lineno or cls.lineno
-    if last == len(lines):
-        at = (last, len(lines[-1]))
-        if not lines[-1].endswith("\n"):
-            added = "\n" + added
-    else:
-        at = (last + 1, 0)
-    return [*edits, _Edit(at, at, added), *_import_module(tree, lines, "weakref")]
+    last_line = _after_line(lines, cls.end_lineno or cls.lineno, added)
+    return [*edits, last_line, *_import_module(tree, lines, "weakref")]
 
 
 def _cache_bound_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
@@ -706,13 +711,7 @@ def _column_edits(tree: ast.AST, lines: list[str], line: int, found: list[Any]) 
         f"{indent}{name}[{_quote(c)}] = {name}[{_quote(c)}].astype({_quote(d)})\n"
         for c, d in wanted.items()
     )
-    if last == len(lines):
-        if not lines[-1].endswith("\n"):
-            added = "\n" + added
-        at = (last, len(lines[-1]))
-    else:
-        at = (last + 1, 0)
-    return [_Edit(at, at, added)]
+    return [_after_line(lines, last, added)]
 
 
 def _apply(lines: list[str], edits: list[_Edit]) -> str:
@@ -791,8 +790,8 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
             elif finding.kind == "cycle":
                 made = _weakref_edits(tree, lines, finding)  # type: ignore[arg-type]
                 if made:
-                    owner, _, attribute = finding.symbol.rpartition(".")
-                    weak.setdefault(owner.rpartition(".")[2], set()).add(attribute)
+                    owner, attribute = _class_and_attribute(finding.symbol)
+                    weak.setdefault(owner, set()).add(attribute)
             else:
                 made = _slots_edits(
                     tree, lines, finding, frozenset(weak.get(finding.symbol.rpartition(".")[2], ()))

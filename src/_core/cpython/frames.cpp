@@ -351,23 +351,31 @@ void visit_frame_locals(int (*visit)(PyObject*, void*), void* arg) {
     });
 }
 
-int line_of(PyCodeObject* code, std::uint32_t instruction) {
-    // A code object's ob_size is its number of code units (3.11-3.13).
+namespace {
+
+// The byte offset of an instruction index in `code`, or -1 past its end (a code object's
+// ob_size is its number of code units, 3.11-3.13).
+int offset_of(PyCodeObject* code, std::uint32_t instruction) {
     const Py_ssize_t code_bytes = Py_SIZE(code) * static_cast<Py_ssize_t>(sizeof(CodeUnit));
-    const auto offset = static_cast<int>(instruction * sizeof(CodeUnit));
-    if (offset >= code_bytes) return code->co_firstlineno;
-    int line = PyCode_Addr2Line(code, offset);
+    const Py_ssize_t offset =
+        static_cast<Py_ssize_t>(instruction) * static_cast<Py_ssize_t>(sizeof(CodeUnit));
+    return offset < code_bytes ? static_cast<int>(offset) : -1;
+}
+
+}  // namespace
+
+int line_of(PyCodeObject* code, std::uint32_t instruction) {
+    const int offset = offset_of(code, instruction);
+    const int line = offset < 0 ? -1 : PyCode_Addr2Line(code, offset);
     return line < 0 ? code->co_firstlineno : line;
 }
 
 SourceSpan span_of(PyCodeObject* code, std::uint32_t instruction) {
     const int line = line_of(code, instruction);
     SourceSpan span{line, -1, line, -1};
-    const Py_ssize_t code_bytes = Py_SIZE(code) * static_cast<Py_ssize_t>(sizeof(CodeUnit));
-    const auto offset = static_cast<int>(instruction * sizeof(CodeUnit));
-    if (offset >= code_bytes ||
-        PyCode_Addr2Location(code, offset, &span.line, &span.column, &span.end_line,
-                             &span.end_column) == 0) {
+    const int offset = offset_of(code, instruction);
+    if (offset < 0 || PyCode_Addr2Location(code, offset, &span.line, &span.column, &span.end_line,
+                                           &span.end_column) == 0) {
         return {line, -1, line, -1};
     }
     return span;

@@ -66,6 +66,13 @@ def _grew(run: Run, path: str, length: int) -> bool:
     return False
 
 
+def _bounded(retained: int, entries: int) -> tuple[float, int]:
+    """Bytes per entry of a cache of ``entries`` retaining ``retained`` bytes, and what it
+    would retain bounded to BOUND entries by ``functools.lru_cache``."""
+    per_entry = retained / entries
+    return per_entry, int(BOUND * (per_entry + measure.lru_entry(BOUND)))
+
+
 def _unbounded(wrapper: Any) -> bool:
     """Whether ``wrapper`` is functools' cache of a function of the user's, without a bound and
     holding more than BOUND entries."""
@@ -99,8 +106,7 @@ def _unbounded_cache(retainer: Any, name: str, wrapper: Any) -> Finding | None:
     code = wrapper.__wrapped__.__code__
     # The entries at the end of the run stand for those at the census near the peak (an
     # unbounded cache only grows, unless the program clears it).
-    per_entry = retainer.retained / info.currsize
-    bytes_after = int(BOUND * (per_entry + measure.lru_entry(BOUND)))
+    per_entry, bytes_after = _bounded(retainer.retained, info.currsize)
     if bytes_after >= retainer.retained:
         return None
     function = getattr(wrapper, "__qualname__", name)
@@ -156,8 +162,7 @@ def find(run: Run) -> Iterator[Finding]:
         if found is None:
             continue
         line, filler = found
-        per_entry = retainer.retained / retainer.length
-        bytes_after = int(BOUND * (per_entry + measure.lru_entry(BOUND)))
+        per_entry, bytes_after = _bounded(retainer.retained, retainer.length)
         if filler is not None:
             fix = f"@functools.lru_cache(maxsize={BOUND})\ndef {filler}(...):  # and drop {name}"
         else:

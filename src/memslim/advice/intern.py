@@ -10,7 +10,7 @@ from typing import Any
 
 from memslim import _stacks
 from memslim.advice._finding import Finding, Run
-from memslim.advice.source import is_import_line, is_user_file, line_text, user_frame
+from memslim.advice.source import is_import_line, line_text, user_frame, user_frame_index
 
 MIN_DUPLICATES = 1000
 
@@ -32,7 +32,7 @@ def _spans(rows: list[dict[str, Any]]) -> tuple[tuple[int, int, int, int], ...]:
         total += row["duplicate_bytes"]
         if row["duplicates"] * 2 < row["strings"] or row["site"] is None:
             continue  # mostly distinct values: interning them would only fill the table
-        index = next((i for i, f in enumerate(row["frames"] or ()) if is_user_file(f[0])), None)
+        index = user_frame_index(row["frames"])
         if index is None:
             continue
         location = _stacks.locations(row["site"])[index]

@@ -7,7 +7,7 @@ import functools
 import linecache
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from memslim._paths import is_library_path, is_own_path
 
@@ -28,12 +28,18 @@ def _is_user_path(file: str, cwd: str) -> bool:
     return not is_own_path(path) and not is_library_path(path)
 
 
-def user_frame(frames: Iterable[tuple[str, str, int]] | None) -> tuple[str, str, int] | None:
-    """The innermost (file, function, line) of the user's own code in a stack."""
-    for frame in frames or ():
+def user_frame_index(frames: Iterable[tuple[str, str, int]] | None) -> int | None:
+    """Where in a stack (innermost first) the innermost frame of the user's own code is."""
+    for index, frame in enumerate(frames or ()):
         if is_user_file(frame[0]):
-            return frame
+            return index
     return None
+
+
+def user_frame(frames: Sequence[tuple[str, str, int]] | None) -> tuple[str, str, int] | None:
+    """The innermost (file, function, line) of the user's own code in a stack."""
+    index = user_frame_index(frames)
+    return None if index is None else frames[index]  # type: ignore[index]
 
 
 def line_text(file: str, line: int) -> str:
