@@ -126,7 +126,7 @@ TEST(BlockMap, PoolOfOneSizeClassNeedsAnEntryPerBlock) {
         map.insert(kPool + kHeader + k * 96, 81 + k % 16, static_cast<std::uint32_t>(k));
     }
     EXPECT_EQ(map.size(), blocks);
-    EXPECT_EQ(map.dense_regions(), 0u);
+    EXPECT_EQ(map.general_regions(), 0u);
     // 171 four-byte entries (the header's 48 bytes shift the phase), not 1,024; and the region
     // table's first 64 slots.
     EXPECT_GE(map.memory_bytes() - empty, 171u * 4);
@@ -151,7 +151,7 @@ TEST(BlockMap, EmptiedPoolTakesTheNextSizeClass) {
     }
     // pymalloc reuses the empty pool for 32-byte blocks: every one of them fits, still strided.
     for (std::uintptr_t k = 0; k < 500; ++k) map.insert(kPool + kHeader + k * 32, 30, 2);
-    EXPECT_EQ(map.dense_regions(), 0u);
+    EXPECT_EQ(map.general_regions(), 0u);
     EXPECT_LE(map.memory_bytes(), 512 * 4 + 64 * 32 + BlockMap().memory_bytes());
     for (std::uintptr_t k = 0; k < 500; ++k) {
         ASSERT_TRUE(map.find(kPool + kHeader + k * 32, &block));
@@ -159,28 +159,52 @@ TEST(BlockMap, EmptiedPoolTakesTheNextSizeClass) {
     }
 }
 
-TEST(BlockMap, MixedSizesTurnARegionDenseAndKeepItsBlocks) {
+namespace {
+
+// The small blocks (≤ 512 bytes) that the map keeps in its general map.
+std::size_t small_in_general_map(const BlockMap& map) {
+    std::size_t small = 0;
+    map.for_each_large([&](std::uintptr_t, LiveBlock block) {
+        small += block.size <= BlockMap::kSmallMax ? 1 : 0;
+    });
+    return small;
+}
+
+}  // namespace
+
+TEST(BlockMap, MixedSizesKeepTheLayoutAndSendMisfitsToTheGeneralMap) {
     BlockMap map;
     LiveBlock block;
     map.insert(kPool + 0x100, 100, 7);  // stride 112, phase 0x100 % 112
-    map.insert(kPool + 0x170, 40, 8);   // 0x70 further: no 112-byte step → dense
-    map.insert(kPool + 0x1a0, 24, 9);
-    EXPECT_EQ(map.dense_regions(), 1u);
+    map.insert(kPool + 0x180, 40, 8);   // 0x80 further: no 112-byte step
+    map.insert(kPool + 0x1b0, 24, 9);
+    map.insert(kPool + 0x100 + 2 * 112, 97, 10);  // on the layout: an entry
+    EXPECT_EQ(map.general_regions(), 0u);
+    EXPECT_EQ(small_in_general_map(map), 2u);
+    EXPECT_EQ(map.size(), 4u);
     ASSERT_TRUE(map.erase(kPool + 0x100, &block));
     EXPECT_EQ(block.size, 100u);
     EXPECT_EQ(block.site, 7u);
-    ASSERT_TRUE(map.erase(kPool + 0x170, &block));
+    ASSERT_TRUE(map.erase(kPool + 0x180, &block));
     EXPECT_EQ(block.site, 8u);
-    ASSERT_TRUE(map.erase(kPool + 0x1a0, &block));
+    ASSERT_TRUE(map.erase(kPool + 0x100 + 2 * 112, &block));
+    EXPECT_EQ(block.size, 97u);
+    // The layout's blocks are gone, a misfit (0x1b0) lives on in the general map: the next
+    // block lays the region out anew (stride 48, phase 0), on which the misfit's address is a
+    // block start, and the misfit is still found there.
+    map.insert(kPool + 0x210, 48, 1);
+    EXPECT_EQ(small_in_general_map(map), 1u);
+    ASSERT_TRUE(map.find(kPool + 0x1b0, &block));
     EXPECT_EQ(block.site, 9u);
-    // Empty and dense: it stays dense, and every 16-byte slot fits.
-    map.insert(kPool + 0x10, 200, 1);
-    map.insert(kPool + 0x20, 16, 2);
-    EXPECT_EQ(map.dense_regions(), 1u);
-    EXPECT_EQ(map.size(), 2u);
+    ASSERT_TRUE(map.erase(kPool + 0x1b0, &block));
+    EXPECT_EQ(block.size, 24u);
+    EXPECT_EQ(block.site, 9u);
+    ASSERT_TRUE(map.erase(kPool + 0x210, &block));
+    EXPECT_EQ(block.site, 1u);
+    EXPECT_EQ(map.size(), 0u);
 }
 
-TEST(BlockMap, OneSpotOfAlternatingSizesTurnsDense) {
+TEST(BlockMap, OneSpotOfAlternatingSizesGoesToTheGeneralMap) {
     BlockMap map;
     LiveBlock block;
     const std::size_t start = map.memory_bytes();
@@ -189,8 +213,30 @@ TEST(BlockMap, OneSpotOfAlternatingSizesTurnsDense) {
         ASSERT_TRUE(map.erase(kPool + 0x400, &block));
         EXPECT_EQ(block.size, i % 2 == 0 ? 100u : 40u);
     }
-    EXPECT_EQ(map.dense_regions(), 1u);
-    EXPECT_LE(map.memory_bytes() - start, 1024 * 4 + 64 * 32);
+    EXPECT_EQ(map.general_regions(), 1u);
+    // No entries left: the region table's first 64 slots.
+    EXPECT_LE(map.memory_bytes() - start, 64 * 32);
+    // Every later block of that region is in the general map, each found again.
+    for (std::uintptr_t k = 0; k < 100; ++k) map.insert(kPool + 16 * k, 16 + k, 4);
+    EXPECT_EQ(small_in_general_map(map), 100u);
+    for (std::uintptr_t k = 0; k < 100; ++k) {
+        ASSERT_TRUE(map.erase(kPool + 16 * k, &block));
+        EXPECT_EQ(block.size, 16 + k);
+    }
+}
+
+TEST(BlockMap, ARegionOfScatteredMixedBlocksCostsLessThanAnEntryPerSlot) {
+    // The C allocator's region: 20 blocks of assorted sizes, the first of 500 bytes (a layout
+    // of 32 entries that none of the others fits). An entry per 16-byte slot was 4 KiB.
+    BlockMap map;
+    const std::size_t start = map.memory_bytes();
+    for (std::uintptr_t k = 0; k < 20; ++k) {
+        map.insert(kPool + 0x40 + k * 0x310, k == 0 ? 500 : 24 + k * 20, 5);
+    }
+    EXPECT_EQ(map.size(), 20u);
+    EXPECT_EQ(small_in_general_map(map), 19u);
+    // The region table's first 64 slots, 32 entries; the general map holds 19 in its first 256.
+    EXPECT_LE(map.memory_bytes() - start, 64u * 32 + 32 * 4);
 }
 
 // A simulation of pymalloc's pools (one size class each, reused for any class once empty) beside
@@ -256,8 +302,9 @@ TEST(BlockMap, PoolsAndMixedRegionsMatchReference) {
         }
     }
     EXPECT_EQ(map.size(), reference.blocks.size());
-    // The 20 mixed regions turn dense; nearly all pools keep their strided layouts (seeded).
-    EXPECT_LE(map.dense_regions(), 20u + kPools / 8);
+    // Nearly all pools keep their strided layouts (seeded); the mixed regions' blocks that do
+    // not fit theirs are in the general map.
+    EXPECT_LE(map.general_regions(), 20u + kPools / 8);
     for (const auto& [address, expected] : reference.blocks) {
         LiveBlock block;
         ASSERT_TRUE(map.find(address, &block));
