@@ -207,3 +207,34 @@ TEST(FrameTree, ReservedRoomChangesNoNode) {
 }
 
 }  // namespace
+
+TEST(StackCache, ALinkStandsForTheNodeItNames) {
+    // A worker's stack: two frames, then a link naming the work item (its address); the link
+    // is the given node (the submitting stack's), never a node of its own.
+    FrameTree tree;
+    StackCache cache;
+    const std::vector<Frame> submitter = {{0x5000, 3}, {0x6000, 4}};
+    const NodeId submitted = intern(tree, submitter);
+    const std::size_t nodes = tree.size();
+    const Frame link{0xABC0, Frame::kLinkInstruction};
+    std::vector<Frame> worker = {{0x1000, 1}, {0x2000, 2}, link};
+    std::size_t fresh = 0;
+    const NodeId node = cache.intern(worker, tree, [&fresh](NodeId) { ++fresh; }, submitted);
+    EXPECT_EQ(fresh, 2u);
+    EXPECT_EQ(tree.size(), nodes + 2);
+    EXPECT_EQ(stack_of(tree, node),
+              (std::vector<Frame>{{0x1000, 1}, {0x2000, 2}, {0x5000, 3}, {0x6000, 4}}));
+    NodeId again = 0;
+    ASSERT_TRUE(cache.lookup(worker, &again));
+    EXPECT_EQ(again, node);
+    // The next line of the same work shares the link's node.
+    worker[0].instruction = 9;
+    const NodeId next = cache.intern(worker, tree, [](NodeId) {}, FrameTree::kRoot);
+    EXPECT_EQ(tree.parent(next), tree.parent(node));
+    // Another work item (another address) of the same worker: its own submitting stack.
+    worker[2] = Frame{0xDEF0, Frame::kLinkInstruction};
+    const NodeId other = cache.intern(worker, tree, [](NodeId) {}, FrameTree::kRoot);
+    EXPECT_EQ(stack_of(tree, other), (std::vector<Frame>{{0x1000, 9}, {0x2000, 2}}));
+    // A prefix known from a link's node (a thread without the GIL adds no nodes).
+    EXPECT_EQ(tree.known_prefix(std::span<const Frame>(worker).first(2), submitted), next);
+}

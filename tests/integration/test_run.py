@@ -683,3 +683,49 @@ def test_another_modules_helper_run_at_import_is_charged_to_the_line_that_ran_it
     lines = {(r["file"], r["line"]): r["bytes_at_peak"] for r in report["lines"]}
     assert abs(lines[(tools, 2) if full else (heavy, 3)] - size) <= size // 100
     assert ((tools, 2) in lines) == full
+
+
+def test_work_run_by_a_thread_pool_is_charged_under_the_line_that_submitted_it(
+    tmp_path: Path,
+) -> None:
+    """A ThreadPoolExecutor's worker runs what a line of the program submitted: its stack goes
+    on, past the pool's own frames, with the stack that called submit() (the work item's
+    allocation), not with the worker thread's bootstrap. tracemalloc (a separate process) gives
+    the worker's frames and the bytes; the submitting lines are the source's."""
+    script = tmp_path / "pool.py"
+    script.write_text(
+        "import concurrent.futures\n"
+        "\n"
+        "\n"
+        "def build(n):\n"
+        "    return [str(i) * 3 for i in range(n)]\n"
+        "\n"
+        "\n"
+        "def main():\n"
+        "    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:\n"
+        "        future = pool.submit(build, 200_000)\n"
+        "        return future.result()\n"
+        "\n"
+        "\n"
+        "rows = main()\n"
+        "print(len(rows))\n"
+    )
+    size, frames = _largest_traceback(script)
+    worker = [(f, line) for f, line in frames if f == str(script)]
+    assert worker[0] == (str(script), 5) and (str(script), 10) not in worker  # a worker's stack
+    assert any(f.endswith("threading.py") for f, _line in frames)
+
+    report, result = run_json(tmp_path, script, "--no-census")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "200000\n"
+    at_line = [s for s in report["stacks"] if s["frames"][0]["line"] == 5]
+    assert at_line, report["stacks"][:3]
+    stack = [(f["file"], f["line"]) for f in at_line[0]["frames"]]
+    ours = [(f, line) for f, line in stack if f == str(script)]
+    # The worker's frames of the program, then the submitting line and its caller.
+    assert ours == [*worker, (str(script), 10), (str(script), 14)], stack
+    assert not any(f.endswith("threading.py") for f, _line in stack), stack
+    assert sum(s["bytes_at_peak"] for s in at_line) == pytest.approx(size, rel=0.01)
+    # The program's lines: the submitting line holds what its work made.
+    submitted = [r for r in report["program_lines"] if r["line"] in (5, 10)]
+    assert submitted, report["program_lines"][:3]

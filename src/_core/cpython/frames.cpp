@@ -2,10 +2,13 @@
 #include "cpython/frames.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <span>
 #include <string_view>
+
+#include "cpython/object_layout.h"
 
 namespace memslim::cpython {
 
@@ -120,6 +123,10 @@ PyObject* g_import_globals[2] = {nullptr, nullptr};
 // Whether stacks read inside an import are folded (fold_import_segment): set with the globals.
 bool g_fold_imports = false;
 
+// The code of concurrent.futures.thread._WorkItem.run, once a stack has shown it (see
+// note_new_code): a frame running it ends a worker's stack with a link to the work item.
+std::atomic<PyObject*> g_work_item_run{nullptr};
+
 // Whether `f` runs the import system's own code. Its globals pointer lies in the frame's first
 // 64 bytes, with the fields read anyway: no cache miss of its own.
 bool runs_import_system(const InterpreterFrame* f) {
@@ -198,6 +205,27 @@ void hide_import_system_frames(bool fold_imports) {
     }
 }
 
+void note_new_code(PyObject* code) {
+    if (g_work_item_run.load(std::memory_order_relaxed) != nullptr || !PyCode_Check(code)) return;
+    const auto* c = reinterpret_cast<PyCodeObject*>(code);
+    PyObject* file = c->co_filename;
+    if (c->co_qualname == nullptr || !PyUnicode_Check(c->co_qualname) ||
+        PyUnicode_CompareWithASCIIString(c->co_qualname, "_WorkItem.run") != 0 ||
+        file == nullptr || !PyUnicode_Check(file)) {
+        return;
+    }
+    // concurrent/futures/thread.py, however the path begins (a virtualenv, a zip). Read in
+    // place (an ASCII path: converting another would allocate, inside the allocation hook).
+    constexpr std::string_view kTail = "concurrent/futures/thread.py";
+    if (!PyUnicode_IS_COMPACT_ASCII(file)) return;
+    const std::string_view path(static_cast<const char*>(PyUnicode_DATA(file)),
+                                static_cast<std::size_t>(PyUnicode_GET_LENGTH(file)));
+    if (path.size() >= kTail.size() && path.substr(path.size() - kTail.size()) == kTail) {
+        Py_INCREF(code);  // kept for the interpreter's life: a module's function
+        g_work_item_run.store(code, std::memory_order_relaxed);
+    }
+}
+
 const void* current_frame() {
     PyThreadState* tstate = _PyThreadState_UncheckedGet();
     return tstate == nullptr ? nullptr : top_frame(tstate);
@@ -227,6 +255,7 @@ std::size_t capture_stack_of(PyThreadState* tstate, engine::Frame* out, std::siz
     std::size_t segment = 0;  // out[segment, depth): frames read since the last import's
     bool differs = false;
     bool folded = false;
+    const PyObject* work_item_run = g_work_item_run.load(std::memory_order_relaxed);
     for (const InterpreterFrame* f = top_frame(tstate);
          f != nullptr && f != stop_frame && depth < capacity; f = f->previous) {
         // Shim frames carry a placeholder code object ("<interpreter trampoline>", "__init__"):
@@ -261,6 +290,18 @@ std::size_t capture_stack_of(PyThreadState* tstate, engine::Frame* out, std::siz
             differs |= depth >= expected.size() || !(frame == expected[depth]);
         }
         out[depth++] = frame;
+        if (code == work_item_run && depth < capacity && f->localsplus[0] != nullptr) {
+            // A thread pool's worker runs work that a stack submitted: its frames under this
+            // one (the pool's loop, the thread's bootstrap) give way to that stack, named by
+            // the work item's allocation (`self`, made by submit()).
+            const engine::Frame link{allocation_address(f->localsplus[0]),
+                                     engine::Frame::kLinkInstruction};
+            if constexpr (kCompare) {
+                differs |= depth >= expected.size() || !(link == expected[depth]);
+            }
+            out[depth++] = link;
+            break;
+        }
     }
     if constexpr (kCompare) {
         if (folded) {  // compared as read, before frames were folded away: again, as kept

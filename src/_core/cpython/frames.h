@@ -53,6 +53,15 @@ std::size_t capture_stack_without_gil(engine::Frame* out, std::size_t capacity,
 // lines that ran it.
 void hide_import_system_frames(bool fold_imports);
 
+// Work run by a thread pool (concurrent.futures.ThreadPoolExecutor) is charged under the stack
+// that submitted it, as a traceback across the hand-off would read: a worker's stack read above
+// ends, after the frame of `_WorkItem.run`, with a link (engine::Frame::is_link) whose `code` is
+// the work item's allocation address; the tracker resolves it to the work item's site, made by
+// submit() in the submitting thread. Stacks of the pool's own loop and the thread's bootstrap
+// frames are left out. The code of `_WorkItem.run` is learnt from the first stack that shows it:
+// call this with each code object the first time a stack holds it (a new frame tree node).
+void note_new_code(PyObject* code);
+
 // The calling thread's innermost Python frame, as an opaque handle: it stays valid, and keeps
 // its address, while that function runs.
 const void* current_frame();

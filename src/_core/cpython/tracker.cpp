@@ -143,8 +143,20 @@ struct Recording {
     void add_node(engine::NodeId node) {
         // Keep the frame's code object alive, so that its address stays its own until the
         // report resolves it. Only threads holding the GIL make nodes.
-        Py_INCREF(reinterpret_cast<PyObject*>(tree.frame(node).code));
+        auto* code = reinterpret_cast<PyObject*>(tree.frame(node).code);
+        Py_INCREF(code);
+        note_new_code(code);
         slot_of_node.push_back(0);
+    }
+
+    // The node a link stands for (a worker's stack: engine::Frame::is_link): the site of the
+    // work item's block, which submit() allocated in the submitting thread; the root when that
+    // block is not known (sample mode, unless it was sampled). Needs `lock`.
+    engine::NodeId link_node(const engine::Frame& link) const {
+        engine::LiveBlock block;
+        const bool found = filter ? samples.find(link.code, &block) : blocks.find(link.code, &block);
+        if (!found || block.site >= node_of_slot.size()) return engine::FrameTree::kRoot;
+        return node_of_slot[block.site];
     }
 
     // The slot of site `node` in `domain`, made when it first allocates. Needs `lock`.
@@ -290,12 +302,16 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
         }
     }
     const std::span<const engine::Frame> stack(frames, depth);
+    const bool linked = depth > 0 && frames[depth - 1].is_link();
     rec.lock.lock();
     if (gil && !cached) {
-        node =
-            cache->intern(stack, rec.tree, [&rec](engine::NodeId added) { rec.add_node(added); });
+        node = cache->intern(
+            stack, rec.tree, [&rec](engine::NodeId added) { rec.add_node(added); },
+            linked ? rec.link_node(frames[depth - 1]) : engine::FrameTree::kRoot);
     } else if (!gil && !cached && depth > 0) {
-        node = rec.tree.known_prefix(stack);
+        node = linked ? rec.tree.known_prefix(stack.first(depth - 1),
+                                              rec.link_node(frames[depth - 1]))
+                      : rec.tree.known_prefix(stack);
     }
     // The cache keeps the Python domain's slot of its last stack (nearly every allocation).
     const bool cache_slot = (gil || cached) && domain == Domain::kPython;
@@ -334,7 +350,9 @@ void intern_current_stack(Recording& rec) {
     engine::NodeId node = engine::FrameTree::kRoot;
     if (depth == 0 || cache.lookup(stack, &node)) return;
     std::lock_guard<SpinLock> hold(rec.lock);
-    cache.intern(stack, rec.tree, [&rec](engine::NodeId added) { rec.add_node(added); });
+    cache.intern(
+        stack, rec.tree, [&rec](engine::NodeId added) { rec.add_node(added); },
+        frames[depth - 1].is_link() ? rec.link_node(frames[depth - 1]) : engine::FrameTree::kRoot);
 }
 
 // Forgets the block at `address`; returns false if it was not recorded. `by_gc`: the cyclic GC

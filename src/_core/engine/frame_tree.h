@@ -29,6 +29,11 @@ struct Frame {
     std::uintptr_t code;
     std::uint32_t instruction;
     bool operator==(const Frame&) const = default;
+    // A link: not a frame but the outermost entry of a stack read in a thread pool's worker,
+    // standing for the stack that submitted the work (`code` holds an address naming it). It
+    // never becomes a node: the caller resolves it to a node of its own (see StackCache).
+    static constexpr std::uint32_t kLinkInstruction = 0xFFFFFFFFu;
+    [[nodiscard]] bool is_link() const { return instruction == kLinkInstruction; }
 };
 
 using NodeId = std::uint32_t;
@@ -49,8 +54,9 @@ class FrameTree {
 
     // The node of the longest outer part of a stack (innermost frame first) that is in the
     // tree already; adds nothing (kRoot when not even the outermost frame is there).
-    [[nodiscard]] NodeId known_prefix(std::span<const Frame> innermost_first) const {
-        NodeId node = kRoot;
+    [[nodiscard]] NodeId known_prefix(std::span<const Frame> innermost_first,
+                                      NodeId outer = kRoot) const {
+        NodeId node = outer;
         for (std::size_t i = innermost_first.size(); i-- > 0;) {
             const NodeId next = find(node, innermost_first[i]);
             if (next == kNotFound) break;
@@ -140,9 +146,11 @@ class StackCache {
     [[nodiscard]] NodeId node() const { return depth_ == 0 ? FrameTree::kRoot : nodes_[0]; }
 
     // Interns `stack` in `tree` (the caller holds the tree's lock), reusing the outer frames it
-    // shares with the cached stack, and caches it.
+    // shares with the cached stack, and caches it. A link as the stack's outermost entry
+    // (Frame::is_link) stands for the node `link`.
     template <class OnNew>
-    NodeId intern(std::span<const Frame> stack, FrameTree& tree, OnNew on_new) {
+    NodeId intern(std::span<const Frame> stack, FrameTree& tree, OnNew on_new,
+                  NodeId link = FrameTree::kRoot) {
         const std::size_t depth = stack.size();
         std::size_t shared = 0;  // outermost frames in common with the cached stack
         while (shared < depth && shared < depth_ &&
@@ -160,7 +168,7 @@ class StackCache {
         }
         NodeId node = outer_node;
         while (i-- > 0) {
-            node = child(tree, node, stack[i], on_new);
+            node = i == depth - 1 && stack[i].is_link() ? link : child(tree, node, stack[i], on_new);
             nodes_[i] = node;
             frames_[i] = stack[i];
         }
