@@ -294,3 +294,20 @@ def test_a_temporary_is_charged_its_bytes_at_the_peak_whatever_the_censuses_saw(
         assert finding["line"] == _line_of(script, "total = sum")
         assert finding["fix"] == "sum(x * 3.0 for x in kept)"
         assert abs(finding["saving_bytes"] - measured) / measured < 0.05, (flags, measured)
+
+
+def test_no_finding_at_the_line_that_imports_a_library(tmp_path: Path) -> None:
+    """A library that builds 60,000 dicts of one key set while it is imported: they are charged
+    to the program's import line (its innermost line of the program), where no change makes
+    them smaller. No finding goes there, not even under --all-findings."""
+    library = tmp_path / "site-packages"
+    library.mkdir()
+    (library / "vendorlib.py").write_text(
+        'TABLE = [{"name": f"op{i}", "arity": i % 4, "options": None} for i in range(60_000)]\n'
+    )
+    script, findings = _findings(
+        tmp_path,
+        f"import sys\nsys.path.insert(0, {str(library)!r})\nimport vendorlib\n"
+        "print(len(vendorlib.TABLE))\n",
+    )
+    assert not [f for f in findings if f["file"] == str(script)], findings
