@@ -113,9 +113,8 @@ def _columns(
     columns = []
     for i, name in enumerate(frame.columns):
         values = manager.iget_values(i)
-        cells = values if isinstance(values, np.ndarray) else getattr(values, "_ndarray", None)
         # Frames that share a column (a copy-on-write copy, an assign) share its memory.
-        where = cells.__array_interface__["data"][0] if isinstance(cells, np.ndarray) else 0
+        where = _memory_of(np, values)
         if where and where in measured:
             columns.append({**measured[where], "name": str(name), "shared": True})
             continue
@@ -125,6 +124,20 @@ def _columns(
             if where:
                 measured[where] = column
     return columns
+
+
+def _memory_of(np: Any, values: Any) -> int:
+    """Where a column's values are (its NumPy buffer, or its first Arrow chunk's data
+    buffer), or 0."""
+    cells = values if isinstance(values, np.ndarray) else getattr(values, "_ndarray", None)
+    if isinstance(cells, np.ndarray):
+        return int(cells.__array_interface__["data"][0])
+    arrow = _arrow_strings(values)
+    if arrow is not None and arrow.num_chunks > 0:
+        buffers = arrow.chunk(0).buffers()
+        if buffers and buffers[-1] is not None:
+            return int(buffers[-1].address)
+    return 0
 
 
 def _column(
@@ -150,32 +163,82 @@ def _column(
             "min": int(low) if integral else float(low),
             "max": int(high) if integral else float(high),
         }
+    arrow = _arrow_strings(values)
+    if arrow is not None:
+        return _arrow_column(pandas, name, values, arrow, budget)
     objects = _object_cells(pandas, np, values)
     if objects is None:
         return None
-    size = int(objects.size)
-    if size == 0 or objects.nbytes < MIN_COLUMN_BYTES:
+    # Few distinct values first (one hashing pass in C): only then is the column worth the
+    # count of what it holds.
+    column = _as_category(pandas, name, values, int(objects.nbytes), budget)
+    if column is None:
+        return None
+    alone, shared = _distinct_bytes(np, objects)
+    column["bytes"] += alone
+    column["shared_bytes"] = shared  # its objects that something else holds too
+    return column
+
+
+def _as_category(
+    pandas: Any, name: str, values: Any, nbytes: int, budget: list[int]
+) -> dict[str, Any] | None:
+    """A column of strings's facts (its own ``nbytes`` so far) with what it takes as a
+    categorical, built here; None if it is small, over the budget, or of many values."""
+    size = len(values)
+    if size == 0 or nbytes < MIN_COLUMN_BYTES:
         return None
     budget[0] -= 2 * size
     if budget[0] < 0:
         return None
-    # Few distinct values first (one hashing pass in C): only then is the column worth the
-    # count of what it holds.
     categorical = pandas.Categorical(values)
     categories = len(categorical.categories)
     if categories * 2 > size:
         return None
-    alone, shared = _distinct_bytes(np, objects)
     return {
         "name": name,
         "dtype": str(values.dtype),
         "kind": "O",
         "size": size,
-        "bytes": objects.nbytes + alone,
-        "shared_bytes": shared,  # its objects that something else holds too
+        "bytes": nbytes,
+        "shared_bytes": 0,
         "categories": categories,
         "as_category": int(categorical.memory_usage(deep=True)),
     }
+
+
+def _arrow_column(
+    pandas: Any, name: str, values: Any, arrow: Any, budget: list[int]
+) -> dict[str, Any] | None:
+    """A column of strings held by PyArrow (pandas 3's ``str`` with PyArrow installed,
+    ``string[pyarrow]``): its bytes are its Arrow buffers', which PyArrow's own memory pool
+    holds (not traced, unless that pool is the system's), and no Python object per cell."""
+    column = _as_category(pandas, name, values, int(arrow.get_total_buffer_size()), budget)
+    if column is not None:
+        column["arrow_pool"] = _arrow_pool()
+    return column
+
+
+def _arrow_strings(values: Any) -> Any:
+    """The PyArrow chunked array of strings behind a pandas column, or None."""
+    chunked = getattr(values, "_pa_array", None)
+    pyarrow = sys.modules.get("pyarrow")
+    if chunked is None or pyarrow is None or not isinstance(chunked, pyarrow.ChunkedArray):
+        return None
+    kind = chunked.type
+    types = pyarrow.types
+    is_view = getattr(types, "is_string_view", lambda _t: False)
+    if types.is_string(kind) or types.is_large_string(kind) or is_view(kind):
+        return chunked
+    return None
+
+
+def _arrow_pool() -> str:
+    """The backend of PyArrow's default memory pool ("system": through malloc, traced)."""
+    try:
+        return str(sys.modules["pyarrow"].default_memory_pool().backend_name)
+    except Exception:
+        return ""
 
 
 def _distinct_bytes(np: Any, objects: Any) -> tuple[int, int]:

@@ -96,6 +96,12 @@ def find(run: Run) -> Iterator[Finding]:
                 f"{column['dtype']} values, {column['categories']:,} distinct; as category it "
                 f"would hold {after:,} bytes (a small integer code per row and each value once)"
             )
+            pool = column.get("arrow_pool")
+            if pool is not None and pool != "system":
+                what += (
+                    f"; its values are PyArrow's, held in its {pool} pool, which memslim does"
+                    " not trace: the saving is in RSS, not in the traced peak"
+                )
             shared = column.get("shared_bytes", 0)
             if shared >= now // 10:
                 what += (
