@@ -778,6 +778,8 @@ NB_MODULE(_core, m) {
           "Bytes live now (estimated in sample mode).");
     m.def("peak_traced_bytes", &memslim::cpython::peak_traced_bytes,
           "High-water mark of traced bytes.");
+    m.def("visible_traced_bytes", &memslim::cpython::visible_traced_bytes,
+          "Bytes live now less native memory's: what a heap census can see.");
     m.def("tracking_result", &tracking_result, "own_prefix"_a, "function"_a = "",
           "top_stacks"_a = 64, "top_lines"_a = 0,
           "Totals, lines, top stacks, one function's lines (file + NUL + qualname; empty: the "

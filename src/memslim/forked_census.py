@@ -33,6 +33,9 @@ from memslim.rss import RssLedger, allocators_now, process_memory
 # A census that saw this share of the peak's traced bytes is the report's: none nearer is
 # waited for or taken.
 NEAR_PEAK = 0.95
+# Another census is the report's instead of the one nearest the peak only if it saw this much
+# more of the peak's Python and NumPy bytes (ForkedCensuses.chosen).
+CLEARLY_MORE = 1.25
 
 
 @dataclass(frozen=True)
@@ -205,8 +208,8 @@ def demote(pid: int) -> None:
 
 
 # Each census's row in ForkedCensuses._rows (numbers, not objects: see there).
-_PID, _TRACED, _STARTED, _KILLED_AT, _STATE = range(5)
-_FIELDS = 5
+_PID, _TRACED, _STARTED, _KILLED_AT, _STATE, _VISIBLE = range(6)
+_FIELDS = 6
 _RUNNING, _KILLED, _DONE, _FAILED, _LOST = 1.0, 2.0, 3.0, 4.0, 5.0
 _ROWS = 64  # rows made at a time (more: the array's buffer, past pymalloc's 512 B, is malloc's)
 # _totals
@@ -305,6 +308,7 @@ class ForkedCensuses:
         self._totals[_COUNT] = number
         path = self._path(number)
         traced = _core.traced_bytes()
+        visible = _core.visible_traced_bytes()
         memory = process_memory()  # this instant's RSS, for the child's ledger
         seconds = time.monotonic() - self.started
         began = time.perf_counter()
@@ -349,6 +353,7 @@ class ForkedCensuses:
         self._totals[_FORKS] += 1
         self._set(number, _PID, pid)
         self._set(number, _TRACED, traced)
+        self._set(number, _VISIBLE, visible)
         self._set(number, _STARTED, time.time())  # comparable with the census file's mtime
         self._set(number, _STATE, _RUNNING)
 
@@ -417,9 +422,31 @@ class ForkedCensuses:
                 break
             time.sleep(0.005)
 
-    def results(self) -> tuple[tuple[int, dict[str, Any]] | None, list[tuple[int, Any]], dict]:
-        """The last census (traced bytes, raw census), every census's retainer summary (oldest
-        first), and what the censuses cost."""
+    def chosen(self, peak_visible: int | None = None) -> str | None:
+        """The file of the census the report reads: the one nearest the peak by traced bytes,
+        unless another saw clearly more of what a census can see at the peak
+        (``peak_visible``: the peak's Python and NumPy bytes). A CSV parse's census is nearest
+        by traced bytes, mostly the parser's native buffers; the census after the peak, with
+        the frame and what was built on it, saw twice its objects (examples/advice/category
+        with PyArrow)."""
+        done = self._numbers(_DONE)
+        if not done:
+            return None
+        nearest = max(done, key=lambda n: self._get(n, _TRACED))
+        if peak_visible is None:
+            return self._path(nearest)
+
+        def seen(n: int) -> float:
+            return min(self._get(n, _VISIBLE), peak_visible)
+
+        best = max(done, key=lambda n: (seen(n), self._get(n, _TRACED)))
+        return self._path(best if seen(best) > CLEARLY_MORE * seen(nearest) else nearest)
+
+    def results(
+        self, peak_visible: int | None = None
+    ) -> tuple[tuple[int, dict[str, Any]] | None, list[tuple[int, Any]], dict]:
+        """The report's census (traced bytes, raw census: see ``chosen``), every census's
+        retainer summary (oldest first), and what the censuses cost."""
         last: tuple[int, dict[str, Any]] | None = None
         history: list[tuple[int, Any]] = []
         costs = {
@@ -439,15 +466,15 @@ class ForkedCensuses:
         }
         live = _live_types()
         gone: dict[int, type] = {}
-        done = sorted(self.done)
-        for number, (_traced, path) in enumerate(done):
+        chosen = self.chosen(peak_visible)
+        for _traced, path in sorted(self.done):
             with open(path, "rb") as f:
                 header = pickle.load(f)
                 history.append((header["traced_bytes"], header["summary"]))
                 costs["child_private_bytes_max"] = max(
                     costs["child_private_bytes_max"], header["child_private_bytes"]
                 )
-                if number == len(done) - 1:
+                if path == chosen:
                     raw = _unpack_sites(_decode(pickle.load(f), live, gone))
                     last = (header["traced_bytes"], raw)
                     self.peak_ledger = header.get("ledger")

@@ -94,6 +94,43 @@ def test_the_census_at_the_peak_sees_what_the_peaks_statement_made(tmp_path: Pat
     assert row["bytes"] >= 160_000_000, report["census"]["types"][:5]
 
 
+def test_the_census_after_a_parse_sees_what_the_function_built_on_its_last_line(
+    tmp_path: Path,
+) -> None:
+    # A CSV parse passes a census point (the parser's text and buffers, few objects); what the
+    # program builds on the frame holds less than that census saw in all; the peak is reached
+    # inside `set(labels)`, a C call on main()'s last line. No line starts in main() after it,
+    # and at the end of the run its locals are gone: the census nearest the peak was the
+    # parse's, without the 400,000 labels. Now one is taken at main()'s return (None: nothing
+    # in flight) and is the report's, since it saw more of what a census sees. The truth is
+    # the count the program made.
+    pytest.importorskip("pandas")
+    script = tmp_path / "after_parse.py"
+    script.write_text(
+        "import io\n"
+        "import pandas as pd\n"
+        "def csv_text(rows):\n"
+        "    lines = (f'{i},{i % 977},{i * 7 % 1013},{i % 10}.5\\n' for i in range(rows))\n"
+        "    return 'a,b,c,d\\n' + ''.join(lines)\n"
+        "def main():\n"
+        "    frame = pd.read_csv(io.StringIO(csv_text(400_000)))\n"
+        "    labels = [f'{a}:{b}' for a, b in zip(frame['a'], frame['b'], strict=True)]\n"
+        "    print(len(frame), len(set(labels)))\n"
+        "main()\n"
+    )
+    report, result = run_json(tmp_path, script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "400000 400000\n"
+    at_labels = (str(script), 8)
+    counts = [
+        row["count"]
+        for row in report["census"]["sites"]
+        if row["type"] == "str"
+        and (row["frames"][0]["file"], row["frames"][0]["line"]) == at_labels
+    ]
+    assert sum(counts) == 400_000, report["census"]["forked"]
+
+
 def test_eight_threads_agree_with_tracemalloc(tmp_path: Path) -> None:
     # Eight threads allocate at once (a barrier starts them together) and each keeps its list:
     # every block of every thread is charged, to the thread's own line, as tracemalloc (in a

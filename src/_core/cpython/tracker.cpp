@@ -662,6 +662,14 @@ std::atomic<double> g_census_margin_now{0.1};
 
 // Traced bytes at the last census (run_census), for census_at_plateau.
 std::atomic<std::int64_t> g_last_census_bytes{0};
+// What the last census could see: its traced bytes less native memory (the C allocator's and
+// anonymous maps', which no object holds that the heap walk reaches), for census_now.
+std::atomic<std::int64_t> g_last_census_visible{0};
+
+// Traced bytes a census can see now: Python's and NumPy's (its buffers count with arrays).
+std::int64_t visible_bytes(const Recording& rec) {
+    return rec.current_mirror.load() - rec.native_live.load(std::memory_order_relaxed);
+}
 std::atomic<std::int64_t> g_first_census_bytes{INT64_MAX};
 
 // Whether an extra census at `bytes` traced (a plateau, a full collection at the peak) is worth
@@ -765,7 +773,8 @@ int after_failed_census(bool can_raise) {
     return 0;
 }
 
-int census_now(bool can_raise);
+// `keep_point`: the next census's point does not move down to the margin above this one's.
+int census_now(bool can_raise, bool keep_point = false);
 
 // A census callback runs (with the GIL; it may release it, and another thread's collection or
 // the main thread's pending call must not start a second one meanwhile).
@@ -802,16 +811,40 @@ void stop_waiting_for_line() {
 
 // The census, if it is still due when its moment comes: another thread may have taken it since
 // it was asked for (census_before_collection).
+//
+// One that is no longer due saw its point passed inside one C call (`set(labels)`), the heap
+// back below it by the safe point. It is taken all the same when it would see clearly more
+// than the last census did (its Python and NumPy bytes, by a quarter of the margin, as
+// worth_an_extra_census), and the point stays where it was: a loop whose temporaries pass the
+// point each round takes one such census, not one a round.
 int census_if_due() {
     if (!census_due()) {
+        const bool missed_peak =
+            g_recording != nullptr && g_census_callback != nullptr &&
+            static_cast<double>(visible_bytes(*g_recording)) >
+                static_cast<double>(g_last_census_visible.load()) *
+                    (1.0 + g_census_margin_now.load() / 4);
+        if (missed_peak) return census_now(true, true);
         g_census_pending.store(false);
         return 0;
     }
     return census_now(true);
 }
 
-int census_at_line(PyObject*, PyFrameObject*, int what, PyObject*) {
-    if (what != PyTrace_LINE) return 0;
+// Whether a census may run at this event of the waiting thread's trace function: the start of
+// a line, or a return that hands back no object the heap walk could miss (None, or one the
+// collector tracks: the walk reads the collector's lists, and what they reach). A function
+// whose last line passed the census point (`print(len(set(labels)))` ending `main()`) starts
+// no line after it; waiting for the caller's next line, or for the end of the run, left its
+// locals (the frame it built, the labels) to no census.
+bool safe_point(int what, PyObject* arg) {
+    if (what == PyTrace_LINE) return true;
+    if (what != PyTrace_RETURN || arg == nullptr || PyErr_Occurred() != nullptr) return false;
+    return arg == Py_None || (PyObject_IS_GC(arg) && PyObject_GC_IsTracked(arg));
+}
+
+int census_at_line(PyObject*, PyFrameObject*, int what, PyObject* arg) {
+    if (!safe_point(what, arg)) return 0;
     stop_waiting_for_line();
     return census_if_due();
 }
@@ -837,12 +870,15 @@ int run_census(void*) {
     return census_if_due();
 }
 
-int census_now(bool can_raise) {
+int census_now(bool can_raise, bool keep_point) {
     if (g_census_running) return 0;  // the one running ends by resetting the pending flag
     // A census scheduled at a plateau may run after the program started freeing: one below the
     // last census would replace a census nearer the peak. Skip it.
+    // Compared by what a census sees: after a CSV parse's census (its native buffers, few
+    // objects), the frame it made and what the program builds on it held less in all, and
+    // no census saw them.
     const bool below_last =
-        g_recording && g_recording->current_mirror.load() < g_last_census_bytes.load();
+        g_recording && visible_bytes(*g_recording) < g_last_census_visible.load();
     // Nor during an import: what grows there is modules, functions and classes, not what a
     // program's peak is made of, and importing pandas or scikit-learn passed a margin every
     // 50 ms (25-40 forks, each making the program copy the pages it wrote while a child
@@ -880,7 +916,10 @@ int census_now(bool can_raise) {
         }
         const std::int64_t traced = g_recording->current_mirror.load();
         g_last_census_bytes.store(traced);
+        g_last_census_visible.store(visible_bytes(*g_recording));
+        const std::int64_t point = g_next_census.load();
         schedule_next_census(traced);
+        if (keep_point && point > g_next_census.load()) g_next_census.store(point);
         g_census_pending.store(false);
         return status;
     }
@@ -943,6 +982,7 @@ void set_census(PyObject* callback, double margin, std::int64_t first_bytes,
     g_next_census.store(callback != nullptr ? first_bytes : INT64_MAX);
     g_first_census_bytes.store(callback != nullptr ? first_bytes : INT64_MAX);
     g_last_census_bytes.store(0);
+    g_last_census_visible.store(0);
 }
 
 bool start_tracking(const TrackOptions& options) {
@@ -1151,6 +1191,10 @@ std::int64_t traced_bytes() {
     if (!g_recording) return 0;
     std::lock_guard<SpinLock> hold(g_recording->lock);
     return g_recording->peak.current();
+}
+
+std::int64_t visible_traced_bytes() {
+    return g_recording ? visible_bytes(*g_recording) : 0;
 }
 
 std::int64_t peak_traced_bytes() {

@@ -149,6 +149,8 @@ bool restart_in_forked_child();
 // Current and peak traced bytes (estimates in sample mode). Needs the GIL.
 std::int64_t traced_bytes();
 std::int64_t peak_traced_bytes();
+// Traced bytes live now less native memory's: what a heap census can see (Python's, NumPy's).
+std::int64_t visible_traced_bytes();
 
 // Traced bytes live now, per domain (kDomainNames' order): O(sites).
 std::array<std::int64_t, kDomains> live_bytes_by_domain();

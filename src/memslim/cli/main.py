@@ -604,7 +604,10 @@ def _finish_run(
             progress.set("waiting for the last census")
             try:
                 forked.finish(_core.peak_traced_bytes())
-                last, forked_history, costs = forked.results()
+                peak_visible = sum(
+                    profile.peak_by_domain.get(domain, 0) for domain in ("python", "numpy")
+                )
+                last, forked_history, costs = forked.results(peak_visible)
                 ledgers["at_peak_census"] = forked.peak_ledger
                 for error in forked.errors[:1]:
                     _say(f"memslim: {error}")
