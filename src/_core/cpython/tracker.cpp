@@ -159,6 +159,27 @@ struct Recording {
         return node_of_slot[block.site];
     }
 
+    // Interns `stack` into the thread's `cache`: under its link's node when its last frame is
+    // one (link_node), else under the root. Needs `lock`.
+    engine::NodeId intern(engine::StackCache& cache, std::span<const engine::Frame> stack) {
+        return cache.intern(
+            stack, tree, [this](engine::NodeId added) { add_node(added); }, outer_node(stack));
+    }
+
+    // The longest outer part of `stack` already in the tree (a thread without the GIL adds no
+    // node), under its link's node as in intern. Needs `lock`.
+    [[nodiscard]] engine::NodeId known_prefix(std::span<const engine::Frame> stack) const {
+        const engine::NodeId outer = outer_node(stack);
+        return tree.known_prefix(linked(stack) ? stack.first(stack.size() - 1) : stack, outer);
+    }
+
+    static bool linked(std::span<const engine::Frame> stack) {
+        return !stack.empty() && stack.back().is_link();
+    }
+    [[nodiscard]] engine::NodeId outer_node(std::span<const engine::Frame> stack) const {
+        return linked(stack) ? link_node(stack.back()) : engine::FrameTree::kRoot;
+    }
+
     // The slot of site `node` in `domain`, made when it first allocates. Needs `lock`.
     std::uint32_t slot(engine::NodeId node, Domain domain = Domain::kPython) {
         std::uint32_t& s =
@@ -302,16 +323,11 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
         }
     }
     const std::span<const engine::Frame> stack(frames, depth);
-    const bool linked = depth > 0 && frames[depth - 1].is_link();
     rec.lock.lock();
     if (gil && !cached) {
-        node = cache->intern(
-            stack, rec.tree, [&rec](engine::NodeId added) { rec.add_node(added); },
-            linked ? rec.link_node(frames[depth - 1]) : engine::FrameTree::kRoot);
+        node = rec.intern(*cache, stack);
     } else if (!gil && !cached && depth > 0) {
-        node = linked ? rec.tree.known_prefix(stack.first(depth - 1),
-                                              rec.link_node(frames[depth - 1]))
-                      : rec.tree.known_prefix(stack);
+        node = rec.known_prefix(stack);
     }
     // The cache keeps the Python domain's slot of its last stack (nearly every allocation).
     const bool cache_slot = (gil || cached) && domain == Domain::kPython;
@@ -350,9 +366,7 @@ void intern_current_stack(Recording& rec) {
     engine::NodeId node = engine::FrameTree::kRoot;
     if (depth == 0 || cache.lookup(stack, &node)) return;
     std::lock_guard<SpinLock> hold(rec.lock);
-    cache.intern(
-        stack, rec.tree, [&rec](engine::NodeId added) { rec.add_node(added); },
-        frames[depth - 1].is_link() ? rec.link_node(frames[depth - 1]) : engine::FrameTree::kRoot);
+    rec.intern(cache, stack);
 }
 
 // Forgets the block at `address`; returns false if it was not recorded. `by_gc`: the cyclic GC
