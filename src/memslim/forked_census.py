@@ -474,10 +474,12 @@ class ForkedCensuses:
                 costs["child_private_bytes_max"] = max(
                     costs["child_private_bytes_max"], header["child_private_bytes"]
                 )
+                # RSS explained near the peak: the nearest census's ledger, whichever census's
+                # objects the report lists.
+                self.peak_ledger = header.get("ledger")
                 if path == chosen:
                     raw = _unpack_sites(_decode(pickle.load(f), live, gone))
                     last = (header["traced_bytes"], raw)
-                    self.peak_ledger = header.get("ledger")
         return last, history, costs
 
     def latest(self) -> tuple[int, dict[str, Any]] | None:

@@ -87,3 +87,25 @@ def test_a_child_that_ended_without_its_census_does_not_count_near_the_peak() ->
     finally:
         censuses.close()
         walking.wait()  # reaped already (by behind, or here)
+
+
+def test_the_report_reads_the_census_that_saw_clearly_more_of_the_peaks_objects() -> None:
+    # Censuses (traced bytes, of which Python's and NumPy's): a CSV parse's at 84 (30 of them
+    # objects, the rest the parser's native buffers) and one after the peak at 80 (72). The
+    # peak held 98 of Python and NumPy bytes. The nearest by traced bytes is the parse's; the
+    # later one saw 72 / 30 of what a census sees: the report's. Within 25% of each other,
+    # the nearest stays the report's (arithmetic on the rows, no census taken).
+    censuses = forked_census.ForkedCensuses(top=5)
+    try:
+        for traced, visible in ((40, 35), (84, 30), (80, 72)):
+            number = int(censuses._totals[forked_census._COUNT]) + 1
+            censuses._totals[forked_census._COUNT] = number
+            censuses._set(number, forked_census._TRACED, traced)
+            censuses._set(number, forked_census._VISIBLE, visible)
+            censuses._set(number, forked_census._STATE, forked_census._DONE)
+        parse, after = censuses._path(2), censuses._path(3)
+        assert censuses.chosen() == parse  # no peak split given: by traced bytes alone
+        assert censuses.chosen(peak_visible=98) == after
+        assert censuses.chosen(peak_visible=35) == parse  # 35 against 30: not clearly more
+    finally:
+        censuses.close()
