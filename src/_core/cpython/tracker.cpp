@@ -888,11 +888,14 @@ int census_now(bool can_raise, bool keep_point) {
     if (g_census_running) return 0;  // the one running ends by resetting the pending flag
     // A census scheduled at a plateau may run after the program started freeing: one below the
     // last census would replace a census nearer the peak. Skip it.
-    // Compared by what a census sees: after a CSV parse's census (its native buffers, few
-    // objects), the frame it made and what the program builds on it held less in all, and
-    // no census saw them.
+    // Below in traced bytes and in what a census sees, both: after a CSV parse's census (its
+    // native buffers, few objects), the frame it made and what the program builds on it held
+    // less in all, and no census saw them. (Never for a census due at its margin's point,
+    // which is above the last census's traced bytes: one skipped while due was asked for
+    // again at every allocation.)
     const bool below_last =
-        g_recording && visible_bytes(*g_recording) < g_last_census_visible.load();
+        g_recording && g_recording->current_mirror.load() < g_last_census_bytes.load() &&
+        visible_bytes(*g_recording) < g_last_census_visible.load();
     // Nor during an import: what grows there is modules, functions and classes, not what a
     // program's peak is made of, and importing pandas or scikit-learn passed a margin every
     // 50 ms (25-40 forks, each making the program copy the pages it wrote while a child
