@@ -113,12 +113,13 @@ def _columns(
     columns = []
     for i, name in enumerate(frame.columns):
         values = manager.iget_values(i)
+        arrow = _arrow_strings(values)
         # Frames that share a column (a copy-on-write copy, an assign) share its memory.
-        where = _memory_of(np, values)
+        where = _memory_of(np, values, arrow)
         if where and where in measured:
             columns.append({**measured[where], "name": str(name), "shared": True})
             continue
-        column = _column(pandas, np, str(name), values, budget)
+        column = _column(pandas, np, str(name), values, arrow, budget)
         if column is not None:
             columns.append(column)
             if where:
@@ -126,13 +127,12 @@ def _columns(
     return columns
 
 
-def _memory_of(np: Any, values: Any) -> int:
-    """Where a column's values are (its NumPy buffer, or its first Arrow chunk's data
-    buffer), or 0."""
+def _memory_of(np: Any, values: Any, arrow: Any) -> int:
+    """Where a column's values are (its NumPy buffer, or its first Arrow chunk's data buffer:
+    ``arrow``, from _arrow_strings), or 0."""
     cells = values if isinstance(values, np.ndarray) else getattr(values, "_ndarray", None)
     if isinstance(cells, np.ndarray):
         return int(cells.__array_interface__["data"][0])
-    arrow = _arrow_strings(values)
     if arrow is not None and arrow.num_chunks > 0:
         buffers = arrow.chunk(0).buffers()
         if buffers and buffers[-1] is not None:
@@ -141,7 +141,7 @@ def _memory_of(np: Any, values: Any) -> int:
 
 
 def _column(
-    pandas: Any, np: Any, name: str, values: Any, budget: list[int]
+    pandas: Any, np: Any, name: str, values: Any, arrow: Any, budget: list[int]
 ) -> dict[str, Any] | None:
     if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
         size = int(values.size)
@@ -163,7 +163,6 @@ def _column(
             "min": int(low) if integral else float(low),
             "max": int(high) if integral else float(high),
         }
-    arrow = _arrow_strings(values)
     if arrow is not None:
         return _arrow_column(pandas, name, values, arrow, budget)
     objects = _object_cells(pandas, np, values)

@@ -474,8 +474,8 @@ class ForkedCensuses:
                 costs["child_private_bytes_max"] = max(
                     costs["child_private_bytes_max"], header["child_private_bytes"]
                 )
-                # RSS explained near the peak: the nearest census's ledger, whichever census's
-                # objects the report lists.
+                # RSS explained near the peak: the nearest census's ledger (read last, in this
+                # order by traced bytes), whichever census's objects the report lists.
                 self.peak_ledger = header.get("ledger")
                 if path == chosen:
                     raw = _unpack_sites(_decode(pickle.load(f), live, gone))

@@ -35,6 +35,18 @@ def run_json(
     return json.loads(out.read_text()), result
 
 
+def run_program(
+    script: Path, source: str, printed: str
+) -> tuple[dict[str, Any], subprocess.CompletedProcess]:
+    """`memslim run --json` on `source`, saved as `script`, which must exit 0 and print
+    `printed`; the report and the run."""
+    script.write_text(source)
+    report, result = run_json(script.parent, script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == printed
+    return report, result
+
+
 def tracemalloc_reference(tmp_path: Path, script: Path) -> dict[str, Any]:
     out = tmp_path / "reference.json"
     subprocess.run(
@@ -106,21 +118,22 @@ def test_the_census_after_a_parse_sees_what_the_function_built_on_its_last_line(
     # the count the program made.
     pytest.importorskip("pandas")
     script = tmp_path / "after_parse.py"
-    script.write_text(
-        "import io\n"
-        "import pandas as pd\n"
-        "def csv_text(rows):\n"
-        "    lines = (f'{i},{i % 977},{i * 7 % 1013},{i % 10}.5\\n' for i in range(rows))\n"
-        "    return 'a,b,c,d\\n' + ''.join(lines)\n"
-        "def main():\n"
-        "    frame = pd.read_csv(io.StringIO(csv_text(400_000)))\n"
-        "    labels = [f'{a}:{b}' for a, b in zip(frame['a'], frame['b'], strict=True)]\n"
-        "    print(len(frame), len(set(labels)))\n"
-        "main()\n"
+    report, _ = run_program(
+        script,
+        (
+            "import io\n"
+            "import pandas as pd\n"
+            "def csv_text(rows):\n"
+            "    lines = (f'{i},{i % 977},{i * 7 % 1013},{i % 10}.5\\n' for i in range(rows))\n"
+            "    return 'a,b,c,d\\n' + ''.join(lines)\n"
+            "def main():\n"
+            "    frame = pd.read_csv(io.StringIO(csv_text(400_000)))\n"
+            "    labels = [f'{a}:{b}' for a, b in zip(frame['a'], frame['b'], strict=True)]\n"
+            "    print(len(frame), len(set(labels)))\n"
+            "main()\n"
+        ),
+        "400000 400000\n",
     )
-    report, result = run_json(tmp_path, script)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "400000 400000\n"
     at_labels = (str(script), 8)
     counts = [
         row["count"]
@@ -176,19 +189,20 @@ def test_transient_structure_is_live_at_the_peak(tmp_path: Path) -> None:
 
 def test_census_at_the_peak_sees_a_structure_built_and_dropped(tmp_path: Path) -> None:
     script = tmp_path / "dropped.py"
-    script.write_text(
-        "class Big:\n"
-        "    def __init__(self, i):\n"
-        "        self.i = i\n"
-        "def build():\n"
-        "    held = [Big(i) for i in range(500_000)]\n"
-        "    return len(held)\n"
-        "print(build())\n"
-        "after = [1.5] * 10\n"
+    report, result = run_program(
+        script,
+        (
+            "class Big:\n"
+            "    def __init__(self, i):\n"
+            "        self.i = i\n"
+            "def build():\n"
+            "    held = [Big(i) for i in range(500_000)]\n"
+            "    return len(held)\n"
+            "print(build())\n"
+            "after = [1.5] * 10\n"
+        ),
+        "500000\n",
     )
-    report, result = run_json(tmp_path, script)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "500000\n"
     census = report["census"]
     # Forked censuses at 5% margins (2 MiB apart at least, the peak here is ~60 MB): the last
     # census is within 5% of the true peak, whatever the machine's load (the triggers count
@@ -217,42 +231,44 @@ def test_a_small_passing_peak_gets_a_census_near_it(tmp_path: Path, count: int) 
     # the cells. With census points at least 2 MiB apart each of these sizes fell short of the
     # next point (79-91% of the cells seen). The truth is the count the program made.
     script = tmp_path / "passing.py"
-    script.write_text(
-        "class Cell:\n"
-        "    __slots__ = ('value',)\n"
-        "    def __init__(self, value):\n"
-        "        self.value = value\n"
-        "def build(n):\n"
-        "    cells = [Cell(i) for i in range(n)]\n"
-        "    return len(cells)\n"
-        f"print(build({count}))\n"
+    report, _ = run_program(
+        script,
+        (
+            "class Cell:\n"
+            "    __slots__ = ('value',)\n"
+            "    def __init__(self, value):\n"
+            "        self.value = value\n"
+            "def build(n):\n"
+            "    cells = [Cell(i) for i in range(n)]\n"
+            "    return len(cells)\n"
+            f"print(build({count}))\n"
+        ),
+        f"{count}\n",
     )
-    report, result = run_json(tmp_path, script)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == f"{count}\n"
     cells = next(row for row in report["census"]["types"] if row["type"] == "__main__.Cell")
     assert cells["count"] >= 0.92 * count, (cells["count"], report["census"]["forked"])
 
 
 def test_census_at_the_peak_of_a_thread_while_the_main_thread_waits(tmp_path: Path) -> None:
     script = tmp_path / "in_thread.py"
-    script.write_text(
-        "import threading\n"
-        "class Big:\n"
-        "    def __init__(self, i):\n"
-        "        self.i = i\n"
-        "out = []\n"
-        "def build():\n"
-        "    held = [Big(i) for i in range(300_000)]\n"
-        "    out.append(len(held))\n"
-        "worker = threading.Thread(target=build)\n"
-        "worker.start()\n"
-        "worker.join()\n"
-        "print(out[0])\n"
+    report, _ = run_program(
+        script,
+        (
+            "import threading\n"
+            "class Big:\n"
+            "    def __init__(self, i):\n"
+            "        self.i = i\n"
+            "out = []\n"
+            "def build():\n"
+            "    held = [Big(i) for i in range(300_000)]\n"
+            "    out.append(len(held))\n"
+            "worker = threading.Thread(target=build)\n"
+            "worker.start()\n"
+            "worker.join()\n"
+            "print(out[0])\n"
+        ),
+        "300000\n",
     )
-    report, result = run_json(tmp_path, script)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "300000\n"
     census = report["census"]
     # The main thread waits in join() (no pending call runs there): the worker's own
     # collections run the censuses due at each 5% margin, so the last one sees most of a peak

@@ -60,12 +60,21 @@ def test_a_type_that_died_comes_back_as_a_stand_in_with_its_name() -> None:
     assert stand_in is not gone and stand_in.__qualname__ == "Gone"
 
 
-def _as_running_census(censuses: forked_census.ForkedCensuses, pid: int, traced: int) -> None:
+def _add_census(
+    censuses: forked_census.ForkedCensuses,
+    traced: int,
+    *,
+    pid: int = 0,
+    visible: int = 0,
+    state: float = forked_census._RUNNING,
+) -> None:
+    """A census row as ForkedCensuses.take writes it, without forking."""
     number = int(censuses._totals[forked_census._COUNT]) + 1
     censuses._totals[forked_census._COUNT] = number
     censuses._set(number, forked_census._PID, pid)
     censuses._set(number, forked_census._TRACED, traced)
-    censuses._set(number, forked_census._STATE, forked_census._RUNNING)
+    censuses._set(number, forked_census._VISIBLE, visible)
+    censuses._set(number, forked_census._STATE, state)
 
 
 def test_a_child_that_ended_without_its_census_does_not_count_near_the_peak() -> None:
@@ -76,7 +85,7 @@ def test_a_child_that_ended_without_its_census_does_not_count_near_the_peak() ->
     walking = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
                                stdin=subprocess.PIPE)  # fmt: skip
     try:
-        _as_running_census(censuses, walking.pid, 100)
+        _add_census(censuses, 100, pid=walking.pid)
         assert not censuses.behind(peak_bytes=100, current_bytes=100)
     finally:
         walking.stdin.close()  # type: ignore[union-attr]
@@ -98,11 +107,7 @@ def test_the_report_reads_the_census_that_saw_clearly_more_of_the_peaks_objects(
     censuses = forked_census.ForkedCensuses(top=5)
     try:
         for traced, visible in ((40, 35), (84, 30), (80, 72)):
-            number = int(censuses._totals[forked_census._COUNT]) + 1
-            censuses._totals[forked_census._COUNT] = number
-            censuses._set(number, forked_census._TRACED, traced)
-            censuses._set(number, forked_census._VISIBLE, visible)
-            censuses._set(number, forked_census._STATE, forked_census._DONE)
+            _add_census(censuses, traced, visible=visible, state=forked_census._DONE)
         parse, after = censuses._path(2), censuses._path(3)
         assert censuses.chosen() == parse  # no peak split given: by traced bytes alone
         assert censuses.chosen(peak_visible=98) == after

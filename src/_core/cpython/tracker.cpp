@@ -690,10 +690,12 @@ std::atomic<std::int64_t> g_first_census_bytes{INT64_MAX};
 // taking: censuses are on, and the last one is further below than a quarter of the margin. Each
 // extra census needs that much growth since the last, so their number stays geometrically
 // bounded like the others'.
-bool worth_an_extra_census(std::int64_t bytes) {
+// `last`: the last census's bytes of the same measure (traced, or visible_bytes).
+bool worth_an_extra_census(std::int64_t bytes,
+                           const std::atomic<std::int64_t>& last = g_last_census_bytes) {
     if (bytes < g_first_census_bytes.load()) return false;  // INT64_MAX while censuses are off
-    const auto last = static_cast<double>(g_last_census_bytes.load());
-    return static_cast<double>(bytes) > last * (1.0 + g_census_margin_now.load() / 4);
+    return static_cast<double>(bytes) >
+           static_cast<double>(last.load()) * (1.0 + g_census_margin_now.load() / 4);
 }
 
 // Called by the timeline thread (without the GIL) when the peak has held for a while: the
@@ -833,12 +835,10 @@ void stop_waiting_for_line() {
 // point each round takes one such census, not one a round.
 int census_if_due() {
     if (!census_due()) {
-        const bool missed_peak =
-            g_recording != nullptr && g_census_callback != nullptr &&
-            static_cast<double>(visible_bytes(*g_recording)) >
-                static_cast<double>(g_last_census_visible.load()) *
-                    (1.0 + g_census_margin_now.load() / 4);
-        if (missed_peak) return census_now(true, true);
+        if (g_recording != nullptr &&
+            worth_an_extra_census(visible_bytes(*g_recording), g_last_census_visible)) {
+            return census_now(true, true);
+        }
         g_census_pending.store(false);
         return 0;
     }
