@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include <chrono>
 
@@ -780,6 +781,21 @@ NB_MODULE(_core, m) {
           "High-water mark of traced bytes.");
     m.def("visible_traced_bytes", &memslim::cpython::visible_traced_bytes,
           "Bytes live now less native memory's: what a heap census can see.");
+    m.def(
+        "census_after_return",
+        [](const nb::list& codes) {
+            std::vector<PyObject*> raw;
+            for (nb::handle code : codes) {
+                if (!PyCode_Check(code.ptr())) throw nb::type_error("code objects expected");
+                raw.push_back(code.ptr());
+            }
+            memslim::cpython::census_after_return(raw);
+        },
+        "codes"_a,
+        "Take one census as soon as one of these code objects (the program's frames on the "
+        "stack, innermost first) allocates again: after a census inside a library's call.");
+    m.def("census_is_follow_up", &memslim::cpython::census_is_follow_up,
+          "Whether the census running now is one census_after_return asked for.");
     m.def("tracking_result", &tracking_result, "own_prefix"_a, "function"_a = "",
           "top_stacks"_a = 64, "top_lines"_a = 0,
           "Totals, lines, top stacks, one function's lines (file + NUL + qualname; empty: the "

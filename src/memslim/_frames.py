@@ -48,12 +48,46 @@ def frame_facts(found: list[tuple[Any, int | None, int]]) -> tuple[list[dict[str
                     values = getattr(values, "base", None)
             columns = _columns(pandas, frame, measured, budget)
             large = _large_arrays(frame)
+            sizes = _column_sizes(pandas, frame, budget)
         except Exception:  # pandas' internals are not what this reads: no facts for it
             continue
-        rows.append({"site": site, "rows": len(frame.index), "columns": columns, "copies": []})
+        rows.append(
+            {
+                "site": site,
+                "rows": len(frame.index),
+                "columns": columns,
+                "copies": [],
+                "sizes": sizes,
+            }
+        )
         arrays_by_row.append(large)
     _mark_copies(rows, arrays_by_row, budget)
     return rows, block_arrays
+
+
+def _column_sizes(pandas: Any, frame: Any, budget: list[int]) -> dict[str, int] | None:
+    """What leaving each column out would free: its array, and for a column of Python objects
+    the distinct objects that only it holds (what ``usecols=`` saves). None past the budget, or
+    where two columns share a name."""
+    import numpy as np
+
+    names = [str(name) for name in frame.columns]
+    if len(set(names)) != len(names):
+        return None
+    sizes: dict[str, int] = {}
+    manager = frame._mgr
+    for i, name in enumerate(names):
+        values = manager.iget_values(i)
+        objects = _object_cells(pandas, np, values)
+        if objects is not None:
+            budget[0] -= int(objects.size)
+            if budget[0] < 0:
+                return None
+            alone, _shared = _distinct_bytes(np, objects) if objects.size else (0, 0)
+            sizes[name] = int(objects.nbytes) + alone
+        else:
+            sizes[name] = int(values.nbytes)
+    return sizes
 
 
 def _large_arrays(frame: Any) -> dict[str, Any]:

@@ -24,10 +24,12 @@ import signal
 import tempfile
 import time
 import types
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from memslim import _core
+from memslim._paths import is_library_path, is_own_path
 from memslim.rss import RssLedger, allocators_now, process_memory
 
 # A census that saw this share of the peak's traced bytes is the report's: none nearer is
@@ -135,6 +137,53 @@ def _decode(value: Any, live: dict[int, type], gone: dict[int, type]) -> Any:
     return value
 
 
+def follow_the_call(frame: types.FrameType | None) -> None:
+    """After a census at ``frame``: when native memory made most of the traced bytes and the
+    census ran inside a library's call (a CSV parse at its peak), asks for one more census as
+    soon as the program's own code allocates again (``_core.census_after_return``): by then
+    the call has returned what it built (the DataFrame), which this census could not see and
+    which nothing may ever push to a new high (the parse's buffers were the peak)."""
+    traced, visible = _core.traced_bytes(), _core.visible_traced_bytes()
+    codes: list[types.CodeType] = []
+    if traced - visible > visible and frame is not None and _is_library(frame):
+        while frame is not None and not is_own_path(frame.f_code.co_filename):
+            if not _is_library(frame):
+                codes.append(frame.f_code)
+            frame = frame.f_back
+    _core.census_after_return(codes)
+
+
+def _is_library(frame: types.FrameType) -> bool:
+    file = frame.f_code.co_filename
+    return file.startswith("<") or is_library_path(os.path.abspath(file))
+
+
+def _frame_columns(raw: dict[str, Any]) -> list[tuple[int, int, dict[str, int]]]:
+    """(allocation site, rows, bytes by column) of each pandas DataFrame a census measured."""
+    frames = raw.get("advice", {}).get("frames", ())
+    return [
+        (row["site"], row["rows"], row["sizes"])
+        for row in frames
+        if row.get("sizes") and row.get("site") is not None
+    ]
+
+
+def _keep_largest(
+    kept: dict[int, tuple[int, dict[str, int]]], seen: Iterable[tuple[int, int, dict[str, int]]]
+) -> None:
+    """Adds one census's frames to ``kept``: per site, the frames made there summed (rows and
+    each column's bytes), kept when larger than what an earlier census saw there."""
+    summed: dict[int, tuple[int, dict[str, int]]] = {}
+    for site, rows, sizes in seen:
+        total_rows, columns = summed.get(site, (0, {}))
+        for name, size in sizes.items():
+            columns[name] = columns.get(name, 0) + size
+        summed[site] = (total_rows + rows, columns)
+    for site, (rows, columns) in summed.items():
+        if sum(columns.values()) > sum(kept.get(site, (0, {}))[1].values()):
+            kept[site] = (rows, columns)
+
+
 def _private_dirty_bytes() -> int:
     """Pages this process wrote since the fork (its own copies): memslim's cost."""
     try:
@@ -208,8 +257,8 @@ def demote(pid: int) -> None:
 
 
 # Each census's row in ForkedCensuses._rows (numbers, not objects: see there).
-_PID, _TRACED, _STARTED, _KILLED_AT, _STATE, _VISIBLE = range(6)
-_FIELDS = 6
+_PID, _TRACED, _STARTED, _KILLED_AT, _STATE, _VISIBLE, _FOLLOW_UP = range(7)
+_FIELDS = 7
 _RUNNING, _KILLED, _DONE, _FAILED, _LOST = 1.0, 2.0, 3.0, 4.0, 5.0
 _ROWS = 64  # rows made at a time (more: the array's buffer, past pymalloc's 512 B, is malloc's)
 # _totals
@@ -240,6 +289,10 @@ class ForkedCensuses:
         self.start_clock()
         # The RSS ledger at the last census (set by results()): RSS explained near the peak.
         self.peak_ledger: Any = None
+        # Per allocation site of pandas DataFrames, the largest (rows, bytes by column) that
+        # any census saw there (set by results()): the usecols advice needs a frame's columns
+        # also when the census nearest the peak ran inside the read that made it.
+        self.frame_columns: dict[int, tuple[int, dict[str, int]]] = {}
 
     def start_clock(self) -> None:
         """Census times count from now: call it just before tracking starts (the report's
@@ -296,7 +349,9 @@ class ForkedCensuses:
             self._reap(n, block=False)
         running = self._numbers(_RUNNING)
         if len(running) >= 2:
-            self._kill(running[-1])  # the oldest walks on, at idle priority already
+            # The oldest walks on, at idle priority already; a follow-up census (the frame a
+            # parse returned) is not replaced: no later census may see what it sees.
+            self._kill(next((n for n in reversed(running) if not self._follows(n)), running[-1]))
         elif running:
             demote(int(self._get(running[-1], _PID)))  # no longer the newest
         # Imported by the run before it starts (cli.main): a lookup here.
@@ -328,6 +383,7 @@ class ForkedCensuses:
                     "summary": _encode(retainer_summary(raw)),
                     "child_private_bytes": _private_dirty_bytes(),
                     "ledger": ledger,
+                    "frame_columns": _frame_columns(raw),
                 }
                 # The header first: the parent reads every census's header, and the census
                 # itself from the last file only.
@@ -356,6 +412,11 @@ class ForkedCensuses:
         self._set(number, _VISIBLE, visible)
         self._set(number, _STARTED, time.time())  # comparable with the census file's mtime
         self._set(number, _STATE, _RUNNING)
+        self._set(number, _FOLLOW_UP, float(_core.census_is_follow_up()))
+
+    def _follows(self, number: int) -> bool:
+        """Whether census ``number`` is a follow-up (see follow_the_call)."""
+        return self._get(number, _FOLLOW_UP) != 0
 
     def behind(self, peak_bytes: int, current_bytes: int) -> bool:
         """Whether a census now would see 95% of the peak's bytes and none taken so far does
@@ -403,7 +464,9 @@ class ForkedCensuses:
         # while the program did (idle priority). Otherwise it is killed: its census would only
         # add a point to the growth history, and it shares the CPU with the newest.
         for n in running:
-            if n != newest and not self._reap(n, block=False) and len(self.done) >= 2:
+            if n == newest or self._follows(n):
+                continue
+            if not self._reap(n, block=False) and len(self.done) >= 2:
                 self._kill(n)
         for n in self._numbers(_RUNNING):
             promote(int(self._get(n, _PID)))
@@ -416,7 +479,10 @@ class ForkedCensuses:
             done = self.done
             close_enough = any(traced >= NEAR_PEAK * peak_bytes for traced, _ in done)
             newest_over = newest not in waiting
-            if ((newest_over or close_enough) and len(done) >= 2) or time.monotonic() > deadline:
+            # A follow-up census is waited for: what it sees (a read's DataFrame) no other does.
+            follow_ups = any(self._follows(n) for n in waiting)
+            enough = (newest_over or close_enough) and len(done) >= 2 and not follow_ups
+            if enough or time.monotonic() > deadline:
                 for n in waiting:
                     self._kill(n)
                 break
@@ -471,6 +537,7 @@ class ForkedCensuses:
             with open(path, "rb") as f:
                 header = pickle.load(f)
                 history.append((header["traced_bytes"], header["summary"]))
+                _keep_largest(self.frame_columns, header.get("frame_columns", ()))
                 costs["child_private_bytes_max"] = max(
                     costs["child_private_bytes_max"], header["child_private_bytes"]
                 )

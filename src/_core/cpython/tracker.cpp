@@ -215,6 +215,19 @@ std::atomic<pthread_t> g_starting_thread{};
 PyObject* g_census_callback = nullptr;
 std::atomic<std::int64_t> g_next_census{INT64_MAX};
 std::atomic<bool> g_census_pending{false};
+// A census asked for when the program's own code allocates again after a census taken inside
+// a library's call (census_after_return): the code objects of the program's frames that were
+// on the stack then, compared by address only (one that was freed since may match another:
+// one more census). Written with the GIL held, read by record_block (with the GIL too).
+constexpr std::size_t kFollowCodes = 4;
+std::array<std::uintptr_t, kFollowCodes> g_follow_codes{};
+std::atomic<std::size_t> g_follow_count{0};
+// The census asked for so is taken even when below the last one (census_now), and the margin's
+// next point stays where it was (g_forced_point).
+bool g_census_forced = false;
+std::int64_t g_forced_point = 0;
+// Whether the census running now is one census_after_return asked for (census_is_follow_up).
+bool g_running_follow_up = false;
 int run_census(void*);
 void census_at_plateau(std::int64_t peak, std::int64_t current);
 
@@ -296,6 +309,15 @@ engine::ByteSampler& sampler(const Recording& rec) {
     return *t_sampler_raw;
 }
 
+// Whether `code` is one of the program's code objects a census waits to see allocate again.
+bool follow_code(std::uintptr_t code) {
+    const std::size_t count = g_follow_count.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < count; ++i) {
+        if (g_follow_codes[i] == code) return true;
+    }
+    return false;
+}
+
 // Records a new block of `bytes` (the weight, in sample mode) at `address`. `gil` says whether
 // the calling thread holds the GIL, and so may read its Python stack.
 void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, bool gil,
@@ -349,6 +371,12 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     rec.lock.unlock();
     if (current > rec.peak_mirror.load(std::memory_order_relaxed)) {
         rec.peak_mirror.store(current, std::memory_order_relaxed);
+    }
+    if (gil && depth > 0 && g_follow_count.load(std::memory_order_relaxed) != 0 &&
+        follow_code(frames[0].code)) {
+        g_follow_count.store(0, std::memory_order_relaxed);
+        if (!g_census_forced) g_forced_point = g_next_census.exchange(0);
+        g_census_forced = true;
     }
     if (gil && current > g_next_census.load(std::memory_order_relaxed) &&
         !g_census_pending.load(std::memory_order_relaxed) && !g_census_pending.exchange(true)) {
@@ -886,6 +914,7 @@ int run_census(void*) {
 
 int census_now(bool can_raise, bool keep_point) {
     if (g_census_running) return 0;  // the one running ends by resetting the pending flag
+    const bool forced = std::exchange(g_census_forced, false);
     // A census scheduled at a plateau may run after the program started freeing: one below the
     // last census would replace a census nearer the peak. Skip it.
     // Below in traced bytes and in what a census sees, both: after a CSV parse's census (its
@@ -894,7 +923,8 @@ int census_now(bool can_raise, bool keep_point) {
     // which is above the last census's traced bytes: one skipped while due was asked for
     // again at every allocation.)
     const bool below_last =
-        g_recording && g_recording->current_mirror.load() < g_last_census_bytes.load() &&
+        !forced && g_recording &&
+        g_recording->current_mirror.load() < g_last_census_bytes.load() &&
         visible_bytes(*g_recording) < g_last_census_visible.load();
     // Nor during an import: what grows there is modules, functions and classes, not what a
     // program's peak is made of, and importing pandas or scikit-learn passed a margin every
@@ -903,12 +933,14 @@ int census_now(bool can_raise, bool keep_point) {
     // comparing with the last real census, takes one once the heap holds after the imports.
     if (g_import_code != nullptr && g_recording && thread_runs_code(g_import_code)) {
         schedule_next_census(g_recording->current_mirror.load());
+        if (forced && g_forced_point > g_next_census.load()) g_next_census.store(g_forced_point);
         g_census_pending.store(false);
         return 0;
     }
     if (g_active.load() && g_census_callback != nullptr && !t_in_hook && !t_untracked_thread &&
         !below_last) {
         g_census_running = true;
+        g_running_follow_up = forced;
         const auto began = Clock::now();
         const int gc_was_enabled = PyGC_Disable();
         PyObject* result = nullptr;
@@ -924,6 +956,7 @@ int census_now(bool can_raise, bool keep_point) {
         }
         if (gc_was_enabled) PyGC_Enable();
         g_census_running = false;
+        g_running_follow_up = false;
         const auto ended = Clock::now();
         g_census_seconds += std::chrono::duration<double>(ended - began).count();
         const double elapsed = std::chrono::duration<double>(ended - g_recording->started).count();
@@ -934,16 +967,20 @@ int census_now(bool can_raise, bool keep_point) {
         const std::int64_t traced = g_recording->current_mirror.load();
         g_last_census_bytes.store(traced);
         g_last_census_visible.store(visible_bytes(*g_recording));
-        const std::int64_t point = g_next_census.load();
+        const std::int64_t point = forced ? g_forced_point : g_next_census.load();
         schedule_next_census(traced);
-        if (keep_point && point > g_next_census.load()) g_next_census.store(point);
+        if ((keep_point || forced) && point > g_next_census.load()) g_next_census.store(point);
         g_census_pending.store(false);
         return status;
     }
     // Not taken here: a census asked for at a plateau (census_at_plateau) leaves the margin's
     // next point as it was, or every allocation would ask again.
     if (g_census_callback != nullptr && g_next_census.load() == 0) {
-        schedule_next_census(g_last_census_bytes.load());
+        if (forced) {
+            g_next_census.store(g_forced_point);
+        } else {
+            schedule_next_census(g_last_census_bytes.load());
+        }
     }
     g_census_pending.store(false);
     return 0;
@@ -1212,6 +1249,19 @@ std::int64_t traced_bytes() {
 
 std::int64_t visible_traced_bytes() {
     return g_recording ? visible_bytes(*g_recording) : 0;
+}
+
+bool census_is_follow_up() {
+    return g_running_follow_up;
+}
+
+void census_after_return(std::span<PyObject* const> codes) {
+    g_follow_count.store(0, std::memory_order_relaxed);
+    const std::size_t count = std::min(codes.size(), kFollowCodes);
+    for (std::size_t i = 0; i < count; ++i) {
+        g_follow_codes[i] = reinterpret_cast<std::uintptr_t>(codes[i]);
+    }
+    g_follow_count.store(count, std::memory_order_relaxed);
 }
 
 std::int64_t peak_traced_bytes() {

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "engine/frame_tree.h"
@@ -151,6 +152,15 @@ std::int64_t traced_bytes();
 std::int64_t peak_traced_bytes();
 // Traced bytes live now less native memory's: what a heap census can see (Python's, NumPy's).
 std::int64_t visible_traced_bytes();
+
+// Asks for one census as soon as one of `codes` (code objects of the program's frames on the
+// stack now, innermost first; at most four are kept) allocates again: a census taken inside a
+// library's call (a CSV parse, its native buffers at their peak) cannot see what the call
+// returns, the DataFrame; this one can. Replaces the codes asked for before; an empty span
+// asks for none. Needs the GIL.
+void census_after_return(std::span<PyObject* const> codes);
+// Whether the census callback running now was asked for so (false outside a census).
+bool census_is_follow_up();
 
 // Traced bytes live now, per domain (kDomainNames' order): O(sites).
 std::array<std::int64_t, kDomains> live_bytes_by_domain();

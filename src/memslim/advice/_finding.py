@@ -74,6 +74,9 @@ class Run:
     # Earlier censuses' top retainers: (traced bytes, [(path, retained, length)]), oldest first.
     history: list[tuple[int, list[tuple[str, int, int | None]]]] = field(default_factory=list)
     main_globals: dict[str, Any] | None = None  # the target's module globals after the run
+    # pandas DataFrames by allocation site: the largest (rows, bytes by column) any census saw
+    # there (forked censuses only): a frame's columns, whichever census the report reads.
+    frame_columns: dict[int, tuple[int, dict[str, int]]] = field(default_factory=dict)
 
     @property
     def main_file(self) -> str | None:

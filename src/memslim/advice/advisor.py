@@ -32,6 +32,7 @@ KINDS: list[tuple[str, Callable[[Run], Iterable[Finding]]]] = [
     ("dtype", dtype.find),
     ("category", frames.find),  # and downcast: pandas columns
     ("frame-copy", frames.find_copies),
+    ("usecols", frames.find_unused),
     ("intern", intern.find),
     ("generator", generator.find),
     ("deque", deque.find),

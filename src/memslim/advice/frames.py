@@ -212,3 +212,106 @@ def find_copies(run: Run) -> Iterator[Finding]:
             ),
             fix=_copy_fix(line_text(file, line), original),
         )
+
+
+def _usecols_fix(source: str, uses: Any, keep: list[str]) -> str:
+    """The reader call's line with the selection added (a call spanning lines: a comment)."""
+    listed = "[" + ", ".join(f'"{name}"' for name in keep) + "]"
+    call = uses.call
+    if call.lineno == call.end_lineno and source.rstrip().endswith(")"):
+        head = source.rstrip()[:-1].rstrip()
+        separator = "" if head.endswith("(") else ", "
+        return f"{head}{separator}{uses.keyword}={listed})"
+    return f"{source}  # add: {uses.keyword}={listed}"
+
+
+def find_unused(run: Run) -> Iterator[Finding]:
+    """``usecols``: columns of a frame read from a file that the program never uses (its
+    source says so: memslim.advice.columns).
+
+    The frame's columns are measured in a census child (memslim._frames), in whichever census
+    saw the frame: the census nearest the peak may have run inside the read itself, when the
+    parser's buffers made the peak. What the read's line held at the peak is exact (the
+    tracker's bytes of every stack under that line); the saving is its share that the unused
+    columns hold in the frame: the frame itself when it is what the line held at the peak, and
+    the parser's buffers, which grow with the columns it converts, when the peak was inside
+    the read."""
+    if not run.exact or not run.frame_columns:
+        return
+    from memslim import _stacks
+    from memslim.advice.columns import column_uses
+
+    pandas = sys.modules.get("pandas")
+    frame_type = getattr(pandas, "DataFrame", None)
+    found: dict[tuple[str, int], list[Any]] = {}
+    for site, (rows, sizes) in run.frame_columns.items():
+        place = user_frame(_stacks.frames(site))
+        if place is None:
+            continue
+        file, _function, line = place
+        uses = column_uses(file, line)
+        if uses is None:
+            continue
+        # df.name: a column only if the frame has it and a DataFrame has no such attribute.
+        if any(a not in sizes or hasattr(frame_type, a) for a in uses.attributes):
+            continue
+        unused, keep = _split(sizes, uses)
+        if not unused or not keep:
+            continue
+        summed = found.setdefault((file, line), [{}, 0, uses])
+        for name, size in sizes.items():
+            summed[0][name] = summed[0].get(name, 0) + size
+        summed[1] += rows
+    if not found:
+        return
+    at_peak = {(s.file, s.line): s.bytes_at_peak for s, _via in run.profile.program_lines()}
+    for (file, line), (sizes, rows, uses) in found.items():
+        total = sum(sizes.values())
+        held = at_peak.get((file, line), 0)
+        unused, keep = _split(sizes, uses)
+        unused_bytes = sum(sizes[name] for name in unused)
+        if total <= 0 or held <= 0:
+            continue
+        after = held - held * unused_bytes // total
+        shown = ", ".join(repr(name) for name in unused[:6])
+        more = f" and {len(unused) - 6} more" if len(unused) > 6 else ""
+        share = f"{100 * unused_bytes / total:.0f}%"
+        inside = held > 1.5 * total  # the line held more than its frames: the parse's peak
+        where = (
+            "the peak was inside this read, its parser's buffers grow with the columns it converts"
+            if inside
+            else "the frame held them at the peak"
+        )
+        yield Finding(
+            kind="usecols",
+            file=file,
+            line=line,
+            symbol=", ".join(unused),
+            count=len(unused),
+            bytes_now=held,
+            bytes_after=after,
+            message=(
+                f"A DataFrame read here ({rows:,} rows) holds {len(unused)} column(s) that the "
+                f"program never uses ({shown}{more}): {share} of the frame's bytes. This line "
+                f"held {held:,} bytes at the peak ({where}). Reading only the {len(keep)} "
+                f"it uses (`{uses.keyword}=`) leaves the others in the file."
+            ),
+            fix=_usecols_fix(line_text(file, line), uses, keep),
+        )
+
+
+def _split(sizes: dict[str, int], uses: Any) -> tuple[list[str], list[str]]:
+    """(columns never used, columns the selection keeps) of a frame read at one line. A column
+    the program writes before reading it is neither: it is not the file's."""
+    unused = [name for name in sizes if name not in uses.read and name not in uses.created]
+    keep = [name for name in sizes if name in uses.read and name not in uses.created]
+    # The reader's own columns the frame does not show (index_col) stay in the selection.
+    keep += sorted(name for name in uses.read - set(sizes) if name in _named(uses))
+    return unused, keep
+
+
+def _named(uses: Any) -> set[str]:
+    """Columns that the reader call itself names (index_col, parse_dates, dtype's keys)."""
+    from memslim.advice.columns import reader_columns
+
+    return set(reader_columns(uses.call) or ())

@@ -372,7 +372,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     history: list[tuple[int, list[tuple[str, int, int | None]]]] = []
     forked = None
     if args.census:
-        from memslim.forked_census import NEAR_PEAK, ForkedCensuses
+        from memslim.forked_census import NEAR_PEAK, ForkedCensuses, follow_the_call
         from memslim.heap import retainer_summary, take_raw_census
 
         census_top = max(args.top, 10)  # retainers each census keeps
@@ -383,6 +383,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             # a forked child walks a copy of the heap while the program runs on.
             try:
                 forked.take()
+                follow_the_call(sys._getframe(1))
                 return
             except OSError:  # no fork here (limits): walk the heap in this process instead
                 pass
@@ -609,6 +610,7 @@ def _finish_run(
                 )
                 last, forked_history, costs = forked.results(peak_visible)
                 ledgers["at_peak_census"] = forked.peak_ledger
+                census["frame_columns"] = forked.frame_columns
                 for error in forked.errors[:1]:
                     _say(f"memslim: {error}")
             except (OSError, EOFError, pickle.UnpicklingError) as e:
@@ -705,6 +707,7 @@ def _report(
         heap[0] if heap else 0,
         history[:-1],
         outcome.main_globals,
+        frame_columns=census.get("frame_columns") or {},  # type: ignore[arg-type]
     )
     # Children get no findings (nor censuses): the parent's report is the one read.
     progress.set("looking for savings")
