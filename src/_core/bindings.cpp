@@ -912,7 +912,8 @@ NB_MODULE(_core, m) {
         "callback"_a.none(), "margin"_a = 0.1, "first_bytes"_a = 4 << 20,
         "budget_share"_a = 0.2, "budget_allowance"_a = 2.0,
         "Call callback (at a safe point, untracked) whenever traced bytes pass a new high-water "
-        "mark by the margin; None turns it off. The margin doubles whenever censuses have held "
+        "mark by the margin (a callback returning False took none: it is asked again); None "
+        "turns it off. The margin doubles whenever censuses have held "
         "the program up for longer than budget_share of the run plus budget_allowance seconds.");
     m.def("heap_snapshot", &heap_snapshot, "top"_a = 10, "advice"_a = false,
           "Census by type and the top retainers (with why-alive paths) of the whole heap.");

@@ -21,6 +21,7 @@ import pickle
 import resource
 import shutil
 import signal
+import sys
 import tempfile
 import time
 import types
@@ -135,6 +136,20 @@ def _decode(value: Any, live: dict[int, type], gone: dict[int, type]) -> Any:
     if isinstance(value, tuple):
         return tuple(_decode(v, live, gone) for v in value)
     return value
+
+
+def fork_would_block() -> bool:
+    """Whether forking now could wait forever. On 3.13 the fork runs the program's
+    ``os.register_at_fork(before=...)`` hooks (tracker.cpp ``census_fork``), and
+    concurrent.futures' takes a plain lock that a thread holds while it starts a pool's worker
+    (``submit``): a census at a safe point there waited for a lock its own thread held (pandas
+    3.1's parallel read_csv). Held by another thread, it is let go soon: the census waits for
+    the next safe point either way."""
+    if sys.version_info < (3, 13):
+        return False  # no hooks run (census_fork)
+    pool = sys.modules.get("concurrent.futures.thread")
+    lock = getattr(pool, "_global_shutdown_lock", None)
+    return lock is not None and lock.locked()
 
 
 def follow_the_call(frame: types.FrameType | None) -> None:
@@ -343,8 +358,11 @@ class ForkedCensuses:
     def _path(self, number: int) -> str:
         return os.path.join(self.directory, f"census-{number:05d}.pickle")
 
-    def take(self) -> None:
-        """Fork a census child now (replacing the newest one still walking, if two are)."""
+    def take(self) -> bool:
+        """Fork a census child now (replacing the newest one still walking, if two are); False
+        when a fork now could wait forever (fork_would_block): nothing was done."""
+        if fork_would_block():
+            return False
         for n in self._numbers(_RUNNING) + self._numbers(_KILLED):
             self._reap(n, block=False)
         running = self._numbers(_RUNNING)
@@ -413,6 +431,7 @@ class ForkedCensuses:
         self._set(number, _STARTED, time.time())  # comparable with the census file's mtime
         self._set(number, _STATE, _RUNNING)
         self._set(number, _FOLLOW_UP, float(_core.census_is_follow_up()))
+        return True
 
     def _follows(self, number: int) -> bool:
         """Whether census ``number`` is a follow-up (see follow_the_call)."""

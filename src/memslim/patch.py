@@ -13,6 +13,9 @@ Made for the kinds whose fix is the same edit in every program:
   ``read_table`` / ``read_fwf`` call gets ``dtype={...}`` (entries added to a ``dtype=`` dict
   that is there already); another ``name = ...`` statement is followed by
   ``name["col"] = name["col"].astype("category")``;
+* ``usecols`` (pandas): the reader call gets ``usecols=[...]`` (``columns=[...]`` for
+  ``read_parquet``) with the columns the program uses; with ``category`` or ``downcast`` on the
+  same line, the ``dtype=`` entries of the columns it keeps;
 * ``frame-copy`` (pandas, where it copies on write): the line's ``.copy()`` or
   ``.copy(deep=True)`` becomes ``.copy(deep=False)``;
 * ``deque`` (a speed fix): the list's assignments in that function become
@@ -66,13 +69,16 @@ PATCHED_KINDS = (
     "category",
     "downcast",
     "frame-copy",
+    "usecols",
     "deque",
     "growth",
     "intern",
     "cycle",
 )
-_COLUMN_KINDS = ("category", "downcast")
-_READERS = ("read_csv", "read_table", "read_fwf")
+_COLUMN_KINDS = ("category", "downcast", "usecols")
+_READERS = ("read_csv", "read_table", "read_fwf", "read_parquet")
+# The selection a usecols finding's fix adds: `usecols=[...]` or `columns=[...]`.
+_SELECTION = re.compile(r"\b(usecols|columns)=(\[[^\]]*\])")
 _TARGET_DTYPE = re.compile(r'(?:astype\(|: )"([A-Za-z0-9]+)"[)}]')
 
 
@@ -649,11 +655,21 @@ def _quote(text: str) -> str:
 def _column_edits(tree: ast.AST, lines: list[str], line: int, found: list[Any]) -> list[_Edit]:
     """The edits of the pandas column findings at ``line`` (all of them, or none)."""
     wanted: dict[str, str] = {}
+    selection: tuple[str, list[str]] | None = None  # (keyword, columns) of a usecols finding
     for finding in found:
-        match = _TARGET_DTYPE.search(finding.fix.splitlines()[-1])
-        if match is None or finding.lossy:
+        if finding.kind == "usecols":
+            chosen = _SELECTION.search(finding.fix)
+            if chosen is None:
+                return []
+            selection = (chosen.group(1), ast.literal_eval(chosen.group(2)))
+            continue
+        # The last: the fix's line may hold a dtype= table of its own before the added one.
+        targets = _TARGET_DTYPE.findall(finding.fix.splitlines()[-1])
+        if not targets or finding.lossy:
             return []
-        wanted[finding.symbol] = match.group(1)
+        wanted[finding.symbol] = targets[-1]
+    if selection is not None:  # a column left in the file needs no dtype
+        wanted = {c: d for c, d in wanted.items() if c in selection[1]}
     wanted = dict(sorted(wanted.items()))  # the same edit whatever the findings' order
     calls = [
         n
@@ -665,6 +681,11 @@ def _column_edits(tree: ast.AST, lines: list[str], line: int, found: list[Any]) 
     ]
     if calls:
         call = calls[0]
+        made = _selection_edits(lines, call, selection)
+        if made is None:
+            return []
+        if not wanted:
+            return made
         given = [k for k in call.keywords if k.arg == "dtype"]
         if given:
             table = given[0].value
@@ -675,18 +696,16 @@ def _column_edits(tree: ast.AST, lines: list[str], line: int, found: list[Any]) 
             present = {k.value for k in table.keys if isinstance(k, ast.Constant)}
             entries = [f"{_quote(c)}: {_quote(d)}" for c, d in wanted.items() if c not in present]
             if not entries:
-                return []
+                return made
             start, end = _span(lines, table)
             inner = _segment(lines, start, end)[1:-1].rstrip()
             joined = ", ".join(entries)
             separator = "" if not inner or inner.endswith(",") else ", "
-            return [_Edit(start, end, "{" + inner + separator + joined + "}")]
-        start, end = _span(lines, call)
-        text = _segment(lines, start, end)
-        inside = text[:-1].rstrip()
-        separator = "" if inside.endswith(("(", ",")) else ", "
+            return [*made, _Edit(start, end, "{" + inner + separator + joined + "}")]
         table = ", ".join(f"{_quote(c)}: {_quote(d)}" for c, d in wanted.items())
-        return [_Edit(start, end, f"{inside}{separator}dtype={{{table}}})")]
+        return [*made, _keyword_edit(lines, call, f"dtype={{{table}}}")]
+    if selection is not None:
+        return []  # a selection goes to a reader call only
     statements = [
         n
         for n in ast.walk(tree)
@@ -712,6 +731,45 @@ def _column_edits(tree: ast.AST, lines: list[str], line: int, found: list[Any]) 
         for c, d in wanted.items()
     )
     return [_after_line(lines, last, added)]
+
+
+def _keyword_edit(lines: list[str], call: ast.Call, keyword: str) -> _Edit:
+    """``keyword`` added as the last argument of ``call``: inserted before its closing
+    parenthesis, so that an edit inside the call (its ``dtype=`` table) does not overlap it."""
+    start, end = _span(lines, call)
+    text = _segment(lines, start, end)
+    inside = text[:-1].rstrip()
+    separator = "" if inside.endswith(("(", ",")) else ", "
+    at = _position_after(start, text[: len(inside)])
+    closing = _position_after(start, text[:-1])
+    return _Edit(at, closing, f"{separator}{keyword}")
+
+
+def _position_after(start: tuple[int, int], text: str) -> tuple[int, int]:
+    """The (line, column) reached from ``start`` after ``text``."""
+    line, column = start
+    for char in text:
+        if char == "\n":
+            line, column = line + 1, 0
+        else:
+            column += 1
+    return line, column
+
+
+def _selection_edits(
+    lines: list[str], call: ast.Call, selection: tuple[str, list[str]] | None
+) -> list[_Edit] | None:
+    """The edit adding a usecols finding's selection to its reader call ([] without one); None
+    when the call cannot take it (a selection there already, or another reader's keyword)."""
+    if selection is None:
+        return []
+    keyword, columns = selection
+    name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+    expected = "columns" if name == "read_parquet" else "usecols"
+    if keyword != expected or any(k.arg in (keyword, None) for k in call.keywords):
+        return None
+    listed = "[" + ", ".join(_quote(c) for c in columns) + "]"
+    return [_keyword_edit(lines, call, f"{keyword}={listed}")]
 
 
 def _apply(lines: list[str], edits: list[_Edit]) -> str:

@@ -782,3 +782,28 @@ def test_work_run_by_a_thread_pool_is_charged_under_the_line_that_submitted_it(
     # The program's lines: the submitting line holds what its work made.
     submitted = [r for r in report["program_lines"] if r["line"] in (5, 10)]
     assert submitted, report["program_lines"][:3]
+
+
+def test_a_census_due_while_the_program_holds_a_fork_hooks_lock_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    """On 3.13 a census's fork runs the program's os.register_at_fork(before=...) hooks, and
+    concurrent.futures' takes a plain lock that a thread holds while it starts a pool's worker:
+    a census there waited forever for a lock its own thread held (pandas 3.1's parallel
+    read_csv). The census waits for the lock to be let go, then runs: here, with the 64
+    bytearrays made under the lock alive. (3.11 and 3.12 run no hooks at a census: the same
+    run must hold there too.)"""
+    source = (
+        "import concurrent.futures.thread as pool\n"
+        "\n"
+        "def main():\n"
+        "    with pool._global_shutdown_lock:\n"
+        "        blocks = [bytearray(1 << 20) for _ in range(64)]\n"
+        "    kept = blocks\n"
+        "    print(len(kept))\n"
+        "\n"
+        "main()\n"
+    )
+    report, _ = run_program(tmp_path / "job.py", source, "64\n")
+    (row,) = [t for t in report["census"]["types"] if t["type"] == "bytearray"]
+    assert row["count"] >= 64 and row["bytes"] >= 64 << 20, report["census"]["types"][:5]

@@ -949,6 +949,9 @@ int census_now(bool can_raise, bool keep_point) {
             result = PyObject_CallNoArgs(g_census_callback);
         }
         int status = 0;
+        // False: not now (a fork here would wait on a lock this thread holds). Nothing was
+        // taken: the census stays due and is asked for again at the next allocation.
+        const bool deferred = result == Py_False;
         if (result == nullptr) {
             status = after_failed_census(can_raise);
         } else {
@@ -957,6 +960,11 @@ int census_now(bool can_raise, bool keep_point) {
         if (gc_was_enabled) PyGC_Enable();
         g_census_running = false;
         g_running_follow_up = false;
+        if (deferred) {
+            if (forced) g_census_forced = true;
+            g_census_pending.store(false);
+            return 0;
+        }
         const auto ended = Clock::now();
         g_census_seconds += std::chrono::duration<double>(ended - began).count();
         const double elapsed = std::chrono::duration<double>(ended - g_recording->started).count();

@@ -378,13 +378,15 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         census_top = max(args.top, 10)  # retainers each census keeps
         forked = ForkedCensuses(top=census_top)
 
-        def take_census() -> None:
+        def take_census() -> bool:
             # Runs at a safe point while traced bytes reach a new high (see _core.set_census):
-            # a forked child walks a copy of the heap while the program runs on.
+            # a forked child walks a copy of the heap while the program runs on. False: not
+            # now, the census stays due (a fork here could wait on a lock).
             try:
-                forked.take()
+                if not forked.take():
+                    return False
                 follow_the_call(sys._getframe(1))
-                return
+                return True
             except OSError:  # no fork here (limits): walk the heap in this process instead
                 pass
             census.clear()  # the previous census is memslim's, not the program's: not counted
@@ -393,6 +395,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             census["raw"] = raw
             census["traced_bytes"] = traced
             history.append((traced, retainer_summary(raw)))
+            return True
 
         margin = SAMPLE_MARGIN if args.mode == "sample" else EXACT_MARGIN
         _core.set_census(take_census, margin, 4 << 20)

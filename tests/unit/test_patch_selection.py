@@ -1,0 +1,59 @@
+"""--patch for `usecols` (memslim.patch): the reader call gets the selection, beside the dtype=
+entries of `category`/`downcast` findings on the same line, for the columns it keeps. Truth: the
+patched source written out by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from memslim.advice._finding import Finding
+from memslim.patch import make_patch
+
+
+def _finding(file: Path, kind: str, symbol: str, fix: str) -> Finding:
+    return Finding(kind, str(file), 4, symbol, 1, 10 << 20, 1 << 20, "", fix)
+
+
+def _patched(tmp_path: Path, line: str, *findings: tuple[str, str, str]) -> str | None:
+    file = tmp_path / "job.py"
+    file.write_text(
+        f"import pandas as pd\n\n\n{line}\nprint(df['city'].nunique(), df['n'].sum())\n"
+    )
+    patch = make_patch([_finding(file, *f) for f in findings], cwd=str(tmp_path))
+    return patch.files["job.py"].splitlines()[3] if patch.files else None
+
+
+def test_the_selection_goes_into_the_reader_call(tmp_path: Path) -> None:
+    usecols = ("usecols", "id, note", 'df = pd.read_csv("x.csv", usecols=["city", "n"])')
+    assert _patched(tmp_path, 'df = pd.read_csv("x.csv")', usecols) == usecols[2]
+
+
+def test_dtype_entries_are_kept_for_the_columns_read_only(tmp_path: Path) -> None:
+    line = 'df = pd.read_csv("x.csv", sep=";")'
+    usecols = ("usecols", "id, note", 'df = pd.read_csv("x.csv", sep=";", usecols=["city", "n"])')
+    city = ("category", "city", f'{line}  # add: dtype={{"city": "category"}}')
+    note = ("category", "note", f'{line}  # add: dtype={{"note": "category"}}')
+    assert _patched(tmp_path, line, usecols, city, note) == (
+        'df = pd.read_csv("x.csv", sep=";", dtype={"city": "category"}, usecols=["city", "n"])'
+    )
+
+
+def test_a_dtype_table_there_already_gets_the_entry_and_the_call_the_selection(
+    tmp_path: Path,
+) -> None:
+    line = 'df = pd.read_csv("x.csv", dtype={"n": "int32"})'
+    usecols = (
+        "usecols",
+        "note",
+        'df = pd.read_csv("x.csv", dtype={"n": "int32"}, usecols=["city", "n"])',
+    )
+    city = ("category", "city", f'{line}  # add: dtype={{"city": "category"}}')
+    assert _patched(tmp_path, line, usecols, city) == (
+        'df = pd.read_csv("x.csv", dtype={"n": "int32", "city": "category"}, usecols=["city", "n"])'
+    )
+
+
+def test_a_call_with_a_selection_already_or_options_is_left_to_the_author(tmp_path: Path) -> None:
+    for line in ('df = pd.read_csv("x.csv", usecols=[0, 1])', 'df = pd.read_csv("x.csv", **kw)'):
+        usecols = ("usecols", "note", 'df = pd.read_csv("x.csv", usecols=["city", "n"])')
+        assert _patched(tmp_path, line, usecols) is None, line
