@@ -48,7 +48,8 @@ def frame_facts(found: list[tuple[Any, int | None, int]]) -> tuple[list[dict[str
                     values = getattr(values, "base", None)
             columns = _columns(pandas, frame, measured, budget)
             large = _large_arrays(frame)
-            sizes = _column_sizes(pandas, frame, budget)
+            known = {str(c["name"]): c["bytes"] for c in columns}
+            sizes = _column_sizes(pandas, frame, budget, known)
         except Exception:  # pandas' internals are not what this reads: no facts for it
             continue
         rows.append(
@@ -65,10 +66,12 @@ def frame_facts(found: list[tuple[Any, int | None, int]]) -> tuple[list[dict[str
     return rows, block_arrays
 
 
-def _column_sizes(pandas: Any, frame: Any, budget: list[int]) -> dict[str, int] | None:
+def _column_sizes(
+    pandas: Any, frame: Any, budget: list[int], known: dict[str, int]
+) -> dict[str, int] | None:
     """What leaving each column out would free: its array, and for a column of Python objects
-    the distinct objects that only it holds (what ``usecols=`` saves). None past the budget, or
-    where two columns share a name."""
+    the distinct objects that only it holds (what ``usecols=`` saves). ``known``: the columns
+    _columns measured so already. None past the budget, or where two columns share a name."""
     import numpy as np
 
     names = [str(name) for name in frame.columns]
@@ -77,6 +80,9 @@ def _column_sizes(pandas: Any, frame: Any, budget: list[int]) -> dict[str, int] 
     sizes: dict[str, int] = {}
     manager = frame._mgr
     for i, name in enumerate(names):
+        if name in known:
+            sizes[name] = known[name]
+            continue
         values = manager.iget_values(i)
         objects = _object_cells(pandas, np, values)
         if objects is not None:
