@@ -372,6 +372,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     history: list[tuple[int, list[tuple[str, int, int | None]]]] = []
     forked = None
     if args.census:
+        from memslim._paths import library_dirs
         from memslim.forked_census import NEAR_PEAK, ForkedCensuses, follow_the_call
         from memslim.heap import retainer_summary, take_raw_census
 
@@ -399,6 +400,10 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
 
         margin = SAMPLE_MARGIN if args.mode == "sample" else EXACT_MARGIN
         _core.set_census(take_census, margin, 4 << 20)
+        # Where the libraries are (sysconfig), read now: a census asks (follow_the_call), and
+        # a Ctrl-C inside sysconfig's first reading, in a census, left it half made: the
+        # report then failed on it (3.13, test_sigint_is_never_lost_whenever_it_arrives).
+        library_dirs()
     # Whatever memslim imports or builds for the run, before tracking starts: a module imported
     # while it runs would be charged to the program (155 KiB of dataclass and enum code on a
     # program that only printed a line).
