@@ -76,7 +76,8 @@ PATCHED_KINDS = (
     "cycle",
 )
 _COLUMN_KINDS = ("category", "downcast", "usecols")
-_READERS = ("read_csv", "read_table", "read_fwf", "read_parquet")
+_READERS = ("read_csv", "read_table", "read_fwf")  # those that take dtype=
+_SELECTING = (*_READERS, "read_parquet")  # and those that take a selection (usecols)
 # The selection a usecols finding's fix adds: `usecols=[...]` or `columns=[...]`.
 _SELECTION = re.compile(r"\b(usecols|columns)=(\[[^\]]*\])")
 _TARGET_DTYPE = re.compile(r'(?:astype\(|: )"([A-Za-z0-9]+)"[)}]')
@@ -677,7 +678,7 @@ def _column_edits(tree: ast.AST, lines: list[str], line: int, found: list[Any]) 
         if isinstance(n, ast.Call)
         and n.lineno <= line <= (n.end_lineno or n.lineno)
         and (n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", ""))
-        in _READERS
+        in (_SELECTING if selection is not None else _READERS)
     ]
     if calls:
         call = calls[0]
@@ -686,6 +687,11 @@ def _column_edits(tree: ast.AST, lines: list[str], line: int, found: list[Any]) 
             return []
         if not wanted:
             return made
+        func = call.func
+        if (
+            func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        ) not in _READERS:
+            return []  # read_parquet takes no dtype=: left to the author, with the selection
         given = [k for k in call.keywords if k.arg == "dtype"]
         if given:
             table = given[0].value

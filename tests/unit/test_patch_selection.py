@@ -57,3 +57,12 @@ def test_a_call_with_a_selection_already_or_options_is_left_to_the_author(tmp_pa
     for line in ('df = pd.read_csv("x.csv", usecols=[0, 1])', 'df = pd.read_csv("x.csv", **kw)'):
         usecols = ("usecols", "note", 'df = pd.read_csv("x.csv", usecols=["city", "n"])')
         assert _patched(tmp_path, line, usecols) is None, line
+
+
+def test_a_parquet_read_gets_columns_but_never_dtype(tmp_path: Path) -> None:
+    line = 'df = pd.read_parquet("x.parquet")'
+    columns = ("usecols", "note", 'df = pd.read_parquet("x.parquet", columns=["city", "n"])')
+    assert _patched(tmp_path, line, columns) == columns[2]
+    # A category finding too: read_parquet takes no dtype=, and a line's fixes go together.
+    city = ("category", "city", f'{line}\ndf["city"] = df["city"].astype("category")')
+    assert _patched(tmp_path, line, columns, city) is None
