@@ -14,6 +14,7 @@ the census names (dict keys in paths) travel as their repr.
 
 from __future__ import annotations
 
+import _thread
 import array
 import contextlib
 import os
@@ -160,7 +161,13 @@ def follow_the_call(frame: types.FrameType | None) -> None:
     which nothing may ever push to a new high (the parse's buffers were the peak). A census in
     the program's own code sees what the calls returned: nothing is asked for then. A later
     census inside the same call (its native buffers freed, the frame still being built)
-    leaves the request as it was."""
+    leaves the request as it was.
+
+    A census can run in a thread the library started (one of a parallel parse's workers, when
+    a collection starts there): no program frame is on its stack, and the program's code that
+    waits for the call is in another thread. The program frames of every thread are taken
+    then (the census's own thread first); a census that finds none leaves the request as it
+    was (CI, 3.12: the request was dropped so, and the frame never seen)."""
     if frame is None:
         return
     if not _is_library(frame):
@@ -169,12 +176,32 @@ def follow_the_call(frame: types.FrameType | None) -> None:
     traced, visible = _core.traced_bytes(), _core.visible_traced_bytes()
     if traced - visible <= visible:
         return
+    codes = _program_codes(frame)
+    if not codes:
+        here = _thread.get_ident()
+        codes = [
+            code
+            for ident, top in sys._current_frames().items()
+            if ident != here
+            for code in _program_codes(top)
+        ]
+    if codes:
+        _core.census_after_return(list(dict.fromkeys(codes))[:FOLLOW_CODES])
+
+
+# How many code objects the tracker compares (tracker.cpp, kFollowCodes).
+FOLLOW_CODES = 4
+
+
+def _program_codes(frame: types.FrameType | None) -> list[types.CodeType]:
+    """The code objects of the program's frames on a stack, innermost first, up to memslim's
+    own frames (the runner's)."""
     codes: list[types.CodeType] = []
     while frame is not None and not is_own_path(frame.f_code.co_filename):
         if not _is_library(frame):
             codes.append(frame.f_code)
         frame = frame.f_back
-    _core.census_after_return(codes)
+    return codes
 
 
 def _is_library(frame: types.FrameType) -> bool:
@@ -550,10 +577,13 @@ class ForkedCensuses:
                 {
                     "t": max(0.0, self._get(n, _STARTED) - self.started_wall),
                     "traced_bytes": int(self._get(n, _TRACED)),
+                    "follow_up": self._follows(n),
                 }
                 for n in self._numbers(_DONE)
             ],
             "forks": self.forks,
+            # Follow-up censuses forked (see follow_the_call), finished or not.
+            "follow_ups": sum(self._follows(n) for n in range(1, int(self._totals[_COUNT]) + 1)),
             "fork_seconds": self._totals[_FORK_SECONDS],
             "child_seconds": self.child_seconds,  # all children, replaced ones included
             "child_private_bytes_max": 0,

@@ -109,7 +109,8 @@ def test_finding_comes_true(pair: str, tmp_path: Path) -> None:
     before, after = EXAMPLES / pair / "before.py", EXAMPLES / pair / "after.py"
     report = _run(before, tmp_path)
     findings = [f for f in report.get("findings", []) if f["kind"] == kind]
-    assert findings, f"no {kind} finding: {report.get('findings')}"
+    forked = report.get("census", {}).get("forked")
+    assert findings, f"no {kind} finding: {report.get('findings')}; censuses: {forked}"
     finding = findings[0]
     assert finding["file"] == str(before)
     assert finding["line"] in _changed_lines(before, after), finding
