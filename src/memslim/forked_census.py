@@ -155,13 +155,13 @@ def fork_would_block() -> bool:
 
 def follow_the_call(frame: types.FrameType | None) -> None:
     """After a census at ``frame``: when native memory made most of the traced bytes and the
-    census ran inside a library's call (a CSV parse at its peak), asks for one more census as
-    soon as the program's own code allocates again (``_core.census_after_return``): by then
-    the call has returned what it built (the DataFrame), which this census could not see and
-    which nothing may ever push to a new high (the parse's buffers were the peak). A census in
-    the program's own code sees what the calls returned: nothing is asked for then. A later
-    census inside the same call (its native buffers freed, the frame still being built)
-    leaves the request as it was.
+    census ran inside a library's call (a CSV parse at its peak, or after it, when the census
+    waited for the main thread to wake and the parse's buffers were freed by then: the peak's
+    bytes count as what it could not see), asks for one more census as soon as the program's
+    own code allocates again (``_core.census_after_return``): by then the call has returned
+    what it built (the DataFrame), which this census could not see and which nothing may ever
+    push to a new high (the parse's buffers were the peak). A census in the program's own code
+    sees what the calls returned: nothing is asked for then.
 
     A census can run in a thread the library started (one of a parallel parse's workers, when
     a collection starts there): no program frame is on its stack, and the program's code that
@@ -173,8 +173,10 @@ def follow_the_call(frame: types.FrameType | None) -> None:
     if not _is_library(frame):
         _core.census_after_return([])
         return
-    traced, visible = _core.traced_bytes(), _core.visible_traced_bytes()
-    if traced - visible <= visible:
+    # What it cannot see: native memory now, or all of the peak beyond what it sees (a census
+    # that waited for the main thread to wake, after the parse's buffers were freed).
+    visible = _core.visible_traced_bytes()
+    if max(_core.traced_bytes(), _core.peak_traced_bytes()) - visible <= visible:
         return
     codes = _program_codes(frame)
     if not codes:

@@ -22,6 +22,7 @@ from memslim import _core, forked_census
 def handed(monkeypatch: pytest.MonkeyPatch) -> list[list[types.CodeType]]:
     calls: list[list[types.CodeType]] = []
     monkeypatch.setattr(_core, "traced_bytes", lambda: 400 << 20)
+    monkeypatch.setattr(_core, "peak_traced_bytes", lambda: 400 << 20)
     monkeypatch.setattr(_core, "visible_traced_bytes", lambda: 40 << 20)
     monkeypatch.setattr(_core, "census_after_return", lambda codes: calls.append(list(codes)))
     return calls
@@ -80,3 +81,15 @@ def test_a_census_where_native_memory_is_not_most_asks_for_nothing(
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(_census_in_worker).result()
     assert handed == []
+
+
+def test_a_census_after_the_calls_peak_asks_as_one_at_its_peak(
+    handed: list[list[types.CodeType]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The census waited for the main thread to wake: the parse's buffers are freed by then,
+    # the frame is still being put together (visible bytes most of the traced ones now).
+    monkeypatch.setattr(_core, "traced_bytes", lambda: 90 << 20)
+    monkeypatch.setattr(_core, "visible_traced_bytes", lambda: 80 << 20)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(_census_in_worker).result()
+    assert len(handed) == 1 and sys._getframe().f_code in handed[0]
