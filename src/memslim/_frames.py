@@ -9,6 +9,8 @@ pandas whose internals moved gives no facts, never an error."""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import sys
 from collections import Counter
 from typing import Any
@@ -209,8 +211,10 @@ def _column(
     if objects is None:
         return None
     # Few distinct values first (one hashing pass in C): only then is the column worth the
-    # count of what it holds.
+    # count of what it holds. Strings of many values: what PyArrow would hold them in.
     column = _as_category(pandas, name, values, int(objects.nbytes), budget)
+    if column is None:
+        column = _as_arrow(pandas, name, values, objects, budget)
     if column is None:
         return None
     alone, shared = _distinct_bytes(np, objects)
@@ -244,6 +248,47 @@ def _as_category(
         "categories": categories,
         "as_category": int(categorical.memory_usage(deep=True)),
     }
+
+
+def _as_arrow(
+    pandas: Any, name: str, values: Any, objects: Any, budget: list[int]
+) -> dict[str, Any] | None:
+    """A column of Python strings (``object``, pandas 2's default for text) with what it takes
+    as ``string[pyarrow]``, built here: one buffer of the characters and an offset per row.
+    None where the program's environment has no PyArrow, or some value is not a string."""
+    size = len(values)
+    nbytes = int(objects.nbytes)
+    if size == 0 or nbytes < MIN_COLUMN_BYTES or not _pyarrow_installed():
+        return None
+    budget[0] -= 2 * size
+    if budget[0] < 0:
+        return None
+    # Every value a string or missing: pandas' conversion would turn any other into its str.
+    if pandas.api.types.infer_dtype(objects, skipna=True) != "string":
+        return None
+    try:
+        arrow = _arrow_strings(pandas.array(objects, dtype="string[pyarrow]"))
+    except (ImportError, TypeError, ValueError):  # a pandas without it
+        return None
+    if arrow is None:
+        return None
+    return {
+        "name": name,
+        "dtype": str(values.dtype),
+        "kind": "O",
+        "size": size,
+        "bytes": nbytes,
+        "shared_bytes": 0,
+        "as_arrow": int(arrow.get_total_buffer_size()),
+        "arrow_pool": _arrow_pool(),
+    }
+
+
+@functools.cache
+def _pyarrow_installed() -> bool:
+    """Whether the program's environment has PyArrow (the census child imports it to build the
+    column; the program's own process never does)."""
+    return importlib.util.find_spec("pyarrow") is not None
 
 
 def _arrow_column(

@@ -9,9 +9,9 @@ Made for the kinds whose fix is the same edit in every program:
 * ``slots``: a plain class gets ``__slots__`` as the first statement of its body (after its
   docstring); a ``@dataclass`` gets ``slots=True`` (and ``weakref_slot=True`` where instances
   are weakly referenced); an ``@attr.s`` class gets ``slots=True``;
-* ``category`` and ``downcast`` (pandas columns; never a lossy one): a ``read_csv`` /
-  ``read_table`` / ``read_fwf`` call gets ``dtype={...}`` (entries added to a ``dtype=`` dict
-  that is there already); another ``name = ...`` statement is followed by
+* ``category``, ``arrow-strings`` and ``downcast`` (pandas columns; never a lossy one): a
+  ``read_csv`` / ``read_table`` / ``read_fwf`` call gets ``dtype={...}`` (entries added to a
+  ``dtype=`` dict that is there already); another ``name = ...`` statement is followed by
   ``name["col"] = name["col"].astype("category")``;
 * ``usecols`` (pandas): the reader call gets ``usecols=[...]`` (``columns=[...]`` for
   ``read_parquet``) with the columns the program uses; with ``category`` or ``downcast`` on the
@@ -67,6 +67,7 @@ PATCHED_KINDS = (
     "generator",
     "slots",
     "category",
+    "arrow-strings",
     "downcast",
     "frame-copy",
     "usecols",
@@ -75,12 +76,12 @@ PATCHED_KINDS = (
     "intern",
     "cycle",
 )
-_COLUMN_KINDS = ("category", "downcast", "usecols")
+_COLUMN_KINDS = ("category", "arrow-strings", "downcast", "usecols")
 _READERS = ("read_csv", "read_table", "read_fwf")  # those that take dtype=
 _SELECTING = (*_READERS, "read_parquet")  # and those that take a selection (usecols)
 # The selection a usecols finding's fix adds: `usecols=[...]` or `columns=[...]`.
 _SELECTION = re.compile(r"\b(usecols|columns)=(\[[^\]]*\])")
-_TARGET_DTYPE = re.compile(r'(?:astype\(|: )"([A-Za-z0-9]+)"[)}]')
+_TARGET_DTYPE = re.compile(r'(?:astype\(|: )"([A-Za-z0-9]+(?:\[[a-z]+\])?)"[)}]')
 
 
 @dataclass(frozen=True)

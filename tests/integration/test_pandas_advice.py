@@ -107,8 +107,9 @@ def test_column_findings_save_what_the_converted_frame_saves(tmp_path: Path) -> 
 
     # float64 -> float32 changes values: lossy, shown only with --all-findings.
     assert at_frame[("downcast", "price")]["lossy"]
-    # 400,000 distinct notes: no category.
+    # 400,000 distinct notes: no category; and no PyArrow in this environment to hold them.
     assert ("category", "note") not in at_frame
+    assert ("arrow-strings", "note") not in at_frame
     # The frame's own arrays get the frame's advice, not NumPy's dtype advice at its line.
     assert not [f for f in findings if f["kind"] == "dtype" and f["line"] == made]
 
@@ -316,3 +317,66 @@ def test_a_pyarrow_string_column_of_few_values_gets_category(
     assert truth > 5_000_000, truth
     assert abs(region["saving_bytes"] - truth) <= 0.05 * truth, (region, truth)
     assert "PyArrow" in region["message"]
+
+
+OBJECTS = """
+import numpy as np
+import pandas as pd
+
+rng = np.random.default_rng(13)
+n = 400_000
+names = pd.Series([f"customer-{i:07d}-{rng.integers(10**6)}" for i in range(n)])
+frame = pd.DataFrame({"customer": names.astype(object), "amount": rng.random(n)})
+del names
+"""
+
+OBJECTS_PROGRAM = (
+    OBJECTS
+    + """
+ranked = np.sort(np.tile(frame["amount"].to_numpy(), 40))  # the peak, with the frame whole
+print(len(frame), frame["customer"].dtype)
+"""
+)
+
+# What converting the column frees: the Python strings (tracemalloc) less what PyArrow's pool
+# then holds, in a process without memslim.
+OBJECTS_TRUTH = (
+    "import gc, json, sys, tracemalloc\n"
+    "import pyarrow as pa\n"
+    "tracemalloc.start()\n"
+    + OBJECTS
+    + """
+def held():
+    gc.collect()
+    return pa.total_allocated_bytes() + tracemalloc.get_traced_memory()[0]
+before = held()
+frame["customer"] = frame["customer"].astype("string[pyarrow]")
+json.dump(before - held(), sys.stdout)
+"""
+)
+
+
+def test_a_column_of_python_strings_gets_string_pyarrow_where_pyarrow_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pandas 2 reads text as ``object`` columns of Python strings (pandas 3 too where asked
+    to, as here); of many distinct values they are no category, and PyArrow would hold the
+    characters in one buffer. Measured on pandas 2.3.3 by hand (bench/RESULTS.md)."""
+    where = pyarrow_path()
+    if where is None:
+        pytest.skip("PyArrow is not installed (scripts/test.sh installs it beside the tests)")
+    if where:
+        paths = [where, os.environ.get("PYTHONPATH", "")]
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+    findings = findings_of(tmp_path, OBJECTS_PROGRAM, "400000 object\n")
+    truth = truth_of(OBJECTS_TRUTH)
+    made = line_of(OBJECTS, "frame = pd.DataFrame(")
+    (customer,) = [f for f in findings if f["line"] == made and f["symbol"] == "customer"]
+    assert customer["kind"] == "arrow-strings", customer
+    # 400,000 Python strings of about 25 characters (74 bytes and a pointer each), against
+    # their characters and an 8-byte offset each.
+    assert truth > 10_000_000, truth
+    assert abs(customer["saving_bytes"] - truth) <= 0.05 * truth, (customer, truth)
+    assert customer["fix"].endswith(
+        'frame["customer"] = frame["customer"].astype("string[pyarrow]")'
+    ), customer["fix"]

@@ -66,3 +66,17 @@ def test_a_parquet_read_gets_columns_but_never_dtype(tmp_path: Path) -> None:
     # A category finding too: read_parquet takes no dtype=, and a line's fixes go together.
     city = ("category", "city", f'{line}\ndf["city"] = df["city"].astype("category")')
     assert _patched(tmp_path, line, columns, city) is None
+
+
+def test_a_string_pyarrow_dtype_goes_into_the_reader_call_and_into_astype(tmp_path: Path) -> None:
+    line = 'df = pd.read_csv("x.csv")'
+    note = ("arrow-strings", "note", f'{line}  # add: dtype={{"note": "string[pyarrow]"}}')
+    assert _patched(tmp_path, line, note) == (
+        'df = pd.read_csv("x.csv", dtype={"note": "string[pyarrow]"})'
+    )
+    made = "df = pd.DataFrame(rows)"
+    fix = f'{made}\ndf["note"] = df["note"].astype("string[pyarrow]")'
+    file = tmp_path / "build.py"  # another file: the source reader caches job.py's
+    file.write_text(f"import pandas as pd\n\n\n{made}\nprint(df['note'].str.len().sum())\n")
+    patch = make_patch([_finding(file, "arrow-strings", "note", fix)], cwd=str(tmp_path))
+    assert patch.files["build.py"].splitlines()[3:5] == [made, fix.splitlines()[1]]

@@ -30,7 +30,7 @@ KINDS: list[tuple[str, Callable[[Run], Iterable[Finding]]]] = [
     ("tuple", tuples.find),
     ("array", arrays.find),
     ("dtype", dtype.find),
-    ("category", frames.find),  # and downcast: pandas columns
+    ("category", frames.find),  # and arrow-strings, downcast: pandas columns
     ("frame-copy", frames.find_copies),
     ("usecols", frames.find_unused),
     ("intern", intern.find),

@@ -1,8 +1,10 @@
-"""``category`` and ``downcast``: pandas DataFrame columns alive at the peak that a narrower
-form holds in fewer bytes — strings of few distinct values as ``category``, integers as the
-narrowest integer dtype their values fit, float64 as float32 (lossy). Each is measured on the
-column itself in the census child (memslim._frames): the categorical is built and measured,
-integer widths are arithmetic on the column's length. Charged to the program's line that made
+"""``category``, ``arrow-strings`` and ``downcast``: pandas DataFrame columns alive at the peak
+that a narrower form holds in fewer bytes — strings of few distinct values as ``category``,
+other columns of Python strings (pandas 2's ``object``) as ``string[pyarrow]`` where PyArrow is
+installed, integers as the narrowest integer dtype their values fit, float64 as float32 (lossy).
+Each is measured on the column itself in the census child (memslim._frames): the categorical
+and the Arrow array are built and measured, integer widths are arithmetic on the column's
+length. Charged to the program's line that made
 the frame (a ``read_csv`` call gets the ``dtype=`` argument as its fix).
 
 ``frame-copy``: two frames alive at the peak whose columns hold the same values in separate
@@ -50,8 +52,10 @@ class _Summed:
 
 def _narrower(column: dict[str, Any]) -> tuple[str, str, int, bool] | None:
     """(kind, dtype, bytes after, lossy) of the column's narrower form, or None."""
-    if column["kind"] == "O":  # measured only when few of its values are distinct (_frames)
-        return "category", "category", column["as_category"], False
+    if column["kind"] == "O":  # as category when few of its values are distinct (_frames)
+        if "as_category" in column:
+            return "category", "category", column["as_category"], False
+        return "arrow-strings", "string[pyarrow]", column["as_arrow"], False
     if column["kind"] in "iu":
         narrow = narrowest_integer(column["min"], column["max"])
         if narrow is None or narrow[1] >= column["itemsize"]:
@@ -107,6 +111,18 @@ def find(run: Run) -> Iterator[Finding]:
                 what += (
                     f". Its values also hold {shared:,} bytes that other objects share (another"
                     " frame's column, say): converted where they are made, those go too"
+                )
+        elif kind == "arrow-strings":
+            what = (
+                f"{cells:,} Python strings, most of them distinct (each an object of its own);"
+                f" as string[pyarrow] it would hold {after:,} bytes (their characters in one"
+                " buffer and an offset per row)"
+            )
+            pool = column.get("arrow_pool") or "own"
+            if pool != "system":
+                what += (
+                    f", in PyArrow's {pool} pool, which memslim does not trace: the traced"
+                    f" peak falls by all {now:,} bytes, the process's memory by the saving"
                 )
         elif lossy:
             what = (
