@@ -62,8 +62,22 @@ pyarrow_beside() {
   echo "$dir"
 }
 
+# pandas 2 beside it too (its text columns are `object`: the `arrow-strings` advice's case), for
+# that test only (MEMSLIM_TEST_PANDAS2); NumPy and dateutil are the test environment's. In a
+# directory named site-packages: memslim tells a library's files from the program's so.
+pandas2_beside() {
+  local dir
+  dir="$PWD/build/pandas2-$("$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])')/site-packages"
+  if [ ! -d "$dir/pandas" ]; then
+    "$1" -m pip install -q --no-deps --target "$dir" "pandas>=2.2,<3" pytz >&2 \
+      || echo "scripts/test.sh: pandas 2 could not be installed: its test will be skipped" >&2
+  fi
+  echo "$dir"
+}
+
 step "Python tests (pytest)"
-MEMSLIM_TEST_PYARROW=$(pyarrow_beside "$PYTHON") "$PYTHON" -m pytest
+MEMSLIM_TEST_PYARROW=$(pyarrow_beside "$PYTHON") MEMSLIM_TEST_PANDAS2=$(pandas2_beside "$PYTHON") \
+  "$PYTHON" -m pytest
 
 step "Sanitized build: C++ tests and the Python suite under ASan + UBSan"
 bash scripts/sanitize.sh
@@ -83,5 +97,6 @@ for minor in 3.12 3.13; do
   fi
   step "Python tests on $("$other" --version)"
   "$other" -m pip install -q ".[test]" -C cmake.define.MEMSLIM_WERROR="$WERROR"
-  MEMSLIM_TEST_PYARROW=$(pyarrow_beside "$other") "$other" -m pytest -p no:cacheprovider
+  MEMSLIM_TEST_PYARROW=$(pyarrow_beside "$other") MEMSLIM_TEST_PANDAS2=$(pandas2_beside "$other") \
+    "$other" -m pytest -p no:cacheprovider
 done

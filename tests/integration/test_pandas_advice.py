@@ -380,3 +380,77 @@ def test_a_column_of_python_strings_gets_string_pyarrow_where_pyarrow_is_install
     assert customer["fix"].endswith(
         'frame["customer"] = frame["customer"].astype("string[pyarrow]")'
     ), customer["fix"]
+
+
+READ2 = """
+import os
+import random
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+
+def write(path, rows):
+    rng = random.Random(3)
+    with open(path, "w") as f:
+        f.write("order,customer,amount\\n")
+        for i in range(rows):
+            name = f"customer-{rng.randrange(10**9):09d} {rng.randrange(10**6)}"
+            f.write(f"{i},{name},{rng.random():.4f}\\n")
+
+
+scratch = tempfile.mkdtemp()
+path = os.path.join(scratch, "orders.csv")
+write(path, 300_000)
+orders = pd.read_csv(path)
+os.remove(path)
+os.rmdir(scratch)
+"""
+
+READ2_PROGRAM = (
+    READ2
+    + """
+ranked = np.sort(np.tile(orders["amount"].to_numpy(), 60))  # the peak, with the frame whole
+print(pd.__version__.split(".")[0], orders["customer"].dtype, len(ranked))
+"""
+)
+
+READ2_TRUTH = (
+    "import gc, json, sys, tracemalloc\n"
+    "import pyarrow as pa\n"
+    "tracemalloc.start()\n"
+    + READ2
+    + """
+def held():
+    gc.collect()
+    return pa.total_allocated_bytes() + tracemalloc.get_traced_memory()[0]
+before = held()
+orders["customer"] = orders["customer"].astype("string[pyarrow]")
+json.dump(before - held(), sys.stdout)
+"""
+)
+
+
+def test_pandas_2_text_read_from_a_csv_gets_string_pyarrow_in_the_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pandas 2 (scripts/test.sh installs it beside the tests: MEMSLIM_TEST_PANDAS2) reads text
+    as ``object`` columns of Python strings: the `arrow-strings` finding's own case, its fix a
+    ``dtype=`` entry in the read."""
+    arrow = pyarrow_path()
+    pandas2 = os.environ.get("MEMSLIM_TEST_PANDAS2", "")
+    if arrow is None or not (pandas2 and Path(pandas2, "pandas").is_dir()):
+        pytest.skip("pandas 2 and PyArrow are not installed (scripts/test.sh puts them beside)")
+    paths = [pandas2, arrow, os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+    findings = findings_of(tmp_path, READ2_PROGRAM, "2 object 18000000\n")
+    truth = truth_of(READ2_TRUTH)
+    read = line_of(READ2_PROGRAM, "orders = pd.read_csv(")
+    (customer,) = [f for f in findings if f["line"] == read and f["symbol"] == "customer"]
+    assert customer["kind"] == "arrow-strings", customer
+    assert customer["fix"] == (
+        'orders = pd.read_csv(path)  # add: dtype={"customer": "string[pyarrow]"}'
+    )
+    assert truth > 10_000_000, truth
+    assert abs(customer["saving_bytes"] - truth) <= 0.05 * truth, (customer, truth)
