@@ -54,7 +54,7 @@ step "Lint (ruff)"
 # Arrow's pool. Only the Arrow-string test puts it on its path (MEMSLIM_TEST_PYARROW).
 pyarrow_beside() {
   local dir
-  dir="$PWD/build/pyarrow-$("$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+  dir="$PWD/build/pyarrow-$("$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])')/site-packages"
   if [ ! -d "$dir/pyarrow" ]; then
     "$1" -m pip install -q --no-deps --target "$dir" "pyarrow>=15" >&2 \
       || echo "scripts/test.sh: PyArrow could not be installed: its test will be skipped" >&2
@@ -63,8 +63,8 @@ pyarrow_beside() {
 }
 
 # pandas 2 beside it too (its text columns are `object`: the `arrow-strings` advice's case), for
-# that test only (MEMSLIM_TEST_PANDAS2); NumPy and dateutil are the test environment's. In a
-# directory named site-packages: memslim tells a library's files from the program's so.
+# that test only (MEMSLIM_TEST_PANDAS2); NumPy and dateutil are the test environment's. Both in
+# a directory named site-packages: memslim tells a library's files from the program's so.
 pandas2_beside() {
   local dir
   dir="$PWD/build/pandas2-$("$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])')/site-packages"

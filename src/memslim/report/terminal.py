@@ -203,7 +203,11 @@ def print_run_report(
         frame, per_line = heaviest
         print_function_table(frame, per_line, profile.peak_bytes, console=console)
     if census is not None:
-        print_census(census[0], census[1], profile.peak_bytes, top=top, console=console)
+        # What no census can see: the peak's native memory (a parser's buffers, say).
+        unseen = sum(v for k, v in profile.peak_by_domain.items() if k not in ("python", "numpy"))
+        print_census(
+            census[0], census[1], profile.peak_bytes, top=top, console=console, unseen=unseen
+        )
     if rss:
         print_rss_ledger(rss, profile.peak_bytes, console=console)
     if findings:
@@ -336,17 +340,23 @@ def print_census(
     top: int,
     console: Console,
     near_peak: bool = True,
+    unseen: int = 0,
 ) -> None:
     """The objects alive at the last census before the peak (or, not ``near_peak``, at the
-    census an attach took), and what keeps them alive."""
+    census an attach took), and what keeps them alive. ``unseen``: the peak's bytes that no
+    census can see (native memory), said when they are a quarter of the peak or more."""
     if near_peak:
-        console.print(
-            Text(
-                f"Heap census near the peak: taken at {format_bytes(traced_at_census)} traced "
-                f"({_share(traced_at_census, peak_bytes)}% of the peak), "
-                f"{heap.objects:,} objects, {format_bytes(heap.bytes)}"
-            )
+        line = (
+            f"Heap census near the peak: taken at {format_bytes(traced_at_census)} traced "
+            f"({_share(traced_at_census, peak_bytes)}% of the peak), "
+            f"{heap.objects:,} objects, {format_bytes(heap.bytes)}"
         )
+        if peak_bytes > 0 and unseen * 4 >= peak_bytes:
+            line += (
+                f"; {_share(unseen, peak_bytes)}% of the peak was native memory, which no census"
+                " sees (the lines above show where it was allocated)"
+            )
+        console.print(Text(line))
     table = Table(title="Objects by type", title_justify="left")
     table.add_column("type", overflow="fold")
     table.add_column("count", justify="right")
