@@ -238,16 +238,8 @@ def _as_category(
     categories = len(categorical.categories)
     if categories * 2 > size:
         return None
-    return {
-        "name": name,
-        "dtype": str(values.dtype),
-        "kind": "O",
-        "size": size,
-        "bytes": nbytes,
-        "shared_bytes": 0,
-        "categories": categories,
-        "as_category": int(categorical.memory_usage(deep=True)),
-    }
+    as_category = int(categorical.memory_usage(deep=True))
+    return _strings(name, values, nbytes, categories=categories, as_category=as_category)
 
 
 def _as_arrow(
@@ -272,15 +264,20 @@ def _as_arrow(
         return None
     if arrow is None:
         return None
+    as_arrow = int(arrow.get_total_buffer_size())
+    return _strings(name, values, nbytes, as_arrow=as_arrow, arrow_pool=_arrow_pool())
+
+
+def _strings(name: str, values: Any, nbytes: int, **narrower: Any) -> dict[str, Any]:
+    """The facts of a column of strings (``nbytes`` its own so far), with its narrower form's."""
     return {
         "name": name,
         "dtype": str(values.dtype),
         "kind": "O",
-        "size": size,
+        "size": len(values),
         "bytes": nbytes,
         "shared_bytes": 0,
-        "as_arrow": int(arrow.get_total_buffer_size()),
-        "arrow_pool": _arrow_pool(),
+        **narrower,
     }
 
 

@@ -265,22 +265,28 @@ print(len(frame), len(ranked))
 """
 )
 
-# What converting the column frees: PyArrow's pool (which it does not report to tracemalloc)
-# and tracemalloc's bytes (the categorical's codes), in a process without memslim.
-ARROW_TRUTH = (
-    "import gc, json, sys, tracemalloc\n"
-    "import pyarrow as pa\n"
-    "tracemalloc.start()\n"
-    + ARROW
-    + """
-def held():
-    gc.collect()
-    return pa.total_allocated_bytes() + tracemalloc.get_traced_memory()[0]
-before = held()
-frame["region"] = frame["region"].astype("category")
-json.dump(before - held(), sys.stdout)
-"""
-)
+
+def arrow_truth(build: str, conversion: str) -> str:
+    """A program that runs ``build``, then ``conversion``, and prints what the conversion freed:
+    in PyArrow's pool (which it does not report to tracemalloc) and in tracemalloc's bytes, in
+    a process without memslim."""
+    return "\n".join(
+        [
+            "import gc, json, sys, tracemalloc",
+            "import pyarrow as pa",
+            "tracemalloc.start()",
+            build,
+            "def held():",
+            "    gc.collect()",
+            "    return pa.total_allocated_bytes() + tracemalloc.get_traced_memory()[0]",
+            "before = held()",
+            conversion,
+            "json.dump(before - held(), sys.stdout)",
+        ]
+    )
+
+
+ARROW_TRUTH = arrow_truth(ARROW, 'frame["region"] = frame["region"].astype("category")')
 
 
 def pyarrow_path() -> str | None:
@@ -296,15 +302,19 @@ def pyarrow_path() -> str | None:
     return ""
 
 
-def test_a_pyarrow_string_column_of_few_values_gets_category(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    where = pyarrow_path()
+def on_path(monkeypatch: pytest.MonkeyPatch, where: str | None, what: str = "PyArrow") -> None:
+    """Puts ``where`` first on the programs' path ("": there already); None skips the test."""
     if where is None:
-        pytest.skip("PyArrow is not installed (scripts/test.sh installs it beside the tests)")
+        pytest.skip(f"{what} is not installed (scripts/test.sh installs it beside the tests)")
     if where:
         paths = [where, os.environ.get("PYTHONPATH", "")]
         monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+
+
+def test_a_pyarrow_string_column_of_few_values_gets_category(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on_path(monkeypatch, pyarrow_path())
     findings = findings_of(tmp_path, ARROW_PROGRAM, "600000 600000\n")
     truth = truth_of(ARROW_TRUTH)
     made = line_of(ARROW, "frame = pd.DataFrame(")
@@ -338,21 +348,8 @@ print(len(frame), frame["customer"].dtype)
 """
 )
 
-# What converting the column frees: the Python strings (tracemalloc) less what PyArrow's pool
-# then holds, in a process without memslim.
-OBJECTS_TRUTH = (
-    "import gc, json, sys, tracemalloc\n"
-    "import pyarrow as pa\n"
-    "tracemalloc.start()\n"
-    + OBJECTS
-    + """
-def held():
-    gc.collect()
-    return pa.total_allocated_bytes() + tracemalloc.get_traced_memory()[0]
-before = held()
-frame["customer"] = frame["customer"].astype("string[pyarrow]")
-json.dump(before - held(), sys.stdout)
-"""
+OBJECTS_TRUTH = arrow_truth(
+    OBJECTS, 'frame["customer"] = frame["customer"].astype("string[pyarrow]")'
 )
 
 
@@ -362,12 +359,7 @@ def test_a_column_of_python_strings_gets_string_pyarrow_where_pyarrow_is_install
     """pandas 2 reads text as ``object`` columns of Python strings (pandas 3 too where asked
     to, as here); of many distinct values they are no category, and PyArrow would hold the
     characters in one buffer. Measured on pandas 2.3.3 by hand (bench/RESULTS.md)."""
-    where = pyarrow_path()
-    if where is None:
-        pytest.skip("PyArrow is not installed (scripts/test.sh installs it beside the tests)")
-    if where:
-        paths = [where, os.environ.get("PYTHONPATH", "")]
-        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+    on_path(monkeypatch, pyarrow_path())
     findings = findings_of(tmp_path, OBJECTS_PROGRAM, "400000 object\n")
     truth = truth_of(OBJECTS_TRUTH)
     made = line_of(OBJECTS, "frame = pd.DataFrame(")
@@ -416,19 +408,8 @@ print(pd.__version__.split(".")[0], orders["customer"].dtype, len(ranked))
 """
 )
 
-READ2_TRUTH = (
-    "import gc, json, sys, tracemalloc\n"
-    "import pyarrow as pa\n"
-    "tracemalloc.start()\n"
-    + READ2
-    + """
-def held():
-    gc.collect()
-    return pa.total_allocated_bytes() + tracemalloc.get_traced_memory()[0]
-before = held()
-orders["customer"] = orders["customer"].astype("string[pyarrow]")
-json.dump(before - held(), sys.stdout)
-"""
+READ2_TRUTH = arrow_truth(
+    READ2, 'orders["customer"] = orders["customer"].astype("string[pyarrow]")'
 )
 
 
@@ -438,12 +419,10 @@ def test_pandas_2_text_read_from_a_csv_gets_string_pyarrow_in_the_read(
     """pandas 2 (scripts/test.sh installs it beside the tests: MEMSLIM_TEST_PANDAS2) reads text
     as ``object`` columns of Python strings: the `arrow-strings` finding's own case, its fix a
     ``dtype=`` entry in the read."""
-    arrow = pyarrow_path()
     pandas2 = os.environ.get("MEMSLIM_TEST_PANDAS2", "")
-    if arrow is None or not (pandas2 and Path(pandas2, "pandas").is_dir()):
-        pytest.skip("pandas 2 and PyArrow are not installed (scripts/test.sh puts them beside)")
-    paths = [pandas2, arrow, os.environ.get("PYTHONPATH", "")]
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+    on_path(monkeypatch, pyarrow_path())
+    found = bool(pandas2) and Path(pandas2, "pandas").is_dir()
+    on_path(monkeypatch, pandas2 if found else None, "pandas 2")
     findings = findings_of(tmp_path, READ2_PROGRAM, "2 object 18000000\n")
     truth = truth_of(READ2_TRUTH)
     read = line_of(READ2_PROGRAM, "orders = pd.read_csv(")
