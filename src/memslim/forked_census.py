@@ -153,55 +153,6 @@ def fork_would_block() -> bool:
     return lock is not None and lock.locked()
 
 
-_peak_seen = 0  # the peak's traced bytes at the last census (follow_the_call)
-
-
-def follow_the_call(frame: types.FrameType | None) -> None:
-    """After a census at ``frame``: when native memory made most of the traced bytes and the
-    census ran inside a library's call (a CSV parse at its peak, or after it, when the census
-    waited for the main thread to wake and the parse's buffers were freed by then: the peak's
-    bytes count as what it could not see), asks for one more census as soon as the program's
-    own code allocates again (``_core.census_after_return``): by then the call has returned
-    what it built (the DataFrame), which this census could not see and which nothing may ever
-    push to a new high (the parse's buffers were the peak). A census in the program's own code
-    sees what the calls returned: nothing is asked for then.
-
-    A census can run in a thread the library started (one of a parallel parse's workers, when
-    a collection starts there): no program frame is on its stack, and the program's code that
-    waits for the call is in another thread. The program frames of every thread are taken
-    then (the census's own thread first); a census that finds none leaves the request as it
-    was (CI, 3.12: the request was dropped so, and the frame never seen)."""
-    global _peak_seen
-    if frame is None:
-        return
-    if not _is_library(frame):
-        _peak_seen = _core.peak_traced_bytes()
-        _core.census_after_return([])
-        return
-    # What it cannot see: native memory now, or, when a new peak was reached since the last
-    # census, all of the peak beyond what it sees (a census that waited for the main thread to
-    # wake, after the parse's buffers were freed). Only then: every library census after a
-    # parse's peak would ask again (pandas_job: 4 follow-ups, 16 forks instead of 13).
-    visible, peak = _core.visible_traced_bytes(), _core.peak_traced_bytes()
-    unseen = _core.traced_bytes() - visible
-    if peak > _peak_seen:
-        unseen = max(unseen, peak - visible)
-    _peak_seen = peak
-    if unseen <= visible:
-        return
-    codes = _program_codes(frame)
-    if not codes:
-        here = _thread.get_ident()
-        codes = [
-            code
-            for ident, top in sys._current_frames().items()
-            if ident != here
-            for code in _program_codes(top)
-        ]
-    if codes:
-        _core.census_after_return(list(dict.fromkeys(codes))[:FOLLOW_CODES])
-
-
 # How many code objects the tracker compares (tracker.cpp, kFollowCodes).
 FOLLOW_CODES = 4
 
@@ -325,8 +276,8 @@ _PID, _TRACED, _STARTED, _KILLED_AT, _STATE, _VISIBLE, _FOLLOW_UP = range(7)
 _FIELDS = 7
 _RUNNING, _KILLED, _DONE, _FAILED, _LOST = 1.0, 2.0, 3.0, 4.0, 5.0
 _ROWS = 64  # rows made at a time (more: the array's buffer, past pymalloc's 512 B, is malloc's)
-# _totals
-_FORKS, _FORK_SECONDS, _CHILD_SECONDS, _COUNT = range(4)
+# _totals (_PEAK_SEEN: the traced peak when the last census was taken, see follow_the_call)
+_FORKS, _FORK_SECONDS, _CHILD_SECONDS, _COUNT, _PEAK_SEEN = range(5)
 
 
 class ForkedCensuses:
@@ -346,12 +297,10 @@ class ForkedCensuses:
     """
 
     def __init__(self, top: int) -> None:
-        global _peak_seen
-        _peak_seen = 0  # a new run: no census has seen a peak yet (follow_the_call)
         self.top = top
         self.directory = tempfile.mkdtemp(prefix="memslim-census-")
         self._rows = array.array("d", bytes(8 * _FIELDS * (_ROWS + 1)))  # row 0: unused
-        self._totals = array.array("d", bytes(8 * 4))
+        self._totals = array.array("d", bytes(8 * 5))
         self.start_clock()
         # The RSS ledger at the last census (set by results()): RSS explained near the peak.
         self.peak_ledger: Any = None
@@ -483,6 +432,50 @@ class ForkedCensuses:
         self._set(number, _STATE, _RUNNING)
         self._set(number, _FOLLOW_UP, float(_core.census_is_follow_up()))
         return True
+
+    def follow_the_call(self, frame: types.FrameType | None) -> None:
+        """After a census at ``frame``: when native memory made most of the traced bytes and the
+        census ran inside a library's call (a CSV parse at its peak, or after it, when the census
+        waited for the main thread to wake and the parse's buffers were freed by then: the peak's
+        bytes count as what it could not see), asks for one more census as soon as the program's
+        own code allocates again (``_core.census_after_return``): by then the call has returned
+        what it built (the DataFrame), which this census could not see and which nothing may ever
+        push to a new high (the parse's buffers were the peak). A census in the program's own code
+        sees what the calls returned: nothing is asked for then.
+
+        A census can run in a thread the library started (one of a parallel parse's workers, when
+        a collection starts there): no program frame is on its stack, and the program's code that
+        waits for the call is in another thread. The program frames of every thread are taken
+        then (the census's own thread first); a census that finds none leaves the request as it
+        was (CI, 3.12: the request was dropped so, and the frame never seen)."""
+        if frame is None:
+            return
+        if not _is_library(frame):
+            self._totals[_PEAK_SEEN] = _core.peak_traced_bytes()
+            _core.census_after_return([])
+            return
+        # What it cannot see: native memory now, or, when a new peak was reached since the last
+        # census, all of the peak beyond what it sees (a census that waited for the main thread to
+        # wake, after the parse's buffers were freed). Only then: every library census after a
+        # parse's peak would ask again (pandas_job: 4 follow-ups, 16 forks instead of 13).
+        visible, peak = _core.visible_traced_bytes(), _core.peak_traced_bytes()
+        unseen = _core.traced_bytes() - visible
+        if peak > self._totals[_PEAK_SEEN]:
+            unseen = max(unseen, peak - visible)
+        self._totals[_PEAK_SEEN] = peak
+        if unseen <= visible:
+            return
+        codes = _program_codes(frame)
+        if not codes:
+            here = _thread.get_ident()
+            codes = [
+                code
+                for ident, top in sys._current_frames().items()
+                if ident != here
+                for code in _program_codes(top)
+            ]
+        if codes:
+            _core.census_after_return(list(dict.fromkeys(codes))[:FOLLOW_CODES])
 
     def _follows(self, number: int) -> bool:
         """Whether census ``number`` is a follow-up (see follow_the_call)."""

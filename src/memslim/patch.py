@@ -84,6 +84,12 @@ _SELECTION = re.compile(r"\b(usecols|columns)=(\[[^\]]*\])")
 _TARGET_DTYPE = re.compile(r'(?:astype\(|: )"([A-Za-z0-9]+(?:\[[a-z]+\])?)"[)}]')
 
 
+def _name_of(node: ast.AST) -> str:
+    """The name a call or decorator refers to: ``pd.read_csv`` and ``read_csv`` are both
+    ``"read_csv"``; "" for anything else."""
+    return node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+
+
 @dataclass(frozen=True)
 class _Edit:
     start: tuple[int, int]  # (line, column in characters), 1-based lines
@@ -168,7 +174,7 @@ def _slots_edits(
         keywords = "slots=True" + (", weakref_slot=True" if "weakref_slot=True" in fix else "")
         for decorator in cls.decorator_list:
             target = decorator.func if isinstance(decorator, ast.Call) else decorator
-            name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+            name = _name_of(target)
             if name != wanted:
                 continue
             start, end = _span(lines, decorator)
@@ -537,7 +543,7 @@ def _cache_bound_edits(tree: ast.Module, lines: list[str], finding: Any) -> list
             if decorator.lineno != finding.line:
                 continue
             target = decorator.func if isinstance(decorator, ast.Call) else decorator
-            name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+            name = _name_of(target)
             if name == "cache" and not isinstance(decorator, ast.Call):
                 start, end = _span(lines, decorator)
                 bounded = f"functools.lru_cache(maxsize={BOUND})"
@@ -678,8 +684,7 @@ def _column_edits(tree: ast.AST, lines: list[str], line: int, found: list[Any]) 
         for n in ast.walk(tree)
         if isinstance(n, ast.Call)
         and n.lineno <= line <= (n.end_lineno or n.lineno)
-        and (n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", ""))
-        in (_SELECTING if selection is not None else _READERS)
+        and _name_of(n.func) in (_SELECTING if selection is not None else _READERS)
     ]
     if calls:
         call = calls[0]
@@ -688,10 +693,7 @@ def _column_edits(tree: ast.AST, lines: list[str], line: int, found: list[Any]) 
             return []
         if not wanted:
             return made
-        func = call.func
-        if (
-            func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        ) not in _READERS:
+        if _name_of(call.func) not in _READERS:
             return []  # read_parquet takes no dtype=: left to the author, with the selection
         given = [k for k in call.keywords if k.arg == "dtype"]
         if given:
@@ -771,7 +773,7 @@ def _selection_edits(
     if selection is None:
         return []
     keyword, columns = selection
-    name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+    name = _name_of(call.func)
     expected = "columns" if name == "read_parquet" else "usecols"
     if keyword != expected or any(k.arg in (keyword, None) for k in call.keywords):
         return None

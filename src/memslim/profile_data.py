@@ -248,6 +248,12 @@ class Profile:
             bookkeeping=dict(own.get("bookkeeping", {})),
         )
 
+    @property
+    def peak_visible_bytes(self) -> int:
+        """The peak's bytes that a heap census can see: Python's objects and NumPy's buffers
+        (native memory, a parser's malloc, is in no object the census walks)."""
+        return sum(self.peak_by_domain.get(domain, 0) for domain in ("python", "numpy"))
+
     def functions_ran(self) -> set[tuple[str, str]]:
         """(file, qualified name) of every function seen in a recorded stack."""
         if self.functions is not None:

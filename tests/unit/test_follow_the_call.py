@@ -11,6 +11,7 @@ import contextlib
 import sys
 import threading
 import types
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -23,32 +24,38 @@ def handed(monkeypatch: pytest.MonkeyPatch) -> list[list[types.CodeType]]:
     calls: list[list[types.CodeType]] = []
     monkeypatch.setattr(_core, "traced_bytes", lambda: 400 << 20)
     monkeypatch.setattr(_core, "peak_traced_bytes", lambda: 400 << 20)
-    monkeypatch.setattr(forked_census, "_peak_seen", 0)  # no census before this one
     monkeypatch.setattr(_core, "visible_traced_bytes", lambda: 40 << 20)
     monkeypatch.setattr(_core, "census_after_return", lambda codes: calls.append(list(codes)))
     return calls
 
 
-def _census_in_worker() -> None:
+@pytest.fixture
+def censuses() -> Iterator[forked_census.ForkedCensuses]:
+    made = forked_census.ForkedCensuses(top=5)  # no census before these tests' own
+    yield made
+    made.close()
+
+
+def _census_in_worker(censuses: forked_census.ForkedCensuses) -> None:
     # The census callback's caller in a pool's worker: the executor's own frame (a library's).
     caller = sys._getframe(1)
     assert forked_census._is_library(caller), caller.f_code.co_filename
-    forked_census.follow_the_call(caller)
+    censuses.follow_the_call(caller)
 
 
 def test_a_census_in_a_library_thread_waits_for_the_code_that_waits_for_the_call(
-    handed: list[list[types.CodeType]],
+    handed: list[list[types.CodeType]], censuses: forked_census.ForkedCensuses
 ) -> None:
     this = sys._getframe().f_code
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(_census_in_worker).result()
+        pool.submit(_census_in_worker, censuses).result()
     assert len(handed) == 1, handed
     assert this in handed[0], [c.co_name for c in handed[0]]
     assert len(handed[0]) <= forked_census.FOLLOW_CODES
 
 
 def test_a_census_in_a_call_the_program_made_on_its_own_thread_waits_for_that_thread(
-    handed: list[list[types.CodeType]],
+    handed: list[list[types.CodeType]], censuses: forked_census.ForkedCensuses
 ) -> None:
     started, release = threading.Event(), threading.Event()
 
@@ -61,7 +68,7 @@ def test_a_census_in_a_call_the_program_made_on_its_own_thread_waits_for_that_th
     started.wait()
     try:
         with contextlib.ExitStack() as stack:  # calls back from contextlib: a library frame
-            stack.callback(lambda: forked_census.follow_the_call(sys._getframe(1)))
+            stack.callback(lambda: censuses.follow_the_call(sys._getframe(1)))
     finally:
         release.set()
         other.join()
@@ -69,32 +76,36 @@ def test_a_census_in_a_call_the_program_made_on_its_own_thread_waits_for_that_th
 
 
 def test_a_census_in_the_programs_own_code_withdraws_the_request(
-    handed: list[list[types.CodeType]],
+    handed: list[list[types.CodeType]], censuses: forked_census.ForkedCensuses
 ) -> None:
-    forked_census.follow_the_call(sys._getframe())
+    censuses.follow_the_call(sys._getframe())
     assert handed == [[]]
 
 
 def test_a_census_where_native_memory_is_not_most_asks_for_nothing(
-    handed: list[list[types.CodeType]], monkeypatch: pytest.MonkeyPatch
+    handed: list[list[types.CodeType]],
+    censuses: forked_census.ForkedCensuses,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(_core, "visible_traced_bytes", lambda: 300 << 20)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(_census_in_worker).result()
+        pool.submit(_census_in_worker, censuses).result()
     assert handed == []
 
 
 def test_a_census_after_the_calls_peak_asks_as_one_at_its_peak(
-    handed: list[list[types.CodeType]], monkeypatch: pytest.MonkeyPatch
+    handed: list[list[types.CodeType]],
+    censuses: forked_census.ForkedCensuses,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The census waited for the main thread to wake: the parse's buffers are freed by then,
     # the frame is still being put together (visible bytes most of the traced ones now).
     monkeypatch.setattr(_core, "traced_bytes", lambda: 90 << 20)
     monkeypatch.setattr(_core, "visible_traced_bytes", lambda: 80 << 20)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(_census_in_worker).result()
+        pool.submit(_census_in_worker, censuses).result()
         assert len(handed) == 1 and sys._getframe().f_code in handed[0]
         # A later census at the same peak (a library call's, long after the parse): that peak
         # was the first one's to follow up; nothing is asked again.
-        pool.submit(_census_in_worker).result()
+        pool.submit(_census_in_worker, censuses).result()
     assert len(handed) == 1, handed

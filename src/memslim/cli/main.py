@@ -373,7 +373,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     forked = None
     if args.census:
         from memslim._paths import library_dirs
-        from memslim.forked_census import NEAR_PEAK, ForkedCensuses, follow_the_call
+        from memslim.forked_census import NEAR_PEAK, ForkedCensuses
         from memslim.heap import retainer_summary, take_raw_census
 
         census_top = max(args.top, 10)  # retainers each census keeps
@@ -386,7 +386,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             try:
                 if not forked.take():
                     return False
-                follow_the_call(sys._getframe(1))
+                forked.follow_the_call(sys._getframe(1))
                 return True
             except OSError:  # no fork here (limits): walk the heap in this process instead
                 pass
@@ -613,10 +613,7 @@ def _finish_run(
             progress.set("waiting for the last census")
             try:
                 forked.finish(_core.peak_traced_bytes())
-                peak_visible = sum(
-                    profile.peak_by_domain.get(domain, 0) for domain in ("python", "numpy")
-                )
-                last, forked_history, costs = forked.results(peak_visible)
+                last, forked_history, costs = forked.results(profile.peak_visible_bytes)
                 ledgers["at_peak_census"] = forked.peak_ledger
                 census["frame_columns"] = forked.frame_columns
                 for error in forked.errors[:1]:

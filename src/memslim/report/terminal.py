@@ -204,7 +204,7 @@ def print_run_report(
         print_function_table(frame, per_line, profile.peak_bytes, console=console)
     if census is not None:
         # What no census can see: the peak's native memory (a parser's buffers, say).
-        unseen = sum(v for k, v in profile.peak_by_domain.items() if k not in ("python", "numpy"))
+        unseen = sum(profile.peak_by_domain.values()) - profile.peak_visible_bytes
         print_census(
             census[0], census[1], profile.peak_bytes, top=top, console=console, unseen=unseen
         )
