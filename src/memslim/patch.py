@@ -39,7 +39,16 @@ Made for the kinds whose fix is the same edit in every program:
   reference behind a property and its setter (``_<name>`` holds it; None, or an object that
   cannot be weakly referenced, is held as before), so every read and write of ``obj.<name>``
   stays as it is; a ``__slots__`` entry ``<name>`` becomes ``_<name>`` (a slots fix of the same
-  class in the same patch does the same and adds ``__weakref__``); ``import weakref`` added.
+  class in the same patch does the same and adds ``__weakref__``); ``import weakref`` added;
+* ``dtype`` (NumPy; never the lossy float32 one): the one NumPy call of the line whose array is
+  the statement's value (``page = np.zeros(shape, dtype=np.int64)``, not ``np.arange(n) % 200``)
+  gets the narrower dtype: its ``dtype=`` argument changed or added, ``.astype(...)``'s changed;
+* ``array``: the line's list comprehension becomes ``array.array("d" or "q", (...))`` (``import
+  array`` added), unless the name it is stored in is sorted, copied, cleared, compared with
+  ``==`` or concatenated with ``+`` in its function, or ``array`` names something else there;
+* ``tuple``: the line's list display becomes a tuple display (a comprehension ``tuple(...)``),
+  unless the module assigns to items or slices, deletes them, sorts or reverses anything but a
+  name bound only to fresh containers (a dict, another list): the lists must stay unchanged.
 
 Other findings need a decision the program's author must make (what a record should become,
 how to bound a cache that is not a plain memo): the diff's preamble names
@@ -75,6 +84,9 @@ PATCHED_KINDS = (
     "growth",
     "intern",
     "cycle",
+    "dtype",
+    "array",
+    "tuple",
 )
 _COLUMN_KINDS = ("category", "arrow-strings", "downcast", "usecols")
 _READERS = ("read_csv", "read_table", "read_fwf")  # those that take dtype=
@@ -154,6 +166,207 @@ def _copy_edit(tree: ast.AST, lines: list[str], finding: Any) -> _Edit | None:
             func_start, func_end = _span(lines, node.func)
             return _Edit(start, end, _segment(lines, func_start, func_end) + "(deep=False)")
     return None
+
+
+# NumPy's calls that make an array and take dtype=, with how many positional arguments come
+# before it (one more there would be the dtype, or something else: left to the author).
+_NUMPY_MAKERS = {
+    "array": 1, "asarray": 1, "ascontiguousarray": 1, "zeros": 1, "ones": 1, "empty": 1,
+    "zeros_like": 1, "ones_like": 1, "empty_like": 1, "fromiter": 1, "frombuffer": 1,
+    "fromfile": 1, "identity": 1, "full": 2, "full_like": 2, "arange": 3, "eye": 3,
+    "linspace": 5,
+}  # fmt: skip
+_DTYPE_TARGET = re.compile(r"dtype=np\.(\w+) where it is made")
+
+
+def _numpy_name(tree: ast.Module) -> str | None:
+    """The name the module imports NumPy as (``import numpy as np``: "np")."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "numpy":
+                    return alias.asname or "numpy"
+    return None
+
+
+def _value_of_a_statement(node: ast.expr) -> bool:
+    """Whether ``node`` is the whole value an assignment stores or a return hands back: the
+    array a finding measured is the one the call made, not one computed from it."""
+    up = parent(node)
+    return isinstance(up, (ast.Assign, ast.AnnAssign, ast.Return)) and up.value is node
+
+
+def _dtype_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
+    """dtype: the one NumPy call of the finding's line that makes the array gets the narrower
+    dtype: its ``dtype=`` argument changed, or added; ``.astype(...)``'s argument changed."""
+    target = _DTYPE_TARGET.search(finding.fix)
+    numpy = _numpy_name(tree)
+    if target is None or numpy is None:
+        return []
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and n.lineno <= finding.line <= (n.end_lineno or n.lineno)
+        and _name_of(n.func) in (*_NUMPY_MAKERS, "astype", "integers")
+    ]
+    if len(calls) != 1 or not _value_of_a_statement(calls[0]):
+        return []  # several, or an array computed from the call's (np.arange(n) % 200)
+    call = calls[0]
+    name = _name_of(call.func)
+    if not isinstance(call.func, ast.Attribute):
+        return []  # from numpy import zeros: left to the author
+    receiver = call.func.value
+    if name in _NUMPY_MAKERS and not (isinstance(receiver, ast.Name) and receiver.id == numpy):
+        return []  # another library's zeros()
+    narrower = f"{numpy}.{target.group(1)}"
+    given = [k for k in call.keywords if k.arg == "dtype"]
+    if given:
+        start, end = _span(lines, given[0].value)
+        return [_Edit(start, end, narrower)]
+    if name == "astype":
+        if len(call.args) != 1:
+            return []
+        start, end = _span(lines, call.args[0])
+        return [_Edit(start, end, narrower)]
+    before_dtype = _NUMPY_MAKERS.get(name, 3)  # Generator.integers(low, high, size, dtype)
+    if len(call.args) > before_dtype or any(k.arg is None for k in call.keywords):
+        return []  # a dtype passed by position or in **options
+    return [_keyword_edit(lines, call, f"dtype={narrower}")]
+
+
+def _binds(tree: ast.Module, name: str) -> bool:
+    """Whether the module gives ``name`` a meaning other than ``import name``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load):
+            return True
+        if isinstance(node, ast.arg) and node.arg == name:
+            return True
+        if (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and node.name == name
+        ):
+            return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound = alias.asname or alias.name.partition(".")[0]
+                if bound == name and (isinstance(node, ast.ImportFrom) or alias.name != name):
+                    return True
+    return False
+
+
+# What a list can do and an array.array cannot (its name's uses that keep a list a list).
+_LIST_ONLY_METHODS = frozenset({"sort", "copy", "clear"})
+_ARRAY_FIX = re.compile(r'^array\.array\("([dq])", \(')
+
+
+def _array_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
+    """array: the list comprehension of the finding's line becomes ``array.array(code, (...))``
+    (``import array`` added with the other edits); only where the name it is stored in is not
+    sorted, copied or cleared as a list, compared with ``==``, or concatenated with ``+`` in
+    that function, and ``array`` names nothing else in the module."""
+    typecode = _ARRAY_FIX.match(finding.fix)
+    comps = [n for n in ast.walk(tree) if isinstance(n, ast.ListComp) and n.lineno == finding.line]
+    if typecode is None or len(comps) != 1 or _binds(tree, "array"):
+        return []
+    comp = comps[0]
+    up = parent(comp)
+    if isinstance(up, ast.Assign) and len(up.targets) == 1 and isinstance(up.targets[0], ast.Name):
+        name = up.targets[0].id
+        scope = enclosing_function(comp) or tree
+        for node in ast.walk(scope):
+            if not (isinstance(node, ast.Name) and node.id == name):
+                continue
+            use = parent(node)
+            if (
+                (isinstance(use, ast.Attribute) and use.attr in _LIST_ONLY_METHODS)
+                or (isinstance(use, ast.Compare) and any(
+                    isinstance(op, (ast.Eq, ast.NotEq)) for op in use.ops))
+                or (isinstance(use, ast.BinOp) and isinstance(use.op, ast.Add))
+            ):  # fmt: skip
+                return []
+    start, end = _span(lines, comp)
+    inner = _segment(lines, start, end)[1:-1]
+    return [_Edit(start, end, f'array.array("{typecode.group(1)}", ({inner}))')]
+
+
+# Values that make a fresh dict or list: a name bound only to them is not one of the lists a
+# tuple finding would turn into tuples.
+_FRESH_CALLS = frozenset({
+    "dict", "list", "set", "sorted", "defaultdict", "Counter", "OrderedDict", "deque",
+})  # fmt: skip
+
+
+def _fresh(tree: ast.Module, name: str, ours: ast.AST) -> bool:
+    """Whether every binding of ``name`` in the module is a fresh container other than
+    ``ours`` (a display, a comprehension, dict(), list()...)."""
+    bound = False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.arg == name:
+            return False
+        if not (isinstance(node, ast.Name) and node.id == name):
+            continue
+        if isinstance(node.ctx, ast.Load):
+            continue
+        up = parent(node)
+        value = getattr(up, "value", None)
+        if isinstance(up, ast.AugAssign):
+            continue
+        if not isinstance(up, (ast.Assign, ast.AnnAssign)) or value is None or value is ours:
+            return False  # a loop's target, with ... as, a tuple's unpacking...
+        fresh = isinstance(
+            value, (ast.Dict, ast.DictComp, ast.List, ast.ListComp, ast.Set, ast.SetComp)
+        ) or (isinstance(value, ast.Call) and _name_of(value.func) in _FRESH_CALLS)
+        if not fresh:
+            return False
+        bound = True
+    return bound
+
+
+def _changes_items_in_place(tree: ast.Module, ours: ast.AST) -> bool:
+    """Whether the module may change a list's items in place (item or slice assignment,
+    ``del``, sort, reverse) on something other than a name bound only to fresh containers."""
+    for node in ast.walk(tree):
+        receiver = None
+        if isinstance(node, ast.Subscript) and not isinstance(node.ctx, ast.Load):
+            receiver = node.value
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("sort", "reverse")
+        ):
+            receiver = node.func.value
+        else:
+            continue
+        if not (isinstance(receiver, ast.Name) and _fresh(tree, receiver.id, ours)):
+            return True
+    return False
+
+
+def _tuple_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
+    """tuple: the list display of the finding's line becomes a tuple display (a comprehension
+    ``tuple(...)``); only where nothing in the module may change a list's items in place."""
+    displays = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.List)
+        and isinstance(n.ctx, ast.Load)
+        and n.elts
+        and n.lineno == finding.line
+    ]
+    comps = [n for n in ast.walk(tree) if isinstance(n, ast.ListComp) and n.lineno == finding.line]
+    if len(displays) > 1 or (not displays and len(comps) != 1):
+        return []  # the lists are the line's display ([[x, y] for ...]'s inner one), if any
+    node = (displays or comps)[0]
+    if _changes_items_in_place(tree, node):
+        return []
+    start, end = _span(lines, node)
+    inner = _segment(lines, start, end)[1:-1]
+    if isinstance(node, ast.ListComp):
+        return [_Edit(start, end, f"tuple({inner})")]
+    if len(node.elts) == 1 and not inner.rstrip().endswith(","):  # type: ignore[attr-defined]
+        inner += ","
+    return [_Edit(start, end, f"({inner})")]
 
 
 def _slots_edits(
@@ -854,6 +1067,12 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
                 made = _growth_edits(tree, lines, finding)  # type: ignore[arg-type]
             elif finding.kind == "intern":
                 made = _intern_edits(tree, lines, finding)  # type: ignore[arg-type]
+            elif finding.kind == "dtype":
+                made = _dtype_edits(tree, lines, finding)  # type: ignore[arg-type]
+            elif finding.kind == "array":
+                made = _array_edits(tree, lines, finding)  # type: ignore[arg-type]
+            elif finding.kind == "tuple":
+                made = _tuple_edits(tree, lines, finding)  # type: ignore[arg-type]
             elif finding.kind == "cycle":
                 made = _weakref_edits(tree, lines, finding)  # type: ignore[arg-type]
                 if made:
@@ -874,8 +1093,10 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
             (done if made else left).extend(at_line)
         if not edits:
             continue
-        if any(f.kind == "deque" for f in done):
-            edits.extend(_import_module(tree, lines, "collections"))
+        for kind, module in (("deque", "collections"), ("array", "array")):
+            if any(f.kind == kind for f in done):
+                edits.extend(_import_module(tree, lines, module))  # type: ignore[arg-type]
+        edits = list(dict.fromkeys(edits))  # one import line for two findings that need it
         patched = _apply(lines, edits)
         try:
             ast.parse(patched, filename=file)

@@ -261,6 +261,24 @@ def test_a_kept_deep_copy_of_a_frame_becomes_a_shallow_one(tmp_path: Path) -> No
     assert (patched / "job.py").read_text() == (pair / "after.py").read_text()
 
 
+
+@pytest.mark.parametrize("pair", ["dtype", "array", "array_int", "tuple"])
+def test_a_pairs_patch_is_its_after_py(tmp_path: Path, pair: str) -> None:
+    """The pairs whose fix rewrites the value the line makes (a NumPy dtype, a list
+    comprehension made an array.array, lists made tuples): the patch of before.py is after.py,
+    and prints the same."""
+    if pair == "dtype":
+        pytest.importorskip("numpy")
+    folder = Path(__file__).resolve().parents[2] / "examples" / "advice" / pair
+    original, patched = tmp_path / "original", tmp_path / "patched"
+    original.mkdir()
+    shutil.copy(folder / "before.py", original / "job.py")
+    ran = _run(original, "-m", "memslim", "run", "--patch", "fix.diff", "job.py")
+    assert ran.returncode == 0, ran.stderr
+    _apply_copy(original, patched)
+    assert (patched / "job.py").read_text() == (folder / "after.py").read_text()
+    assert _run(patched, "job.py").stdout == ran.stdout != ""
+
 MEMO = '''"""Prices orders, each customer's profile looked up through a hand-written memo."""
 
 import random

@@ -1,0 +1,174 @@
+"""--patch for `dtype`, `array` and `tuple` (memslim.patch): the line's one array, list
+comprehension or list display rewritten, and left to the author wherever the rewrite could
+change what the program does. Truth: the patched source written out by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from memslim.advice._finding import Finding
+from memslim.patch import make_patch
+
+DTYPE_FIX = "  # then: .astype(np.uint8), or dtype=np.uint8 where it is made"
+
+
+def _patch(tmp_path: Path, source: str, kind: str, line: int, fix: str) -> str | None:
+    """``source`` as job.py patched for one finding of ``kind`` at ``line``; None if left."""
+    file = tmp_path / "job.py"
+    file.write_text(source)
+    finding = Finding(kind, str(file), line, "", 1, 10 << 20, 1 << 20, "", fix)
+    patch = make_patch([finding], cwd=str(tmp_path))
+    assert (patch.applied == [finding]) == bool(patch.files)
+    return patch.files.get("job.py")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("a = np.zeros(n, dtype=np.int64)", "a = np.zeros(n, dtype=np.uint8)"),
+        ("a = np.zeros(n)", "a = np.zeros(n, dtype=np.uint8)"),
+        ("a = np.full((n, 2), 7)", "a = np.full((n, 2), 7, dtype=np.uint8)"),
+        ("a = b.astype(np.int32)", "a = b.astype(np.uint8)"),
+        ("a = rng.integers(0, 256, size=n)", "a = rng.integers(0, 256, size=n, dtype=np.uint8)"),
+        ("a = np.arange(n) % 200", None),  # the array is the remainder's, not arange's
+        ("a = np.zeros(n, np.int64)", None),  # a dtype by position
+        ("a = np.zeros(n, **options)", None),
+        ("a = torch.zeros(n)", None),  # another library's zeros
+        ("a = np.concatenate([np.zeros(n), np.ones(n)])", None),  # two calls
+    ],
+)
+def test_a_dtype_finding_narrows_the_call_that_made_the_array(
+    tmp_path: Path, line: str, expected: str | None
+) -> None:
+    source = f"import numpy as np\n\n{line}\nprint(a.sum())\n"
+    patched = _patch(tmp_path, source, "dtype", 3, line + DTYPE_FIX)
+    assert (patched.splitlines()[2] if patched else None) == expected
+
+
+def test_a_dtype_finding_uses_the_modules_own_name_for_numpy(tmp_path: Path) -> None:
+    line = "a = numpy.ones(n, dtype=numpy.int64)"
+    patched = _patch(tmp_path, f"import numpy\n\n{line}\n", "dtype", 3, line + DTYPE_FIX)
+    assert patched is not None and patched.splitlines()[2] == "a = numpy.ones(n, dtype=numpy.uint8)"
+
+
+ARRAY = '''"""Readings."""
+
+import random
+
+
+def load(n):
+    values = [random.random() for _ in range(n)]
+    {use}
+    return values
+'''
+
+
+@pytest.mark.parametrize(
+    ("use", "kept"),
+    [
+        ("values.append(0.5)", False),
+        ("print(len(values), values[0], sum(values))", False),
+        ("values.sort()", True),  # array.array has no sort()
+        ("print(values == [])", True),  # an array is never equal to a list
+        ("values = values + [1.0]", True),  # nor concatenated with one
+    ],
+)
+def test_a_list_of_floats_becomes_an_array_where_its_uses_allow(
+    tmp_path: Path, use: str, kept: bool
+) -> None:
+    fix = 'array.array("d", (random.random() for _ in range(n)))'
+    patched = _patch(tmp_path, ARRAY.format(use=use), "array", 7, fix)
+    if kept:
+        assert patched is None
+        return
+    expected = (
+        ARRAY.format(use=use)
+        .replace("[random.random() for _ in range(n)]", fix)
+        .replace("import random\n", "import array\nimport random\n")
+    )
+    assert patched == expected
+    compile(patched, "job.py", "exec")
+
+
+def test_no_array_fix_where_array_names_something_else(tmp_path: Path) -> None:
+    source = ARRAY.format(use="pass").replace(
+        "import random\n", "import random\nfrom numpy import array\n"
+    )
+    fix = 'array.array("d", (random.random() for _ in range(n)))'
+    assert _patch(tmp_path, source, "array", 8, fix) is None
+
+
+def test_two_array_findings_in_one_file_import_array_once(tmp_path: Path) -> None:
+    source = (
+        "def f(n):\n"
+        "    a = [i * 2**40 for i in range(n)]\n"
+        "    b = [i / 3 for i in range(n)]\n"
+        "    return a, b\n"
+    )
+    file = tmp_path / "job.py"
+    file.write_text(source)
+    findings = [
+        Finding("array", str(file), 2, "", 1, 10 << 20, 1 << 20, "",
+                'array.array("q", (i * 2**40 for i in range(n)))'),
+        Finding("array", str(file), 3, "", 1, 10 << 20, 1 << 20, "",
+                'array.array("d", (i / 3 for i in range(n)))'),
+    ]  # fmt: skip
+    patched = make_patch(findings, cwd=str(tmp_path)).files["job.py"]
+    assert patched == (
+        "import array\n"
+        "def f(n):\n"
+        '    a = array.array("q", (i * 2**40 for i in range(n)))\n'
+        '    b = array.array("d", (i / 3 for i in range(n)))\n'
+        "    return a, b\n"
+    )
+
+
+TUPLES = """import collections
+
+
+def build(rows):
+    points = []
+    counts = collections.Counter()
+    for x, y in rows:
+        points.append([x, y])
+        counts[x] += 1
+    {extra}
+    return points, counts
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "kept"),
+    [
+        ("pass", False),  # counts[x] += 1 changes a Counter, bound only to fresh containers
+        ("points.sort()", False),  # sorting the outer list changes no inner one
+        ("points[0][1] = 0.0", True),
+        ("for p in points: p[0] = 1", True),
+        ("for p in points: p.reverse()", True),
+        ("del points[0][0]", True),
+    ],
+)
+def test_lists_become_tuples_where_nothing_may_change_their_items(
+    tmp_path: Path, extra: str, kept: bool
+) -> None:
+    source = TUPLES.format(extra=extra)
+    patched = _patch(tmp_path, source, "tuple", 8, "(x, y)")
+    if kept:
+        assert patched is None
+    else:
+        assert patched == source.replace("points.append([x, y])", "points.append((x, y))")
+
+
+def test_a_one_item_display_and_a_comprehension_become_tuples(tmp_path: Path) -> None:
+    for name in ("one", "two", "alone"):  # one file each: the advisor's caches are by path
+        (tmp_path / name).mkdir()
+    one = "rows = [[i] for i in range(9)]\n"
+    assert _patch(tmp_path / "one", one, "tuple", 1, "(i,)") == "rows = [(i,) for i in range(9)]\n"
+    two = "rows = [[c for c in str(i)] for i in range(9)]\n"  # which one: left to the author
+    assert _patch(tmp_path / "two", two, "tuple", 1, "tuple(c for c in str(i))") is None
+    alone = "def row(i):\n    return [c for c in str(i)]\n"
+    assert _patch(tmp_path / "alone", alone, "tuple", 2, "tuple(c for c in str(i))") == (
+        "def row(i):\n    return tuple(c for c in str(i))\n"
+    )
