@@ -994,6 +994,15 @@ def _selection_edits(
     return [_keyword_edit(lines, call, f"{keyword}={listed}")]
 
 
+_FIRST = {"cycle": 0, "generator": 1}  # the kinds whose fixes are made first
+
+
+def _overlapping(edits: list[_Edit], made: list[_Edit]) -> bool:
+    """Whether an edit of ``made`` changes text that one of ``edits`` changes (an insertion
+    strictly inside another edit's span counts; two insertions at one point do not)."""
+    return any(a.start < b.end and b.start < a.end for a in made for b in edits)
+
+
 def _apply(lines: list[str], edits: list[_Edit]) -> str:
     text = "".join(lines)
     offsets = [0]
@@ -1030,6 +1039,7 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
         else:
             left.append(finding)
     applied: list[Any] = []
+    overlapped: set[int] = set()  # ids of findings whose code another fix rewrites
     chunks: list[str] = []
     files: dict[str, str] = {}
     for file, found in sorted(by_file.items()):
@@ -1048,7 +1058,9 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
         done: list[Any] = []
         columns: dict[int, list[Any]] = {}
         weak: dict[str, set[str]] = {}  # class -> attributes made weak (cycle), for its slots
-        for finding in sorted(found, key=lambda f: f.kind != "cycle"):
+        # The cycle's fix first (a slots fix of its class reads it), then the generator's: an
+        # array or tuple finding on the same comprehension is left (it is consumed at once).
+        for finding in sorted(found, key=lambda f: _FIRST.get(f.kind, len(_FIRST))):
             if finding.kind in _COLUMN_KINDS:
                 columns.setdefault(finding.line, []).append(finding)
                 continue
@@ -1082,6 +1094,9 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
                 made = _slots_edits(
                     tree, lines, finding, frozenset(weak.get(finding.symbol.rpartition(".")[2], ()))
                 )
+            if made and _overlapping(edits, made):
+                overlapped.add(id(finding))
+                made = []
             if made:
                 edits.extend(made)
                 done.append(finding)
@@ -1110,7 +1125,9 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
     preamble = [f"memslim --patch: {len(applied)} fix(es) ({', '.join(PATCHED_KINDS)})."]
     for finding in left:
         why = (
-            "a decision for the author"
+            "another fix rewrites that code"
+            if id(finding) in overlapped
+            else "a decision for the author"
             if finding.kind not in PATCHED_KINDS or finding.lossy
             else "no line to change"
             if finding.line == 0

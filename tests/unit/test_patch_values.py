@@ -172,3 +172,21 @@ def test_a_one_item_display_and_a_comprehension_become_tuples(tmp_path: Path) ->
     assert _patch(tmp_path / "alone", alone, "tuple", 2, "tuple(c for c in str(i))") == (
         "def row(i):\n    return tuple(c for c in str(i))\n"
     )
+
+
+def test_an_array_finding_on_a_comprehension_the_generator_fix_rewrites_is_left(
+    tmp_path: Path,
+) -> None:
+    source = "def bits(sizes):\n    return sum([s * 8 for s in sizes])\n"
+    file = tmp_path / "job.py"
+    file.write_text(source)
+    array = Finding("array", str(file), 2, "", 1, 10 << 20, 1 << 20, "",
+                    'array.array("q", (s * 8 for s in sizes))')  # fmt: skip
+    generator = Finding("generator", str(file), 2, "", 1, 10 << 20, 1 << 20, "",
+                        "sum(s * 8 for s in sizes)")  # fmt: skip
+    patch = make_patch([array, generator], cwd=str(tmp_path))
+    assert patch.files["job.py"] == "def bits(sizes):\n    return sum(s * 8 for s in sizes)\n"
+    assert patch.applied == [generator] and patch.left == [array]
+    assert (
+        "Not applied: [array] " in patch.diff and "(another fix rewrites that code)" in patch.diff
+    )
