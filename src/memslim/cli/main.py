@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--patch",
         metavar="FILE",
         help="write the findings' mechanical fixes (generator expressions, __slots__, pandas "
-        "column dtypes) as a unified diff to FILE, for git apply",
+        "column dtypes, NumPy dtypes, array.array, tuples, deques, sys.intern, weak "
+        "references, bounded caches) as a unified diff to FILE, for git apply",
     )
     run_parser.add_argument(
         "--verify",
