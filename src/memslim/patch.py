@@ -1135,7 +1135,8 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
             if finding.saving_bytes <= 0 and not finding.time_only
             else "not made mechanically here"
         )
-        preamble.append(f"Not applied: [{finding.kind}] {finding.file}:{finding.line} ({why}).")
+        where = os.path.relpath(finding.file, cwd) if finding.file else "?"
+        preamble.append(f"Not applied: [{finding.kind}] {where}:{finding.line} ({why}).")
     diff = "\n".join(preamble) + "\n" + "".join(chunks) if chunks else ""
     return Patch(diff, applied, left, files)
 

@@ -188,5 +188,6 @@ def test_an_array_finding_on_a_comprehension_the_generator_fix_rewrites_is_left(
     assert patch.files["job.py"] == "def bits(sizes):\n    return sum(s * 8 for s in sizes)\n"
     assert patch.applied == [generator] and patch.left == [array]
     assert (
-        "Not applied: [array] " in patch.diff and "(another fix rewrites that code)" in patch.diff
+        "Not applied: [array] job.py:2 " in patch.diff
+        and "(another fix rewrites that code)" in patch.diff
     )
