@@ -346,6 +346,7 @@ class Bench:
                     forked = census.get("forked") or {}
                     entry["census_forks"] = forked.get("forks")
                     entry["census_pause_s"] = forked.get("fork_seconds")
+                    entry["census_wait_s"] = forked.get("wait_seconds")
                     entry["census_child_private_bytes"] = forked.get("child_private_bytes_max")
             else:
                 entry["error"] = _last_line(Path(f"{log_base}.err"))
@@ -509,15 +510,16 @@ def memslim_table(bench: Bench, programs: list[str]) -> list[str]:
         "process of that run (start-up, program, report); bookkeeping = "
         "`memslim.bookkeeping_bytes`; census/peak = the last census's traced bytes over the "
         "traced peak; forks, pause = census children and the time the program stopped for "
-        "their forks; child pages = the largest census child's own (copied or new) pages, "
+        "their forks; wait = how long the report waited for census children after the "
+        "program; child pages = the largest census child's own (copied or new) pages, "
         "memory the machine spends while that child walks; python / numpy / native = the "
         "peak's bytes in each domain (native: the C allocator and anonymous maps).",
         "",
         "| program | wall (s) | tracked (s) | tracked % of wall | peak traced (MiB) "
         "| python / numpy / native (MiB) "
         "| bookkeeping (MiB) | bookkeeping % of peak traced | census / peak "
-        "| forks | pause (s) | child pages (MiB) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| forks | pause (s) | wait (s) | child pages (MiB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for program in programs:
         e = bench.memslim_reports.get(program)
@@ -526,7 +528,7 @@ def memslim_table(bench: Bench, programs: list[str]) -> list[str]:
         if "duration_s" not in e:
             error = _md(e.get("error", ""))[:80]
             failed = f"{e['status']} (exit {e['exit_code']}): {error}"
-            lines.append(f"| {program} | {failed} |||||||||||")
+            lines.append(f"| {program} | {failed} ||||||||||||")
             continue
         peak, keep = e["peak_traced_bytes"], e["bookkeeping_bytes"]
         census = (
@@ -536,9 +538,10 @@ def memslim_table(bench: Bench, programs: list[str]) -> list[str]:
         )
         forks = e.get("census_forks")
         forked = (
-            f"{forks} | {e['census_pause_s']:.3f} | {e['census_child_private_bytes'] / MIB:.0f}"
+            f"{forks} | {e['census_pause_s']:.3f} | {e.get('census_wait_s') or 0:.2f} "
+            f"| {e['census_child_private_bytes'] / MIB:.0f}"
             if forks is not None
-            else "- | - | -"
+            else "- | - | - | -"
         )
         domains = e.get("peak_by_domain") or {}
         split = " / ".join(

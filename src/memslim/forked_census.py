@@ -276,8 +276,9 @@ _PID, _TRACED, _STARTED, _KILLED_AT, _STATE, _VISIBLE, _FOLLOW_UP = range(7)
 _FIELDS = 7
 _RUNNING, _KILLED, _DONE, _FAILED, _LOST = 1.0, 2.0, 3.0, 4.0, 5.0
 _ROWS = 64  # rows made at a time (more: the array's buffer, past pymalloc's 512 B, is malloc's)
-# _totals (_PEAK_SEEN: the traced peak when the last census was taken, see follow_the_call)
-_FORKS, _FORK_SECONDS, _CHILD_SECONDS, _COUNT, _PEAK_SEEN = range(5)
+# _totals (_PEAK_SEEN: the traced peak when the last census was taken, see follow_the_call;
+# _WAIT_SECONDS: how long the report waited for children after the program, see finish)
+_FORKS, _FORK_SECONDS, _CHILD_SECONDS, _COUNT, _PEAK_SEEN, _WAIT_SECONDS = range(6)
 
 
 class ForkedCensuses:
@@ -300,7 +301,7 @@ class ForkedCensuses:
         self.top = top
         self.directory = tempfile.mkdtemp(prefix="memslim-census-")
         self._rows = array.array("d", bytes(8 * _FIELDS * (_ROWS + 1)))  # row 0: unused
-        self._totals = array.array("d", bytes(8 * 5))
+        self._totals = array.array("d", bytes(8 * 6))
         self.start_clock()
         # The RSS ledger at the last census (set by results()): RSS explained near the peak.
         self.peak_ledger: Any = None
@@ -519,7 +520,13 @@ class ForkedCensuses:
         """Wait for the children still walking (the newest census is the nearest to the peak),
         unless a finished census already saw 95% of the peak's bytes; one that does not finish
         within ``timeout`` seconds is killed. Each is given normal priority first (promote)."""
-        deadline = time.monotonic() + timeout
+        began = time.monotonic()
+        try:
+            self._finish(peak_bytes, began + timeout)
+        finally:
+            self._totals[_WAIT_SECONDS] += time.monotonic() - began
+
+    def _finish(self, peak_bytes: int, deadline: float) -> None:
         running = self._numbers(_RUNNING)
         newest = max(running, key=lambda n: self._get(n, _TRACED), default=None)
         # The older one is waited for only while fewer than two censuses have finished: the
@@ -594,6 +601,8 @@ class ForkedCensuses:
             "follow_ups": sum(self._follows(n) for n in range(1, int(self._totals[_COUNT]) + 1)),
             "fork_seconds": self._totals[_FORK_SECONDS],
             "child_seconds": self.child_seconds,  # all children, replaced ones included
+            # How long the report waited for children after the program ended (finish).
+            "wait_seconds": self._totals[_WAIT_SECONDS],
             "child_private_bytes_max": 0,
         }
         live = _live_types()
