@@ -131,10 +131,13 @@ def _segment(lines: list[str], start: tuple[int, int], end: tuple[int, int]) -> 
     return "".join(parts)
 
 
+def _starting_at(tree: ast.AST, kind: type[ast.AST], line: int) -> list[Any]:
+    """The nodes of ``kind`` whose source starts on ``line``, in the tree's walking order."""
+    return [n for n in ast.walk(tree) if isinstance(n, kind) and n.lineno == line]
+
+
 def _generator_edit(tree: ast.AST, lines: list[str], line: int) -> _Edit | None:
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.ListComp) or node.lineno != line:
-            continue
+    for node in _starting_at(tree, ast.ListComp, line):
         up = parent(node)
         start, end = _span(lines, node)
         inner = _segment(lines, start, end)[1:-1]
@@ -176,6 +179,9 @@ _NUMPY_MAKERS = {
     "fromfile": 1, "identity": 1, "full": 2, "full_like": 2, "arange": 3, "eye": 3,
     "linspace": 5,
 }  # fmt: skip
+# Methods that take dtype= on any receiver, positions as above (Generator.integers(low, high,
+# size, dtype)); .astype(dtype) takes it first.
+_DTYPE_METHODS = {"integers": 3, "astype": 0}
 _DTYPE_TARGET = re.compile(r"dtype=np\.(\w+) where it is made")
 
 
@@ -208,7 +214,7 @@ def _dtype_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit
         for n in ast.walk(tree)
         if isinstance(n, ast.Call)
         and n.lineno <= finding.line <= (n.end_lineno or n.lineno)
-        and _name_of(n.func) in (*_NUMPY_MAKERS, "astype", "integers")
+        and (_name_of(n.func) in _NUMPY_MAKERS or _name_of(n.func) in _DTYPE_METHODS)
     ]
     if len(calls) != 1 or not _value_of_a_statement(calls[0]):
         return []  # several, or an array computed from the call's (np.arange(n) % 200)
@@ -229,7 +235,7 @@ def _dtype_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit
             return []
         start, end = _span(lines, call.args[0])
         return [_Edit(start, end, narrower)]
-    before_dtype = _NUMPY_MAKERS.get(name, 3)  # Generator.integers(low, high, size, dtype)
+    before_dtype = _NUMPY_MAKERS.get(name) or _DTYPE_METHODS[name]
     if len(call.args) > before_dtype or any(k.arg is None for k in call.keywords):
         return []  # a dtype passed by position or in **options
     return [_keyword_edit(lines, call, f"dtype={narrower}")]
@@ -266,7 +272,7 @@ def _array_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit
     sorted, copied or cleared as a list, compared with ``==``, or concatenated with ``+`` in
     that function, and ``array`` names nothing else in the module."""
     typecode = _ARRAY_FIX.match(finding.fix)
-    comps = [n for n in ast.walk(tree) if isinstance(n, ast.ListComp) and n.lineno == finding.line]
+    comps = _starting_at(tree, ast.ListComp, finding.line)
     if typecode is None or len(comps) != 1 or _binds(tree, "array"):
         return []
     comp = comps[0]
@@ -348,13 +354,10 @@ def _tuple_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit
     ``tuple(...)``); only where nothing in the module may change a list's items in place."""
     displays = [
         n
-        for n in ast.walk(tree)
-        if isinstance(n, ast.List)
-        and isinstance(n.ctx, ast.Load)
-        and n.elts
-        and n.lineno == finding.line
+        for n in _starting_at(tree, ast.List, finding.line)
+        if isinstance(n.ctx, ast.Load) and n.elts
     ]
-    comps = [n for n in ast.walk(tree) if isinstance(n, ast.ListComp) and n.lineno == finding.line]
+    comps = _starting_at(tree, ast.ListComp, finding.line)
     if len(displays) > 1 or (not displays and len(comps) != 1):
         return []  # the lists are the line's display ([[x, y] for ...]'s inner one), if any
     node = (displays or comps)[0]

@@ -14,11 +14,15 @@ from memslim.patch import make_patch
 DTYPE_FIX = "  # then: .astype(np.uint8), or dtype=np.uint8 where it is made"
 
 
+def _finding(file: Path, kind: str, line: int, fix: str) -> Finding:
+    return Finding(kind, str(file), line, "", 1, 10 << 20, 1 << 20, "", fix)
+
+
 def _patch(tmp_path: Path, source: str, kind: str, line: int, fix: str) -> str | None:
     """``source`` as job.py patched for one finding of ``kind`` at ``line``; None if left."""
     file = tmp_path / "job.py"
     file.write_text(source)
-    finding = Finding(kind, str(file), line, "", 1, 10 << 20, 1 << 20, "", fix)
+    finding = _finding(file, kind, line, fix)
     patch = make_patch([finding], cwd=str(tmp_path))
     assert (patch.applied == [finding]) == bool(patch.files)
     return patch.files.get("job.py")
@@ -110,11 +114,9 @@ def test_two_array_findings_in_one_file_import_array_once(tmp_path: Path) -> Non
     file = tmp_path / "job.py"
     file.write_text(source)
     findings = [
-        Finding("array", str(file), 2, "", 1, 10 << 20, 1 << 20, "",
-                'array.array("q", (i * 2**40 for i in range(n)))'),
-        Finding("array", str(file), 3, "", 1, 10 << 20, 1 << 20, "",
-                'array.array("d", (i / 3 for i in range(n)))'),
-    ]  # fmt: skip
+        _finding(file, "array", 2, 'array.array("q", (i * 2**40 for i in range(n)))'),
+        _finding(file, "array", 3, 'array.array("d", (i / 3 for i in range(n)))'),
+    ]
     patched = make_patch(findings, cwd=str(tmp_path)).files["job.py"]
     assert patched == (
         "import array\n"
@@ -180,10 +182,8 @@ def test_an_array_finding_on_a_comprehension_the_generator_fix_rewrites_is_left(
     source = "def bits(sizes):\n    return sum([s * 8 for s in sizes])\n"
     file = tmp_path / "job.py"
     file.write_text(source)
-    array = Finding("array", str(file), 2, "", 1, 10 << 20, 1 << 20, "",
-                    'array.array("q", (s * 8 for s in sizes))')  # fmt: skip
-    generator = Finding("generator", str(file), 2, "", 1, 10 << 20, 1 << 20, "",
-                        "sum(s * 8 for s in sizes)")  # fmt: skip
+    array = _finding(file, "array", 2, 'array.array("q", (s * 8 for s in sizes))')
+    generator = _finding(file, "generator", 2, "sum(s * 8 for s in sizes)")
     patch = make_patch([array, generator], cwd=str(tmp_path))
     assert patch.files["job.py"] == "def bits(sizes):\n    return sum(s * 8 for s in sizes)\n"
     assert patch.applied == [generator] and patch.left == [array]
