@@ -260,3 +260,36 @@ def test_value_range_is_numpys_min_and_max() -> None:
         expected = array.min(), array.max()
         assert np.array_equal([low, high], expected, equal_nan=True), name
         assert np.asarray(low).dtype == array.dtype, name
+
+
+def test_an_object_arrays_items_are_counted_and_reached_through_it() -> None:
+    """NumPy arrays are not GC containers: an object array's items (pandas 2's text columns)
+    are reachable only through its buffer, and a view's items through its base. Truth for the
+    bytes: tracemalloc, in a process of its own."""
+    np = pytest.importorskip("numpy")
+    build = 'np.array([f"name-{i:08d}" for i in range(100_000)], dtype=object)'
+    code = (
+        "import numpy as np, tracemalloc\n"
+        "kept = None\n"
+        "tracemalloc.start()\n"
+        f"kept = {build}\n"
+        "print(tracemalloc.get_traced_memory()[0])\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    names = eval(build, {"np": np})  # the same expression as the truth's
+    census = memslim.snapshot(top=3)
+    strings = {row.type: row for row in census.types}[str]
+    assert strings.count >= 100_000
+    assert memslim.why_alive(names).retained == pytest.approx(int(ran.stdout), rel=REL)
+
+    view = names[::3]
+    del names
+    path = memslim.why_alive(view[1441]).path
+    assert path.startswith("local view in ") and path.endswith(" → .base → [4323]"), path
+    grid = np.empty((3, 4), dtype=object)
+    grid[2, 1] = "x" * len(view)
+    path = memslim.why_alive(grid[2, 1]).path
+    assert path.startswith("local grid in ") and path.endswith(" → [2, 1]"), path
+    by_column = np.asfortranarray(np.empty((3, 4), dtype=object))
+    by_column[1, 3] = "y" * len(view)
+    assert memslim.why_alive(by_column[1, 3]).path.endswith(" → [1, 3]")

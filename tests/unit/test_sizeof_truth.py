@@ -103,6 +103,18 @@ def _numpy_view(i: int) -> typing.Any:
     return np.arange(i, i + 40_000, dtype=np.int64)[::2]
 
 
+def _numpy_objects(i: int) -> typing.Any:
+    # An object array's items are reachable only through its buffer: NumPy arrays are not GC
+    # containers (pandas 2's text columns are such arrays).
+    np = pytest.importorskip("numpy")
+    return np.array([f"item {i}-{k}" for k in range(2_000)], dtype=object)
+
+
+def _numpy_objects_view(i: int) -> typing.Any:
+    np = pytest.importorskip("numpy")
+    return np.array([(f"row {i}-{k}", k * 0.5 + i) for k in range(1_000)], dtype=object)[::2, 0]
+
+
 # name -> (factory(i), copies)
 SHAPES: dict[str, tuple[typing.Callable[[int], typing.Any], int]] = {
     "list-of-floats": (lambda i: [i + k + 0.5 for k in range(20)], 5000),
@@ -143,6 +155,8 @@ SHAPES: dict[str, tuple[typing.Callable[[int], typing.Any], int]] = {
     "tree-of-instances": (_tree, 5000),
     "numpy-array": (_numpy, 30),
     "numpy-view": (_numpy_view, 30),
+    "numpy-object-array": (_numpy_objects, 30),
+    "numpy-object-view": (_numpy_objects_view, 30),
 }
 
 

@@ -37,16 +37,15 @@ struct TypeInfo {
     PyTypeObject* type = nullptr;
     SizeRule rule = SizeRule::kCall;
     Boundary boundary = Boundary::kNone;
-    bool numpy_array = false;  // follow `.base` (views keep their base's buffer alive)
-    // Sizing may run Python code (a __sizeof__ written in Python, or an ndarray subclass's
-    // `base`), during which other threads run and may free objects the walk still holds.
+    bool numpy_array = false;  // not a GC container, but has referents (see visit_owned)
+    // Sizing may run Python code (a __sizeof__ written in Python), during which other threads
+    // run and may free objects the walk still holds.
     bool runs_python = false;
     // Has no referents to follow and runs no Python: measured as soon as it is reached.
     bool leaf = false;
 };
 
 PyObject* g_sizeof_name = nullptr;
-PyObject* g_base_name = nullptr;
 PyObject* g_descr_object = nullptr;  // object.__sizeof__ etc., borrowed from the static types
 PyObject* g_descr_list = nullptr;
 PyObject* g_descr_dict = nullptr;
@@ -57,8 +56,7 @@ PyTypeObject* g_method_wrapper_type = nullptr;  // not exported by 3.13: found a
 bool init_names() {
     if (g_sizeof_name != nullptr) return true;
     g_sizeof_name = PyUnicode_InternFromString("__sizeof__");
-    g_base_name = PyUnicode_InternFromString("base");
-    if (g_sizeof_name == nullptr || g_base_name == nullptr) return false;
+    if (g_sizeof_name == nullptr) return false;
     g_descr_object = _PyType_Lookup(&PyBaseObject_Type, g_sizeof_name);
     g_descr_list = _PyType_Lookup(&PyList_Type, g_sizeof_name);
     g_descr_dict = _PyType_Lookup(&PyDict_Type, g_sizeof_name);
@@ -111,9 +109,8 @@ TypeInfo classify(PyTypeObject* tp) {
         info.boundary = Boundary::kFunction;
     }
     info.numpy_array = is_subtype_named(tp, "numpy.ndarray");
-    info.runs_python = (info.rule == SizeRule::kCall && descr != nullptr &&
-                        Py_TYPE(descr) != &PyMethodDescr_Type) ||
-                       (info.numpy_array && std::strcmp(tp->tp_name, "numpy.ndarray") != 0);
+    info.runs_python =
+        info.rule == SizeRule::kCall && descr != nullptr && Py_TYPE(descr) != &PyMethodDescr_Type;
     const bool has_referents = (tp->tp_traverse != nullptr && PyType_IS_GC(tp)) ||
                                info.numpy_array || PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT);
     info.leaf = !has_referents && !info.runs_python;
@@ -346,22 +343,6 @@ int visit_referent(PyObject* child, void* arg) {
     return 0;
 }
 
-// Offers every referent of `o` (see referents.h), and a NumPy array's base.
-void traverse_all(PyObject* o, const TypeInfo& info, WalkState& state) {
-    visit_owned(o, visit_referent, &state);
-    if (state.failed) return;
-    if (info.numpy_array) {
-        // NumPy arrays are not GC containers: a view reaches the buffer it shares only
-        // through `.base`.
-        PyObject* base = PyObject_GetAttr(o, g_base_name);
-        if (base == nullptr) {
-            PyErr_Clear();
-        } else {
-            if (base != Py_None) visit_referent(base, &state);
-            Py_DECREF(base);
-        }
-    }
-}
 
 }  // namespace
 
@@ -396,7 +377,7 @@ bool deep_sizeof(PyObject* root, unsigned enter, bool by_type, DeepSize& out) {
             state.failed = true;
             break;
         }
-        traverse_all(o, info, state);
+        visit_owned(o, visit_referent, &state);  // a NumPy array's base and items too
     }
 
     if (!state.failed) {

@@ -77,7 +77,7 @@ struct Walk {
 // when one exists, would report it too), and under kFoldBelow bytes (its size, in `size`).
 bool folds(PyObject* o, std::span<const std::uintptr_t> frame_leaves, ObjectSizer& sizer,
            std::uint64_t* size) {
-    if (Py_REFCNT(o) != 1 || PyObject_IS_GC(o) ||
+    if (Py_REFCNT(o) != 1 || PyObject_IS_GC(o) || array_with_referents(o) ||
         std::binary_search(frame_leaves.begin(), frame_leaves.end(),
                            reinterpret_cast<std::uintptr_t>(o))) {
         return false;
@@ -421,6 +421,11 @@ PathStep describe_edge(PyObject* parent, PyObject* child) {
     if (PyObject* name = attribute_name_of(parent, child); name != nullptr) {
         return {"attribute", name};
     }
+    bool base = false;
+    if (PyObject* index = array_step(parent, child, &base); index != nullptr) {
+        return {"index", index};
+    }
+    if (base) return {"attribute", PyUnicode_FromString("base")};
     return {"referent", nullptr};
 }
 
