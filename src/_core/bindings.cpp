@@ -831,7 +831,7 @@ NB_MODULE(_core, m) {
         },
         "Fork a census child (0 in the child, its pid here); see cpython/tracker.h.");
     m.def("site_bytes_at_peak", &memslim::cpython::site_bytes_at_peak, "site"_a,
-          "The bytes a site held at the peak.");
+          "The bytes a site held at the peak in the domains a census sees (Python, NumPy).");
     m.def("site_stack", &site_stack, "site"_a,
           "The frames (file, function, line) of a site, innermost first.");
     m.def("site_locations", &site_locations, "site"_a,

@@ -277,7 +277,8 @@ class Profile:
         return tuple(FrameInfo(f, n, line) for f, n, line in _stacks.frames(node) or ())
 
     def at_peak(self, node: int) -> int:
-        """Bytes the site held at the peak (read from the tracker, like node_frames)."""
+        """Bytes the site held at the peak in the domains a census sees, Python's and NumPy's
+        (read from the tracker, like node_frames)."""
         from memslim import _core
 
         return _core.site_bytes_at_peak(node)

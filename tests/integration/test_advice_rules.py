@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def _findings(tmp_path: Path, source: str, *flags: str) -> tuple[Path, list[dict]]:
     """The findings of a run of ``source`` (with ``flags``; by default --all-findings)."""
@@ -311,3 +313,69 @@ def test_no_finding_at_the_line_that_imports_a_library(tmp_path: Path) -> None:
         "print(len(vendorlib.TABLE))\n",
     )
     assert not [f for f in findings if f["file"] == str(script)], findings
+
+
+NATIVE_AND_STRINGS = """
+import functools, importlib.util, operator, sys
+spec = importlib.util.spec_from_file_location("_memslim_testalloc", {library!r})
+ext = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ext)
+calls = [functools.partial(ext.native, 0, 50_000_000)]
+calls += [functools.partial("{{:04d}}-shared-name".format, i % 50) for i in range({n})]
+held = list(map(operator.call, calls))  # one instruction: a native block and the strings
+print(len(held))
+"""
+
+
+def test_a_findings_census_is_scaled_by_the_bytes_a_census_sees(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """One stack makes a 50 MB native block and 200,000 strings of 50 values (a parser's
+    buffers and its column's strings, as in pandas' read_csv). The intern finding's census
+    counts are scaled to the peak by the stack's Python and NumPy bytes: with its native bytes
+    counted too it claimed 883,584 strings and 57 MB. Truth: arithmetic on sys.getsizeof."""
+    from tests.conftest import build_testalloc
+
+    library = build_testalloc(tmp_path_factory.mktemp("testalloc_scale"))
+    n = 200_000
+    script, findings = _findings(
+        tmp_path, NATIVE_AND_STRINGS.format(library=str(library), n=n), "--all-findings"
+    )
+    (finding,) = [f for f in findings if f["kind"] == "intern"]
+    assert finding["line"] == _line_of(script, "held = list(")
+    duplicates = n - 50  # within 1%: a census before the last string scales its counts
+    assert abs(finding["count"] - duplicates) <= 0.01 * duplicates, finding
+    saving = duplicates * sys.getsizeof("0007-shared-name")
+    assert abs(finding["saving_bytes"] - saving) <= 0.01 * saving, finding
+
+
+def test_an_arrays_strings_are_in_the_census_and_left_to_the_column_rules(
+    tmp_path: Path,
+) -> None:
+    """300,000 strings of 50 values that NumPy makes as an object array's items (a pandas
+    column's values, made by the library): the census counts them (NumPy arrays are not GC
+    containers: only their buffers reach them), and no `intern` finding wraps the line that made
+    the array in sys.intern: the column rules advise on such values."""
+    np = pytest.importorskip("numpy")
+    source = (
+        "import numpy as np\n"
+        'values = np.array([f"value-{i:03d}" for i in range(50)])\n'
+        "column = values[np.arange(300_000) % 50].astype(object)\n"
+        "print(len(column))\n"
+    )
+    script = tmp_path / "job.py"
+    script.write_text(source)
+    out = tmp_path / "report.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--all-findings", "--json", str(out), str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    (strings,) = [row for row in report["census"]["types"] if row["type"] == "str"]
+    assert strings["count"] >= 300_000
+    made = np.array(["value-007"]).astype(object)[0]
+    assert strings["bytes"] >= 300_000 * sys.getsizeof(made)
+    assert not [f for f in report["findings"] if f["kind"] == "intern"], report["findings"]

@@ -217,8 +217,11 @@ std::uint64_t largest_garbage_group(const HeapSnapshot& snapshot) {
 // distinct: an 8 MiB set).
 // Strings are still counted in the order the walk saw them: which of equal ones is the first
 // (not a duplicate), and so each site's counts, are what they were.
-void StringCensus::object(PyObject* o, SiteId site, std::uint64_t size) {
-    if (Py_TYPE(o) != &PyUnicode_Type || PyUnicode_CHECK_INTERNED(o)) return;
+// Strings an array holds as its items are left out: they are a column's values (pandas'
+// object and Python-backed str columns), which the column rules (`category`, `arrow-strings`)
+// advise on; `sys.intern` at the line that made the frame is no fix there.
+void StringCensus::object(PyObject* o, SiteId site, std::uint64_t size, bool in_array) {
+    if (in_array || Py_TYPE(o) != &PyUnicode_Type || PyUnicode_CHECK_INTERNED(o)) return;
     const std::uint64_t h = content_hash(o) | 1;  // never 0, the empty slot
     seen_.prefetch(h);
     Pending& place = pending_[queued_ % kAhead];

@@ -126,7 +126,7 @@ class StringCensus final : public ObjectVisitor {
     StringCensus() = default;
     StringCensus(const StringCensus&) = delete;  // row_of_ refers to by_site_
     StringCensus& operator=(const StringCensus&) = delete;
-    void object(PyObject* o, engine::SiteId site, std::uint64_t size) override;
+    void object(PyObject* o, engine::SiteId site, std::uint64_t size, bool in_array) override;
     // Counts the strings still waiting (after it, every string seen is counted) and frees the
     // set of hashes before the dominators run beside it (8 MiB on the JSON/CSV bench job's
     // census, in the child whose RSS is the run's largest).

@@ -68,6 +68,7 @@ struct Walk {
         std::vector<std::pair<std::uint64_t, std::uint64_t>>* by_type;
         std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>>* by_site;
         std::uint64_t here = 0;  // bytes folded into the node being visited
+        bool in_array = false;   // that node is a NumPy array (ObjectVisitor::object)
     };
     Fold* fold = nullptr;
 };
@@ -104,7 +105,7 @@ bool fold_leaf(Walk::Fold& fold, PyObject* o) {
             row.second += size;
         }
     }
-    if (fold.visitor != nullptr) fold.visitor->object(o, site, size);
+    if (fold.visitor != nullptr) fold.visitor->object(o, site, size, fold.in_array);
     fold.here += size;
     return true;
 }
@@ -292,9 +293,10 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
         }
         const std::size_t size = sizer.size(o);
         if (visitor != nullptr) {
-            visitor->object(o, with_sites ? sites_.back() : kUnknownSite, size);
+            visitor->object(o, with_sites ? sites_.back() : kUnknownSite, size, false);
         }
         sizes_.push_back(size);
+        fold.in_array = fold_leaves && array_with_referents(o);
         visit_owned(o, gather_edge, &walk);
         add_edges(walk);
         if (fold_leaves) {

@@ -23,7 +23,9 @@ namespace memslim::cpython {
 class ObjectVisitor {
   public:
     virtual ~ObjectVisitor() = default;
-    virtual void object(PyObject* o, engine::SiteId site, std::uint64_t size) = 0;
+    // `in_array`: `o` was folded into a NumPy array that holds it as an item (a pandas column's
+    // value, made by the library that made the column).
+    virtual void object(PyObject* o, engine::SiteId site, std::uint64_t size, bool in_array) = 0;
     // The walk is over (the dominators come next): what only the walk needed can go.
     virtual void walked() {}
 };

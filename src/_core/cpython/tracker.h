@@ -237,11 +237,13 @@ void visit_sites(Visit visit) {
     }
 }
 
-// The bytes site `site` held at the peak (0 if it never allocated). Needs the GIL.
+// The bytes site `site` held at the peak in the domains a census sees, Python's and NumPy's
+// (0 if it never allocated there): what a census's count at the site is scaled to. Needs the
+// GIL.
 std::int64_t site_bytes_at_peak(engine::SiteId site);
 
-// The bytes site `site` holds now (in sample mode, the weights of its sampled blocks; a census
-// child reads those of the moment it was forked). Needs the GIL.
+// The bytes site `site` holds now in the same domains (in sample mode, the weights of its
+// sampled blocks; a census child reads those of the moment it was forked). Needs the GIL.
 std::int64_t site_bytes_live(engine::SiteId site);
 
 // What censuses may cost before their margin doubles (set_census): `share` of the run's time
