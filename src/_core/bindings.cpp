@@ -819,6 +819,9 @@ NB_MODULE(_core, m) {
           "Address space native code reserved while tracking (PROT_NONE or MAP_NORESERVE).");
     m.def("native_hooks_installed", &memslim::cpython::native_hooks_installed,
           "Whether the C allocator's blocks are being recorded.");
+    m.def("native_threads_without_gil", &memslim::cpython::native_threads_without_gil,
+          "Threads now in a native module's code without the GIL (not the standard library's): "
+          "a census fork now could leave them waiting forever (see cpython/native_hooks.h).");
     m.def(
         "census_fork",
         []() {

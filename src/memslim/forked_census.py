@@ -139,6 +139,15 @@ def _decode(value: Any, live: dict[int, type], gone: dict[int, type]) -> Any:
     return value
 
 
+class ForkUnsafe(OSError):
+    """A fork now could leave the program's threads waiting forever: threads are in a native
+    library's code without the GIL (_core.native_threads_without_gil), and the libraries' fork
+    handlers run in the fork. OpenBLAS's shuts its thread pool down: a matrix product in flight
+    in another thread then waits for it forever (numpy's ``a @ a.T`` in four threads of a pool
+    hung every run). An OSError, as a fork that fails: the census walks the heap in the
+    program's process instead, with the GIL held, while those threads run on."""
+
+
 def fork_would_block() -> bool:
     """Whether forking now could wait forever. On 3.13 the fork runs the program's
     ``os.register_at_fork(before=...)`` hooks (tracker.cpp ``census_fork``), and
@@ -361,9 +370,13 @@ class ForkedCensuses:
 
     def take(self) -> bool:
         """Fork a census child now (replacing the newest one still walking, if two are); False
-        when a fork now could wait forever (fork_would_block): nothing was done."""
+        when a fork now could wait forever (fork_would_block): nothing was done. Raises
+        ForkUnsafe when a fork could leave the program's other threads waiting forever: the
+        caller walks the heap in this process instead."""
         if fork_would_block():
             return False
+        if _core.native_threads_without_gil() > 0:
+            raise ForkUnsafe("a thread is in a native library without the GIL")
         for n in self._numbers(_RUNNING) + self._numbers(_KILLED):
             self._reap(n, block=False)
         running = self._numbers(_RUNNING)

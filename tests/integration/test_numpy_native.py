@@ -242,3 +242,39 @@ def test_the_timeline_splits_traced_bytes_by_domain(tmp_path: Path) -> None:
     plain.write_text("kept = [str(i) for i in range(10_000)]\n")
     only, _ = run_json(tmp_path, plain, "--python-only")
     assert "numpy_bytes" not in only["timeline"][-1]
+
+
+MATMUL_IN_THREADS = """
+import numpy as np
+from concurrent.futures import ThreadPoolExecutor
+
+def work(k):
+    a = np.random.default_rng(k).random((1500, 1500))
+    return float((a @ a.T).sum())
+
+with ThreadPoolExecutor(4) as pool:
+    print(len(list(pool.map(work, range(8)))))
+"""
+
+
+@pytest.mark.parametrize("mode", ["exact", "sample"])
+def test_matrix_products_in_threads_do_not_hang_at_a_census(tmp_path: Path, mode: str) -> None:
+    """A census forked while other threads are in OpenBLAS ran its fork handler, which shuts
+    its thread pool down under a product in flight: the program waited forever, every run.
+    Censuses taken while threads are in a native library without the GIL walk the heap in the
+    program's process instead; the program ends with its own output."""
+    script = tmp_path / "matmul.py"
+    script.write_text(MATMUL_IN_THREADS)
+    out = tmp_path / "report.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--mode", mode, "--json", str(out), str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout == "8\n"
+    report = json.loads(out.read_text())
+    # A thread's 1500 x 1500 floats (18 MB) and its product's at least (more threads' at once).
+    assert report["peak"]["by_domain"]["numpy"] >= 2 * 8 * 1500 * 1500
+    assert report["census"]["objects"] > 0

@@ -38,6 +38,7 @@ struct Real {
     void* (*reallocarray)(void*, std::size_t, std::size_t) = nullptr;
     void* (*dlopen)(const char*, int) = nullptr;
     PyThreadState* (*save_thread)() = nullptr;
+    void (*restore_thread)(PyThreadState*) = nullptr;
     void* (*mmap)(void*, std::size_t, int, int, int, off_t) = nullptr;
     void* (*mmap64)(void*, std::size_t, int, int, int, off_t) = nullptr;
     int (*munmap)(void*, std::size_t) = nullptr;
@@ -285,17 +286,48 @@ void* hook_dlopen(const char* file, int flags) {
     return handle;
 }
 
+// Threads now between Py_BEGIN_ALLOW_THREADS and Py_END_ALLOW_THREADS in a native module
+// other than the standard library's (native_threads_without_gil), and whether this one is.
+std::atomic<int> g_without_gil{0};
+thread_local bool t_without_gil = false;
+
 // Py_BEGIN_ALLOW_THREADS in a native module: the last moment its thread can read its Python
 // stack safely. Interned now, the stack is where its allocations without the GIL go.
-PyThreadState* hook_save_thread() {
+PyThreadState* hook_save_thread_quiet() {
     intern_stack_before_release();
     return real(g_real.save_thread)();
+}
+
+// The same in a module outside the standard library, whose code without the GIL may be a
+// library's with fork handlers (OpenBLAS): counted until Py_END_ALLOW_THREADS. The count is
+// raised while the thread still holds the GIL, so a census thread, which holds it, sees it.
+PyThreadState* hook_save_thread() {
+    if (!t_without_gil) {
+        t_without_gil = true;
+        g_without_gil.fetch_add(1);
+    }
+    return hook_save_thread_quiet();
+}
+
+// Py_END_ALLOW_THREADS: the thread has left the module's code; it now waits for the GIL.
+void hook_restore_thread(PyThreadState* state) {
+    if (t_without_gil) {
+        t_without_gil = false;
+        g_without_gil.fetch_sub(1);
+    }
+    real(g_real.restore_thread)(state);
+}
+
+void hook_restore_thread_quiet(PyThreadState* state) {
+    real(g_real.restore_thread)(state);
 }
 
 struct Hook {
     const char* name;
     void* replacement;
     void** real;
+    // The replacement in the standard library's own objects (see quiet_object), if another.
+    void* quiet = nullptr;
 };
 // clang-format off
 const Hook kHooks[] = {
@@ -314,7 +346,10 @@ const Hook kHooks[] = {
      reinterpret_cast<void**>(&g_real.reallocarray)},
     {"dlopen", reinterpret_cast<void*>(hook_dlopen), reinterpret_cast<void**>(&g_real.dlopen)},
     {"PyEval_SaveThread", reinterpret_cast<void*>(hook_save_thread),
-     reinterpret_cast<void**>(&g_real.save_thread)},
+     reinterpret_cast<void**>(&g_real.save_thread), reinterpret_cast<void*>(hook_save_thread_quiet)},
+    {"PyEval_RestoreThread", reinterpret_cast<void*>(hook_restore_thread),
+     reinterpret_cast<void**>(&g_real.restore_thread),
+     reinterpret_cast<void*>(hook_restore_thread_quiet)},
     {"mmap", reinterpret_cast<void*>(hook_mmap), reinterpret_cast<void**>(&g_real.mmap)},
     {"mmap64", reinterpret_cast<void*>(hook_mmap64), reinterpret_cast<void**>(&g_real.mmap64)},
     {"munmap", reinterpret_cast<void*>(hook_munmap), reinterpret_cast<void**>(&g_real.munmap)},
@@ -353,6 +388,14 @@ void write_slot(void** slot, void* value, std::uintptr_t relro_begin, std::uintp
     }
     __atomic_store_n(slot, value, __ATOMIC_RELEASE);
     if (read_only) mprotect(page_start, static_cast<std::size_t>(page), PROT_READ);
+}
+
+// The interpreter and the standard library's extension modules: a thread that releases the GIL
+// in them waits for I/O, a lock or a timer (a service's threads, for good), and runs no
+// library's code that a fork could break.
+bool quiet_object(const char* name) {
+    return name[0] == '\0' || std::strstr(name, "/lib-dynload/") != nullptr ||
+           std::strstr(name, "/libpython3") != nullptr;
 }
 
 int patch_object(dl_phdr_info* info, std::size_t, void* arg) {
@@ -424,6 +467,7 @@ int patch_object(dl_phdr_info* info, std::size_t, void* arg) {
         }
     }
     if (symbols == nullptr || strings == nullptr) return 0;
+    const bool quiet = quiet_object(name);
     const auto patch = [&](const ElfW(Rela)* table, std::size_t bytes) {
         if (table == nullptr) return;
         for (std::size_t i = 0; i < bytes / sizeof(ElfW(Rela)); ++i) {
@@ -446,9 +490,11 @@ int patch_object(dl_phdr_info* info, std::size_t, void* arg) {
             if (type == R_X86_64_64 && patcher.action == Action::kInstall && now != *hook->real) {
                 continue;
             }
-            if (patcher.action == Action::kInstall && now != hook->replacement) {
-                write_slot(slot, hook->replacement, relro_begin, relro_end, patcher.page);
-            } else if (patcher.action == Action::kUninstall && now == hook->replacement) {
+            void* const replacement =
+                quiet && hook->quiet != nullptr ? hook->quiet : hook->replacement;
+            if (patcher.action == Action::kInstall && now != replacement) {
+                write_slot(slot, replacement, relro_begin, relro_end, patcher.page);
+            } else if (patcher.action == Action::kUninstall && now == replacement) {
                 write_slot(slot, *hook->real, relro_begin, relro_end, patcher.page);
             }
         }
@@ -528,6 +574,7 @@ std::string install_native_hooks() {
     }
     g_patched.clear();
     g_reserved.store(0);
+    g_without_gil.store(0);  // threads counted by an earlier install, restored unhooked
     g_installed = true;
     patch_all_locked();
     return {};
@@ -546,6 +593,10 @@ void uninstall_native_hooks() {
 bool native_hooks_installed() {
     std::lock_guard<std::mutex> hold(g_mutex);
     return g_installed;
+}
+
+int native_threads_without_gil() {
+    return g_without_gil.load();
 }
 
 std::uint64_t reserved_map_bytes() {

@@ -42,4 +42,11 @@ bool native_hooks_installed();
 // MAP_NORESERVE): not counted as held, their bytes summed here (since install).
 std::uint64_t reserved_map_bytes();
 
+// How many threads are now in a native module's code without the GIL (between its
+// Py_BEGIN_ALLOW_THREADS and Py_END_ALLOW_THREADS), the interpreter's and the standard
+// library's modules left out: a fork now runs the fork handlers of the libraries they may be in,
+// and OpenBLAS's shuts its thread pool down under a matrix product in flight, which then waits
+// forever (numpy's `a @ a.T` in four threads of a pool). 0 without native hooks.
+int native_threads_without_gil();
+
 }  // namespace memslim::cpython

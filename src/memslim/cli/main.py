@@ -389,7 +389,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
                     return False
                 forked.follow_the_call(sys._getframe(1))
                 return True
-            except OSError:  # no fork here (limits): walk the heap in this process instead
+            except OSError:  # no fork here (limits, ForkUnsafe): walk the heap in this process
                 pass
             census.clear()  # the previous census is memslim's, not the program's: not counted
             traced = _core.traced_bytes()
