@@ -66,3 +66,40 @@ def test_all_frames_shows_innermost_lines(tmp_path: Path) -> None:
     rows = [line for line in done.stderr.splitlines() if ".py:" in line and "│" in line]
     assert "<stdlib>/random.py:" in rows[0]
     assert "↳" not in done.stderr
+
+
+SUBPROCESS = """
+import subprocess, sys
+def go():
+    return subprocess.run([sys.executable, "-c", "print(1)"], capture_output=True)
+for _ in range(3):
+    done = go()
+print(done.stdout)
+"""
+
+
+def test_stacks_go_on_through_memslims_wrappers(tmp_path: Path) -> None:
+    """memslim's import hook runs `import subprocess` and its wrapper runs Popen._execute_child:
+    their frames sit between the program's and the library's. Every stack of the run still
+    ends at a line of the program, and so every top line is the program's (a stack cut at those
+    frames put subprocess.py:119, `import selectors`, at the top with no program line)."""
+    script = tmp_path / "spawner.py"
+    script.write_text(SUBPROCESS)
+    out = tmp_path / "report.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--json", str(out), str(script)],
+        capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "b'1\\n'\n"
+    report = json.loads(out.read_text())
+    held = [row for row in report["program_lines"] if row["bytes_at_peak"] > 0]
+    assert {row["file"] for row in held} == {str(script)}
+    for stack in report["stacks"]:
+        assert any(f["file"] == str(script) for f in stack["frames"]), stack
+    by_line = {row["line"]: row for row in report["program_lines"]}
+    lines = SUBPROCESS.splitlines()
+    imports = next(n for n, text in enumerate(lines, 1) if text.startswith("import subprocess"))
+    runs = next(n for n, text in enumerate(lines, 1) if "subprocess.run(" in text)
+    assert by_line[imports]["bytes_at_peak"] > 0
+    assert any(v["function"] == "Popen._execute_child" for v in by_line[runs]["via"]), by_line

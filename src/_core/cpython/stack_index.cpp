@@ -33,9 +33,22 @@ using engine::LineRange;
 struct CodeFacts {
     std::uint32_t function;
     bool own;
+    bool wrapper;  // memslim's, but in the program's calls: skipped (see kWrappers)
     bool library;
     std::vector<LineRange> ranges;
 };
+
+// memslim's modules whose functions wrap the program's own calls: the import hook's loader
+// (_imports.py) runs every module the program imports, and the subprocess and multiprocessing
+// wrappers (children.py) start its children. Their frames sit between the program's and a
+// library's: a stack cut there showed `import subprocess`'s allocations at subprocess.py:119,
+// `import selectors`, a library line with no program line above it.
+bool is_wrapper_file(std::string_view file) {
+    for (std::string_view name : {"/_imports.py", "/children.py"}) {
+        if (file.ends_with(name)) return true;
+    }
+    return false;
+}
 
 // Where the standard library and installed packages live: memslim._paths.library_dirs(), the
 // one definition the report and the advice read too. Read once, never under the tracker's lock
@@ -179,7 +192,8 @@ const StackIndex& build_stack_index(std::string_view own_prefix) {
             key.append(utf8(code->co_qualname));
             auto [fn, fresh_function] = state.functions.try_emplace(key, state.functions.size());
             if (fresh_function) index.functions.push_back(std::move(key));
-            facts->second = {fn->second, file.starts_with(state.own_prefix), is_library_file(file),
+            const bool own = file.starts_with(state.own_prefix);
+            facts->second = {fn->second, own, own && is_wrapper_file(file), is_library_file(file),
                              line_ranges(code)};
         }
         return facts->second;
@@ -205,6 +219,10 @@ const StackIndex& build_stack_index(std::string_view own_prefix) {
                 last_code = frame.code;
             }
             const CodeFacts& facts = *last_facts;
+            if (facts.wrapper) {  // the program's stack goes on through it
+                index.node_user.push_back(index.node_user[parent]);
+                return;
+            }
             if (facts.own) {  // the user stack ends below memslim's own frames
                 index.node_user.push_back(0);
                 return;
