@@ -284,6 +284,23 @@ class HeapCensus:
     # census was taken, for comparison with the same sites' bytes at the peak.
     site_live: dict[int, int] = field(default_factory=dict)
 
+    def estimated_sites(self) -> Sequence[SiteCount]:
+        """``sites`` as the report shows them. In sample mode a census knows the sites of
+        sampled blocks only, so a site's rows count its sampled objects (300,000 instances of
+        one class showed as 57, 5.4 KiB, under the type table's 300,000): each site's rows are
+        scaled by the tracker's bytes there (its samples' weights, ``site_live``) over the
+        bytes they count. Exact mode's rows are every object's."""
+        if not self.site_live:
+            return self.sites
+        counted = bytes_by_site(self.sites)
+        scaled = []
+        for row in self.sites:
+            live = self.site_live.get(row.site, 0) if row.site is not None else 0
+            seen = counted.get(row.site, 0) if row.site is not None else 0
+            k = live / seen if live > 0 and seen > 0 else 1.0
+            scaled.append((row.type, row.site, round(row.count * k), round(row.bytes * k)))
+        return SiteRows.pack(scaled)
+
     def path_to(self, obj: object) -> WhyAlive:
         """Why ``obj`` is alive now (a fresh walk of the heap: objects change)."""
         return why_alive(obj)

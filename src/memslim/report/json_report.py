@@ -134,7 +134,7 @@ def census_json(heap: HeapCensus, traced_bytes: int, peak_traced_bytes: int) -> 
                 "count": row.count,
                 "bytes": row.bytes,
             }
-            for row in largest_sites(heap.sites, 50)
+            for row in largest_sites(heap.estimated_sites(), 50)
         ],
         "retainers": [
             {"type": r.type_name, "path": r.path, "retained_bytes": r.retained}

@@ -365,12 +365,17 @@ def print_census(
         table.add_row(Text(row.name), f"{row.count:,}", format_bytes(row.bytes))
     console.print(table)
     if heap.sites:
-        sites = Table(title="Objects by type and allocation site", title_justify="left")
+        sampled = isinstance(heap, HeapCensus) and bool(heap.site_live)
+        title = "Objects by type and allocation site" + (
+            " (estimated from the sampled blocks)" if sampled else ""
+        )
+        sites = Table(title=title, title_justify="left")
         sites.add_column("type", overflow="fold")
         sites.add_column("allocated at", no_wrap=True, overflow="ellipsis")
         sites.add_column("count", justify="right", no_wrap=True)
         sites.add_column("bytes", justify="right", no_wrap=True)
-        for row in largest_sites(heap.sites, top):
+        shown = heap.estimated_sites() if isinstance(heap, HeapCensus) else heap.sites
+        for row in largest_sites(shown, top):
             # As in the top lines: the location (cut from the left) above its function.
             where = (
                 Text.assemble(
