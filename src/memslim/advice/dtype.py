@@ -26,30 +26,39 @@ def narrowest_integer(low: int, high: int) -> tuple[str, int] | None:
 
 
 def _finding(
-    row: dict[str, Any], frame: tuple[str, str, int], name: str, itemsize: int, lossy: bool
+    rows: list[dict[str, Any]], frame: tuple[str, str, int], name: str, itemsize: int, lossy: bool
 ) -> Finding:
+    """One finding for the arrays of one dtype made at one line (``rows``, one or more) that
+    fit ``name``: a line such as ``rows = ...; cols = ...`` makes two alike."""
     file, _function, line = frame
-    saved = row["size"] * (row["itemsize"] - itemsize)
+    size = sum(row["size"] for row in rows)
+    held = sum(row["bytes"] for row in rows)
+    saved = sum(row["size"] * (row["itemsize"] - itemsize) for row in rows)
+    low, high = min(row["min"] for row in rows), max(row["max"] for row in rows)
+    dtype = rows[0]["dtype"]
     source = line_text(file, line)
     values = (
-        f"values from {row['min']} to {row['max']}"
+        f"values from {low} to {high}"
         if not lossy
-        else f"float values from {row['min']:.6g} to {row['max']:.6g}"
+        else f"float values from {low:.6g} to {high:.6g}"
     )
-    message = (
-        f"An array of {row['size']:,} {row['dtype']} items made here holds {row['bytes']:,} bytes "
-        f"at the peak; its {values} fit {name}, {itemsize} byte(s) per item."
+    made = (
+        f"An array of {size:,} {dtype} items made here holds {held:,} bytes at the peak; its"
+        if len(rows) == 1
+        else f"{len(rows)} arrays of {size:,} {dtype} items in all made here hold {held:,} bytes"
+        " at the peak; their"
     )
+    message = f"{made} {values} fit {name}, {itemsize} byte(s) per item."
     if lossy:
         message = "Lossy: " + message + " float32 keeps about 7 significant digits, not 16."
     return Finding(
         kind="dtype",
         file=file,
         line=line,
-        symbol=row["dtype"],
-        count=row["size"],
-        bytes_now=row["bytes"],
-        bytes_after=row["bytes"] - saved,
+        symbol=dtype,
+        count=size,
+        bytes_now=held,
+        bytes_after=held - saved,
         message=message,
         fix=f"{source}  # then: .astype(np.{name}), or dtype=np.{name} where it is made",
         lossy=lossy,
@@ -60,6 +69,8 @@ def find(run: Run) -> Iterator[Finding]:
     facts = run.facts
     if facts is None:
         return
+    # The arrays of one line, dtype and narrower dtype make one finding (first seen, first).
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in facts.arrays:
         frame = user_frame(row["frames"])
         if frame is None or not row["owns_data"] or row["min"] is None or row.get("in_frame"):
@@ -67,6 +78,8 @@ def find(run: Run) -> Iterator[Finding]:
         if row["integral"] and row["kind"] in "iu":
             narrow = narrowest_integer(row["min"], row["max"])
             if narrow is not None and narrow[1] < row["itemsize"]:
-                yield _finding(row, frame, narrow[0], narrow[1], lossy=False)
+                groups.setdefault((frame, row["dtype"], *narrow, False), []).append(row)
         elif row["kind"] == "f" and row["itemsize"] == 8:
-            yield _finding(row, frame, "float32", 4, lossy=True)
+            groups.setdefault((frame, row["dtype"], "float32", 4, True), []).append(row)
+    for (frame, _dtype, name, itemsize, lossy), rows in groups.items():
+        yield _finding(rows, frame, name, itemsize, lossy)
