@@ -289,7 +289,9 @@ class HeapCensus:
         sampled blocks only, so a site's rows count its sampled objects (300,000 instances of
         one class showed as 57, 5.4 KiB, under the type table's 300,000): each site's rows are
         scaled by the tracker's bytes there (its samples' weights, ``site_live``) over the
-        bytes they count. Exact mode's rows are every object's."""
+        bytes they count. Exact mode's rows are every object's, and so are those of a site
+        whose rows count most of its sampled weight already (every block sampled: an interval
+        of a byte, or blocks larger than the interval): they are left as counted."""
         if not self.site_live:
             return self.sites
         counted = bytes_by_site(self.sites)
@@ -298,6 +300,8 @@ class HeapCensus:
             live = self.site_live.get(row.site, 0) if row.site is not None else 0
             seen = counted.get(row.site, 0) if row.site is not None else 0
             k = live / seen if live > 0 and seen > 0 else 1.0
+            if k < 1.5:
+                k = 1.0
             scaled.append((row.type, row.site, round(row.count * k), round(row.bytes * k)))
         return SiteRows.pack(scaled)
 
