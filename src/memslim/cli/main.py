@@ -397,6 +397,10 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             census["raw"] = raw
             census["traced_bytes"] = traced
             history.append((traced, retainer_summary(raw)))
+            # In a library's call (pandas 3.1's parallel read_csv, whose threads parse without
+            # the GIL: ForkUnsafe), what the call returns is seen by a census after it, forked
+            # then; without this the usecols pair lost its finding under the sanitizers.
+            forked.follow_the_call(sys._getframe(1))
             return True
 
         margin = SAMPLE_MARGIN if args.mode == "sample" else EXACT_MARGIN
