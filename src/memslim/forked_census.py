@@ -318,6 +318,9 @@ class ForkedCensuses:
         # any census saw there (set by results()): the usecols advice needs a frame's columns
         # also when the census nearest the peak ran inside the read that made it.
         self.frame_columns: dict[int, tuple[int, dict[str, int]]] = {}
+        # The census results() chose: its traced bytes and what it saw of them (better_than).
+        self.last_traced: int | None = None
+        self.last_visible = 0
 
     def start_clock(self) -> None:
         """Census times count from now: call it just before tracking starts (the report's
@@ -635,7 +638,26 @@ class ForkedCensuses:
                 if path == chosen:
                     raw = _unpack_sites(_decode(pickle.load(f), live, gone))
                     last = (header["traced_bytes"], raw)
+                    self.last_traced = header["traced_bytes"]
+                    self.last_visible = next(
+                        int(self._get(n, _VISIBLE)) for n in self._numbers(_DONE)
+                        if self._path(n) == path
+                    )  # fmt: skip
         return last, history, costs
+
+    def better_than(self, traced: int, visible: int, peak_visible: int | None) -> bool:
+        """Whether the census ``results`` chose should be the report's rather than one walked
+        in the program's process (at ``traced`` bytes, seeing ``visible`` of them): the rule of
+        ``chosen``. An in-process census inside a parse (ForkUnsafe: its threads parse without
+        the GIL) is nearest the peak by traced bytes, mostly the parser's buffers; the forked one
+        at the function's return saw what was built on the frame."""
+        if self.last_traced is None:
+            return False
+        cap = peak_visible if peak_visible is not None else max(visible, self.last_visible)
+        seen, theirs = min(self.last_visible, cap), min(visible, cap)
+        if self.last_traced >= traced:
+            return not theirs > CLEARLY_MORE * seen
+        return seen > CLEARLY_MORE * theirs
 
     def latest(self) -> tuple[int, dict[str, Any]] | None:
         """The newest census that finished, read from its file (traced bytes, raw census), or

@@ -112,7 +112,8 @@ def _numpy_objects(i: int) -> typing.Any:
 
 def _numpy_objects_view(i: int) -> typing.Any:
     np = pytest.importorskip("numpy")
-    return np.array([(f"row {i}-{k}", k * 0.5 + i) for k in range(1_000)], dtype=object)[::2, 0]
+    names = np.array([f"row {i}-{k}" for k in range(2_000)], dtype=object)
+    return names.reshape(1_000, 2)[::2, 0]  # a view of a view: its base holds every item
 
 
 # name -> (factory(i), copies)

@@ -392,10 +392,11 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             except OSError:  # no fork here (limits, ForkUnsafe): walk the heap in this process
                 pass
             census.clear()  # the previous census is memslim's, not the program's: not counted
-            traced = _core.traced_bytes()
+            traced, visible = _core.traced_bytes(), _core.visible_traced_bytes()
             raw = take_raw_census(census_top, advice=True)
             census["raw"] = raw
             census["traced_bytes"] = traced
+            census["visible"] = visible
             history.append((traced, retainer_summary(raw)))
             # In a library's call (pandas 3.1's parallel read_csv, whose threads parse without
             # the GIL: ForkUnsafe), what the call returns is seen by a census after it, forked
@@ -628,7 +629,14 @@ def _finish_run(
                 last = None
             finally:
                 forked.close()
-            if last is not None and last[0] >= int(census.get("traced_bytes", -1)):  # type: ignore[call-overload]
+            if last is not None and (
+                "raw" not in census
+                or forked.better_than(
+                    int(census["traced_bytes"]),  # type: ignore[call-overload]
+                    int(census.get("visible", 0)),  # type: ignore[call-overload]
+                    profile.peak_visible_bytes,
+                )
+            ):
                 census.update(raw=last[1], traced_bytes=last[0])
                 history = forked_history
         return _report(
