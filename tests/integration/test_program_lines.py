@@ -102,4 +102,5 @@ def test_stacks_go_on_through_memslims_wrappers(tmp_path: Path) -> None:
     imports = next(n for n, text in enumerate(lines, 1) if text.startswith("import subprocess"))
     runs = next(n for n, text in enumerate(lines, 1) if "subprocess.run(" in text)
     assert by_line[imports]["bytes_at_peak"] > 0
-    assert any(v["function"] == "Popen._execute_child" for v in by_line[runs]["via"]), by_line
+    # Under it, Popen's own lines (_execute_child's pipe read on 3.11, _communicate's on 3.13).
+    assert any(v["function"].startswith("Popen.") for v in by_line[runs]["via"]), by_line
