@@ -36,7 +36,8 @@ struct DescrFields {
     int type_num;
 };
 constexpr int kNpyObject = 17;          // NPY_OBJECT
-constexpr int kContiguous = 0x1 | 0x2;  // NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_F_CONTIGUOUS
+constexpr int kCContiguous = 0x1;       // NPY_ARRAY_C_CONTIGUOUS
+constexpr int kContiguous = kCContiguous | 0x2;  // or NPY_ARRAY_F_CONTIGUOUS
 constexpr int kOwnData = 0x4;           // NPY_ARRAY_OWNDATA
 constexpr int kMaxDims = 64;            // NPY_MAXDIMS is 32 (1.x) or 64 (2.x)
 
@@ -55,7 +56,23 @@ bool is_numpy_array(PyTypeObject* tp) {
     return false;
 }
 
-std::span<PyObject* const> owned_items(const ArrayFields* array);
+// Whether the array's dtype is `object` (its buffer holds object pointers).
+bool holds_objects(const ArrayFields* array) {
+    const auto* descr = reinterpret_cast<const DescrFields*>(array->descr);
+    return descr != nullptr && descr->type_num == kNpyObject && descr->kind == 'O';
+}
+
+// The items of an object array that owns its buffer (see visit_array), or an empty span.
+std::span<PyObject* const> owned_items(const ArrayFields* array) {
+    if (!holds_objects(array) || (array->flags & kOwnData) == 0 ||
+        (array->flags & kContiguous) == 0 || array->nd < 0 || array->nd > kMaxDims ||
+        array->data == nullptr) {
+        return {};
+    }
+    Py_ssize_t items = 1;
+    for (int d = 0; d < array->nd; ++d) items *= array->dimensions[d];
+    return {reinterpret_cast<PyObject* const*>(array->data), static_cast<std::size_t>(items)};
+}
 
 // An array's base (a view's owner) and, for an object array that owns its buffer, its items:
 // NumPy arrays are not GC containers, so tp_traverse reports neither. (A view's items are its
@@ -72,19 +89,6 @@ int visit_array(PyObject* o, visitproc visit, void* arg) {
     return 0;
 }
 
-// The items of an object array that owns its buffer (see visit_array), or an empty span.
-std::span<PyObject* const> owned_items(const ArrayFields* array) {
-    const auto* descr = reinterpret_cast<const DescrFields*>(array->descr);
-    if (descr == nullptr || descr->type_num != kNpyObject || descr->kind != 'O' ||
-        (array->flags & kOwnData) == 0 || (array->flags & kContiguous) == 0 || array->nd < 0 ||
-        array->nd > kMaxDims || array->data == nullptr) {
-        return {};
-    }
-    Py_ssize_t items = 1;
-    for (int d = 0; d < array->nd; ++d) items *= array->dimensions[d];
-    return {reinterpret_cast<PyObject* const*>(array->data), static_cast<std::size_t>(items)};
-}
-
 // Not a GC container, nor a str, int, float or bytes: may be a NumPy array.
 bool may_be_array(PyObject* o, PyTypeObject* tp) {
     return !PyObject_IS_GC(o) &&
@@ -98,9 +102,7 @@ bool may_be_array(PyObject* o, PyTypeObject* tp) {
 bool array_with_referents(PyObject* o) {
     if (!may_be_array(o, Py_TYPE(o))) return false;
     const auto* array = reinterpret_cast<const ArrayFields*>(o);
-    const auto* descr = reinterpret_cast<const DescrFields*>(array->descr);
-    return array->base != nullptr ||
-           (descr != nullptr && descr->type_num == kNpyObject && descr->kind == 'O');
+    return array->base != nullptr || holds_objects(array);
 }
 
 PyObject* array_step(PyObject* o, PyObject* child, bool* base) {
@@ -116,7 +118,7 @@ PyObject* array_step(PyObject* o, PyObject* child, bool* base) {
     if (found == items.end()) return nullptr;
     // The flat position, as indices: C order, or Fortran order for an array that is only that.
     Py_ssize_t flat = found - items.begin();
-    const bool fortran = (array->flags & 0x1) == 0;
+    const bool fortran = (array->flags & kCContiguous) == 0;
     std::vector<Py_ssize_t> index(static_cast<std::size_t>(array->nd));
     for (int k = 0; k < array->nd; ++k) {
         const int d = fortran ? k : array->nd - 1 - k;
