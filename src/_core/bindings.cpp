@@ -811,8 +811,10 @@ NB_MODULE(_core, m) {
     m.def("numpy_handler_installed", &memslim::cpython::numpy_handler_installed,
           "Whether NumPy's array buffers are being recorded.");
     m.def("install_native_hooks", &memslim::cpython::install_native_hooks,
+          "allocations"_a = true,
           "Record the C allocator's blocks (see cpython/native_hooks.h); a one-line reason when "
-          "it cannot be done, else ''.");
+          "it cannot be done, else ''. allocations=False: only count the threads in native "
+          "code without the GIL (native_threads_without_gil), for --python-only.");
     m.def("uninstall_native_hooks", &memslim::cpython::uninstall_native_hooks,
           "Stop recording the C allocator's blocks.");
     m.def("reserved_map_bytes", &memslim::cpython::reserved_map_bytes,

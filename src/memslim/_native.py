@@ -42,6 +42,10 @@ def start(*, native: bool = True) -> None:
     allocator (unless not ``native``: Python's allocators only)."""
     problems.clear()
     if not native:
+        # Still hooked: dlopen and the GIL sections, so that a census does not fork while a
+        # thread is in a library's code (forked_census.ForkUnsafe). Where that cannot be done,
+        # neither can native tracking, which the user turned off: nothing to say.
+        _core.install_native_hooks(allocations=False)
         return
     problem = _core.install_native_hooks()
     if problem:

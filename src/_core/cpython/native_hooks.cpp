@@ -293,8 +293,12 @@ thread_local bool t_without_gil = false;
 
 // Py_BEGIN_ALLOW_THREADS in a native module: the last moment its thread can read its Python
 // stack safely. Interned now, the stack is where its allocations without the GIL go.
+// Whether the hooks record allocations: not under --python-only, where only dlopen and the GIL
+// sections are hooked, to count the threads that a census fork could leave waiting.
+std::atomic<bool> g_allocations{true};
+
 PyThreadState* hook_save_thread_quiet() {
-    intern_stack_before_release();
+    if (g_allocations.load(std::memory_order_relaxed)) intern_stack_before_release();
     return real(g_real.save_thread)();
 }
 
@@ -328,6 +332,8 @@ struct Hook {
     void** real;
     // The replacement in the standard library's own objects (see quiet_object), if another.
     void* quiet = nullptr;
+    // Hooked without allocations too (--python-only): it counts threads without the GIL.
+    bool counts_threads = false;
 };
 // clang-format off
 const Hook kHooks[] = {
@@ -344,12 +350,14 @@ const Hook kHooks[] = {
     {"pvalloc", reinterpret_cast<void*>(hook_pvalloc), reinterpret_cast<void**>(&g_real.pvalloc)},
     {"reallocarray", reinterpret_cast<void*>(hook_reallocarray),
      reinterpret_cast<void**>(&g_real.reallocarray)},
-    {"dlopen", reinterpret_cast<void*>(hook_dlopen), reinterpret_cast<void**>(&g_real.dlopen)},
+    {"dlopen", reinterpret_cast<void*>(hook_dlopen), reinterpret_cast<void**>(&g_real.dlopen),
+     nullptr, true},
     {"PyEval_SaveThread", reinterpret_cast<void*>(hook_save_thread),
-     reinterpret_cast<void**>(&g_real.save_thread), reinterpret_cast<void*>(hook_save_thread_quiet)},
+     reinterpret_cast<void**>(&g_real.save_thread), reinterpret_cast<void*>(hook_save_thread_quiet),
+     true},
     {"PyEval_RestoreThread", reinterpret_cast<void*>(hook_restore_thread),
      reinterpret_cast<void**>(&g_real.restore_thread),
-     reinterpret_cast<void*>(hook_restore_thread_quiet)},
+     reinterpret_cast<void*>(hook_restore_thread_quiet), true},
     {"mmap", reinterpret_cast<void*>(hook_mmap), reinterpret_cast<void**>(&g_real.mmap)},
     {"mmap64", reinterpret_cast<void*>(hook_mmap64), reinterpret_cast<void**>(&g_real.mmap64)},
     {"munmap", reinterpret_cast<void*>(hook_munmap), reinterpret_cast<void**>(&g_real.munmap)},
@@ -360,8 +368,12 @@ const Hook kHooks[] = {
 const Hook* hook_named(const char* name) {
     // Nearly every relocation is for another symbol: its first letter rules most out.
     if (std::strchr("mcrfpavdP", name[0]) == nullptr) return nullptr;
+    const bool allocations = g_allocations.load(std::memory_order_relaxed);
     for (const Hook& hook : kHooks) {
-        if (*hook.real != nullptr && std::strcmp(hook.name, name) == 0) return &hook;
+        if (*hook.real != nullptr && (allocations || hook.counts_threads) &&
+            std::strcmp(hook.name, name) == 0) {
+            return &hook;
+        }
     }
     return nullptr;
 }
@@ -490,6 +502,11 @@ int patch_object(dl_phdr_info* info, std::size_t, void* arg) {
             if (type == R_X86_64_64 && patcher.action == Action::kInstall && now != *hook->real) {
                 continue;
             }
+            // Without allocations the quiet replacements do nothing: the slot is left alone.
+            if (quiet && hook->quiet != nullptr && !g_allocations.load(std::memory_order_relaxed) &&
+                patcher.action == Action::kInstall) {
+                continue;
+            }
             void* const replacement =
                 quiet && hook->quiet != nullptr ? hook->quiet : hook->replacement;
             if (patcher.action == Action::kInstall && now != replacement) {
@@ -531,6 +548,15 @@ void patch_all_locked() {
     dl_iterate_phdr(patch_object, &patcher);
 }
 
+// Needs g_mutex.
+void uninstall_locked() {
+    if (!g_installed) return;
+    g_installed = false;
+    Patcher patcher{Action::kUninstall, g_own_file.c_str(), nullptr};
+    dl_iterate_phdr(patch_object, &patcher);
+    g_patched.clear();
+}
+
 void patch_new_objects() {
     std::lock_guard<std::mutex> hold(g_mutex);
     if (g_installed) patch_all_locked();
@@ -538,12 +564,15 @@ void patch_new_objects() {
 
 }  // namespace
 
-std::string install_native_hooks() {
+std::string install_native_hooks(bool allocations) {
 #if !defined(__linux__) || !defined(__x86_64__)
     return "native allocations are traced on Linux x86-64 only";
 #else
     std::lock_guard<std::mutex> hold(g_mutex);
-    if (g_installed) return {};
+    if (g_installed) {
+        if (g_allocations.load(std::memory_order_relaxed) == allocations) return {};
+        uninstall_locked();  // the other set of hooks: put back before the new one
+    }
     if (g_real.malloc == nullptr) {
         for (const Hook& hook : kHooks) {
             __atomic_store_n(hook.real, dlsym(RTLD_DEFAULT, hook.name), __ATOMIC_RELEASE);
@@ -575,6 +604,7 @@ std::string install_native_hooks() {
     g_patched.clear();
     g_reserved.store(0);
     g_without_gil.store(0);  // threads counted by an earlier install, restored unhooked
+    g_allocations.store(allocations, std::memory_order_relaxed);
     g_installed = true;
     patch_all_locked();
     return {};
@@ -583,16 +613,12 @@ std::string install_native_hooks() {
 
 void uninstall_native_hooks() {
     std::lock_guard<std::mutex> hold(g_mutex);
-    if (!g_installed) return;
-    g_installed = false;
-    Patcher patcher{Action::kUninstall, g_own_file.c_str(), nullptr};
-    dl_iterate_phdr(patch_object, &patcher);
-    g_patched.clear();
+    uninstall_locked();
 }
 
 bool native_hooks_installed() {
     std::lock_guard<std::mutex> hold(g_mutex);
-    return g_installed;
+    return g_installed && g_allocations.load(std::memory_order_relaxed);
 }
 
 int native_threads_without_gil() {

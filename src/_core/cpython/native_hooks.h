@@ -30,8 +30,10 @@
 namespace memslim::cpython {
 
 // Patches every loaded object; returns a one-line reason when native allocations cannot be
-// traced here, else an empty string. Idempotent. Needs the GIL.
-std::string install_native_hooks();
+// traced here, else an empty string. Idempotent. Needs the GIL. Without `allocations`
+// (--python-only) only dlopen and the GIL sections are hooked, for
+// native_threads_without_gil: nothing is recorded, and native_hooks_installed() stays false.
+std::string install_native_hooks(bool allocations = true);
 
 // Puts every patched slot back (objects unloaded meanwhile are skipped). Needs the GIL.
 void uninstall_native_hooks();
@@ -46,7 +48,8 @@ std::uint64_t reserved_map_bytes();
 // Py_BEGIN_ALLOW_THREADS and Py_END_ALLOW_THREADS), the interpreter's and the standard
 // library's modules left out: a fork now runs the fork handlers of the libraries they may be in,
 // and OpenBLAS's shuts its thread pool down under a matrix product in flight, which then waits
-// forever (numpy's `a @ a.T` in four threads of a pool). 0 without native hooks.
+// forever (numpy's `a @ a.T` in four threads of a pool). 0 without native hooks; counted with
+// either set of them.
 int native_threads_without_gil();
 
 }  // namespace memslim::cpython
