@@ -192,6 +192,34 @@ def _frame_columns(raw: dict[str, Any]) -> list[tuple[int, int, dict[str, int]]]
     ]
 
 
+def _frame_rows(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """The facts of each pandas DataFrame a census measured (memslim._frames), without their
+    copies (which name rows of that census only)."""
+    frames = raw.get("advice", {}).get("frames", ())
+    return [
+        {"site": row["site"], "rows": row["rows"], "columns": row["columns"], "copies": []}
+        for row in frames
+        if row.get("columns") and row.get("site") is not None
+    ]
+
+
+def _keep_largest_rows(
+    kept: dict[int, list[dict[str, Any]]], seen: Iterable[dict[str, Any]]
+) -> None:
+    """Adds one census's frame facts to ``kept``: per site, the rows of the census that
+    measured the most column bytes there."""
+    summed: dict[int, list[dict[str, Any]]] = {}
+    for row in seen:
+        summed.setdefault(row["site"], []).append(row)
+
+    def size(rows: list[dict[str, Any]]) -> int:
+        return sum(column["bytes"] for row in rows for column in row["columns"])
+
+    for site, rows in summed.items():
+        if size(rows) > size(kept.get(site, [])):
+            kept[site] = rows
+
+
 def _keep_largest(
     kept: dict[int, tuple[int, dict[str, int]]], seen: Iterable[tuple[int, int, dict[str, int]]]
 ) -> None:
@@ -318,6 +346,9 @@ class ForkedCensuses:
         # any census saw there (set by results()): the usecols advice needs a frame's columns
         # also when the census nearest the peak ran inside the read that made it.
         self.frame_columns: dict[int, tuple[int, dict[str, int]]] = {}
+        # And their facts (memslim._frames), per site the census that measured the most
+        # there: a frame made by a read whose parse was the peak is seen only after it.
+        self.frame_facts: dict[int, list[dict[str, Any]]] = {}
         # The census results() chose: its traced bytes and what it saw of them (better_than).
         self.last_traced: int | None = None
         self.last_visible = 0
@@ -419,6 +450,7 @@ class ForkedCensuses:
                     "child_private_bytes": _private_dirty_bytes(),
                     "ledger": ledger,
                     "frame_columns": _frame_columns(raw),
+                    "frame_facts": _frame_rows(raw),
                 }
                 # The header first: the parent reads every census's header, and the census
                 # itself from the last file only.
@@ -629,6 +661,7 @@ class ForkedCensuses:
                 header = pickle.load(f)
                 history.append((header["traced_bytes"], header["summary"]))
                 _keep_largest(self.frame_columns, header.get("frame_columns", ()))
+                _keep_largest_rows(self.frame_facts, header.get("frame_facts", ()))
                 costs["child_private_bytes_max"] = max(
                     costs["child_private_bytes_max"], header["child_private_bytes"]
                 )

@@ -433,3 +433,70 @@ def test_pandas_2_text_read_from_a_csv_gets_string_pyarrow_in_the_read(
     )
     assert truth > 10_000_000, truth
     assert abs(customer["saving_bytes"] - truth) <= 0.05 * truth, (customer, truth)
+
+
+READ_IS_THE_PEAK = """
+import sys
+import pandas as pd
+
+def totals(path):
+    orders = pd.read_csv(path)
+    return orders.groupby("city")["amount"].sum()
+
+top = totals(sys.argv[1])
+print(pd.__version__.split(".")[0], len(top))
+"""
+
+# The same read, in a process of its own without memslim: tracemalloc's peak during it, with
+# the dtype= given by argv[2] (JSON).
+READ_PEAK = """
+import json, sys, tracemalloc
+import pandas as pd
+tracemalloc.start()
+orders = pd.read_csv(sys.argv[1], dtype=json.loads(sys.argv[2]) or None)
+print(tracemalloc.get_traced_memory()[1])
+"""
+
+
+def test_pandas_2_read_whose_parse_is_the_peak_gets_column_findings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pandas 2 parses in the program's thread: the census nearest the peak runs inside the
+    read, before the frame exists, and the frame, dropped when the function returns, makes no
+    new high. The census after the read saw it; its columns' narrower forms save about as much
+    at the parse's peak as on the frame (design, Advice)."""
+    pandas2 = os.environ.get("MEMSLIM_TEST_PANDAS2", "")
+    found = bool(pandas2) and Path(pandas2, "pandas").is_dir()
+    on_path(monkeypatch, pandas2 if found else None, "pandas 2")
+    data = tmp_path / "orders.csv"
+    with data.open("w") as f:
+        f.write("name,city,amount,quantity,code\n")
+        for i in range(400_000):
+            f.write(
+                f"customer-{i:015d},city{i * 7 % 20:02d},{i % 9973 / 100},{i % 201},"
+                f"{i * 7919 % 1_000_000}\n"
+            )
+    script = tmp_path / "program.py"
+    script.write_text(READ_IS_THE_PEAK)
+    out = tmp_path / "report.json"
+    result = memslim_run("--json", str(out), "--all-findings", str(script), str(data))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "2 20\n"
+    findings = json.loads(out.read_text())["findings"]
+    read = line_of(READ_IS_THE_PEAK, "    orders = pd.read_csv(")
+    at_read = {(f["kind"], f["symbol"]): f for f in findings if f["line"] == read}
+
+    def peak_with(dtype: dict[str, str]) -> int:
+        return int(truth_of(READ_PEAK, str(data), json.dumps(dtype)))
+
+    plain = peak_with({})
+    fixes = [("category", "city", "category"), ("downcast", "quantity", "uint8")]
+    for kind, column, dtype in fixes:
+        finding = at_read[(kind, column)]
+        truth = plain - peak_with({column: dtype})
+        assert truth > 2_000_000, truth
+        assert abs(finding["saving_bytes"] - truth) <= 0.2 * truth, (finding, truth)
+        assert finding["fix"].endswith(f'# add: dtype={{"{column}": "{dtype}"}}'), finding
+        assert "The peak was inside this read" in finding["message"]
+    # The parse's own arrays on that line are not told to `.astype()` after the read.
+    assert not [f for f in findings if f["kind"] == "dtype" and f["line"] == read]

@@ -77,6 +77,9 @@ class Run:
     # pandas DataFrames by allocation site: the largest (rows, bytes by column) any census saw
     # there (forked censuses only): a frame's columns, whichever census the report reads.
     frame_columns: dict[int, tuple[int, dict[str, int]]] = field(default_factory=dict)
+    # And the frames' facts (memslim._frames) by allocation site, from the census that measured
+    # the most there (forked censuses only): a frame that the report's census did not see.
+    frame_facts: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def main_file(self) -> str | None:

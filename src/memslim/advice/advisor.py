@@ -65,6 +65,13 @@ def advise(run: Run, *, everything: bool = False) -> list[Finding]:
     found = [
         f for f in found if f.kind not in ("array", "tuple") or (f.file, f.line) not in consumed
     ]
+    # A frame's columns are advised on by the column rules, their fix in the frame's terms (a
+    # reader's `dtype=`). NumPy arrays made on the same line that are not the frame's blocks
+    # (those are left out in the census) are the parse's own, alive at its peak: a dtype
+    # finding's `.astype()` after the read does not change them, and a column's `dtype=` does.
+    column_kinds = ("category", "downcast", "arrow-strings")
+    columns = {(f.file, f.line) for f in found if f.kind in column_kinds}
+    found = [f for f in found if f.kind != "dtype" or (f.file, f.line) not in columns]
     if not everything:
         floor = max(MIN_SAVING_BYTES, MIN_SAVING_SHARE * run.profile.peak_bytes)
         found = [f for f in found if f.time_only or (f.saving_bytes >= floor and not f.lossy)]

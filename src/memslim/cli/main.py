@@ -622,6 +622,7 @@ def _finish_run(
                 last, forked_history, costs = forked.results(profile.peak_visible_bytes)
                 ledgers["at_peak_census"] = forked.peak_ledger
                 census["frame_columns"] = forked.frame_columns
+                census["frame_facts"] = forked.frame_facts
                 for error in forked.errors[:1]:
                     _say(f"memslim: {error}")
             except (OSError, EOFError, pickle.UnpicklingError) as e:
@@ -726,6 +727,7 @@ def _report(
         history[:-1],
         outcome.main_globals,
         frame_columns=census.get("frame_columns") or {},  # type: ignore[arg-type]
+        frame_facts=census.get("frame_facts") or {},  # type: ignore[arg-type]
     )
     # Children get no findings (nor censuses): the parent's report is the one read.
     progress.set("looking for savings")
