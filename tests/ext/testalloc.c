@@ -245,7 +245,20 @@ static PyObject *t_unmap(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* call_without_gil(function): releases the GIL and takes it back with PyGILState_Ensure to
+ * call `function` (as pandas 2's CSV parser calls its file's read()), returning its result. */
+static PyObject *t_call_without_gil(PyObject *self, PyObject *function) {
+    PyObject *result;
+    Py_BEGIN_ALLOW_THREADS
+    PyGILState_STATE state = PyGILState_Ensure();
+    result = PyObject_CallNoArgs(function);
+    PyGILState_Release(state);
+    Py_END_ALLOW_THREADS
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"call_without_gil", t_call_without_gil, METH_O, NULL},
     {"map", t_map, METH_VARARGS, NULL},
     {"unmap", t_unmap, METH_VARARGS, NULL},
     {"native", t_native, METH_VARARGS, NULL},

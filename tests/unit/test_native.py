@@ -89,6 +89,34 @@ def test_without_the_gil_the_block_stays_at_the_calling_line(testalloc: Any) -> 
     assert native_at_peak(stats) == 21_000
 
 
+@pytest.mark.parametrize("python_only", [False, True])
+def test_a_thread_back_in_python_through_pygilstate_is_not_counted_by_itself(
+    testalloc: Any, python_only: bool
+) -> None:
+    """A native module that released the GIL and takes it back with PyGILState_Ensure to call
+    Python (pandas 2's CSV parser reading its file) never passes PyEval_RestoreThread: the
+    thread stays counted as without the GIL. A census running on that thread made every census
+    of a pandas 2 read walk the heap in the program's process (ForkUnsafe). The thread asking
+    holds the GIL: it is not counted; another thread in the same state still is."""
+    import threading
+
+    inside, release = threading.Event(), threading.Event()
+
+    def wait() -> None:
+        inside.set()
+        release.wait()
+
+    with memslim.track(python_only=python_only):
+        other = threading.Thread(target=testalloc.call_without_gil, args=(wait,))
+        other.start()
+        inside.wait()
+        seen = testalloc.call_without_gil(_core.native_threads_without_gil)
+        release.set()
+        other.join()
+        after = testalloc.call_without_gil(_core.native_threads_without_gil)
+    assert (seen, after) == (1, 0)
+
+
 def test_a_thread_that_never_ran_python(testalloc: Any) -> None:
     with memslim.track() as t:
         testalloc.native_in_thread(50, 1000)

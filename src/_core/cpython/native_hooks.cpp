@@ -622,7 +622,10 @@ bool native_hooks_installed() {
 }
 
 int native_threads_without_gil() {
-    return g_without_gil.load();
+    // The calling thread holds the GIL. It may be counted all the same: a native module that
+    // released the GIL takes it back with PyGILState_Ensure to call Python (pandas 2's CSV parser
+    // reads its file so, and a census ran inside that read), not through PyEval_RestoreThread.
+    return g_without_gil.load() - (t_without_gil ? 1 : 0);
 }
 
 std::uint64_t reserved_map_bytes() {

@@ -49,7 +49,7 @@ std::uint64_t reserved_map_bytes();
 // library's modules left out: a fork now runs the fork handlers of the libraries they may be in,
 // and OpenBLAS's shuts its thread pool down under a matrix product in flight, which then waits
 // forever (numpy's `a @ a.T` in four threads of a pool). 0 without native hooks; counted with
-// either set of them.
+// either set of them. The calling thread (which holds the GIL) is never counted.
 int native_threads_without_gil();
 
 }  // namespace memslim::cpython
