@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from memslim.advice._finding import Finding, Run
 from memslim.advice.source import line_text, user_frame
+
+# A pandas reader call: its arrays at the peak are the parser's.
+_READER = re.compile(r"\bread_(csv|table|fwf)\s*\(")
 
 _INTEGER_DTYPES = [
     ("uint8", 1, 0, 2**8 - 1),
@@ -49,6 +53,15 @@ def _finding(
         " at the peak; their"
     )
     message = f"{made} {values} fit {name}, {itemsize} byte(s) per item."
+    fix = f"{source}  # then: .astype(np.{name}), or dtype=np.{name} where it is made"
+    if _READER.search(source):
+        # A pandas reader's own arrays (a parse's chunks at its peak): `.astype()` after the
+        # read changes none of them; the column's dtype in the read does.
+        message += (
+            " They are the parser's, made inside this read: give the column whose values they"
+            " are its dtype in the read."
+        )
+        fix = f'{source}  # add: dtype={{"<column>": "{name}"}}'
     if lossy:
         message = "Lossy: " + message + " float32 keeps about 7 significant digits, not 16."
     return Finding(
@@ -60,7 +73,7 @@ def _finding(
         bytes_now=held,
         bytes_after=held - saved,
         message=message,
-        fix=f"{source}  # then: .astype(np.{name}), or dtype=np.{name} where it is made",
+        fix=fix,
         lossy=lossy,
     )
 
