@@ -282,9 +282,9 @@ def test_matrix_products_in_threads_do_not_hang_at_a_census(
     report = json.loads(out.read_text())
     assert report["census"]["objects"] > 0
     if "--python-only" in options:
-        # Nothing native recorded: a thread's 1500 x 1500 floats are not in the peak.
+        # NumPy's handler is not wrapped. (NumPy 2.5, 3.12's and 3.13's here, allocates its
+        # buffers through PyMem, traced as Python's then: a peak of 145 MiB, 8 with NumPy 2.4.)
         assert report["peak"]["by_domain"].get("numpy", 0) == 0
-        assert report["peak"]["traced_bytes"] < 1500 * 1500 * 8
     else:
         # A thread's 1500 x 1500 floats (18 MB) and its product's at least (more threads').
         assert report["peak"]["by_domain"]["numpy"] >= 2 * 8 * 1500 * 1500

@@ -66,36 +66,36 @@ def _narrower(column: dict[str, Any]) -> tuple[str, str, int, bool] | None:
     return None
 
 
-def _after_the_read(run: Run, seen: set[int]) -> tuple[list[dict[str, Any]], set[tuple[str, int]]]:
+def _after_the_read(run: Run, seen: set[int]) -> list[dict[str, Any]]:
     """Frames the report's census did not see but another census did, made at a line that held
     at the peak at least half of what they hold: a read whose parse was the peak (pandas 2
     parses in the program's thread, and its census is taken inside the read; the frame the read
     returns is seen by the census after it). On pandas 2.3 a column's narrower form saves
     about as much at the parse's peak as on the frame (400,000 rows, tracemalloc, 2026-12-04:
     a category column −2.8 MB at the peak and on the frame, uint8 −2.8 and −2.8, uint32 −1.6
-    and −1.6, string[pyarrow] names −32.2 and −32.1). Returns those frames' rows and the lines
-    where the peak was inside the read (the line held more than 1.5 times its frames)."""
+    and −1.6, string[pyarrow] names −32.2 and −32.1)."""
     if not run.frame_facts:
-        return [], set()
+        return []
     from memslim import _stacks
 
-    at_peak = {(s.file, s.line): s.bytes_at_peak for s, _via in run.profile.program_lines()}
+    at_peak = _held_at_peak(run)
     rows: list[dict[str, Any]] = []
-    inside: set[tuple[str, int]] = set()
     for site, site_rows in run.frame_facts.items():
         if site in seen:
             continue
         place = user_frame(_stacks.frames(site))
         if place is None:
             continue
-        held = at_peak.get((place[0], place[2]), 0)
         total = sum(column["bytes"] for row in site_rows for column in row["columns"])
-        if total <= 0 or held < total // 2:
+        if total <= 0 or at_peak.get((place[0], place[2]), 0) < total // 2:
             continue  # the frame and its read were not the peak: a narrower column saves none of it
-        if held > 1.5 * total:
-            inside.add((place[0], place[2]))
         rows.extend(dict(row, frames=_stacks.frames(site)) for row in site_rows)
-    return rows, inside
+    return rows
+
+
+def _held_at_peak(run: Run) -> dict[tuple[str, int], int]:
+    """Each program line's exact bytes at the peak (every stack under it)."""
+    return {(s.file, s.line): s.bytes_at_peak for s, _via in run.profile.program_lines()}
 
 
 def find(run: Run) -> Iterator[Finding]:
@@ -104,10 +104,11 @@ def find(run: Run) -> Iterator[Finding]:
     facts = run.site_facts
     if facts is None:
         return
-    later, inside = _after_the_read(run, {row.get("site") for row in facts.frames})
+    later = _after_the_read(run, {row.get("site") for row in facts.frames})
     # Frames made on one line (in a loop, say) add up; a column two frames share (a pandas
     # copy-on-write copy) was measured once, with the larger frame (memslim._frames).
     found: dict[tuple[str, int, str, str], _Summed] = {}
+    frame_bytes: dict[tuple[str, int], int] = {}  # the large columns of the frames made there
     for frame_row in [*facts.frames, *later]:
         frame = user_frame(frame_row.get("frames"))
         if frame is None:
@@ -116,6 +117,7 @@ def find(run: Run) -> Iterator[Finding]:
         for column in frame_row["columns"]:
             if column.get("shared"):
                 continue
+            frame_bytes[(file, line)] = frame_bytes.get((file, line), 0) + column["bytes"]
             narrower = _narrower(column)
             if narrower is None:
                 continue
@@ -125,6 +127,10 @@ def find(run: Run) -> Iterator[Finding]:
             summed.now += column["bytes"]
             summed.after += after
             summed.cells += column["size"]
+    # Where the line held more than 1.5 times its frames' columns at the peak, the peak was
+    # inside the read that made them (the parser's buffers), whichever census saw the frame.
+    at_peak = _held_at_peak(run) if found else {}
+    inside = {key for key, size in frame_bytes.items() if at_peak.get(key, 0) > 1.5 * size}
     for (file, line, name, kind), summed in found.items():
         column, dtype, lossy, rows = summed.column, summed.dtype, summed.lossy, summed.rows
         now, after, cells = summed.now, summed.after, summed.cells
