@@ -2,9 +2,9 @@
 //
 // Nodes are dense ids 0..n-1 (node 0 is the caller's root); edges are built from (from, to)
 // pairs by a counting sort, so a graph of n nodes and m edges costs 4(n + 1) + 4m bytes plus
-// the per-node payload (sizes). Dominators use the iterative algorithm of Cooper, Harvey and
-// Kennedy ("A Simple, Fast Dominance Algorithm", 2001) over a reverse post-order: a few passes
-// over nearly tree-shaped heaps, 4-byte arrays only, and no recursion.
+// the per-node payload (sizes). Dominators use Semi-NCA (Georgiadis' variant of Lengauer and
+// Tarjan's algorithm, with path compression): O(m log n) on any shape, long cycles included,
+// 4-byte arrays only, and no recursion.
 #pragma once
 
 #include <concepts>
@@ -51,14 +51,13 @@ class HeapGraph {
 struct DominatorTree {
     std::vector<NodeId> idom;  // immediate dominator; kNoNode if unreachable from the root
     std::vector<std::uint64_t> retained;  // bytes freed if the node went away (own included)
-    std::size_t passes = 0;               // iterations until the fixed point
     // What computing idom held at once at its largest, besides the graph (freed since).
     std::size_t peak_bytes = 0;
 };
 
 // Immediate dominators of every node reachable from `root` (into `tree.idom`, kNoNode for the
-// others; also sets `passes` and `peak_bytes`); returns the reachable nodes in reverse
-// post-order. The predecessor graph it needs is freed before it returns.
+// others; also sets `peak_bytes`); returns the reachable nodes, each after its immediate
+// dominator. The predecessor graph it needs is freed before it returns.
 std::vector<NodeId> immediate_dominators(const HeapGraph& graph, NodeId root, DominatorTree& tree);
 
 // Dominators of every node reachable from `root`, and retained sizes from `size_of(node)`.
