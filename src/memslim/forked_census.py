@@ -148,6 +148,21 @@ class ForkUnsafe(OSError):
     program's process instead, with the GIL held, while those threads run on."""
 
 
+class _StopWaiting(Exception):
+    """SIGTERM while the report waits for a census (ForkedCensuses.finish)."""
+
+
+def _stop_waiting(signum: int, frame: types.FrameType | None) -> None:
+    raise _StopWaiting
+
+
+def threading_main() -> bool:
+    """Whether this is the main thread (the only one that may set signal handlers)."""
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
 def fork_would_block() -> bool:
     """Whether forking now could wait forever. On 3.13 the fork runs the program's
     ``os.register_at_fork(before=...)`` hooks (tracker.cpp ``census_fork``), and
@@ -349,6 +364,9 @@ class ForkedCensuses:
         # And their facts (memslim._frames), per site the census that measured the most
         # there: a frame made by a read whose parse was the peak is seen only after it.
         self.frame_facts: dict[int, list[dict[str, Any]]] = {}
+        # Why the report does not wait for the newest census (finish), if it did not.
+        self.given_up: str | None = None
+        self._timeout = 0.0  # finish()'s
         # The census results() chose: its traced bytes and what it saw of them (better_than).
         self.last_traced: int | None = None
         self.last_visible = 0
@@ -381,8 +399,8 @@ class ForkedCensuses:
 
     @property
     def errors(self) -> list[str]:
-        """Why children failed (a sentence each)."""
-        found = []
+        """Why children failed, and why the last census was not waited for (a sentence each)."""
+        found = [self.given_up] if self.given_up else []
         for n in self._numbers(_FAILED):
             with contextlib.suppress(OSError), open(self._path(n) + ".error") as f:
                 found.append(f.read())
@@ -567,12 +585,36 @@ class ForkedCensuses:
     def finish(self, peak_bytes: int, timeout: float = 120.0) -> None:
         """Wait for the children still walking (the newest census is the nearest to the peak),
         unless a finished census already saw 95% of the peak's bytes; one that does not finish
-        within ``timeout`` seconds is killed. Each is given normal priority first (promote)."""
+        within ``timeout`` seconds is killed. Each is given normal priority first (promote).
+
+        Ctrl-C or SIGTERM while it waits (the program has ended) stops the wait, not the run:
+        the children still walking are killed and the report is made from the censuses that
+        finished. Before, a Ctrl-C there ended memslim with a traceback of its own and no
+        report, and SIGTERM with no report and the census directory left behind."""
         began = time.monotonic()
+        self._timeout = timeout
+        previous = None
+        if threading_main():
+            previous = signal.signal(signal.SIGTERM, _stop_waiting)
         try:
             self._finish(peak_bytes, began + timeout)
+        except (KeyboardInterrupt, _StopWaiting) as e:
+            for n in self._numbers(_RUNNING):
+                self._kill(n)
+            what = "Ctrl-C" if isinstance(e, KeyboardInterrupt) else "SIGTERM"
+            self.given_up = f"the last census was not waited for ({what})" + self._left()
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
             self._totals[_WAIT_SECONDS] += time.monotonic() - began
+
+    def _left(self) -> str:
+        """What the report's census is, after the newest was given up."""
+        return (
+            ": the report's census is an earlier one"
+            if self.done
+            else ": the report has no census of the heap"
+        )
 
     def _finish(self, peak_bytes: int, deadline: float) -> None:
         running = self._numbers(_RUNNING)
@@ -603,6 +645,11 @@ class ForkedCensuses:
             if enough or time.monotonic() > deadline:
                 for n in waiting:
                     self._kill(n)
+                if not enough:
+                    self.given_up = (
+                        f"the last census was given up after {self._timeout:.0f} s of waiting"
+                        + self._left()
+                    )
                 break
             time.sleep(0.005)
 
