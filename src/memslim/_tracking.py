@@ -57,10 +57,19 @@ class Tracker:
         self.full_import_stacks = full_import_stacks
         self._profile: Profile | None = None
         self._running = False
+        # Started while memslim already tracked (under `memslim run`, or inside another
+        # track()): the block runs under that tracking, which this tracker reads and never stops.
+        self._nested = False
         # The function whose lines the profile tables ("file\0qualname"; "": the heaviest).
         self._function = ""
 
     def start(self) -> None:
+        if _core.is_tracking():
+            # Raising here made a program that uses track() fail under `memslim run`.
+            self._nested = True
+            self._running = True
+            return
+        self._nested = False
         _stacks.forget()
         _core.start_tracking(
             self.mode,
@@ -73,7 +82,10 @@ class Tracker:
         self._running = True
 
     def stop(self) -> Profile:
-        if self._running:
+        if self._running and self._nested:
+            self._running = False
+            self._profile = self._collect()
+        elif self._running:
             _core.stop_tracking()
             _native.stop()
             watch_gc(False)
@@ -137,6 +149,11 @@ def track(
     ``python_only=True`` traces Python's allocators only. Stacks inside an import keep, of each
     imported module's frames, its own line and, when it is the module's own code, the allocating
     line; ``full_import_stacks=True`` keeps them all.
+
+    When memslim is already tracking (under ``memslim run``, or inside another ``track()``),
+    the block runs under that tracking, whose options stay as they are: the tracker's
+    ``profile``, ``peak_bytes`` and ``current_bytes`` are then the enclosing tracking's, since
+    it began.
     """
     return Tracker(
         mode,

@@ -809,3 +809,26 @@ def test_a_census_due_while_the_program_holds_a_fork_hooks_lock_waits_for_it(
     (row,) = [t for t in report["census"]["types"] if t["type"] == "bytearray"]
     seen = 64 if sys.version_info >= (3, 13) else 56  # the margin's census inside, or all
     assert row["count"] >= seen and row["bytes"] >= seen << 20, report["census"]["types"][:5]
+
+
+USES_TRACK = """
+import memslim
+with memslim.track() as t:
+    kept = [str(i) for i in range(100_000)]
+print("tracked", t.peak_bytes > 0, len(kept))
+"""
+
+
+def test_a_program_that_tracks_itself_runs_under_memslim_run(tmp_path: Path) -> None:
+    """It failed with "memslim is already tracking allocations" (exit 1) under `memslim run`;
+    its own block now runs under the run's tracking, and the run's report sees its list."""
+    script = tmp_path / "tracks.py"
+    script.write_text(USES_TRACK)
+    plain = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    report, result = run_json(tmp_path, script)
+    assert result.returncode == plain.returncode == 0, result.stderr
+    assert result.stdout == plain.stdout == "tracked True 100000\n"
+    line = USES_TRACK.splitlines().index("    kept = [str(i) for i in range(100_000)]") + 1
+    held = sum(row["bytes_at_peak"] for row in report["lines"] if row["line"] == line)
+    # 100,000 strings of up to 5 digits (48 or 56 bytes each) and the list's pointers.
+    assert held >= 100_000 * (48 + 8), report["lines"][:3]

@@ -265,9 +265,23 @@ def test_a_fixed_seed_samples_the_same_whatever_ran_before(testalloc: Any) -> No
     assert distinct > 1  # other seeds sample other blocks: the seed is used
 
 
-def test_only_one_tracker_at_a_time() -> None:
-    with memslim.track(), pytest.raises(RuntimeError, match="already tracking"):
-        memslim.track().start()
+def test_a_tracker_started_while_tracking_reads_the_enclosing_tracking(testalloc: Any) -> None:
+    """A program that uses track() runs under `memslim run`, which tracks already: it raised
+    RuntimeError there, and the program failed. The inner block now runs under the enclosing
+    tracking, which it reads and never stops."""
+    with memslim.track() as outer:
+        with memslim.track("sample") as inner:
+            line = here()
+            testalloc.alloc(1, 100_000, 10)
+        assert memslim._core.is_tracking()  # the inner block did not stop it
+        after = here()
+        testalloc.alloc(1, 50_000, 4)
+    # Exact (the outer's mode): the inner's blocks are in both profiles, at their line.
+    assert line_stats(inner.profile, line).bytes_live == 1_000_000
+    assert line_stats(outer.profile, line).bytes_live == 1_000_000
+    assert line_stats(outer.profile, after).bytes_live == 200_000
+    assert inner.profile.mode == "exact"
+    assert not memslim._core.is_tracking()
 
 
 def test_bad_mode_is_rejected() -> None:
