@@ -832,3 +832,24 @@ def test_a_program_that_tracks_itself_runs_under_memslim_run(tmp_path: Path) -> 
     held = sum(row["bytes_at_peak"] for row in report["lines"] if row["line"] == line)
     # 100,000 strings of up to 5 digits (48 or 56 bytes each) and the list's pointers.
     assert held >= 100_000 * (48 + 8), report["lines"][:3]
+
+
+def test_relative_report_paths_are_where_memslim_started(tmp_path: Path) -> None:
+    """The reports are written after the program, which changed its working directory: they
+    went into the program's new directory (and could overwrite a file of its own there)."""
+    started, moved = tmp_path / "started", tmp_path / "moved"
+    started.mkdir()
+    moved.mkdir()
+    (moved / "report.json").write_text("the program's own file\n")
+    script = started / "moves.py"
+    script.write_text(f"import os\nkept = list(range(100_000))\nos.chdir({str(moved)!r})\n")
+    result = memslim_run(
+        "--json", "report.json", "--html", "report.html", "--patch", "fix.diff", "moves.py",
+        cwd=started,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads((started / "report.json").read_text())["exit_code"] == 0
+    assert (started / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert (started / "fix.diff").exists()
+    assert sorted(p.name for p in moved.iterdir()) == ["report.json"]
+    assert (moved / "report.json").read_text() == "the program's own file\n"

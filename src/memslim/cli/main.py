@@ -1068,6 +1068,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from memslim._files import check_writable
 
+        # Written after the program, which may have changed its working directory: a relative
+        # path means the directory memslim was started in (it wrote into the program's, and
+        # could overwrite a file of the same name there).
+        for name in ("json", "html", "output", "patch"):
+            if getattr(args, name, None):
+                setattr(args, name, os.path.abspath(getattr(args, name)))
         try:
             if args.json:
                 check_writable(args.json)
