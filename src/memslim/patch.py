@@ -372,6 +372,46 @@ def _tuple_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit
     return [_Edit(start, end, f"({inner})")]
 
 
+def _slot_names(fix: str, finding: Any) -> set[str] | None:
+    """The attributes a slotted class will have: the ``__slots__`` of the fix, or None where
+    the fix does not list them (a dataclass's or attrs class's fields: their own)."""
+    match = re.search(r"__slots__ = \((.*)\)", fix)
+    if match is None:
+        return None
+    try:
+        return set(ast.literal_eval(f"({match.group(1)})"))
+    except (ValueError, SyntaxError):
+        return set()
+
+
+def _needs_a_dict(tree: ast.AST, cls: ast.ClassDef, names: set[str] | None) -> bool:
+    """Whether the module may need the class's instances to keep a ``__dict__``: it reads one
+    (``vars(obj)``, ``obj.__dict__``), or sets an attribute that the slots would not hold (one
+    a census could not see, set after it: ``item.cached = ...``) on anything but ``self`` in
+    another class's methods. The patched program failed there (AttributeError)."""
+    own = {id(n) for n in ast.walk(cls)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+            return True
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "vars"
+            and node.args
+        ):
+            return True
+        if names is None or not isinstance(node, ast.Attribute):
+            continue
+        if not isinstance(node.ctx, ast.Store) or node.attr in names:
+            continue
+        receiver = node.value
+        is_self = isinstance(receiver, ast.Name) and receiver.id == "self"
+        if is_self and id(node) not in own:
+            continue  # another class's instance
+        return True
+    return False
+
+
 def _slots_edits(
     tree: ast.AST, lines: list[str], finding: Any, weak: frozenset[str] = frozenset()
 ) -> list[_Edit]:
@@ -385,6 +425,8 @@ def _slots_edits(
         return []
     cls = classes[0]
     fix = finding.fix
+    if _needs_a_dict(tree, cls, _slot_names(fix, finding)):
+        return []
     if fix.startswith("@dataclass(slots=True") or fix.startswith("@attr.s(slots=True"):
         wanted = "dataclass" if fix.startswith("@dataclass") else "s"
         keywords = "slots=True" + (", weakref_slot=True" if "weakref_slot=True" in fix else "")

@@ -51,10 +51,14 @@ class Verified:
     # Per applied finding, the peak it saves applied alone (original's peak minus that run's);
     # None where it was not run alone (a single fix: the patched run is its own).
     alone: list[int | None] = field(default_factory=list)
+    # And the exit status of that run (None where not run alone).
+    alone_exit: list[int | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.alone:
             self.alone = [None] * len(self.applied)
+        if not self.alone_exit:
+            self.alone_exit = [None] * len(self.applied)
 
     @property
     def predicted_bytes(self) -> int:
@@ -83,8 +87,11 @@ class Verified:
                     "saving_bytes": f.saving_bytes,
                     "gone": gone,
                     "measured_alone_bytes": alone,
+                    "alone_exit_code": code,
                 }
-                for (f, gone), alone in zip(self.applied, self.alone, strict=True)
+                for (f, gone), alone, code in zip(
+                    self.applied, self.alone, self.alone_exit, strict=True
+                )
             ],
             "predicted_bytes": self.predicted_bytes,
             "measured_bytes": self.measured_bytes,
@@ -137,15 +144,17 @@ def verify(patch: Patch, argv: list[str], memslim_args: list[str], cwd: str) -> 
         patched = run("patched", patch.files)
         left = {(f["kind"], _relative(f["file"], scratch), f["symbol"]) for f in patched.findings}
         alone: list[int | None] = [None] * len(patch.applied)
+        alone_exit: list[int | None] = [None] * len(patch.applied)
         for i in chosen:
             single = make_patch([patch.applied[i]], cwd=cwd)
             if single.applied:  # it applies by itself too
                 ran = run(f"alone-{i}", single.files)
                 alone[i] = original.peak_bytes - ran.peak_bytes
+                alone_exit[i] = ran.exit_code
     applied = [
         (f, (f.kind, os.path.relpath(f.file, cwd), f.symbol) not in left) for f in patch.applied
     ]
-    return Verified(applied, original, patched, alone)
+    return Verified(applied, original, patched, alone, alone_exit)
 
 
 def _relative(file: str, scratch: str) -> str:

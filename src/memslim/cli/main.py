@@ -573,6 +573,11 @@ def _finish_run(
 ) -> int:
     """After the program (tracking stopped): the last census, the RSS ledger, the report."""
     from memslim import _core
+
+    started_in = getattr(args, "started_in", None)
+    if started_in is not None:
+        with contextlib.suppress(OSError):  # gone: the program's directory it is
+            os.chdir(started_in)
     from memslim.rss import RssLedger, allocators_now, process_memory
 
     # RSS at the end, explained: read before the report allocates anything.
@@ -1068,12 +1073,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from memslim._files import check_writable
 
-        # Written after the program, which may have changed its working directory: a relative
-        # path means the directory memslim was started in (it wrote into the program's, and
-        # could overwrite a file of the same name there).
-        for name in ("json", "html", "output", "patch"):
-            if getattr(args, name, None):
-                setattr(args, name, os.path.abspath(getattr(args, name)))
+        # A relative path means the directory memslim was started in, whichever directory the
+        # program moves to: the capture is written while it runs, the reports after it (from
+        # the directory it started in: _finish_run). They went into the program's directory,
+        # and could overwrite a file of the same name there.
+        args.started_in = os.getcwd()
+        if args.output:
+            args.output = os.path.abspath(args.output)
         try:
             if args.json:
                 check_writable(args.json)

@@ -262,21 +262,43 @@ def print_verify(verified: Any, *, console: Console) -> None:
             style="bold",
         )
     )
-    for (finding, gone), alone in zip(verified.applied, verified.alone, strict=True):
+    # A patched run whose exit status changed (a fix broke the program: it ended early) saved
+    # nothing that counts, and its findings tell nothing: neither is claimed.
+    failed = not verified.same_exit
+    exit_was = verified.original.exit_code
+    for (finding, gone), alone, code in zip(
+        verified.applied, verified.alone, verified.alone_exit, strict=True
+    ):
+        if alone is None:
+            by_itself = ""
+        elif code is not None and code != exit_was:
+            by_itself = f"alone it changed the exit status ({exit_was} → {code}); "
+        else:
+            by_itself = f"alone it saved {format_bytes(alone)}; "
         console.print(
             Text(
                 f"  [{finding.kind}] {_where(finding.file, finding.line)} {finding.symbol} — "
                 f"predicted {format_bytes(finding.saving_bytes)}; "
-                + ("" if alone is None else f"alone it saved {format_bytes(alone)}; ")
-                + ("gone after the patch" if gone else "still found after the patch")
+                + by_itself
+                + (
+                    "not known after the patch (the patched run failed)"
+                    if failed
+                    else "gone after the patch"
+                    if gone
+                    else "still found after the patch"
+                )
             )
         )
+    saved = (
+        f"no saving measured, against {format_bytes(verified.predicted_bytes)} predicted"
+        if failed
+        else f"saved {format_bytes(verified.measured_bytes)} against "
+        f"{format_bytes(verified.predicted_bytes)} predicted"
+    )
     console.print(
         Text(
             f"  peak traced {format_bytes(verified.original.peak_bytes)} → "
-            f"{format_bytes(verified.patched.peak_bytes)}: saved "
-            f"{format_bytes(verified.measured_bytes)} against "
-            f"{format_bytes(verified.predicted_bytes)} predicted; "
+            f"{format_bytes(verified.patched.peak_bytes)}: {saved}; "
             + (
                 "output and exit status the same"
                 if same
