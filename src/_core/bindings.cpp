@@ -862,6 +862,23 @@ NB_MODULE(_core, m) {
           "Nothing the calling thread allocates from now on is recorded (memslim's own threads).");
     m.def("set_gc_collecting", &memslim::cpython::set_gc_collecting, "collecting"_a,
           "Blocks freed from now until set_gc_collecting(False) were freed by the cyclic GC.");
+    // The function in gc.callbacks while tracking (memslim._tracking.watch_gc). A C function,
+    // not Python's: a program's own sys.settrace function saw a Python callback's every call
+    // as the program's.
+    m.def(
+        "gc_callback",
+        [](nb::str phase, nb::dict info) {
+            const bool start = std::string_view(phase.c_str()) == "start";
+            if (start) {
+                // A safe point in any thread: a census due while the main thread waits runs
+                // here, and the garbage a full collection frees may be part of the peak.
+                int generation = 0;
+                if (info.contains("generation")) generation = nb::cast<int>(info["generation"]);
+                memslim::cpython::census_before_collection(generation);
+            }
+            memslim::cpython::set_gc_collecting(start);
+        },
+        "phase"_a, "info"_a, "gc.callbacks' callback: census_before_collection, set_gc_collecting.");
     m.def(
         "live_bytes_by_domain",
         [] {

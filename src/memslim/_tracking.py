@@ -17,12 +17,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_SAMPLE_INTERVAL = 256 * 1024
 
 
-def _on_gc(phase: str, info: dict[str, int]) -> None:
-    if phase == "start":
-        # A safe point in any thread: a census due while the main thread waits runs here, and
-        # the garbage a full collection frees may be part of the peak: census it first.
-        _core.census_before_collection(info.get("generation", 0))
-    _core.set_gc_collecting(phase == "start")
+# At a collection's start, a census due (or one at the peak before a full collection); and
+# what the collector frees until its stop is charged as its (_core.gc_callback: a C function, so
+# that a program's own sys.settrace function sees no memslim frame at every collection).
+_on_gc = _core.gc_callback
 
 
 def watch_gc(on: bool) -> None:

@@ -853,3 +853,35 @@ def test_relative_report_paths_are_where_memslim_started(tmp_path: Path) -> None
     assert (started / "fix.diff").exists()
     assert sorted(p.name for p in moved.iterdir()) == ["report.json"]
     assert (moved / "report.json").read_text() == "the program's own file\n"
+
+
+TRACES_ITSELF = """
+import sys
+calls = {}
+
+def tracer(frame, event, arg):
+    if event == "call":
+        calls[frame.f_code.co_name] = calls.get(frame.f_code.co_name, 0) + 1
+
+def work(n):
+    return [str(i) for i in range(n)]
+
+sys.settrace(tracer)
+data = [work(100_000) for _ in range(3)]
+junk = [[i] for i in range(200_000)]
+sys.settrace(None)
+print(sorted(calls.items()))
+"""
+
+
+def test_a_programs_own_tracer_sees_no_memslim_frame(tmp_path: Path) -> None:
+    """The census callback and the GC watcher are memslim's Python code run in the program's
+    thread: the program's sys.settrace function saw `take_census`, `_reap`, `_on_gc`, ... as its
+    own calls (a debugger would stop in them, coverage listed memslim's files)."""
+    script = tmp_path / "traces.py"
+    script.write_text(TRACES_ITSELF)
+    plain = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    report, result = run_json(tmp_path, script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == plain.stdout
+    assert report["census"]["forked"]["forks"] > 0  # censuses ran while it traced

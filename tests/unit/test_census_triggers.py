@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -60,6 +59,7 @@ def untimed_tracking() -> Iterator[None]:
     """Exact tracking without the plateau trigger (its timeline thread ticks once an hour, so no
     peak ever holds for two ticks) and with the GC watcher on: censuses come only from margins
     and collections."""
+    gc.callbacks.insert(0, _mark_collection)  # before memslim's watcher, at a start
     watch_gc(True)
     _core.start_tracking("exact", timeline_interval=3600.0)
     try:
@@ -68,16 +68,20 @@ def untimed_tracking() -> Iterator[None]:
         _core.stop_tracking()
         _core.set_census(None)
         watch_gc(False)
+        gc.callbacks.remove(_mark_collection)
+
+
+_collecting = [False]
+
+
+def _mark_collection(phase: str, _info: dict[str, int]) -> None:
+    _collecting[0] = phase == "start"
 
 
 def _in_collection() -> bool:
-    """Whether the caller runs inside memslim's gc.callbacks watcher (a collection's start)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code is _on_gc.__code__:
-            return True
-        frame = frame.f_back
-    return False
+    """Whether the caller runs inside memslim's gc.callbacks watcher (a collection's start: a
+    callback of the test's own runs before it, and marks the collection until its stop)."""
+    return _collecting[0] and _on_gc in gc.callbacks
 
 
 def _run_lines(count: int, calls: list[Any]) -> None:

@@ -946,7 +946,13 @@ int census_now(bool can_raise, bool keep_point) {
         PyObject* result = nullptr;
         {
             UntrackedScope untracked;  // memslim's own allocations: not the program's
+            // Nor are its frames: a program's own sys.settrace/setprofile function (a
+            // debugger, coverage) saw the census's Python calls (take_census, _reap, ...)
+            // as the program's.
+            PyThreadState* tstate = PyThreadState_Get();
+            PyThreadState_EnterTracing(tstate);
             result = PyObject_CallNoArgs(g_census_callback);
+            PyThreadState_LeaveTracing(tstate);
         }
         int status = 0;
         // False: not now (a fork here would wait on a lock this thread holds). Nothing was
