@@ -830,8 +830,9 @@ def test_a_program_that_tracks_itself_runs_under_memslim_run(tmp_path: Path) -> 
     assert result.stdout == plain.stdout == "tracked True 100000\n"
     line = USES_TRACK.splitlines().index("    kept = [str(i) for i in range(100_000)]") + 1
     held = sum(row["bytes_at_peak"] for row in report["lines"] if row["line"] == line)
-    # 100,000 strings of up to 5 digits (48 or 56 bytes each) and the list's pointers.
-    assert held >= 100_000 * (48 + 8), report["lines"][:3]
+    # 100,000 strings, each at least 49 bytes (sys.getsizeof("0")), whatever else the line
+    # is charged with (the list, on 3.11; on 3.12 the comprehension is inlined).
+    assert held >= 100_000 * sys.getsizeof("0"), report["lines"][:3]
 
 
 def test_relative_report_paths_are_where_memslim_started(tmp_path: Path) -> None:
