@@ -349,6 +349,80 @@ def _changes_items_in_place(tree: ast.Module, ours: ast.AST) -> bool:
     return False
 
 
+# Calls whose result shows a value as text: a tuple reads (1, 2) where a list read [1, 2].
+_SHOWN_BY = frozenset({"print", "str", "repr", "format", "ascii", "pprint", "isinstance"})
+# Calls whose result holds none of the lists: what they show is the same for tuples.
+_SCALAR = frozenset({"len", "sum", "any", "all", "bool", "int", "float", "id", "hash"})
+
+
+def _formats_or_compares(node: ast.AST | None) -> bool:
+    """An f-string's value, a `%` format, or an `==`/`!=` comparison."""
+    if isinstance(node, ast.FormattedValue):
+        return True
+    if isinstance(node, ast.BinOp):
+        return isinstance(node.op, ast.Mod)
+    return isinstance(node, ast.Compare) and any(
+        isinstance(op, (ast.Eq, ast.NotEq)) for op in node.ops
+    )
+
+
+def _shows(node: ast.AST, statement: ast.AST, depth: int) -> bool:
+    """Whether ``node``'s value, or one taken from it, is shown as text or compared for
+    equality on the way up to ``statement`` while it is still one of the lists the fix changes
+    or holds them: an argument of print/str/repr/format/isinstance, a value in an f-string or
+    a `%` format, an operand of `==`/`!=`. ``depth``: 0 when ``node`` holds the lists, 1 when
+    it is one; each index taken goes one level in (``pairs[0][1]`` is an item: the same)."""
+    up = node
+    while up is not statement and up is not None and depth <= 1:
+        above = parent(up)
+        if isinstance(above, ast.Subscript) and up is above.value:
+            if not isinstance(above.slice, ast.Slice):
+                depth += 1
+        elif isinstance(above, ast.Call) and up is not above.func:
+            func = above.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name in _SCALAR:
+                return False
+            if name in _SHOWN_BY:
+                return True
+        elif _formats_or_compares(above):
+            return True
+        up = above  # type: ignore[assignment]
+    return False
+
+
+def _shown_or_compared(tree: ast.Module, ours: ast.AST) -> bool:
+    """Whether the lists the fix makes tuples may be shown as text or compared with lists: in
+    their own statement, or through the name an assignment binds them to, anywhere in the
+    module (`print(pairs[:2])` printed [('u135', 0), ...] for [['u135', 0], ...]). Other ways
+    they travel (appended to a list, returned) are not followed: --verify compares the
+    output."""
+    statement = ours
+    while statement is not None and not isinstance(statement, ast.stmt):
+        statement = parent(statement)  # type: ignore[assignment]
+    if statement is None:
+        return True
+    # The display itself is one of the lists; a comprehension holds them.
+    if _shows(ours, statement, 1 if isinstance(ours, ast.List) else 0):
+        return True
+    if not isinstance(statement, (ast.Assign, ast.AnnAssign)):
+        return False
+    targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+    names = {t.id for t in targets if isinstance(t, ast.Name)}
+    if len(names) != len(targets):
+        return True  # bound to an attribute or an item: its uses are not followed
+    # The statement's value holds the lists (a comprehension of displays) or is one.
+    value_depth = 1 if statement.value is ours and isinstance(ours, ast.List) else 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in names and isinstance(node.ctx, ast.Load):
+            top = node
+            while top is not None and not isinstance(top, ast.stmt):
+                top = parent(top)  # type: ignore[assignment]
+            if top is None or _shows(node, top, value_depth):
+                return True
+    return False
+
+
 def _tuple_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
     """tuple: the list display of the finding's line becomes a tuple display (a comprehension
     ``tuple(...)``); only where nothing in the module may change a list's items in place."""
@@ -361,7 +435,7 @@ def _tuple_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit
     if len(displays) > 1 or (not displays and len(comps) != 1):
         return []  # the lists are the line's display ([[x, y] for ...]'s inner one), if any
     node = (displays or comps)[0]
-    if _changes_items_in_place(tree, node):
+    if _changes_items_in_place(tree, node) or _shown_or_compared(tree, node):
         return []
     start, end = _span(lines, node)
     inner = _segment(lines, start, end)[1:-1]

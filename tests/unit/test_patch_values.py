@@ -191,3 +191,23 @@ def test_an_array_finding_on_a_comprehension_the_generator_fix_rewrites_is_left(
         "Not applied: [array] job.py:2 " in patch.diff
         and "(another fix rewrites that code)" in patch.diff
     )
+
+
+def test_lists_shown_as_text_or_compared_stay_lists(tmp_path: Path) -> None:
+    """A tuple prints as (a, b) where a list printed [a, b], and never equals a list: the
+    output of `print(pairs[:2])` changed under the patch. Left to the author wherever the
+    name the lists are bound to is printed, formatted or compared."""
+    rows = "rows = [(str(i), i) for i in range(9)]\n"
+    for use in (
+        "print(pairs[:2])\n",
+        'print(f"{pairs[0]}")\n',
+        "print(pairs[0] == ['0', 0])\n",
+        'text = "%s" % (pairs,)\n',
+    ):
+        source = rows + "pairs = [[r[0], r[1]] for r in rows]\n" + use
+        folder = tmp_path / str(len(use))
+        folder.mkdir()
+        assert _patch(folder, source, "tuple", 2, "(r[0], r[1])") is None, use
+    (tmp_path / "kept").mkdir()
+    kept = rows + "pairs = [[r[0], r[1]] for r in rows]\nprint(len(pairs), pairs[0][1])\n"
+    assert _patch(tmp_path / "kept", kept, "tuple", 2, "(r[0], r[1])") is not None
