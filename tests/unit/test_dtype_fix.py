@@ -24,3 +24,25 @@ def test_a_readers_arrays_get_the_columns_dtype_in_the_read(tmp_path: Path) -> N
     made = _finding([row(1000)], (str(source), "main", 2), "uint8", 1, False)
     assert made.fix.endswith("# then: .astype(np.uint8), or dtype=np.uint8 where it is made")
     assert "inside this read" not in made.message
+
+
+def test_arrays_a_library_made_inside_the_call_get_no_finding(tmp_path: Path) -> None:
+    """scikit-learn's `fit`, scipy.sparse's index arrays, pandas' group codes: no `.astype()`
+    on the user's line reaches them (the exploratory run's `clf.fit(Xtr, ytr)  # then:
+    .astype(np.uint8)`). NumPy's own Python frames between are the same call; a pandas
+    reader's arrays keep their finding (the column's dtype in the read)."""
+    from memslim.advice.dtype import _made_inside_a_library
+
+    source = tmp_path / "program.py"
+    source.write_text("clf.fit(x, y)\norders = pd.read_csv(path)\nvalues = np.ones(n)\n")
+    user = (str(source), "<module>", 1)
+    sklearn = ("/venv/lib/site-packages/sklearn/tree/_classes.py", "fit", 400)
+    numpy = ("/venv/lib/site-packages/numpy/_core/numeric.py", "ones", 190)
+    assert _made_inside_a_library([sklearn, user], user)
+    assert _made_inside_a_library([numpy, sklearn, user], user)
+    assert not _made_inside_a_library([user], user)
+    values = (str(source), "<module>", 3)
+    assert not _made_inside_a_library([numpy, values], values)
+    read = (str(source), "<module>", 2)
+    parser = ("/venv/lib/site-packages/pandas/io/parsers/c_parser_wrapper.py", "read", 234)
+    assert not _made_inside_a_library([parser, read], read)

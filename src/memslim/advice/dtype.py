@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -78,6 +79,17 @@ def _finding(
     )
 
 
+def _made_inside_a_library(frames: list[tuple[str, str, int]], frame: tuple[str, str, int]) -> bool:
+    """Whether a library other than NumPy made the array inside the call on the user's line
+    (scikit-learn's `fit`, scipy.sparse's index arrays, pandas' group codes): no `.astype()`
+    or `dtype=` on that line reaches it, and the library may need its dtype. A pandas reader's
+    own arrays are kept: the column's dtype in the read is their fix (see _finding)."""
+    inner = frames[: frames.index(frame)]
+    if all(f"{os.sep}numpy{os.sep}" in file for file, _function, _line in inner):
+        return False
+    return not _READER.search(line_text(frame[0], frame[2]))
+
+
 def find(run: Run) -> Iterator[Finding]:
     facts = run.facts
     if facts is None:
@@ -87,6 +99,8 @@ def find(run: Run) -> Iterator[Finding]:
     for row in facts.arrays:
         frame = user_frame(row["frames"])
         if frame is None or not row["owns_data"] or row["min"] is None or row.get("in_frame"):
+            continue
+        if _made_inside_a_library(row["frames"], frame):
             continue
         if row["integral"] and row["kind"] in "iu":
             narrow = narrowest_integer(row["min"], row["max"])
