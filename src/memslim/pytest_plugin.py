@@ -14,8 +14,9 @@ memslim is installed. It does nothing unless asked:
 Marker names and limits as pytest-memray's, so that a suite can switch: "B", "KB", "MB", "GB"
 (and "KiB", "MiB", "GiB"), all powers of 1024. Only the test function's call is tracked, not its
 fixtures' setup and teardown. One tracker at a time: a test that calls ``memslim.track()``
-itself must not be marked nor run under ``--memslim`` (its own tracker would not start), and a
-test that runs while memslim already tracks the process is left untracked, and says so.
+itself runs under the test's tracking when marked or under ``--memslim``, and a test that runs
+while memslim already tracks the process (``memslim run -m pytest``) is left untracked: the
+summary lists those whose limits were not checked.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pytest
 _UNITS = {"": 1, "b": 1, "kb": 1 << 10, "kib": 1 << 10, "mb": 1 << 20, "mib": 1 << 20}
 _UNITS.update({"gb": 1 << 30, "gib": 1 << 30, "tb": 1 << 40, "tib": 1 << 40})
 _PEAK = "memslim_peak_bytes"
+_UNCHECKED = "memslim_limits_unchecked"
 
 
 def parse_size(text: str | float) -> int:
@@ -98,6 +100,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     leak_limit = parse_size(leaks.args[0]) if leaks is not None else None
     if _core.is_tracking():
         item.add_report_section("call", "memslim", "memslim was tracking already: not tracked")
+        if memory is not None or leaks is not None:
+            item.user_properties.append((_UNCHECKED, 1))  # said in the summary
         return (yield)
     tracker = Tracker("exact")
     tracker.start()
@@ -146,6 +150,8 @@ def _what_keeps_it() -> str:
 
 # (test id, peak bytes) of every tracked test's call, here or in pytest-xdist's workers.
 _reports: list[tuple[str, int]] = []
+# Tests whose limit markers were not checked: memslim tracked the process already.
+_unchecked: list[str] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -154,9 +160,23 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for name, value in report.user_properties:
         if name == _PEAK:
             _reports.append((report.nodeid, int(value)))
+        elif name == _UNCHECKED:
+            _unchecked.append(report.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if _unchecked:
+        # A passing test's report sections are not printed: without this, `memslim run -m
+        # pytest` passed tests whose limits nothing checked, and said so nowhere visible.
+        terminalreporter.write_sep(
+            "=", f"memslim: {len(_unchecked)} test(s) with limit_memory/limit_leaks not checked"
+        )
+        terminalreporter.write_line(
+            "memslim was tracking the whole process already (memslim run -m pytest):"
+            " run pytest alone to check them"
+        )
+        for nodeid in _unchecked[:5]:
+            terminalreporter.write_line(f"  {nodeid}")
     if not config.getoption("--memslim") or not _reports:
         return
     from memslim._units import format_bytes

@@ -113,3 +113,18 @@ def test_xdist_workers_peaks_reach_the_summary(tmp_path: Path) -> None:
     summary = ran.stdout.split("memslim: the tests with the highest peaks")[1].splitlines()[1:3]
     assert summary[0].split() == ["30.0", "MiB", "test_suite.py::test_unmarked"]
     assert summary[1].split() == ["20.0", "MiB", "test_suite.py::test_over_the_limit"]
+
+
+def test_under_memslim_run_the_unchecked_limits_are_listed(tmp_path: Path) -> None:
+    """`memslim run -m pytest` tracks the whole process, so no test is tracked on its own: the
+    limits were not checked, and the over-the-limit test passed with nothing said where a
+    passing run shows it (its report section)."""
+    (tmp_path / "test_suite.py").write_text(SUITE)
+    ran = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "-m", "pytest", "-p", "no:cacheprovider",
+         "-q", "test_suite.py"],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert "memslim: 4 test(s) with limit_memory/limit_leaks not checked" in ran.stdout
+    assert "test_suite.py::test_over_the_limit" in ran.stdout.split("not checked")[1]
+    assert "5 passed" in ran.stdout  # outcomes as a run that checks nothing: none failed
