@@ -886,3 +886,21 @@ def test_a_programs_own_tracer_sees_no_memslim_frame(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == plain.stdout
     assert report["census"]["forked"]["forks"] > 0  # censuses ran while it traced
+
+
+def test_the_script_sees_its_loader_and_dev_mode_no_warning_of_memslims(tmp_path: Path) -> None:
+    """`__loader__` was None under memslim (python gives a script a SourceFileLoader named
+    __main__), and `python -X dev` warned at every run of a file memslim left open (its copy of
+    stderr)."""
+    script = tmp_path / "loader.py"
+    script.write_text(
+        "print(type(__loader__).__name__, __loader__.name, __loader__.path == __file__)\n"
+    )
+    plain = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    ran = subprocess.run(
+        [sys.executable, "-X", "dev", "-m", "memslim", "run", str(script)],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == plain.stdout == "SourceFileLoader __main__ True\n"
+    assert "Warning" not in ran.stderr, ran.stderr

@@ -906,6 +906,15 @@ def _keep_stderr() -> None:
         _out["stream"] = sys.stderr
 
 
+def _close_stderr() -> None:
+    """Closes the copy of stderr (_keep_stderr) once the report is written: left open, `python
+    -X dev` warned of an unclosed file at every run."""
+    stream = _out.pop("stream", None)
+    if stream is not None and stream is not sys.stderr:
+        with contextlib.suppress(OSError, ValueError):
+            stream.close()
+
+
 def _stream() -> TextIO:
     return _out.get("stream", sys.stderr)
 
@@ -1100,7 +1109,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     if args.command == "run":
-        return _run_tracked(args, target, prepared)
+        try:
+            return _run_tracked(args, target, prepared)
+        finally:
+            _close_stderr()
 
     from memslim.report.globals_table import print_globals_report
 

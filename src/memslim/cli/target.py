@@ -8,6 +8,7 @@ reported in one line with the exit status ``python`` itself would give.
 from __future__ import annotations
 
 import contextlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -102,10 +103,13 @@ def _prepare_module(target: Target) -> Prepared:
 
 
 def _main_globals(path: str, spec: Any) -> dict[str, Any]:
+    # A script's loader is a SourceFileLoader named __main__, as python gives it (code that
+    # reads __loader__, get_resource_reader or pkgutil, found None under memslim).
+    loader = spec.loader if spec else importlib.machinery.SourceFileLoader("__main__", path)
     return {
         "__file__": path,
         "__cached__": None,
-        "__loader__": spec.loader if spec else None,
+        "__loader__": loader,
         "__package__": spec.parent if spec else None,
         "__spec__": spec,
     }
