@@ -420,3 +420,22 @@ def test_arrays_alike_on_one_line_make_one_dtype_finding(tmp_path: Path) -> None
     assert finding["line"] == 2 and finding["count"] == 2 * n
     assert finding["saving_bytes"] == 2 * n * 4
     assert finding["message"].startswith("2 arrays of 6,000,000 <i8 items in all made here")
+
+
+def test_a_slots_count_read_at_the_peak_is_shown_as_the_estimate_it_is(tmp_path: Path) -> None:
+    """The census ran before the last instances were made (291,101 of 300,000 here): scaled to
+    the peak by its sites' bytes the count read 300,009, shown as if exact. It is shown to three
+    significant digits, as an estimate, or as the census's count when that is exact."""
+    source = (
+        "class Point:\n"
+        "    def __init__(self, x, y):\n"
+        "        self.x = x\n"
+        "        self.y = y\n\n"
+        "points = [Point(i, i * 2.0) for i in range(300_000)]\n"
+        "print(len(points))\n"
+    )
+    _, findings = _findings(tmp_path, source)
+    (slots,) = [f for f in findings if f["kind"] == "slots"]
+    assert abs(slots["count"] - 300_000) <= 0.01 * 300_000, slots["count"]
+    shown = slots["message"].split(" Point instances")[0]
+    assert shown in ("300,000", "about 300,000"), slots["message"]
