@@ -6,6 +6,7 @@ process."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -288,3 +289,39 @@ def test_matrix_products_in_threads_do_not_hang_at_a_census(
     else:
         # A thread's 1500 x 1500 floats (18 MB) and its product's at least (more threads').
         assert report["peak"]["by_domain"]["numpy"] >= 2 * 8 * 1500 * 1500
+
+
+NATIVE_TABLE = """
+import sqlite3
+import numpy as np
+
+def build():
+    con = sqlite3.connect(":memory:")
+    con.execute("create table t (x text)")
+    con.executemany("insert into t values (?)", ((str(i) * 20,) for i in range(60_000)))
+    grid = np.add.outer(np.arange(2_000.0), np.arange(2_000.0))
+    return con, grid
+
+kept = build()
+print("ok")
+"""
+
+
+def test_a_piped_reports_table_cuts_no_number(tmp_path: Path) -> None:
+    """Through a pipe the report is 120 columns wide; with the NumPy and native columns the
+    table was a character too wide (the library lines under a row were not measured), and the
+    numbers were cut to fit: "65.6 M…", "8.5 …"."""
+    script = tmp_path / "table.py"
+    script.write_text(NATIVE_TABLE)
+    ran = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "table.py"],  # a short location: table.py:9
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    table = ran.stderr.split("Top lines of the program")[1].split("Top stacks")[0]
+    rows = [line for line in table.splitlines()[1:] if line.strip()]
+    headers = [h.strip() for h in rows[1].split("┃")[2:7]]
+    assert headers == ["at peak", "% peak", "numpy", "native", "allocations"]
+    assert all(len(line) <= 120 and line.rstrip()[-1] in "┓┃┩│┘" for line in rows), rows
+    cut = [line for line in rows if re.search(r"\d…|[KMG] …|[KMG]i…", line)]
+    assert not cut, cut

@@ -165,13 +165,29 @@ def print_run_report(
                 f"{stats.allocations:,}",
             ]
         )
-    widths = [max(len(headers[0]), *(len(part) for place in places for part in place))]
+    # The location column holds the library lines under each row too (cut at 36, then "  ↳ ").
+    under = [
+        len(part)
+        for _stats, via in entries
+        for frame, _at_peak in via
+        for part in (_where(frame.file, frame.line, width=36), frame.function[:36])
+    ]
+    under = [4 + width for width in under]  # "  ↳ " and "    " before them
+    widths = [max(len(headers[0]), *(len(part) for place in places for part in place), *under)]
     columns = zip(headers[1:], zip(*rows, strict=True), strict=True)
     widths += [max(len(header), *map(len, column)) for header, column in columns]
     room = _room_for_source(console, widths)
     with_source = room >= 12
     for number, header in enumerate(headers):
-        table.add_column(header, justify="left" if number == 0 else "right", no_wrap=True)
+        # The numbers keep their width: where the row is too wide (a pipe's 120 columns with
+        # NumPy's and native columns), the location is cut, not "65.6 M…".
+        table.add_column(
+            header,
+            justify="left" if number == 0 else "right",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=None if number == 0 else widths[number],
+        )
     if with_source:
         table.add_column("source", overflow="ellipsis", no_wrap=True, max_width=min(room, 60))
     for (stats, via), (where, function), row in zip(entries, places, rows, strict=True):
