@@ -13,6 +13,7 @@ import functools
 import os
 import site
 import sysconfig
+from collections.abc import Sequence
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # memslim's own files
 
@@ -56,3 +57,12 @@ def library_label(path: str) -> str | None:
 
 def is_own_path(path: str) -> bool:
     return path.startswith(PACKAGE_DIR)
+
+
+def without_own_frames(frames: Sequence[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+    """A stack (innermost first) as the report shows an allocation site: without memslim's own
+    frames (the runner beneath the program, the import hook that wraps an extension's loading:
+    `memslim/_imports.py` was shown as the site of NumPy's objects), unless there is nothing
+    else."""
+    kept = [frame for frame in frames if not is_own_path(frame[0])]
+    return kept if kept else list(frames)

@@ -904,3 +904,21 @@ def test_the_script_sees_its_loader_and_dev_mode_no_warning_of_memslims(tmp_path
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == plain.stdout == "SourceFileLoader __main__ True\n"
     assert "Warning" not in ran.stderr, ran.stderr
+
+
+def test_census_sites_show_no_memslim_frame(tmp_path: Path) -> None:
+    """An extension module's objects were shown as made at `memslim/_imports.py` (the import
+    hook around its loading), and every site's stack ended in `memslim/cli/target.py`."""
+    pytest.importorskip("numpy")
+    script = tmp_path / "sites.py"
+    script.write_text(
+        "import numpy as np\nkept = [np.ones(3) for _ in range(60_000)]\nprint(len(kept))\n"
+    )
+    report, result = run_json(tmp_path, script)
+    assert result.returncode == 0, result.stderr
+    package = f"{os.sep}memslim{os.sep}"  # the installed package's directory, wherever it is
+    sites = report["census"]["sites"]
+    assert sites
+    own = [s for s in sites if any(package in f["file"] for f in s["frames"])]
+    assert not own, own[:2]
+    assert "memslim/_imports.py" not in result.stderr

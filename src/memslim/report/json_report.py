@@ -10,6 +10,7 @@ from typing import Any
 
 from memslim import __version__
 from memslim._files import file_mode
+from memslim._paths import without_own_frames
 from memslim.advice import Finding
 from memslim.heap import HeapCensus, largest_sites
 from memslim.profile_data import Profile
@@ -130,7 +131,10 @@ def census_json(heap: HeapCensus, traced_bytes: int, peak_traced_bytes: int) -> 
         "sites": [
             {
                 "type": row.name,
-                "frames": [{"file": f, "function": fn, "line": ln} for f, fn, ln in row.frames],
+                "frames": [
+                    {"file": f, "function": fn, "line": ln}
+                    for f, fn, ln in without_own_frames(row.frames)
+                ],
                 "count": row.count,
                 "bytes": row.bytes,
             }

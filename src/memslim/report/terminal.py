@@ -12,7 +12,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from memslim._paths import library_roots
+from memslim._paths import library_roots, without_own_frames
 from memslim._units import format_bytes
 from memslim.advice import Finding
 from memslim.heap import HeapCensus, SavedHeap, largest_sites
@@ -415,13 +415,14 @@ def print_census(
         shown = heap.estimated_sites() if isinstance(heap, HeapCensus) else heap.sites
         for row in largest_sites(shown, top):
             # As in the top lines: the location (cut from the left) above its function.
+            frames = without_own_frames(row.frames) if row.frames else None
             where = (
                 Text.assemble(
-                    _where(row.frames[0][0], row.frames[0][2], width=50),
+                    _where(frames[0][0], frames[0][2], width=50),
                     "\n",
-                    (row.frames[0][1], "dim"),
+                    (frames[0][1], "dim"),
                 )
-                if row.frames
+                if frames
                 else Text("<no Python stack>")
             )
             sites.add_row(Text(row.name), where, f"{row.count:,}", format_bytes(row.bytes))
