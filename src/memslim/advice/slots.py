@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from typing import Any
 
 from memslim._sizeof import type_name
 from memslim.advice import measure
 from memslim.advice._finding import Finding, Run
 from memslim.advice.source import class_definition, class_module_file
+
+
+def distinct_attribute_sets(found: list[tuple[Any, int]]) -> list[Any]:
+    """The attribute sets of a class's instances ((names, instances) from the census), without
+    the one the census caught inside its __init__: a single instance holding some of another
+    set's names. Every Point read as having "2 different attribute sets" so."""
+    return [
+        names
+        for names, count in found
+        if count > 1 or not any(set(names) < set(other) for other, _ in found)
+    ]
 
 
 def _unslotted_bases(cls: type) -> list[type]:
@@ -57,9 +69,10 @@ def find(run: Run) -> Iterator[Finding]:
         bytes_after = count * each
         bases = _unslotted_bases(cls)
         notes = []
-        if len(row["attribute_sets"]) > 1 or row["other_sets"]:
+        sets = distinct_attribute_sets(row["attribute_sets"])
+        if len(sets) > 1 or row["other_sets"]:
             notes.append(
-                f"instances have {len(row['attribute_sets']) + (1 if row['other_sets'] else 0)}"
+                f"instances have {len(sets) + (1 if row['other_sets'] else 0)}"
                 f" different attribute sets: __slots__ lists all {len(names)} names (an unset"
                 " slot still costs 8 bytes)"
             )
