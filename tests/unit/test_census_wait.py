@@ -15,8 +15,11 @@ import pytest
 from memslim import forked_census
 
 
-def test_the_wait_for_a_walking_child_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A stand-in for a census child still walking: it ends when its stdin is closed.
+def _a_child_that_walks_forever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[subprocess.Popen, forked_census.ForkedCensuses, threading.Event]:
+    """A stand-in for a census child still walking (it ends when its stdin is closed), and an
+    event set once finish() is about to wait for it (it promotes the children it waits for)."""
     child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
                              stdin=subprocess.PIPE)  # fmt: skip
     censuses = forked_census.ForkedCensuses(top=5)
@@ -25,8 +28,14 @@ def test_the_wait_for_a_walking_child_is_counted(monkeypatch: pytest.MonkeyPatch
     censuses._set(1, forked_census._STATE, forked_census._RUNNING)
     censuses._set(1, forked_census._TRACED, 100)
     censuses._set(1, forked_census._STARTED, time.time())
-    waiting = threading.Event()  # finish() promotes the children it is about to wait for
+    waiting = threading.Event()
     monkeypatch.setattr(forked_census, "promote", lambda pid: waiting.set() or True)
+    return child, censuses, waiting
+
+
+def test_the_wait_for_a_walking_child_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A stand-in for a census child still walking: it ends when its stdin is closed.
+    child, censuses, waiting = _a_child_that_walks_forever(monkeypatch)
     closed_after: list[float] = []  # seconds from finish()'s promote to the child's release
 
     def end_the_child() -> None:
@@ -49,24 +58,6 @@ def test_the_wait_for_a_walking_child_is_counted(monkeypatch: pytest.MonkeyPatch
         child.wait()  # reaped by finish() already: Popen learns it (no ResourceWarning)
     waited = censuses.results()[2]["wait_seconds"]
     assert closed_after[0] <= waited <= outside, (closed_after, waited, outside)
-
-
-def _a_child_that_walks_forever(
-    monkeypatch: pytest.MonkeyPatch,
-) -> tuple[subprocess.Popen, forked_census.ForkedCensuses, threading.Event]:
-    """A stand-in for a census child that never ends (it waits for its stdin), and an event
-    set once finish() is about to wait for it."""
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
-                             stdin=subprocess.PIPE)  # fmt: skip
-    censuses = forked_census.ForkedCensuses(top=5)
-    censuses._totals[forked_census._COUNT] = 1
-    censuses._set(1, forked_census._PID, child.pid)
-    censuses._set(1, forked_census._STATE, forked_census._RUNNING)
-    censuses._set(1, forked_census._TRACED, 100)
-    censuses._set(1, forked_census._STARTED, time.time())
-    waiting = threading.Event()
-    monkeypatch.setattr(forked_census, "promote", lambda pid: waiting.set() or True)
-    return child, censuses, waiting
 
 
 @pytest.mark.parametrize("how", ["Ctrl-C", "SIGTERM"])
