@@ -593,8 +593,8 @@ class ForkedCensuses:
         report, and SIGTERM with no report and the census directory left behind."""
         began = time.monotonic()
         self._timeout = timeout
-        previous = None
-        if threading_main():
+        installed, previous = threading_main(), None
+        if installed:
             previous = signal.signal(signal.SIGTERM, _stop_waiting)
         try:
             self._finish(peak_bytes, began + timeout)
@@ -604,8 +604,8 @@ class ForkedCensuses:
             what = "Ctrl-C" if isinstance(e, KeyboardInterrupt) else "SIGTERM"
             self.given_up = f"the last census was not waited for ({what})" + self._left()
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            if installed:  # None: a handler set from C, which Python cannot put back
+                signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
             self._totals[_WAIT_SECONDS] += time.monotonic() - began
 
     def _left(self) -> str:
