@@ -291,12 +291,12 @@ void* hook_dlopen(const char* file, int flags) {
 std::atomic<int> g_without_gil{0};
 thread_local bool t_without_gil = false;
 
-// Py_BEGIN_ALLOW_THREADS in a native module: the last moment its thread can read its Python
-// stack safely. Interned now, the stack is where its allocations without the GIL go.
 // Whether the hooks record allocations: not under --python-only, where only dlopen and the GIL
 // sections are hooked, to count the threads that a census fork could leave waiting.
 std::atomic<bool> g_allocations{true};
 
+// Py_BEGIN_ALLOW_THREADS in a native module: the last moment its thread can read its Python
+// stack safely. Interned now, the stack is where its allocations without the GIL go.
 PyThreadState* hook_save_thread_quiet() {
     if (g_allocations.load(std::memory_order_relaxed)) intern_stack_before_release();
     return real(g_real.save_thread)();
