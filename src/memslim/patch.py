@@ -446,19 +446,20 @@ def _tuple_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit
     return [_Edit(start, end, f"({inner})")]
 
 
-def _slot_names(fix: str, finding: Any) -> set[str] | None:
-    """The attributes a slotted class will have: the ``__slots__`` of the fix, or None where
-    the fix does not list them (a dataclass's or attrs class's fields: their own)."""
-    match = re.search(r"__slots__ = \((.*)\)", fix)
+def _slot_names(fix: str) -> tuple[str, ...] | None:
+    """The attributes a slotted class will have, in order: the ``__slots__`` of a plain
+    class's fix, or None where the fix does not list them (a dataclass's or attrs class's
+    fields: their own)."""
+    match = re.fullmatch(r"class \w+:\n    __slots__ = (\(.*\))", fix)
     if match is None:
         return None
     try:
-        return set(ast.literal_eval(f"({match.group(1)})"))
+        return tuple(ast.literal_eval(match.group(1)))
     except (ValueError, SyntaxError):
-        return set()
+        return ()
 
 
-def _needs_a_dict(tree: ast.AST, cls: ast.ClassDef, names: set[str] | None) -> bool:
+def _needs_a_dict(tree: ast.AST, cls: ast.ClassDef, names: tuple[str, ...] | None) -> bool:
     """Whether the module may need the class's instances to keep a ``__dict__``: it reads one
     (``vars(obj)``, ``obj.__dict__``), or sets an attribute that the slots would not hold (one
     a census could not see, set after it: ``item.cached = ...``) on anything but ``self`` in
@@ -499,7 +500,8 @@ def _slots_edits(
         return []
     cls = classes[0]
     fix = finding.fix
-    if _needs_a_dict(tree, cls, _slot_names(fix, finding)):
+    listed = _slot_names(fix)
+    if _needs_a_dict(tree, cls, listed):
         return []
     if fix.startswith("@dataclass(slots=True") or fix.startswith("@attr.s(slots=True"):
         wanted = "dataclass" if fix.startswith("@dataclass") else "s"
@@ -518,8 +520,7 @@ def _slots_edits(
                 text += f"({keywords})"
             return [_Edit(start, end, text)]
         return []
-    match = re.fullmatch(r"class \w+:\n    (__slots__ = \(.*\))", fix)
-    if match is None:
+    if not listed:
         return []
     first = cls.body[0]
     if (
@@ -532,7 +533,7 @@ def _slots_edits(
     if first.lineno == cls.lineno:
         return []  # a body on the class line (class A: pass): left to the author
     indent = lines[first.lineno - 1][: _column(lines, first.lineno, first.col_offset)]
-    names = tuple(ast.literal_eval(match.group(1).split("=", 1)[1].strip()))
+    names = listed
     if weak:
         names = tuple(f"_{n}" if n in weak else n for n in names)
         names = ("__weakref__", *names) if "__weakref__" not in names else names

@@ -142,16 +142,15 @@ std::vector<NodeId> immediate_dominators(const HeapGraph& graph, NodeId root, Do
         }
         return a;
     };
-    // The leaves: the nearest common dominator of their predecessors. They come after the ranked
-    // nodes in the order returned (no node's dominator is a leaf).
-    std::vector<NodeId> reached = order;
+    // The leaves: the nearest common dominator of their predecessors. They are appended to the
+    // order returned, after the ranked nodes (no node's dominator is a leaf).
     for (std::uint32_t i = 0; i < ranked; ++i) {
         for (NodeId s : graph.successors(order[i])) {
             if (!leaf(s) || s == root) continue;
             std::uint32_t& d = rank[s];
             if (d == kLeaf) {
                 d = i;
-                reached.push_back(s);
+                order.push_back(s);
             } else {
                 d = intersect(i, d);
             }
@@ -159,8 +158,8 @@ std::vector<NodeId> immediate_dominators(const HeapGraph& graph, NodeId root, Do
     }
     idom.assign(n, kNoNode);
     for (std::uint32_t i = 0; i < ranked; ++i) idom[order[i]] = order[dom[i]];
-    for (std::size_t k = ranked; k < reached.size(); ++k) idom[reached[k]] = order[rank[reached[k]]];
-    return reached;
+    for (std::size_t k = ranked; k < order.size(); ++k) idom[order[k]] = order[rank[order[k]]];
+    return order;
 }
 
 ShortestPaths::ShortestPaths(const HeapGraph& graph, NodeId root)

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from memslim.advice._finding import Finding, Run
-from memslim.advice.source import line_text, user_frame
-
-# A pandas reader call: its arrays at the peak are the parser's.
-_READER = re.compile(r"\bread_(csv|table|fwf)\s*\(")
+from memslim.advice.source import calls_a_reader, line_text, user_frame
 
 _INTEGER_DTYPES = [
     ("uint8", 1, 0, 2**8 - 1),
@@ -55,7 +51,7 @@ def _finding(
     )
     message = f"{made} {values} fit {name}, {itemsize} byte(s) per item."
     fix = f"{source}  # then: .astype(np.{name}), or dtype=np.{name} where it is made"
-    if _READER.search(source):
+    if calls_a_reader(source):
         # A pandas reader's own arrays (a parse's chunks at its peak): `.astype()` after the
         # read changes none of them; the column's dtype in the read does.
         message += (
@@ -87,7 +83,7 @@ def _made_inside_a_library(frames: list[tuple[str, str, int]], frame: tuple[str,
     inner = frames[: frames.index(frame)]
     if all(f"{os.sep}numpy{os.sep}" in file for file, _function, _line in inner):
         return False
-    return not _READER.search(line_text(frame[0], frame[2]))
+    return not calls_a_reader(line_text(frame[0], frame[2]))
 
 
 def find(run: Run) -> Iterator[Finding]:

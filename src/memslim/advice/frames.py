@@ -22,7 +22,7 @@ from typing import Any
 
 from memslim.advice._finding import Finding, Run
 from memslim.advice.dtype import narrowest_integer
-from memslim.advice.source import line_text, user_frame
+from memslim.advice.source import calls_a_reader, line_text, user_frame
 
 _ASSIGNED = re.compile(r"^\s*([A-Za-z_][A-Za-z_0-9]*)\s*=[^=]")
 _DEEP_COPY = re.compile(r"\.copy\(\s*(deep\s*=\s*True\s*)?\)")
@@ -30,7 +30,7 @@ _DEEP_COPY = re.compile(r"\.copy\(\s*(deep\s*=\s*True\s*)?\)")
 
 def _fix(source: str, column: str, dtype: str) -> str:
     """The changed code: ``dtype=`` on a reader call, else a conversion after the line."""
-    if re.search(r"\bread_(csv|table|fwf)\s*\(", source):
+    if calls_a_reader(source):
         return f'{source}  # add: dtype={{"{column}": "{dtype}"}}'
     target = _ASSIGNED.match(source)
     frame = target.group(1) if target else "df"
@@ -66,7 +66,9 @@ def _narrower(column: dict[str, Any]) -> tuple[str, str, int, bool] | None:
     return None
 
 
-def _after_the_read(run: Run, seen: set[int]) -> list[dict[str, Any]]:
+def _after_the_read(
+    run: Run, seen: set[int], at_peak: dict[tuple[str, int], int]
+) -> list[dict[str, Any]]:
     """Frames the report's census did not see but another census did, made at a line that held
     at the peak at least half of what they hold: a read whose parse was the peak (pandas 2
     parses in the program's thread, and its census is taken inside the read; the frame the read
@@ -78,7 +80,6 @@ def _after_the_read(run: Run, seen: set[int]) -> list[dict[str, Any]]:
         return []
     from memslim import _stacks
 
-    at_peak = _held_at_peak(run)
     rows: list[dict[str, Any]] = []
     for site, site_rows in run.frame_facts.items():
         if site in seen:
@@ -104,7 +105,10 @@ def find(run: Run) -> Iterator[Finding]:
     facts = run.site_facts
     if facts is None:
         return
-    later = _after_the_read(run, {row.get("site") for row in facts.frames})
+    # Each program line's exact bytes at the peak: which frames were the peak's, and where the
+    # peak was inside the read that made them. Read only where there is a frame.
+    at_peak = _held_at_peak(run) if facts.frames or run.frame_facts else {}
+    later = _after_the_read(run, {row.get("site") for row in facts.frames}, at_peak)
     # Frames made on one line (in a loop, say) add up; a column two frames share (a pandas
     # copy-on-write copy) was measured once, with the larger frame (memslim._frames).
     found: dict[tuple[str, int, str, str], _Summed] = {}
@@ -129,7 +133,6 @@ def find(run: Run) -> Iterator[Finding]:
             summed.cells += column["size"]
     # Where the line held more than 1.5 times its frames' columns at the peak, the peak was
     # inside the read that made them (the parser's buffers), whichever census saw the frame.
-    at_peak = _held_at_peak(run) if found else {}
     inside = {key for key, size in frame_bytes.items() if at_peak.get(key, 0) > 1.5 * size}
     for (file, line, name, kind), summed in found.items():
         column, dtype, lossy, rows = summed.column, summed.dtype, summed.lossy, summed.rows

@@ -6,6 +6,7 @@ import ast
 import functools
 import linecache
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -145,3 +146,12 @@ def class_definition(cls: type, main_file: str | None = None) -> tuple[str, int]
         if found is not None:
             return found
     return None
+
+
+# A pandas reader call that takes `dtype=` (its fix for a column's dtype goes there).
+_READER_CALL = re.compile(r"\bread_(csv|table|fwf)\s*\(")
+
+
+def calls_a_reader(source: str) -> bool:
+    """Whether a line of source calls pandas' read_csv, read_table or read_fwf."""
+    return _READER_CALL.search(source) is not None
