@@ -197,24 +197,21 @@ def _is_library(frame: types.FrameType) -> bool:
     return file.startswith("<") or is_library_path(os.path.abspath(file))
 
 
-def _frame_columns(raw: dict[str, Any]) -> list[tuple[int, int, dict[str, int]]]:
-    """(allocation site, rows, bytes by column) of each pandas DataFrame a census measured."""
-    frames = raw.get("advice", {}).get("frames", ())
-    return [
-        (row["site"], row["rows"], row["sizes"])
-        for row in frames
-        if row.get("sizes") and row.get("site") is not None
-    ]
-
-
 def _frame_rows(raw: dict[str, Any]) -> list[dict[str, Any]]:
-    """The facts of each pandas DataFrame a census measured (memslim._frames), without their
-    copies (which name rows of that census only)."""
+    """The facts of each pandas DataFrame a census measured (memslim._frames): its site, rows,
+    large columns' facts and bytes by column, without its copies (which name rows of that
+    census only)."""
     frames = raw.get("advice", {}).get("frames", ())
     return [
-        {"site": row["site"], "rows": row["rows"], "columns": row["columns"], "copies": []}
+        {
+            "site": row["site"],
+            "rows": row["rows"],
+            "columns": row["columns"],
+            "sizes": row.get("sizes"),
+            "copies": [],
+        }
         for row in frames
-        if row.get("columns") and row.get("site") is not None
+        if (row.get("columns") or row.get("sizes")) and row.get("site") is not None
     ]
 
 
@@ -467,7 +464,6 @@ class ForkedCensuses:
                     "summary": _encode(retainer_summary(raw)),
                     "child_private_bytes": _private_dirty_bytes(),
                     "ledger": ledger,
-                    "frame_columns": _frame_columns(raw),
                     "frame_facts": _frame_rows(raw),
                 }
                 # The header first: the parent reads every census's header, and the census
@@ -707,8 +703,12 @@ class ForkedCensuses:
             with open(path, "rb") as f:
                 header = pickle.load(f)
                 history.append((header["traced_bytes"], header["summary"]))
-                _keep_largest(self.frame_columns, header.get("frame_columns", ()))
-                _keep_largest_rows(self.frame_facts, header.get("frame_facts", ()))
+                rows = header.get("frame_facts", ())
+                _keep_largest(
+                    self.frame_columns,
+                    ((row["site"], row["rows"], row["sizes"]) for row in rows if row["sizes"]),
+                )
+                _keep_largest_rows(self.frame_facts, (row for row in rows if row["columns"]))
                 costs["child_private_bytes_max"] = max(
                     costs["child_private_bytes_max"], header["child_private_bytes"]
                 )

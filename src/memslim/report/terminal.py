@@ -167,12 +167,11 @@ def print_run_report(
         )
     # The location column holds the library lines under each row too (cut at 36, then "  ↳ ").
     under = [
-        len(part)
+        4 + len(part)  # after "  ↳ " and "    "
         for _stats, via in entries
         for frame, _at_peak in via
         for part in (_where(frame.file, frame.line, width=36), frame.function[:36])
     ]
-    under = [4 + width for width in under]  # "  ↳ " and "    " before them
     widths = [max(len(headers[0]), *(len(part) for place in places for part in place), *under)]
     columns = zip(headers[1:], zip(*rows, strict=True), strict=True)
     widths += [max(len(header), *map(len, column)) for header, column in columns]
