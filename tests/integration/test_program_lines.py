@@ -104,3 +104,104 @@ def test_stacks_go_on_through_memslims_wrappers(tmp_path: Path) -> None:
     assert by_line[imports]["bytes_at_peak"] > 0
     # Under it, Popen's own lines (_execute_child's pipe read on 3.11, _communicate's on 3.13).
     assert any(v["function"].startswith("Popen.") for v in by_line[runs]["via"]), by_line
+
+
+REUSED = """
+def make(n):
+    return bytearray(n)
+
+
+def via_a(n):
+    return make(n)
+
+
+def via_b(n):
+    return make(n)
+
+
+def twice(n):
+    kept.append(make(n))
+    kept.append(make(n + 8))
+
+
+def rec(depth, n):
+    if depth == 0:
+        return make(n)
+    return rec(depth - 1, n)
+
+
+def gen(n):
+    while True:
+        yield make(n)
+
+
+def inline(n):
+    kept.append(bytearray(n))
+    kept.append(bytearray(n + 16))
+
+
+kept = []
+for i in range(3000):
+    kept.append(via_a(1000))
+    kept.append(via_b(1100))
+    twice(1200)
+    kept.append(rec(i % 3, 1300))
+    kept.append(next(gen(1400)))
+    inline(1500)
+print(len(kept))
+"""
+
+TRACEBACKS = """
+import json, sys, tracemalloc
+script, out = sys.argv[1], sys.argv[2]
+code = compile(open(script).read(), script, "exec")
+tracemalloc.start(64)
+exec(code, {"__name__": "__main__"})
+stacks = [
+    [[f.lineno for f in reversed(stat.traceback) if f.filename == script], stat.size]
+    for stat in tracemalloc.take_snapshot().statistics("traceback")
+]
+json.dump(stacks, open(out, "w"))
+"""
+
+
+def test_a_frame_reused_at_the_same_address_is_told_apart_by_its_callers(tmp_path: Path) -> None:
+    """The same function called from two lines of one caller, from two callers at the same
+    depth, at three depths of a recursion and from a new generator each time: its frame sits at
+    the same address each time, at the same instruction, and only the frames under it differ.
+    And a function allocating on two lines in turn: only its own frame's instruction moves.
+    Each stack's bytes are tracemalloc's (full tracebacks, in a process of its own) for the same
+    lines; a stack read as unchanged when only a caller changed would move thousands of blocks
+    from one to another."""
+    script = tmp_path / "reused.py"
+    script.write_text(REUSED)
+    truth_file, report_file = tmp_path / "truth.json", tmp_path / "report.json"
+    helper = tmp_path / "tracebacks.py"
+    helper.write_text(TRACEBACKS)
+    subprocess.run(
+        [sys.executable, str(helper), str(script), str(truth_file)],
+        capture_output=True, text=True, timeout=180, check=True, cwd=tmp_path,
+    )  # fmt: skip
+    truth: dict[tuple[int, ...], int] = {}
+    for lines, size in json.loads(truth_file.read_text()):
+        truth[tuple(lines)] = truth.get(tuple(lines), 0) + size
+    done = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--no-census", "--json", str(report_file),
+         str(script)],
+        capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout == "24000\n", done.stderr
+    report = json.loads(report_file.read_text())
+    seen = {
+        tuple(f["line"] for f in stack["frames"] if f["file"] == str(script)): stack[
+            "bytes_at_peak"
+        ]
+        for stack in report["stacks"]
+    }
+    # Every stack that holds more than a block per round: ten of them (through make(): the
+    # two callers, the two lines of twice(), three depths, the generator; inline()'s two).
+    big = {stack: size for stack, size in truth.items() if size > 1e6}
+    assert len(big) == 10, truth
+    for stack, size in big.items():
+        assert stack in seen, (stack, sorted(seen))
+        assert abs(seen[stack] - size) <= 0.01 * size, (stack, seen[stack], size)

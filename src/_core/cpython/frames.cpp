@@ -245,19 +245,44 @@ namespace {
 
 // Reads the frames into `out`; with kCompare, also compares each with `expected` at the same
 // depth as it goes and sets *same when the stack is `expected` exactly.
+// Appends `f` to `chain` (a frame the walk passed); past its capacity the chain is unusable.
+void note_frame(FrameChain* chain, const InterpreterFrame* f, const PyObject* work_item_run) {
+    if (chain == nullptr) return;
+    if (chain->count >= FrameChain::kCapacity) {
+        chain->count = FrameChain::kCapacity + 1;  // overflowed: cleared at the walk's end
+        return;
+    }
+    const PyObject* code = code_of(f);
+    chain->entries[chain->count++] = FrameChain::Entry{
+        f,
+        code,
+        instruction_of(f),
+        f->f_globals,
+        code == work_item_run && code != nullptr ? f->localsplus[0] : nullptr,
+        is_shim(f),
+    };
+}
+
 template <bool kCompare>
 std::size_t capture_stack_of(PyThreadState* tstate, engine::Frame* out, std::size_t capacity,
                              const void* stop_frame, std::span<const engine::Frame> expected = {},
-                             bool* same = nullptr) {
+                             bool* same = nullptr, FrameChain* chain = nullptr,
+                             std::size_t* passed = nullptr) {
     if constexpr (kCompare) *same = false;
+    if (chain != nullptr) chain->count = 0;
+    std::size_t frames_passed = 0;
+    bool innermost_is_first = false;  // out[0] is the first frame passed
     if (tstate == nullptr) return 0;
     std::size_t depth = 0;
     std::size_t segment = 0;  // out[segment, depth): frames read since the last import's
     bool differs = false;
     bool folded = false;
+    bool linked = false;
     const PyObject* work_item_run = g_work_item_run.load(std::memory_order_relaxed);
-    for (const InterpreterFrame* f = top_frame(tstate);
-         f != nullptr && f != stop_frame && depth < capacity; f = f->previous) {
+    const InterpreterFrame* f = top_frame(tstate);
+    for (; f != nullptr && f != stop_frame && depth < capacity; f = f->previous) {
+        note_frame(chain, f, work_item_run);
+        ++frames_passed;
         // Shim frames carry a placeholder code object ("<interpreter trampoline>", "__init__"):
         // not the user's; and a 3.13 trampoline's globals are stale (is_shim).
         if (is_shim(f)) continue;
@@ -289,6 +314,7 @@ std::size_t capture_stack_of(PyThreadState* tstate, engine::Frame* out, std::siz
             // No early exit: a differing stack is read whole all the same (it will be interned).
             differs |= depth >= expected.size() || !(frame == expected[depth]);
         }
+        innermost_is_first |= depth == 0 && frames_passed == 1;
         out[depth++] = frame;
         if (code == work_item_run && depth < capacity && f->localsplus[0] != nullptr) {
             // A thread pool's worker runs work that a stack submitted: its frames under this
@@ -300,7 +326,24 @@ std::size_t capture_stack_of(PyThreadState* tstate, engine::Frame* out, std::siz
                 differs |= depth >= expected.size() || !(link == expected[depth]);
             }
             out[depth++] = link;
+            linked = true;
             break;
+        }
+    }
+    if (passed != nullptr) *passed = frames_passed;
+    if (chain != nullptr) {
+        if (chain->count > FrameChain::kCapacity) {
+            chain->count = 0;
+        } else {
+            chain->tstate = tstate;
+            chain->stop_frame = stop_frame;
+            chain->work_item_run = work_item_run;
+            // Ended at the bottom or at the stop frame: the last frame's caller is checked
+            // too (a frame pushed under it would be read). Ended at the capacity or at a
+            // work item's link: what lies under is never read.
+            chain->check_tail = !linked && (f == nullptr || f == stop_frame);
+            chain->tail = f;
+            chain->innermost_moves = innermost_is_first && !folded && !linked;
         }
     }
     if constexpr (kCompare) {
@@ -321,9 +364,53 @@ std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* 
 
 std::size_t capture_stack_compared(engine::Frame* out, std::size_t capacity,
                                    const void* stop_frame, std::span<const engine::Frame> expected,
-                                   bool* same) {
+                                   bool* same, FrameChain* chain, std::size_t* passed) {
     return capture_stack_of<true>(_PyThreadState_UncheckedGet(), out, capacity, stop_frame,
-                                  expected, same);
+                                  expected, same, chain, passed);
+}
+
+FramesNow check_frames(FrameChain& chain, const void* stop_frame, std::uint32_t* instruction) {
+    const std::size_t count = chain.count;
+    if (count == 0) return FramesNow::kChanged;
+    PyThreadState* tstate = _PyThreadState_UncheckedGet();
+    if (tstate == nullptr || tstate != chain.tstate || stop_frame != chain.stop_frame ||
+        g_work_item_run.load(std::memory_order_relaxed) != chain.work_item_run) {
+        return FramesNow::kChanged;
+    }
+    const InterpreterFrame* top = top_frame(tstate);
+    FrameChain::Entry& innermost = chain.entries[0];
+    if (top != innermost.frame || code_of(top) != innermost.code) return FramesNow::kChanged;
+    const CodeUnit* now = instruction_of(top);
+    const bool moved = static_cast<const void*>(now) != innermost.instruction;
+    if (moved && !chain.innermost_moves) return FramesNow::kChanged;
+    // A recorded frame is read only once the frame above it has been seen to call it: it may
+    // be gone (a popped chunk of the frame stack, a freed generator). Its address comes from
+    // the record, not from that load, so the processor reads it ahead of the comparison, where
+    // a walk waits for each `previous` before it can read the next frame.
+    for (std::size_t i = 0; i < count; ++i) {
+        const FrameChain::Entry& e = chain.entries[i];
+        const auto* f = static_cast<const InterpreterFrame*>(e.frame);
+        if (code_of(f) != e.code ||
+            (i > 0 && static_cast<const void*>(instruction_of(f)) != e.instruction) ||
+            static_cast<const void*>(f->f_globals) != e.globals || is_shim(f) != e.shim ||
+            (e.code == chain.work_item_run && e.code != nullptr &&
+             static_cast<const void*>(f->localsplus[0]) != e.self)) {
+            return FramesNow::kChanged;
+        }
+        const bool last = i + 1 == count;
+        if (!last || chain.check_tail) {
+            const void* below = last ? chain.tail : chain.entries[i + 1].frame;
+            if (static_cast<const void*>(f->previous) != below) return FramesNow::kChanged;
+        }
+    }
+    if (!moved) return FramesNow::kSame;
+    // As the walk computes it (capture_stack_of).
+    const auto* first = reinterpret_cast<const CodeUnit*>(
+        reinterpret_cast<PyCodeObject*>(code_of(top))->co_code_adaptive);
+    const std::ptrdiff_t index = now - first;
+    *instruction = static_cast<std::uint32_t>(index < 0 ? 0 : index);
+    innermost.instruction = now;
+    return FramesNow::kInnermostMoved;
 }
 
 std::size_t capture_stack_without_gil(engine::Frame* out, std::size_t capacity,

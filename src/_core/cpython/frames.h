@@ -21,11 +21,55 @@ constexpr std::size_t kMaxStackDepth = 128;
 // `stop_frame` (an opaque frame handle from current_frame(), or nullptr for the whole stack).
 std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* stop_frame);
 
+// The raw frames one capture passed (every one: shims and the import system's too), so that
+// the next capture on the thread can tell that its frames are still these without walking
+// them: each recorded frame's fields are read from its known address, so the loads do not
+// wait on one another as a walk's `previous` chain does (check_frames). `count` 0 when nothing
+// usable was recorded (no frame, or more than kCapacity passed).
+struct FrameChain {
+    struct Entry {
+        const void* frame;
+        const void* code;
+        const void* instruction;
+        const void* globals;
+        const void* self;  // a thread pool's work item, for the frame that runs it (else null)
+        bool shim;
+    };
+    static constexpr std::size_t kCapacity = 32;
+    std::size_t count = 0;
+    const void* tstate = nullptr;
+    const void* stop_frame = nullptr;
+    const void* work_item_run = nullptr;
+    // What the last entry's `previous` was, when the walk went on to it (it ended at the
+    // stack's bottom or at the stop frame); not compared when the walk stopped for its
+    // capacity or at a work item's link.
+    const void* tail = nullptr;
+    bool check_tail = false;
+    // The first frame passed is the stack's innermost as read (no shim, no import system's
+    // frame, nothing folded, no link): when only its instruction moved, the stack read is the
+    // same with that frame's instruction changed.
+    bool innermost_moves = false;
+    Entry entries[kCapacity];
+};
+
 // The same, and sets *same when the stack read is `expected` exactly (innermost first): each
 // frame is compared as it is read, where the walk waits on the next frame's address anyway.
+// Records the frames it passed in `chain` (when not null), and sets *passed to their number.
 std::size_t capture_stack_compared(engine::Frame* out, std::size_t capacity,
                                    const void* stop_frame, std::span<const engine::Frame> expected,
-                                   bool* same);
+                                   bool* same, FrameChain* chain, std::size_t* passed);
+
+// What a capture by the calling thread (holding the GIL, up to `stop_frame`, kMaxStackDepth
+// frames) would read now, against the capture that recorded `chain`. A frame popped and
+// another pushed at its address with the same code, instruction and caller reads the same.
+enum class FramesNow {
+    kChanged,         // read them
+    kSame,            // the same stack
+    kInnermostMoved,  // the same but for the innermost frame's instruction (see check_frames)
+};
+// On kInnermostMoved, *instruction is the innermost frame's instruction index now, and
+// `chain` is updated to it (the caller makes that stack its cached one).
+FramesNow check_frames(FrameChain& chain, const void* stop_frame, std::uint32_t* instruction);
 
 // The same for the calling thread when it does not hold the GIL (inside a C call that released
 // it): its frames, read from its own thread state, cannot change until it takes the GIL back.
