@@ -326,8 +326,18 @@ _FIELDS = 7
 _RUNNING, _KILLED, _DONE, _FAILED, _LOST = 1.0, 2.0, 3.0, 4.0, 5.0
 _ROWS = 64  # rows made at a time (more: the array's buffer, past pymalloc's 512 B, is malloc's)
 # _totals (_PEAK_SEEN: the traced peak when the last census was taken, see follow_the_call;
-# _WAIT_SECONDS: how long the report waited for children after the program, see finish)
-_FORKS, _FORK_SECONDS, _CHILD_SECONDS, _COUNT, _PEAK_SEEN, _WAIT_SECONDS = range(6)
+# _WAIT_SECONDS: how long the report waited for children after the program, see finish;
+# _IN_PROCESS...: censuses walked in the program's process instead, see in_process)
+(
+    _FORKS,
+    _FORK_SECONDS,
+    _CHILD_SECONDS,
+    _COUNT,
+    _PEAK_SEEN,
+    _WAIT_SECONDS,
+    _IN_PROCESS,
+    _IN_PROCESS_SECONDS,
+) = range(8)
 
 
 class ForkedCensuses:
@@ -350,7 +360,7 @@ class ForkedCensuses:
         self.top = top
         self.directory = tempfile.mkdtemp(prefix="memslim-census-")
         self._rows = array.array("d", bytes(8 * _FIELDS * (_ROWS + 1)))  # row 0: unused
-        self._totals = array.array("d", bytes(8 * 6))
+        self._totals = array.array("d", bytes(8 * 8))
         self.start_clock()
         # The RSS ledger at the last census (set by results()): RSS explained near the peak.
         self.peak_ledger: Any = None
@@ -413,6 +423,12 @@ class ForkedCensuses:
         """The censuses in ``state``, oldest first (a list made for the caller, then freed)."""
         count = int(self._totals[_COUNT])
         return [n for n in range(1, count + 1) if self._rows[n * _FIELDS + _STATE] == state]
+
+    def in_process(self, seconds: float) -> None:
+        """Counts a census walked in the program's process where no fork could be (ForkUnsafe,
+        a failed fork): the program stood still for its ``seconds``."""
+        self._totals[_IN_PROCESS] += 1
+        self._totals[_IN_PROCESS_SECONDS] += seconds
 
     def _path(self, number: int) -> str:
         return os.path.join(self.directory, f"census-{number:05d}.pickle")
@@ -694,6 +710,11 @@ class ForkedCensuses:
             "child_seconds": self.child_seconds,  # all children, replaced ones included
             # How long the report waited for children after the program ended (finish).
             "wait_seconds": self._totals[_WAIT_SECONDS],
+            # Censuses walked in the program's process instead (a thread in a native library
+            # without the GIL, or no fork possible) and how long the program stood still for
+            # them.
+            "in_process": int(self._totals[_IN_PROCESS]),
+            "in_process_seconds": self._totals[_IN_PROCESS_SECONDS],
             "child_private_bytes_max": 0,
         }
         live = _live_types()

@@ -393,7 +393,9 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
                 pass
             census.clear()  # the previous census is memslim's, not the program's: not counted
             traced, visible = _core.traced_bytes(), _core.visible_traced_bytes()
+            began = time.perf_counter()
             raw = take_raw_census(census_top, advice=True)
+            forked.in_process(time.perf_counter() - began)
             census["raw"] = raw
             census["traced_bytes"] = traced
             census["visible"] = visible
