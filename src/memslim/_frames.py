@@ -13,6 +13,7 @@ import functools
 import importlib.util
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from memslim.heap import value_range
@@ -23,13 +24,24 @@ MIN_COLUMN_BYTES = 256 << 10
 _MAX_CELLS = 20_000_000
 
 
-def frame_facts(found: list[tuple[Any, int | None, int]]) -> tuple[list[dict[str, Any]], set[int]]:
+def frame_facts(
+    found: list[tuple[Any, int | None, int]],
+    arrays: Sequence[tuple[Any, int | None, int]] = (),
+) -> tuple[list[dict[str, Any]], set[int]]:
     """Facts of each pandas DataFrame in ``found`` ((frame, site, retained bytes) from the
     census), and the ids of the NumPy arrays that hold their blocks and indexes (their dtype is
-    the frame's advice, not the arrays')."""
+    the frame's advice, not the arrays'). ``arrays``: the census's large arrays (array, site,
+    bytes), which tell where a column's memory was made (a column's ``origin``)."""
     pandas = sys.modules.get("pandas")
     if pandas is None:
         return [], set()
+    import numpy as np
+
+    origins = {
+        int(array.__array_interface__["data"][0]): site
+        for array, site, _size in arrays
+        if site is not None and isinstance(array, np.ndarray)
+    }
     rows: list[dict[str, Any]] = []
     block_arrays: set[int] = set()
     measured: dict[int, dict[str, Any]] = {}  # the same array in two frames: measured once
@@ -48,7 +60,7 @@ def frame_facts(found: list[tuple[Any, int | None, int]]) -> tuple[list[dict[str
                 while values is not None:
                     block_arrays.add(id(values))
                     values = getattr(values, "base", None)
-            columns = _columns(pandas, frame, measured, budget)
+            columns = _columns(pandas, frame, measured, budget, origins)
             large = _large_arrays(frame)
             known = {str(c["name"]): c["bytes"] for c in columns}
             sizes = _column_sizes(pandas, frame, budget, known)
@@ -147,8 +159,18 @@ def _mark_copies(
 
 
 def _columns(
-    pandas: Any, frame: Any, measured: dict[int, dict[str, Any]], budget: list[int]
+    pandas: Any,
+    frame: Any,
+    measured: dict[int, dict[str, Any]],
+    budget: list[int],
+    origins: dict[int, int],
 ) -> list[dict[str, Any]]:
+    """The facts of each of ``frame``'s large columns. A column whose memory another frame
+    holds too (a copy-on-write copy, an assign, a merge that kept the left frame's rows: pandas
+    3) is measured once, with the first frame found (the largest); the others' facts are a
+    copy marked ``shared``. Each gets ``memory`` (where the values are: the same for all
+    holders) and ``origin`` (the allocation site of that memory, when the census listed its
+    array), so that the advice can charge it to the frame made where the column was."""
     import numpy as np
 
     manager = frame._mgr
@@ -165,6 +187,8 @@ def _columns(
         if column is not None:
             columns.append(column)
             if where:
+                column["memory"] = where
+                column["origin"] = origins.get(where)
                 measured[where] = column
     return columns
 
@@ -333,9 +357,13 @@ def _distinct_bytes(np: Any, objects: Any) -> tuple[int, int]:
     cells = np.ascontiguousarray(objects)
     copies = 1 if cells is objects else 2  # a contiguous copy holds each reference again
     words = (ctypes.c_size_t * cells.size).from_address(cells.__array_interface__["data"][0])
-    _addresses, first, counts = np.unique(
-        np.ctypeslib.as_array(words), return_index=True, return_counts=True
-    )
+    # pandas' hashing (the column is pandas'), not np.unique's sort: 4 against 23 ms for
+    # 300,000 cells of 250 values, 17 against 37 ms when all differ. Codes are numbered in
+    # order of first appearance, so each first appearance raises their running maximum.
+    codes, _addresses = sys.modules["pandas"].factorize(np.ctypeslib.as_array(words))
+    counts = np.bincount(codes)
+    running = np.maximum.accumulate(codes)
+    first = np.flatnonzero(np.r_[True, running[1:] > running[:-1]])
     distinct = cells[first]  # one more reference each
     sizes = np.frompyfunc(sys.getsizeof, 1, 1)(distinct).astype(np.int64)
     # getrefcount's argument is one more reference again.

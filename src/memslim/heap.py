@@ -362,12 +362,20 @@ def take_raw_census(top: int, *, advice: bool, frames: bool = False) -> dict[str
         found = raw["advice"].pop("frames")
         block_arrays: set[int] = set()
         raw["advice"]["frames"] = []
+        arrays = raw["advice"].pop("arrays")
         if frames and found:
             from memslim._frames import frame_facts
 
-            raw["advice"]["frames"], block_arrays = frame_facts(found)
+            raw["advice"]["frames"], block_arrays = frame_facts(found, arrays)
+        elif found:
+            # Not measured here (a census in the program's process): which frames were alive,
+            # for the advice to take their facts from a census child that measured them.
+            raw["advice"]["frames"] = [
+                {"site": site, "rows": 0, "columns": [], "copies": [], "measured": False}
+                for _frame, site, _retained in found
+                if site is not None
+            ]
         del found
-        arrays = raw["advice"].pop("arrays")
         raw["advice"]["arrays"] = [
             _array_facts(a, site, size, id(a) in block_arrays) for a, site, size in arrays
         ]

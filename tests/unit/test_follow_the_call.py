@@ -109,3 +109,18 @@ def test_a_census_after_the_calls_peak_asks_as_one_at_its_peak(
         # was the first one's to follow up; nothing is asked again.
         pool.submit(_census_in_worker, censuses).result()
     assert len(handed) == 1, handed
+
+
+def test_a_follow_up_census_asks_for_no_other(
+    handed: list[list[types.CodeType]],
+    censuses: forked_census.ForkedCensuses,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A follow-up runs once the program's code allocates after the call, when what the call
+    returned is bound, though its safe point may lie inside the next line's library call:
+    asking again there forked a second follow-up 10 ms later, and the report waited for both
+    (pandas' bench job). It withdraws the request instead."""
+    monkeypatch.setattr(_core, "census_is_follow_up", lambda: True)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(_census_in_worker, censuses).result()
+    assert handed == [[]]
