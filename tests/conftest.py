@@ -46,6 +46,32 @@ def build_testalloc(out_dir: Path, name: str = "_memslim_testalloc") -> Path:
 
 
 @pytest.fixture(scope="session")
+def testalloc_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The test-only extension's file, for a program run in a process of its own."""
+    return str(build_testalloc(tmp_path_factory.mktemp("testalloc_path")))
+
+
+def thread_without_gil(argument: int, indent: str = "") -> str:
+    """A program's lines that load the test-only extension from ``sys.argv[argument]`` and
+    start a thread that stays inside a native call that released the GIL (its censuses then
+    walk the heap in the program's process: forked_census.ForkUnsafe) until the program runs
+    ``release.set(); other.join()``."""
+    lines = f"""
+spec = importlib.util.spec_from_file_location("_memslim_testalloc", sys.argv[{argument}])
+testalloc = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(testalloc)
+inside, release = threading.Event(), threading.Event()
+def wait():
+    inside.set()
+    release.wait()
+other = threading.Thread(target=testalloc.call_without_gil, args=(wait,))
+other.start()
+inside.wait()
+"""
+    return "".join(indent + line + "\n" for line in lines.strip("\n").splitlines())
+
+
+@pytest.fixture(scope="session")
 def testalloc(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The test-only extension tests/ext/testalloc.c, compiled for this interpreter."""
     target = build_testalloc(tmp_path_factory.mktemp("testalloc"))

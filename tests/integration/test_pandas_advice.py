@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import thread_without_gil
 from tests.integration.test_run import memslim_run
 
 pytest.importorskip("pandas")
@@ -502,7 +503,8 @@ def test_pandas_2_read_whose_parse_is_the_peak_gets_column_findings(
     assert not [f for f in findings if f["kind"] == "dtype" and f["line"] == read]
 
 
-MERGED = """
+MERGED = (
+    """
 import importlib.util, sys, threading
 import numpy as np
 import pandas as pd
@@ -528,32 +530,16 @@ shared = np.shares_memory(
 if sys.argv[1] == "in-process":
     # The peak is reached while a thread is inside a native call without the GIL: its
     # censuses walk the heap in this process, and measure no frame.
-    spec = importlib.util.spec_from_file_location("_memslim_testalloc", sys.argv[3])
-    testalloc = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(testalloc)
-    inside, release = threading.Event(), threading.Event()
-
-    def wait():
-        inside.set()
-        release.wait()
-
-    other = threading.Thread(target=testalloc.call_without_gil, args=(wait,))
-    other.start()
-    inside.wait()
-    pad = [float(i) for i in range(1_500_000)]
+"""
+    + thread_without_gil(3, "    ")
+    + """    pad = [float(i) for i in range(1_500_000)]
     done = len(pad)
     del pad
     release.set()
     other.join()
 print(len(merged), shared)
 """
-
-
-@pytest.fixture(scope="module")
-def testalloc_path(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from tests.conftest import build_testalloc
-
-    return str(build_testalloc(tmp_path_factory.mktemp("testalloc_merged")))
+)
 
 
 @pytest.mark.parametrize("census", ["forked", "in-process"])
