@@ -338,6 +338,7 @@ _ROWS = 64  # rows made at a time (more: the array's buffer, past pymalloc's 512
     _IN_PROCESS,
     _IN_PROCESS_SECONDS,
 ) = range(8)
+_TOTALS = _IN_PROCESS_SECONDS + 1
 
 
 class ForkedCensuses:
@@ -360,7 +361,7 @@ class ForkedCensuses:
         self.top = top
         self.directory = tempfile.mkdtemp(prefix="memslim-census-")
         self._rows = array.array("d", bytes(8 * _FIELDS * (_ROWS + 1)))  # row 0: unused
-        self._totals = array.array("d", bytes(8 * 8))
+        self._totals = array.array("d", bytes(8 * _TOTALS))
         self.start_clock()
         # The RSS ledger at the last census (set by results()): RSS explained near the peak.
         self.peak_ledger: Any = None

@@ -243,15 +243,10 @@ bool thread_runs_code(const PyObject* code) {
 
 namespace {
 
-// Reads the frames into `out`; with kCompare, also compares each with `expected` at the same
-// depth as it goes and sets *same when the stack is `expected` exactly.
-// Appends `f` to `chain` (a frame the walk passed); past its capacity the chain is unusable.
+// Appends `f` to `chain` (a frame the walk passed), while there is room: a walk that passed
+// more leaves the chain empty (capture_stack_of).
 void note_frame(FrameChain* chain, const InterpreterFrame* f, const PyObject* work_item_run) {
-    if (chain == nullptr) return;
-    if (chain->count >= FrameChain::kCapacity) {
-        chain->count = FrameChain::kCapacity + 1;  // overflowed: cleared at the walk's end
-        return;
-    }
+    if (chain == nullptr || chain->count >= FrameChain::kCapacity) return;
     const PyObject* code = code_of(f);
     chain->entries[chain->count++] = FrameChain::Entry{
         f,
@@ -263,6 +258,17 @@ void note_frame(FrameChain* chain, const InterpreterFrame* f, const PyObject* wo
     };
 }
 
+// The index of the instruction `f` runs in its code object, as stacks record it.
+std::uint32_t instruction_index(const InterpreterFrame* f) {
+    const auto* first = reinterpret_cast<const CodeUnit*>(
+        reinterpret_cast<PyCodeObject*>(code_of(f))->co_code_adaptive);
+    const std::ptrdiff_t index = instruction_of(f) - first;
+    // A frame that is being set up may point before its first instruction.
+    return static_cast<std::uint32_t>(index < 0 ? 0 : index);
+}
+
+// Reads the frames into `out`; with kCompare, also compares each with `expected` at the same
+// depth as it goes and sets *same when the stack is `expected` exactly.
 template <bool kCompare>
 std::size_t capture_stack_of(PyThreadState* tstate, engine::Frame* out, std::size_t capacity,
                              const void* stop_frame, std::span<const engine::Frame> expected = {},
@@ -304,12 +310,7 @@ std::size_t capture_stack_of(PyThreadState* tstate, engine::Frame* out, std::siz
         // miss per frame per allocation (stacks in imports are 50-100 frames deep).
         if (code == nullptr) continue;
 #endif
-        const auto* first = reinterpret_cast<const CodeUnit*>(
-            reinterpret_cast<PyCodeObject*>(code)->co_code_adaptive);
-        const std::ptrdiff_t index = instruction_of(f) - first;
-        // A frame that is being set up may point before its first instruction.
-        const engine::Frame frame{reinterpret_cast<std::uintptr_t>(code),
-                                  static_cast<std::uint32_t>(index < 0 ? 0 : index)};
+        const engine::Frame frame{reinterpret_cast<std::uintptr_t>(code), instruction_index(f)};
         if constexpr (kCompare) {
             // No early exit: a differing stack is read whole all the same (it will be interned).
             differs |= depth >= expected.size() || !(frame == expected[depth]);
@@ -332,7 +333,7 @@ std::size_t capture_stack_of(PyThreadState* tstate, engine::Frame* out, std::siz
     }
     if (passed != nullptr) *passed = frames_passed;
     if (chain != nullptr) {
-        if (chain->count > FrameChain::kCapacity) {
+        if (frames_passed > FrameChain::kCapacity) {
             chain->count = 0;
         } else {
             chain->tstate = tstate;
@@ -404,11 +405,7 @@ FramesNow check_frames(FrameChain& chain, const void* stop_frame, std::uint32_t*
         }
     }
     if (!moved) return FramesNow::kSame;
-    // As the walk computes it (capture_stack_of).
-    const auto* first = reinterpret_cast<const CodeUnit*>(
-        reinterpret_cast<PyCodeObject*>(code_of(top))->co_code_adaptive);
-    const std::ptrdiff_t index = now - first;
-    *instruction = static_cast<std::uint32_t>(index < 0 ? 0 : index);
+    *instruction = instruction_index(top);
     innermost.instruction = now;
     return FramesNow::kInnermostMoved;
 }

@@ -25,7 +25,8 @@ std::size_t capture_stack(engine::Frame* out, std::size_t capacity, const void* 
 // the next capture on the thread can tell that its frames are still these without walking
 // them: each recorded frame's fields are read from its known address, so the loads do not
 // wait on one another as a walk's `previous` chain does (check_frames). `count` 0 when nothing
-// usable was recorded (no frame, or more than kCapacity passed).
+// usable is recorded (no frame, more than kCapacity passed, or cleared by its owner when its
+// cached stack changed otherwise).
 struct FrameChain {
     struct Entry {
         const void* frame;

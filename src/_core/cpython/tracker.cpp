@@ -238,12 +238,11 @@ std::atomic<std::uint64_t> g_generation{0};
 
 // Each thread's last stack (see engine::StackCache), made on its first allocation. The raw
 // pointer is what the hooks read; the holder frees the cache at thread exit and clears it.
-// `chain`: the raw frames read for the cached stack (when `chain_is_cached`), so that an
-// allocation at the same stack is told so without walking it (record_block).
+// `chain`: the raw frames read for the cached stack (empty when they are not that stack's), so
+// that an allocation at the same stack is told so without walking it (record_block).
 struct ThreadStacks {
     std::uint64_t generation = 0;
     engine::StackCache cache;
-    bool chain_is_cached = false;
     bool deep = false;  // the last walk passed more frames than a chain holds
     FrameChain chain;
 };
@@ -262,7 +261,7 @@ ThreadStacks& thread_stacks() {
         t_stacks_raw->generation = generation;
     } else if (t_stacks_raw->generation != generation) {
         t_stacks_raw->cache.clear();  // its nodes belong to an earlier recording
-        t_stacks_raw->chain_is_cached = false;
+        t_stacks_raw->chain.count = 0;
         t_stacks_raw->generation = generation;
     }
     return *t_stacks_raw;
@@ -347,9 +346,7 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
         ThreadStacks& mine = thread_stacks();
         cache = &mine.cache;
         std::uint32_t moved_to = 0;
-        const FramesNow now = mine.chain_is_cached
-                                  ? check_frames(mine.chain, g_stop_frame, &moved_to)
-                                  : FramesNow::kChanged;
+        const FramesNow now = check_frames(mine.chain, g_stop_frame, &moved_to);
         if (now == FramesNow::kSame) {
             // The frames of the cached stack, unchanged (most allocations: pandas' bench job
             // 99.5%, 10.8 frames deep): not walked again.
@@ -368,13 +365,14 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
             // The frames are recorded as they are read, unless the last walk passed more
             // than a chain holds (inside imports: 50-120 frames, a new stack nearly every
             // time; recording them cost scikit-learn's bench job more than it saved).
+            // The stack read is found in the cache or interned into it below: the chain
+            // recorded is the cache's.
             std::size_t passed = 0;
-            FrameChain* chain = mine.deep ? nullptr : &mine.chain;
+            if (mine.deep) mine.chain.count = 0;
             depth = capture_stack_compared(frames, kMaxStackDepth, g_stop_frame,
-                                           cache->frames(), &cached, chain, &passed);
+                                           cache->frames(), &cached,
+                                           mine.deep ? nullptr : &mine.chain, &passed);
             mine.deep = passed > FrameChain::kCapacity;
-            // Found in the cache or interned into it below: the cache's stack is this one.
-            mine.chain_is_cached = chain != nullptr && !mine.deep;
         }
         if (cached) node = cache->node();
     } else {
@@ -434,7 +432,7 @@ void intern_current_stack(Recording& rec) {
     engine::StackCache& cache = mine.cache;
     engine::NodeId node = engine::FrameTree::kRoot;
     if (depth == 0 || cache.lookup(stack, &node)) return;
-    mine.chain_is_cached = false;  // the cache's stack is this one now, not the chain's
+    mine.chain.count = 0;  // the cache's stack is this one now, not the chain's
     std::lock_guard<SpinLock> hold(rec.lock);
     rec.intern(cache, stack);
 }

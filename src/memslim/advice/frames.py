@@ -146,12 +146,15 @@ def _holders(rows: list[dict[str, Any]]) -> dict[int, int]:
         measured = next((index for index, _p, column in places if not column.get("shared")), None)
         origin_site = next((c.get("origin") for _i, _p, c in places if c.get("origin")), None)
         origin = None if origin_site is None else user_frame(_stacks.frames(origin_site))
-        made_there = [
-            index
-            for index, place, _column in places
-            if origin is not None and place is not None and place[::2] == origin[::2]
-        ]
-        chosen = made_there[0] if made_there else measured
+        made_there = next(
+            (
+                index
+                for index, place, _column in places
+                if origin is not None and place is not None and place[::2] == origin[::2]
+            ),
+            None,
+        )
+        chosen = measured if made_there is None else made_there
         if chosen is not None:
             holders[memory] = chosen
     return holders
@@ -186,8 +189,11 @@ def find(run: Run) -> Iterator[Finding]:
             continue
         file, _function, line = frame
         for column in frame_row["columns"]:
+            # A shared column counts once: at its holder's row, else (a frame not alive at the
+            # report's census) where it was measured.
             holder = holders.get(column.get("memory", 0)) if index < len(alive) else None
-            if column.get("shared") if holder is None else holder != index:
+            counted = not column.get("shared") if holder is None else holder == index
+            if not counted:
                 continue
             frame_bytes[(file, line)] = frame_bytes.get((file, line), 0) + column["bytes"]
             narrower = _narrower(column)
