@@ -11,7 +11,10 @@ Made for the kinds whose fix is the same edit in every program:
   are weakly referenced); an ``@attr.s`` class gets ``slots=True``;
 * ``category``, ``arrow-strings`` and ``downcast`` (pandas columns; never a lossy one): a
   ``read_csv`` / ``read_table`` / ``read_fwf`` call gets ``dtype={...}`` (entries added to a
-  ``dtype=`` dict that is there already); another ``name = ...`` statement is followed by
+  ``dtype=`` dict that is there already); a ``pd.DataFrame({...})`` whose dict builds the
+  column gets it converted there (``"col": pd.Categorical(...)``, else
+  ``pd.array(..., dtype="uint8")``), wherever the frame goes (``return pd.DataFrame(...)``);
+  another ``name = ...`` statement is followed by
   ``name["col"] = name["col"].astype("category")``;
 * ``usecols`` (pandas): the reader call gets ``usecols=[...]`` (``columns=[...]`` for
   ``read_parquet``) with the columns the program uses; with ``category`` or ``downcast`` on the
@@ -70,7 +73,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memslim.advice.growth import BOUND
-from memslim.advice.source import enclosing_function, parent, syntax_tree
+from memslim.advice.source import (
+    converted_column,
+    enclosing_function,
+    frame_column_value,
+    parent,
+    syntax_tree,
+)
 
 PATCHED_KINDS = (
     "generator",
@@ -93,7 +102,7 @@ _READERS = ("read_csv", "read_table", "read_fwf")  # those that take dtype=
 _SELECTING = (*_READERS, "read_parquet")  # and those that take a selection (usecols)
 # The selection a usecols finding's fix adds: `usecols=[...]` or `columns=[...]`.
 _SELECTION = re.compile(r"\b(usecols|columns)=(\[[^\]]*\])")
-_TARGET_DTYPE = re.compile(r'(?:astype\(|: )"([A-Za-z0-9]+(?:\[[a-z]+\])?)"[)}]')
+_TARGET_DTYPE = re.compile(r'(?:astype\(|: |dtype=)"([A-Za-z0-9]+(?:\[[a-z]+\])?)"[)}]')
 
 
 def _name_of(node: ast.AST) -> str:
@@ -1005,7 +1014,10 @@ def _column_edits(tree: ast.AST, lines: list[str], line: int, found: list[Any]) 
             selection = (chosen.group(1), ast.literal_eval(chosen.group(2)))
             continue
         # The last: the fix's line may hold a dtype= table of its own before the added one.
+        # A category made in a DataFrame's dict (pd.Categorical(...)) names no dtype.
         targets = _TARGET_DTYPE.findall(finding.fix.splitlines()[-1])
+        if finding.kind == "category":
+            targets = ["category"]
         if not targets or finding.lossy:
             return []
         wanted[finding.symbol] = targets[-1]
@@ -1048,6 +1060,16 @@ def _column_edits(tree: ast.AST, lines: list[str], line: int, found: list[Any]) 
         return [*made, _keyword_edit(lines, call, f"dtype={{{table}}}")]
     if selection is not None:
         return []  # a selection goes to a reader call only
+    # A frame made from a dict display here: each column converted where its entry builds it.
+    entries = [(frame_column_value(tree, line, c), d) for c, d in wanted.items()]
+    if entries and all(entry is not None for entry, _dtype in entries):
+        edits = []
+        for (pandas, value), dtype in entries:  # type: ignore[misc]
+            start, end = _span(lines, value)
+            edits.append(
+                _Edit(start, end, converted_column(pandas, dtype, _segment(lines, start, end)))
+            )
+        return edits
     statements = [
         n
         for n in ast.walk(tree)

@@ -121,15 +121,28 @@ import numpy as np
 import pandas as pd
 
 
+def build():
+    names = np.array([f"product {i:03d}" for i in range(40)])
+    return pd.DataFrame(
+        {
+            "product": names[np.arange(300_000) % 40],
+            "k": np.arange(300_000) % 90,
+        }
+    )
+
+
 def load(path):
     orders = pd.read_csv(path)
     labels, numbers = [f"label {i % 20}" for i in range(300_000)], np.arange(300_000) % 100
-    extra = pd.DataFrame({"label": labels, "n": numbers})
-    del labels, numbers
-    floats = [i / 2 for i in range(2_000_000)]  # the peak, with both frames alive
+    columns = {"label": labels, "n": numbers}
+    extra = pd.DataFrame(columns)
+    del labels, numbers, columns
+    built = build()
+    floats = [i / 2 for i in range(2_000_000)]  # the peak, with the three frames alive
     floats.sort()  # a list kept a list: the array finding here is left to the author
-    return (len(orders) + len(extra) + len(floats), int(orders["quantity"].sum())), (
-        orders, extra, floats)
+    return (len(orders) + len(extra) + len(built) + len(floats),
+            int(orders["quantity"].sum()), int(built["k"].sum())), (
+        orders, extra, built, floats)
 
 
 # Kept to the end: should the census at the peak be lost, the one at the end sees both frames.
@@ -154,7 +167,8 @@ def test_pandas_column_fixes_apply_and_save_what_was_predicted(tmp_path: Path) -
              ("category", "downcast")}  # fmt: skip
     lines = FRAMES.splitlines()
     read = next(n for n, text in enumerate(lines, 1) if "pd.read_csv" in text)
-    made = next(n for n, text in enumerate(lines, 1) if "pd.DataFrame" in text)
+    made = next(n for n, text in enumerate(lines, 1) if "pd.DataFrame(columns)" in text)
+    built = next(n for n, text in enumerate(lines, 1) if "return pd.DataFrame(" in text)
     # The census read must have been taken with both frames alive: if not, what the report and
     # the census children said (a child that failed writes why there) and when each census was,
     # printed whole (an assertion's message is cut short).
@@ -163,13 +177,21 @@ def test_pandas_column_fixes_apply_and_save_what_was_predicted(tmp_path: Path) -
     assert set(fixed) == {
         (read, "category", "city"), (read, "downcast", "quantity"),
         (made, "category", "label"), (made, "downcast", "n"),
+        (built, "category", "product"), (built, "downcast", "k"),
     }  # fmt: skip
+    # A frame made from a dict display gets each column converted in its entry, also where
+    # the frame is returned (no name to convert it under after the line).
+    assert fixed[(built, "category", "product")]["fix"].startswith(
+        '"product": pd.Categorical(names[np.arange(300_000) % 40]),'
+    )
     diff = (original / "fix.diff").read_text()
     assert (
         '+    orders = pd.read_csv(path, dtype={"city": "category", "quantity": "uint8"})\n' in diff
     )
     assert '+    extra["label"] = extra["label"].astype("category")\n' in diff
     assert '+    extra["n"] = extra["n"].astype("uint8")\n' in diff
+    assert '+            "product": pd.Categorical(names[np.arange(300_000) % 40]),\n' in diff
+    assert '+            "k": pd.array(np.arange(300_000) % 90, dtype="uint8"),\n' in diff
     _apply_copy(original, patched)
     assert (
         _run(patched, "job.py", "orders.csv").stdout

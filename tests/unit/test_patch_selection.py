@@ -80,3 +80,49 @@ def test_a_string_pyarrow_dtype_goes_into_the_reader_call_and_into_astype(tmp_pa
     file.write_text(f"import pandas as pd\n\n\n{made}\nprint(df['note'].str.len().sum())\n")
     patch = make_patch([_finding(file, "arrow-strings", "note", fix)], cwd=str(tmp_path))
     assert patch.files["build.py"].splitlines()[3:5] == [made, fix.splitlines()[1]]
+
+
+def _frame_patch(tmp_path: Path, source: str, *findings: tuple[str, str, str]) -> str | None:
+    file = tmp_path / "job.py"
+    file.write_text(source)
+    made = next(n for n, text in enumerate(source.splitlines(), 1) if "DataFrame(" in text)
+    patch = make_patch(
+        [Finding(kind, str(file), made, symbol, 1, 10 << 20, 1 << 20, "", fix)
+         for kind, symbol, fix in findings],
+        cwd=str(tmp_path),
+    )  # fmt: skip
+    return patch.files.get("job.py")
+
+
+FRAME = """import numpy as np
+import pandas as pd
+
+
+def make(names, n):
+    return pd.DataFrame(
+        {"id": np.arange(n), "name": names, **{"n": np.arange(n) % 9}},
+        index=None,
+    )
+"""
+
+
+def test_a_frame_built_from_a_dict_gets_its_columns_converted_in_their_entries(
+    tmp_path: Path,
+) -> None:
+    category = ("category", "name", '"name": pd.Categorical(names),  # its entry')
+    downcast = ("downcast", "id", '"id": pd.array(np.arange(n), dtype="uint32"),  # its entry')
+    patched = _frame_patch(tmp_path, FRAME, category, downcast)
+    assert patched == FRAME.replace(
+        '{"id": np.arange(n), "name": names,',
+        '{"id": pd.array(np.arange(n), dtype="uint32"), "name": pd.Categorical(names),',
+    )
+
+
+def test_a_column_the_dict_does_not_name_leaves_the_frame_to_the_author(tmp_path: Path) -> None:
+    # "n" comes from an unpacked mapping: no entry to convert, and no name to convert it under.
+    downcast = ("downcast", "n", '"n": pd.array(np.arange(n) % 9, dtype="uint8"),  # its entry')
+    category = ("category", "name", '"name": pd.Categorical(names),  # its entry')
+    assert _frame_patch(tmp_path, FRAME, downcast, category) is None
+    # A frame made by a bare DataFrame(...) (no module name for pd.Categorical) neither.
+    bare = FRAME.replace("import pandas as pd", "from pandas import DataFrame")
+    assert _frame_patch(tmp_path, bare.replace("pd.DataFrame(", "DataFrame("), category) is None

@@ -14,6 +14,9 @@ copied columns' bytes."""
 
 from __future__ import annotations
 
+import ast
+import json
+import linecache
 import re
 import sys
 from collections.abc import Iterator
@@ -22,16 +25,31 @@ from typing import Any
 
 from memslim.advice._finding import Finding, Run
 from memslim.advice.dtype import narrowest_integer
-from memslim.advice.source import calls_a_reader, line_text, user_frame
+from memslim.advice.source import (
+    calls_a_reader,
+    converted_column,
+    frame_column_value,
+    line_text,
+    syntax_tree,
+    user_frame,
+)
 
 _ASSIGNED = re.compile(r"^\s*([A-Za-z_][A-Za-z_0-9]*)\s*=[^=]")
 _DEEP_COPY = re.compile(r"\.copy\(\s*(deep\s*=\s*True\s*)?\)")
 
 
-def _fix(source: str, column: str, dtype: str) -> str:
-    """The changed code: ``dtype=`` on a reader call, else a conversion after the line."""
+def _fix(file: str, line: int, column: str, dtype: str) -> str:
+    """The changed code: ``dtype=`` on a reader call; the column's entry converted where a
+    ``DataFrame({...})`` at the line builds it; else a conversion after the line."""
+    source = line_text(file, line)
     if calls_a_reader(source):
         return f'{source}  # add: dtype={{"{column}": "{dtype}"}}'
+    tree = syntax_tree(file)
+    entry = frame_column_value(tree, line, column) if tree is not None else None
+    text = ast.get_source_segment("".join(linecache.getlines(file)), entry[1]) if entry else None
+    if entry is not None and text is not None:
+        value = converted_column(entry[0], dtype, text)
+        return f"{json.dumps(column)}: {value},  # its entry in the DataFrame({{...}}) here"
     target = _ASSIGNED.match(source)
     frame = target.group(1) if target else "df"
     return f'{source}\n{frame}["{column}"] = {frame}["{column}"].astype("{dtype}")'
@@ -270,7 +288,7 @@ def find(run: Run) -> Iterator[Finding]:
             bytes_now=now,
             bytes_after=after,
             message=("Lossy: " + message) if lossy else message,
-            fix=_fix(line_text(file, line), name, dtype),
+            fix=_fix(file, line, name, dtype),
             lossy=lossy,
         )
 

@@ -148,6 +148,41 @@ def class_definition(cls: type, main_file: str | None = None) -> tuple[str, int]
     return None
 
 
+def frame_column_value(tree: ast.AST, line: int, column: str) -> tuple[str, ast.expr] | None:
+    """Where a pandas DataFrame made at ``line`` from a dict display gets its column ``column``:
+    (the name pandas goes by there, the entry's value), for a call ``<name>.DataFrame(...)``
+    whose data (first argument or ``data=``) is a dict display with ``column`` as a literal
+    key; the innermost such call spanning the line. None otherwise."""
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and node.lineno <= line <= (node.end_lineno or node.lineno)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "DataFrame"
+        and isinstance(node.func.value, ast.Name)
+    ]
+    calls.sort(key=lambda call: (call.end_lineno or call.lineno) - call.lineno)
+    for call in calls:
+        data = call.args[0] if call.args else None
+        data = next((k.value for k in call.keywords if k.arg == "data"), data)
+        if not isinstance(data, ast.Dict):
+            continue
+        for key, value in zip(data.keys, data.values, strict=True):
+            if isinstance(key, ast.Constant) and key.value == column:
+                return call.func.value.id, value  # type: ignore[attr-defined]
+    return None
+
+
+def converted_column(pandas: str, dtype: str, value: str) -> str:
+    """The source of a column's value ``value`` made ``dtype`` where it is built: a categorical
+    for ``category`` (values and codes at once, never an object column first), else
+    ``pd.array(..., dtype=...)``, which casts a NumPy array or a list alike."""
+    if dtype == "category":
+        return f"{pandas}.Categorical({value})"
+    return f'{pandas}.array({value}, dtype="{dtype}")'
+
+
 # A pandas reader call that takes `dtype=` (its fix for a column's dtype goes there).
 _READER_CALL = re.compile(r"\bread_(csv|table|fwf)\s*\(")
 
