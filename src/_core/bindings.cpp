@@ -96,7 +96,7 @@ nb::dict other_domains(const std::array<std::int64_t, memslim::cpython::kDomains
 
 nb::tuple totals_row(std::uint32_t frame, const memslim::cpython::Totals& t) {
     return nb::make_tuple(frame, t.bytes_at_peak, t.bytes_live, t.allocated_bytes, t.allocations,
-                          other_domains(t.at_peak_by_domain));
+                          other_domains(t.at_peak_by_domain), t.high_bytes, t.total_at_high);
 }
 
 // What was recorded, as plain Python data, aggregated in C++ (see cpython/stack_index.h):
@@ -135,8 +135,12 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
         return std::string(function.data(), function.find('\0')) + ':' +
                std::to_string(index.frames[frame].line);
     };
+    // Kept too: up to as many lines again that held a hundredth of the peak at their own
+    // peak (a temporary built and freed between two moments of the run's peak, which the
+    // generator advice weighs against the one at the peak).
+    const std::int64_t own_peak_floor = report.all.bytes_at_peak / 100;
     const auto keep_top =
-        [top_lines,
+        [top_lines, own_peak_floor,
          &file_line](std::vector<std::pair<std::uint32_t, memslim::cpython::Totals>>& rows) {
             if (top_lines == 0 || rows.size() <= top_lines) return;
             std::partial_sort(rows.begin(), rows.begin() + top_lines, rows.end(),
@@ -147,6 +151,20 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
                               });
             std::unordered_set<std::string> kept;
             for (std::size_t i = 0; i < top_lines; ++i) kept.insert(file_line(rows[i].first));
+            const auto rest = std::partition(
+                rows.begin() + top_lines, rows.end(),
+                [own_peak_floor](const auto& row) {
+                    return row.second.high_bytes > own_peak_floor;
+                });
+            const auto high = static_cast<std::size_t>(rest - (rows.begin() + top_lines));
+            const auto by_high = rows.begin() + top_lines + std::min(high, top_lines);
+            std::partial_sort(rows.begin() + top_lines, by_high, rest,
+                              [](const auto& a, const auto& b) {
+                                  return a.second.high_bytes > b.second.high_bytes;
+                              });
+            for (auto row = rows.begin() + top_lines; row != by_high; ++row) {
+                kept.insert(file_line(row->first));
+            }
             const auto end = std::stable_partition(
                 rows.begin() + top_lines, rows.end(),
                 [&](const auto& row) { return kept.contains(file_line(row.first)); });

@@ -5,7 +5,8 @@ Made for the kinds whose fix is the same edit in every program:
 
 * ``generator``: the list comprehension fed to a one-pass consumer becomes a generator
   expression (``sum([f(x) for x in xs])`` → ``sum(f(x) for x in xs)``; in a ``for`` statement,
-  ``for v in [...]:`` → ``for v in (...):``);
+  ``for v in [...]:`` → ``for v in (...):``), and so do those of the finding's ``also_lines``
+  (temporaries that would keep the peak were this one fixed alone);
 * ``slots``: a plain class gets ``__slots__`` as the first statement of its body (after its
   docstring); a ``@dataclass`` gets ``slots=True`` (and ``weakref_slot=True`` where instances
   are weakly referenced); an ``@attr.s`` class gets ``slots=True``;
@@ -1207,8 +1208,14 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
                 columns.setdefault(finding.line, []).append(finding)
                 continue
             if finding.kind == "generator":
-                edit = _generator_edit(tree, lines, finding.line)
-                made = [edit] if edit is not None else []
+                # With the lines whose temporaries would otherwise keep the peak (also_lines):
+                # all of them, or none.
+                found_edits = [
+                    _generator_edit(tree, lines, at) for at in (finding.line, *finding.also_lines)
+                ]
+                made = [e for e in found_edits if e is not None]
+                if len(made) != len(found_edits):
+                    made = []
             elif finding.kind == "frame-copy":
                 edit = _copy_edit(tree, lines, finding)
                 made = [edit] if edit is not None else []

@@ -86,12 +86,21 @@ class LineStats:
     allocations: int = 0
     # Bytes at the peak in domains other than Python's ({"numpy": ...}); the rest is Python's.
     native_at_peak: dict[str, int] = field(default_factory=dict)
+    # The line's own peak: the most its allocation sites held live, each at its own highest
+    # (a temporary's sites peak together), and everything live when the largest of them was at
+    # its highest. Not in the JSON.
+    high_bytes: int = 0
+    traced_at_high: int = 0
+    largest_high: int = 0  # of the rows merged into it, the largest own peak (traced_at_high's)
 
     def merge(self, other: LineStats) -> None:
         self.bytes_at_peak += other.bytes_at_peak
         self.bytes_live += other.bytes_live
         self.allocated_bytes += other.allocated_bytes
         self.allocations += other.allocations
+        if other.largest_high > self.largest_high:
+            self.largest_high, self.traced_at_high = other.largest_high, other.traced_at_high
+        self.high_bytes += other.high_bytes
         for domain, value in other.native_at_peak.items():
             self.native_at_peak[domain] = self.native_at_peak.get(domain, 0) + value
 
@@ -284,13 +293,17 @@ class Profile:
         return _core.site_bytes_at_peak(node)
 
     def _line_stats(self, row: tuple[Any, ...]) -> LineStats:
-        frame, at_peak, live, allocated, allocations, native = row
+        frame, at_peak, live, allocated, allocations, native = row[:6]
+        high, at_high = row[6:8] if len(row) >= 8 else (0, 0)  # a capture from before them
         if frame == 0xFFFFFFFF:
             file, line, function = NO_STACK
         else:
             info = self.frames[frame]
             file, line, function = info.file, info.line, info.function
-        return LineStats(file, line, function, at_peak, live, allocated, allocations, dict(native))
+        return LineStats(
+            file, line, function, at_peak, live, allocated, allocations, dict(native), high,
+            at_high, high,
+        )  # fmt: skip
 
     def _merged_lines(self, rows: list[tuple[Any, ...]]) -> list[LineStats]:
         """``rows`` per source line, largest at peak first."""

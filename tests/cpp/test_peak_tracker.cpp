@@ -70,3 +70,56 @@ TEST(PeakTracker, RandomWalkMatchesBruteForce) {
     for (std::uint32_t s = 0; s < sites; ++s) EXPECT_EQ(peak.at_peak(s), best[s]) << s;
     EXPECT_GT(peak.peak_saves(), 1u);
 }
+
+// Each site's own peak (the most it held live) and everything live when it first fell from
+// there, or at the end if it never did: found from the whole history of a random walk.
+TEST(PeakTracker, OwnPeaksMatchTheWalksHistory) {
+    PeakTracker peak;
+    std::mt19937_64 rng(11);
+    const std::uint32_t sites = 20;
+    std::vector<std::vector<std::int64_t>> live_after;  // per step, every site's live bytes
+    std::vector<std::int64_t> current_after;
+    std::vector<std::uint32_t> freed_site;  // per step, the site freed (sites: none)
+    std::vector<std::int64_t> live(sites, 0);
+    std::int64_t current = 0;
+    std::vector<std::pair<std::uint32_t, std::int64_t>> blocks;
+    for (int step = 0; step < 20000; ++step) {
+        std::uint32_t freed = sites;
+        if (blocks.empty() || rng() % 100 < 52) {
+            auto site = static_cast<std::uint32_t>(rng() % sites);
+            std::int64_t bytes = 1 + static_cast<std::int64_t>(rng() % 500);
+            peak.on_alloc(site, bytes);
+            blocks.push_back({site, bytes});
+            live[site] += bytes;
+            current += bytes;
+        } else {
+            std::size_t k = rng() % blocks.size();
+            auto [site, bytes] = blocks[k];
+            blocks[k] = blocks.back();
+            blocks.pop_back();
+            peak.on_free(site, bytes);
+            live[site] -= bytes;
+            current -= bytes;
+            freed = site;
+        }
+        live_after.push_back(live);
+        current_after.push_back(current);
+        freed_site.push_back(freed);
+    }
+    for (std::uint32_t s = 0; s < sites; ++s) {
+        std::int64_t most = 0;
+        std::size_t reached = 0;
+        for (std::size_t t = 0; t < live_after.size(); ++t) {
+            if (live_after[t][s] > most) most = live_after[t][s], reached = t;
+        }
+        std::int64_t total = current_after.back();  // never fell from it: now
+        for (std::size_t t = reached + 1; t < live_after.size(); ++t) {
+            if (freed_site[t] == s) {
+                total = current_after[t - 1];  // just before the first fall
+                break;
+            }
+        }
+        EXPECT_EQ(peak.high(s), most) << s;
+        EXPECT_EQ(peak.total_at_high(s), total) << s;
+    }
+}

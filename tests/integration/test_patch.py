@@ -591,3 +591,65 @@ def test_an_unbounded_cache_gets_a_bound(tmp_path: Path) -> None:
             )
         else:
             assert not [f for f in findings if f["kind"] == "growth"]
+
+
+TWO_TEMPORARIES = """def main():
+    data = list(range(1_000_000))
+    total = sum([x * 1.5 for x in data])
+    biggest = max([x * 2.5 for x in data])
+    print(round(total), biggest)
+
+
+main()
+"""
+
+
+def test_equal_temporaries_on_two_lines_are_one_finding_fixed_together(tmp_path: Path) -> None:
+    """Two lists of the same size, each built for a one-pass consumer on its own line: the one
+    at the peak gets the finding, and fixing it alone would leave the peak to the other. The
+    finding names the other line (also_lines), the patch fixes both, and the saving predicted
+    is what tracemalloc measures with both fixed."""
+    original, patched = tmp_path / "original", tmp_path / "patched"
+    original.mkdir()
+    (original / "job.py").write_text(TWO_TEMPORARIES)
+    ran = _run(original, "-m", "memslim", "run", "--json", "r.json", "--patch", "fix.diff",
+               "job.py")  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    findings = json.loads((original / "r.json").read_text())["findings"]
+    (generator,) = [f for f in findings if f["kind"] == "generator"]
+    lines = TWO_TEMPORARIES.splitlines()
+    at_sum = next(n for n, text in enumerate(lines, 1) if "sum([" in text)
+    at_max = next(n for n, text in enumerate(lines, 1) if "max([" in text)
+    assert {generator["line"], *generator["also_lines"]} == {at_sum, at_max}, generator
+    diff = (original / "fix.diff").read_text()
+    assert "+    total = sum(x * 1.5 for x in data)\n" in diff
+    assert "+    biggest = max(x * 2.5 for x in data)\n" in diff
+    _apply_copy(original, patched)
+    assert _run(patched, "job.py").stdout == _run(original, "job.py").stdout
+    measured = _peak(original) - _peak(patched)
+    assert measured > 20_000_000, measured  # a million floats and a list's pointers
+    predicted = generator["saving_bytes"]
+    assert abs(measured - predicted) / measured < 0.20, (predicted, measured)
+    # Fixing only the line at the peak would have saved next to nothing: the other list's
+    # moment becomes the peak (what the finding's also_lines are for).
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    fixed_line = lines[generator["line"] - 1]
+    (alone / "job.py").write_text(
+        TWO_TEMPORARIES.replace(fixed_line, fixed_line.replace("([", "(").replace("])", ")"))
+    )
+    assert _peak(original) - _peak(alone) < 0.05 * measured
+
+
+def test_an_equal_temporary_is_weighed_among_thousands_of_lines_at_the_peak(
+    tmp_path: Path,
+) -> None:
+    """The report reads the 1,000 lines holding the most at the peak; the other temporary holds
+    nothing then, below 1,200 lines of kept buffers, and is still found by its own peak."""
+    kept = "".join(f"KEPT.append(bytearray(10_000 + {n}))\n" for n in range(1_200))
+    (tmp_path / "job.py").write_text("KEPT = []\n" + kept + TWO_TEMPORARIES)
+    ran = _run(tmp_path, "-m", "memslim", "run", "--json", "r.json", "job.py")
+    assert ran.returncode == 0, ran.stderr
+    findings = json.loads((tmp_path / "r.json").read_text())["findings"]
+    (generator,) = [f for f in findings if f["kind"] == "generator"]
+    assert len(generator["also_lines"]) == 1, generator

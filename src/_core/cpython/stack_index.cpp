@@ -258,6 +258,11 @@ void add(Totals& totals, const SiteStats& site) {
     totals.allocations += site.allocations;
     totals.at_peak_by_domain[static_cast<std::size_t>(site.domain)] += site.bytes_at_peak;
     totals.live_by_domain[static_cast<std::size_t>(site.domain)] += site.bytes_live;
+    totals.high_bytes += site.high_bytes;
+    if (site.high_bytes > totals.largest_high) {
+        totals.largest_high = site.high_bytes;
+        totals.total_at_high = site.total_at_high;
+    }
 }
 
 }  // namespace

@@ -73,6 +73,11 @@ struct Totals {
     std::uint64_t allocations = 0;
     std::array<std::int64_t, kDomains> at_peak_by_domain{};
     std::array<std::int64_t, kDomains> live_by_domain{};
+    // The sites' own peaks summed (a temporary's sites peak together), and everything live
+    // when the largest of them had its own peak.
+    std::int64_t high_bytes = 0;
+    std::int64_t largest_high = 0;
+    std::int64_t total_at_high = 0;
 };
 
 // The aggregate the report reads, computed in O(nodes + sites): nothing in it grows with the

@@ -1050,7 +1050,9 @@ bool stats_of_slot(const Recording& rec, std::uint32_t slot, SiteStats* stats) {
               rec.peak.allocated(slot),
               rec.peak.allocations(slot),
               gc_freed == rec.gc_freed.end() ? 0 : gc_freed->second,
-              rec.domain_of_slot[slot]};
+              rec.domain_of_slot[slot],
+              rec.peak.high(slot),
+              rec.peak.total_at_high(slot)};
     return true;
 }
 

@@ -59,6 +59,8 @@ struct SiteStats {
     std::uint64_t allocations;
     std::uint64_t gc_freed_bytes;  // freed while the cyclic GC collected (exact mode)
     Domain domain;
+    std::int64_t high_bytes = 0;     // the most it held live (engine::PeakTracker::high)
+    std::int64_t total_at_high = 0;  // everything live then
 };
 
 struct TrackResult {

@@ -26,6 +26,9 @@ class Finding:
     fix: str  # the changed code, as a snippet
     time_only: bool = False  # a speed finding: no memory saving is claimed
     lossy: bool = False  # the fix changes values (e.g. float64 -> float32)
+    # Other lines of the same file that the fix must change too for the saving to hold (a
+    # generator finding's equal temporaries, each as large in its own moment).
+    also_lines: tuple[int, ...] = ()
     # The expressions the fix wraps, where the tracker knows them (intern): (line, column, end
     # line, end column), UTF-8 byte columns. For --patch, in the process that found them; not
     # in the JSON.
@@ -49,6 +52,7 @@ class Finding:
             "fix": self.fix,
             "time_only": self.time_only,
             "lossy": self.lossy,
+            "also_lines": list(self.also_lines),
         }
 
     @classmethod
@@ -61,6 +65,7 @@ class Finding:
             fix=row["fix"],
             time_only=bool(row.get("time_only", False)),
             lossy=bool(row.get("lossy", False)),
+            also_lines=tuple(row.get("also_lines", ())),
         )
 
 

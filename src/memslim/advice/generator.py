@@ -5,10 +5,12 @@ from __future__ import annotations
 import ast
 import linecache
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from memslim import _core
 from memslim.advice._finding import Finding, Run
 from memslim.advice.source import is_user_file, nodes_at, parent
+from memslim.profile_data import LineStats
 
 # Consumers that read their argument once, front to back, and keep none of it.
 ONE_PASS = {
@@ -43,15 +45,38 @@ def _consumer(node: ast.ListComp) -> str | None:
     return None
 
 
-def find(run: Run) -> Iterator[Finding]:
-    per_node: dict[tuple[str, int, int], list[int]] = {}
-    nodes: dict[tuple[str, int, int], tuple[ast.ListComp, str]] = {}
+@dataclass
+class _Temporary:
+    """A comprehension's list: its bytes at the run's peak, its own peak and when that was."""
+
+    node: ast.ListComp
+    consumer: str
+    at_peak: int = 0
+    allocations: int = 0
+    high: int = 0  # the most its lines' sites held live
+    largest: int = 0  # of its lines, the largest own peak, and everything live then
+    traced_at_high: int = 0
+
+    def add(self, stats: LineStats) -> None:
+        self.at_peak += stats.bytes_at_peak
+        self.allocations += stats.allocations
+        self.high += stats.high_bytes
+        if stats.largest_high > self.largest:
+            self.largest, self.traced_at_high = stats.largest_high, stats.traced_at_high
+
+
+def _temporaries(run: Run) -> dict[tuple[str, int, int], _Temporary]:
+    """The one-pass comprehensions of the user's lines that held a share of the peak's bytes at
+    the peak or at their own peak, and were gone by the end."""
+    found: dict[tuple[str, int, int], _Temporary] = {}
     user: dict[str, bool] = {}  # per file: a program imports thousands of lines of each
-    for stats in run.profile.lines():  # largest at the peak first
-        if stats.bytes_at_peak <= 0:
-            break
+    least = run.profile.peak_bytes // 100
+    for stats in run.profile.lines():
+        largest = max(stats.bytes_at_peak, stats.high_bytes)
+        if largest <= least or stats.bytes_at_peak < 0:
+            continue
         # Transient: freed by the end of the run (a list fed to sum() is gone after the line).
-        if stats.bytes_live > 0.1 * stats.bytes_at_peak:
+        if stats.bytes_live > 0.1 * largest:
             continue
         if (mine := user.get(stats.file)) is None:
             mine = user[stats.file] = is_user_file(stats.file)
@@ -62,39 +87,80 @@ def find(run: Run) -> Iterator[Finding]:
             if consumer is None:
                 continue
             key = (stats.file, node.lineno, node.col_offset)
-            nodes[key] = (node, consumer)  # type: ignore[assignment]
-            per_node.setdefault(key, [0, 0])
-            per_node[key][0] += stats.bytes_at_peak
-            per_node[key][1] += stats.allocations
+            found.setdefault(key, _Temporary(node, consumer)).add(stats)  # type: ignore[arg-type]
             break
+    return found
+
+
+def _fix_of(source: str, node: ast.ListComp) -> tuple[str, str]:
+    """(the comprehension's source, its fix)."""
+    segment = ast.get_source_segment(source, node) or "[...]"
+    generator = f"({segment[1:-1]})"
+    call = parent(node)
+    fix = segment
+    if isinstance(call, ast.Call):
+        call_source = ast.get_source_segment(source, call) or ""
+        fix = call_source.replace(segment, segment[1:-1], 1) if len(call.args) == 1 else generator
+    elif isinstance(call, ast.For):
+        fix = f"for ... in {generator}:"
+    return segment, fix
+
+
+def find(run: Run) -> Iterator[Finding]:
+    temporaries = _temporaries(run)
+    peak = run.profile.peak_bytes
     generator_bytes = _core.true_sizeof(x for x in ())
-    for key, (at_peak, allocations) in per_node.items():
-        node, consumer = nodes[key]
+    for key, temporary in temporaries.items():
+        at_peak = temporary.at_peak
+        if at_peak <= 0:
+            continue  # not at the peak: fixing it alone changes nothing there
         file, line, _col = key
+        # The others of the file that were mostly gone at the peak but held, in their own
+        # moment, more than what fixing this one leaves: fixed alone, this one would hand the
+        # peak to them. Fixed together, the peak falls to the highest of what this one leaves
+        # and what each of them leaves in its moment.
+        others = [
+            (other_key[1], other)
+            for other_key, other in temporaries.items()
+            if other_key != key
+            and other_key[0] == file
+            and other.at_peak < other.high / 2
+            and other.traced_at_high > peak - at_peak
+        ]
+        left = max([peak - at_peak, *(o.traced_at_high - o.high for _line, o in others)])
+        saving = max(0, peak - left)
         source = "".join(linecache.getlines(file))
-        segment = ast.get_source_segment(source, node) or "[...]"
-        generator = f"({segment[1:-1]})"
-        call = parent(node)
-        fix = segment
-        if isinstance(call, ast.Call):
-            call_source = ast.get_source_segment(source, call) or ""
-            fix = (
-                call_source.replace(segment, segment[1:-1], 1) if len(call.args) == 1 else generator
+        segment, fix = _fix_of(source, temporary.node)
+        message = (
+            f"This list comprehension is built only to feed {temporary.consumer}, which reads it "
+            f"once: the list and its items hold {at_peak:,} bytes at the peak, then are freed. A "
+            "generator expression hands over one item at a time."
+        )
+        also = tuple(sorted(other_line for other_line, _other in others))
+        if also:
+            where = ", ".join(str(n) for n in also)
+            message += (
+                f" Line{'s' if len(also) > 1 else ''} {where} build{'' if len(also) > 1 else 's'}"
+                " such a list too, as large in its own moment: fixed alone, this one would leave "
+                f"the peak to {'them' if len(also) > 1 else 'it'}. Fixed together, the peak falls "
+                f"by {saving:,} bytes."
             )
-        elif isinstance(call, ast.For):
-            fix = f"for ... in {generator}:"
+            fix += "".join(
+                f"\n{_fix_of(source, o.node)[1]}  # line {n}" for n, o in sorted(others, key=_first)
+            )
         yield Finding(
             kind="generator",
             file=file,
             line=line,
             symbol=segment if len(segment) <= 60 else segment[:57] + "...",
-            count=allocations,
+            count=temporary.allocations,
             bytes_now=at_peak,
-            bytes_after=generator_bytes,
-            message=(
-                f"This list comprehension is built only to feed {consumer}, which reads it once: "
-                f"the list and its items hold {at_peak:,} bytes at the peak, then are freed. A "
-                "generator expression hands over one item at a time."
-            ),
+            bytes_after=generator_bytes + at_peak - saving,
+            message=message,
             fix=fix,
+            also_lines=also,
         )
+
+
+def _first(pair: tuple[int, _Temporary]) -> int:
+    return pair[0]
