@@ -35,55 +35,17 @@ TEST(PeakTracker, FinishCapturesAPeakThatIsNeverLeft) {
     EXPECT_EQ(peak.at_peak(0), 0);
 }
 
-TEST(PeakTracker, RandomWalkMatchesBruteForce) {
-    PeakTracker peak;
-    std::mt19937_64 rng(7);
-    const std::uint32_t sites = 50;
-    std::vector<std::int64_t> live(sites, 0), best(sites, 0);
-    std::int64_t current = 0, high = 0;
-    std::vector<std::pair<std::uint32_t, std::int64_t>> blocks;
-    for (int step = 0; step < 200000; ++step) {
-        bool grow = blocks.empty() || rng() % 100 < 52;
-        if (grow) {
-            auto site = static_cast<std::uint32_t>(rng() % sites);
-            std::int64_t bytes = 1 + static_cast<std::int64_t>(rng() % 500);
-            peak.on_alloc(site, bytes);
-            blocks.push_back({site, bytes});
-            live[site] += bytes;
-            current += bytes;
-        } else {
-            std::size_t k = rng() % blocks.size();
-            auto [site, bytes] = blocks[k];
-            blocks[k] = blocks.back();
-            blocks.pop_back();
-            peak.on_free(site, bytes);
-            live[site] -= bytes;
-            current -= bytes;
-        }
-        if (current > high) {
-            high = current;
-            best = live;
-        }
-    }
-    peak.finish();
-    EXPECT_EQ(peak.peak(), high);
-    for (std::uint32_t s = 0; s < sites; ++s) EXPECT_EQ(peak.at_peak(s), best[s]) << s;
-    EXPECT_GT(peak.peak_saves(), 1u);
-}
-
-// Each site's own peak (the most it held live) and everything live when it first fell from
-// there, or at the end if it never did: found from the whole history of a random walk.
-TEST(PeakTracker, OwnPeaksMatchTheWalksHistory) {
-    PeakTracker peak;
-    std::mt19937_64 rng(11);
-    const std::uint32_t sites = 20;
-    std::vector<std::vector<std::int64_t>> live_after;  // per step, every site's live bytes
-    std::vector<std::int64_t> current_after;
-    std::vector<std::uint32_t> freed_site;  // per step, the site freed (sites: none)
+// A random walk of `steps` allocations and frees (slightly more allocations) over `sites`
+// sites, given to `peak`; after each step, `each(live bytes per site, all live bytes, the site
+// freed or `sites` for an allocation)`.
+template <class Each>
+void random_walk(PeakTracker& peak, std::uint64_t seed, std::uint32_t sites, int steps,
+                 Each each) {
+    std::mt19937_64 rng(seed);
     std::vector<std::int64_t> live(sites, 0);
     std::int64_t current = 0;
     std::vector<std::pair<std::uint32_t, std::int64_t>> blocks;
-    for (int step = 0; step < 20000; ++step) {
+    for (int step = 0; step < steps; ++step) {
         std::uint32_t freed = sites;
         if (blocks.empty() || rng() % 100 < 52) {
             auto site = static_cast<std::uint32_t>(rng() % sites);
@@ -102,10 +64,43 @@ TEST(PeakTracker, OwnPeaksMatchTheWalksHistory) {
             current -= bytes;
             freed = site;
         }
-        live_after.push_back(live);
-        current_after.push_back(current);
-        freed_site.push_back(freed);
+        each(live, current, freed);
     }
+}
+
+TEST(PeakTracker, RandomWalkMatchesBruteForce) {
+    PeakTracker peak;
+    const std::uint32_t sites = 50;
+    std::vector<std::int64_t> best(sites, 0);
+    std::int64_t high = 0;
+    random_walk(peak, 7, sites, 200000,
+                [&](const std::vector<std::int64_t>& live, std::int64_t current, std::uint32_t) {
+                    if (current > high) {
+                        high = current;
+                        best = live;
+                    }
+                });
+    peak.finish();
+    EXPECT_EQ(peak.peak(), high);
+    for (std::uint32_t s = 0; s < sites; ++s) EXPECT_EQ(peak.at_peak(s), best[s]) << s;
+    EXPECT_GT(peak.peak_saves(), 1u);
+}
+
+// Each site's own peak (the most it held live) and everything live when it first fell from
+// there, or at the end if it never did: found from the whole history of a random walk.
+TEST(PeakTracker, OwnPeaksMatchTheWalksHistory) {
+    PeakTracker peak;
+    const std::uint32_t sites = 20;
+    std::vector<std::vector<std::int64_t>> live_after;  // per step, every site's live bytes
+    std::vector<std::int64_t> current_after;
+    std::vector<std::uint32_t> freed_site;  // per step, the site freed (`sites`: none)
+    random_walk(peak, 11, sites, 20000,
+                [&](const std::vector<std::int64_t>& live, std::int64_t current,
+                    std::uint32_t freed) {
+                    live_after.push_back(live);
+                    current_after.push_back(current);
+                    freed_site.push_back(freed);
+                });
     for (std::uint32_t s = 0; s < sites; ++s) {
         std::int64_t most = 0;
         std::size_t reached = 0;
