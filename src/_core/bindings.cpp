@@ -843,6 +843,15 @@ NB_MODULE(_core, m) {
           "Threads now in a native module's code without the GIL (not the standard library's): "
           "a census fork now could leave them waiting forever (see cpython/native_hooks.h).");
     m.def(
+        "hold_timeline_lock",
+        [](double seconds, int ready_fd) {
+            nb::gil_scoped_release released;
+            memslim::cpython::hold_timeline_lock(seconds, ready_fd);
+        },
+        "seconds"_a, "ready_fd"_a,
+        "For tests: hold the timeline's lock for `seconds`, writing a byte to `ready_fd` once "
+        "it is held.");
+    m.def(
         "census_fork",
         []() {
             const long pid = memslim::cpython::census_fork();

@@ -139,3 +139,39 @@ def test_the_gc_lists_read_in_place_are_what_gc_get_objects_lists() -> None:
     # The same objects in the same order, but the list of ids itself (made after the walk).
     assert ids == [id(o) for o in listed if o is not ids]
     assert len(ids) > len(keep) + len(more)
+
+
+def test_a_census_forked_while_the_timeline_thread_adds_a_point_reads_the_timeline() -> None:
+    """The timeline thread holds the timeline's lock for each point it adds. A census child
+    forked at that moment got a copy of the lock held by a thread it does not have, and waited
+    for it forever in its first call that reads the timeline (the report waited 120 s for it).
+    Here another thread holds the lock for a while; the fork is made while it does."""
+    import select
+    import threading
+
+    _core.start_tracking()
+    try:
+        ready_read, ready_write = os.pipe()
+        holder = threading.Thread(target=_core.hold_timeline_lock, args=(0.5, ready_write))
+        holder.start()
+        assert os.read(ready_read, 1) == b"\x01"  # the lock is held now
+        done_read, done_write = os.pipe()
+        pid = _core.census_fork()  # waits for the lock to be free, or forks with it held
+        if pid == 0:
+            try:
+                _core.bookkeeping_bytes()  # reads the timeline, under its lock
+                os.write(done_write, b"x")
+            finally:
+                os._exit(0)
+        os.close(done_write)
+        holder.join()
+        # Only a failure waits this long: the child's answer comes in milliseconds.
+        answered, _, _ = select.select([done_read], [], [], 60.0)
+        if not answered:
+            os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        for fd in (ready_read, ready_write, done_read):
+            os.close(fd)
+        assert answered, "the census child waited for the timeline's lock"
+    finally:
+        _core.stop_tracking()

@@ -144,6 +144,10 @@ bool in_forked_child();
 // True in a census child (census_fork): Python's after-fork hooks run there too.
 bool in_census_child();
 
+// For tests: holds the lock of the recording's timeline (as the timeline thread does while it
+// adds a point) for `seconds`, writing one byte to `ready_fd` once it holds it.
+void hold_timeline_lock(double seconds, int ready_fd);
+
 // In such a child: tracking starts again from nothing with the same options, for the child's
 // own report (blocks the parent allocated are not the child's: their frees are ignored).
 // Returns false with a Python exception set elsewhere. Needs the GIL.
