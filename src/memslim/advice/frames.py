@@ -46,10 +46,12 @@ def _fix(file: str, line: int, column: str, dtype: str) -> str:
         return f'{source}  # add: dtype={{"{column}": "{dtype}"}}'
     tree = syntax_tree(file)
     entry = frame_column_value(tree, line, column) if tree is not None else None
-    text = ast.get_source_segment("".join(linecache.getlines(file)), entry[1]) if entry else None
-    if entry is not None and text is not None:
-        value = converted_column(entry[0], dtype, text)
-        return f"{json.dumps(column)}: {value},  # its entry in the DataFrame({{...}}) here"
+    if entry is not None:
+        pandas, value = entry
+        text = ast.get_source_segment("".join(linecache.getlines(file)), value)
+        if text is not None:
+            converted = converted_column(pandas, dtype, text)
+            return f"{json.dumps(column)}: {converted},  # its entry in the DataFrame({{...}}) here"
     target = _ASSIGNED.match(source)
     frame = target.group(1) if target else "df"
     return f'{source}\n{frame}["{column}"] = {frame}["{column}"].astype("{dtype}")'

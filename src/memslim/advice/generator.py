@@ -47,22 +47,12 @@ def _consumer(node: ast.ListComp) -> str | None:
 
 @dataclass
 class _Temporary:
-    """A comprehension's list: its bytes at the run's peak, its own peak and when that was."""
+    """A comprehension's list: its lines' stats merged (bytes at the run's peak, its own peak
+    and everything live then)."""
 
     node: ast.ListComp
     consumer: str
-    at_peak: int = 0
-    allocations: int = 0
-    high: int = 0  # the most its lines' sites held live
-    largest: int = 0  # of its lines, the largest own peak, and everything live then
-    traced_at_high: int = 0
-
-    def add(self, stats: LineStats) -> None:
-        self.at_peak += stats.bytes_at_peak
-        self.allocations += stats.allocations
-        self.high += stats.high_bytes
-        if stats.largest_high > self.largest:
-            self.largest, self.traced_at_high = stats.largest_high, stats.traced_at_high
+    stats: LineStats
 
 
 def _temporaries(run: Run) -> dict[tuple[str, int, int], _Temporary]:
@@ -87,7 +77,10 @@ def _temporaries(run: Run) -> dict[tuple[str, int, int], _Temporary]:
             if consumer is None:
                 continue
             key = (stats.file, node.lineno, node.col_offset)
-            found.setdefault(key, _Temporary(node, consumer)).add(stats)  # type: ignore[arg-type]
+            if key not in found:
+                merged = LineStats(stats.file, node.lineno, stats.function)
+                found[key] = _Temporary(node, consumer, merged)  # type: ignore[arg-type]
+            found[key].stats.merge(stats)
             break
     return found
 
@@ -111,7 +104,7 @@ def find(run: Run) -> Iterator[Finding]:
     peak = run.profile.peak_bytes
     generator_bytes = _core.true_sizeof(x for x in ())
     for key, temporary in temporaries.items():
-        at_peak = temporary.at_peak
+        at_peak = temporary.stats.bytes_at_peak
         if at_peak <= 0:
             continue  # not at the peak: fixing it alone changes nothing there
         file, line, _col = key
@@ -119,15 +112,18 @@ def find(run: Run) -> Iterator[Finding]:
         # moment, more than what fixing this one leaves: fixed alone, this one would hand the
         # peak to them. Fixed together, the peak falls to the highest of what this one leaves
         # and what each of them leaves in its moment.
-        others = [
-            (other_key[1], other)
-            for other_key, other in temporaries.items()
-            if other_key != key
-            and other_key[0] == file
-            and other.at_peak < other.high / 2
-            and other.traced_at_high > peak - at_peak
-        ]
-        left = max([peak - at_peak, *(o.traced_at_high - o.high for _line, o in others)])
+        others = sorted(
+            (
+                other
+                for other_key, other in temporaries.items()
+                if other_key != key
+                and other_key[0] == file
+                and other.stats.bytes_at_peak < other.stats.high_bytes / 2
+                and other.stats.traced_at_high > peak - at_peak
+            ),
+            key=lambda other: other.stats.line,
+        )
+        left = max([peak - at_peak, *(o.stats.traced_at_high - o.stats.high_bytes for o in others)])
         saving = max(0, peak - left)
         source = "".join(linecache.getlines(file))
         segment, fix = _fix_of(source, temporary.node)
@@ -136,7 +132,7 @@ def find(run: Run) -> Iterator[Finding]:
             f"once: the list and its items hold {at_peak:,} bytes at the peak, then are freed. A "
             "generator expression hands over one item at a time."
         )
-        also = tuple(sorted(other_line for other_line, _other in others))
+        also = tuple(other.stats.line for other in others)
         if also:
             where = ", ".join(str(n) for n in also)
             message += (
@@ -145,22 +141,16 @@ def find(run: Run) -> Iterator[Finding]:
                 f"the peak to {'them' if len(also) > 1 else 'it'}. Fixed together, the peak falls "
                 f"by {saving:,} bytes."
             )
-            fix += "".join(
-                f"\n{_fix_of(source, o.node)[1]}  # line {n}" for n, o in sorted(others, key=_first)
-            )
+            fix += "".join(f"\n{_fix_of(source, o.node)[1]}  # line {o.stats.line}" for o in others)
         yield Finding(
             kind="generator",
             file=file,
             line=line,
             symbol=segment if len(segment) <= 60 else segment[:57] + "...",
-            count=temporary.allocations,
+            count=temporary.stats.allocations,
             bytes_now=at_peak,
             bytes_after=generator_bytes + at_peak - saving,
             message=message,
             fix=fix,
             also_lines=also,
         )
-
-
-def _first(pair: tuple[int, _Temporary]) -> int:
-    return pair[0]
