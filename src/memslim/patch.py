@@ -75,6 +75,7 @@ from typing import Any
 
 from memslim.advice.growth import BOUND
 from memslim.advice.source import (
+    RANDOM_DRAWS,
     converted_column,
     enclosing_function,
     frame_column_value,
@@ -189,10 +190,10 @@ _NUMPY_MAKERS = {
     "fromfile": 1, "identity": 1, "full": 2, "full_like": 2, "arange": 3, "eye": 3,
     "linspace": 5,
 }  # fmt: skip
-# Methods that take dtype= on any receiver, positions as above (Generator.integers(low, high,
-# size, dtype)); .astype(dtype) takes it first.
-_DTYPE_METHODS = {"integers": 3, "astype": 0}
-_DTYPE_TARGET = re.compile(r"dtype=np\.(\w+) where it is made")
+# .astype(dtype) takes the dtype first. A random draw (Generator.integers and the rest) is
+# narrowed by an .astype() after it: a dtype= in it would draw other values (RANDOM_DRAWS).
+_DTYPE_METHODS = {"astype": 0}
+_DTYPE_TARGET = re.compile(r"# then: \.astype\(np\.(\w+)\)")
 
 
 def _numpy_name(tree: ast.Module) -> str | None:
@@ -224,7 +225,11 @@ def _dtype_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit
         for n in ast.walk(tree)
         if isinstance(n, ast.Call)
         and n.lineno <= finding.line <= (n.end_lineno or n.lineno)
-        and (_name_of(n.func) in _NUMPY_MAKERS or _name_of(n.func) in _DTYPE_METHODS)
+        and (
+            _name_of(n.func) in _NUMPY_MAKERS
+            or _name_of(n.func) in _DTYPE_METHODS
+            or _name_of(n.func) in RANDOM_DRAWS
+        )
     ]
     if len(calls) != 1 or not _value_of_a_statement(calls[0]):
         return []  # several, or an array computed from the call's (np.arange(n) % 200)
@@ -233,9 +238,12 @@ def _dtype_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit
     if not isinstance(call.func, ast.Attribute):
         return []  # from numpy import zeros: left to the author
     receiver = call.func.value
+    narrower = f"{numpy}.{target.group(1)}"
+    if name in RANDOM_DRAWS:
+        _start, end = _span(lines, call)  # the same values drawn, then narrowed
+        return [_Edit(end, end, f".astype({narrower})")]
     if name in _NUMPY_MAKERS and not (isinstance(receiver, ast.Name) and receiver.id == numpy):
         return []  # another library's zeros()
-    narrower = f"{numpy}.{target.group(1)}"
     given = [k for k in call.keywords if k.arg == "dtype"]
     if given:
         start, end = _span(lines, given[0].value)

@@ -14,6 +14,7 @@ program's own output during the verification runs is captured, not shown.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import shutil
@@ -142,7 +143,15 @@ def verify(patch: Patch, argv: list[str], memslim_args: list[str], cwd: str) -> 
 
         original = run("original", {})
         patched = run("patched", patch.files)
-        left = {(f["kind"], _relative(f["file"], scratch), f["symbol"]) for f in patched.findings}
+        in_original = _lines_in_original(patch, cwd)
+        left = set()
+        for f in patched.findings:
+            name = _relative(f["file"], scratch)
+            lines = in_original.get(name)
+            line = (
+                lines[f["line"]] if lines is not None and 0 < f["line"] < len(lines) else f["line"]
+            )
+            left.add((f["kind"], name, line, f["symbol"]))
         alone: list[int | None] = [None] * len(patch.applied)
         alone_exit: list[int | None] = [None] * len(patch.applied)
         for i in chosen:
@@ -152,9 +161,33 @@ def verify(patch: Patch, argv: list[str], memslim_args: list[str], cwd: str) -> 
                 alone[i] = original.peak_bytes - ran.peak_bytes
                 alone_exit[i] = ran.exit_code
     applied = [
-        (f, (f.kind, os.path.relpath(f.file, cwd), f.symbol) not in left) for f in patch.applied
+        (f, (f.kind, os.path.relpath(f.file, cwd), f.line, f.symbol) not in left)
+        for f in patch.applied
     ]
     return Verified(applied, original, patched, alone, alone_exit)
+
+
+def _lines_in_original(patch: Patch, cwd: str) -> dict[str, list[int]]:
+    """Per patched file, each patched line's number in the file as it was (index: the patched
+    line's number; a line the patch rewrote or added maps to the first line it replaced or
+    preceded). A finding is gone when no finding of its kind and symbol is left at its line:
+    kind and symbol alone took the NumPy job's dtype finding on one line for the same dtype's
+    finding on another, and said "still found" of a fix that worked."""
+    maps: dict[str, list[int]] = {}
+    for name, text in patch.files.items():
+        try:
+            with open(os.path.join(cwd, name), encoding="utf-8") as f:
+                original = f.read().splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        patched = text.splitlines()
+        table = list(range(len(patched) + 1))
+        matcher = difflib.SequenceMatcher(None, original, patched, autojunk=False)
+        for _tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            for j in range(j1, j2):
+                table[j + 1] = i1 + 1 + min(j - j1, max(i2 - i1 - 1, 0))
+        maps[name] = table
+    return maps
 
 
 def _relative(file: str, scratch: str) -> str:

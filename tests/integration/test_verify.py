@@ -83,3 +83,29 @@ def test_verify_without_a_fix_says_so_and_leaves_the_exit_status(tmp_path: Path)
     assert json.loads((tmp_path / "r.json").read_text())["verify"] == {
         "error": "no finding of this run has a mechanical fix"
     }
+
+
+def test_verify_tells_a_fixed_line_from_another_of_the_same_kind(tmp_path: Path) -> None:
+    """Two int64 arrays whose values fit uint8, on two lines: `dtype=` fixes the first; the
+    second (a remainder) is the author's. The first is gone after the patch, the second is not.
+    Before, findings were matched by kind and dtype alone: the first was "still found"."""
+    pytest.importorskip("numpy")
+    (tmp_path / "job.py").write_text(
+        "import numpy as np\n"
+        "\n"
+        "a = np.full(3_000_000, 7, dtype=np.int64)\n"
+        "b = np.arange(3_000_000) % 200\n"
+        "print(int(a.sum()), int(b.sum()))\n"
+    )
+    ran = _run(tmp_path, "-m", "memslim", "run", "--verify", "--json", "r.json", "job.py")
+    assert ran.returncode == 0, ran.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert sorted((f["kind"], f["line"]) for f in report["findings"]) == [
+        ("dtype", 3),
+        ("dtype", 4),
+    ]
+    verify = report["verify"]
+    assert [(a["kind"], a["line"], a["gone"]) for a in verify["applied"]] == [("dtype", 3, True)]
+    # Truth: 3,000,000 items of 8 bytes become 1 byte each.
+    assert abs(verify["measured_bytes"] - 21_000_000) <= 0.05 * 21_000_000, verify
+    assert verify["same_output"] and verify["same_exit"]

@@ -35,7 +35,13 @@ def _patch(tmp_path: Path, source: str, kind: str, line: int, fix: str) -> str |
         ("a = np.zeros(n)", "a = np.zeros(n, dtype=np.uint8)"),
         ("a = np.full((n, 2), 7)", "a = np.full((n, 2), 7, dtype=np.uint8)"),
         ("a = b.astype(np.int32)", "a = b.astype(np.uint8)"),
-        ("a = rng.integers(0, 256, size=n)", "a = rng.integers(0, 256, size=n, dtype=np.uint8)"),
+        # A random draw is narrowed after it: a dtype= in it would draw other values.
+        ("a = rng.integers(0, 256, size=n)", "a = rng.integers(0, 256, size=n).astype(np.uint8)"),
+        (
+            "a = rng.integers(0, 256, n, dtype=np.int64)",
+            "a = rng.integers(0, 256, n, dtype=np.int64).astype(np.uint8)",
+        ),
+        ("a = np.random.randint(0, 256, n)", "a = np.random.randint(0, 256, n).astype(np.uint8)"),
         ("a = np.arange(n) % 200", None),  # the array is the remainder's, not arange's
         ("a = np.zeros(n, np.int64)", None),  # a dtype by position
         ("a = np.zeros(n, **options)", None),
@@ -49,6 +55,29 @@ def test_a_dtype_finding_narrows_the_call_that_made_the_array(
     source = f"import numpy as np\n\n{line}\nprint(a.sum())\n"
     patched = _patch(tmp_path, source, "dtype", 3, line + DTYPE_FIX)
     assert (patched.splitlines()[2] if patched else None) == expected
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        "np.random.default_rng(7).integers(0, 1000, 5000)",
+        "np.random.RandomState(7).randint(0, 1000, 5000)",
+    ],
+)
+def test_a_narrowed_random_draw_keeps_the_values_it_drew(tmp_path: Path, draw: str) -> None:
+    """Truth: NumPy itself. The patched line, run, gives the values the original drew (a dtype=
+    in the draw gave others: the bench's NumPy job printed other results after --verify)."""
+    np = pytest.importorskip("numpy")
+    line = f"a = {draw}"
+    fix = f"{line}  # then: .astype(np.uint16) on the draw (a dtype= in it would draw other values)"
+    patched = _patch(tmp_path, f"import numpy as np\n\n{line}\n", "dtype", 3, fix)
+    assert patched is not None
+    before: dict = {"np": np}
+    after: dict = {"np": np}
+    exec(line, before)
+    exec(patched.splitlines()[2], after)
+    assert after["a"].dtype == np.uint16
+    assert after["a"].tolist() == before["a"].tolist()
 
 
 def test_a_dtype_finding_uses_the_modules_own_name_for_numpy(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from memslim.advice._finding import Finding, Run
-from memslim.advice.source import calls_a_reader, line_text, user_frame
+from memslim.advice.source import calls_a_reader, draws_random_values, line_text, user_frame
 
 _INTEGER_DTYPES = [
     ("uint8", 1, 0, 2**8 - 1),
@@ -51,6 +51,11 @@ def _finding(
     )
     message = f"{made} {values} fit {name}, {itemsize} byte(s) per item."
     fix = f"{source}  # then: .astype(np.{name}), or dtype=np.{name} where it is made"
+    if draws_random_values(source):
+        fix = (
+            f"{source}  # then: .astype(np.{name}) on the draw (a dtype= in it would draw other"
+            " values)"
+        )
     if calls_a_reader(source):
         # A pandas reader's own arrays (a parse's chunks at its peak): `.astype()` after the
         # read changes none of them; the column's dtype in the read does.

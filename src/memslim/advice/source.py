@@ -190,3 +190,23 @@ _READER_CALL = re.compile(r"\bread_(csv|table|fwf)\s*\(")
 def calls_a_reader(source: str) -> bool:
     """Whether a line of source calls pandas' read_csv, read_table or read_fwf."""
     return _READER_CALL.search(source) is not None
+
+
+# NumPy's random draws (Generator's and RandomState's methods) that make an array. Given a
+# narrower dtype= they draw other values, not the same values narrower: Generator.integers(0,
+# 1000, n, dtype=np.uint16) and RandomState.randint(..., dtype=np.uint16) consume the bit stream
+# by 16 bits, and standard_normal(..., dtype=np.float32) runs another algorithm (NumPy 2.4,
+# seeded: none of the first ten values alike). So the draw is narrowed after it: .astype().
+RANDOM_DRAWS = frozenset(
+    {
+        "integers", "randint", "random", "random_sample", "rand", "randn", "standard_normal",
+        "standard_exponential", "standard_gamma", "normal", "uniform", "choice", "permutation",
+        "binomial", "poisson", "exponential", "gamma", "beta", "lognormal", "multinomial",
+    }
+)  # fmt: skip
+_RANDOM_DRAW = re.compile(r"\.(" + "|".join(sorted(RANDOM_DRAWS)) + r")\s*\(")
+
+
+def draws_random_values(source: str) -> bool:
+    """Whether a line of source calls one of NumPy's random draws (``rng.integers(...)``)."""
+    return _RANDOM_DRAW.search(source) is not None
