@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import functools
 import gc
-import inspect
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from memslim import _core, _native, _stacks
-from memslim.profile_data import OWN_PREFIX, Profile
+
+if TYPE_CHECKING:
+    from memslim.profile_data import Profile
+
+# profile_data (and inspect, for a decorated function's source) are imported where they are
+# used, after tracking: `memslim run` imports this module before the program starts, and every
+# module imported then adds objects and RSS to the program it measures.
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -94,6 +99,8 @@ class Tracker:
         return self._profile
 
     def _collect(self) -> Profile:
+        from memslim.profile_data import OWN_PREFIX, Profile
+
         return Profile.from_core(_core.tracking_result(OWN_PREFIX, self._function))
 
     def __enter__(self) -> Tracker:
@@ -199,6 +206,8 @@ def profile(func: F | None = None, *, file: TextIO | None = None) -> Any:
 def _print_profile(target: Callable[..., Any], code: Any, result: Profile, file: TextIO) -> None:
     # rich is imported here, not at the top: importing memslim (and so every `memslim run`)
     # should add as few objects as possible to the program it measures.
+    import inspect
+
     from rich.table import Table
     from rich.text import Text
 

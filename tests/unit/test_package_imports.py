@@ -33,3 +33,23 @@ def test_the_engine_brings_no_shared_cpp_runtime() -> None:
         "print(sorted(runtimes() - before))\n"
     )
     assert out.strip() == "[]"
+
+
+def test_importing_the_package_loads_no_engine_until_a_name_is_used() -> None:
+    # pytest imports the package in every session where memslim is installed (its plugin):
+    # the engine and the census's modules are loaded at the first use of a public name.
+    out = _run(
+        "import sys\n"
+        "import memslim, memslim.pytest_plugin\n"
+        "print(sorted(m for m in sys.modules if m.startswith('memslim.')))\n"
+        "print(memslim.sizeof(['x' * 100]) > sys.getsizeof(['x' * 100]) + 100)\n"
+        "print('memslim._core' in sys.modules, 'memslim.heap' in sys.modules)\n"
+        "from memslim import *\n"
+        "print(sorted(set(memslim.__all__) - set(dir(memslim))), callable(track))\n"
+    )
+    assert out.splitlines() == [
+        "['memslim._version', 'memslim.pytest_plugin']",
+        "True",
+        "True False",
+        "[] True",
+    ]
