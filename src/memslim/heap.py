@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import array
 import heapq
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -266,6 +267,9 @@ class CensusFacts:
     largest_garbage_group: int = 0  # bytes of the largest group of garbage linked together
     garbage_bytes: int = 0  # all unreachable objects (the garbage rows keep the larger parts)
     garbage_objects: int = 0
+    # (file, line) of each frame of the thread that took the census, innermost first: the
+    # calls still running then (an array made inside one is a working array of that call).
+    running: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -359,6 +363,7 @@ def take_raw_census(top: int, *, advice: bool, frames: bool = False) -> dict[str
     memslim._frames)."""
     raw = _core.heap_snapshot(top, advice)
     if advice:
+        raw["advice"]["running"] = _running_calls()
         found = raw["advice"].pop("frames")
         block_arrays: set[int] = set()
         raw["advice"]["frames"] = []
@@ -381,6 +386,17 @@ def take_raw_census(top: int, *, advice: bool, frames: bool = False) -> dict[str
         ]
         del arrays
     return raw
+
+
+def _running_calls() -> list[tuple[str, int]]:
+    """(file, line) of each frame of this thread, innermost first: the calls in progress at the
+    census (in a census child, the forking thread's: the only thread it has)."""
+    calls = []
+    frame = sys._getframe(1)
+    while frame is not None:
+        calls.append((frame.f_code.co_filename, frame.f_lineno))
+        frame = frame.f_back
+    return calls
 
 
 def retainer_summary(raw: dict[str, Any]) -> list[tuple[str, int, int | None]]:
@@ -470,6 +486,7 @@ def census_from_raw(raw: dict[str, Any]) -> HeapCensus:
             a.get("largest_garbage_group", 0),
             a.get("garbage_bytes", 0),
             a.get("garbage_objects", 0),
+            [tuple(call) for call in a.get("running", ())],
         )
     return HeapCensus(
         raw["objects"],

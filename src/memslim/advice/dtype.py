@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -27,7 +28,12 @@ def narrowest_integer(low: int, high: int) -> tuple[str, int] | None:
 
 
 def _finding(
-    rows: list[dict[str, Any]], frame: tuple[str, str, int], name: str, itemsize: int, lossy: bool
+    rows: list[dict[str, Any]],
+    frame: tuple[str, str, int],
+    name: str,
+    itemsize: int,
+    lossy: bool,
+    running_call: str | None = None,
 ) -> Finding:
     """One finding for the arrays of one dtype made at one line (``rows``, one or more) that
     fit ``name``: a line such as ``rows = ...; cols = ...`` makes two alike."""
@@ -56,7 +62,14 @@ def _finding(
             f"{source}  # then: .astype(np.{name}) on the draw (a dtype= in it would draw other"
             " values)"
         )
-    if calls_a_reader(source):
+    if running_call is not None:
+        message += (
+            f" It is a working array of {running_call}(), which made it and was still running at"
+            " the peak: it takes the dtype of the array passed in, so narrow that one where it"
+            " is made (an .astype() on what the call returns does not reach it)."
+        )
+        fix = f"{source}  # narrow the array passed to {running_call}() where it is made"
+    elif calls_a_reader(source):
         # A pandas reader's own arrays (a parse's chunks at its peak): `.astype()` after the
         # read changes none of them; the column's dtype in the read does.
         message += (
@@ -109,5 +122,27 @@ def find(run: Run) -> Iterator[Finding]:
                 groups.setdefault((frame, row["dtype"], *narrow, False), []).append(row)
         elif row["kind"] == "f" and row["itemsize"] == 8:
             groups.setdefault((frame, row["dtype"], "float32", 4, True), []).append(row)
+    # Consecutive (callee, caller) frames of the census's thread: calls still running then.
+    running = set(itertools.pairwise(facts.running))
     for (frame, _dtype, name, itemsize, lossy), rows in groups.items():
-        yield _finding(rows, frame, name, itemsize, lossy)
+        yield _finding(rows, frame, name, itemsize, lossy, _running_call(rows, frame, running))
+
+
+def _running_call(
+    rows: list[dict[str, Any]],
+    frame: tuple[str, str, int],
+    running: set[tuple[tuple[str, int], tuple[str, int]]],
+) -> str | None:
+    """The NumPy function called at ``frame`` that made these arrays, when that call was still
+    running at the census: they are its working arrays (np.unique's sorted copy of its input,
+    the bench's NumPy job), which no .astype() or dtype= on the user's line reaches; they
+    follow the dtype of the arrays passed in. None otherwise (what a finished call returned)."""
+    for row in rows:
+        frames = row["frames"]
+        at = frames.index(frame)
+        if at == 0:
+            return None  # made by the line's own C call
+        file, function, line = frames[at - 1]
+        if ((file, line), (frame[0], frame[2])) not in running:
+            return None
+    return function
