@@ -474,3 +474,37 @@ def test_a_working_array_of_a_call_running_at_the_peak_points_at_its_input(
         finding = by_line[_line_of(script, text)]
         assert "working array" not in finding["message"], finding
         assert ".astype(np.uint16)" in finding["fix"], finding
+
+
+def test_a_recursive_memo_is_not_bounded(tmp_path: Path) -> None:
+    """A recursive function memoised by an unbounded lru_cache (a grid-path count): bounded, the
+    recursion computes again what the cache dropped (1.2 s became 15.5 s at maxsize=1024 on a
+    1,100 grid, exponential beyond), so no growth finding proposes it. The growth advice also
+    failed on such a run ("dictionary changed size during iteration": the one cache found was
+    the dict it iterated)."""
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import sys\n"
+        "from functools import lru_cache\n"
+        "sys.setrecursionlimit(5000)\n"
+        "\n"
+        "@lru_cache(maxsize=None)\n"
+        "def paths(x, y):\n"
+        "    if x == 0 or y == 0:\n"
+        "        return 1\n"
+        "    return (paths(x - 1, y) + paths(x, y - 1)) % 1_000_000_007\n"
+        "\n"
+        "for x in range(400):\n"
+        "    paths(x, 399)\n"
+        "print(paths(399, 399), paths.cache_info().currsize)\n"
+    )
+    out = tmp_path / "report.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--all-findings", "--json", str(out), "job.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    # The memo holds every (x, y) of the 400 x 400 grid but (0, 0), which no call reaches.
+    assert done.stdout.split()[1] == str(400 * 400 - 1)
+    assert "advice failed" not in done.stderr, done.stderr[-2000:]
+    assert not [f for f in json.loads(out.read_text())["findings"] if f["kind"] == "growth"]
