@@ -505,6 +505,22 @@ def _needs_a_dict(tree: ast.AST, cls: ast.ClassDef, names: tuple[str, ...] | Non
     return False
 
 
+def _class_level_names(cls: ast.ClassDef) -> set[str]:
+    """Names the class body binds (class attributes, methods, properties): a slot of the same
+    name raises ValueError when the class is made ("'speed' in __slots__ conflicts with class
+    variable": a default `speed = 1.0` that some instances override; a `cached_property`)."""
+    names: set[str] = set()
+    for node in cls.body:
+        if isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if node.value is not None:
+                names.add(node.target.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return names
+
+
 def _slots_edits(
     tree: ast.AST, lines: list[str], finding: Any, weak: frozenset[str] = frozenset()
 ) -> list[_Edit]:
@@ -538,8 +554,8 @@ def _slots_edits(
                 text += f"({keywords})"
             return [_Edit(start, end, text)]
         return []
-    if not listed:
-        return []
+    if not listed or _class_level_names(cls) & set(listed):
+        return []  # (dataclasses and attrs make their slots around the defaults themselves)
     first = cls.body[0]
     if (
         isinstance(first, ast.Expr)

@@ -72,3 +72,38 @@ def test_an_attribute_its_own_methods_set_later_keeps_the_dict(tmp_path: Path) -
     fix = "class Rec:\n    __slots__ = ('i', 's',)"
     finding = Finding("slots", str(file), 1, "Rec", 300_000, 30 << 20, 20 << 20, "", fix)
     assert not make_patch([finding], cwd=str(tmp_path)).files
+
+
+@pytest.mark.parametrize(
+    ("body", "slotted"),
+    [
+        ("    s = None\n", False),  # a default some instances override: a slot conflicts
+        ("    s: str = ''\n", False),
+        ("    @functools.cached_property\n    def s(self):\n        return 's'\n", False),
+        ("    kind = 'rec'\n", True),  # a class attribute no instance sets
+    ],
+)
+def test_a_slot_named_like_a_class_attribute_is_left(
+    tmp_path: Path, body: str, slotted: bool
+) -> None:
+    """A slot named like something the class body binds makes the class fail when it is made
+    (ValueError: 's' in __slots__ conflicts with class variable): the exploratory run's
+    `class Entity: speed = 1.0` patched so failed. Truth: Python, which makes the patched class."""
+    file = tmp_path / "job.py"
+    source = (
+        "import functools\n\n\nclass Rec:\n"
+        + body
+        + "\n    def __init__(self, i):\n        self.i = i\n        self.s = str(i)\n"
+    )
+    file.write_text(source)
+    fix = "class Rec:\n    __slots__ = ('i', 's',)"
+    finding = Finding("slots", str(file), 4, "Rec", 300_000, 30 << 20, 20 << 20, "", fix)
+    patch = make_patch([finding], cwd=str(tmp_path))
+    assert bool(patch.files) == slotted
+    if patch.files:
+        namespace: dict = {}
+        exec(patch.files["job.py"], namespace)
+        assert namespace["Rec"](3).s == "3"
+    else:  # as the patch would have made it, the class cannot be made
+        with pytest.raises(ValueError, match="conflicts with class variable"):
+            exec(source.replace("class Rec:\n", "class Rec:\n    __slots__ = ('i', 's')\n"), {})
