@@ -28,21 +28,100 @@ ONE_PASS = {
 }
 
 
+# Built-in functions without side effects: a comprehension calling only these computes the same
+# items whenever it runs (a generator computes them later, interleaved with its consumer).
+_PURE_CALLS = frozenset(
+    {
+        "abs", "bool", "chr", "dict", "divmod", "enumerate", "float", "frozenset", "hash", "int",
+        "isinstance", "len", "list", "max", "min", "ord", "range", "repr", "reversed", "round",
+        "set", "sorted", "str", "sum", "tuple", "type", "zip",
+    }
+)  # fmt: skip
+# Methods that change the object they are called on.
+_MUTATORS = frozenset(
+    {
+        "add", "append", "clear", "discard", "extend", "insert", "pop", "popitem", "remove",
+        "setdefault", "update", "sort", "reverse",
+    }
+)  # fmt: skip
+
+
+def _pure(node: ast.ListComp) -> bool:
+    """Whether the comprehension calls nothing but _PURE_CALLS."""
+    return all(
+        isinstance(n.func, ast.Name) and n.func.id in _PURE_CALLS
+        for n in ast.walk(node)
+        if isinstance(n, ast.Call)
+    )
+
+
+def _changed_by(body: list[ast.stmt], names: set[str]) -> bool:
+    """Whether ``body`` binds, deletes, stores into or calls a mutating method of one of
+    ``names`` (a loop that deletes from the dict its comprehension listed: as a generator,
+    "dictionary changed size during iteration")."""
+    for statement in body:
+        for n in ast.walk(statement):
+            target = None
+            if isinstance(n, (ast.Name, ast.Subscript, ast.Attribute)) and isinstance(
+                n.ctx, (ast.Store, ast.Del)
+            ):
+                target = n
+            elif (
+                isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Attribute)
+                and n.func.attr in _MUTATORS
+            ):
+                target = n.func.value
+            while isinstance(target, (ast.Subscript, ast.Attribute)):
+                target = target.value
+            if isinstance(target, ast.Name) and target.id in names:
+                return True
+    return False
+
+
+def _same_as_a_generator(node: ast.ListComp, loop: ast.For | None, consumer: str) -> bool:
+    """Whether a generator there computes what the list did. any() and all() stop at their
+    answer: the items after it are never computed (`all([validate(r) for r in records])`, where
+    validate() records each error, kept one error of 82,855 as a generator). A for loop runs
+    its body between the items: the body must not change what the comprehension reads, nor leave
+    early while the items' calls have effects of their own."""
+    if consumer in ("any", "all"):
+        return _pure(node)
+    if loop is None:
+        return True
+    own = {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+    read = {
+        n.id
+        for n in ast.walk(node)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in own
+    }
+    if _changed_by(loop.body, read):
+        return False
+    leaves = any(
+        isinstance(n, (ast.Break, ast.Return, ast.Raise)) for s in loop.body for n in ast.walk(s)
+    )
+    return not leaves or _pure(node)
+
+
 def _consumer(node: ast.ListComp) -> str | None:
-    """The one-pass consumer fed by this comprehension, or None."""
+    """The one-pass consumer fed by this comprehension (one that a generator expression feeds
+    the same items, see _same_as_a_generator), or None."""
     up = parent(node)
+    consumer, loop = None, None
     if isinstance(up, ast.Call) and node in up.args and isinstance(up.func, ast.Name):
         if (
             up.func.id in ONE_PASS
             and len(up.args) == 1
             and up.func.id not in ("zip", "map", "filter")
         ):
-            return up.func.id
-        if up.func.id in ("zip", "map", "filter") and isinstance(parent(up), ast.For):
-            return f"{up.func.id} in a for loop"
-    if isinstance(up, ast.For) and up.iter is node:
-        return "a for loop"
-    return None
+            consumer = up.func.id
+        elif up.func.id in ("zip", "map", "filter") and isinstance(parent(up), ast.For):
+            consumer, loop = f"{up.func.id} in a for loop", parent(up)
+    elif isinstance(up, ast.For) and up.iter is node:
+        consumer, loop = "a for loop", up
+    if consumer is None or not _same_as_a_generator(node, loop, consumer):  # type: ignore[arg-type]
+        return None
+    return consumer
 
 
 @dataclass
