@@ -54,12 +54,18 @@ class Verified:
     alone: list[int | None] = field(default_factory=list)
     # And the exit status of that run (None where not run alone).
     alone_exit: list[int | None] = field(default_factory=list)
+    # And whether its output was the original's (None where not run alone): which fix of
+    # several changed the output (a cycle fix that let a Huffman tree's inner nodes be freed
+    # printed "bits 0"; only the patched run's "output differs" said so before).
+    alone_same_output: list[bool | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.alone:
             self.alone = [None] * len(self.applied)
         if not self.alone_exit:
             self.alone_exit = [None] * len(self.applied)
+        if not self.alone_same_output:
+            self.alone_same_output = [None] * len(self.applied)
 
     @property
     def predicted_bytes(self) -> int:
@@ -89,9 +95,10 @@ class Verified:
                     "gone": gone,
                     "measured_alone_bytes": alone,
                     "alone_exit_code": code,
+                    "alone_same_output": same,
                 }
-                for (f, gone), alone, code in zip(
-                    self.applied, self.alone, self.alone_exit, strict=True
+                for (f, gone), alone, code, same in zip(
+                    self.applied, self.alone, self.alone_exit, self.alone_same_output, strict=True
                 )
             ],
             "predicted_bytes": self.predicted_bytes,
@@ -154,17 +161,19 @@ def verify(patch: Patch, argv: list[str], memslim_args: list[str], cwd: str) -> 
             left.add((f["kind"], name, line, f["symbol"]))
         alone: list[int | None] = [None] * len(patch.applied)
         alone_exit: list[int | None] = [None] * len(patch.applied)
+        alone_same: list[bool | None] = [None] * len(patch.applied)
         for i in chosen:
             single = make_patch([patch.applied[i]], cwd=cwd)
             if single.applied:  # it applies by itself too
                 ran = run(f"alone-{i}", single.files)
                 alone[i] = original.peak_bytes - ran.peak_bytes
                 alone_exit[i] = ran.exit_code
+                alone_same[i] = ran.stdout == original.stdout
     applied = [
         (f, (f.kind, os.path.relpath(f.file, cwd), f.line, f.symbol) not in left)
         for f in patch.applied
     ]
-    return Verified(applied, original, patched, alone, alone_exit)
+    return Verified(applied, original, patched, alone, alone_exit, alone_same)
 
 
 def _lines_in_original(patch: Patch, cwd: str) -> dict[str, list[int]]:

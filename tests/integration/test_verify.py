@@ -109,3 +109,29 @@ def test_verify_tells_a_fixed_line_from_another_of_the_same_kind(tmp_path: Path)
     # Truth: 3,000,000 items of 8 bytes become 1 byte each.
     assert abs(verify["measured_bytes"] - 21_000_000) <= 0.05 * 21_000_000, verify
     assert verify["same_output"] and verify["same_exit"]
+
+
+def test_verify_names_the_fix_that_changed_the_output(tmp_path: Path) -> None:
+    """Two fixes, each run alone too: the slots fix changes what the program prints (a slotted
+    instance has no __dict__), the generator fix does not. Truth: the program's own output."""
+    (tmp_path / "job.py").write_text(
+        "class Point:\n"
+        "    def __init__(self, x):\n"
+        "        self.x = x\n"
+        "\n"
+        "def main():\n"
+        "    points = [Point(i) for i in range(300_000)]\n"
+        "    total = sum([p.x * 3 for p in points])\n"
+        "    print(hasattr(points[0], '__dict__'), total)\n"
+        "\n"
+        "main()\n"
+    )
+    ran = _run(tmp_path, "-m", "memslim", "run", "--verify", "--json", "r.json", "job.py")
+    assert ran.returncode == 0, ran.stderr
+    verify = json.loads((tmp_path / "r.json").read_text())["verify"]
+    by_kind = {a["kind"]: a for a in verify["applied"]}
+    assert set(by_kind) == {"slots", "generator"}, verify
+    assert by_kind["slots"]["alone_same_output"] is False
+    assert by_kind["generator"]["alone_same_output"] is True
+    assert not verify["same_output"]
+    assert "alone it changed the output" in " ".join(ran.stderr.split())

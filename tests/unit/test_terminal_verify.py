@@ -51,3 +51,19 @@ def test_a_patched_run_that_kept_its_status_says_what_it_saved() -> None:
     text = _printed(verified)
     assert "saved 12.0 MiB against 11.0 MiB predicted; output and exit status the same" in text
     assert "gone after the patch" in text
+
+
+def test_the_fix_that_changed_the_output_alone_is_named() -> None:
+    verified = Verified(
+        [(_finding("cycle", 3), True), (_finding("generator", 9), True)],
+        Ran(0, b"bits 44749823\n", 80 << 20, []),
+        Ran(0, b"bits 0\n", 60 << 20, []),
+        alone=[12 << 20, 8 << 20],
+        alone_exit=[0, 0],
+        alone_same_output=[False, True],
+    )
+    lines = _printed(verified).splitlines()
+    (cycle,) = [line for line in lines if "[cycle]" in line]
+    (generator,) = [line for line in lines if "[generator]" in line]
+    assert "alone it saved 12.0 MiB; alone it changed the output;" in cycle
+    assert "changed the output" not in generator

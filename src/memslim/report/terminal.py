@@ -281,8 +281,12 @@ def print_verify(verified: Any, *, console: Console) -> None:
     # nothing that counts, and its findings tell nothing: neither is claimed.
     failed = not verified.same_exit
     exit_was = verified.original.exit_code
-    for (finding, gone), alone, code in zip(
-        verified.applied, verified.alone, verified.alone_exit, strict=True
+    for (finding, gone), alone, code, same_alone in zip(
+        verified.applied,
+        verified.alone,
+        verified.alone_exit,
+        verified.alone_same_output,
+        strict=True,
     ):
         if alone is None:
             by_itself = ""
@@ -290,6 +294,8 @@ def print_verify(verified: Any, *, console: Console) -> None:
             by_itself = f"alone it changed the exit status ({exit_was} → {code}); "
         else:
             by_itself = f"alone it saved {format_bytes(alone)}; "
+            if same_alone is False:
+                by_itself += "alone it changed the output; "
         console.print(
             Text(
                 f"  [{finding.kind}] {_where(finding.file, finding.line)} {finding.symbol} — "
