@@ -14,13 +14,16 @@ program's own output during the verification runs is captured, not shown.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +32,11 @@ from memslim.patch import Patch, make_patch
 _COPIED_BYTES = 1 << 20  # larger files are linked, not copied
 _MAX_ENTRIES = 50_000  # a current directory larger than this is not copied
 MAX_ALONE = 8  # fixes measured one at a time (each one more run of the program)
+# A patched run may take SLOWER times the original's time, plus SLOWER_GRACE seconds: a fix that
+# bounded a recursive function's memo made a 1.2 s program take 15.5 s, and minutes beyond, and
+# --verify waited for it without a bound.
+SLOWER = 10
+SLOWER_GRACE = 30.0
 _SKIPPED = {".git", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache", ".tox"}
 
 
@@ -136,6 +144,7 @@ def verify(patch: Patch, argv: list[str], memslim_args: list[str], cwd: str) -> 
     # Each fix alone, when there are several: which change saves how much.
     chosen = alone_runs(patch)
     with tempfile.TemporaryDirectory(prefix="memslim-verify-") as scratch:
+        limit: list[float | None] = [None]  # seconds a patched run may take (see SLOWER)
 
         def run(which: str, files: dict[str, str]) -> Ran:
             copy = os.path.join(scratch, which)
@@ -146,9 +155,12 @@ def verify(patch: Patch, argv: list[str], memslim_args: list[str], cwd: str) -> 
                     os.unlink(target)
                 with open(target, "w", encoding="utf-8") as f:
                     f.write(text)
-            return _run(copy, os.path.join(scratch, f"{which}.json"), argv, memslim_args)
+            report = os.path.join(scratch, f"{which}.json")
+            return _run(copy, report, argv, memslim_args, limit[0])
 
+        began = time.monotonic()
         original = run("original", {})
+        limit[0] = SLOWER * (time.monotonic() - began) + SLOWER_GRACE
         patched = run("patched", patch.files)
         in_original = _lines_in_original(patch, cwd)
         left = set()
@@ -231,12 +243,34 @@ def _mirror(source: str, destination: str) -> None:
                 raise VerifyError(f"could not copy {path}: {e.strerror or e}") from None
 
 
-def _run(folder: str, report: str, argv: list[str], memslim_args: list[str]) -> Ran:
+def _run(
+    folder: str, report: str, argv: list[str], memslim_args: list[str], limit: float | None
+) -> Ran:
+    """One run of the program under memslim in ``folder``; one that takes longer than
+    ``limit`` seconds is stopped, with everything it started (its own process group)."""
     command = [sys.executable, "-m", "memslim", "run", "--json", report, *memslim_args, *argv]
     try:
-        done = subprocess.run(command, cwd=folder, capture_output=True, check=False)
+        with subprocess.Popen(
+            command,
+            cwd=folder,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        ) as process:
+            try:
+                stdout, _stderr = process.communicate(timeout=limit)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+                raise VerifyError(
+                    f"a patched run did not end within {limit:.0f} s, {SLOWER} times the"
+                    " original's: a fix made the program slower (a bounded cache recomputing"
+                    " what it dropped?)"
+                ) from None
         with open(report, encoding="utf-8") as f:
             data = json.load(f)
     except (OSError, ValueError) as e:
         raise VerifyError(f"a verification run gave no report: {e}") from None
-    return Ran(done.returncode, done.stdout, int(data["peak"]["traced_bytes"]), data["findings"])
+    return Ran(process.returncode, stdout, int(data["peak"]["traced_bytes"]), data["findings"])

@@ -135,3 +135,39 @@ def test_verify_names_the_fix_that_changed_the_output(tmp_path: Path) -> None:
     assert by_kind["generator"]["alone_same_output"] is True
     assert not verify["same_output"]
     assert "alone it changed the output" in " ".join(ran.stderr.split())
+
+
+def test_a_run_longer_than_its_limit_is_stopped_with_what_it_started(tmp_path: Path) -> None:
+    """A patched run may take ten times the original's time (and 30 s more): a fix that bounded
+    a recursive memo made a 1.2 s program take 15.5 s, minutes for a larger grid, and --verify
+    waited without a bound. Here a program that sleeps for minutes (and starts a child of its
+    own) under a limit of ten seconds (time enough to start on a busy machine): the run is
+    stopped, with its child."""
+    import os
+    import time
+
+    from memslim.verify import VerifyError, _run
+
+    (tmp_path / "job.py").write_text(
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "open('child.pid', 'w').write(str(child.pid))\n"
+        "time.sleep(600)\n"
+    )
+    began = time.monotonic()
+    with pytest.raises(VerifyError, match="did not end within 10 s"):
+        _run(str(tmp_path), str(tmp_path / "r.json"), ["job.py"], [], 10.0)
+    assert time.monotonic() - began < 300  # the program alone sleeps 600 s
+    pid = int((tmp_path / "child.pid").read_text())
+    # The child is gone, or a zombie of a parent that was killed (reaped by init soon).
+    for _ in range(200):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        if state == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        raise AssertionError("the run's child was left running")
