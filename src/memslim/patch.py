@@ -299,19 +299,56 @@ def _array_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit
         name = up.targets[0].id
         scope = enclosing_function(comp) or tree
         for node in ast.walk(scope):
-            if not (isinstance(node, ast.Name) and node.id == name):
-                continue
-            use = parent(node)
             if (
-                (isinstance(use, ast.Attribute) and use.attr in _LIST_ONLY_METHODS)
-                or (isinstance(use, ast.Compare) and any(
-                    isinstance(op, (ast.Eq, ast.NotEq)) for op in use.ops))
-                or (isinstance(use, ast.BinOp) and isinstance(use.op, ast.Add))
-            ):  # fmt: skip
+                isinstance(node, ast.Name)
+                and node.id == name
+                and isinstance(node.ctx, ast.Load)
+                and not _an_array_serves(node)
+            ):
                 return []
+    elif not _an_array_serves(comp):
+        return []  # passed on as it is made, to a call that may need a list
     start, end = _span(lines, comp)
     inner = _segment(lines, start, end)[1:-1]
     return [_Edit(start, end, f'array.array("{typecode.group(1)}", ({inner}))')]
+
+
+# Calls that take an array.array as they take a list (they iterate it or take its length).
+_READS_A_SEQUENCE = frozenset({
+    "len", "sum", "min", "max", "sorted", "any", "all", "enumerate", "zip", "reversed", "iter",
+    "list", "tuple", "set", "frozenset", "fsum", "prod", "mean", "median", "fmean", "stdev",
+    "pstdev", "variance", "pvariance",
+})  # fmt: skip
+# Methods an array.array has as a list has them.
+_ARRAY_METHODS = frozenset(
+    {"append", "extend", "pop", "insert", "remove", "index", "count", "reverse"}
+)
+
+
+def _an_array_serves(use: ast.expr) -> bool:
+    """Whether this read of the list's name would do the same with an array.array: iterated,
+    indexed or sliced, its length or items taken by a builtin, tested with ``in``, or one of
+    the methods both have. Any other use (put in a dict that json.dumps then rejects, printed
+    as ``array('d', [...])``, compared, concatenated, sorted in place) leaves the fix to the
+    author. A function's ``return`` of it is let through, as the example pairs return their
+    readings: the caller's uses are not followed (--verify compares the output)."""
+    up = parent(use)
+    if isinstance(up, (ast.For, ast.comprehension)) and up.iter is use:
+        return True
+    if isinstance(up, ast.Tuple) and isinstance(parent(up), ast.Return):
+        up = parent(up)  # return a, b
+    if isinstance(up, ast.Return):
+        return True
+    if isinstance(up, ast.Subscript) and up.value is use:
+        # An item is a number; a slice is an array again, whose own use decides.
+        return not isinstance(up.slice, ast.Slice) or _an_array_serves(up)
+    if isinstance(up, ast.Attribute) and up.value is use:
+        return up.attr in _ARRAY_METHODS and isinstance(parent(up), ast.Call)
+    if isinstance(up, ast.Call) and use in up.args and len(up.args) == 1 and not up.keywords:
+        return _name_of(up.func) in _READS_A_SEQUENCE
+    if isinstance(up, ast.Compare) and use in up.comparators:
+        return all(isinstance(op, (ast.In, ast.NotIn)) for op in up.ops)
+    return False
 
 
 # Values that make a fresh dict or list: a name bound only to them is not one of the lists a
@@ -441,6 +478,25 @@ def _shown_or_compared(tree: ast.Module, ours: ast.AST) -> bool:
     return False
 
 
+def _concatenates_lists(tree: ast.Module) -> bool:
+    """Whether the module adds a list display to something else (``r + [r[2] * r[3]]``): a
+    tuple there raises TypeError (can only concatenate tuple, not list), and whether that
+    something is one of the lists the fix makes tuples is not followed."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            sides = (node.left, node.right)
+            lists = [isinstance(side, (ast.List, ast.ListComp)) for side in sides]
+            if any(lists) and not all(lists):
+                return True
+        if (
+            isinstance(node, ast.AugAssign)
+            and isinstance(node.op, ast.Add)
+            and isinstance(node.value, (ast.List, ast.ListComp))
+        ):
+            return True
+    return False
+
+
 def _tuple_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
     """tuple: the list display of the finding's line becomes a tuple display (a comprehension
     ``tuple(...)``); only where nothing in the module may change a list's items in place."""
@@ -453,7 +509,11 @@ def _tuple_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit
     if len(displays) > 1 or (not displays and len(comps) != 1):
         return []  # the lists are the line's display ([[x, y] for ...]'s inner one), if any
     node = (displays or comps)[0]
-    if _changes_items_in_place(tree, node) or _shown_or_compared(tree, node):
+    if (
+        _changes_items_in_place(tree, node)
+        or _shown_or_compared(tree, node)
+        or _concatenates_lists(tree)
+    ):
         return []
     start, end = _span(lines, node)
     inner = _segment(lines, start, end)[1:-1]

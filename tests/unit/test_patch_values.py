@@ -106,6 +106,12 @@ def load(n):
         ("values.sort()", True),  # array.array has no sort()
         ("print(values == [])", True),  # an array is never equal to a list
         ("values = values + [1.0]", True),  # nor concatenated with one
+        # Put where the list's other uses are not followed: json.dumps rejected the array
+        # (TypeError), and print() shows array('d', [...]) (the exploratory run's sensors).
+        ("series = {'a': values}", True),
+        ("print(values)", True),
+        ("print(json.dumps(values[:3]))", True),  # a slice of an array is an array
+        ("print(sum(values[:3]), values[-1])", False),
     ],
 )
 def test_a_list_of_floats_becomes_an_array_where_its_uses_allow(
@@ -179,6 +185,9 @@ def build(rows):
         ("for p in points: p[0] = 1", True),
         ("for p in points: p.reverse()", True),
         ("del points[0][0]", True),
+        # A tuple plus a list raises TypeError (the exploratory run's `r + [r[2] * r[3]]`).
+        ("totals = [p + [p[0] * p[1]] for p in points]", True),
+        ("totals = [[p[0] * p[1]] + [1] for p in points]", False),  # two lists: no tuple there
     ],
 )
 def test_lists_become_tuples_where_nothing_may_change_their_items(
