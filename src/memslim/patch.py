@@ -213,6 +213,112 @@ def _value_of_a_statement(node: ast.expr) -> bool:
     return isinstance(up, (ast.Assign, ast.AnnAssign, ast.Return)) and up.value is node
 
 
+class _Left(Exception):
+    """An edit left to the author, with why (the diff's preamble says it)."""
+
+
+# What a narrowed array may be given to or asked for without its dtype reaching a result:
+# attributes and methods that give a shape, a Python value, indices or floats, and NumPy
+# functions alike. NumPy computes in the operands' dtype: `ids - 1` of a uint32 arange wraps
+# at 0 (2,999,999 became 3,000,000 in an exploratory run), `spend += draw` of a uint16 zeros
+# raised _UFuncOutputCastingError, so any other use that computes leaves the fix to the author.
+_READING_ATTRIBUTES = frozenset({"shape", "size", "ndim", "nbytes", "itemsize", "dtype"})
+_READING_METHODS = frozenset(
+    {"mean", "std", "var", "tolist", "item", "astype", "argmax", "argmin", "argsort", "nonzero",
+     "any", "all", "tobytes"}
+)  # fmt: skip
+_NUMPY_READING = frozenset(
+    {"shape", "size", "ndim", "count_nonzero", "nonzero", "flatnonzero", "argsort", "argmax",
+     "argmin", "argwhere", "bincount", "mean", "median", "average", "std", "var", "array_equal",
+     "isin", "searchsorted", "any", "all", "save", "savez"}
+)  # fmt: skip
+# NumPy functions whose result holds the argument's values (its dtype, or the platform
+# integer of the same signedness for a sum: np.cumsum of uint8 [200, 200] is uint64
+# [200, 400], so `np.cumsum(a) - 500` wraps where int64 went negative): what is done with
+# the result counts, as with the array's own methods (a.sum(), a.copy(), a[mask]).
+_NUMPY_KEEPING = frozenset(
+    {"array", "asarray", "ascontiguousarray", "copy", "ravel", "reshape", "squeeze",
+     "transpose", "sort", "unique", "max", "min", "amax", "amin", "sum", "cumsum", "prod",
+     "cumprod", "concatenate", "stack", "hstack", "vstack", "where", "take", "repeat", "tile"}
+)  # fmt: skip
+
+
+def _computing_use(scope: ast.AST, name: str, numpy: str, depth: int = 0) -> str | None:
+    """Why ``name``'s array, narrowed, could change what ``scope`` computes (a use of it, or
+    of a name bound to what it gives, in arithmetic); None where every use only reads it."""
+    for node in ast.walk(scope):
+        if not (isinstance(node, ast.Name) and node.id == name):
+            continue
+        if isinstance(node.ctx, ast.Store):
+            if isinstance(parent(node), ast.AugAssign):
+                return f"`{name}` is updated in place (an augmented assignment)"
+            continue
+        why = _computing(node, scope, numpy, depth)
+        if why is not None:
+            return why
+    return None
+
+
+def _computing(node: ast.Name, scope: ast.AST, numpy: str, depth: int) -> str | None:
+    """Why this load of the array's name reaches a computation (see _computing_use)."""
+    name = node.id
+    top: ast.AST = node
+    while True:
+        up = parent(top)
+        if isinstance(up, ast.Subscript) and up.value is top:
+            if isinstance(up.ctx, ast.Store):
+                statement = parent(up)
+                if isinstance(statement, ast.AugAssign):
+                    return f"items of `{name}` are updated in place"
+                copied = (ast.Name, ast.Constant, ast.Subscript, ast.Attribute)
+                if isinstance(statement, ast.Assign) and not isinstance(statement.value, copied):
+                    return f"a computed value is stored into `{name}`"
+                return None  # values copied in: the census measured what was stored
+            top = up
+        elif isinstance(up, ast.Attribute) and up.value is top:
+            if up.attr in _READING_ATTRIBUTES:
+                return None
+            call = parent(up)
+            if isinstance(call, ast.Call) and call.func is up:
+                if up.attr in _READING_METHODS:
+                    return None
+                top = call
+            else:
+                top = up  # a.T, a.real
+        elif isinstance(up, ast.keyword):
+            top = up  # an argument by name: the call decides
+        elif isinstance(up, ast.Call) and top is not up.func:
+            func = up.func
+            if not (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id == numpy
+            ):
+                return None  # print(a), len(a), int(a.sum())
+            if func.attr in _NUMPY_READING:
+                return None
+            if func.attr not in _NUMPY_KEEPING:
+                return f"`{name}` is passed to {numpy}.{func.attr}()"
+            top = up
+        else:
+            break
+    if isinstance(up, ast.BinOp):
+        return f"`{name}` is used in arithmetic"
+    if isinstance(up, ast.UnaryOp) and isinstance(up.op, (ast.USub, ast.Invert)):
+        return f"`{name}` is negated"
+    if isinstance(up, ast.AugAssign) and up.target is top:
+        return f"`{name}` is updated in place"
+    if depth < 3:  # bound to another name, or iterated: that name's uses count too
+        target = None
+        if isinstance(up, ast.Assign) and up.value is top and len(up.targets) == 1:
+            target = up.targets[0]
+        elif isinstance(up, (ast.For, ast.comprehension)) and up.iter is top:
+            target = up.target
+        if isinstance(target, ast.Name):
+            return _computing_use(scope, target.id, numpy, depth + 1)
+    return None
+
+
 def _dtype_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
     """dtype: the one NumPy call of the finding's line that makes the array gets the narrower
     dtype: its ``dtype=`` argument changed, or added; ``.astype(...)``'s argument changed."""
@@ -237,6 +343,13 @@ def _dtype_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit
     name = _name_of(call.func)
     if not isinstance(call.func, ast.Attribute):
         return []  # from numpy import zeros: left to the author
+    statement = parent(call)
+    targets = getattr(statement, "targets", None) or [getattr(statement, "target", None)]
+    if len(targets) == 1 and isinstance(targets[0], ast.Name):
+        scope = enclosing_function(call) or tree
+        why = _computing_use(scope, targets[0].id, numpy)
+        if why is not None:
+            raise _Left(why)
     receiver = call.func.value
     narrower = f"{numpy}.{target.group(1)}"
     if name in RANDOM_DRAWS:
@@ -1267,6 +1380,7 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
             left.append(finding)
     applied: list[Any] = []
     overlapped: set[int] = set()  # ids of findings whose code another fix rewrites
+    reasons: dict[int, str] = {}  # id of a finding left to the author -> why
     chunks: list[str] = []
     files: dict[str, str] = {}
     for file, found in sorted(by_file.items()):
@@ -1313,7 +1427,11 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
             elif finding.kind == "intern":
                 made = _intern_edits(tree, lines, finding)  # type: ignore[arg-type]
             elif finding.kind == "dtype":
-                made = _dtype_edits(tree, lines, finding)  # type: ignore[arg-type]
+                try:
+                    made = _dtype_edits(tree, lines, finding)  # type: ignore[arg-type]
+                except _Left as why:
+                    reasons[id(finding)] = str(why)
+                    made = []
             elif finding.kind == "array":
                 made = _array_edits(tree, lines, finding)  # type: ignore[arg-type]
             elif finding.kind == "tuple":
@@ -1360,6 +1478,8 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
         why = (
             "another fix rewrites that code"
             if id(finding) in overlapped
+            else f"left to the author: {reasons[id(finding)]}"
+            if id(finding) in reasons
             else "a decision for the author"
             if finding.kind not in PATCHED_KINDS or finding.lossy
             else "no line to change"

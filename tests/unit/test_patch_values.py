@@ -86,6 +86,67 @@ def test_a_dtype_finding_uses_the_modules_own_name_for_numpy(tmp_path: Path) -> 
     assert patched is not None and patched.splitlines()[2] == "a = numpy.ones(n, dtype=numpy.uint8)"
 
 
+@pytest.mark.parametrize(
+    ("uses", "narrowed"),
+    [
+        ("print(a.sum(), a.max(), len(a), a.shape[0] * 2, a[a < 3].mean())", True),
+        ("print(np.count_nonzero(a > 1), np.argsort(a)[:3], int(np.cumsum(a)[-1]))", True),
+        ("a[a > 9] = 0\na[:2] = b", True),  # values copied in, as the census measured them
+        ("prev = a - 1", False),  # NumPy computes in the narrow dtype: 0 - 1 wraps
+        ("a += 1", False),
+        ("a[0] += 1", False),
+        ("b = -a", False),
+        ("a[a > 9] = b * 2", False),
+        ("print(np.abs(a).sum())", False),
+        ("print(np.cumsum(a)[-1] - 5)", False),  # uint64 where it was int64
+        ("b = a[1:]\nprint((b * 2).sum())", False),  # through another name
+        ("for v in a:\n    print(v + 1)", False),
+    ],
+)
+def test_no_dtype_fix_where_the_array_is_computed_with(
+    tmp_path: Path, uses: str, narrowed: bool
+) -> None:
+    line = "a = np.zeros(n, dtype=np.int64)"
+    source = f"import numpy as np\n\n{line}\n{uses}\n"
+    patched = _patch(tmp_path, source, "dtype", 3, line + DTYPE_FIX)
+    assert (patched is not None) == narrowed
+    if narrowed:
+        assert patched == source.replace("np.int64", "np.uint8")
+
+
+NARROWED = """import numpy as np
+
+ids = np.arange(3000)
+prev = ids - 1
+prev[prev < 0] = 0
+page = np.zeros(3000, dtype=np.int64)
+page[::2] = 7
+print(int(np.abs(ids - prev).sum()), int(page.sum()), page.max(), (page > 3).sum(), page.shape)
+"""
+
+
+def test_a_patched_numpy_program_prints_what_it_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Truth: the program run by Python, before and after. `ids` is computed with (`ids - 1`
+    of a uint16 arange wraps at 0: the exploratory run's 2,999,999 became 3,000,000): left to
+    the author; `page` is only read: narrowed."""
+    pytest.importorskip("numpy")
+    file = tmp_path / "job.py"
+    file.write_text(NARROWED)
+    ids = _finding(file, "dtype", 3, "ids = np.arange(3000)" + DTYPE_FIX.replace("uint8", "uint16"))
+    page = _finding(file, "dtype", 6, "page = np.zeros(3000, dtype=np.int64)" + DTYPE_FIX)
+    patch = make_patch([ids, page], cwd=str(tmp_path))
+    assert patch.applied == [page] and patch.left == [ids]
+    assert "(left to the author: `ids` is used in arithmetic)" in patch.diff
+    patched = patch.files["job.py"]
+    assert "page = np.zeros(3000, dtype=np.uint8)" in patched
+    exec(compile(NARROWED, "before", "exec"), {})
+    before = capsys.readouterr().out
+    exec(compile(patched, "after", "exec"), {})
+    assert capsys.readouterr().out == before == "2999 10500 7 1500 (3000,)\n"
+
+
 ARRAY = '''"""Readings."""
 
 import random
