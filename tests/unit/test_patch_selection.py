@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from memslim.advice._finding import Finding
 from memslim.patch import make_patch
 
@@ -126,3 +128,119 @@ def test_a_column_the_dict_does_not_name_leaves_the_frame_to_the_author(tmp_path
     # A frame made by a bare DataFrame(...) (no module name for pd.Categorical) neither.
     bare = FRAME.replace("import pandas as pd", "from pandas import DataFrame")
     assert _frame_patch(tmp_path, bare.replace("pd.DataFrame(", "DataFrame("), category) is None
+
+
+def _used(tmp_path: Path, use: str, kind: str, column: str, dtype: str) -> str | None:
+    """The reader line of a program using the frame as ``use`` says, patched for one finding of
+    ``kind`` on ``column`` (None: left to the author)."""
+    line = 'df = pd.read_csv("x.csv")'
+    file = tmp_path / "job.py"
+    file.write_text(f"import pandas as pd\n\n\n{line}\n{use}\n")
+    fix = f'{line}  # add: dtype={{"{column}": "{dtype}"}}'
+    patch = make_patch([_finding(file, kind, column, fix)], cwd=str(tmp_path))
+    return patch.files["job.py"].splitlines()[3] if patch.files else None
+
+
+@pytest.mark.parametrize(
+    ("use", "converted"),
+    [
+        ('print(df["n"].sum(), df["n"].max(), (df["n"] > 3).sum(), df.n.mean())', True),
+        ('print(df["n"].astype("int64") - 10)', True),  # the author's dtype
+        # pandas computes in the column's dtype: uint8 - 10 wraps, uint8 * 300 fails.
+        ('print((df["n"] - 10).abs().sum())', False),
+        ('print((df.n * df["price"]).sum())', False),
+        ('df["n"] += 1', False),
+        ('print(-df["n"])', False),
+        ('print(df["n"].cumsum().max(), df["n"].diff())', False),
+        ('print(df[df["n"] > 0]["n"].values * 2)', False),
+    ],
+)
+def test_no_downcast_where_the_column_is_computed_with(
+    tmp_path: Path, use: str, converted: bool
+) -> None:
+    patched = _used(tmp_path, use, "downcast", "n", "uint8")
+    assert patched == ('df = pd.read_csv("x.csv", dtype={"n": "uint8"})' if converted else None)
+
+
+@pytest.mark.parametrize(
+    ("use", "converted"),
+    [
+        (
+            'print((df["city"] == "x").sum(), df["city"].nunique(), df["city"].str.len().sum())',
+            True,
+        ),
+        ('print(df["city"] + "/" + df["tier"])', False),  # a categorical has no +
+        ('print(df[df["city"] < "m"])', False),  # nor an order, unless it is made ordered
+        ('print(df["city"].max())', False),
+        # A filter's empty categories are counted: 3 tiers, not 2.
+        ('print(len(df[df["city"] != "x"]["city"].value_counts()))', False),
+    ],
+)
+def test_no_category_where_the_column_is_concatenated_ordered_or_summed(
+    tmp_path: Path, use: str, converted: bool
+) -> None:
+    patched = _used(tmp_path, use, "category", "city", "category")
+    assert patched == (
+        'df = pd.read_csv("x.csv", dtype={"city": "category"})' if converted else None
+    )
+
+
+def test_a_column_computed_with_keeps_its_dtype_beside_the_selection(tmp_path: Path) -> None:
+    line = 'df = pd.read_csv("x.csv")'
+    file = tmp_path / "job.py"
+    file.write_text(f"import pandas as pd\n\n\n{line}\nprint((df['n'] * 3).sum(), df['city'])\n")
+    usecols = _finding(file, "usecols", "id", 'df = pd.read_csv("x.csv", usecols=["city", "n"])')
+    n = _finding(file, "downcast", "n", f'{line}  # add: dtype={{"n": "uint8"}}')
+    city = _finding(file, "category", "city", f'{line}  # add: dtype={{"city": "category"}}')
+    patch = make_patch([usecols, n, city], cwd=str(tmp_path))
+    assert patch.files["job.py"].splitlines()[3] == (
+        'df = pd.read_csv("x.csv", dtype={"city": "category"}, usecols=["city", "n"])'
+    )
+    assert patch.left == [n]
+    assert '(left to the author: column "n" is used in arithmetic or a concatenation)' in (
+        patch.diff
+    )
+
+
+USERS = """import numpy as np
+import pandas as pd
+
+regions = np.array(["north", "south", "east"])
+users = pd.DataFrame({
+    "region": regions[np.arange(3000) % 3],
+    "tier": regions[np.arange(3000) % 2],
+    "logins": np.arange(3000) % 50,
+})
+users["segment"] = users["region"] + "/" + users["logins"].astype(str)
+print(users["segment"].nunique(), (users["tier"] == "north").sum(), users["logins"].sum())
+"""
+
+
+def test_a_patched_frame_program_prints_what_it_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Truth: the program run by Python, before and after. The concatenated column stays an
+    object column (a categorical's + raised TypeError in an exploratory run); the column only
+    compared and the one only summed and made text are converted."""
+    pytest.importorskip("pandas")
+    file = tmp_path / "job.py"
+    file.write_text(USERS)
+    found = [
+        Finding("category", str(file), 5, column, 1, 10 << 20, 1 << 20, "", fix)
+        for column, fix in (
+            ("region", '"region": pd.Categorical(regions[np.arange(3000) % 3]),'),
+            ("tier", '"tier": pd.Categorical(regions[np.arange(3000) % 2]),'),
+        )
+    ]
+    found.append(
+        Finding("downcast", str(file), 5, "logins", 1, 10 << 20, 1 << 20, "",
+                '"logins": pd.array(np.arange(3000) % 50, dtype="uint8"),')
+    )  # fmt: skip
+    patch = make_patch(found, cwd=str(tmp_path))
+    assert patch.left == [found[0]] and patch.applied == found[1:]
+    patched = patch.files["job.py"]
+    assert '"tier": pd.Categorical(regions[np.arange(3000) % 2]),' in patched
+    exec(compile(USERS, "before", "exec"), {})
+    before = capsys.readouterr().out
+    exec(compile(patched, "after", "exec"), {})
+    assert capsys.readouterr().out == before == "150 1500 73500\n"
