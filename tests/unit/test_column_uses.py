@@ -30,7 +30,7 @@ def test_subscripts_groupby_and_attributes_name_their_columns(tmp_path: Path) ->
         total = df["amount"].sum()
         by = df.groupby("city")["amount"].mean()
         pair = df[["city", "qty"]]
-        print(len(df), df.shape, df.price.max(), total, by, pair)
+        print(len(df), df.shape[0], df.price.max(), total, by, pair)
         """,
     )
     assert uses is not None
@@ -66,6 +66,15 @@ def test_a_row_filter_bound_to_the_same_name_keeps_every_column_checked(tmp_path
     assert uses is not None
     assert uses.keyword == "columns"
     assert uses.read == {"amount", "city"}
+
+
+@pytest.mark.parametrize(
+    "use", ['print("loaded", df.shape)', "rows, cols = df.shape", "print(df.shape[1])"]
+)
+def test_a_frames_shape_uses_every_column(tmp_path: Path, use: str) -> None:
+    """Its column count is the selection's after the fix: an exploratory run's program printed
+    (800000, 4) where it had printed (800000, 8)."""
+    assert _uses(tmp_path, f"df = pd.read_csv(path)\n{use}\nprint(df['a'].sum())\n") is None
 
 
 @pytest.mark.parametrize(

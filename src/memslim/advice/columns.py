@@ -3,8 +3,9 @@
 ``usecols``: a frame made by ``df = pd.read_csv(...)`` whose every later use names its columns
 (``df["a"]``, ``df[["a", "b"]]``, ``df.a``, ``df.groupby("k")["a"]``) never needs the others:
 ``usecols=`` (``columns=`` for Parquet) leaves them in the file. Any other use of the name
-(``print(df)``, ``df.describe()``, ``f(df)``, ``other = df``, ``df.columns``) may read every
-column, and the frame gets no finding: the rule answers only where the source says for sure.
+(``print(df)``, ``df.describe()``, ``f(df)``, ``other = df``, ``df.columns``, ``df.shape``)
+may read or show every column, and the frame gets no finding: the rule answers only where the
+source says for sure.
 
 Sound within one function (or the module's top level), by name: every use of the name in the
 file must be in that scope (a function reading a global frame is not followed), and every one
@@ -41,8 +42,10 @@ _SAFE_KEYWORDS = {
     "decimal",
     "quotechar",
 }
-# Attributes of a frame that read none of its columns.
-_HARMLESS = {"shape", "index", "empty", "ndim"}
+# Attributes of a frame that read none of its columns and say the same of a selection (a
+# selection keeps one column at least). Not `shape`: its column count changes, and a program
+# printing it printed (800000, 4) for (800000, 8) after the fix; `shape[0]`, the rows, is kept.
+_HARMLESS = {"index", "empty", "ndim"}
 # groupby's keywords that do not name columns.
 _GROUPBY_KEYWORDS = {"sort", "dropna", "observed", "as_index"}
 
@@ -228,6 +231,15 @@ def _use(
     if isinstance(up, ast.Attribute) and up.value is node:
         if up.attr in _HARMLESS:
             return True
+        if up.attr == "shape":
+            rows = parent(up)
+            return (
+                isinstance(rows, ast.Subscript)
+                and rows.value is up
+                and isinstance(rows.slice, ast.Constant)
+                and rows.slice.value == 0
+                and isinstance(rows.ctx, ast.Load)
+            )
         if up.attr == "groupby":
             return _groupby(up, read)
         if isinstance(up.ctx, ast.Load) and not isinstance(parent(up), ast.Call):
