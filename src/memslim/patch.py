@@ -16,7 +16,8 @@ Made for the kinds whose fix is the same edit in every program:
   column gets it converted there (``"col": pd.Categorical(...)``, else
   ``pd.array(..., dtype="uint8")``), wherever the frame goes (``return pd.DataFrame(...)``);
   another ``name = ...`` statement is followed by
-  ``name["col"] = name["col"].astype("category")``;
+  ``name["col"] = name["col"].astype("category")``; not for a column the file computes with
+  (arithmetic, a concatenation, ``.abs()``; a category's order, sum or ``value_counts()``);
 * ``usecols`` (pandas): the reader call gets ``usecols=[...]`` (``columns=[...]`` for
   ``read_parquet``) with the columns the program uses; with ``category`` or ``downcast`` on the
   same line, the ``dtype=`` entries of the columns it keeps;
@@ -47,6 +48,8 @@ Made for the kinds whose fix is the same edit in every program:
 * ``dtype`` (NumPy; never the lossy float32 one): the one NumPy call of the line whose array is
   the statement's value (``page = np.zeros(shape, dtype=np.int64)``, not ``np.arange(n) % 200``)
   gets the narrower dtype: its ``dtype=`` argument changed or added, ``.astype(...)``'s changed;
+  not where the name it is stored in is computed with in its scope (arithmetic, an in-place
+  update, a NumPy function that computes): NumPy computes in the narrow dtype;
 * ``array``: the line's list comprehension becomes ``array.array("d" or "q", (...))`` (``import
   array`` added), unless the name it is stored in is sorted, copied, cleared, compared with
   ``==`` or concatenated with ``+`` in its function, or ``array`` names something else there;
