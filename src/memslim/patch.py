@@ -51,11 +51,13 @@ Made for the kinds whose fix is the same edit in every program:
   not where the name it is stored in is computed with in its scope (arithmetic, an in-place
   update, a NumPy function that computes): NumPy computes in the narrow dtype;
 * ``array``: the line's list comprehension becomes ``array.array("d" or "q", (...))`` (``import
-  array`` added), unless the name it is stored in is sorted, copied, cleared, compared with
-  ``==`` or concatenated with ``+`` in its function, or ``array`` names something else there;
+  array`` added), where every use of the name it is stored in would do the same with an array
+  (iterated, indexed, a builtin reading it, ``in``, the methods both have, returned), and
+  ``array`` names nothing else there;
 * ``tuple``: the line's list display becomes a tuple display (a comprehension ``tuple(...)``),
   unless the module assigns to items or slices, deletes them, sorts or reverses anything but a
-  name bound only to fresh containers (a dict, another list): the lists must stay unchanged.
+  name bound only to fresh containers (a dict, another list): the lists must stay unchanged;
+  nor where it adds a list display to something else (``r + [x]`` fails on a tuple).
 
 Other findings need a decision the program's author must make (what a record should become,
 how to bound a cache that is not a plain memo): the diff's preamble names
@@ -395,16 +397,14 @@ def _binds(tree: ast.Module, name: str) -> bool:
     return False
 
 
-# What a list can do and an array.array cannot (its name's uses that keep a list a list).
-_LIST_ONLY_METHODS = frozenset({"sort", "copy", "clear"})
 _ARRAY_FIX = re.compile(r'^array\.array\("([dq])", \(')
 
 
 def _array_edits(tree: ast.Module, lines: list[str], finding: Any) -> list[_Edit]:
     """array: the list comprehension of the finding's line becomes ``array.array(code, (...))``
-    (``import array`` added with the other edits); only where the name it is stored in is not
-    sorted, copied or cleared as a list, compared with ``==``, or concatenated with ``+`` in
-    that function, and ``array`` names nothing else in the module."""
+    (``import array`` added with the other edits); only where every use of the name it is stored
+    in, in that function (or of the comprehension itself, passed on as it is made), would do the
+    same with an array (_an_array_serves), and ``array`` names nothing else in the module."""
     typecode = _ARRAY_FIX.match(finding.fix)
     comps = _starting_at(tree, ast.ListComp, finding.line)
     if typecode is None or len(comps) != 1 or _binds(tree, "array"):

@@ -144,9 +144,10 @@ def verify(patch: Patch, argv: list[str], memslim_args: list[str], cwd: str) -> 
     # Each fix alone, when there are several: which change saves how much.
     chosen = alone_runs(patch)
     with tempfile.TemporaryDirectory(prefix="memslim-verify-") as scratch:
-        limit: list[float | None] = [None]  # seconds a patched run may take (see SLOWER)
 
-        def run(which: str, files: dict[str, str]) -> Ran:
+        def run(which: str, files: dict[str, str], limit: float | None) -> Ran:
+            """A run in a copy of ``cwd`` with ``files`` written over it, stopped after
+            ``limit`` seconds (see SLOWER)."""
             copy = os.path.join(scratch, which)
             _mirror(cwd, copy)
             for name, text in files.items():
@@ -156,12 +157,12 @@ def verify(patch: Patch, argv: list[str], memslim_args: list[str], cwd: str) -> 
                 with open(target, "w", encoding="utf-8") as f:
                     f.write(text)
             report = os.path.join(scratch, f"{which}.json")
-            return _run(copy, report, argv, memslim_args, limit[0])
+            return _run(copy, report, argv, memslim_args, limit)
 
         began = time.monotonic()
-        original = run("original", {})
-        limit[0] = SLOWER * (time.monotonic() - began) + SLOWER_GRACE
-        patched = run("patched", patch.files)
+        original = run("original", {}, None)
+        limit = SLOWER * (time.monotonic() - began) + SLOWER_GRACE
+        patched = run("patched", patch.files, limit)
         in_original = _lines_in_original(patch, cwd)
         left = set()
         for f in patched.findings:
@@ -177,7 +178,7 @@ def verify(patch: Patch, argv: list[str], memslim_args: list[str], cwd: str) -> 
         for i in chosen:
             single = make_patch([patch.applied[i]], cwd=cwd)
             if single.applied:  # it applies by itself too
-                ran = run(f"alone-{i}", single.files)
+                ran = run(f"alone-{i}", single.files, limit)
                 alone[i] = original.peak_bytes - ran.peak_bytes
                 alone_exit[i] = ran.exit_code
                 alone_same[i] = ran.stdout == original.stdout

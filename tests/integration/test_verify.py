@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,14 @@ import pytest
 from tests.integration.test_patch import PROGRAM, _apply_copy, _peak, _run
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git applies the patch")
+
+
+def _verified(tmp_path: Path, source: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """``source`` as job.py in ``tmp_path``, run by `memslim run --verify --json r.json`: the
+    run and its report."""
+    (tmp_path / "job.py").write_text(source)
+    ran = _run(tmp_path, "-m", "memslim", "run", "--verify", "--json", "r.json", "job.py")
+    return ran, json.loads((tmp_path / "r.json").read_text())
 
 
 def test_verify_measures_what_the_fixes_save_and_keeps_the_output(tmp_path: Path) -> None:
@@ -58,31 +67,28 @@ def test_verify_measures_what_the_fixes_save_and_keeps_the_output(tmp_path: Path
 
 def test_verify_says_when_a_fix_changes_the_output(tmp_path: Path) -> None:
     # A slotted class has no __dict__: a program that prints whether it has one changes.
-    (tmp_path / "job.py").write_text(
+    ran, report = _verified(
+        tmp_path,
         "class Point:\n"
         "    def __init__(self, x):\n"
         "        self.x = x\n"
         "points = [Point(i) for i in range(300_000)]\n"
-        "print(hasattr(points[0], '__dict__'))\n"
+        "print(hasattr(points[0], '__dict__'))\n",
     )
-    ran = _run(tmp_path, "-m", "memslim", "run", "--verify", "--json", "r.json", "job.py")
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == "True\n"
-    verify = json.loads((tmp_path / "r.json").read_text())["verify"]
+    verify = report["verify"]
     assert [a["kind"] for a in verify["applied"]] == ["slots"]
     assert verify["same_exit"] and not verify["same_output"]
     assert "the output differs" in " ".join(ran.stderr.split())
 
 
 def test_verify_without_a_fix_says_so_and_leaves_the_exit_status(tmp_path: Path) -> None:
-    (tmp_path / "job.py").write_text("import sys\nprint('small')\nsys.exit(3)\n")
-    ran = _run(tmp_path, "-m", "memslim", "run", "--verify", "--json", "r.json", "job.py")
+    ran, report = _verified(tmp_path, "import sys\nprint('small')\nsys.exit(3)\n")
     assert ran.returncode == 3
     assert ran.stdout == "small\n"
     assert "Verify: not done: no finding of this run has a mechanical fix." in ran.stderr
-    assert json.loads((tmp_path / "r.json").read_text())["verify"] == {
-        "error": "no finding of this run has a mechanical fix"
-    }
+    assert report["verify"] == {"error": "no finding of this run has a mechanical fix"}
 
 
 def test_verify_tells_a_fixed_line_from_another_of_the_same_kind(tmp_path: Path) -> None:
@@ -90,16 +96,15 @@ def test_verify_tells_a_fixed_line_from_another_of_the_same_kind(tmp_path: Path)
     second (a remainder) is the author's. The first is gone after the patch, the second is not.
     Before, findings were matched by kind and dtype alone: the first was "still found"."""
     pytest.importorskip("numpy")
-    (tmp_path / "job.py").write_text(
+    ran, report = _verified(
+        tmp_path,
         "import numpy as np\n"
         "\n"
         "a = np.full(3_000_000, 7, dtype=np.int64)\n"
         "b = np.arange(3_000_000) % 200\n"
-        "print(int(a.sum()), int(b.sum()))\n"
+        "print(int(a.sum()), int(b.sum()))\n",
     )
-    ran = _run(tmp_path, "-m", "memslim", "run", "--verify", "--json", "r.json", "job.py")
     assert ran.returncode == 0, ran.stderr
-    report = json.loads((tmp_path / "r.json").read_text())
     assert sorted((f["kind"], f["line"]) for f in report["findings"]) == [
         ("dtype", 3),
         ("dtype", 4),
@@ -114,7 +119,8 @@ def test_verify_tells_a_fixed_line_from_another_of_the_same_kind(tmp_path: Path)
 def test_verify_names_the_fix_that_changed_the_output(tmp_path: Path) -> None:
     """Two fixes, each run alone too: the slots fix changes what the program prints (a slotted
     instance has no __dict__), the generator fix does not. Truth: the program's own output."""
-    (tmp_path / "job.py").write_text(
+    ran, report = _verified(
+        tmp_path,
         "class Point:\n"
         "    def __init__(self, x):\n"
         "        self.x = x\n"
@@ -124,11 +130,10 @@ def test_verify_names_the_fix_that_changed_the_output(tmp_path: Path) -> None:
         "    total = sum([p.x * 3 for p in points])\n"
         "    print(hasattr(points[0], '__dict__'), total)\n"
         "\n"
-        "main()\n"
+        "main()\n",
     )
-    ran = _run(tmp_path, "-m", "memslim", "run", "--verify", "--json", "r.json", "job.py")
     assert ran.returncode == 0, ran.stderr
-    verify = json.loads((tmp_path / "r.json").read_text())["verify"]
+    verify = report["verify"]
     by_kind = {a["kind"]: a for a in verify["applied"]}
     assert set(by_kind) == {"slots", "generator"}, verify
     assert by_kind["slots"]["alone_same_output"] is False
