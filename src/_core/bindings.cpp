@@ -451,7 +451,8 @@ nb::dict advice_rows(const memslim::cpython::CensusAdvice& advice) {
     nb::list edges;
     for (const auto& e : advice.cycle_edges) {
         edges.append(nb::make_tuple(type_handle(e.from), e.attribute, type_handle(e.to), e.count,
-                                    e.targets));
+                                    e.targets, e.checked ? nb::int_(e.live_targets) : nb::none(),
+                                    e.checked ? nb::int_(e.stranded) : nb::none()));
     }
     out["cycle_edges"] = edges;
     out["largest_garbage_group"] = advice.largest_garbage_group;

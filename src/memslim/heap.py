@@ -261,7 +261,7 @@ class CensusFacts:
     strings: list[dict[str, Any]]
     dicts: list[dict[str, Any]]
     garbage: list[dict[str, Any]]
-    cycle_edges: list[tuple[type, str, type, int]]
+    cycle_edges: list[tuple[type, str, type, int, int, int | None, int | None]]
     arrays: list[dict[str, Any]]
     frames: list[dict[str, Any]]  # large pandas DataFrames, their columns measured (_frames.py)
     largest_garbage_group: int = 0  # bytes of the largest group of garbage linked together

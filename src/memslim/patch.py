@@ -1434,8 +1434,12 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
     cwd = cwd or os.getcwd()
     by_file: dict[str, list[Any]] = {}
     left: list[Any] = []
+    reasons: dict[int, str] = {}  # id of a finding left to the author -> why
     for finding in findings:
-        if (
+        if getattr(finding, "manual", ""):
+            reasons[id(finding)] = finding.manual
+            left.append(finding)
+        elif (
             finding.kind in PATCHED_KINDS
             and finding.line > 0
             and (finding.saving_bytes > 0 or finding.time_only)
@@ -1446,7 +1450,6 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
             left.append(finding)
     applied: list[Any] = []
     overlapped: set[int] = set()  # ids of findings whose code another fix rewrites
-    reasons: dict[int, str] = {}  # id of a finding left to the author -> why
     chunks: list[str] = []
     files: dict[str, str] = {}
     for file, found in sorted(by_file.items()):

@@ -533,6 +533,86 @@ def test_a_back_reference_becomes_a_weak_one_behind_a_property(tmp_path: Path) -
     assert _run(both, "job.py").stdout == _run(plain, "job.py").stdout != ""
 
 
+HUFFMAN = """import gc
+import heapq
+import random
+from collections import Counter
+
+
+class Node:
+    def __init__(self, weight, symbol=None, left=None, right=None):
+        self.weight = weight
+        self.symbol = symbol
+        self.left = left
+        self.right = right
+        self.parent = None
+        if left is not None:
+            left.parent = self
+            right.parent = self
+
+
+def leaves_of(text):
+    leaves = {s: Node(w, s) for s, w in Counter(text).items()}
+    heap = [(n.weight, i, n) for i, n in enumerate(leaves.values())]
+    heapq.heapify(heap)
+    i = len(heap)
+    while len(heap) > 1:
+        w1, _, a = heapq.heappop(heap)
+        w2, _, b = heapq.heappop(heap)
+        heapq.heappush(heap, (w1 + w2, i, Node(w1 + w2, left=a, right=b)))
+        i += 1
+    return leaves
+
+
+def code_of(leaf):
+    bits = []
+    while leaf.parent is not None:
+        bits.append("0" if leaf.parent.left is leaf else "1")
+        leaf = leaf.parent
+    return "".join(bits)
+
+
+def main():
+    gc.disable()
+    rng = random.Random(4)
+    kept, total = [], 0
+    for _ in range(400):
+        text = rng.choices([chr(c) for c in range(33, 233)], k=2000)
+        leaves = leaves_of(text)
+        kept = [*kept[-40:], leaves]  # the last tables, kept by their leaves alone
+        codes = {s: code_of(n) for s, n in leaves.items()}
+        total += sum(len(codes[c]) for c in text)
+    print("bits", total)
+
+
+main()
+"""
+
+
+def test_a_back_reference_that_alone_holds_live_nodes_is_left_to_the_author(
+    tmp_path: Path,
+) -> None:
+    # The program keeps each tree by its leaves: only the leaves' .parent holds the inner nodes.
+    original = tmp_path / "original"
+    found, diff = _patched(original, HUFFMAN)
+    cycle = [f for f in found if f["kind"] == "cycle"]
+    assert [(f["symbol"], f["line"]) for f in cycle] == [("Node.parent", 13)], found
+    assert "held by nothing else" in cycle[0]["message"]
+    assert "weakref" not in "".join(_changed(diff))
+    assert "Not applied: [cycle] job.py:13 (left to the author: " in diff
+    # Truth from Python: the same program with .parent weak (as the mechanical fix would make
+    # it) computes other codes, its inner nodes freed while the leaves still read them.
+    weak = HUFFMAN.replace("import gc\n", "import gc\nimport weakref\n").replace(
+        "class Node:\n",
+        "class Node:\n"
+        "    parent = property(lambda self: self._parent and self._parent(),\n"
+        "                      lambda self, v: setattr(self, '_parent', v and weakref.ref(v)))\n",
+    )
+    (tmp_path / "weak").mkdir()
+    (tmp_path / "weak" / "job.py").write_text(weak)
+    assert _run(tmp_path / "weak", "job.py").stdout != _run(original, "job.py").stdout
+
+
 CACHED = '''"""Prices orders, each customer's profile cached with functools.cache."""
 
 import functools

@@ -179,12 +179,52 @@ def test_cyclic_garbage_and_the_attribute_that_closes_it(tracked_census) -> None
     garbage = [g for g in census.facts.garbage if g["type"] is Child]
     # The last tree is still held by the loop's frame locals? No: `root` was deleted.
     assert sum(g["count"] for g in garbage) == 1000
-    edges = {(f, name, t): (n, targets) for f, name, t, n, targets in census.facts.cycle_edges}
-    assert edges[(Child, "parent", Child)] == (500, 500)
+    edges = {(f, name, t): rest for f, name, t, *rest in census.facts.cycle_edges}
+    # No tree is live: nothing for a weak parent to free.
+    assert edges[(Child, "parent", Child)] == [500, 500, 0, 0]
     # 500 dead groups (a root, its child, their two children lists, 325 bytes): the largest
     # linked group is a small one, not all the garbage.
     total = sum(g["bytes"] for g in census.facts.garbage)
     assert total // 500 <= census.facts.largest_garbage_group <= 4 * total // 500
+
+
+class Knot:
+    """A node of a tree built from its leaves up (as a Huffman coder builds one)."""
+
+    def __init__(self, left=None, right=None):
+        self.parent = None
+        self.left = left
+        self.right = right
+        if left is not None:
+            left.parent = self
+            right.parent = self
+
+
+def test_live_objects_that_only_the_back_references_hold(tracked_census) -> None:
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(200):  # dead pairs under a top: the cyclic garbage
+            a, b = Knot(), Knot()
+            Knot(a, b)
+        by_leaves = []  # 300 live tops that only their leaves' .parent holds
+        for _ in range(300):
+            a, b = Knot(), Knot()
+            Knot(a, b)
+            by_leaves.append((a, b))
+        by_top = []  # 100 live tops held by the list
+        for _ in range(100):
+            by_top.append(Knot(Knot(), Knot()))
+        del a, b
+        census = tracked_census()
+    finally:
+        gc.enable()
+    edges = {(f, name, t): rest for f, name, t, *rest in census.facts.cycle_edges}
+    # Each garbage pair: two .parent references to its top, one .left, one .right.
+    assert edges[(Knot, "parent", Knot)] == [400, 200, 400, 300]
+    # A weak .left frees the left leaves that only their top holds: by_top's 100.
+    assert edges[(Knot, "left", Knot)] == [200, 200, 400, 100]
+    assert len(by_leaves) + len(by_top) == 400
 
 
 def test_cyclic_gc_frees_are_charged_to_their_sites() -> None:

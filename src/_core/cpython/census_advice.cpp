@@ -205,6 +205,51 @@ std::uint64_t largest_garbage_group(const HeapSnapshot& snapshot) {
     return largest;
 }
 
+// For a cycle edge (from, attribute, to): the live `to` objects that live `from` objects refer
+// to by `attribute` (into `live_targets`), and how many of them are no longer reachable from
+// the root when those references are not followed. One search of the live graph.
+void check_weak_edge(const HeapSnapshot& snapshot, CycleEdge& edge) {
+    const std::size_t n = snapshot.objects() + 1;
+    std::unordered_set<std::uint64_t> weak;  // (from node << 32 | to node) not followed
+    std::unordered_set<NodeId> targets;
+    for (NodeId node = 1; node < n; ++node) {
+        if (snapshot.type(node) != edge.from || snapshot.idom(node) == kNoNode) continue;
+        auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
+        for (const NodeId next : snapshot.graph().successors(node)) {
+            if (snapshot.type(next) != edge.to || snapshot.idom(next) == kNoNode) continue;
+            PyObject* name =
+                attribute_name_of(o, reinterpret_cast<PyObject*>(snapshot.address(next)));
+            if (name == nullptr) continue;
+            const char* utf8 = PyUnicode_AsUTF8(name);
+            if (utf8 != nullptr && edge.attribute == utf8) {
+                weak.insert(static_cast<std::uint64_t>(node) << 32 | next);
+                targets.insert(next);
+            }
+            PyErr_Clear();
+            Py_DECREF(name);
+        }
+    }
+    edge.checked = true;
+    edge.live_targets = targets.size();
+    if (targets.empty()) return;
+    std::vector<bool> reached(n, false);
+    std::vector<NodeId> stack{0};
+    reached[0] = true;
+    while (!stack.empty()) {
+        const NodeId node = stack.back();
+        stack.pop_back();
+        for (const NodeId next : snapshot.graph().successors(node)) {
+            if (reached[next] || weak.contains(static_cast<std::uint64_t>(node) << 32 | next)) {
+                continue;
+            }
+            reached[next] = true;
+            stack.push_back(next);
+        }
+    }
+    edge.stranded = static_cast<std::uint64_t>(
+        std::count_if(targets.begin(), targets.end(), [&](NodeId t) { return !reached[t]; }));
+}
+
 }  // namespace
 
 // Duplicate strings are told by a 64-bit hash of their characters: a lookup each in an
@@ -394,6 +439,14 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
         out.cycle_edges.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key),
                                    value.first, value.second.size()});
     }
+    // Whether a weak reference would free what the program still holds: checked for the edges
+    // seen most often (the advice chooses among them).
+    std::vector<CycleEdge*> by_count;
+    for (CycleEdge& edge : out.cycle_edges) by_count.push_back(&edge);
+    std::sort(by_count.begin(), by_count.end(),
+              [](const CycleEdge* a, const CycleEdge* b) { return a->count > b->count; });
+    if (by_count.size() > CycleEdge::kMaxChecked) by_count.resize(CycleEdge::kMaxChecked);
+    for (CycleEdge* edge : by_count) check_weak_edge(snapshot, *edge);
     std::erase_if(out.classes, [&](const ClassFacts& c) { return c.count < min_count; });
     auto by_bytes = [](const auto& a, const auto& b) { return a.bytes > b.bytes; };
     std::sort(out.classes.begin(), out.classes.end(), by_bytes);

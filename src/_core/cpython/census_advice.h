@@ -95,6 +95,14 @@ struct CycleEdge {
     PyTypeObject* to = nullptr;
     std::uint64_t count = 0;
     std::uint64_t targets = 0;  // distinct objects referred to
+    // Among the live objects (reachable at the census), the `to` objects that live `from`
+    // objects refer to by `attribute`, and how many of those nothing else keeps reachable from
+    // a root: what a weak `attribute` would free while the program still reads it (a tree that
+    // the program holds by its leaves). Counted for the kMaxChecked edges seen most often.
+    std::uint64_t live_targets = 0;
+    std::uint64_t stranded = 0;
+    bool checked = false;
+    static constexpr std::size_t kMaxChecked = 4;
 };
 
 struct CensusAdvice {

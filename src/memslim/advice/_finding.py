@@ -33,6 +33,10 @@ class Finding:
     # line, end column), UTF-8 byte columns. For --patch, in the process that found them; not
     # in the JSON.
     spans: tuple[tuple[int, int, int, int], ...] = field(default=(), compare=False, repr=False)
+    # Why the fix is the author's to make, not --patch's (the census saw that the mechanical
+    # fix would change what the program computes); "" when --patch may apply it. Not in the
+    # JSON: the message says it.
+    manual: str = field(default="", compare=False, repr=False)
 
     @property
     def saving_bytes(self) -> int:

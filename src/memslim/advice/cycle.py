@@ -47,8 +47,13 @@ def _assignment_line(cls: type, attribute: str, main_file: str | None) -> tuple[
     return None
 
 
-def _score(edge: tuple[type, str, type, int, int]) -> tuple[int, int]:
-    _source, attribute, _target, count, _targets = edge
+# (from type, attribute, to type, references seen, distinct targets, live targets, of those
+# held by nothing else): see CycleEdge in _core/cpython/census_advice.h.
+Edge = tuple[type, str, type, int, int, "int | None", "int | None"]
+
+
+def _score(edge: Edge) -> tuple[int, int]:
+    _source, attribute, _target, count, *_rest = edge
     named = any(word in attribute.lower() for word in BACK_REFERENCES)
     return (1 if named else 0, count)
 
@@ -91,7 +96,9 @@ def find(run: Run) -> Iterator[Finding]:
     # examples/advice/cycle before this).
     live += run.growth_to_peak(row["site"] for row in facts.garbage)
     largest = facts.largest_garbage_group or garbage
-    source_type, attribute, target_type, count, targets = max(edges, key=_score)
+    source_type, attribute, target_type, count, targets, live_targets, stranded = max(
+        edges, key=_score
+    )
     where = _assignment_line(source_type, attribute, run.main_file)
     if where is None:
         return
@@ -109,10 +116,34 @@ def find(run: Run) -> Iterator[Finding]:
             f" Over the run the cyclic GC freed {gc_freed:,} bytes that reference counting"
             " could have freed at once."
         )
-    message += (
-        f" A weak reference for {attribute} breaks the cycle; the {targets:,} weak references "
-        f"cost {weakrefs:,} bytes."
+    fix = (
+        f"self.{attribute} = weakref.ref({attribute})  # read it as self.{attribute}()"
+        f"\n# or weakref.proxy({attribute}) to keep attribute access unchanged"
     )
+    manual = ""
+    if stranded:
+        # Nothing but the back-references held them at the census: a weak one frees them while
+        # the program still reads it (a tree that the program keeps by its leaves).
+        target = target_type.__name__
+        manual = (
+            f"{stranded:,} of the {live_targets:,} live {target} objects that .{attribute} "
+            f"refers to are held by nothing else"
+        )
+        message += (
+            f" But {manual} at the census: a weak {attribute} would free them while the program"
+            f" still reads it. Keep the structure's top {target} referenced wherever its other"
+            f" objects are kept, then make {attribute} weak; or set {attribute} to None on"
+            f" each object when the structure is dropped."
+        )
+        fix = (
+            f"# keep the top {target} referenced where the structure is kept (return it too),\n"
+            f"# then: self.{attribute} = weakref.ref({attribute})  # read as self.{attribute}()"
+        )
+    else:
+        message += (
+            f" A weak reference for {attribute} breaks the cycle; the {targets:,} weak "
+            f"references cost {weakrefs:,} bytes."
+        )
     yield Finding(
         kind="cycle",
         file=where[0],
@@ -122,8 +153,6 @@ def find(run: Run) -> Iterator[Finding]:
         bytes_now=garbage,
         bytes_after=garbage - saving + weakrefs,
         message=message,
-        fix=(
-            f"self.{attribute} = weakref.ref({attribute})  # read it as self.{attribute}()"
-            f"\n# or weakref.proxy({attribute}) to keep attribute access unchanged"
-        ),
+        fix=fix,
+        manual=manual,
     )
