@@ -46,3 +46,28 @@ def test_arrays_a_library_made_inside_the_call_get_no_finding(tmp_path: Path) ->
     read = (str(source), "<module>", 2)
     parser = ("/venv/lib/site-packages/pandas/io/parsers/c_parser_wrapper.py", "read", 234)
     assert not _made_inside_a_library([parser, read], read)
+
+
+def test_a_running_readers_arrays_are_the_parsers_not_a_working_array(tmp_path: Path) -> None:
+    """A census inside pandas 3's parallel read: the read was still running. Its arrays are the
+    parser's (the column's dtype in the read), not a NumPy call's working array; one it had not
+    filled yet (every value the same) gets no finding. Truth: the arrays' values as given."""
+    from memslim.advice.dtype import _filled_by_a_running_library, _running_call
+
+    source = tmp_path / "program.py"
+    source.write_text("orders = pd.read_csv(path)\nkinds = np.unique(codes)\n")
+    read = (str(source), "<module>", 1)
+    parser = ("/venv/lib/site-packages/pandas/io/parsers/c_parser_wrapper.py", "read", 306)
+    running = {((parser[0], parser[2]), (read[0], read[2]))}
+    filled = dict(row(1000), frames=[parser, read])
+    unfilled = dict(filled, min=0, max=0)
+    assert _running_call([filled], read, running) is None
+    assert not _filled_by_a_running_library([filled], read, running)
+    assert _filled_by_a_running_library([unfilled], read, running)
+    assert not _filled_by_a_running_library([unfilled], read, set())  # the read had returned
+    unique = (str(source), "<module>", 2)
+    numpy = ("/venv/lib/site-packages/numpy/lib/_arraysetops_impl.py", "_unique1d", 350)
+    working = dict(unfilled, frames=[numpy, unique])
+    at_unique = {((numpy[0], numpy[2]), (unique[0], unique[2]))}
+    assert _running_call([working], unique, at_unique) == "_unique1d"
+    assert not _filled_by_a_running_library([working], unique, at_unique)
