@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import subprocess
@@ -114,6 +115,41 @@ def test_slots_keeps_weakref_when_instances_are_weakly_referenced(tmp_path: Path
     (slots,) = [f for f in findings if f["kind"] == "slots"]
     assert "'__weakref__'" in slots["fix"]
     assert "instances are weakly referenced" in slots["message"]
+
+
+CLASH = """import functools
+class Unit:
+    speed = 1.0  # a default that a tenth of the units override
+
+    def __init__(self, i):
+        self.i = i
+        if i % 10 == 0:
+            self.speed = 2.5
+
+    @functools.cached_property
+    def label(self):
+        return f"unit-{self.i}"
+
+units = [Unit(i) for i in range(100_000)]
+labels = [u.label for u in units[::4]]
+"""
+
+
+def test_slots_names_the_class_attributes_a_slot_would_clash_with(tmp_path: Path) -> None:
+    """A default at class level and a cached_property: __slots__ naming them fails (truth:
+    Python itself, below), so the finding says what to change besides the slots."""
+    _script, findings = _findings(tmp_path, CLASH)
+    (slots,) = [f for f in findings if f["kind"] == "slots"]
+    assert "'speed'" in slots["fix"] and "'label'" in slots["fix"], slots
+    assert "speed is also a class attribute (float)" in slots["message"]
+    assert "set self.speed in __init__" in slots["fix"]
+    assert "label is a functools.cached_property" in slots["message"]
+    assert "materialised (by cached_property label)" in slots["message"]
+    with pytest.raises(ValueError, match="conflicts with class variable"):
+        type("Unit", (), {"__slots__": ("i", "speed"), "speed": 1.0})
+    cached = type("Unit", (), {"__slots__": ("i",), "label": functools.cached_property(str)})
+    with pytest.raises(TypeError, match="__dict__"):
+        cached().label  # noqa: B018
 
 
 def _report_in_mode(mode: str, script: str, out: Path, cwd: Path) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +31,19 @@ def _unslotted_bases(cls: type) -> list[type]:
         for base in cls.__mro__[1:]
         if base is not object and "__slots__" not in vars(base) and base.__dictoffset__ != 0
     ]
+
+
+def _class_attributes(cls: type, names: list[str]) -> dict[str, Any]:
+    """The slot names that the class or a base (other than object) also binds at class level:
+    a default (``speed = 1.0``) or a ``functools.cached_property``. A slot of such a name in the
+    class body raises ValueError; in a subclass it hides the base's default (unset, it raises
+    AttributeError); a cached_property needs the instance's __dict__."""
+    found: dict[str, Any] = {}
+    for klass in cls.__mro__[:-1]:
+        for name in names:
+            if name not in found and name in vars(klass):
+                found[name] = vars(klass)[name]
+    return found
 
 
 def find(run: Run) -> Iterator[Finding]:
@@ -77,11 +91,31 @@ def find(run: Run) -> Iterator[Finding]:
                 f" different attribute sets: __slots__ lists all {len(names)} names (an unset"
                 " slot still costs 8 bytes)"
             )
+        clashes = _class_attributes(cls, names)
+        cached = [n for n, value in clashes.items() if isinstance(value, functools.cached_property)]
+        if dataclasses.is_dataclass(cls) or hasattr(cls, "__attrs_attrs__"):
+            # Their slots=True moves the fields' defaults out of the class body itself.
+            clashes = {n: clashes[n] for n in cached}
         if row["with_dict"]:
-            notes.append(
-                f"{row['with_dict']:,} instances had their __dict__ materialised"
-                " (read through obj.__dict__ or vars()); code doing that must change too"
+            why = (
+                f"by cached_property {', '.join(cached)}"
+                if cached
+                else "read through obj.__dict__, vars(), copy or pickle; code doing that must"
+                " change too"
             )
+            notes.append(f"{row['with_dict']:,} instances had their __dict__ materialised ({why})")
+        for name, value in clashes.items():
+            if name in cached:
+                notes.append(
+                    f"{name} is a functools.cached_property, which keeps its value in the"
+                    " instance's __dict__ (with __slots__ it fails): keep it in a slot of its own"
+                    " behind a plain property"
+                )
+            else:
+                notes.append(
+                    f"{name} is also a class attribute ({type(value).__name__}), which a slot of"
+                    f" that name would clash with or hide: set self.{name} in __init__ instead"
+                )
         if bases:
             listed = ", ".join(type_name(b) for b in bases)
             notes.append(
@@ -101,6 +135,12 @@ def find(run: Run) -> Iterator[Finding]:
         else:
             listed = ", ".join(repr(n) for n in slot_names)
             fix = f"class {cls.__name__}:\n    __slots__ = ({listed},)"
+            for name in clashes:
+                fix += (
+                    f"\n    # and {name}: a cached value in a slot behind a property"
+                    if name in cached
+                    else f"\n    # and no class attribute {name}: set self.{name} in __init__"
+                )
         message = (
             f"{about}{shown:,} {cls.__name__} instances hold {bytes_now:,} bytes at the peak; with "
             f"__slots__ each takes {each} bytes on this interpreter"
