@@ -152,6 +152,23 @@ def test_slots_names_the_class_attributes_a_slot_would_clash_with(tmp_path: Path
         cached().label  # noqa: B018
 
 
+def test_a_growing_global_that_the_program_halves_later_is_not_said_to_only_grow(
+    tmp_path: Path,
+) -> None:
+    _script, findings = _findings(
+        tmp_path,
+        "CACHE = {}\n"
+        "for i in range(100_000):\n"
+        "    CACHE[i] = [i * 1.5, str(i)] * 4\n"
+        "for i in range(0, 100_000, 2):\n"
+        "    del CACHE[i]\n",
+    )
+    (growth,) = [f for f in findings if f["kind"] == "growth"]
+    assert "grew at every census up to the peak" in growth["message"]
+    # Half of the 100,000 entries deleted: 50,000 left (arithmetic).
+    assert "removed entries after the peak: 50,000 at the end" in growth["message"], growth
+
+
 def _report_in_mode(mode: str, script: str, out: Path, cwd: Path) -> dict:
     """The JSON report of ``script`` run in ``cwd`` under ``--mode mode``, with one seed (sample
     mode: the same sample on every run; exact mode ignores it)."""

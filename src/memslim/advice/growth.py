@@ -168,6 +168,12 @@ def find(run: Run) -> Iterator[Finding]:
             continue
         line, filler = found
         per_entry, bytes_after = _bounded(retainer.retained, retainer.length)
+        later = ""
+        if module == "__main__":  # what the program left in it (len() reads no __dict__)
+            value = (run.main_globals or {}).get(name)
+            end = len(value) if isinstance(value, (dict, list, set)) else None
+            if end is not None and end < retainer.length:
+                later = f" (the program removed entries after the peak: {end:,} at the end)"
         if filler is not None:
             fix = f"@functools.lru_cache(maxsize={BOUND})\ndef {filler}(...):  # and drop {name}"
         else:
@@ -184,9 +190,10 @@ def find(run: Run) -> Iterator[Finding]:
             bytes_now=retainer.retained,
             bytes_after=bytes_after,
             message=(
-                f"Module global {name} ({retainer.type.__name__}) only grew during the run: "
-                f"{retainer.length:,} entries retaining {retainer.retained:,} bytes at the "
-                f"census near the peak (about {int(per_entry):,} bytes each). Bounded to "
+                f"Module global {name} ({retainer.type.__name__}) grew at every census up to"
+                f" the peak: {retainer.length:,} entries retaining {retainer.retained:,} bytes"
+                f" at the census near the peak (about {int(per_entry):,} bytes each){later}."
+                f" Bounded to "
                 f"{BOUND:,} entries it would keep about {bytes_after:,} bytes."
             ),
             fix=fix,
