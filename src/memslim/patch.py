@@ -75,6 +75,7 @@ import json
 import linecache
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1315,11 +1316,52 @@ _CATEGORY_CHANGING = frozenset(
 _ORDERING = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 
 
+def _grouped_by(tree: ast.AST, column: str) -> bool:
+    """Whether the file groups by a column so named without ``observed=``: ``.groupby("col")``,
+    ``.groupby(["col", ...])``, ``.groupby(x["col"])`` (``by=`` too), or ``pivot_table`` with it
+    as ``index=``/``columns=``."""
+
+    def names(value: ast.AST) -> bool:
+        if isinstance(value, ast.Constant):
+            return value.value == column
+        if isinstance(value, (ast.List, ast.Tuple)):
+            return any(names(item) for item in value.elts)
+        return isinstance(value, ast.Subscript) and names(value.slice)
+
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("groupby", "pivot_table")
+        ):
+            continue
+        keywords = {k.arg: k.value for k in node.keywords}
+        if "observed" in keywords:
+            continue
+        keys = node.args[:1] if node.func.attr == "groupby" else []
+        keys += [v for k, v in keywords.items() if k in ("by", "index", "columns")]
+        if any(names(key) for key in keys):
+            return True
+    return False
+
+
+def _pandas_major() -> int | None:
+    """The major version of the pandas the program ran with, if it imported pandas."""
+    pandas = sys.modules.get("pandas")
+    version = getattr(pandas, "__version__", "")
+    head = version.split(".", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
 def _column_computed(tree: ast.AST, column: str, kind: str) -> str | None:
     """Why converting ``column`` (to the dtype of a ``kind`` finding) could change what the
     program computes: the file uses a column so named (``x["col"]`` or ``x.col``, of any frame)
     in arithmetic or a concatenation, a method of ``_COLUMN_COMPUTING`` or, for a category, one
-    of ``_CATEGORY_CHANGING`` or an ordering comparison (an unordered categorical raises)."""
+    of ``_CATEGORY_CHANGING`` or an ordering comparison (an unordered categorical raises), or,
+    for a category under pandas 2, as a groupby key without ``observed=`` (pandas 2 lists the
+    categories no row has, as empty groups)."""
+    if kind == "category" and (_pandas_major() or 3) < 3 and _grouped_by(tree, column):
+        return f'column "{column}" is a groupby key (pandas 2 adds empty groups of a category)'
     for node in ast.walk(tree):
         if isinstance(node, ast.Subscript):
             named = isinstance(node.slice, ast.Constant) and node.slice.value == column
