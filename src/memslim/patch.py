@@ -295,12 +295,15 @@ def _computing(node: ast.Name, scope: ast.AST, numpy: str, depth: int) -> str | 
             top = up  # an argument by name: the call decides
         elif isinstance(up, ast.Call) and top is not up.func:
             func = up.func
+            if isinstance(func, ast.Name) and func.id == "sum":
+                return f"`{name}` is added up by sum(), in its own dtype"
             if not (
                 isinstance(func, ast.Attribute)
                 and isinstance(func.value, ast.Name)
                 and func.value.id == numpy
             ):
-                return None  # print(a), len(a), int(a.sum())
+                # The program's own function or method: what it does with the parameter.
+                return _computing_in_callee(up, top, name, numpy, depth)
             if func.attr in _NUMPY_READING:
                 return None
             if func.attr not in _NUMPY_KEEPING:
@@ -322,6 +325,45 @@ def _computing(node: ast.Name, scope: ast.AST, numpy: str, depth: int) -> str | 
             target = up.target
         if isinstance(target, ast.Name):
             return _computing_use(scope, target.id, numpy, depth + 1)
+    return None
+
+
+def _computing_in_callee(
+    call: ast.Call, argument: ast.AST, name: str, numpy: str, depth: int
+) -> str | None:
+    """Why the array, passed as ``argument`` of ``call`` to a function or method that the file
+    defines (``f(a)``, ``self.f(a)``, ``obj.f(a)`` of a method so named), could change what
+    that function computes. None for any other callee: print(a), len(a), a library's."""
+    func = call.func
+    callee = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    if callee is None or depth >= 3:
+        return None
+    module: ast.AST = call
+    while parent(module) is not None:
+        module = parent(module)  # type: ignore[assignment]
+    method = isinstance(func, ast.Attribute)
+    for definition in ast.walk(module):
+        if not (
+            isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and definition.name == callee
+            and isinstance(parent(definition), ast.ClassDef) == method
+        ):
+            continue
+        params = [*definition.args.posonlyargs, *definition.args.args]
+        if method and not any(
+            isinstance(d, ast.Name) and d.id in ("staticmethod",) for d in definition.decorator_list
+        ):
+            params = params[1:]  # self (or cls)
+        if argument in call.args:
+            index = call.args.index(argument)
+            param = params[index].arg if index < len(params) else None
+        else:
+            param = getattr(argument, "arg", None)  # a keyword argument
+        if param is None:
+            return f"`{name}` is passed to {callee}(), which the patch does not follow"
+        why = _computing_use(definition, param, numpy, depth + 1)
+        if why is not None:
+            return f"`{name}` is passed to {callee}(), where {why}"
     return None
 
 

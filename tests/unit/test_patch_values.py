@@ -101,6 +101,13 @@ def test_a_dtype_finding_uses_the_modules_own_name_for_numpy(tmp_path: Path) -> 
         ("print(np.cumsum(a)[-1] - 5)", False),  # uint64 where it was int64
         ("b = a[1:]\nprint((b * 2).sum())", False),  # through another name
         ("for v in a:\n    print(v + 1)", False),
+        ("print(sum(a))", False),  # Python's sum adds the items in their own dtype
+        # The program's own functions and methods are followed into.
+        ("def total(x):\n    return (x * 3).sum()\nprint(total(a))", False),
+        ("def total(x):\n    return (x * 3).sum()\nprint(total(x=a))", False),
+        ("def show(x):\n    print(x.max())\nshow(a)", True),
+        ("class R:\n    def add(self, x):\n        return x + 1\nprint(R().add(a).sum())", False),
+        ("class R:\n    def top(self, x):\n        return x.max()\nprint(R().top(a))", True),
     ],
 )
 def test_no_dtype_fix_where_the_array_is_computed_with(
