@@ -238,8 +238,10 @@ void check_weak_edge(const HeapSnapshot& snapshot, CycleEdge& edge) {
     while (!stack.empty()) {
         const NodeId node = stack.back();
         stack.pop_back();
+        const bool from = snapshot.type(node) == edge.from;  // a hash lookup only then
         for (const NodeId next : snapshot.graph().successors(node)) {
-            if (reached[next] || weak.contains(static_cast<std::uint64_t>(node) << 32 | next)) {
+            if (reached[next] ||
+                (from && weak.contains(static_cast<std::uint64_t>(node) << 32 | next))) {
                 continue;
             }
             reached[next] = true;
