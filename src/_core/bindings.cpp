@@ -531,18 +531,20 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
             by_site.append(nb::make_tuple(type_handle(key.first), site_handle(key.second),
                                           row.first, row.second));
         }
-        // Sample mode: the rows cover sampled objects only, counted at their sizes. The
-        // tracker's bytes at their sites now (its samples' weights) are what the same sites'
-        // bytes at the peak are compared with (advice's Run.peak_scale).
-        if (memslim::cpython::sites_sampled()) {
-            nb::dict site_live;
-            for (const auto& [key, row] : rows) {
-                const nb::object site = site_handle(key.second);
-                if (site.is_none() || site_live.contains(site)) continue;
-                site_live[site] = memslim::cpython::site_bytes_live(key.second);
-            }
-            out["site_live"] = site_live;
+        // The tracker's bytes at the rows' sites now: what the same sites' bytes at the peak
+        // are compared with (advice's Run.peak_scale). In sample mode the rows cover sampled
+        // objects only, counted at their sizes, and these are the samples' weights
+        // ("site_live"); in exact mode the census counts an object's bytes at its own site,
+        // the tracker each block at the site that allocated it ("site_tracked": an instance's
+        // values array, once a dict took it over, is the dict's in the census and stays the
+        // instance's site's in the tracker).
+        nb::dict site_live;
+        for (const auto& [key, row] : rows) {
+            const nb::object site = site_handle(key.second);
+            if (site.is_none() || site_live.contains(site)) continue;
+            site_live[site] = memslim::cpython::site_bytes_live(key.second);
         }
+        out[memslim::cpython::sites_sampled() ? "site_live" : "site_tracked"] = site_live;
     }
     out["sites"] = by_site;
     const auto census_ended = std::chrono::steady_clock::now();

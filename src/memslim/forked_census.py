@@ -90,7 +90,14 @@ def _pack_sites(raw: dict[str, Any]) -> dict[str, Any]:
     from memslim.heap import SiteRows
 
     packed = SiteRows.pack(rows)
-    return {**raw, "sites": {"types": packed.types, "rows": packed.flat}}
+    raw = {**raw, "sites": {"types": packed.types, "rows": packed.flat}}
+    for key in ("site_live", "site_tracked"):  # site -> bytes, as (site, bytes) pairs
+        if key in raw:
+            pairs = array.array("q")
+            for site, size in raw[key].items():
+                pairs.extend((site, size))
+            raw[key] = pairs
+    return raw
 
 
 def _unpack_sites(raw: dict[str, Any]) -> dict[str, Any]:
@@ -100,6 +107,10 @@ def _unpack_sites(raw: dict[str, Any]) -> dict[str, Any]:
         from memslim.heap import SiteRows
 
         raw["sites"] = SiteRows(packed["types"], packed["rows"])
+    for key in ("site_live", "site_tracked"):
+        pairs = raw.get(key)
+        if isinstance(pairs, array.array):
+            raw[key] = dict(zip(pairs[::2], pairs[1::2], strict=True))
     return raw
 
 

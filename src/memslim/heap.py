@@ -287,6 +287,9 @@ class HeapCensus:
     # Sample mode: the tracker's bytes (its samples' weights) at each site of `sites` when the
     # census was taken, for comparison with the same sites' bytes at the peak.
     site_live: dict[int, int] = field(default_factory=dict)
+    # Exact mode: the tracker's bytes at each site of `sites` when the census was taken (each
+    # block at the site that allocated it), for comparison with the same at the peak.
+    site_tracked: dict[int, int] = field(default_factory=dict)
 
     def estimated_sites(self) -> Sequence[SiteCount]:
         """``sites`` as the report shows them. In sample mode a census knows the sites of
@@ -498,6 +501,7 @@ def census_from_raw(raw: dict[str, Any]) -> HeapCensus:
         dict(raw.get("timings", {})),
         facts,
         dict(raw.get("site_live", {})),
+        dict(raw.get("site_tracked", {})),
     )
 
 

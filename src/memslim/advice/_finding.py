@@ -104,6 +104,15 @@ class Run:
         return {} if self.census is None else bytes_by_site(self.census.sites)
 
     @property
+    def _tracked_at_census(self) -> dict[int, int]:
+        """The tracker's bytes per site when the census was taken (exact mode), the same
+        measure as its bytes at the peak; the census's own count per site where the census
+        did not record them (an older capture)."""
+        if self.census is not None and self.census.site_tracked:
+            return self.census.site_tracked
+        return self._at_census
+
+    @property
     def facts(self) -> CensusFacts | None:
         """The census's facts for advice, if a census ran."""
         return self.census.facts if self.census is not None else None
@@ -128,7 +137,7 @@ class Run:
         theirs when the census was taken. 1.0 when the sites are unknown."""
         unique = {s for s in sites if s is not None}
         if self.exact:
-            census = sum(self._at_census.get(s, 0) for s in unique)
+            census = sum(self._tracked_at_census.get(s, 0) for s in unique)
         else:
             # The census's per-site bytes cover sampled objects only, counted by their sizes;
             # the tracker's are the samples' weights, the census's moment's and the peak's.
@@ -146,7 +155,8 @@ class Run:
         if not self.exact:
             return 0
         unique = {s for s in sites if s is not None}
-        return sum(max(0, self.profile.at_peak(s) - self._at_census.get(s, 0)) for s in unique)
+        then = self._tracked_at_census
+        return sum(max(0, self.profile.at_peak(s) - then.get(s, 0)) for s in unique)
 
     def type_sites(self, cls: type) -> list[int | None]:
         """The allocation sites of ``cls``'s instances seen by the census."""
