@@ -121,7 +121,10 @@ def find(run: Run) -> Iterator[Finding]:
         f"\n# or weakref.proxy({attribute}) to keep attribute access unchanged"
     )
     manual = ""
-    if stranded:
+    if live_targets is None:
+        # Not among the edges the census checked (census_advice.cpp, CycleEdge::kMaxChecked).
+        manual = f"the census did not check what else holds the objects .{attribute} refers to"
+    elif stranded:
         # Nothing but the back-references held them at the census: a weak one frees them while
         # the program still reads it (a tree that the program keeps by its leaves).
         target = target_type.__name__
