@@ -130,10 +130,34 @@ def find(run: Run) -> Iterator[Finding]:
         yield _finding(rows, frame, name, itemsize, lossy, _running_call(rows, frame, running))
 
 
+Running = set[tuple[tuple[str, int], tuple[str, int]]]
+
+
+def _running_callees(
+    rows: list[dict[str, Any]], frame: tuple[str, str, int], running: Running
+) -> list[tuple[str, str, int]] | None:
+    """The frame each row's array was made in under ``frame`` (the call at the user's line),
+    when every one of those calls was still running at the census; None otherwise (an array
+    made by the line's own C call, or what a finished call returned)."""
+    callees = []
+    for row in rows:
+        frames = row["frames"]
+        at = frames.index(frame)
+        if at == 0:
+            return None
+        file, function, line = frames[at - 1]
+        if ((file, line), (frame[0], frame[2])) not in running:
+            return None
+        callees.append((file, function, line))
+    return callees
+
+
+def _in_numpy(file: str) -> bool:
+    return f"{os.sep}numpy{os.sep}" in file
+
+
 def _filled_by_a_running_library(
-    rows: list[dict[str, Any]],
-    frame: tuple[str, str, int],
-    running: set[tuple[tuple[str, int], tuple[str, int]]],
+    rows: list[dict[str, Any]], frame: tuple[str, str, int], running: Running
 ) -> bool:
     """Whether these arrays hold one value each and were made by a call other than NumPy's (a
     pandas reader) that was still running at the census: a buffer it had not filled yet. A
@@ -141,34 +165,19 @@ def _filled_by_a_running_library(
     uint8" (2026-12-05). (A finished chunk of pandas 2's serial parse has its values: kept.)"""
     if any(row["min"] != row["max"] for row in rows):
         return False
-    for row in rows:
-        frames = row["frames"]
-        at = frames.index(frame)
-        if at == 0:
-            return False
-        file, _function, line = frames[at - 1]
-        if ((file, line), (frame[0], frame[2])) not in running or f"{os.sep}numpy{os.sep}" in file:
-            return False
-    return True
+    callees = _running_callees(rows, frame, running)
+    return callees is not None and not any(_in_numpy(file) for file, _f, _l in callees)
 
 
 def _running_call(
-    rows: list[dict[str, Any]],
-    frame: tuple[str, str, int],
-    running: set[tuple[tuple[str, int], tuple[str, int]]],
+    rows: list[dict[str, Any]], frame: tuple[str, str, int], running: Running
 ) -> str | None:
     """The NumPy function called at ``frame`` that made these arrays, when that call was still
     running at the census: they are its working arrays (np.unique's sorted copy of its input,
     the bench's NumPy job), which no .astype() or dtype= on the user's line reaches; they
-    follow the dtype of the arrays passed in. None otherwise (what a finished call returned)."""
-    for row in rows:
-        frames = row["frames"]
-        at = frames.index(frame)
-        if at == 0:
-            return None  # made by the line's own C call
-        file, function, line = frames[at - 1]
-        if ((file, line), (frame[0], frame[2])) not in running:
-            return None
-        if f"{os.sep}numpy{os.sep}" not in file:
-            return None  # another library's call (a pandas reader's: see _finding)
-    return function
+    follow the dtype of the arrays passed in. None otherwise, or for another library's call
+    (a pandas reader's: see _finding)."""
+    callees = _running_callees(rows, frame, running)
+    if callees is None or not all(_in_numpy(file) for file, _f, _l in callees):
+        return None
+    return callees[-1][1]
