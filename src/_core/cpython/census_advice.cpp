@@ -205,6 +205,17 @@ std::uint64_t largest_garbage_group(const HeapSnapshot& snapshot) {
     return largest;
 }
 
+// The name of the attribute of instance `o` that holds `value` ("" when none does).
+std::string attribute_of(PyObject* o, PyObject* value) {
+    PyObject* name = attribute_name_of(o, value);
+    if (name == nullptr) return {};
+    const char* utf8 = PyUnicode_AsUTF8(name);
+    std::string found = utf8 != nullptr ? utf8 : "";
+    PyErr_Clear();
+    Py_DECREF(name);
+    return found;
+}
+
 // For a cycle edge (from, attribute, to): the live `to` objects that live `from` objects refer
 // to by `attribute` (into `live_targets`), and how many of them are no longer reachable from
 // the root when those references are not followed. One search of the live graph.
@@ -217,16 +228,11 @@ void check_weak_edge(const HeapSnapshot& snapshot, CycleEdge& edge) {
         auto* o = reinterpret_cast<PyObject*>(snapshot.address(node));
         for (const NodeId next : snapshot.graph().successors(node)) {
             if (snapshot.type(next) != edge.to || snapshot.idom(next) == kNoNode) continue;
-            PyObject* name =
-                attribute_name_of(o, reinterpret_cast<PyObject*>(snapshot.address(next)));
-            if (name == nullptr) continue;
-            const char* utf8 = PyUnicode_AsUTF8(name);
-            if (utf8 != nullptr && edge.attribute == utf8) {
+            if (attribute_of(o, reinterpret_cast<PyObject*>(snapshot.address(next))) ==
+                edge.attribute) {
                 weak.insert(static_cast<std::uint64_t>(node) << 32 | next);
                 targets.insert(next);
             }
-            PyErr_Clear();
-            Py_DECREF(name);
         }
     }
     edge.checked = true;
@@ -384,17 +390,12 @@ void collect_census_advice(const HeapSnapshot& snapshot, std::span<const SiteId>
                 for (const NodeId next : snapshot.graph().successors(node)) {
                     PyTypeObject* to = snapshot.type(next);
                     if (snapshot.idom(next) != kNoNode || !is_class_instance(to)) continue;
-                    auto* child = reinterpret_cast<PyObject*>(snapshot.address(next));
-                    PyObject* name = attribute_name_of(o, child);
-                    if (name == nullptr) continue;
-                    const char* utf8 = PyUnicode_AsUTF8(name);
-                    if (utf8 != nullptr) {
-                        auto& [count, targets] = edges[{tp, std::string(utf8), to}];
-                        count += 1;
-                        targets.insert(next);
-                    }
-                    PyErr_Clear();
-                    Py_DECREF(name);
+                    std::string name =
+                        attribute_of(o, reinterpret_cast<PyObject*>(snapshot.address(next)));
+                    if (name.empty()) continue;
+                    auto& [count, targets] = edges[{tp, std::move(name), to}];
+                    count += 1;
+                    targets.insert(next);
                 }
             }
         }
