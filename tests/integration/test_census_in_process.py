@@ -44,3 +44,37 @@ def test_objects_grown_beside_a_thread_without_the_gil_are_censused_in_process(
     assert census["traced_bytes"] >= 0.9 * report["peak"]["traced_bytes"], census
     strings = next(row for row in census["types"] if row["type"] == "str")
     assert strings["count"] >= 0.9 * 600_000, strings
+
+
+NATIVE_GROWTH = (
+    "import importlib.util, sys, threading\n"
+    "records = [str(i) * 5 for i in range(200_000)]\n"
+    + thread_without_gil(1)
+    + """for step in range(20):
+    testalloc.native(0, 1 << 20, 8)  # 8 MiB of the C allocator's a step, no object
+release.set()
+other.join()
+print(len(records))
+"""
+)
+
+
+def test_sample_mode_does_not_stop_the_program_to_walk_what_a_census_already_saw(
+    tmp_path: Path, testalloc_path: str
+) -> None:
+    # Native memory grows 12-fold beside a thread without the GIL: each of sample mode's
+    # margins passed asks for a census, which could only be walked in the program's process,
+    # and would see the same 200,000 strings as the census before the growth. None is walked.
+    script = tmp_path / "program.py"
+    script.write_text(NATIVE_GROWTH)
+    out = tmp_path / "report.json"
+    done = memslim_run(
+        "--mode", "sample", "--json", str(out), str(script), testalloc_path, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "200000\n"
+    report = json.loads(out.read_text())
+    assert report["census"]["forked"]["in_process"] == 0, report["census"]["forked"]
+    # The census the report reads still saw the program's strings (the truth: 200,000 made).
+    strings = next(row for row in report["census"]["types"] if row["type"] == "str")
+    assert strings["count"] >= 0.9 * 200_000, strings
