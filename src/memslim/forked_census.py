@@ -338,7 +338,8 @@ _RUNNING, _KILLED, _DONE, _FAILED, _LOST = 1.0, 2.0, 3.0, 4.0, 5.0
 _ROWS = 64  # rows made at a time (more: the array's buffer, past pymalloc's 512 B, is malloc's)
 # _totals (_PEAK_SEEN: the traced peak when the last census was taken, see follow_the_call;
 # _WAIT_SECONDS: how long the report waited for children after the program, see finish;
-# _IN_PROCESS...: censuses walked in the program's process instead, see in_process)
+# _IN_PROCESS...: censuses walked in the program's process instead, see in_process;
+# _LAST_VISIBLE: what the last census taken, forked or not, could see, see sees_nothing_new)
 (
     _FORKS,
     _FORK_SECONDS,
@@ -348,8 +349,9 @@ _ROWS = 64  # rows made at a time (more: the array's buffer, past pymalloc's 512
     _WAIT_SECONDS,
     _IN_PROCESS,
     _IN_PROCESS_SECONDS,
-) = range(8)
-_TOTALS = _IN_PROCESS_SECONDS + 1
+    _LAST_VISIBLE,
+) = range(9)
+_TOTALS = _LAST_VISIBLE + 1
 
 
 class ForkedCensuses:
@@ -436,11 +438,22 @@ class ForkedCensuses:
         count = int(self._totals[_COUNT])
         return [n for n in range(1, count + 1) if self._rows[n * _FIELDS + _STATE] == state]
 
-    def in_process(self, seconds: float) -> None:
+    def in_process(self, seconds: float, visible: int) -> None:
         """Counts a census walked in the program's process where no fork could be (ForkUnsafe,
-        a failed fork): the program stood still for its ``seconds``."""
+        a failed fork): the program stood still for its ``seconds``; it saw ``visible`` bytes
+        (Python's and NumPy's)."""
         self._totals[_IN_PROCESS] += 1
         self._totals[_IN_PROCESS_SECONDS] += seconds
+        self._totals[_LAST_VISIBLE] = visible
+
+    def sees_nothing_new(self, visible: int, margin: float) -> bool:
+        """Whether a census now, which could see ``visible`` bytes (Python's and NumPy's),
+        would see what the last census taken saw: they have not grown by ``margin`` since. In
+        sample mode such a census walked in the program's process is left out, whose findings
+        are scaled to the peak site by site anyway: it is asked for by native memory growing (a
+        parallel CSV parse's buffers, its threads without the GIL: pandas 3.1's read_csv, two
+        walks of 80-95 ms while the program stood still)."""
+        return visible < self._totals[_LAST_VISIBLE] * (1 + margin)
 
     def _path(self, number: int) -> str:
         return os.path.join(self.directory, f"census-{number:05d}.pickle")
@@ -519,6 +532,7 @@ class ForkedCensuses:
         self._set(number, _PID, pid)
         self._set(number, _TRACED, traced)
         self._set(number, _VISIBLE, visible)
+        self._totals[_LAST_VISIBLE] = visible
         self._set(number, _STARTED, time.time())  # comparable with the census file's mtime
         self._set(number, _STATE, _RUNNING)
         self._set(number, _FOLLOW_UP, float(_core.census_is_follow_up()))

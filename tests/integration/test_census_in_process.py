@@ -26,16 +26,24 @@ print(len(records), done)
 )
 
 
+def run_with_testalloc(
+    tmp_path: Path, program: str, testalloc_path: str, stdout: str, *options: str
+) -> dict:
+    """``program`` run under ``memslim run *options`` with the test extension's path as its
+    first argument: its JSON report, once the program printed ``stdout`` and exited 0."""
+    script = tmp_path / "program.py"
+    script.write_text(program)
+    out = tmp_path / "report.json"
+    done = memslim_run(*options, "--json", str(out), str(script), testalloc_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == stdout
+    return json.loads(out.read_text())
+
+
 def test_objects_grown_beside_a_thread_without_the_gil_are_censused_in_process(
     tmp_path: Path, testalloc_path: str
 ) -> None:
-    script = tmp_path / "program.py"
-    script.write_text(PROGRAM)
-    out = tmp_path / "report.json"
-    done = memslim_run("--json", str(out), str(script), testalloc_path, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == "600000 19\n"
-    report = json.loads(out.read_text())
+    report = run_with_testalloc(tmp_path, PROGRAM, testalloc_path, "600000 19\n")
     costs = report["census"]["forked"]
     assert costs["in_process"] >= 1, costs
     assert costs["in_process_seconds"] > 0
@@ -65,15 +73,9 @@ def test_sample_mode_does_not_stop_the_program_to_walk_what_a_census_already_saw
     # Native memory grows 12-fold beside a thread without the GIL: each of sample mode's
     # margins passed asks for a census, which could only be walked in the program's process,
     # and would see the same 200,000 strings as the census before the growth. None is walked.
-    script = tmp_path / "program.py"
-    script.write_text(NATIVE_GROWTH)
-    out = tmp_path / "report.json"
-    done = memslim_run(
-        "--mode", "sample", "--json", str(out), str(script), testalloc_path, timeout=300
+    report = run_with_testalloc(
+        tmp_path, NATIVE_GROWTH, testalloc_path, "200000\n", "--mode", "sample"
     )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == "200000\n"
-    report = json.loads(out.read_text())
     assert report["census"]["forked"]["in_process"] == 0, report["census"]["forked"]
     # The census the report reads still saw the program's strings (the truth: 200,000 made).
     strings = next(row for row in report["census"]["types"] if row["type"] == "str")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import array
 import contextlib
 import dataclasses
 import gc
@@ -356,16 +355,6 @@ def _heap_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _walk_sees_nothing_new(visible: int, last: int) -> bool:
-    """In sample mode, whether a census walked in the program's process (where no fork can
-    be) may be left out: what it can see, Python's and NumPy's bytes, has not grown by sample
-    mode's margin since the last census, whose findings are scaled to the peak site by site
-    anyway. Such a census is asked for by native memory growing (a parallel CSV parse's
-    buffers, its threads without the GIL: pandas 3.1's read_csv, two walks of 80-95 ms while
-    the program stood still) and would see the objects the last one saw."""
-    return visible < last * (1 + SAMPLE_MARGIN)
-
-
 def _wait_for_threads() -> None:
     """Join non-daemon threads, as the interpreter does before it exits."""
     for thread in threading.enumerate():
@@ -390,36 +379,30 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
 
         census_top = max(args.top, 10)  # retainers each census keeps
         forked = ForkedCensuses(top=census_top)
-        # What the last census taken could see (Python's and NumPy's bytes), kept in place: an
-        # int object made during the run would sit between the program's objects.
-        last_seen = array.array("q", [0])
 
         def take_census() -> bool:
             # Runs at a safe point while traced bytes reach a new high (see _core.set_census):
             # a forked child walks a copy of the heap while the program runs on. False: not
             # now, the census stays due (a fork here could wait on a lock).
-            visible = _core.visible_traced_bytes()
             try:
                 if not forked.take():
                     return False
-                last_seen[0] = visible
                 forked.follow_the_call(sys._getframe(1))
                 return True
             except OSError:  # no fork here (limits, ForkUnsafe): walk the heap in this process
                 pass
+            traced, visible = _core.traced_bytes(), _core.visible_traced_bytes()
             if (
                 args.mode == "sample"
                 and not _core.census_is_follow_up()
-                and _walk_sees_nothing_new(visible, last_seen[0])
+                and forked.sees_nothing_new(visible, SAMPLE_MARGIN)
             ):
                 forked.follow_the_call(sys._getframe(1))  # what the call returns still counts
                 return True
             census.clear()  # the previous census is memslim's, not the program's: not counted
-            traced = _core.traced_bytes()
-            last_seen[0] = visible
             began = time.perf_counter()
             raw = take_raw_census(census_top, advice=True)
-            forked.in_process(time.perf_counter() - began)
+            forked.in_process(time.perf_counter() - began, visible)
             census["raw"] = raw
             census["traced_bytes"] = traced
             census["visible"] = visible
