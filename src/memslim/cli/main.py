@@ -391,25 +391,25 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
                 return True
             except OSError:  # no fork here (limits, ForkUnsafe): walk the heap in this process
                 pass
-            traced, visible = _core.traced_bytes(), _core.visible_traced_bytes()
+            visible = _core.visible_traced_bytes()
             if (
-                args.mode == "sample"
-                and not _core.census_is_follow_up()
-                and forked.sees_nothing_new(visible, SAMPLE_MARGIN)
+                args.mode != "sample"
+                or _core.census_is_follow_up()
+                or not forked.sees_nothing_new(visible, SAMPLE_MARGIN)
             ):
-                forked.follow_the_call(sys._getframe(1))  # what the call returns still counts
-                return True
-            census.clear()  # the previous census is memslim's, not the program's: not counted
-            began = time.perf_counter()
-            raw = take_raw_census(census_top, advice=True)
-            forked.in_process(time.perf_counter() - began, visible)
-            census["raw"] = raw
-            census["traced_bytes"] = traced
-            census["visible"] = visible
-            history.append((traced, retainer_summary(raw)))
+                traced = _core.traced_bytes()
+                census.clear()  # the previous census is memslim's, not the program's: not counted
+                began = time.perf_counter()
+                raw = take_raw_census(census_top, advice=True)
+                forked.in_process(time.perf_counter() - began, visible)
+                census["raw"] = raw
+                census["traced_bytes"] = traced
+                census["visible"] = visible
+                history.append((traced, retainer_summary(raw)))
             # In a library's call (pandas 3.1's parallel read_csv, whose threads parse without
             # the GIL: ForkUnsafe), what the call returns is seen by a census after it, forked
-            # then; without this the usecols pair lost its finding under the sanitizers.
+            # then, whether or not this one was walked; without this the usecols pair lost its
+            # finding under the sanitizers.
             forked.follow_the_call(sys._getframe(1))
             return True
 
