@@ -7,10 +7,10 @@
 
 Each ``label=command`` is split like a shell line; leading ``NAME=value`` words are set in the
 command's environment, and the program's path is appended. Round by round, every command runs
-once in the order given (so that a slower hour slows them all alike), as a fresh process with its
-output discarded; the wall time is the whole process's. Prints each label's median, its ratio to
-the first label's, and every run. A command that fails is reported and stops the comparison: a
-failed run's time says nothing."""
+once in the order given (so that a slower hour slows them all alike), as run_real.py runs its
+tools (``run_once``: a session of its own, GNU time's peak RSS). Prints each label's median wall
+time, its ratio to the first label's, every run, and the median peak RSS. A run that fails or
+times out stops the comparison: its time says nothing."""
 
 from __future__ import annotations
 
@@ -18,9 +18,15 @@ import argparse
 import os
 import shlex
 import statistics
-import subprocess
 import sys
-import time
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run_real import _last_line, run_once
+
+TIMEOUT_S = 600.0  # a run this long is not a timing run any more
 
 
 def _command(spec: str) -> tuple[str, list[str], dict[str, str]]:
@@ -49,27 +55,30 @@ def main(argv: list[str] | None = None) -> int:
         commands = [_command(spec) for spec in args.commands]
     except ValueError as e:
         parser.error(str(e))
-    times: dict[str, list[float]] = {label: [] for label, _, _ in commands}
-    for _ in range(args.runs):
-        for label, words, env in commands:
-            began = time.perf_counter()
-            done = subprocess.run(
-                [*words, args.program],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=env,
-                check=False,
-            )
-            if done.returncode != 0:
-                print(f"ab: {label} exited with status {done.returncode}", file=sys.stderr)
-                return 1
-            times[label].append(time.perf_counter() - began)
-    name = os.path.basename(args.program)
-    base = statistics.median(times[commands[0][0]])
-    for label, runs in times.items():
+    program = os.path.abspath(args.program)
+    walls: dict[str, list[float]] = {label: [] for label, _, _ in commands}
+    rss: dict[str, list[int]] = {label: [] for label, _, _ in commands}
+    with tempfile.TemporaryDirectory(prefix="memslim-ab-") as scratch:
+        for _ in range(args.runs):
+            for index, (label, words, env) in enumerate(commands):
+                log_base = Path(scratch) / f"run-{index}"
+                measured = run_once([*words, program], Path.cwd(), log_base, TIMEOUT_S, env)
+                if measured.status != "ok":
+                    why = _last_line(Path(f"{log_base}.err"))
+                    print(f"ab: {label}: {measured.status} ({why})", file=sys.stderr)
+                    return 1
+                walls[label].append(measured.wall_s)
+                rss[label].append(measured.maxrss_kib)
+    name = os.path.basename(program)
+    base = statistics.median(walls[commands[0][0]])
+    for label, runs in walls.items():
         median = statistics.median(runs)
         listed = " ".join(f"{t:.2f}" for t in runs)
-        print(f"{name:22} {label:14} median {median:.3f}  x{median / base:.3f}  [{listed}]")
+        mib = statistics.median(rss[label]) / 1024
+        print(
+            f"{name:22} {label:14} median {median:.3f}  x{median / base:.3f}  [{listed}]"
+            f"  peak RSS {mib:.1f} MiB"
+        )
     return 0
 
 

@@ -199,8 +199,11 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def run_once(argv: list[str], cwd: Path, log_base: Path, timeout: float) -> Measured:
-    """Run ``argv`` in a session of its own, under GNU time if there is one."""
+def run_once(
+    argv: list[str], cwd: Path, log_base: Path, timeout: float, env: dict[str, str] | None = None
+) -> Measured:
+    """Run ``argv`` in a session of its own, under GNU time if there is one (``env``: its
+    environment, this process's by default)."""
     rss_file = Path(f"{log_base}.rss")
     rss_file.unlink(missing_ok=True)
     command = [GNU_TIME, "-f", "%M", "-o", str(rss_file), *argv] if HAVE_GNU_TIME else argv
@@ -212,7 +215,9 @@ def run_once(argv: list[str], cwd: Path, log_base: Path, timeout: float) -> Meas
             _kill_group(pid)
 
         start = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=out, stderr=err, cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(
+            command, stdout=out, stderr=err, cwd=cwd, env=env, start_new_session=True
+        )
         timer = threading.Timer(timeout, expire, (proc.pid,))
         timer.start()
         try:
