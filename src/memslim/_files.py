@@ -32,3 +32,63 @@ def file_mode() -> int:
     except (OSError, ValueError):
         pass
     return 0o644
+
+
+def run_directory(kind: str) -> str:
+    """A new temporary directory for one run's ``kind`` of files (census children's censuses,
+    child processes' captures, an attached process's answer), named after this process:
+    ``memslim-KIND-NS-PID-XXXXXXXX`` in the temporary directory, NS the inode of its PID
+    namespace. Before making it, removes those of the same kind that runs killed before they
+    could (SIGKILL, the OOM killer: a run that used too much memory is memslim's typical
+    user's) left behind: made in this PID namespace by a process that is gone. A directory of a
+    live process, another user's, another namespace's (a container sharing /tmp) or of an
+    older name is left alone."""
+    import tempfile
+
+    prefix = f"memslim-{kind}-{_pid_namespace()}-"
+    _remove_orphans(tempfile.gettempdir(), prefix)
+    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
+
+
+def _pid_namespace() -> int:
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:  # not Linux, or no /proc: no namespaces to tell apart
+        return 0
+
+
+def _remove_orphans(directory: str, prefix: str) -> None:
+    import shutil
+
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    uid = os.getuid()
+    for entry in entries:
+        pid_text = entry.name[len(prefix) :].partition("-")[0]
+        if not entry.name.startswith(prefix) or not pid_text.isdigit():
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            if entry.stat(follow_symlinks=False).st_uid != uid:
+                continue
+        except OSError:
+            continue
+        if not _gone(int(pid_text)):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _gone(pid: int) -> bool:
+    """Whether no process has ``pid`` (a zombie, or a process that reused it, has)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # another user's: it exists
+        return False
+    return False

@@ -34,7 +34,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 
@@ -200,8 +199,9 @@ def attach(
 
     check_target(pid)
     import memslim
+    from memslim._files import run_directory
 
-    directory = tempfile.mkdtemp(prefix="memslim-attach-")
+    directory = run_directory("attach")
     try:
         output = os.path.join(directory, "answer.json")
         request = os.path.join(directory, "request.json")

@@ -23,7 +23,6 @@ import resource
 import shutil
 import signal
 import sys
-import tempfile
 import time
 import types
 from collections.abc import Iterable
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memslim import _core
+from memslim._files import run_directory
 from memslim._paths import is_library_path, is_own_path
 from memslim.rss import RssLedger, allocators_now, process_memory
 
@@ -372,7 +372,7 @@ class ForkedCensuses:
 
     def __init__(self, top: int) -> None:
         self.top = top
-        self.directory = tempfile.mkdtemp(prefix="memslim-census-")
+        self.directory = run_directory("census")
         self._rows = array.array("d", bytes(8 * _FIELDS * (_ROWS + 1)))  # row 0: unused
         self._totals = array.array("d", bytes(8 * _TOTALS))
         self.start_clock()

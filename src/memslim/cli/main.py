@@ -536,9 +536,8 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
 def _follow_children(args: argparse.Namespace, target: Target) -> str | None:
     """Children track themselves into a directory of captures: ``FILE.children`` beside the
     capture of ``-o FILE`` (its earlier captures removed), else a temporary one."""
-    import tempfile
-
     from memslim import children
+    from memslim._files import run_directory
 
     try:
         if args.child_into:  # a subprocess child: its own children go beside it
@@ -550,7 +549,7 @@ def _follow_children(args: argparse.Namespace, target: Target) -> str | None:
                 if name.endswith(children.SUFFIX):
                     os.unlink(os.path.join(directory, name))
         else:
-            directory = tempfile.mkdtemp(prefix="memslim-children-")
+            directory = run_directory("children")
     except OSError as e:
         _say(f"memslim: child processes not tracked: {e.strerror or e}")
         return None
