@@ -1,4 +1,4 @@
-"""memslim's own threads in the program's process."""
+"""memslim's own threads in the program's process, and its own work in the program's."""
 
 from __future__ import annotations
 
@@ -17,10 +17,48 @@ def start_thread(function: Callable[..., Any], *args: Any) -> int:
     not block it; had memslim's thread taken a SIGTERM or a SIGINT, Python's handler would wait
     for the main thread, which may sit in a blocking call: a Pool worker in ``sem_wait``, told
     to terminate, never ended, and the pool's ``join`` hung. The new thread inherits the mask
-    of the thread that starts it: blocked around the start, restored after."""
-    blocked = signal.valid_signals() - _SYNCHRONOUS
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    of the thread that starts it: blocked around the start, restored after.
+
+    Returns once the thread runs, recording nothing of its own (``untrack_this_thread``). What
+    a thread allocates before its first line (16 KiB of frame stack) is recorded if tracking
+    runs by then: a "<native thread>" line of the program's, unless the thread is started before
+    tracking starts (cli.main's checkpoints, a child's before its restart)."""
+    from memslim import _core
+
+    ready = _thread.allocate_lock()
+    ready.acquire()
+    with OwnWork():  # the signal sets' enums are memslim's
+        blocked = signal.valid_signals() - _SYNCHRONOUS
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        try:
+            ident = _thread.start_new_thread(_own_thread, (_core, ready, function, args))
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    ready.acquire()
+    return ident
+
+
+def _own_thread(core: Any, ready: Any, function: Callable[..., Any], args: tuple) -> None:
     try:
-        return _thread.start_new_thread(function, args)
+        core.untrack_this_thread()
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        ready.release()  # start_thread waits for it
+    function(*args)
+
+
+class OwnWork:
+    """``with OwnWork():`` what the calling thread allocates inside is memslim's, not recorded
+    (its frees still are). For memslim's work in a thread of the program's while tracking runs:
+    the standard library functions that work calls (``threading.enumerate``,
+    ``signal.valid_signals``) were lines of the program's in its report, since a user stack
+    starts above memslim's own frames (the runner calls the program)."""
+
+    def __enter__(self) -> None:
+        from memslim import _core
+
+        self._tracked = _core.set_thread_tracked(False)
+
+    def __exit__(self, *exc_info: object) -> None:
+        from memslim import _core
+
+        _core.set_thread_tracked(self._tracked)

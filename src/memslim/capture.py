@@ -209,7 +209,6 @@ class Checkpointer:
         from memslim import _core
 
         try:
-            _core.untrack_this_thread()
             last_peak, last_time, last_cost, last_size = 0, started, 0.0, 1
             while not self._stop.acquire(timeout=self.interval):
                 peak, now = _core.peak_traced_bytes(), time.monotonic()

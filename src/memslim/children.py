@@ -334,12 +334,14 @@ class _Child:
 
 def _start_child(*, restart: bool) -> None:
     from memslim import _core, _native
-    from memslim._threads import start_thread
     from memslim._tracking import watch_gc
-    from memslim.capture import Checkpointer
 
     settings: Settings = _state["settings"]
     _core.set_census(None)  # censuses are the parent's (the callback is its copy)
+    # Before tracking (re)starts: nothing here is the program's, and the checkpoints' thread
+    # makes 16 KiB of frame stack before its first line, which would be a "<native thread>"
+    # line in the child's report (a forked child records nothing until the restart).
+    _set_up_child(settings)
     if restart:
         _core.restart_in_forked_child()
     else:
@@ -353,6 +355,13 @@ def _start_child(*, restart: bool) -> None:
         )
         _native.start(native=s.native)
         watch_gc(True)
+
+
+def _set_up_child(settings: Settings) -> None:
+    from memslim import _core
+    from memslim._threads import start_thread
+    from memslim.capture import Checkpointer
+
     path = os.path.join(settings.directory, f"{os.getpid()}{SUFFIX}")
     Checkpointer.running = 0  # after a fork, only the forking thread lives on
     _state["relay_threads"] = 0

@@ -382,6 +382,14 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
             cached = cache->lookup(std::span<const engine::Frame>(frames, depth), &node);
         }
     }
+    // No frame above the one stacks stop at, in the thread that started tracking: memslim's
+    // runner itself (cli.main between starting tracking and the program's first line, and after
+    // its last), not the program. Recorded, its blocks were a "<native thread>" line of 720
+    // bytes in every report, of a program that started no thread.
+    if (depth == 0 && gil && g_stop_frame != nullptr &&
+        pthread_equal(pthread_self(), g_starting_thread.load(std::memory_order_relaxed)) != 0) {
+        return;
+    }
     const std::span<const engine::Frame> stack(read, depth);
     rec.lock.lock();
     if (gil && !cached) {
@@ -1119,8 +1127,8 @@ bool start_tracking(const TrackOptions& options) {
         const std::uint64_t seed = options.seed != 0 ? options.seed : std::random_device{}();
         g_seed_base.store(seed);
         g_seed_steps.store(0);
-        g_starting_thread.store(pthread_self());
     }
+    g_starting_thread.store(pthread_self());  // the sampler's seed, and record_block's runner
     g_recording->timeline = engine::Timeline(options.timeline_points);
     g_generation.fetch_add(1);
     g_forked_child.store(false);
@@ -1158,8 +1166,8 @@ bool restart_in_forked_child() {
         g_recording->filter = std::make_unique<engine::CountingFilter>();
         g_seed_base.store(g_seed_base.load() ^ static_cast<std::uint64_t>(getpid()));
         g_seed_steps.store(0);
-        g_starting_thread.store(pthread_self());  // the thread that forked: the child's only one
     }
+    g_starting_thread.store(pthread_self());  // the thread that forked: the child's only one
     g_recording->timeline = engine::Timeline(options.timeline_points);
     g_generation.fetch_add(1);  // threads' stack caches and samplers belong to the parent's
     g_recording->started = Clock::now();
@@ -1573,6 +1581,10 @@ void census_before_collection(int generation) {
 
 void untrack_this_thread() {
     t_untracked_thread = true;
+}
+
+bool set_thread_tracked(bool tracked) {
+    return !std::exchange(t_untracked_thread, !tracked);
 }
 
 void set_gc_collecting(bool collecting) {

@@ -299,10 +299,14 @@ void census_before_collection(int generation);
 void set_gc_collecting(bool collecting);
 
 // Nothing the calling thread allocates from now on is recorded, and it takes no census: a
-// thread of memslim's own (the capture's checkpoints, capture.py) that runs Python code while
-// the program is tracked. What it frees is still forgotten: a collection it triggers frees the
+// thread of memslim's own (_threads.start_thread: the capture's checkpoints) that runs Python
+// code while the program is tracked. What it frees is still forgotten: a collection it triggers frees the
 // program's garbage.
 void untrack_this_thread();
+// Whether the calling thread's allocations are recorded, and sets it (false: as memslim's own
+// threads'); returns what it was. For memslim's own work in a program's thread while tracking
+// runs: the CLI waiting for the program's threads.
+bool set_thread_tracked(bool tracked);
 
 // The site of object `o`: for a list with items, that of its item array (allocated for it,
 // where the list struct may come from the interpreter's free list and keep the site of the list

@@ -356,9 +356,20 @@ def _heap_report(args: argparse.Namespace) -> int:
 
 
 def _wait_for_threads() -> None:
-    """Join non-daemon threads, as the interpreter does before it exits."""
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
+    """Join non-daemon threads, as the interpreter does before it exits (again while one that
+    was joined started another). What the program's threads allocate meanwhile is the
+    program's; the lists of threads made here are memslim's own, not recorded: their stack,
+    threading.enumerate under memslim's frames, was a line of the program's in the report of a
+    program that never used a thread."""
+    from memslim._threads import OwnWork  # imported before the program (_run_tracked)
+
+    main = threading.main_thread()
+    while True:
+        with OwnWork():
+            waiting = [t for t in threading.enumerate() if t is not main and not t.daemon]
+        if not waiting:
+            return
+        for thread in waiting:
             thread.join()
 
 
@@ -422,6 +433,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     # Whatever memslim imports or builds for the run, before tracking starts: a module imported
     # while it runs would be charged to the program (155 KiB of dataclass and enum code on a
     # program that only printed a line).
+    from memslim._threads import OwnWork
     from memslim.capture import Checkpointer
     from memslim.children import quiet_fork_warning
 
@@ -434,6 +446,23 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     # that only printed a line, when it ran after tracking had started.
     quiet_fork_warning()
     children_dir = _follow_children(args, target) if args.children else None
+    process = {
+        "pid": start_pid,
+        "ppid": os.getppid(),
+        "name": " ".join(target.argv) if args.child_into else "main",
+        "started_at": time.time(),
+    }
+    checkpoints = None
+    if args.output:
+        # Its thread starts before tracking does: what a new thread allocates before its first
+        # line (16 KiB of frame stack) was a "<native thread>" line of the program's.
+        checkpoints = Checkpointer(
+            args.output,
+            target.argv,
+            process=lambda: process,
+            census=None if forked is None else forked.latest,
+        )
+        checkpoints.start()
     watch_gc(True)
     # Stacks stop at this frame: the runner beneath the target is the same for every allocation.
     _stacks.forget()
@@ -446,22 +475,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         stacks_above_caller=True,
         full_import_stacks=args.full_import_stacks,
     )
-    process = {
-        "pid": start_pid,
-        "ppid": os.getppid(),
-        "name": " ".join(target.argv) if args.child_into else "main",
-        "started_at": time.time(),
-    }
     _native.start(native=not args.python_only)
-    checkpoints = None
-    if args.output:
-        checkpoints = Checkpointer(
-            args.output,
-            target.argv,
-            process=lambda: process,
-            census=None if forked is None else forked.latest,
-        )
-        checkpoints.start()
 
     def census_at_end() -> None:
         # A program that ends at its peak (its data held by module globals, or its peak
@@ -474,15 +488,17 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         peak, now = _core.peak_traced_bytes(), _core.traced_bytes()
         in_process = int(census.get("traced_bytes", -1))  # type: ignore[call-overload]
         if forked.behind(peak, now) and in_process < NEAR_PEAK * peak:
-            take_census()
+            with OwnWork():  # as in a census the tracker calls (the path's posixpath lines)
+                take_census()
 
     def stop() -> None:
-        if children_dir is not None:
-            from memslim import children
+        with OwnWork():
+            if children_dir is not None:
+                from memslim import children
 
-            children.unfollow()
-        if checkpoints is not None:
-            checkpoints.stop()
+                children.unfollow()
+            if checkpoints is not None:
+                checkpoints.stop()
         _core.stop_tracking()
         _native.stop()
         _core.set_census(None)

@@ -1,0 +1,51 @@
+"""What memslim does in the program's process while it tracks (its runner before and after the
+program, its checkpoints' thread, the set-up of a forked child) is not a line of the program's:
+a program that calls no library allocates at its own lines only."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Allocates only at its own lines, in the parent and in a forked child; no library, no thread.
+FORKS = """\
+import os
+data = [str(i) * 3 for i in range(20000)]
+pid = os.fork()
+if pid == 0:
+    more = [bytes(100) for _ in range(10000)]
+    os._exit(0)
+os.waitpid(pid, 0)
+print("parent done")
+"""
+
+
+def report_of(tmp_path: Path, *options: str) -> dict:
+    script = tmp_path / "forks.py"
+    script.write_text(FORKS)
+    out = tmp_path / "report.json"
+    ran = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--json", str(out), *options, str(script)],
+        capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "parent done\n"
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("options", [(), ("-o", "run.capture")], ids=["plain", "capture"])
+def test_every_line_reported_is_the_programs(tmp_path: Path, options: tuple[str, ...]) -> None:
+    report = report_of(tmp_path, *options)
+    script = str(tmp_path / "forks.py")
+    assert [row["file"] for row in report["lines"]] == [script] * len(report["lines"])
+    rows = report["lines_across_processes"]
+    assert len({row["pid"] for row in rows}) == 2  # the parent and its forked child
+    assert {row["file"] for row in rows} == {script}, [
+        (row["file"], row["line"]) for row in rows if row["file"] != script
+    ]
+    # The parent's report: the lines that ran in the parent.
+    assert {row["line"] for row in report["lines"] if row["allocations"]} <= {2, 3, 7, 8}
