@@ -113,6 +113,7 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
     out["current_bytes"] = result.current_bytes;
     out["peak_bytes"] = result.peak_bytes;
     out["peak_seconds"] = result.peak_seconds;
+    out["peak_standard_error"] = result.peak_standard_error;
     out["elapsed_seconds"] = result.elapsed_seconds;
     out["peak_rss_bytes"] = result.peak_rss_bytes;
     out["bookkeeping_bytes"] = result.bookkeeping_bytes;

@@ -159,6 +159,9 @@ class Profile:
     # (file, qualified name) of every function that ran in a recorded stack, when the frames
     # above are only those of the top lines (``tracking_result(top_lines=...)``).
     functions: list[tuple[str, str]] | None = None
+    # Sample mode: the standard error of peak_bytes as the estimate of that instant's live bytes
+    # (0 in exact mode). The peak, the highest of the run's estimates, tends to lie above.
+    peak_standard_error: float = 0.0
     _lines: list[LineStats] | None = field(default=None, init=False, repr=False, compare=False)
     _sites: list[Site] | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -188,6 +191,7 @@ class Profile:
             site_count=raw["sites"],
             bookkeeping=dict(raw["bookkeeping"]),
             functions=raw.get("functions"),
+            peak_standard_error=raw.get("peak_standard_error", 0.0),
         )
 
     @classmethod
@@ -231,6 +235,7 @@ class Profile:
             peak_bytes=peak["traced_bytes"],
             current_bytes=end["traced_bytes"],
             peak_seconds=peak["at_s"],
+            peak_standard_error=peak.get("standard_error_bytes") or 0.0,
             elapsed_seconds=report["duration_s"],
             peak_rss_bytes=peak["rss_bytes"],
             bookkeeping_bytes=own.get("bookkeeping_bytes", 0),

@@ -49,3 +49,30 @@ TEST(ByteSampler, SamplesAboutOncePerMeanBytes) {
     const double expected = n * p;
     EXPECT_LT(std::abs(samples - expected), 4 * std::sqrt(n * p * (1 - p)));
 }
+
+// variance_term(w) finds the size again from the weight alone: w * (w - s), the Horvitz-Thompson
+// term (1 - p) / p^2 * s^2 of a sampled block of size s.
+TEST(ByteSampler, VarianceTermIsTheSampledBlocksShareOfTheVariance) {
+    const double mean = 262144.0;
+    const ByteSampler sampler(mean, 1);
+    for (std::uint64_t size : {16u, 1000u, 65536u, 262144u, 1000000u, 10000000u}) {
+        const std::uint64_t w = sampler.weight(size);
+        const double s = static_cast<double>(size);
+        const double p = -std::expm1(-s / mean);
+        const double truth = (1 - p) / (p * p) * s * s;
+        // The weight is rounded to a byte: the size found again is off by up to a byte or two
+        // in a quarter mebibyte for the smallest blocks (w - s is then about the mean).
+        EXPECT_NEAR(ByteSampler::variance_term(w, mean), truth, 1e-4 * truth + 2.0 * mean)
+            << "size " << size;
+    }
+    // The estimated variance of a sum of many small samples: about mean x total.
+    double variance = 0;
+    double total = 0;
+    ByteSampler sampling(mean, 5);
+    for (int i = 0; i < 2000000; ++i) {
+        total += 64;
+        const std::uint64_t w = sampling.sample(64);
+        if (w != 0) variance += ByteSampler::variance_term(w, mean);
+    }
+    EXPECT_NEAR(std::sqrt(variance) / std::sqrt(mean * total), 1.0, 0.1);
+}

@@ -922,3 +922,31 @@ def test_census_sites_show_no_memslim_frame(tmp_path: Path) -> None:
     own = [s for s in sites if any(package in f["file"] for f in s["frames"])]
     assert not own, own[:2]
     assert "memslim/_imports.py" not in result.stderr
+
+
+# Grows to its peak and holds it: every sampled estimate along the way only adds, so the
+# peak's estimate is the last one's, unbiased, with the standard error the tracker reports.
+GROWS_THEN_HOLDS = """\
+rows = [(i, str(i) * 3, float(i)) for i in range(150_000)]
+print(len(rows))
+"""
+
+
+@pytest.mark.parametrize("seed", ["1", "2", "3"])
+def test_sample_modes_peak_comes_with_its_standard_error(tmp_path: Path, seed: str) -> None:
+    script = tmp_path / "holds.py"
+    script.write_text(GROWS_THEN_HOLDS)
+    truth = tracemalloc_reference(tmp_path, script)["peak"]
+    interval = 65536
+    sampled, result = run_json(
+        tmp_path, script, "--mode", "sample", "--sample-interval", str(interval), "--seed", seed
+    )
+    assert result.returncode == 0, result.stderr
+    peak = sampled["peak"]
+    error = peak["standard_error_bytes"]
+    # Blocks far smaller than the interval: the estimate's variance is about interval x total
+    # (the sampler's maths, byte_sampler.h).
+    assert 0.75 < error / (interval * truth) ** 0.5 < 1.33, (error, truth)
+    assert abs(peak["traced_bytes"] - truth) < 4 * error, (peak["traced_bytes"], truth, error)
+    exact, _ = run_json(tmp_path, script)
+    assert exact["peak"]["standard_error_bytes"] is None

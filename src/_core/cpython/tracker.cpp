@@ -99,6 +99,16 @@ struct Recording {
     engine::PeakTracker peak;
     Clock::time_point started = Clock::now();
     double peak_seconds = 0;
+    // Sample mode: the variance of the estimated live total, now and when the peak was saved
+    // (ByteSampler::variance_term of each live sample, summed).
+    double variance = 0;
+    double variance_at_peak = 0;
+    void add_variance(std::uint64_t weight, double sign) {
+        if (filter) variance += sign * engine::ByteSampler::variance_term(weight, sample_mean());
+    }
+    [[nodiscard]] double sample_mean() const {
+        return static_cast<double>(options.sample_interval_bytes);
+    }
     std::uint64_t last_peak_saves = 0;
     std::size_t released_block_bytes = 0;  // what release_blocks() freed
 
@@ -406,6 +416,7 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     }
     if (rec.filter) {
         rec.samples.insert(address, bytes, site);
+        rec.add_variance(bytes, 1.0);
     } else {
         rec.blocks.insert(address, bytes, site);
     }
@@ -462,8 +473,12 @@ bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* blo
         rec.current_mirror.store(rec.peak.current(), std::memory_order_relaxed);
         if (rec.peak.peak_saves() != saves) {
             rec.peak_seconds = std::chrono::duration<double>(Clock::now() - rec.started).count();
+            rec.variance_at_peak = rec.variance;  // before this free, as the peak's bytes are
         }
-        if (rec.filter) rec.filter->remove(address);
+        if (rec.filter) {
+            rec.filter->remove(address);
+            rec.add_variance(block->size, -1.0);
+        }
         if (other) {
             rec.count_other(rec.domain_of_slot[block->site],
                             -static_cast<std::int64_t>(block->size));
@@ -485,6 +500,7 @@ void restore_block(Recording& rec, std::uintptr_t address, const engine::LiveBlo
     }
     if (rec.filter) {
         rec.samples.insert(address, block.size, block.site);
+        rec.add_variance(block.size, 1.0);
     } else {
         rec.blocks.insert(address, block.size, block.site);
     }
@@ -1196,7 +1212,10 @@ void stop_tracking() {
     const double now = std::chrono::duration<double>(Clock::now() - rec.started).count();
     const std::uint64_t saves = rec.peak.peak_saves();
     rec.peak.finish();
-    if (rec.peak.peak_saves() != saves) rec.peak_seconds = now;
+    if (rec.peak.peak_saves() != saves) {
+        rec.peak_seconds = now;
+        rec.variance_at_peak = rec.variance;
+    }
     const std::int64_t current = rec.peak.current();
     rec.lock.unlock();
     std::lock_guard<std::mutex> hold(rec.timeline_mutex);
@@ -1412,6 +1431,7 @@ TrackResult collect_result(bool with_sites) {
         rec.peak.finish();
         if (rec.peak.peak_saves() != saves) {
             rec.peak_seconds = std::chrono::duration<double>(Clock::now() - rec.started).count();
+            rec.variance_at_peak = rec.variance;
         }
     }
     result.mode = rec.options.mode;
@@ -1419,6 +1439,7 @@ TrackResult collect_result(bool with_sites) {
     result.current_bytes = rec.peak.current();
     result.peak_bytes = rec.peak.peak();
     result.peak_seconds = rec.peak_seconds;
+    result.peak_standard_error = std::sqrt(std::max(0.0, rec.variance_at_peak));
     {
         std::lock_guard<std::mutex> hold_timeline(rec.timeline_mutex);
         result.timeline = rec.timeline.points();

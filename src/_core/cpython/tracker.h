@@ -69,6 +69,8 @@ struct TrackResult {
     std::int64_t current_bytes = 0;
     std::int64_t peak_bytes = 0;
     double peak_seconds = 0;  // since start; when the peak was last left (or the end)
+    // Sample mode: the standard error of the estimated bytes at the peak (0 in exact mode).
+    double peak_standard_error = 0;
     double elapsed_seconds = 0;
     std::uint64_t peak_rss_bytes = 0;
     std::size_t bookkeeping_bytes = 0;  // memslim's own tables: the sum of the three below

@@ -61,6 +61,10 @@ def build_report(
             "rss_bytes": profile.peak_rss_bytes,
             "at_s": round(profile.peak_seconds, 6),
             "by_domain": profile.peak_by_domain,
+            # Sample mode: the standard error of traced_bytes as that instant's estimate.
+            "standard_error_bytes": (
+                round(profile.peak_standard_error) if profile.mode == "sample" else None
+            ),
         },
         "end": {"traced_bytes": profile.current_bytes, "by_domain": profile.end_by_domain},
         "memslim": {

@@ -18,6 +18,9 @@ from memslim.advice import Finding
 from memslim.heap import HeapCensus, SavedHeap, largest_sites
 from memslim.profile_data import FrameInfo, LineStats, Profile
 
+# Sample mode says how far its peak may be off when one standard error is this share of it.
+NOISY_PEAK = 0.05
+
 
 def silence(file: Any) -> None:
     """Points ``file``'s descriptor at /dev/null: its reader left, and what is still written
@@ -129,6 +132,13 @@ def print_run_report(
                 (format_bytes(tree["traced_bytes"]), "bold"),
                 f" at {tree['at_s']:.2f} s ({tree['processes']} processes, see Processes below)",
             )
+        )
+    error = profile.peak_standard_error
+    if profile.mode == "sample" and error >= NOISY_PEAK * profile.peak_bytes > 0:
+        console.print(
+            f"Sampled: the peak's estimate has a standard error of {format_bytes(error)} "
+            f"({error / profile.peak_bytes:.0%}); the highest of the run's estimates, it tends to "
+            "overstate a small heap that changes fast (--mode exact measures it)."
         )
     native = {d: b for d, b in profile.peak_by_domain.items() if d != "python" and b > 0}
     if native:
