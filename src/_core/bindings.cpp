@@ -892,7 +892,8 @@ NB_MODULE(_core, m) {
     m.def("untrack_this_thread", &memslim::cpython::untrack_this_thread,
           "Nothing the calling thread allocates from now on is recorded (memslim's own threads).");
     m.def("set_thread_tracked", &memslim::cpython::set_thread_tracked, "tracked"_a,
-          "Whether the calling thread's allocations are recorded from now on; returns what it was.");
+          "Whether the calling thread's allocations are recorded from now on; returns what it "
+          "was.");
     m.def("set_gc_collecting", &memslim::cpython::set_gc_collecting, "collecting"_a,
           "Blocks freed from now until set_gc_collecting(False) were freed by the cyclic GC.");
     // The function in gc.callbacks while tracking (memslim._tracking.watch_gc). A C function,

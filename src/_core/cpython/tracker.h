@@ -302,8 +302,8 @@ void set_gc_collecting(bool collecting);
 
 // Nothing the calling thread allocates from now on is recorded, and it takes no census: a
 // thread of memslim's own (_threads.start_thread: the capture's checkpoints) that runs Python
-// code while the program is tracked. What it frees is still forgotten: a collection it triggers frees the
-// program's garbage.
+// code while the program is tracked. What it frees is still forgotten: a collection it
+// triggers frees the program's garbage.
 void untrack_this_thread();
 // Whether the calling thread's allocations are recorded, and sets it (false: as memslim's own
 // threads'); returns what it was. For memslim's own work in a program's thread while tracking
