@@ -294,6 +294,7 @@ struct TimelineThread {
     std::mutex mutex;
     std::condition_variable wake;
     bool stop = false;
+    bool started = false;  // the thread runs timeline_loop, as memslim's own (start_timeline)
 #ifdef MEMSLIM_ASAN
     void* stack_low = nullptr;  // the thread's stack (see after_fork_in_child)
     std::size_t stack_size = 0;
@@ -688,6 +689,8 @@ void timeline_loop(TimelineThread* self, Recording* rec) {
 #endif
     auto interval = std::chrono::duration<double>(rec->options.timeline_interval_seconds);
     std::unique_lock<std::mutex> wait_lock(self->mutex);
+    self->started = true;
+    self->wake.notify_all();
     std::int64_t last_peak = -1;
     double peak_seen_at = 0;
     while (!self->stop) {
@@ -710,6 +713,18 @@ void timeline_loop(TimelineThread* self, Recording* rec) {
         if (compacted) interval *= 2;
         self->wake.wait_for(wait_lock, interval, [self] { return self->stop; });
     }
+}
+
+// Starts the timeline's thread and returns once it runs as memslim's own (t_in_hook). Call it
+// before tracking is active: what a thread allocates before its first line (AddressSanitizer's
+// thread start calls pthread_getattr_np, which calls malloc through libc's hooked GOT) would
+// otherwise be a "<native thread>" line of the program's (in a forked child, whose native
+// hooks are the parent's, every time).
+void start_timeline(Recording* rec) {
+    g_timeline = new TimelineThread();
+    g_timeline->thread = signal_free_thread(timeline_loop, g_timeline, rec);
+    std::unique_lock<std::mutex> hold(g_timeline->mutex);
+    g_timeline->wake.wait(hold, [] { return g_timeline->started; });
 }
 
 void stop_timeline() {
@@ -1158,10 +1173,8 @@ bool start_tracking(const TrackOptions& options) {
     g_stop_frame = options.stacks_above_caller ? current_frame() : nullptr;
     hide_import_system_frames(options.fold_imports);
     g_recording->started = Clock::now();
+    start_timeline(g_recording.get());
     g_active.store(true);
-
-    g_timeline = new TimelineThread();
-    g_timeline->thread = signal_free_thread(timeline_loop, g_timeline, g_recording.get());
     return true;
 }
 
@@ -1188,9 +1201,8 @@ bool restart_in_forked_child() {
     g_generation.fetch_add(1);  // threads' stack caches and samplers belong to the parent's
     g_recording->started = Clock::now();
     g_forked_child.store(false);
+    start_timeline(g_recording.get());
     g_active.store(true);
-    g_timeline = new TimelineThread();
-    g_timeline->thread = signal_free_thread(timeline_loop, g_timeline, g_recording.get());
     return true;
 }
 
