@@ -26,6 +26,7 @@
 // 11%, one of hundreds (JSON/CSV, scikit-learn, pandas, NumPy) by 3% at most.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -57,20 +58,27 @@ class ByteSampler {
     [[nodiscard]] double mean() const { return mean_; }
 
     // What a sample of `weight` adds to the variance of a total it is part of: w * (w - s), s
-    // the allocation's size, found again from the weight (w / mean = x / (1 - e^-x), x = s /
-    // mean, solved by bisection: called once per sampled allocation and per sampled free).
-    // A function of the weight alone, so that what a free takes away is exactly what its
-    // allocation added.
+    // the allocation's size, found again from the weight: x = s / mean solves
+    // g(x) = x - r (1 - e^-x) = 0, r = w / mean. A function of the weight alone, so that what a
+    // free takes away is exactly what its allocation added. Called once per sampled allocation
+    // and per sampled free: Newton's method, about 3 steps and 0.1 us (bisection to the same
+    // answer took 1.4 us). g is convex, and both r and 2 (r - 1) lie at or above its root
+    // (x / (1 - e^-x) >= max(x, 1 + x / 2)): from the smaller of them every step moves down
+    // onto the root, never past it.
     [[nodiscard]] static double variance_term(std::uint64_t weight, double mean) {
         const double ratio = static_cast<double>(weight) / mean;
         if (ratio <= 1.0) return 0.0;  // rounding of a tiny block's weight
-        double low = 0.0;
-        double high = ratio;  // x / (1 - e^-x) > x: the root is below the ratio
-        for (int step = 0; step < 64; ++step) {
-            const double x = 0.5 * (low + high);
-            (x / -std::expm1(-x) < ratio ? low : high) = x;
+        double x = std::min(ratio, 2.0 * (ratio - 1.0));
+        for (int step = 0; step < 32; ++step) {
+            const double kept = -std::expm1(-x);  // 1 - e^-x
+            const double g = x - ratio * kept;
+            const double slope = 1.0 - ratio * (1.0 - kept);
+            if (!(g > 1e-15 * x) || !(slope > 0.0)) break;
+            const double next = x - g / slope;
+            if (!(next < x)) break;
+            x = next;
         }
-        const double size = 0.5 * (low + high) * mean;
+        const double size = x * mean;
         const double w = static_cast<double>(weight);
         return w > size ? w * (w - size) : 0.0;
     }
