@@ -42,10 +42,8 @@ def serve(request: dict[str, Any]) -> None:
 
 
 def _stop_after(request: dict[str, Any], tracker: Any, seconds: float) -> None:
-    from memslim import _core
-
+    # Untracked from its start (start_thread).
     try:
-        _core.untrack_this_thread()
         time.sleep(seconds)
         _answer(request, tracker)
     except BaseException as e:

@@ -103,11 +103,17 @@ struct Recording {
     // (ByteSampler::variance_term of each live sample, summed).
     double variance = 0;
     double variance_at_peak = 0;
-    void add_variance(std::uint64_t weight, double sign) {
-        if (filter) variance += sign * engine::ByteSampler::variance_term(weight, sample_mean());
+    void add_variance(std::uint64_t weight, double sign) {  // a sample's, recorded or forgotten
+        variance += sign * engine::ByteSampler::variance_term(
+                               weight, static_cast<double>(options.sample_interval_bytes));
     }
-    [[nodiscard]] double sample_mean() const {
-        return static_cast<double>(options.sample_interval_bytes);
+    // The peak tracker has just saved what is live at the peak: when, and its variance.
+    void note_peak_saved(double seconds) {
+        peak_seconds = seconds;
+        variance_at_peak = variance;
+    }
+    [[nodiscard]] double seconds_since_start() const {
+        return std::chrono::duration<double>(Clock::now() - started).count();
     }
     std::uint64_t last_peak_saves = 0;
     std::size_t released_block_bytes = 0;  // what release_blocks() freed
@@ -472,10 +478,8 @@ bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* blo
         const std::uint64_t saves = rec.peak.peak_saves();
         rec.peak.on_free(block->site, static_cast<std::int64_t>(block->size));
         rec.current_mirror.store(rec.peak.current(), std::memory_order_relaxed);
-        if (rec.peak.peak_saves() != saves) {
-            rec.peak_seconds = std::chrono::duration<double>(Clock::now() - rec.started).count();
-            rec.variance_at_peak = rec.variance;  // before this free, as the peak's bytes are
-        }
+        // Before this free's variance is taken away, as its bytes were at the peak.
+        if (rec.peak.peak_saves() != saves) rec.note_peak_saved(rec.seconds_since_start());
         if (rec.filter) {
             rec.filter->remove(address);
             rec.add_variance(block->size, -1.0);
@@ -696,7 +700,7 @@ void timeline_loop(TimelineThread* self, Recording* rec) {
     while (!self->stop) {
         const std::int64_t rss = read_rss_bytes();
         const std::int64_t traced = rec->current_mirror.load(std::memory_order_relaxed);
-        const double seconds = std::chrono::duration<double>(Clock::now() - rec->started).count();
+        const double seconds = rec->seconds_since_start();
         // A peak that has held for a while (the program stopped growing): census it there.
         const std::int64_t peak = rec->peak_mirror.load(std::memory_order_relaxed);
         if (peak != last_peak) {
@@ -1221,13 +1225,10 @@ void stop_tracking() {
     wait_for_recording_scopes();  // hooks without the GIL that saw tracking run are done
     Recording& rec = *g_recording;
     rec.lock.lock();
-    const double now = std::chrono::duration<double>(Clock::now() - rec.started).count();
+    const double now = rec.seconds_since_start();
     const std::uint64_t saves = rec.peak.peak_saves();
     rec.peak.finish();
-    if (rec.peak.peak_saves() != saves) {
-        rec.peak_seconds = now;
-        rec.variance_at_peak = rec.variance;
-    }
+    if (rec.peak.peak_saves() != saves) rec.note_peak_saved(now);
     const std::int64_t current = rec.peak.current();
     rec.lock.unlock();
     std::lock_guard<std::mutex> hold(rec.timeline_mutex);
@@ -1441,10 +1442,7 @@ TrackResult collect_result(bool with_sites) {
         // Still tracking: the program may be at its peak right now.
         const std::uint64_t saves = rec.peak.peak_saves();
         rec.peak.finish();
-        if (rec.peak.peak_saves() != saves) {
-            rec.peak_seconds = std::chrono::duration<double>(Clock::now() - rec.started).count();
-            rec.variance_at_peak = rec.variance;
-        }
+        if (rec.peak.peak_saves() != saves) rec.note_peak_saved(rec.seconds_since_start());
     }
     result.mode = rec.options.mode;
     result.sample_interval_bytes = rec.options.sample_interval_bytes;

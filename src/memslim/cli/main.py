@@ -364,13 +364,19 @@ def _wait_for_threads() -> None:
     from memslim._threads import OwnWork  # imported before the program (_run_tracked)
 
     main = threading.main_thread()
+    joined: set[threading.Thread] = set()  # once each: a join that returns early ends no loop
     while True:
         with OwnWork():
-            waiting = [t for t in threading.enumerate() if t is not main and not t.daemon]
+            waiting = [
+                t
+                for t in threading.enumerate()
+                if t is not main and not t.daemon and t not in joined
+            ]
         if not waiting:
             return
         for thread in waiting:
             thread.join()
+            joined.add(thread)
 
 
 def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -> int:
