@@ -53,6 +53,8 @@ class OwnWork:
     ``signal.valid_signals``) were lines of the program's in its report, since a user stack
     starts above memslim's own frames (the runner calls the program)."""
 
+    __slots__ = ("_tracked",)  # no instance dict made while the thread is still tracked
+
     def __enter__(self) -> None:
         from memslim import _core
 

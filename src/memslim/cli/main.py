@@ -12,6 +12,7 @@ import platform
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, NoReturn, TextIO
 
 from memslim.cli.target import (
@@ -355,28 +356,30 @@ def _heap_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_for_threads() -> None:
+def _wait_for_threads(set_tracked: Callable[[bool], bool]) -> None:
     """Join non-daemon threads, as the interpreter does before it exits (again while one that
     was joined started another). What the program's threads allocate meanwhile is the
-    program's; the lists of threads made here are memslim's own, not recorded: their stack,
+    program's; what this thread allocates here is memslim's own, not recorded (with
+    ``set_tracked``, ``_core.set_thread_tracked``): the lists of threads, whose stack,
     threading.enumerate under memslim's frames, was a line of the program's in the report of a
     program that never used a thread."""
-    from memslim._threads import OwnWork  # imported before the program (_run_tracked)
-
-    main = threading.main_thread()
-    joined: set[threading.Thread] = set()  # once each: a join that returns early ends no loop
-    while True:
-        with OwnWork():
+    tracked = set_tracked(False)
+    try:
+        main = threading.main_thread()
+        joined: set[threading.Thread] = set()  # once each: a join that returns early ends none
+        while True:
             waiting = [
                 t
                 for t in threading.enumerate()
                 if t is not main and not t.daemon and t not in joined
             ]
-        if not waiting:
-            return
-        for thread in waiting:
-            thread.join()
-            joined.add(thread)
+            if not waiting:
+                return
+            for thread in waiting:
+                thread.join()
+                joined.add(thread)
+    finally:
+        set_tracked(tracked)
 
 
 def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -> int:
@@ -498,14 +501,17 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
                 take_census()
 
     def stop() -> None:
-        with OwnWork():
-            if children_dir is not None:
-                from memslim import children
+        # memslim's own work from here on (a call, not OwnWork's with block, whose object and
+        # bound methods would be the program's last allocations); tracking stops below.
+        tracked = _core.set_thread_tracked(False)
+        if children_dir is not None:
+            from memslim import children
 
-                children.unfollow()
-            if checkpoints is not None:
-                checkpoints.stop()
+            children.unfollow()
+        if checkpoints is not None:
+            checkpoints.stop()
         _core.stop_tracking()
+        _core.set_thread_tracked(tracked)
         _native.stop()
         _core.set_census(None)
         watch_gc(False)
@@ -536,9 +542,9 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
 
     os._exit = exit_now
     try:
-        outcome = run(prepared, target)
+        outcome = run(prepared, target, _core.set_thread_tracked)
         try:
-            _wait_for_threads()
+            _wait_for_threads(_core.set_thread_tracked)
         except KeyboardInterrupt:
             outcome = Outcome(130, outcome.main_globals, interrupted=True)
         census_at_end()

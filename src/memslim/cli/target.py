@@ -13,6 +13,7 @@ import importlib.util
 import os
 import sys
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,8 +127,22 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def run(prepared: Prepared, target: Target) -> Outcome:
-    """Execute the prepared target as ``__main__`` and return how it ended."""
+def _always_tracked(tracked: bool) -> bool:
+    return True
+
+
+def run(
+    prepared: Prepared,
+    target: Target,
+    set_tracked: Callable[[bool], bool] = _always_tracked,
+) -> Outcome:
+    """Execute the prepared target as ``__main__`` and return how it ended.
+
+    ``set_tracked`` is ``_core.set_thread_tracked`` under tracking: what the runner allocates
+    before and after the program (its ``__main__`` module, the outcome, an uncaught exception's
+    traceback printed) is memslim's, not the program's. A plain call, not a ``with`` block,
+    whose bound ``__enter__`` and ``__exit__`` would be allocations of their own."""
+    tracked = set_tracked(False)
     main = types.ModuleType("__main__")
     main.__dict__.update(prepared.main_globals)
     saved_argv, saved_path0 = sys.argv, sys.path[0] if sys.path else None
@@ -139,17 +154,16 @@ def run(prepared: Prepared, target: Target) -> Outcome:
         sys.path.append(prepared.path0)
     sys.modules["__main__"] = main
     try:
-        exec(prepared.code, main.__dict__)
+        set_tracked(tracked)
+        try:
+            exec(prepared.code, main.__dict__)
+        except BaseException as e:
+            set_tracked(False)
+            return _ended(e, main)
+        set_tracked(False)
         return Outcome(0, main.__dict__)
-    except SystemExit as e:
-        return Outcome(_exit_code(e), main.__dict__)
-    except KeyboardInterrupt as e:
-        _print_uncaught(e)
-        return Outcome(130, main.__dict__, interrupted=True)
-    except BaseException as e:
-        _print_uncaught(e)
-        return Outcome(1, main.__dict__)
     finally:
+        set_tracked(False)  # a KeyboardInterrupt between the lines above
         sys.argv = saved_argv
         if saved_path0 is not None:
             sys.path[0] = saved_path0
@@ -157,6 +171,17 @@ def run(prepared: Prepared, target: Target) -> Outcome:
             sys.modules["__main__"] = saved_main
         with contextlib.suppress(OSError, ValueError):
             sys.stdout.flush()
+        set_tracked(tracked)
+
+
+def _ended(exc: BaseException, main: types.ModuleType) -> Outcome:
+    """The outcome of a program that raised ``exc``; python's message for it printed."""
+    if isinstance(exc, SystemExit):
+        return Outcome(_exit_code(exc), main.__dict__)
+    _print_uncaught(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return Outcome(130, main.__dict__, interrupted=True)
+    return Outcome(1, main.__dict__)
 
 
 def _print_uncaught(exc: BaseException) -> None:
