@@ -19,10 +19,9 @@ def start_thread(function: Callable[..., Any], *args: Any) -> int:
     to terminate, never ended, and the pool's ``join`` hung. The new thread inherits the mask
     of the thread that starts it: blocked around the start, restored after.
 
-    Returns once the thread runs, recording nothing of its own (``untrack_this_thread``). What
-    a thread allocates before its first line (16 KiB of frame stack) is recorded if tracking
-    runs by then: a "<native thread>" line of the program's, unless the thread is started before
-    tracking starts (cli.main's checkpoints, a child's before its restart)."""
+    Returns once the thread runs, recording nothing of its own (``untrack_this_thread``; what
+    it allocates before its first line, 16 KiB of frame stack, is not recorded either: the
+    tracker knows its thread state as made by memslim's own work, Recording::thread_starts)."""
     from memslim import _core
 
     ready = _thread.allocate_lock()

@@ -117,6 +117,50 @@ def test_a_thread_back_in_python_through_pygilstate_is_not_counted_by_itself(
     assert (seen, after) == (1, 0)
 
 
+def test_a_python_threads_first_frame_stack_is_the_starting_lines() -> None:
+    """CPython maps a new thread's first frame stack (16 KiB, DATA_STACK_CHUNK_SIZE) before its
+    first frame exists: it was a "<native thread>" line (threads that never ran Python). It is
+    charged to the stack that started the thread, Thread.start under the test's line."""
+    import threading
+
+    started, release = threading.Barrier(5), threading.Event()
+
+    def wait() -> None:
+        started.wait()
+        release.wait()
+
+    threads = [threading.Thread(target=wait) for _ in range(4)]
+    with memslim.track() as t:
+        for thread in threads:
+            thread.start()
+        started.wait()  # all four alive, their frame stacks mapped
+        peak = bytearray(1 << 20)  # the peak, while they live
+        del peak
+        release.set()
+        for thread in threads:
+            thread.join()
+    mmap_at: dict[tuple[str, str], int] = {}
+    for stats in t.profile.lines():
+        key = (stats.file, stats.function)
+        mmap_at[key] = mmap_at.get(key, 0) + stats.native_at_peak.get("mmap", 0)
+    assert mmap_at.get(("<native thread>", ""), 0) == 0, mmap_at
+    assert mmap_at[(threading.__file__, "Thread.start")] == 4 * 16384, mmap_at
+
+
+def test_memslims_own_threads_frame_stack_is_not_recorded() -> None:
+    # start_thread starts its thread as memslim's own work: the 16 KiB mapped before the
+    # thread's first frame was a "<native thread>" line of the program's.
+    import threading
+
+    from memslim._threads import start_thread
+
+    ran = threading.Event()
+    with memslim.track() as t:
+        start_thread(ran.set)
+        ran.wait()
+    assert [(s.file, s.allocated_bytes) for s in t.profile.lines() if s.file.startswith("<")] == []
+
+
 def test_a_thread_that_never_ran_python(testalloc: Any) -> None:
     with memslim.track() as t:
         testalloc.native_in_thread(50, 1000)

@@ -165,6 +165,38 @@ struct Recording {
         slot_of_node.push_back(0);
     }
 
+    // Thread states made while tracking, with the node of the stack that made each: CPython
+    // allocates a thread's state with PyMem_RawCalloc(1, n) in the thread that starts it
+    // (`_thread.start_new_thread`, under `Thread.start`), and the new thread's first frame
+    // stack (16 KiB, mapped before its first frame exists) is charged to that stack, the line
+    // that started it, not to "<native thread>" ("threads that never ran Python"). `own`: the
+    // starting thread was memslim's own work (untracked), and so is what the new thread
+    // allocates before its first frame. A state made without the GIL (PyGILState_Ensure in a
+    // thread of a library's) is kept too, at the root: its address may be a dead state's.
+    // Few at a time: Thread.start waits for the new thread to run. Needs `lock`.
+    struct ThreadStart {
+        std::uintptr_t state = 0;
+        engine::NodeId node = engine::FrameTree::kRoot;
+        bool own = false;
+    };
+    std::array<ThreadStart, 16> thread_starts{};
+    std::size_t next_thread_start = 0;
+    void note_thread_state(std::uintptr_t state, engine::NodeId node, bool own) {
+        for (ThreadStart& start : thread_starts) {
+            if (start.state == state) {
+                start = {state, node, own};
+                return;
+            }
+        }
+        thread_starts[next_thread_start++ % thread_starts.size()] = {state, node, own};
+    }
+    [[nodiscard]] const ThreadStart* thread_start(std::uintptr_t state) const {
+        for (const ThreadStart& start : thread_starts) {
+            if (start.state == state && state != 0) return &start;
+        }
+        return nullptr;
+    }
+
     // The node a link stands for (a worker's stack: engine::Frame::is_link): the site of the
     // work item's block, which submit() allocated in the submitting thread; the root when that
     // block is not known (sample mode, unless it was sampled). Needs `lock`.
@@ -335,6 +367,15 @@ engine::ByteSampler& sampler(const Recording& rec) {
     return *t_sampler_raw;
 }
 
+// The calling thread's state, or null.
+PyThreadState* current_thread_state() {
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyThreadState_GetUnchecked();
+#else
+    return _PyThreadState_UncheckedGet();
+#endif
+}
+
 // Whether `code` is one of the program's code objects a census waits to see allocate again.
 bool follow_code(std::uintptr_t code) {
     const std::size_t count = g_follow_count.load(std::memory_order_relaxed);
@@ -414,8 +455,23 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     } else if (!gil && !cached && depth > 0) {
         node = rec.known_prefix(stack);
     }
+    // No frame, with the GIL, in a thread other than the one that started tracking: a new
+    // thread's first frame stack, before its first frame (Recording::thread_starts).
+    bool started = false;
+    if (depth == 0 && gil) {
+        const Recording::ThreadStart* start =
+            rec.thread_start(reinterpret_cast<std::uintptr_t>(current_thread_state()));
+        if (start != nullptr && start->own) {
+            rec.lock.unlock();
+            return;
+        }
+        if (start != nullptr) {
+            node = start->node;
+            started = true;
+        }
+    }
     // The cache keeps the Python domain's slot of its last stack (nearly every allocation).
-    const bool cache_slot = (gil || cached) && domain == Domain::kPython;
+    const bool cache_slot = (gil || cached) && domain == Domain::kPython && !started;
     std::uint32_t site = cache_slot ? cache->slot() : engine::StackCache::kNoSlot;
     if (site == engine::StackCache::kNoSlot) {
         site = rec.slot(node, domain);
@@ -448,19 +504,30 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     }
 }
 
-// Interns the calling thread's stack (it holds the GIL) into its cache, so that what it
-// allocates after releasing the GIL finds its node there (record_block).
-void intern_current_stack(Recording& rec) {
+// The node of the calling thread's stack (it holds the GIL), interned into its cache, so that
+// what it allocates after releasing the GIL finds its node there (record_block).
+engine::NodeId intern_current_stack(Recording& rec) {
     engine::Frame frames[kMaxStackDepth];
     const std::size_t depth = capture_stack(frames, kMaxStackDepth, g_stop_frame);
     const std::span<const engine::Frame> stack(frames, depth);
     ThreadStacks& mine = thread_stacks();
     engine::StackCache& cache = mine.cache;
     engine::NodeId node = engine::FrameTree::kRoot;
-    if (depth == 0 || cache.lookup(stack, &node)) return;
+    if (depth == 0 || cache.lookup(stack, &node)) return node;
     mine.chain.count = 0;  // the cache's stack is this one now, not the chain's
     std::lock_guard<SpinLock> hold(rec.lock);
-    rec.intern(cache, stack);
+    return rec.intern(cache, stack);
+}
+
+// A block of PyMem_RawCalloc(1, n), which may be a thread's state (Recording::thread_starts):
+// kept with the stack that made it.
+void note_raw_calloc(void* ptr, bool gil) {
+    if (ptr == nullptr) return;
+    Recording& rec = *g_recording;
+    const bool own = t_untracked_thread;
+    const engine::NodeId node = gil && !own ? intern_current_stack(rec) : engine::FrameTree::kRoot;
+    std::lock_guard<SpinLock> hold(rec.lock);
+    rec.note_thread_state(reinterpret_cast<std::uintptr_t>(ptr), node, own);
 }
 
 // Forgets the block at `address`; returns false if it was not recorded. `by_gc`: the cyclic GC
@@ -590,6 +657,7 @@ void* hook_calloc(void* ctx, std::size_t count, std::size_t size) {
         HookGuard guard;
         void* ptr = hook->original.calloc(hook->original.ctx, count, size);
         on_alloc(hook, ptr, count * size);
+        if (count == 1 && hook->domain == PYMEM_DOMAIN_RAW) note_raw_calloc(ptr, holds_gil(hook));
         return ptr;
     });
 }
@@ -934,11 +1002,7 @@ bool census_due() {
 PyThreadState* g_line_wait = nullptr;  // the thread whose trace function waits for a line
 
 void stop_waiting_for_line() {
-#if PY_VERSION_HEX >= 0x030D0000
-    PyThreadState* self = PyThreadState_GetUnchecked();
-#else
-    PyThreadState* self = _PyThreadState_UncheckedGet();
-#endif
+    PyThreadState* self = current_thread_state();
     if (g_line_wait != nullptr && g_line_wait == self) {
         PyEval_SetTrace(nullptr, nullptr);
     }
