@@ -158,7 +158,13 @@ def test_memslims_own_threads_frame_stack_is_not_recorded() -> None:
     with memslim.track() as t:
         start_thread(ran.set)
         ran.wait()
-    assert [(s.file, s.allocated_bytes) for s in t.profile.lines() if s.file.startswith("<")] == []
+    no_stack = [(s.file, s.allocated_bytes) for s in t.profile.lines() if s.file.startswith("<")]
+    if "MEMSLIM_SANITIZED" in os.environ:
+        # AddressSanitizer's thread start mallocs through libc's hooked GOT before the thread
+        # has a Python state (pthread_getattr_np): a few hundred bytes, not the 16 KiB stack.
+        assert sum(allocated for _, allocated in no_stack) < 16384, no_stack
+    else:
+        assert no_stack == []
 
 
 def test_a_thread_that_never_ran_python(testalloc: Any) -> None:
