@@ -5,11 +5,11 @@ a program that calls no library allocates at its own lines only."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.integration.test_run import memslim_run, run_program, tracemalloc_reference
 
 # Allocates only at its own lines, in the parent and in a forked child; no library, no thread.
 FORKS = """\
@@ -28,10 +28,7 @@ def report_of(tmp_path: Path, *options: str) -> dict:
     script = tmp_path / "forks.py"
     script.write_text(FORKS)
     out = tmp_path / "report.json"
-    ran = subprocess.run(
-        [sys.executable, "-m", "memslim", "run", "--json", str(out), *options, str(script)],
-        capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path,
-    )  # fmt: skip
+    ran = memslim_run("--json", str(out), *options, str(script), cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == "parent done\n"
     return json.loads(out.read_text())
@@ -51,20 +48,6 @@ def test_every_line_reported_is_the_programs(tmp_path: Path, options: tuple[str,
     assert {row["line"] for row in report["lines"] if row["allocations"]} <= {2, 3, 7, 8}
 
 
-# The truth: the same code exec'd in a fresh __main__ module under tracemalloc, in a separate
-# process (what the interpreter itself allocates to run it: 3.11's function object, 152 B).
-TRACEMALLOC_EXEC = """\
-import sys, tracemalloc, types
-path = sys.argv[1]
-code = compile(open(path).read(), path, "exec")
-main = types.ModuleType("__main__")
-main.__dict__.update({"__file__": path, "__builtins__": __builtins__})
-tracemalloc.start()
-exec(code, main.__dict__)
-print(tracemalloc.get_traced_memory()[1])
-"""
-
-
 @pytest.mark.parametrize(
     "source",
     ["pass\n", 'x = [0] * 1000\ny = "a" * 5000\ndel x, y\n'],
@@ -74,18 +57,11 @@ def test_the_runner_adds_nothing_to_the_peak(tmp_path: Path, source: str) -> Non
     # Before, the runner's own work around the program (its __main__ module, the outcome, the
     # wait for threads, the with blocks that untrack it) was counted: an empty program peaked
     # at 1,320 B, 1,168 more than tracemalloc's 152.
+    # The truth: tracemalloc's peak for exec of the same code in a fresh __main__, in a
+    # separate process (what the interpreter itself allocates to run it: 3.11's function
+    # object for the module's code, 152 B).
     script = tmp_path / "small.py"
-    script.write_text(source)
-    truth = subprocess.run(
-        [sys.executable, "-c", TRACEMALLOC_EXEC, str(script)],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    expected = int(truth.stdout)
-    out = tmp_path / "report.json"
-    ran = subprocess.run(
-        [sys.executable, "-m", "memslim", "run", "--json", str(out), str(script)],
-        capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path,
-    )  # fmt: skip
-    assert ran.returncode == 0, ran.stderr
-    peak = json.loads(out.read_text())["peak"]["traced_bytes"]
+    report, _ = run_program(script, source, "")
+    expected = tracemalloc_reference(tmp_path, script)["peak"]
+    peak = report["peak"]["traced_bytes"]
     assert abs(peak - expected) <= 64, (peak, expected)

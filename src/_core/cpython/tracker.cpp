@@ -182,17 +182,16 @@ struct Recording {
     std::array<ThreadStart, 16> thread_starts{};
     std::size_t next_thread_start = 0;
     void note_thread_state(std::uintptr_t state, engine::NodeId node, bool own) {
-        for (ThreadStart& start : thread_starts) {
-            if (start.state == state) {
-                start = {state, node, own};
-                return;
-            }
-        }
-        thread_starts[next_thread_start++ % thread_starts.size()] = {state, node, own};
+        const ThreadStart* known = thread_start(state);  // an address used again: replaced
+        const std::size_t at = known != nullptr
+                                   ? static_cast<std::size_t>(known - thread_starts.data())
+                                   : next_thread_start++ % thread_starts.size();
+        thread_starts[at] = {state, node, own};
     }
     [[nodiscard]] const ThreadStart* thread_start(std::uintptr_t state) const {
+        if (state == 0) return nullptr;  // no thread state; an unused entry's
         for (const ThreadStart& start : thread_starts) {
-            if (start.state == state && state != 0) return &start;
+            if (start.state == state) return &start;
         }
         return nullptr;
     }
@@ -455,8 +454,8 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     } else if (!gil && !cached && depth > 0) {
         node = rec.known_prefix(stack);
     }
-    // No frame, with the GIL, in a thread other than the one that started tracking: a new
-    // thread's first frame stack, before its first frame (Recording::thread_starts).
+    // No frame, with the GIL: a new thread's first frame stack, before its first frame
+    // (Recording::thread_starts); anything else stays at the root.
     bool started = false;
     if (depth == 0 && gil) {
         const Recording::ThreadStart* start =
