@@ -472,7 +472,7 @@ bool is_memslim_type(PyTypeObject* tp) {
 // the objects are certainly alive). With `advice`, also the facts memory advice reads
 // (cpython/census_advice.h), the large NumPy arrays and the large DataFrames (strong references,
 // for the caller to inspect and drop).
-nb::dict heap_snapshot(std::size_t top, bool advice) {
+nb::dict heap_snapshot(std::size_t top, bool advice, bool tracked) {
     GcPause gc_paused;
     using memslim::engine::kNoNode;
     using memslim::engine::NodeId;
@@ -601,8 +601,16 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
         return PyDict_Check(o) && PyDict_GetItemString(o, "__name__") != nullptr &&
                PyDict_GetItemString(o, "__builtins__") != nullptr;
     };
-    const std::vector<NodeId> chosen =
-        memslim::engine::choose_retainers(snapshot.tree(), top, candidate, module_dict);
+    // `tracked`: the retainers of what was allocated while tracking (a test's leak), by the
+    // bytes of it each one keeps: not the largest retainers of a heap that was mostly there
+    // before (a suite's session fixture, the import system's caches).
+    std::vector<std::uint64_t> tracked_retained;
+    if (tracked && with_sites) tracked_retained = snapshot.retained_tracked();
+    const std::span<const std::uint64_t> retained =
+        tracked_retained.empty() ? std::span<const std::uint64_t>(snapshot.tree().retained)
+                                 : std::span<const std::uint64_t>(tracked_retained);
+    const std::vector<NodeId> chosen = memslim::engine::choose_retainers(
+        snapshot.tree(), retained, top, candidate, module_dict);
     nb::list retainers;
     const memslim::engine::ShortestPaths paths(snapshot.graph(), 0);
     for (NodeId node : chosen) {
@@ -618,7 +626,7 @@ nb::dict heap_snapshot(std::size_t top, bool advice) {
         }
         retainers.append(nb::make_tuple(
             nb::borrow(reinterpret_cast<PyObject*>(snapshot.type(node))), snapshot.size(node),
-            snapshot.retained(node), labelled_path(snapshot, paths, node), length));
+            retained[node], labelled_path(snapshot, paths, node), length));
     }
     out["retainers"] = retainers;
     return out;
@@ -971,8 +979,10 @@ NB_MODULE(_core, m) {
         "mark by the margin (a callback returning False took none: it is asked again); None "
         "turns it off. The margin doubles whenever censuses have held "
         "the program up for longer than budget_share of the run plus budget_allowance seconds.");
-    m.def("heap_snapshot", &heap_snapshot, "top"_a = 10, "advice"_a = false,
-          "Census by type and the top retainers (with why-alive paths) of the whole heap.");
+    m.def("heap_snapshot", &heap_snapshot, "top"_a = 10, "advice"_a = false, "tracked"_a = false,
+          "Census by type and the top retainers (with why-alive paths) of the whole heap; "
+          "tracked (while tracking): the retainers of what was allocated while tracking, by "
+          "the bytes of it each keeps.");
     m.def("save_heap_snapshot", &save_heap_snapshot, "path"_a,
           "Walk the heap and write it to path (versioned, checksummed); returns the object count.");
     m.def("load_heap_snapshot", &load_heap_snapshot, "path"_a,

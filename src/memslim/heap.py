@@ -353,18 +353,23 @@ def _growth(
     return sorted(rows, key=lambda g: (-g.bytes, g.type, g.where or ""))
 
 
-def snapshot(top: int = 10, *, advice: bool = False) -> HeapCensus:
+def snapshot(top: int = 10, *, advice: bool = False, tracked: bool = False) -> HeapCensus:
     """Walk every live object: census by type (largest first) and the ``top`` retainers.
-    ``advice=True`` also gathers the facts memory advice needs (:class:`CensusFacts`)."""
-    return census_from_raw(take_raw_census(top, advice=advice))
+    ``advice=True`` also gathers the facts memory advice needs (:class:`CensusFacts`).
+    ``tracked=True`` (while tracking): the retainers of what was allocated while tracking,
+    each with the bytes of it that it keeps (``Retainer.retained``), instead of the whole
+    heap's."""
+    return census_from_raw(take_raw_census(top, advice=advice, tracked=tracked))
 
 
-def take_raw_census(top: int, *, advice: bool, frames: bool = False) -> dict[str, Any]:
+def take_raw_census(
+    top: int, *, advice: bool, frames: bool = False, tracked: bool = False
+) -> dict[str, Any]:
     """``_core.heap_snapshot`` with the large NumPy arrays it returns summarised (dtype and
     value range) and released at once: the census must not keep the program's objects.
     ``frames``: also measure the large pandas DataFrames' columns (a census child only: see
     memslim._frames)."""
-    raw = _core.heap_snapshot(top, advice)
+    raw = _core.heap_snapshot(top, advice, tracked)
     if advice:
         raw["advice"]["running"] = _running_calls()
         found = raw["advice"].pop("frames")

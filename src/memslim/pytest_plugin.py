@@ -9,7 +9,7 @@ memslim is installed. It does nothing unless asked:
   the most at the peak.
 - ``@pytest.mark.limit_leaks("1 MB")``: the test fails when more than that, allocated while it
   ran, is still allocated after it (after a garbage collection), naming the lines that
-  allocated it and, from a heap census, what keeps the most alive.
+  allocated it and, from a heap census, what keeps the most of it alive.
 
 Marker names and limits as pytest-memray's, so that a suite can switch: "B", "KB", "MB", "GB"
 (and "KiB", "MiB", "GiB"), all powers of 1024. Only the test function's call is tracked, not its
@@ -74,15 +74,32 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _top_lines(lines: list[Any], field: str, count: int = 5) -> str:
+def _top_lines(profile: Any, field: str, count: int = 5) -> str:
+    """The test's own lines that hold the most (``field``: at the peak, or live now), each
+    stack charged to its nearest frame outside the standard library and installed packages,
+    as ``memslim run`` reports them; at the peak, the library lines under each that held the
+    most. A test's ``np.ones(...)`` is its own line, not NumPy's."""
     from memslim._units import format_bytes
     from memslim.report.terminal import short_path
 
-    rows = sorted((s for s in lines if getattr(s, field) > 0), key=lambda s: -getattr(s, field))
-    return "\n".join(
-        f"    {format_bytes(getattr(s, field)):>10}  {short_path(s.file)}:{s.line}  {s.function}"
-        for s in rows[:count]
+    rows = profile.program_lines() or [(s, []) for s in profile.lines()]
+    rows = sorted(
+        (r for r in rows if getattr(r[0], field) > 0), key=lambda r: -getattr(r[0], field)
     )
+    shown = []
+    for stats, via in rows[:count]:
+        shown.append(
+            f"    {format_bytes(getattr(stats, field)):>10}  {short_path(stats.file)}:{stats.line}"
+            f"  {stats.function}"
+        )
+        if field == "bytes_at_peak":
+            shown.extend(
+                f"    {format_bytes(at_peak):>10}    ↳ {short_path(frame.file)}:{frame.line}"
+                f"  {frame.function}"
+                for frame, at_peak in via[:2]
+                if at_peak > 0 and (frame.file, frame.line) != (stats.file, stats.line)
+            )
+    return "\n".join(shown)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -105,10 +122,15 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         return (yield)
     tracker = Tracker("exact")
     tracker.start()
+    keeps = ""
     try:
         result = yield
         if leak_limit is not None:
             gc.collect()  # what only the cyclic GC would free is not a leak
+            live = _core.traced_bytes()
+            if live > leak_limit:
+                # While tracking: the census knows which objects the test allocated.
+                keeps = _what_keeps_it(live)
     finally:
         profile = tracker.stop()
     item.user_properties.append((_PEAK, profile.peak_bytes))
@@ -116,34 +138,41 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         pytest.fail(
             f"memslim: the test's peak was {format_bytes(profile.peak_bytes)}, over its limit of"
             f" {format_bytes(memory_limit)}; the lines holding the most at the peak:\n"
-            + _top_lines(profile.lines(), "bytes_at_peak"),
+            + _top_lines(profile, "bytes_at_peak"),
             pytrace=False,
         )
     if leak_limit is not None and profile.current_bytes > leak_limit:
         message = (
             f"memslim: {format_bytes(profile.current_bytes)} allocated by the test is still"
             f" allocated after it, over its limit of {format_bytes(leak_limit)}; where it was"
-            " allocated:\n" + _top_lines(profile.lines(), "bytes_live")
+            " allocated:\n" + _top_lines(profile, "bytes_live")
         )
-        message += _what_keeps_it()
-        pytest.fail(message, pytrace=False)
+        pytest.fail(message + keeps, pytrace=False)
     return result
 
 
-def _what_keeps_it() -> str:
-    """The census's top retainers, a line each (empty if none can be taken)."""
+def _what_keeps_it(live: int) -> str:
+    """What keeps the most of the test's allocations (``live`` bytes) alive, a line each, from
+    a census taken while tracking (memslim's own allocations left out of the test's): each
+    retainer with the bytes of them it keeps, not what the heap held before the test (a
+    session fixture's data, the import system's caches); those keeping under 1% of them left
+    out. Empty if no census can be taken."""
+    from memslim import _core
     from memslim._units import format_bytes
     from memslim.heap import snapshot
 
+    was_tracked = _core.set_thread_tracked(False)
     try:
-        census = snapshot(top=5)
+        census = snapshot(top=5, tracked=True)
     except Exception:
         return ""
+    finally:
+        _core.set_thread_tracked(was_tracked)
     outside = "a dict held from outside the heap"  # sys.modules, to the census
     rows = [
         f"    {format_bytes(r.retained):>10}  {r.path.removeprefix(outside + ' → ')}"
         for r in census.retainers
-        if r.path != outside
+        if r.path != outside and r.retained * 100 >= live
     ]
     return "\nwhat keeps the most alive now:\n" + "\n".join(rows[:5]) if rows else ""
 

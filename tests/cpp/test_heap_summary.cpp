@@ -93,5 +93,34 @@ TEST(ChooseRetainers, TheLargestOfManyLargestFirst) {
     EXPECT_TRUE(choose_retainers(h.tree, 0, any, none).empty());
 }
 
+TEST(SubtreeSums, EqualTheTreesRetainedSizesForTheSameWeights) {
+    // root -> 1 -> {2, 3}; 2 -> 4; root -> 5; 3 -> 5 (5 held twice: the root's); 6 unreachable.
+    const std::vector<std::uint64_t> sizes{0, 1, 2, 4, 8, 16, 32};
+    const Heap h = heap(7, {{0, 1}, {1, 2}, {1, 3}, {2, 4}, {0, 5}, {3, 5}}, sizes);
+    const auto sums = subtree_sums(h.tree, [&](NodeId v) { return sizes[v]; });
+    for (NodeId v = 0; v < 6; ++v) EXPECT_EQ(sums[v], h.tree.retained[v]) << v;
+    EXPECT_EQ(sums[6], 0u);  // not reached: no sum
+}
+
+TEST(ChooseRetainers, ByAnotherMeasureTheLargestHolderOfItIsFirst) {
+    // root -> 1 (1000 B of old objects); root -> 2 (10 B, old) -> {3 (50 B), 4 (20 B)}, new.
+    // Counting only the new bytes, 2 holds 70 and 1 nothing: 1 is no retainer.
+    const std::vector<std::uint64_t> sizes{0, 1000, 10, 50, 20};
+    const Heap h = heap(5, {{0, 1}, {0, 2}, {2, 3}, {2, 4}}, sizes);
+    const auto fresh = subtree_sums(h.tree, [&](NodeId v) { return v >= 3 ? sizes[v] : 0; });
+    EXPECT_EQ(fresh[2], 70u);
+    EXPECT_EQ(choose_retainers(h.tree, fresh, 10, any, none), (std::vector<NodeId>{2, 3, 4}));
+    EXPECT_EQ(choose_retainers(h.tree, 10, any, none), (std::vector<NodeId>{1, 2, 3, 4}));
+}
+
+TEST(ChooseRetainers, ANodeHoldingNoMoreThanOneChosenBelowItIsLeftOut) {
+    // root -> 1 (old) -> 2 (old) -> 3 (new, 50 B): by the new bytes all three hold 50, and
+    // whichever is read first, one of them is shown.
+    const std::vector<std::uint64_t> sizes{0, 10, 10, 50};
+    const Heap h = heap(4, {{0, 1}, {1, 2}, {2, 3}}, sizes);
+    const auto fresh = subtree_sums(h.tree, [&](NodeId v) { return v == 3 ? sizes[v] : 0; });
+    EXPECT_EQ(choose_retainers(h.tree, fresh, 10, any, none).size(), 1u);
+}
+
 }  // namespace
 }  // namespace memslim::engine

@@ -128,3 +128,55 @@ def test_under_memslim_run_the_unchecked_limits_are_listed(tmp_path: Path) -> No
     assert "memslim: 4 test(s) with limit_memory/limit_leaks not checked" in ran.stdout
     assert "test_suite.py::test_over_the_limit" in ran.stdout.split("not checked")[1]
     assert "5 passed" in ran.stdout  # outcomes as a run that checks nothing: none failed
+
+
+LIBRARY_SUITE = """
+import numpy as np
+import pytest
+
+BEFORE = [bytes(100) for _ in range(100_000)]  # 13 MiB, held before any test runs
+CACHE = {}  # made before the tests too; a test leaks into it
+
+
+@pytest.mark.limit_memory("16 MB")
+def test_a_library_allocates():
+    ones = np.ones(4_000_000)  # 32,000,000 bytes, in NumPy's own code
+    assert ones.sum() == 4_000_000
+
+
+@pytest.mark.limit_leaks("1 MB")
+def test_leaks_into_an_old_cache():
+    for i in range(30_000):
+        CACHE[i + 1000] = f"{i:>60}"  # about 3 MiB of strings kept, none with a node of its own
+"""
+
+
+def test_failures_name_the_tests_lines_and_what_keeps_the_tests_bytes(tmp_path: Path) -> None:
+    """A test's NumPy call is charged to the test's own line (NumPy's line under it), as
+    `memslim run` charges a program's; and what keeps a leak is what keeps the test's bytes, not
+    the largest structure of the heap (BEFORE, four times the leak's size, from before the
+    test). Truth: the sizes the suite allocates."""
+    pytest.importorskip("numpy")
+    (tmp_path / "test_lib.py").write_text(LIBRARY_SUITE)
+    ran = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_lib.py"],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    out = ran.stdout
+    assert ran.returncode == 1, out
+    peak = out.split("the lines holding the most at the peak:")[1].splitlines()
+    ones_line = next(n for n, text in enumerate(LIBRARY_SUITE.splitlines(), 1) if "np.ones" in text)
+    # The first line is the test's, with the array's 30.5 MiB; NumPy's line is under it.
+    assert peak[1].split()[:3] == ["30.5", "MiB", f"test_lib.py:{ones_line}"], out
+    assert "↳" in peak[2] and "numpy" in peak[2], out
+    keeps = out.split("what keeps the most alive now:")[1].splitlines()[1:]
+    assert "global 'CACHE'" in keeps[0], out
+    # The leak's bytes, brute force: the strings and ints (in pymalloc's 16-byte blocks), and
+    # at most the dict's table too.
+    cache = {i + 1000: f"{i:>60}" for i in range(30_000)}
+    block = lambda o: -(-sys.getsizeof(o) // 16) * 16  # noqa: E731
+    least = sum(block(k) + block(v) for k, v in cache.items()) / 2**20
+    most = least + sys.getsizeof(cache) / 2**20
+    assert keeps[0].split()[1] == "MiB", out
+    assert least - 0.05 <= float(keeps[0].split()[0]) <= most + 0.05, (least, most, out)
+    assert "BEFORE" not in out.split("what keeps the most alive now:")[1].split("___")[0], out

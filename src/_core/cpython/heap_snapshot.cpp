@@ -67,7 +67,8 @@ struct Walk {
         ObjectVisitor* visitor;
         std::vector<std::pair<std::uint64_t, std::uint64_t>>* by_type;
         std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>>* by_site;
-        std::uint64_t here = 0;  // bytes folded into the node being visited
+        std::uint64_t here = 0;          // bytes folded into the node being visited
+        std::uint64_t here_tracked = 0;  // of those, at a known site (with_sites)
         bool in_array = false;   // that node is a NumPy array (ObjectVisitor::object)
     };
     Fold* fold = nullptr;
@@ -103,6 +104,7 @@ bool fold_leaf(Walk::Fold& fold, PyObject* o) {
             auto& row = (*fold.by_site)[(std::uint64_t{type} << 32) | site];
             row.first += 1;
             row.second += size;
+            fold.here_tracked += size;
         }
     }
     if (fold.visitor != nullptr) fold.visitor->object(o, site, size, fold.in_array);
@@ -168,7 +170,7 @@ HeapSnapshot::~HeapSnapshot() {
 std::size_t HeapSnapshot::memory_now() const {
     // Sizes, not capacities: reserved pages that were never written are not resident.
     return addresses_.size() * 8 + type_ids_.size() * 4 + sizes_.size() * 4 + sites_.size() * 4 +
-           folded_.size() * 4 + folded_sites_.size() * 48 + index_.memory_bytes() +
+           folded_.size() * 4 + folded_tracked_.size() * 4 + folded_sites_.size() * 48 + index_.memory_bytes() +
            graph_.memory_bytes() + tree_.idom.size() * 4 + tree_.retained.size() * 8;
 }
 
@@ -254,6 +256,7 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
     ObjectSizer& sizer = *sizer_;
     TypeIds type_ids(type_table_);
     folded_.clear();
+    folded_tracked_.clear();
     folded_types_.clear();
     folded_sites_.clear();
     Walk::Fold fold{frame_leaves_, &sizer,         &type_ids,     with_sites,
@@ -262,6 +265,7 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
         walk.fold = &fold;
         folded_.reserve(expected);
         folded_.push_back(0);  // the root's
+        if (with_sites) folded_tracked_.push_back(0);
     }
     sizes_.clear();
     sizes_.push_back(0);
@@ -302,6 +306,8 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
         if (fold_leaves) {
             folded_.push_back(fold.here);
             fold.here = 0;
+            if (with_sites) folded_tracked_.push_back(fold.here_tracked);
+            fold.here_tracked = 0;
         }
         progress.update("walking objects", node);
         begin.push_back(static_cast<std::uint32_t>(targets.size()));
@@ -362,6 +368,14 @@ void HeapSnapshot::for_each_folded(
             return 0;
         },
         &state);
+}
+
+std::vector<std::uint64_t> HeapSnapshot::retained_tracked() const {
+    if (sites_.empty()) return std::vector<std::uint64_t>(tree_.retained.size(), 0);
+    return engine::subtree_sums(tree_, [this](engine::NodeId v) -> std::uint64_t {
+        const std::uint64_t own = sites_[v] != kUnknownSite ? size(v) : 0;
+        return own + (v < folded_tracked_.size() ? folded_tracked_[v] : 0);
+    });
 }
 
 std::uint64_t HeapSnapshot::folded_objects() const {

@@ -113,6 +113,11 @@ class HeapSnapshot {
     [[nodiscard]] std::uint64_t folded_bytes(engine::NodeId node) const {
         return node < folded_.size() ? folded_[node] : 0;
     }
+    // Per node, what it retains of the objects allocated while tracking (their allocation site
+    // known): its own bytes and folded leaves only when they have a site. From a walk taken
+    // with_sites (all zeros otherwise). What keeps a test's leak alive is the largest of
+    // these, not the largest retainer of a heap the test only added to.
+    [[nodiscard]] std::vector<std::uint64_t> retained_tracked() const;
     [[nodiscard]] std::vector<FoldedRow> folded_by_type() const;
     [[nodiscard]] std::vector<FoldedRow> folded_by_site() const;
     // Calls `visit(leaf, size)` for each leaf folded into `node` (found again by its referents).
@@ -147,7 +152,8 @@ class HeapSnapshot {
     NodeBytes sizes_;
     std::vector<engine::SiteId> sites_;  // with_sites only
     bool fold_leaves_ = false;
-    NodeBytes folded_;  // per node, with fold_leaves
+    NodeBytes folded_;          // per node, with fold_leaves
+    NodeBytes folded_tracked_;  // of those, at a known site (with_sites too)
     // Folded leaves by type id (index into type_table_) and by (type id << 32 | site).
     std::vector<std::pair<std::uint64_t, std::uint64_t>> folded_types_;
     std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> folded_sites_;

@@ -60,6 +60,37 @@ struct DominatorTree {
 // dominator. The predecessor graph it needs is freed before it returns.
 std::vector<NodeId> immediate_dominators(const HeapGraph& graph, NodeId root, DominatorTree& tree);
 
+// Retained sizes by another measure than `tree.retained`'s: `weight(node)` summed over each
+// node's dominator subtree; 0 for a node the root does not reach.
+template <class Weight>
+    requires std::invocable<Weight, NodeId>
+std::vector<std::uint64_t> subtree_sums(const DominatorTree& tree, Weight weight) {
+    const std::size_t n = tree.idom.size();
+    std::vector<std::uint64_t> sums(n, 0);
+    if (n == 0) return sums;
+    // Children as a CSR by immediate dominator, then a breadth-first order from node 0 (each
+    // node after its dominator), summed back to front.
+    std::vector<NodeId> begin(n + 1, 0);
+    for (NodeId v = 1; v < n; ++v) {
+        if (tree.idom[v] != kNoNode) ++begin[tree.idom[v] + 1];
+    }
+    for (std::size_t i = 0; i < n; ++i) begin[i + 1] += begin[i];
+    std::vector<NodeId> children(begin[n]);
+    std::vector<NodeId> fill(begin.begin(), begin.end() - 1);
+    for (NodeId v = 1; v < n; ++v) {
+        if (tree.idom[v] != kNoNode) children[fill[tree.idom[v]]++] = v;
+    }
+    std::vector<NodeId>().swap(fill);
+    std::vector<NodeId> order{0};
+    order.reserve(children.size() + 1);
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        for (NodeId c = begin[order[i]]; c < begin[order[i] + 1]; ++c) order.push_back(children[c]);
+    }
+    for (const NodeId v : order) sums[v] = weight(v);
+    for (std::size_t i = order.size(); i-- > 1;) sums[tree.idom[order[i]]] += sums[order[i]];
+    return sums;
+}
+
 // Dominators of every node reachable from `root`, and retained sizes from `size_of(node)`.
 template <class SizeOf>
     requires std::invocable<SizeOf, NodeId>

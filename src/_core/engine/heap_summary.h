@@ -18,7 +18,9 @@ namespace memslim::engine {
 inline constexpr std::uint64_t kShadowNumerator = 9;
 inline constexpr std::uint64_t kShadowDenominator = 10;
 
-// The largest retainers of `tree` (by retained bytes, largest first), at most `top`. Only
+// The largest retainers of `tree` (by `retained`, one value per node, largest first; the
+// tree's own retained sizes in the overload below), at most `top`. A node retaining nothing
+// is never chosen. Only
 // nodes that the root reaches and for which `candidate(node)` holds are considered (the
 // caller leaves out program structure: modules, classes, functions); of those, only the
 // largest `top * 64 + 256` are read (a bounded heap, not a sort of every node), in order, and
@@ -26,15 +28,15 @@ inline constexpr std::uint64_t kShadowDenominator = 10;
 // test too costly for every node: asked of the few read only).
 template <class Candidate, class Structure>
     requires std::predicate<Candidate, NodeId> && std::predicate<Structure, NodeId>
-std::vector<NodeId> choose_retainers(const DominatorTree& tree, std::size_t top,
+std::vector<NodeId> choose_retainers(const DominatorTree& tree,
+                                     std::span<const std::uint64_t> retained, std::size_t top,
                                      Candidate candidate, Structure structure) {
     const std::size_t head = top * 64 + 256;
-    const auto& retained = tree.retained;
     auto larger = [&](NodeId a, NodeId b) { return retained[a] > retained[b]; };
     std::vector<NodeId> order;
     order.reserve(head + 1);
     for (NodeId node = 1; node < tree.idom.size(); ++node) {
-        if (tree.idom[node] == kNoNode) continue;
+        if (tree.idom[node] == kNoNode || retained[node] == 0) continue;
         if (order.size() == head && !larger(node, order.front())) continue;
         if (!candidate(node)) continue;
         order.push_back(node);
@@ -57,9 +59,30 @@ std::vector<NodeId> choose_retainers(const DominatorTree& tree, std::size_t top,
             }
             if (up == tree.idom[up]) break;
         }
+        // Nor when a chosen node below it already holds nearly all of it (by a measure other
+        // than the tree's own, a dominator can retain no more than the node it dominates).
+        for (std::size_t i = 0; i < chosen.size() && !shadowed; ++i) {
+            if (retained[chosen[i]] * kShadowDenominator < retained[node] * kShadowNumerator) {
+                continue;
+            }
+            for (NodeId up = tree.idom[chosen[i]]; up != 0 && up != kNoNode; up = tree.idom[up]) {
+                if (up == node) {
+                    shadowed = true;
+                    break;
+                }
+                if (up == tree.idom[up]) break;
+            }
+        }
         if (!shadowed && !structure(node)) chosen.push_back(node);
     }
     return chosen;
+}
+
+template <class Candidate, class Structure>
+    requires std::predicate<Candidate, NodeId> && std::predicate<Structure, NodeId>
+std::vector<NodeId> choose_retainers(const DominatorTree& tree, std::size_t top,
+                                     Candidate candidate, Structure structure) {
+    return choose_retainers(tree, tree.retained, top, candidate, structure);
 }
 
 struct TypeTotals {
