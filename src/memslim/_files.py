@@ -21,6 +21,17 @@ def check_writable(path: str, what: str = "the JSON report") -> None:
         raise PermissionError(f"cannot write {what} to {path!r}: permission denied")
 
 
+def check_not_source(path: str, source: str, what: str) -> None:
+    """Raise FileExistsError if ``path`` is the program's ``source`` file: writing ``what``
+    there would replace the program (``memslim run --json job.py job.py``)."""
+    try:
+        same = os.path.samefile(path, source)
+    except (OSError, ValueError):
+        return  # either does not exist (yet): nothing to lose
+    if same:
+        raise FileExistsError(f"cannot write {what} to {path!r}: it is the program's source")
+
+
 def file_mode() -> int:
     """The mode a new file gets here (0666 less the umask), for files made by mkstemp (0600).
     The umask is read from /proc: os.umask() would change it for the program's threads too."""

@@ -588,6 +588,38 @@ def test_unwritable_json_path_fails_before_running(tmp_path: Path, where: str) -
     assert result.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    "option, what",
+    [("--json", "the JSON report"), ("-o", "the capture"), ("--html", "the HTML report"),
+     ("--patch", "the patch")],
+)  # fmt: skip
+def test_an_output_onto_the_program_itself_is_refused(
+    tmp_path: Path, option: str, what: str
+) -> None:
+    """`memslim run --json job.py job.py` replaced the program with its report."""
+    script = tmp_path / "hello.py"
+    source = "print('ran')\n"
+    script.write_text(source)
+    for named in (str(script), "./hello.py"):
+        result = memslim_run(option, named, str(script), cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stdout == ""  # the program did not run
+        assert result.stderr.startswith(f"memslim: cannot write {what} to '"), result.stderr
+        assert result.stderr.endswith("hello.py': it is the program's source\n")
+        assert result.stderr.count("\n") == 1
+        assert script.read_text() == source
+
+
+def test_an_unwritable_patch_path_fails_before_running(tmp_path: Path) -> None:
+    script = tmp_path / "hello.py"
+    script.write_text("print('ran')\n")
+    result = memslim_run("--patch", str(tmp_path / "no-such-dir" / "fix.diff"), str(script))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("memslim: cannot write the patch")
+    assert result.stderr.count("\n") == 1
+
+
 def _largest_traceback(script: Path) -> tuple[int, list[tuple[str, int]]]:
     """The bytes and the whole stack (innermost first) of tracemalloc's largest traceback at
     the end of ``script``, run in a separate process."""

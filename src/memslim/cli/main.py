@@ -1132,6 +1132,8 @@ def main(argv: list[str] | None = None) -> int:
                 check_writable(args.output, "the capture")
             if args.html:
                 check_writable(args.html, "the HTML report")
+            if args.patch:
+                check_writable(args.patch, "the patch")
         except OSError as e:
             print(f"memslim: {e}", file=sys.stderr)
             return 2
@@ -1143,6 +1145,18 @@ def main(argv: list[str] | None = None) -> int:
     except SyntaxError as e:
         print_syntax_error(e)
         return 1
+    if args.command == "run":
+        from memslim._files import check_not_source
+
+        outputs = [(args.json, "the JSON report"), (args.output, "the capture")]
+        outputs += [(args.html, "the HTML report"), (args.patch, "the patch")]
+        try:
+            for path, what in outputs:
+                if path:
+                    check_not_source(path, prepared.code.co_filename, what)
+        except OSError as e:
+            print(f"memslim: {e}", file=sys.stderr)
+            return 2
 
     if args.command == "run":
         try:
