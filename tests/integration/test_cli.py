@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import subprocess
 import sys
@@ -226,3 +227,73 @@ def test_bad_command_lines_are_one_line_errors(
     assert ours.returncode == 2
     assert ours.stderr.strip().splitlines()[-1] == message
     assert ours.stdout == ""  # the program never ran
+
+
+def _program_stderr(stderr: str) -> str:
+    """What the program wrote to stderr: memslim's report starts at its title line."""
+    return stderr.split("\nmemslim ", 1)[0] + "\n" if "\nmemslim " in stderr else ""
+
+
+def test_a_modules_package_is_imported_as_the_programs_first_step(tmp_path: Path) -> None:
+    """`python -m pkg.job` imports pkg before it runs pkg.job, with sys.argv[0] "-m": memslim ran
+    pkg/__init__.py before tracking (its memory missing from the report) and with memslim's
+    own command line. Truth: python's output, and 8 MiB kept by the package."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    write(package / "__init__.py", "import sys\nprint(sys.argv)\nKEPT = bytes(8 << 20)\n")
+    write(package / "job.py", "import sys\nprint(sys.argv[1:])\n")
+    write(package / "__main__.py", "print('main')\n")
+    report = tmp_path / "report.json"
+    for module in ("pkg.job", "pkg"):
+        ours = memslim_cli("run", "--no-census", "--json", str(report), "-m", module, "a", "b",
+                           cwd=tmp_path)  # fmt: skip
+        theirs = python("-m", module, "a", "b", cwd=tmp_path)
+        assert ours.returncode == theirs.returncode == 0, ours.stderr
+        assert ours.stdout == theirs.stdout
+        assert ours.stdout.splitlines()[0] == "['-m', 'a', 'b']"
+        top = json.loads(report.read_text())["program_lines"][0]
+        assert top["file"].endswith(os.path.join("pkg", "__init__.py")) and top["line"] == 3
+        assert top["bytes_at_peak"] >= 8 << 20
+
+
+def test_a_modules_cached_is_its_specs(tmp_path: Path) -> None:
+    write(tmp_path / "names.py", "print(__cached__ is None)\n")
+    for target in (["names.py"], ["-m", "names"]):
+        ours = memslim_cli("run", "--no-census", *target, cwd=tmp_path)
+        theirs = python(*target, cwd=tmp_path)
+        assert ours.returncode == theirs.returncode == 0, ours.stderr
+        assert ours.stdout == theirs.stdout
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "import sys\nsys.excepthook = None\nraise RuntimeError('boom')\n",
+        "import sys\ndef hook(*a):\n    raise ValueError('hook broke')\n"
+        "sys.excepthook = hook\nraise RuntimeError('boom')\n",
+        "import sys\nprint('hi')\nsys.stdout = None\n",
+        "import sys\ndel sys.excepthook\nraise RuntimeError('boom')\n",
+    ],
+)
+def test_a_program_that_replaces_sys_hooks_ends_as_under_python(
+    tmp_path: Path, program: str
+) -> None:
+    """An excepthook that is None, raises or is gone, or a stdout set to None: memslim failed
+    with a traceback of its own."""
+    write(tmp_path / "prog.py", program)
+    ours = memslim_cli("run", "--no-census", "prog.py", cwd=tmp_path)
+    theirs = python("prog.py", cwd=tmp_path)
+    assert ours.returncode == theirs.returncode, ours.stderr
+    assert ours.stdout == theirs.stdout
+    assert _program_stderr(ours.stderr) == theirs.stderr
+    assert "memslim/" not in _program_stderr(ours.stderr)
+
+
+@pytest.mark.parametrize("seed", ["-1", str(1 << 64)])
+def test_a_seed_out_of_range_is_a_usage_error(tmp_path: Path, seed: str) -> None:
+    write(tmp_path / "prog.py", "print('ran')\n")
+    ours = memslim_cli("run", "--mode", "sample", "--seed", seed, "prog.py", cwd=tmp_path)
+    assert ours.returncode == 2
+    assert ours.stdout == ""
+    assert "--seed: must be from 0 to 2**64 - 1" in ours.stderr
+    assert "Traceback" not in ours.stderr

@@ -56,6 +56,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 1 << 64:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 2**64 - 1, not {value}")
+    return value
+
+
 def _add_top(parser: argparse.ArgumentParser, default: int, what: str) -> None:
     parser.add_argument(
         "--top",
@@ -112,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="sample mode: mean bytes between samples (default 262144)",
     )
     run_parser.add_argument(
-        "--seed", type=int, default=0, help="sample mode: random seed (default: random)"
+        "--seed", type=_seed, default=0, help="sample mode: random seed (default: random)"
     )
     run_parser.add_argument("--json", metavar="FILE", help="write the report as JSON (memslim/1)")
     run_parser.add_argument(

@@ -45,6 +45,9 @@ class Prepared:
     argv0: str
     path0: str
     main_globals: dict[str, Any]
+    # `-m pkg.mod` (or `-m pkg`, run as pkg.__main__): the package python imports before it
+    # runs the module, here imported while tracking, as the program's first step.
+    package: str | None = None
 
 
 @dataclass
@@ -84,23 +87,46 @@ def prepare(target: Target) -> Prepared:
 def _prepare_module(target: Target) -> Prepared:
     name = target.module or ""
     sys.path.insert(0, os.getcwd())
+    saved_argv, sys.argv = sys.argv, ["-m", *target.args]  # a package imported here sees it
     try:
-        spec = importlib.util.find_spec(name)
+        spec = _find_spec(name)
         if spec is not None and spec.submodule_search_locations is not None:
-            spec = importlib.util.find_spec(f"{name}.__main__")
+            spec = _find_spec(f"{name}.__main__")
     except (ImportError, ValueError) as e:
         raise TargetError(
             f"Error while finding module specification for {name!r} ({e})", 1
         ) from None
     finally:
         sys.path.pop(0)
+        sys.argv = saved_argv
     if spec is None or spec.loader is None or not hasattr(spec.loader, "get_code"):
         raise TargetError(f"No module named {name}", 1)
     code = spec.loader.get_code(spec.name)
     if code is None:
         raise TargetError(f"No code object available for {name}", 1)
     origin = spec.origin or name
-    return Prepared(code, origin, os.getcwd(), _main_globals(origin, spec))
+    package = spec.parent if spec.parent and spec.parent not in sys.modules else None
+    return Prepared(code, origin, os.getcwd(), _main_globals(origin, spec), package)
+
+
+def _find_spec(name: str) -> Any:
+    """The spec of module ``name``, found without running its packages' ``__init__``: python
+    imports them before the module runs, which ``run`` does while tracking, with the program's
+    ``sys.argv`` (their memory is the program's). Each package's spec gives the search path of
+    the next name. Where that finds nothing (a package that sets its ``__path__`` when it
+    runs), the import system finds it, importing the packages now."""
+    parent = name.rpartition(".")[0]
+    if not parent or parent in sys.modules:
+        return importlib.util.find_spec(name)
+    parent_spec = _find_spec(parent)
+    locations = parent_spec.submodule_search_locations if parent_spec is not None else None
+    if locations is not None:
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec = find(name, list(locations), None) if find is not None else None
+            if spec is not None:
+                return spec
+    return importlib.util.find_spec(name)
 
 
 def _main_globals(path: str, spec: Any) -> dict[str, Any]:
@@ -109,7 +135,7 @@ def _main_globals(path: str, spec: Any) -> dict[str, Any]:
     loader = spec.loader if spec else importlib.machinery.SourceFileLoader("__main__", path)
     return {
         "__file__": path,
-        "__cached__": None,
+        "__cached__": spec.cached if spec else None,
         "__loader__": loader,
         "__package__": spec.parent if spec else None,
         "__spec__": spec,
@@ -156,6 +182,12 @@ def run(
     try:
         set_tracked(tracked)
         try:
+            if prepared.package is not None and prepared.package not in sys.modules:
+                # As python does: sys.argv[0] is "-m" while it imports the package.
+                # __import__: no frame of memslim's own under the package's.
+                sys.argv = ["-m", *target.args]
+                __import__(prepared.package)
+                sys.argv = [prepared.argv0, *target.args]
             exec(prepared.code, main.__dict__)
         except BaseException as e:
             set_tracked(False)
@@ -169,7 +201,7 @@ def run(
             sys.path[0] = saved_path0
         if saved_main is not None:
             sys.modules["__main__"] = saved_main
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(Exception):  # the program's sys.stdout may be anything, or None
             sys.stdout.flush()
         set_tracked(tracked)
 
@@ -189,9 +221,33 @@ def _print_uncaught(exc: BaseException) -> None:
     tb = exc.__traceback__
     if tb is not None and tb.tb_frame.f_code is run.__code__:
         tb = tb.tb_next
-    sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+    _excepthook(exc.with_traceback(tb))
+
+
+def _excepthook(exc: BaseException) -> None:
+    """Show an uncaught exception as python does: through the program's sys.excepthook, and,
+    when that is missing or fails itself, both exceptions by python's default display."""
+    try:
+        hook = sys.excepthook
+    except AttributeError:
+        print("sys.excepthook is missing", file=sys.stderr)
+        sys.__excepthook__(type(exc), exc, exc.__traceback__)
+        return
+    try:
+        hook(type(exc), exc, exc.__traceback__)
+    except SystemExit:
+        raise
+    except BaseException as failed:
+        import traceback
+
+        print("Error in sys.excepthook:", file=sys.stderr)
+        # Without its context (the program's exception, shown next) or this frame.
+        tb = failed.__traceback__.tb_next if failed.__traceback__ else None
+        traceback.print_exception(type(failed), failed, tb, chain=False, file=sys.stderr)
+        print("\nOriginal exception was:", file=sys.stderr)
+        sys.__excepthook__(type(exc), exc, exc.__traceback__)
 
 
 def print_syntax_error(exc: SyntaxError) -> None:
     """Print a target's SyntaxError exactly as python would (without memslim's frames)."""
-    sys.excepthook(type(exc), exc.with_traceback(None), None)
+    _excepthook(exc.with_traceback(None))
