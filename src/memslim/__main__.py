@@ -1,5 +1,5 @@
 """``python -m memslim``: the same as the ``memslim`` command."""
 
-from memslim.cli.main import main
+from memslim.cli.main import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

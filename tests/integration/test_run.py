@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -453,7 +454,9 @@ def test_os_exit_still_writes_the_report(tmp_path: Path) -> None:
     assert line["bytes_at_peak"] >= 100_000 * sys.getsizeof("99999")
 
 
-def test_sigint_produces_the_report_and_status_130(tmp_path: Path) -> None:
+def test_sigint_produces_the_report_and_ends_by_sigint(tmp_path: Path) -> None:
+    """As python ends on an uncaught KeyboardInterrupt: by SIGINT (a shell shows 130, and its
+    loop stops), the report's exit code 130."""
     out = tmp_path / "report.json"
     process = subprocess.Popen(
         [sys.executable, "-m", "memslim", "run", "--json", str(out),
@@ -464,11 +467,40 @@ def test_sigint_produces_the_report_and_status_130(tmp_path: Path) -> None:
     assert process.stdout.readline().strip() == "ready"
     process.send_signal(signal.SIGINT)  # whatever memslim is doing then (a census, say)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
+    assert process.returncode == -signal.SIGINT
     assert "KeyboardInterrupt" in stderr
     report = json.loads(out.read_text())
     assert report["exit_code"] == 130
     assert report["peak"]["traced_bytes"] > 1_000_000
+
+
+@pytest.mark.parametrize("command", [["-m", "memslim"], ["memslim-command"]])
+def test_a_programs_keyboardinterrupt_ends_it_as_under_python(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """The program's atexit handlers run, then the process ends by SIGINT: what python does,
+    through `python -m memslim` and the installed `memslim` command alike."""
+    script = tmp_path / "interrupted.py"
+    script.write_text(
+        "import atexit\n"
+        "atexit.register(print, 'atexit ran')\n"
+        "print('before')\n"
+        "raise KeyboardInterrupt\n"
+    )
+    theirs = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=60, check=False)  # fmt: skip
+    if command == ["memslim-command"]:
+        found = shutil.which("memslim", path=os.path.dirname(sys.executable))
+        if found is None:
+            pytest.skip("no memslim command beside this python")
+        argv = [found, "run", str(script)]
+    else:
+        argv = [sys.executable, *command, "run", str(script)]
+    ours = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert theirs.returncode == -signal.SIGINT
+    assert ours.returncode == theirs.returncode, ours.stderr
+    assert ours.stdout == theirs.stdout == "before\natexit ran\n"
+    assert ours.stderr.startswith(theirs.stderr)  # the traceback, then memslim's report
 
 
 STORM = """
@@ -483,7 +515,8 @@ sys.exit(3)  # reached only if the Ctrl-C was lost
 
 def test_sigint_is_never_lost_whenever_it_arrives(tmp_path: Path) -> None:
     """Ctrl-C at many moments of a run that takes censuses all along, with a busy core: each
-    time the program gets its KeyboardInterrupt (status 130) and the report is written."""
+    time the program gets its KeyboardInterrupt (ending by SIGINT, 130 in the report) and the
+    report is written."""
     script = tmp_path / "storm.py"
     script.write_text(STORM)
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
@@ -501,7 +534,7 @@ def test_sigint_is_never_lost_whenever_it_arrives(tmp_path: Path) -> None:
             process.send_signal(signal.SIGINT)
             _, stderr = process.communicate(timeout=300)
             # 3: the program ran to its end, the signal lost.
-            assert process.returncode == 130, (offset_ms, stderr[-500:])
+            assert process.returncode == -signal.SIGINT, (offset_ms, stderr[-500:])
             assert "KeyboardInterrupt" in stderr
             assert json.loads(out.read_text())["exit_code"] == 130
     finally:

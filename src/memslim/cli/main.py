@@ -565,6 +565,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
 
         children.finish(outcome.exit_code)
         return outcome.exit_code
+    _ended_by_ctrl_c[0] = outcome.interrupted
     return finish(outcome)
 
 
@@ -1174,5 +1175,27 @@ def main(argv: list[str] | None = None) -> int:
     from memslim.report.globals_table import print_globals_report
 
     outcome = run(prepared, target)
+    _ended_by_ctrl_c[0] = outcome.interrupted
     print_globals_report(outcome.main_globals, top=args.top, title=" ".join(target.argv))
     return outcome.exit_code
+
+
+# Whether the program ended by an uncaught KeyboardInterrupt (its traceback printed already).
+_ended_by_ctrl_c = [False]
+
+
+def _quiet_excepthook(*_exc_info: object) -> None:
+    pass
+
+
+def entry() -> int:
+    """The ``memslim`` command (and ``python -m memslim``): ``main``, then, when the program
+    ended by an uncaught KeyboardInterrupt, the end python gives it: the interpreter finalizes
+    (the program's atexit handlers run) and the process ends by SIGINT, so that a shell or a
+    parent sees a Ctrl-C (a shell's loop stops) and not an exit status of 130. Raising it
+    uncaught from the top level is what makes python do so; its traceback was printed."""
+    code = main()
+    if _ended_by_ctrl_c[0]:
+        sys.excepthook = _quiet_excepthook
+        raise KeyboardInterrupt
+    return code
