@@ -588,3 +588,25 @@ def test_lists_a_generated_init_makes_are_no_tuple_finding_at_the_calling_line(
     )
     line = _line_of(script, "readings = [")
     assert not [f for f in findings if f["kind"] == "tuple" and f["line"] == line], findings
+
+
+def test_what_was_built_after_the_peak_saves_nothing_at_it(tmp_path: Path) -> None:
+    """The peak is a worker thread's list (the main thread waits in join(), so no census runs
+    until it is gone); the census then sees the repeated strings built after it. None of them
+    was live at the peak (they did not exist yet: arithmetic on the program's order), so no
+    finding may claim a saving for them: one claimed 20 MiB "at the peak"."""
+    script, findings = _findings(
+        tmp_path,
+        "import threading\n"
+        "def work():\n"
+        "    data = [i * i for i in range(1_200_000)]\n"
+        "    return sum(data)\n"
+        "t = threading.Thread(target=work)\n"
+        "t.start()\n"
+        "t.join()\n"
+        "names = [str(i % 200_000) for i in range(600_000)]  # after the peak\n"
+        "print(len(names))\n",
+    )
+    after = _line_of(script, "# after the peak")
+    claimed = [f for f in findings if f["line"] == after and f["saving_bytes"] > 0]
+    assert claimed == [], claimed

@@ -134,7 +134,9 @@ class Run:
         bytes live at the peak there (exact, from the tracker) over bytes the census counted
         there. The census runs near the peak, not at it; a finding's census counts times this
         scale estimate the peak. In sample mode, the sites' sampled bytes at the peak over
-        theirs when the census was taken. 1.0 when the sites are unknown."""
+        theirs when the census was taken. 1.0 when the sites are unknown; 0.0 when they held
+        nothing at the peak (the census saw a later phase: a list built after the peak, in a
+        program whose peak was a thread's, claimed its bytes "at the peak")."""
         unique = {s for s in sites if s is not None}
         if self.exact:
             census = sum(self._tracked_at_census.get(s, 0) for s in unique)
@@ -145,9 +147,9 @@ class Run:
             unique &= then.keys()
             census = sum(then[s] for s in unique)
         peak = sum(self.profile.at_peak(s) for s in unique)
-        if census <= 0 or peak <= 0:
+        if census <= 0:
             return 1.0
-        return peak / census
+        return max(peak, 0) / census
 
     def growth_to_peak(self, sites: Iterable[int | None]) -> int:
         """Bytes these allocation sites gained between the census and the peak (exact, from the
