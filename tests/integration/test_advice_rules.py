@@ -610,3 +610,20 @@ def test_what_was_built_after_the_peak_saves_nothing_at_it(tmp_path: Path) -> No
     after = _line_of(script, "# after the peak")
     claimed = [f for f in findings if f["line"] == after and f["saving_bytes"] > 0]
     assert claimed == [], claimed
+
+
+def test_intern_counts_a_lines_own_repeats_not_another_lines_values(tmp_path: Path) -> None:
+    """`copies` makes strings equal to `names`' (one each, all values distinct): interning that
+    line alone keeps one object per value of its own, which saves nothing; it was claimed to
+    save their bytes. `codes` repeats 1,000 values 100 times: 99,000 repeats of its own."""
+    script, findings = _findings(
+        tmp_path,
+        "names = [f'customer-{i:08d}' for i in range(150_000)]\n"
+        "copies = [''.join(list(s)) for s in names]  # equal values, other objects\n"
+        "codes = [str(i % 1000) * 3 for i in range(100_000)]  # repeats of its own\n"
+        "print(len(names) + len(copies) + len(codes))\n",
+    )
+    interned = {f["line"]: f for f in findings if f["kind"] == "intern"}
+    assert _line_of(script, "# equal values") not in interned, interned
+    own = interned[_line_of(script, "# repeats of its own")]
+    assert abs(own["count"] - 99_000) <= 99_000 // 20, own

@@ -643,16 +643,6 @@ def test_an_output_onto_the_program_itself_is_refused(
         assert script.read_text() == source
 
 
-def test_an_unwritable_patch_path_fails_before_running(tmp_path: Path) -> None:
-    script = tmp_path / "hello.py"
-    script.write_text("print('ran')\n")
-    result = memslim_run("--patch", str(tmp_path / "no-such-dir" / "fix.diff"), str(script))
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert result.stderr.startswith("memslim: cannot write the patch")
-    assert result.stderr.count("\n") == 1
-
-
 def _largest_traceback(script: Path) -> tuple[int, list[tuple[str, int]]]:
     """The bytes and the whole stack (innermost first) of tracemalloc's largest traceback at
     the end of ``script``, run in a separate process."""

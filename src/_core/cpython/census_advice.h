@@ -63,7 +63,7 @@ struct StringFacts {
     engine::SiteId site = kUnknownSite;
     std::uint64_t strings = 0;
     std::uint64_t bytes = 0;
-    std::uint64_t duplicates = 0;  // equal in value to another, earlier seen str object
+    std::uint64_t duplicates = 0;  // equal in value to an earlier seen str of the same site
     std::uint64_t duplicate_bytes = 0;
     std::vector<PyObject*> examples;  // borrowed duplicate values, at most 3
 };
@@ -148,7 +148,8 @@ class StringCensus final : public ObjectVisitor {
         PyObject* string;
         engine::SiteId site;
         std::uint64_t size;
-        std::uint64_t hash;
+        std::uint64_t hash;  // of the characters
+        std::uint64_t key;   // in seen_: the hash and the site
     };
     // Strings wait this many strings behind the walk before their lookup, in the order seen.
     static constexpr std::size_t kAhead = 8;
