@@ -12,3 +12,9 @@ def format_bytes(n: int) -> str:
             return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def allocations_header(mode: str) -> str:
+    """The count column's name: in sample mode a line's count is of its sampled blocks (a
+    block is sampled by its bytes, so no count of allocations follows from them)."""
+    return "samples" if mode == "sample" else "allocations"

@@ -1005,3 +1005,18 @@ def test_sample_modes_peak_comes_with_its_standard_error(tmp_path: Path, seed: s
     assert abs(peak["traced_bytes"] - truth) < 4 * error, (peak["traced_bytes"], truth, error)
     exact, _ = run_json(tmp_path, script)
     assert exact["peak"]["standard_error_bytes"] is None
+
+
+def test_sample_modes_count_column_says_it_counts_samples(tmp_path: Path) -> None:
+    """Sample mode records sampled blocks only: a million strings (about 60 MiB) give a few
+    hundred samples at the default 256 KiB interval. The column that showed them under
+    "allocations", beside exact mode's million, says "samples"."""
+    script = tmp_path / "strings.py"
+    script.write_text("x = [str(i) for i in range(1_000_000)]\n")
+    result = memslim_run("--mode", "sample", "--seed", "7", str(script))
+    assert result.returncode == 0, result.stderr
+    header = next(line for line in result.stderr.splitlines() if "% peak" in line)
+    assert "samples" in header.split() and "allocations" not in header
+    row = next(line for line in result.stderr.splitlines() if "strings.py:1" in line)
+    count = int(row.split("│")[4].strip().replace(",", ""))
+    assert 0 < count < 60 * 2**20 / 262_144 * 3  # samples, not 1,000,000 allocations

@@ -27,7 +27,7 @@ import re
 from typing import Any
 
 from memslim._paths import library_label
-from memslim._units import format_bytes
+from memslim._units import allocations_header, format_bytes
 
 
 def _e(value: Any) -> str:
@@ -271,7 +271,11 @@ def build_html(report: dict[str, Any], *, stacks: list[dict[str, Any]] | None = 
         '<section id="time"><h2>Over time</h2>' + _timeline_svg(report) + "</section>",
         '<section id="lines"><h2>Top lines of the program by bytes live at the peak'
         " (library lines under each)</h2>"
-        + _table(["line", "function", "at peak", "share", "allocations"], lines, cls="lines")
+        + _table(
+            ["line", "function", "at peak", "share", allocations_header(report.get("mode", ""))],
+            lines,
+            cls="lines",
+        )
         + "</section>",
     ]
     census = report.get("census")

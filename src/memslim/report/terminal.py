@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from memslim._paths import library_roots, without_own_frames
-from memslim._units import format_bytes
+from memslim._units import allocations_header, format_bytes
 from memslim.advice import Finding
 from memslim.heap import HeapCensus, SavedHeap, largest_sites
 from memslim.profile_data import FrameInfo, LineStats, Profile
@@ -162,7 +162,7 @@ def print_run_report(
     # One row per line, never wrapped: the location (cut from the left: the file's name and the
     # line number stay) above its function, the numbers, and the source in what width is left.
     shown = [d for d in native if any(stats.native_at_peak.get(d, 0) for stats in lines)]
-    headers = ["line", "at peak", "% peak", *shown, "allocations"]
+    headers = ["line", "at peak", "% peak", *shown, allocations_header(profile.mode)]
     places, rows = [], []
     for stats in lines:
         function = stats.function if len(stats.function) <= 40 else stats.function[:39] + "…"
@@ -226,7 +226,9 @@ def print_run_report(
     heaviest = profile.heaviest_function()
     if heaviest is not None:
         frame, per_line = heaviest
-        print_function_table(frame, per_line, profile.peak_bytes, console=console)
+        print_function_table(
+            frame, per_line, profile.peak_bytes, console=console, mode=profile.mode
+        )
     if census is not None:
         # What no census can see: the peak's native memory (a parser's buffers, say).
         unseen = sum(profile.peak_by_domain.values()) - profile.peak_visible_bytes
@@ -466,13 +468,14 @@ def print_function_table(
     peak_bytes: int,
     *,
     console: Console,
+    mode: str = "exact",
 ) -> None:
     """Every line of one function that allocated, in source order."""
     table = Table(
         title=Text(f"{frame.function} ({_where(frame.file, frame.line)}), line by line"),
         title_justify="left",
     )
-    headers = ["line", "at peak", "% peak", "allocated", "allocations"]
+    headers = ["line", "at peak", "% peak", "allocated", allocations_header(mode)]
     rows = [
         [
             str(number),
