@@ -203,6 +203,11 @@ def find(run: Run) -> Iterator[Finding]:
             key=lambda other: other.stats.line,
         )
         left = max([peak - at_peak, *(o.stats.traced_at_high - o.stats.high_bytes for o in others)])
+        # Nor can the peak fall below the run's end, which the fix leaves as it was but for
+        # what the list still held then (nothing, once freed): a list freed before the program
+        # built what it kept to the end was "3.1 MiB saved" on a run that ended 0.1% below
+        # its peak (measured: 85 KiB).
+        left = max(left, run.profile.current_bytes - temporary.stats.bytes_live)
         saving = max(0, peak - left)
         source = "".join(linecache.getlines(file))
         segment, fix = _fix_of(source, temporary.node)
