@@ -1020,3 +1020,17 @@ def test_sample_modes_count_column_says_it_counts_samples(tmp_path: Path) -> Non
     row = next(line for line in result.stderr.splitlines() if "strings.py:1" in line)
     count = int(row.split("│")[4].strip().replace(",", ""))
     assert 0 < count < 60 * 2**20 / 262_144 * 3  # samples, not 1,000,000 allocations
+
+
+def test_the_census_site_table_has_one_row_per_type_and_line(tmp_path: Path) -> None:
+    """Two string expressions of one line are two allocation sites: the table, which shows a
+    site by its line, listed two rows that read the same ("str dup.py:1"), each with half."""
+    script = tmp_path / "dup.py"
+    script.write_text('recs = [(f"user{i}", f"mail{i}") for i in range(200_000)]\n')
+    result = memslim_run(str(script))
+    assert result.returncode == 0, result.stderr
+    table = result.stderr.split("Objects by type and allocation site")[1].split("└")[0]
+    strings = [line for line in table.splitlines() if line.startswith("│ str ")]
+    assert len(strings) == 1, table
+    count = int(strings[0].split("│")[3].strip().replace(",", ""))
+    assert 0.9 * 400_000 <= count <= 400_000  # two strings per record, at a census near the end

@@ -93,6 +93,25 @@ def _source(file: str, line: int) -> Text:
     return Text(linecache.getline(file, line).strip())  # Text: never read as rich markup
 
 
+def _rows_by_line(
+    rows: list[Any],
+) -> list[tuple[str, tuple[str, str, int] | None, int, int]]:
+    """(type, innermost frame, count, bytes) of census rows, those of one type and line added
+    up, largest first: the table shows a site by its innermost line, and two sites there (two
+    expressions of a line, or two callers) were two rows that read the same."""
+    merged: dict[tuple[str, tuple[str, str, int] | None], list[int]] = {}
+    for row in rows:
+        frames = without_own_frames(row.frames) if row.frames else None
+        key = (row.name, frames[0] if frames else None)
+        totals = merged.setdefault(key, [0, 0])
+        totals[0] += row.count
+        totals[1] += row.bytes
+    return sorted(
+        ((name, frame, count, size) for (name, frame), (count, size) in merged.items()),
+        key=lambda r: -r[3],
+    )
+
+
 def _share(part: int, whole: int) -> str:
     return f"{100.0 * part / whole:.1f}" if whole > 0 else "-"
 
@@ -430,19 +449,14 @@ def print_census(
         sites.add_column("count", justify="right", no_wrap=True)
         sites.add_column("bytes", justify="right", no_wrap=True)
         shown = heap.estimated_sites() if isinstance(heap, HeapCensus) else heap.sites
-        for row in largest_sites(shown, top):
+        for name, frame, count, size in _rows_by_line(largest_sites(shown, top * 8))[:top]:
             # As in the top lines: the location (cut from the left) above its function.
-            frames = without_own_frames(row.frames) if row.frames else None
             where = (
-                Text.assemble(
-                    _where(frames[0][0], frames[0][2], width=50),
-                    "\n",
-                    (frames[0][1], "dim"),
-                )
-                if frames
+                Text.assemble(_where(frame[0], frame[2], width=50), "\n", (frame[1], "dim"))
+                if frame
                 else Text("<no Python stack>")
             )
-            sites.add_row(Text(row.name), where, f"{row.count:,}", format_bytes(row.bytes))
+            sites.add_row(Text(name), where, f"{count:,}", format_bytes(size))
         console.print(sites)
     if heap.retainers:
         retainers = Table(
