@@ -37,6 +37,8 @@ _UNCHECKED = "memslim_limits_unchecked"
 def parse_size(text: str | float) -> int:
     """ "24 MB" -> bytes (powers of 1024, as pytest-memray); a plain number is bytes."""
     if isinstance(text, (int, float)):
+        if not text >= 0:  # a negative number, or nan
+            raise ValueError(f"not a memory size: {text!r} (say '24 MB', '512 KiB' or a number)")
         return int(text)
     found = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([A-Za-z]*)\s*", str(text))
     if found is None or found[2].lower() not in _UNITS:
@@ -113,8 +115,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     from memslim._tracking import Tracker
     from memslim._units import format_bytes
 
-    memory_limit = parse_size(memory.args[0]) if memory is not None else None
-    leak_limit = parse_size(leaks.args[0]) if leaks is not None else None
+    try:
+        memory_limit = _limit_of(memory)
+        leak_limit = _limit_of(leaks)
+    except ValueError as e:
+        pytest.fail(f"memslim: {e}", pytrace=False)
     if _core.is_tracking():
         item.add_report_section("call", "memslim", "memslim was tracking already: not tracked")
         if memory is not None or leaks is not None:
@@ -149,6 +154,17 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         )
         pytest.fail(message + keeps, pytrace=False)
     return result
+
+
+def _limit_of(marker: pytest.Mark | None) -> int | None:
+    """The size a limit marker gives (None without the marker); ValueError with what is
+    wrong (no size, or not one)."""
+    if marker is None:
+        return None
+    size = marker.args[0] if marker.args else marker.kwargs.get("limit")
+    if size is None:
+        raise ValueError(f"{marker.name} needs a size, as in {marker.name}('24 MB')")
+    return parse_size(size)
 
 
 def _what_keeps_it(live: int) -> str:

@@ -297,3 +297,48 @@ def test_a_seed_out_of_range_is_a_usage_error(tmp_path: Path, seed: str) -> None
     assert ours.stdout == ""
     assert "--seed: must be from 0 to 2**64 - 1" in ours.stderr
     assert "Traceback" not in ours.stderr
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "import sys\nsys.exit(2**70)\n",  # python: 255 (the status does not fit a C long)
+        "import sys\nsys.exit(2**40 + 3)\n",
+        "import sys\nsys.stderr = None\nsys.exit('gone')\n",  # python: to the real stderr
+    ],
+)
+def test_a_programs_exit_status_and_message_are_pythons(tmp_path: Path, program: str) -> None:
+    write(tmp_path / "prog.py", program)
+    ours = memslim_cli("run", "--no-census", "prog.py", cwd=tmp_path)
+    theirs = python("prog.py", cwd=tmp_path)
+    assert ours.returncode == theirs.returncode, ours.stderr
+    assert ours.stdout == theirs.stdout
+    assert _program_stderr(ours.stderr) == theirs.stderr
+
+
+def test_a_zip_application_runs_as_under_python(tmp_path: Path) -> None:
+    """`python app.pyz`: the archive's __main__, the archive first on sys.path (its other
+    modules importable). memslim compiled the archive's bytes as a script."""
+    import zipapp
+
+    source = tmp_path / "app"
+    source.mkdir()
+    write(source / "__main__.py", "import sys, helper\nprint(sys.argv[1:], helper.KEPT[-1])\n")
+    write(source / "helper.py", "KEPT = [str(i) for i in range(100_000)]\n")
+    zipapp.create_archive(source, tmp_path / "app.pyz")
+    report = tmp_path / "report.json"
+    ours = memslim_cli("run", "--json", str(report), "app.pyz", "a", cwd=tmp_path)
+    theirs = python("app.pyz", "a", cwd=tmp_path)
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout == "['a'] 99999\n"
+    # The list of 100,000 strings, at the helper's line in the archive.
+    top = json.loads(report.read_text())["program_lines"][0]
+    assert top["file"].endswith(os.path.join("app.pyz", "helper.py")), top
+    assert top["bytes_at_peak"] >= 100_000 * sys.getsizeof("99999")
+
+
+def test_diff_refuses_a_threshold_that_is_not_a_number(tmp_path: Path) -> None:
+    """--fail-over nan was taken, and no growth is over nan: the CI gate never failed."""
+    ours = memslim_cli("diff", "old.json", "new.json", "--fail-over", "nan", cwd=tmp_path)
+    assert ours.returncode == 2
+    assert "--fail-over: must be a number, not nan" in ours.stderr

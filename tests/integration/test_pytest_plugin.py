@@ -104,6 +104,29 @@ def test_sizes_read_like_pytest_memray(text: str | int, size: int) -> None:
 def test_a_bad_size_is_refused() -> None:
     with pytest.raises(ValueError, match="not a memory size"):
         parse_size("lots")
+    with pytest.raises(ValueError, match="not a memory size"):
+        parse_size(-5)
+
+
+def test_a_marker_without_a_size_fails_its_test_with_a_message(tmp_path: Path) -> None:
+    """`limit_memory()` raised an IndexError inside the plugin."""
+    (tmp_path / "test_bad.py").write_text(
+        "import pytest\n"
+        "@pytest.mark.limit_memory()\n"
+        "def test_no_size():\n"
+        "    pass\n"
+        "@pytest.mark.limit_leaks(-5)\n"
+        "def test_negative():\n"
+        "    pass\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_bad.py"],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stdout
+    assert "memslim: limit_memory needs a size, as in limit_memory('24 MB')" in ran.stdout
+    assert "memslim: not a memory size: -5" in ran.stdout
+    assert "IndexError" not in ran.stdout and "2 failed" in ran.stdout
 
 
 def test_xdist_workers_peaks_reach_the_summary(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import dataclasses
 import gc
+import math
 import os
 import pickle
 import platform
@@ -53,6 +54,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a number, not {text}")
     return value
 
 
@@ -235,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("new", help="the later run's report or capture")
     diff.add_argument(
         "--fail-over",
-        type=float,
+        type=_finite,
         metavar="PERCENT",
         help="exit 1 if the peak grew by more than PERCENT percent",
     )

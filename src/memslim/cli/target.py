@@ -13,6 +13,8 @@ import importlib.util
 import os
 import sys
 import types
+import zipfile
+import zipimport
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,11 +79,26 @@ def prepare(target: Target) -> Prepared:
             raise TargetError(f"can't find '__main__' module in {target.script!r}", 1)
         code = _compile_file(main_py)
         return Prepared(code, target.script, path, _main_globals(main_py, None))
+    if os.path.isfile(path) and zipfile.is_zipfile(path):
+        return _prepare_zip(target, path)
     try:
         code = _compile_file(path)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
         raise TargetError(f"can't open file {path!r}: [Errno {e.errno}] {e.strerror}", 2) from None
     return Prepared(code, target.script, os.path.dirname(path), _main_globals(path, None))
+
+
+def _prepare_zip(target: Target, path: str) -> Prepared:
+    """A zip application (``python app.pyz``, zipapp, shiv, pex): its ``__main__`` module,
+    with the archive first on ``sys.path``, as python runs it."""
+    try:
+        importer = zipimport.zipimporter(path)
+        code = importer.get_code("__main__")
+    except zipimport.ZipImportError:
+        raise TargetError(f"can't find '__main__' module in {target.script!r}", 1) from None
+    main_globals = _main_globals(os.path.join(path, "__main__.py"), None)
+    main_globals["__loader__"] = importer
+    return Prepared(code, target.script, path, main_globals)
 
 
 def _prepare_module(target: Target) -> Prepared:
@@ -147,9 +164,16 @@ def _exit_code(exc: SystemExit) -> int:
     if code is None:
         return 0
     if isinstance(code, int):
+        if not -(2**63) <= code < 2**63:
+            return 255  # python's -1: the status does not fit a C long
         return code & 0xFF  # what the operating system keeps of it, as for python itself
-    # python prints a non-int exit code to stderr and exits 1.
-    print(code, file=sys.stderr)
+    # python prints a non-int exit code to stderr (C's, when sys.stderr is None) and exits 1.
+    stream = sys.stderr if sys.stderr is not None else sys.__stderr__
+    if stream is not None:
+        print(code, file=stream)
+    else:
+        with contextlib.suppress(OSError):
+            os.write(2, f"{code}\n".encode(errors="backslashreplace"))
     return 1
 
 
