@@ -3,9 +3,9 @@ multiprocessing, signals and bad input."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -479,7 +479,8 @@ def test_a_programs_keyboardinterrupt_ends_it_as_under_python(
     tmp_path: Path, command: list[str]
 ) -> None:
     """The program's atexit handlers run, then the process ends by SIGINT: what python does,
-    through `python -m memslim` and the installed `memslim` command alike."""
+    through `python -m memslim` and the `memslim` command alike (its entry point, run as the
+    script pip writes for it runs it)."""
     script = tmp_path / "interrupted.py"
     script.write_text(
         "import atexit\n"
@@ -490,10 +491,11 @@ def test_a_programs_keyboardinterrupt_ends_it_as_under_python(
     theirs = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                             timeout=60, check=False)  # fmt: skip
     if command == ["memslim-command"]:
-        found = shutil.which("memslim", path=os.path.dirname(sys.executable))
-        if found is None:
-            pytest.skip("no memslim command beside this python")
-        argv = [found, "run", str(script)]
+        (found,) = importlib.metadata.entry_points(group="console_scripts", name="memslim")
+        module, function = found.value.split(":")
+        argv = [sys.executable, "-c",
+                f"import sys; from {module} import {function}; sys.exit({function}())",
+                "run", str(script)]  # fmt: skip
     else:
         argv = [sys.executable, *command, "run", str(script)]
     ours = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
