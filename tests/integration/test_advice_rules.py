@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.test_patch import tracemalloc_peak
+
 
 def _findings(tmp_path: Path, source: str, *flags: str) -> tuple[Path, list[dict]]:
     """The findings of a run of ``source`` (with ``flags``; by default --all-findings)."""
@@ -638,17 +640,9 @@ print(total, len(kept))
 
 
 def _tracemalloc_peak(folder: Path, source: str) -> int:
-    (folder / "measured.py").write_text(source)
-    code = (
-        "import contextlib, io, runpy, tracemalloc\n"
-        "tracemalloc.start()\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    runpy.run_path('measured.py', run_name='__main__')\n"
-        "print(tracemalloc.get_traced_memory()[1])\n"
-    )
-    ran = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True,
-                         text=True, timeout=300, check=True)  # fmt: skip
-    return int(ran.stdout)
+    folder.mkdir(exist_ok=True)
+    (folder / "job.py").write_text(source)
+    return tracemalloc_peak(folder)
 
 
 def test_a_generator_saves_no_more_than_the_run_keeps_to_its_end(tmp_path: Path) -> None:
@@ -660,8 +654,8 @@ def test_a_generator_saves_no_more_than_the_run_keeps_to_its_end(tmp_path: Path)
     line = _line_of(script, "# the list")
     finding = next(f for f in findings if f["kind"] == "generator" and f["line"] == line)
     fixed = GENERATOR_BEFORE_THE_END.replace("sum([r[0] for r in rows])", "sum(r[0] for r in rows)")
-    measured = _tracemalloc_peak(tmp_path, GENERATOR_BEFORE_THE_END) - _tracemalloc_peak(
-        tmp_path, fixed
+    measured = _tracemalloc_peak(tmp_path / "as_is", GENERATOR_BEFORE_THE_END) - (
+        _tracemalloc_peak(tmp_path / "fixed", fixed)
     )
     assert abs(finding["saving_bytes"] - measured) <= max(measured // 5, 64 << 10), (
         finding["saving_bytes"],

@@ -43,7 +43,8 @@ main()
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git applies the patch")
 
 
-def _peak(folder: Path, *args: str) -> int:
+def tracemalloc_peak(folder: Path, *args: str) -> int:
+    """tracemalloc's peak for folder/job.py (with ``args``), in a process of its own."""
     code = (
         "import contextlib, io, runpy, sys, tracemalloc\n"
         f"sys.argv = ['job.py', *{list(args)!r}]\n"
@@ -95,7 +96,7 @@ def test_the_patch_applies_keeps_the_output_and_saves_what_was_predicted(tmp_pat
     assert not [f for f in left if f["kind"] in ("generator", "slots")]
     # The saving measured by tracemalloc, against the findings' prediction.
     predicted = sum(f["saving_bytes"] for f in fixed)
-    measured = _peak(original) - _peak(patched)
+    measured = tracemalloc_peak(original) - tracemalloc_peak(patched)
     assert abs(measured - predicted) / measured < 0.20, (predicted, measured)
 
 
@@ -205,7 +206,7 @@ def test_pandas_column_fixes_apply_and_save_what_was_predicted(tmp_path: Path) -
     left = json.loads((patched / "r2.json").read_text())["findings"]
     assert not [f for f in left if f["kind"] in ("category", "downcast")]
     predicted = sum(f["saving_bytes"] for f in fixed.values())
-    measured = _peak(original, "orders.csv") - _peak(patched, "orders.csv")
+    measured = tracemalloc_peak(original, "orders.csv") - tracemalloc_peak(patched, "orders.csv")
     assert abs(measured - predicted) / measured < 0.20, (predicted, measured)
 
 
@@ -384,7 +385,7 @@ def test_a_growing_memo_becomes_a_bounded_cache(tmp_path: Path) -> None:
     patched = tmp_path / "patched"
     _applied(original, patched, "growth")
     predicted = growth[0]["saving_bytes"]
-    measured = _peak(original) - _peak(patched)
+    measured = tracemalloc_peak(original) - tracemalloc_peak(patched)
     assert abs(measured - predicted) / measured < 0.20, (predicted, measured)
 
     # A memo read elsewhere too, or keyed on part of the arguments, is left to the author.
@@ -433,7 +434,7 @@ def test_repeated_strings_are_interned_where_the_tracker_saw_them_made(tmp_path:
     patched = tmp_path / "patched"
     _applied(original, patched, "intern")
     predicted = found[0]["saving_bytes"]
-    measured = _peak(original) - _peak(patched)
+    measured = tracemalloc_peak(original) - tracemalloc_peak(patched)
     assert abs(measured - predicted) / measured < 0.20, (predicted, measured)
 
     # Strings made by split() come as a list: sys.intern(line.split()) would raise. Left alone.
@@ -519,7 +520,7 @@ def test_a_back_reference_becomes_a_weak_one_behind_a_property(tmp_path: Path) -
     # (tracemalloc's peaks: 37 MB against 66 MB). How close the rule's prediction comes depends
     # on where its census fell (on a loaded CI machine 46 MB against 29 measured, once): that
     # is the rule's, tested on examples/advice/cycle; this test is the patch's.
-    before, after = _peak(original), _peak(patched)
+    before, after = tracemalloc_peak(original), tracemalloc_peak(patched)
     assert after < 0.7 * before, (before, after)
 
     # Without __slots__ the same patch also slots the class: its slots name the property's
@@ -651,7 +652,7 @@ def test_an_unbounded_cache_gets_a_bound(tmp_path: Path) -> None:
     patched = tmp_path / "patched"
     _applied(original, patched, "growth")
     predicted = found[0]["saving_bytes"]
-    measured = _peak(original) - _peak(patched)
+    measured = tracemalloc_peak(original) - tracemalloc_peak(patched)
     assert abs(measured - predicted) / measured < 0.20, (predicted, measured)
 
     # The other spellings of an unbounded cache; a bounded one is no finding.
@@ -709,7 +710,7 @@ def test_equal_temporaries_on_two_lines_are_one_finding_fixed_together(tmp_path:
     assert "+    biggest = max(x * 2.5 for x in data)\n" in diff
     _apply_copy(original, patched)
     assert _run(patched, "job.py").stdout == _run(original, "job.py").stdout
-    measured = _peak(original) - _peak(patched)
+    measured = tracemalloc_peak(original) - tracemalloc_peak(patched)
     assert measured > 20_000_000, measured  # a million floats and a list's pointers
     predicted = generator["saving_bytes"]
     assert abs(measured - predicted) / measured < 0.20, (predicted, measured)
@@ -721,7 +722,7 @@ def test_equal_temporaries_on_two_lines_are_one_finding_fixed_together(tmp_path:
     (alone / "job.py").write_text(
         TWO_TEMPORARIES.replace(fixed_line, fixed_line.replace("([", "(").replace("])", ")"))
     )
-    assert _peak(original) - _peak(alone) < 0.05 * measured
+    assert tracemalloc_peak(original) - tracemalloc_peak(alone) < 0.05 * measured
 
 
 def test_an_equal_temporary_is_weighed_among_thousands_of_lines_at_the_peak(

@@ -78,18 +78,23 @@ def test_memslim_option_lists_the_highest_peaks(tmp_path: Path) -> None:
     assert summary[1].split() == ["20.0", "MiB", "test_suite.py::test_over_the_limit"]
 
 
+def run_test_file(tmp_path: Path, name: str, source: str) -> subprocess.CompletedProcess:
+    """pytest, in a process of its own, on one test file of ``source``."""
+    (tmp_path / name).write_text(source)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", name],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+
+
 def test_without_markers_or_option_nothing_is_tracked(tmp_path: Path) -> None:
-    (tmp_path / "test_plain.py").write_text(
+    ran = run_test_file(tmp_path, "test_plain.py", (
         "import memslim\n"
         "def test_tracks_itself():\n"
         "    with memslim.track() as t:\n"
         "        x = bytes(1000)\n"
         "    assert t.peak_bytes >= 1000\n"
-    )
-    ran = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_plain.py"],
-        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
-    )  # fmt: skip
+    ))  # fmt: skip
     assert ran.returncode == 0, ran.stdout
 
 
@@ -110,7 +115,7 @@ def test_a_bad_size_is_refused() -> None:
 
 def test_a_marker_without_a_size_fails_its_test_with_a_message(tmp_path: Path) -> None:
     """`limit_memory()` raised an IndexError inside the plugin."""
-    (tmp_path / "test_bad.py").write_text(
+    ran = run_test_file(tmp_path, "test_bad.py", (
         "import pytest\n"
         "@pytest.mark.limit_memory()\n"
         "def test_no_size():\n"
@@ -118,11 +123,7 @@ def test_a_marker_without_a_size_fails_its_test_with_a_message(tmp_path: Path) -
         "@pytest.mark.limit_leaks(-5)\n"
         "def test_negative():\n"
         "    pass\n"
-    )
-    ran = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_bad.py"],
-        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
-    )  # fmt: skip
+    ))  # fmt: skip
     assert ran.returncode == 1, ran.stdout
     assert "memslim: limit_memory needs a size, as in limit_memory('24 MB')" in ran.stdout
     assert "memslim: not a memory size: -5" in ran.stdout
@@ -180,11 +181,7 @@ def test_failures_name_the_tests_lines_and_what_keeps_the_tests_bytes(tmp_path: 
     the largest structure of the heap (BEFORE, four times the leak's size, from before the
     test). Truth: the sizes the suite allocates."""
     pytest.importorskip("numpy")
-    (tmp_path / "test_lib.py").write_text(LIBRARY_SUITE)
-    ran = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_lib.py"],
-        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
-    )  # fmt: skip
+    ran = run_test_file(tmp_path, "test_lib.py", LIBRARY_SUITE)
     out = ran.stdout
     assert ran.returncode == 1, out
     peak = out.split("the lines holding the most at the peak:")[1].splitlines()
