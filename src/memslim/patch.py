@@ -1638,7 +1638,11 @@ def make_patch(findings: list[Any], *, cwd: str | None = None) -> Patch:
         chunks.append(_unified(lines, patched.splitlines(keepends=True), name))
         files[name] = patched
         applied.extend(done)
-    preamble = [f"memslim --patch: {len(applied)} fix(es) ({', '.join(PATCHED_KINDS)})."]
+    # The kinds this patch applies (it listed every kind --patch knows).
+    kinds = [kind for kind in PATCHED_KINDS if any(f.kind == kind for f in applied)]
+    preamble = [
+        f"memslim --patch: {len(applied)} fix(es)" + (f" ({', '.join(kinds)})." if kinds else ".")
+    ]
     for finding in left:
         why = (
             "another fix rewrites that code"

@@ -209,6 +209,8 @@ def test_each_worker_has_its_own_report(tmp_path: Path, how: str, truth: int) ->
     tree = report["tree_peak"]["traced_bytes"]
     assert max(peaks) <= tree <= sum(peaks)
     assert "Processes" in ran.stderr and "Whole process tree" in ran.stderr
+    header = next(line for line in ran.stderr.splitlines() if "┃ parent ┃" in line)
+    assert "┃  ┃" not in header and header.split("┃")[-2].strip() == "ran"  # no empty column
     # The report's first lines say that its peak is the parent's, and the tree's.
     assert "with its child processes, the whole tree's peak" in ran.stderr.split("Top lines")[0]
 

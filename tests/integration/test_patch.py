@@ -83,6 +83,7 @@ def test_the_patch_applies_keeps_the_output_and_saves_what_was_predicted(tmp_pat
     fixed = [f for f in findings if f["kind"] in ("generator", "slots")]
     assert sorted(f["kind"] for f in fixed) == ["generator", "slots", "slots"]
     diff = (original / "fix.diff").read_text()
+    assert diff.startswith("memslim --patch: 3 fix(es) (generator, slots).\n")  # those applied
     assert "+    __slots__ = ('x', 'y')\n" in diff
     assert "+@dataclasses.dataclass(slots=True)\n" in diff
     assert "+    total = sum(p.x * 3 for p in points)\n" in diff

@@ -557,8 +557,12 @@ def print_processes(report: dict[str, Any], *, top: int = 10, console: Console) 
     if not rows:
         return
     table = Table(title="Processes", title_justify="left")
-    for header in ("pid", "parent", "what", "peak traced", "at", "ran", ""):
-        table.add_column(header, justify="left" if header in ("what", "") else "right")
+    # A note only for a process that was killed (an empty, untitled column otherwise).
+    noted = any(not row["complete"] for row in rows)
+    for header in ("pid", "parent", "what", "peak traced", "at", "ran", "note")[
+        : 7 if noted else 6
+    ]:
+        table.add_column(header, justify="left" if header in ("what", "note") else "right")
     main = report.get("process") or {}
     table.add_row(
         str(main.get("pid", "")),
@@ -567,7 +571,7 @@ def print_processes(report: dict[str, Any], *, top: int = 10, console: Console) 
         format_bytes(report["peak"]["traced_bytes"]),
         f"{report['peak']['at_s']:.2f} s",
         f"{report['duration_s']:.2f} s",
-        "",
+        *([""] if noted else []),
     )
     for row in rows:
         table.add_row(
@@ -577,7 +581,13 @@ def print_processes(report: dict[str, Any], *, top: int = 10, console: Console) 
             format_bytes(row["peak_traced_bytes"]),
             f"{row['peak_at_s']:.2f} s",
             f"{row['duration_s']:.2f} s",
-            "" if row["complete"] else Text("killed: last checkpoint", style="yellow"),
+            *(
+                []
+                if not noted
+                else [""]
+                if row["complete"]
+                else [Text("killed: last checkpoint", style="yellow")]
+            ),
         )
     console.print(table)
     tree = report["tree_peak"]
