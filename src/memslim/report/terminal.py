@@ -15,7 +15,7 @@ from rich.text import Text
 from memslim._paths import library_roots, without_own_frames
 from memslim._units import allocations_header, format_bytes
 from memslim.advice import Finding
-from memslim.heap import HeapCensus, SavedHeap, largest_sites
+from memslim.heap import HeapCensus, SavedHeap, bytes_by_site, largest_sites
 from memslim.profile_data import FrameInfo, LineStats, Profile
 
 # Sample mode says how far its peak may be off when one standard error is this share of it.
@@ -425,6 +425,12 @@ def print_census(
             f"({_share(traced_at_census, peak_bytes)}% of the peak), "
             f"{heap.objects:,} objects, {format_bytes(heap.bytes)}"
         )
+        # Exact mode knows the site of every object made while tracking: the rest was there
+        # before (the interpreter's and memslim's modules), which is why the census's bytes
+        # can exceed the traced bytes.
+        before = heap.bytes - sum(bytes_by_site(heap.sites).values()) if heap.sites else 0
+        if not (isinstance(heap, HeapCensus) and heap.site_live) and before * 20 >= heap.bytes:
+            line += f" ({format_bytes(before)} of it made before tracking began)"
         if peak_bytes > 0 and unseen * 4 >= peak_bytes:
             line += (
                 f"; {_share(unseen, peak_bytes)}% of the peak was native memory, which no census"
