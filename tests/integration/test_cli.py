@@ -344,3 +344,25 @@ def test_diff_refuses_a_threshold_that_is_not_a_number(tmp_path: Path) -> None:
     ours = memslim_cli("diff", "old.json", "new.json", "--fail-over", "nan", cwd=tmp_path)
     assert ours.returncode == 2
     assert "--fail-over: must be a number, not nan" in ours.stderr
+
+
+def test_a_program_read_from_stdin_runs_as_under_python(tmp_path: Path) -> None:
+    """`python - a b`: the program comes from stdin. memslim looked for a file named '-'."""
+    program = (
+        "import sys\n"
+        "print(sys.argv, repr(sys.path[0]), __file__, __name__)\n"
+        "kept = [str(i) * 4 for i in range(50_000)]\n"
+    )
+    report = tmp_path / "report.json"
+    ours = subprocess.run(
+        [sys.executable, "-m", "memslim", "run", "--json", str(report), "-", "a", "b"],
+        input=program, capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False,
+    )  # fmt: skip
+    theirs = subprocess.run([sys.executable, "-", "a", "b"], input=program,
+                            capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                            check=False)  # fmt: skip
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout == "['-', 'a', 'b'] '' <stdin> __main__\n"
+    top = json.loads(report.read_text())["program_lines"][0]
+    assert (top["file"], top["line"]) == ("<stdin>", 3)
+    assert top["bytes_at_peak"] >= 50_000 * sys.getsizeof("9999" * 4)

@@ -72,6 +72,13 @@ def prepare(target: Target) -> Prepared:
     if target.module is not None:
         return _prepare_module(target)
     assert target.script is not None
+    if target.script == "-":
+        # `python - args`: the program is read from stdin, as "<stdin>", the current
+        # directory first on sys.path.
+        code = compile(sys.stdin.buffer.read(), "<stdin>", "exec", dont_inherit=True)
+        main_globals = _main_globals("<stdin>", None)
+        main_globals["__loader__"] = importlib.machinery.BuiltinImporter
+        return Prepared(code, "-", "", main_globals)
     path = os.path.abspath(target.script)
     if os.path.isdir(path):
         main_py = os.path.join(path, "__main__.py")
