@@ -46,6 +46,12 @@ def load_report(path: str) -> dict[str, Any]:
         ) from e
     if not isinstance(report, dict) or report.get("schema") != SCHEMA:
         raise DiffError(f"{path}: not a memslim report (its schema is not {SCHEMA})")
+    # What the diff reads: a report without them read as a run of 0 bytes.
+    for part in ("peak", "end"):
+        if not isinstance(report.get(part), dict) or not isinstance(
+            report[part].get("traced_bytes"), int
+        ):
+            raise DiffError(f"{path}: not a whole memslim report (no {part}.traced_bytes)")
     return report
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import array
 import heapq
+import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -591,6 +592,8 @@ class SavedHeap:
 def load_snapshot(path: str) -> SavedHeap:
     """Read a snapshot saved by :func:`save_snapshot`. A truncated or corrupted file, or one
     written by a newer memslim, raises ValueError with a one-line reason."""
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a directory, not a heap snapshot")
     raw = _core.load_heap_snapshot(str(path))
     types = sorted((SavedType(*row) for row in raw["types"]), key=lambda t: (-t.bytes, t.name))
     return SavedHeap(raw["objects"], types)

@@ -55,9 +55,11 @@ def test_two_runs_of_one_script(tmp_path: Path) -> None:
 
 def test_unreadable_sides_are_one_line_errors(tmp_path: Path) -> None:
     good = tmp_path / "good.json"
-    good.write_text(json.dumps({"schema": "memslim/1", "peak": {"traced_bytes": 1}}))
+    good.write_text(json.dumps(_report(1, [], [])))
     cases = {
         "missing": None,
+        # A schema and nothing else read as a run of 0 bytes.
+        "stub": json.dumps({"schema": "memslim/1"}).encode(),
         "garbage": b"\x00\x01 not json",
         "other": json.dumps({"schema": "other/1"}).encode(),
         "cut-capture": b"MSLMCAPT\x01\x00",
@@ -69,6 +71,7 @@ def test_unreadable_sides_are_one_line_errors(tmp_path: Path) -> None:
         shown = memslim("diff", str(good), str(bad))
         assert shown.returncode == 2, (name, shown.stderr)
         assert shown.stderr.startswith("memslim: ") and shown.stderr.count("\n") == 1, name
+        assert str(bad) in shown.stderr or f"{name}.file" in shown.stderr, (name, shown.stderr)
 
 
 def _report(peak: int, lines: list, findings: list, types: list | None = None) -> dict:

@@ -80,6 +80,12 @@ def test_damaged_files_give_one_line_errors(
     assert result.stderr.count("\n") == 1
 
 
+def test_a_directory_is_not_a_snapshot(tmp_path: Path) -> None:
+    result = memslim_cli("heap", str(tmp_path))  # it said "0 bytes, too short"
+    assert result.returncode == 1
+    assert result.stderr == f"memslim: {str(tmp_path)!r} is a directory, not a heap snapshot\n"
+
+
 FUZZ = """
 import random, sys
 import memslim
