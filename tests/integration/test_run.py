@@ -1022,6 +1022,9 @@ def test_sample_modes_count_column_says_it_counts_samples(tmp_path: Path) -> Non
     row = next(line for line in result.stderr.splitlines() if "strings.py:1" in line)
     count = int(row.split("│")[4].strip().replace(",", ""))
     assert 0 < count < 60 * 2**20 / 262_144 * 3  # samples, not 1,000,000 allocations
+    # And what sample mode leaves out of its advice is said.
+    said = " ".join(result.stderr.split())
+    assert "Sample mode makes no findings that need every object's allocation site" in said
 
 
 def test_the_census_site_table_has_one_row_per_type_and_line(tmp_path: Path) -> None:

@@ -258,6 +258,16 @@ def print_run_report(
         print_rss_ledger(rss, profile.peak_bytes, console=console)
     if findings:
         print_findings(findings, profile.peak_bytes, console=console)
+    if profile.mode == "sample" and census is not None:
+        # A run with none said nothing: sample mode's users did not know what they missed.
+        console.print(
+            Text(
+                "Sample mode makes no findings that need every object's allocation site"
+                " (intern, tuple, array, record-dict, cycle, pandas columns): --mode exact"
+                " makes them.",
+                style="dim",
+            )
+        )
 
 
 def print_rss_ledger(rss: dict[str, Any], peak_bytes: int, *, console: Console) -> None:
