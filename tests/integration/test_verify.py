@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_patch import PROGRAM, _apply_copy, _peak, _run
+from tests.integration.test_patch import PROGRAM, _apply_copy, _run, tracemalloc_peak
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git applies the patch")
 
@@ -41,8 +41,8 @@ def test_verify_measures_what_the_fixes_save_and_keeps_the_output(tmp_path: Path
     assert "output and exit status the same" in " ".join(ran.stderr.split())
     # The peaks' difference against tracemalloc's, for the program and its patched copy.
     _apply_copy(original, patched)
-    peak = _peak(original)
-    truth = peak - _peak(patched)
+    peak = tracemalloc_peak(original)
+    truth = peak - tracemalloc_peak(patched)
     assert abs(verify["measured_bytes"] - truth) <= 0.05 * truth, (verify, truth)
     # Each fix alone: the program with that one change, written here by hand, under tracemalloc.
     by_hand = {
@@ -59,7 +59,7 @@ def test_verify_measures_what_the_fixes_save_and_keeps_the_output(tmp_path: Path
         assert text != PROGRAM, key
         (alone := tmp_path / key).mkdir()
         (alone / "job.py").write_text(text)
-        saved = peak - _peak(alone)
+        saved = peak - tracemalloc_peak(alone)
         [entry] = [a for a in verify["applied"] if key in (a["kind"], a["symbol"])]
         measured = entry["measured_alone_bytes"]
         assert abs(measured - saved) <= 0.05 * saved, (key, entry, saved)

@@ -15,7 +15,7 @@ from rich.text import Text
 from memslim._paths import library_roots, without_own_frames
 from memslim._units import allocations_header, format_bytes
 from memslim.advice import Finding
-from memslim.heap import HeapCensus, SavedHeap, bytes_by_site, largest_sites
+from memslim.heap import HeapCensus, SavedHeap, SiteRows, bytes_by_site, largest_sites
 from memslim.profile_data import FrameInfo, LineStats, Profile
 
 # Sample mode says how far its peak may be off when one standard error is this share of it.
@@ -438,7 +438,13 @@ def print_census(
         # Exact mode knows the site of every object made while tracking: the rest was there
         # before (the interpreter's and memslim's modules), which is why the census's bytes
         # can exceed the traced bytes.
-        before = heap.bytes - sum(bytes_by_site(heap.sites).values()) if heap.sites else 0
+        # (A capture's rows, as the report wrote them, are those of known sites already.)
+        sited = (
+            sum(bytes_by_site(heap.sites).values())
+            if isinstance(heap.sites, SiteRows)
+            else sum(row.bytes for row in heap.sites)
+        )
+        before = heap.bytes - sited if heap.sites else 0
         if not (isinstance(heap, HeapCensus) and heap.site_live) and before * 20 >= heap.bytes:
             line += f" ({format_bytes(before)} of it made before tracking began)"
         if peak_bytes > 0 and unseen * 4 >= peak_bytes:
