@@ -42,12 +42,7 @@ def test_unmarked():
 
 
 def run_suite(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    (tmp_path / "test_suite.py").write_text(SUITE)
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA",
-         "test_suite.py", *args],
-        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
-    )  # fmt: skip
+    return run_test_file(tmp_path, "test_suite.py", SUITE, "-rA", *args)
 
 
 def line_of(marker: str) -> int:
@@ -78,11 +73,13 @@ def test_memslim_option_lists_the_highest_peaks(tmp_path: Path) -> None:
     assert summary[1].split() == ["20.0", "MiB", "test_suite.py::test_over_the_limit"]
 
 
-def run_test_file(tmp_path: Path, name: str, source: str) -> subprocess.CompletedProcess:
-    """pytest, in a process of its own, on one test file of ``source``."""
+def run_test_file(
+    tmp_path: Path, name: str, source: str, *args: str
+) -> subprocess.CompletedProcess:
+    """pytest (with ``args``), in a process of its own, on one test file of ``source``."""
     (tmp_path / name).write_text(source)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", name],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", name, *args],
         capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
     )  # fmt: skip
 

@@ -170,8 +170,9 @@ HeapSnapshot::~HeapSnapshot() {
 std::size_t HeapSnapshot::memory_now() const {
     // Sizes, not capacities: reserved pages that were never written are not resident.
     return addresses_.size() * 8 + type_ids_.size() * 4 + sizes_.size() * 4 + sites_.size() * 4 +
-           folded_.size() * 4 + folded_tracked_.size() * 4 + folded_sites_.size() * 48 + index_.memory_bytes() +
-           graph_.memory_bytes() + tree_.idom.size() * 4 + tree_.retained.size() * 8;
+           folded_.size() * 4 + folded_tracked_.size() * 4 + folded_sites_.size() * 48 +
+           index_.memory_bytes() + graph_.memory_bytes() + tree_.idom.size() * 4 +
+           tree_.retained.size() * 8;
 }
 
 bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,

@@ -1141,15 +1141,19 @@ def main(argv: list[str] | None = None) -> int:
         args.started_in = os.getcwd()
         if args.output:
             args.output = os.path.abspath(args.output)
+        outputs = [
+            (path, what)
+            for path, what in (
+                (args.json, "the JSON report"),
+                (args.output, "the capture"),
+                (args.html, "the HTML report"),
+                (args.patch, "the patch"),
+            )
+            if path
+        ]
         try:
-            if args.json:
-                check_writable(args.json)
-            if args.output:
-                check_writable(args.output, "the capture")
-            if args.html:
-                check_writable(args.html, "the HTML report")
-            if args.patch:
-                check_writable(args.patch, "the patch")
+            for path, what in outputs:
+                check_writable(path, what)
         except OSError as e:
             print(f"memslim: {e}", file=sys.stderr)
             return 2
@@ -1161,20 +1165,16 @@ def main(argv: list[str] | None = None) -> int:
     except SyntaxError as e:
         print_syntax_error(e)
         return 1
+
     if args.command == "run":
         from memslim._files import check_not_source
 
-        outputs = [(args.json, "the JSON report"), (args.output, "the capture")]
-        outputs += [(args.html, "the HTML report"), (args.patch, "the patch")]
         try:
             for path, what in outputs:
-                if path:
-                    check_not_source(path, prepared.code.co_filename, what)
+                check_not_source(path, prepared.code.co_filename, what)
         except OSError as e:
             print(f"memslim: {e}", file=sys.stderr)
             return 2
-
-    if args.command == "run":
         try:
             return _run_tracked(args, target, prepared)
         finally:
