@@ -280,6 +280,47 @@ def test_census_at_the_peak_of_a_thread_while_the_main_thread_waits(tmp_path: Pa
     assert census["traced_bytes"] >= 0.9 * report["peak"]["traced_bytes"]
 
 
+@pytest.mark.skipif(
+    sys.version_info >= (3, 13),
+    reason="3.13 does not export _PyEval_SetTrace: a worker's census waits for the main thread",
+)
+@pytest.mark.parametrize("wait", ["join", "result"])
+def test_census_in_a_worker_that_makes_no_container(tmp_path: Path, wait: str) -> None:
+    # Strings only: no collection runs in the worker, so no census either, and the main thread,
+    # waiting in join() or in a future's result(), runs no pending call until the worker has
+    # ended and its list is gone. The census is taken in the worker, at its next line.
+    start = {
+        "join": "t = threading.Thread(target=build, args=(out,))\nt.start()\nt.join()\n",
+        "result": (
+            "from concurrent.futures import ThreadPoolExecutor\n"
+            "with ThreadPoolExecutor(1) as pool:\n"
+            "    pool.submit(build, out).result()\n"
+        ),
+    }[wait]
+    report, _ = run_program(
+        tmp_path / "worker_strings.py",
+        (
+            "import threading\n"
+            "def build(out):\n"
+            "    names = [f'item-{i % 1000}' for i in range(600_000)]\n"
+            "    out.append(len(set(names)))\n"
+            "out = []\n" + start + "print(out)\n"
+        ),
+        "[1000]\n",
+    )
+    census = report["census"]
+    # 600,000 strings made at line 3, every one alive until the list's last line: a census at
+    # the worker's next line sees them all (the margin is 5%: at least 95% of them).
+    made = sum(
+        row["count"]
+        for row in census["sites"]
+        if row["type"] == "str" and row["frames"][0]["line"] == 3
+    )
+    assert made >= 0.95 * 600_000, (made, census["forked"])
+    intern = [f for f in report["findings"] if f["kind"] == "intern"]
+    assert intern and intern[0]["line"] == 3, report["findings"]
+
+
 def test_no_census_flag(tmp_path: Path) -> None:
     report, result = run_json(tmp_path, FIXTURES / "threads_job.py", "--no-census")
     assert result.returncode == 0

@@ -277,6 +277,32 @@ std::int64_t g_forced_point = 0;
 bool g_running_follow_up = false;
 int run_census(void*);
 void census_at_plateau(std::int64_t peak, std::int64_t current);
+// The thread other than the main one that asked for the census now pending (record_block),
+// and whether memslim's thread should offer it the census (census_in_asking_thread): pending
+// calls run in the main thread only, and one waiting in join() or a future's result() runs
+// none until the worker it waits for has ended, and with it the worker's peak.
+std::atomic<PyThreadState*> g_census_asker{nullptr};
+std::atomic<bool> g_census_asked{false};
+// The thread waiting for its line (g_line_wait) is not the main one: memslim's thread checks
+// that it still exists (census_in_asking_thread).
+std::atomic<bool> g_line_wait_elsewhere{false};
+void wake_timeline();
+void census_in_asking_thread(PyThreadState* own);
+
+// Another thread's trace function is set and cleared through _PyEval_SetTrace, which 3.13 no
+// longer exports: there a census asked for by a thread other than the main one waits for the
+// main thread, as every census did before (see census_in_asking_thread).
+#if PY_VERSION_HEX < 0x030D0000
+constexpr bool kTraceOtherThreads = true;
+int set_trace_of(PyThreadState* tstate, Py_tracefunc function) {
+    return _PyEval_SetTrace(tstate, function, nullptr);
+}
+#else
+constexpr bool kTraceOtherThreads = false;
+int set_trace_of(PyThreadState*, Py_tracefunc) {
+    return 0;  // left set, census_at_line clears itself at the thread's next event
+}
+#endif
 
 thread_local std::unique_ptr<engine::ByteSampler> t_sampler;
 MEMSLIM_FAST_TLS thread_local engine::ByteSampler* t_sampler_raw = nullptr;
@@ -332,6 +358,8 @@ struct TimelineThread {
     std::condition_variable wake;
     bool stop = false;
     bool started = false;  // the thread runs timeline_loop, as memslim's own (start_timeline)
+    // Its Python thread state, made by the thread that starts it (census_in_asking_thread).
+    PyThreadState* tstate = nullptr;
 #ifdef MEMSLIM_ASAN
     void* stack_low = nullptr;  // the thread's stack (see after_fork_in_child)
     std::size_t stack_size = 0;
@@ -499,7 +527,12 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     }
     if (gil && current > g_next_census.load(std::memory_order_relaxed) &&
         !g_census_pending.load(std::memory_order_relaxed) && !g_census_pending.exchange(true)) {
-        if (Py_AddPendingCall(run_census, nullptr) != 0) g_census_pending.store(false);
+        if (Py_AddPendingCall(run_census, nullptr) != 0) {
+            g_census_pending.store(false);
+        } else if (gettid() != getpid()) {
+            g_census_asker.store(current_thread_state());
+            wake_timeline();
+        }
     }
 }
 
@@ -764,7 +797,23 @@ void timeline_loop(TimelineThread* self, Recording* rec) {
     self->wake.notify_all();
     std::int64_t last_peak = -1;
     double peak_seen_at = 0;
+    auto next_point = std::chrono::steady_clock::now();
+    const auto asked = [self] { return self->stop || g_census_asked.load(); };
     while (!self->stop) {
+        // A census asked for by a thread other than the main one (record_block), or one such
+        // thread still waiting for its line: neither needs the lock, and the GIL, which
+        // census_in_asking_thread takes, must never be waited for while holding it
+        // (stop_timeline takes it with the GIL held).
+        if (g_census_asked.exchange(false) || g_line_wait_elsewhere.load()) {
+            wait_lock.unlock();
+            census_in_asking_thread(self->tstate);
+            wait_lock.lock();
+            if (self->stop) break;
+        }
+        if (std::chrono::steady_clock::now() < next_point) {
+            self->wake.wait_until(wait_lock, next_point, asked);
+            continue;
+        }
         const std::int64_t rss = read_rss_bytes();
         const std::int64_t traced = rec->current_mirror.load(std::memory_order_relaxed);
         const double seconds = rec->seconds_since_start();
@@ -782,8 +831,15 @@ void timeline_loop(TimelineThread* self, Recording* rec) {
             compacted = rec->timeline.add(rec->timeline_point(seconds, traced, rss));
         }
         if (compacted) interval *= 2;
-        self->wake.wait_for(wait_lock, interval, [self] { return self->stop; });
+        next_point = std::chrono::steady_clock::now() +
+                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval);
+        self->wake.wait_until(wait_lock, next_point, asked);
     }
+}
+
+void wake_timeline() {
+    g_census_asked.store(true);
+    if (g_timeline != nullptr) g_timeline->wake.notify_one();
 }
 
 // Starts the timeline's thread and returns once it runs as memslim's own (t_in_hook). Call it
@@ -793,6 +849,15 @@ void timeline_loop(TimelineThread* self, Recording* rec) {
 // hooks are the parent's, every time).
 void start_timeline(Recording* rec) {
     g_timeline = new TimelineThread();
+    // A state for the thread to take the GIL with when a census waits for a worker thread
+    // (census_in_asking_thread), made here, with the GIL: PyGILState_Ensure in that thread
+    // would make one without it, and a census walking the threads' frames meanwhile (in
+    // process) read it half made (ThreadSanitizer, tests/stress/hooks_stress.py). Only for
+    // censuses: a state of its own shows in faulthandler's dump of every thread, as a thread
+    // with no Python frame.
+    if (kTraceOtherThreads && g_census_callback != nullptr && PyGILState_Check()) {
+        g_timeline->tstate = PyThreadState_New(PyInterpreterState_Get());
+    }
     g_timeline->thread = signal_free_thread(timeline_loop, g_timeline, rec);
     std::unique_lock<std::mutex> hold(g_timeline->mutex);
     g_timeline->wake.wait(hold, [] { return g_timeline->started; });
@@ -805,7 +870,14 @@ void stop_timeline() {
         g_timeline->stop = true;
     }
     g_timeline->wake.notify_all();
+    // The thread may be waiting for the GIL (census_in_asking_thread): let it have it.
+    PyThreadState* saved = PyGILState_Check() ? PyEval_SaveThread() : nullptr;
     g_timeline->thread.join();
+    if (saved != nullptr) PyEval_RestoreThread(saved);
+    if (g_timeline->tstate != nullptr && saved != nullptr) {
+        PyThreadState_Clear(g_timeline->tstate);
+        PyThreadState_Delete(g_timeline->tstate);
+    }
     delete g_timeline;
     g_timeline = nullptr;
 }
@@ -1000,12 +1072,28 @@ bool census_due() {
 // program ends inside a C call), the census at the end of the run takes its place.
 PyThreadState* g_line_wait = nullptr;  // the thread whose trace function waits for a line
 
+// Whether `tstate` is one of the interpreter's threads now (with the GIL held).
+bool thread_exists(const PyThreadState* tstate) {
+    for (PyThreadState* t = PyInterpreterState_ThreadHead(PyInterpreterState_Main()); t != nullptr;
+         t = PyThreadState_Next(t)) {
+        if (t == tstate) return true;
+    }
+    return false;
+}
+
+int census_at_line(PyObject*, PyFrameObject*, int what, PyObject* arg);
+
+// With the GIL held, from any thread.
 void stop_waiting_for_line() {
     PyThreadState* self = current_thread_state();
     if (g_line_wait != nullptr && g_line_wait == self) {
         PyEval_SetTrace(nullptr, nullptr);
+    } else if (g_line_wait != nullptr && thread_exists(g_line_wait) &&
+               g_line_wait->c_tracefunc == census_at_line) {
+        if (set_trace_of(g_line_wait, nullptr) != 0) PyErr_Clear();
     }
     g_line_wait = nullptr;
+    g_line_wait_elsewhere.store(false);
 }
 
 // The census, if it is still due when its moment comes: another thread may have taken it since
@@ -1041,9 +1129,53 @@ bool safe_point(int what, PyObject* arg) {
 }
 
 int census_at_line(PyObject*, PyFrameObject*, int what, PyObject* arg) {
+    if (current_thread_state() != g_line_wait) {  // left over: nothing waits here any more
+        PyEval_SetTrace(nullptr, nullptr);
+        return 0;
+    }
     if (!safe_point(what, arg)) return 0;
     stop_waiting_for_line();
     return census_if_due();
+}
+
+// Runs in memslim's thread (without the GIL) when a thread other than the main one asked for
+// a census (record_block), and at each of its ticks while such a thread waits for its line.
+//
+// The census waits for the start of the asking thread's next line, as the main thread's does:
+// its trace function is set from here, with the GIL. Before, it waited for the main thread to
+// run the pending call, which a main thread in join() or in a future's result() does only once
+// the worker it waits for has ended: a worker's list of 600,000 strings (no container, so no
+// collection ran a census either) set the peak and got no census at all. If the main thread
+// runs the pending call first, the census is taken there (run_census) and the worker's trace
+// function, at its next event, finds nothing to do.
+//
+// A waiting thread that has ended since (by an exception: a return is a safe point) is
+// forgotten, and the census is asked for again by the next allocation.
+void census_in_asking_thread(PyThreadState* own) {
+    if (own == nullptr || !g_active.load()) return;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (Py_IsFinalizing()) return;
+#else
+    if (_Py_IsFinalizing()) return;
+#endif
+    PyEval_RestoreThread(own);
+    PyThreadState* asker = g_census_asker.exchange(nullptr);
+    if (g_line_wait != nullptr && g_line_wait_elsewhere.load() && !thread_exists(g_line_wait)) {
+        g_line_wait = nullptr;
+        g_line_wait_elsewhere.store(false);
+        g_census_pending.store(false);
+    }
+    if (asker != nullptr && g_active.load() && g_census_callback != nullptr && !g_census_running &&
+        g_census_pending.load() && g_line_wait == nullptr && thread_exists(asker) &&
+        asker->c_tracefunc == nullptr) {
+        if (set_trace_of(asker, census_at_line) == 0 && asker->c_tracefunc == census_at_line) {
+            g_line_wait = asker;
+            g_line_wait_elsewhere.store(true);
+        } else {
+            PyErr_Clear();  // an audit hook refused sys.settrace
+        }
+    }
+    PyEval_SaveThread();
 }
 
 // Waits for the start of the calling thread's next line (census_at_line), unless the program
