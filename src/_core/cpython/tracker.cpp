@@ -358,8 +358,11 @@ struct TimelineThread {
     std::condition_variable wake;
     bool stop = false;
     bool started = false;  // the thread runs timeline_loop, as memslim's own (start_timeline)
-    // Its Python thread state, made by the thread that starts it (census_in_asking_thread).
+    // Its Python thread state, made by the thread that starts it (census_in_asking_thread),
+    // with the thread's own ids, which the thread notes as it starts.
     PyThreadState* tstate = nullptr;
+    unsigned long ident = 0;
+    unsigned long native_id = 0;
 #ifdef MEMSLIM_ASAN
     void* stack_low = nullptr;  // the thread's stack (see after_fork_in_child)
     std::size_t stack_size = 0;
@@ -793,6 +796,8 @@ void timeline_loop(TimelineThread* self, Recording* rec) {
 #endif
     auto interval = std::chrono::duration<double>(rec->options.timeline_interval_seconds);
     std::unique_lock<std::mutex> wait_lock(self->mutex);
+    self->ident = PyThread_get_thread_ident();
+    self->native_id = static_cast<unsigned long>(gettid());
     self->started = true;
     self->wake.notify_all();
     std::int64_t last_peak = -1;
@@ -805,8 +810,9 @@ void timeline_loop(TimelineThread* self, Recording* rec) {
         // census_in_asking_thread takes, must never be waited for while holding it
         // (stop_timeline takes it with the GIL held).
         if (g_census_asked.exchange(false) || g_line_wait_elsewhere.load()) {
+            PyThreadState* own = self->tstate;
             wait_lock.unlock();
-            census_in_asking_thread(self->tstate);
+            census_in_asking_thread(own);
             wait_lock.lock();
             if (self->stop) break;
         }
@@ -849,18 +855,21 @@ void wake_timeline() {
 // hooks are the parent's, every time).
 void start_timeline(Recording* rec) {
     g_timeline = new TimelineThread();
+    g_timeline->thread = signal_free_thread(timeline_loop, g_timeline, rec);
+    std::unique_lock<std::mutex> hold(g_timeline->mutex);
+    g_timeline->wake.wait(hold, [] { return g_timeline->started; });
     // A state for the thread to take the GIL with when a census waits for a worker thread
     // (census_in_asking_thread), made here, with the GIL: PyGILState_Ensure in that thread
     // would make one without it, and a census walking the threads' frames meanwhile (in
     // process) read it half made (ThreadSanitizer, tests/stress/hooks_stress.py). Only for
-    // censuses: a state of its own shows in faulthandler's dump of every thread, as a thread
-    // with no Python frame.
+    // censuses: the state shows in faulthandler's dump of every thread, as a thread with no
+    // Python frame, under the thread's own id.
     if (kTraceOtherThreads && g_census_callback != nullptr && PyGILState_Check()) {
-        g_timeline->tstate = PyThreadState_New(PyInterpreterState_Get());
+        PyThreadState* tstate = PyThreadState_New(PyInterpreterState_Get());
+        tstate->thread_id = g_timeline->ident;
+        tstate->native_thread_id = g_timeline->native_id;
+        g_timeline->tstate = tstate;
     }
-    g_timeline->thread = signal_free_thread(timeline_loop, g_timeline, rec);
-    std::unique_lock<std::mutex> hold(g_timeline->mutex);
-    g_timeline->wake.wait(hold, [] { return g_timeline->started; });
 }
 
 void stop_timeline() {
