@@ -730,8 +730,14 @@ def test_a_classs_init_stack_has_only_the_programs_frames(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert result.stdout == "5000\n"
     at_line = [s for s in report["stacks"] if s["frames"][0]["line"] == 3]
-    assert [[(f["file"], f["line"]) for f in s["frames"]] for s in at_line] == [theirs]
-    assert abs(at_line[0]["bytes_at_peak"] - size) <= size // 100
+    largest = max(at_line, key=lambda s: s["bytes_at_peak"])
+    assert [(f["file"], f["line"]) for f in largest["frames"]] == theirs
+    assert abs(largest["bytes_at_peak"] - size) <= size // 100
+    # Another stack there is the comprehension's function, made at line 3 of __init__ and alive
+    # at the peak (the peak is inside the last list, as under python, whose __main__ namespace
+    # is memslim's too): the program's frames only, as well.
+    for stack in at_line:
+        assert {f["file"] for f in stack["frames"]} == {str(script)}, stack
 
 
 def test_an_import_is_charged_to_the_importing_line_without_the_import_systems_frames(

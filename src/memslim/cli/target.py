@@ -7,6 +7,7 @@ reported in one line with the exit status ``python`` itself would give.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import importlib.machinery
 import importlib.util
@@ -158,6 +159,8 @@ def _main_globals(path: str, spec: Any) -> dict[str, Any]:
     # reads __loader__, get_resource_reader or pkgutil, found None under memslim).
     loader = spec.loader if spec else importlib.machinery.SourceFileLoader("__main__", path)
     return {
+        "__annotations__": {},
+        "__builtins__": builtins,
         "__file__": path,
         "__cached__": spec.cached if spec else None,
         "__loader__": loader,
