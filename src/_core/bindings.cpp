@@ -902,6 +902,12 @@ NB_MODULE(_core, m) {
     m.def("set_thread_tracked", &memslim::cpython::set_thread_tracked, "tracked"_a,
           "Whether the calling thread's allocations are recorded from now on; returns what it "
           "was.");
+    m.def("credit_recursion", &memslim::cpython::credit_recursion, "levels"_a,
+          "Adds levels to the calling thread's Python recursion budget (negative: takes them "
+          "back); sys.getrecursionlimit() does not change.");
+    m.def("recursion_depth", &memslim::cpython::recursion_depth,
+          "The calling thread's recursion depth, as the interpreter counts it against "
+          "sys.getrecursionlimit().");
     m.def("set_gc_collecting", &memslim::cpython::set_gc_collecting, "collecting"_a,
           "Blocks freed from now until set_gc_collecting(False) were freed by the cyclic GC.");
     // The function in gc.callbacks while tracking (memslim._tracking.watch_gc). A C function,

@@ -280,6 +280,37 @@ def test_the_main_namespace_is_pythons(tmp_path: Path) -> None:
         assert ours.stdout == theirs.stdout
 
 
+def test_the_programs_recursion_limit_is_pythons(tmp_path: Path) -> None:
+    # memslim's frames under the program's (and a census's above them) are not the program's to
+    # pay for: a program recursing to within 12 levels of its limit raised RecursionError under
+    # memslim alone. The depth reached before RecursionError is python's, to the level.
+    write(
+        tmp_path / "deep.py",
+        "import sys\n"
+        "def depth(n=1):\n"
+        "    try:\n"
+        "        return depth(n + 1)\n"
+        "    except RecursionError:\n"
+        "        return n\n"
+        "def deep(n):\n"
+        "    if n == 0:\n"
+        "        return len([str(i) * 2 for i in range(300_000)])  # a census is due in here\n"
+        "    return deep(n - 1)\n"
+        "print(depth(), deep(sys.getrecursionlimit() - 12))\n",
+    )
+    for target in (["deep.py"], ["-m", "deep"]):
+        theirs = python(*target, cwd=tmp_path)
+        assert theirs.returncode == 0, theirs.stderr
+        for options in (["--no-census"], ["--json", str(tmp_path / "deep.json")]):
+            ours = memslim_cli("run", *options, *target, cwd=tmp_path)
+            assert ours.returncode == 0, ours.stderr
+            assert ours.stdout == theirs.stdout
+            assert "Exception ignored" not in ours.stderr
+    census = json.loads((tmp_path / "deep.json").read_text())["census"]
+    strings = sum(row["count"] for row in census["sites"] if row["type"] == "str")
+    assert strings >= 0.95 * 300_000
+
+
 @pytest.mark.parametrize(
     "program",
     [

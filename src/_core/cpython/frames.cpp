@@ -437,6 +437,24 @@ PyObject* for_each_program_frame(Each each) {
 
 }  // namespace
 
+int recursion_depth() {
+    const PyThreadState* tstate = PyThreadState_Get();
+#if PY_VERSION_HEX >= 0x030C0000
+    return tstate->py_recursion_limit - tstate->py_recursion_remaining;
+#else
+    return tstate->recursion_limit - tstate->recursion_remaining;
+#endif
+}
+
+void credit_recursion(int levels) {
+    PyThreadState* tstate = PyThreadState_Get();
+#if PY_VERSION_HEX >= 0x030C0000
+    tstate->py_recursion_remaining += levels;
+#else
+    tstate->recursion_remaining += levels;
+#endif
+}
+
 PyObject* local_variable_holding(PyObject* value) {
     return for_each_program_frame([value](const InterpreterFrame* f,
                                           PyCodeObject* code) -> PyObject* {

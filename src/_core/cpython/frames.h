@@ -119,6 +119,13 @@ bool thread_runs_code(const PyObject* code);
 // or locals dict is created.
 PyObject* local_variable_holding(PyObject* value);
 
+// Adds `levels` to the calling thread's budget of Python recursion (negative: takes them back),
+// which sys.getrecursionlimit() does not show: memslim's own frames under the program's, and
+// a census callback's above them, are not the program's to pay for. Needs the GIL.
+void credit_recursion(int levels);
+// The calling thread's recursion depth, as the interpreter counts it against the limit.
+int recursion_depth();
+
 // Calls `visit` on every object held by a local variable (or cell) of a running Python frame,
 // in any thread. Value-stack slots are not visited: while a frame runs, the stack top is not
 // recorded and slots above it may be stale. Needs the GIL.

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from memslim import _core
+
 
 class TargetError(Exception):
     """The target could not be started. ``exit_code`` is what ``python`` would exit with."""
@@ -42,6 +44,12 @@ class Target:
         return [self.script or self.module or "", *self.args]
 
 
+# What exec() adds to the recursion depth under the code it runs (3.11 counts its C call too),
+# and what python has under a module's first frame: runpy's two frames and its exec().
+_EXEC_DEPTH = 1 if sys.version_info < (3, 12) else 0
+_RUNPY_DEPTH = 2 + _EXEC_DEPTH
+
+
 @dataclass
 class Prepared:
     code: types.CodeType
@@ -51,6 +59,9 @@ class Prepared:
     # `-m pkg.mod` (or `-m pkg`, run as pkg.__main__): the package python imports before it
     # runs the module, here imported while tracking, as the program's first step.
     package: str | None = None
+    # The recursion depth python has under the program's first frame: runpy's for a module, a
+    # directory or a zip application, none for a script.
+    depth_under: int = 0
 
 
 @dataclass
@@ -86,7 +97,9 @@ def prepare(target: Target) -> Prepared:
         if not os.path.isfile(main_py):
             raise TargetError(f"can't find '__main__' module in {target.script!r}", 1)
         code = _compile_file(main_py)
-        return Prepared(code, target.script, path, _main_globals(main_py, None))
+        return Prepared(
+            code, target.script, path, _main_globals(main_py, None), depth_under=_RUNPY_DEPTH
+        )
     if os.path.isfile(path) and zipfile.is_zipfile(path):
         return _prepare_zip(target, path)
     try:
@@ -106,7 +119,7 @@ def _prepare_zip(target: Target, path: str) -> Prepared:
         raise TargetError(f"can't find '__main__' module in {target.script!r}", 1) from None
     main_globals = _main_globals(os.path.join(path, "__main__.py"), None)
     main_globals["__loader__"] = importer
-    return Prepared(code, target.script, path, main_globals)
+    return Prepared(code, target.script, path, main_globals, depth_under=_RUNPY_DEPTH)
 
 
 def _prepare_module(target: Target) -> Prepared:
@@ -131,7 +144,7 @@ def _prepare_module(target: Target) -> Prepared:
         raise TargetError(f"No code object available for {name}", 1)
     origin = spec.origin or name
     package = spec.parent if spec.parent and spec.parent not in sys.modules else None
-    return Prepared(code, origin, os.getcwd(), _main_globals(origin, spec), package)
+    return Prepared(code, origin, os.getcwd(), _main_globals(origin, spec), package, _RUNPY_DEPTH)
 
 
 def _find_spec(name: str) -> Any:
@@ -213,6 +226,10 @@ def run(
     else:
         sys.path.append(prepared.path0)
     sys.modules["__main__"] = main
+    # The program's recursion budget is python's: memslim's frames under it are not counted
+    # (a program recursing near its limit raised RecursionError under memslim alone).
+    credit = max(0, _core.recursion_depth() + _EXEC_DEPTH - prepared.depth_under)
+    _core.credit_recursion(credit)
     try:
         set_tracked(tracked)
         try:
@@ -230,6 +247,7 @@ def run(
         return Outcome(0, main.__dict__)
     finally:
         set_tracked(False)  # a KeyboardInterrupt between the lines above
+        _core.credit_recursion(-credit)
         sys.argv = saved_argv
         if saved_path0 is not None:
             sys.path[0] = saved_path0
