@@ -155,6 +155,19 @@ def test_missing_module(tmp_path: Path) -> None:
     assert "No module named no_such_module_xyz" in ours.stderr
 
 
+@pytest.mark.parametrize("module", ["pkg", ".relative", "pkg.nothing"])
+def test_a_module_that_cannot_run_is_refused_as_python_refuses_it(
+    tmp_path: Path, module: str
+) -> None:
+    (tmp_path / "pkg").mkdir()
+    write(tmp_path / "pkg" / "__init__.py", "")  # a package without __main__
+    ours = memslim_cli("run", "-m", module, cwd=tmp_path)
+    theirs = python("-m", module, cwd=tmp_path)
+    assert ours.returncode == theirs.returncode == 1
+    # python's line is "<its path>: <message>", memslim's "memslim: <message>".
+    assert ours.stderr.strip().split(": ", 1)[1] == theirs.stderr.strip().split(": ", 1)[1]
+
+
 def test_usage_errors_exit_2() -> None:
     assert memslim_cli().returncode == 2
     assert memslim_cli("sizeof").returncode == 2

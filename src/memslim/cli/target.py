@@ -124,12 +124,16 @@ def _prepare_zip(target: Target, path: str) -> Prepared:
 
 def _prepare_module(target: Target) -> Prepared:
     name = target.module or ""
+    if name.startswith("."):
+        raise TargetError("Relative module names not supported", 1)
+    package_main = None  # `-m pkg`: python runs pkg.__main__
     sys.path.insert(0, os.getcwd())
     saved_argv, sys.argv = sys.argv, ["-m", *target.args]  # a package imported here sees it
     try:
         spec = _find_spec(name)
         if spec is not None and spec.submodule_search_locations is not None:
-            spec = _find_spec(f"{name}.__main__")
+            package_main = f"{name}.__main__"
+            spec = _find_spec(package_main)
     except (ImportError, ValueError) as e:
         raise TargetError(
             f"Error while finding module specification for {name!r} ({e})", 1
@@ -137,6 +141,12 @@ def _prepare_module(target: Target) -> Prepared:
     finally:
         sys.path.pop(0)
         sys.argv = saved_argv
+    if spec is None and package_main is not None:
+        raise TargetError(
+            f"No module named {package_main}; {name!r} is a package and cannot be directly "
+            "executed",
+            1,
+        )
     if spec is None or spec.loader is None or not hasattr(spec.loader, "get_code"):
         raise TargetError(f"No module named {name}", 1)
     code = spec.loader.get_code(spec.name)
