@@ -277,30 +277,39 @@ std::int64_t g_forced_point = 0;
 bool g_running_follow_up = false;
 int run_census(void*);
 void census_at_plateau(std::int64_t peak, std::int64_t current);
-// The thread other than the main one that asked for the census now pending (record_block),
-// and whether memslim's thread should offer it the census (census_in_asking_thread): pending
-// calls run in the main thread only, and one waiting in join() or a future's result() runs
-// none until the worker it waits for has ended, and with it the worker's peak.
+// A census asked for by a thread other than the main one (record_block): pending calls run in
+// the main thread only, and one waiting in join() or a future's result() runs none until the
+// worker it waits for has ended, and with it the worker's peak. memslim's asking thread
+// (census_in_asking_thread) offers the census to the thread that asked instead.
 std::atomic<PyThreadState*> g_census_asker{nullptr};
 std::atomic<bool> g_census_asked{false};
-// The thread waiting for its line (g_line_wait) is not the main one: memslim's thread checks
-// that it still exists (census_in_asking_thread).
-std::atomic<bool> g_line_wait_elsewhere{false};
-void wake_timeline();
-void census_in_asking_thread(PyThreadState* own);
+// A thread's trace function waits for its line (g_line_wait is set): the asking thread checks
+// at each tick that the wait can still end.
+std::atomic<bool> g_line_waiting{false};
+void wake_asking_thread();
+PyThreadState* current_thread_state();
 
-// Another thread's trace function is set and cleared through _PyEval_SetTrace, which 3.13 no
-// longer exports: there a census asked for by a thread other than the main one waits for the
-// main thread, as every census did before (see census_in_asking_thread).
-#if PY_VERSION_HEX < 0x030D0000
+// A thread's trace function, set without the audit event of PyEval_SetTrace ("sys.settrace"):
+// the program's audit hooks saw every census wait for its line, and ran in memslim's thread
+// when it set another thread's (a `threading._DummyThread` then stayed in
+// `threading.enumerate()`), or refused it. On 3.11 the fields are the thread's own, as
+// _PyEval_SetTrace sets them. On 3.12+ a trace function goes through sys.monitoring, which
+// only PyEval_SetTrace sets up: the calling thread's only, with its audit event, and no other
+// thread's (kTraceOtherThreads: there a worker's census waits for the main thread or a
+// collection, as every census did before 2026-12-06).
+#if PY_VERSION_HEX < 0x030C0000
 constexpr bool kTraceOtherThreads = true;
-int set_trace_of(PyThreadState* tstate, Py_tracefunc function) {
-    return _PyEval_SetTrace(tstate, function, nullptr);
+void set_trace_of(PyThreadState* tstate, Py_tracefunc function) {
+    tstate->c_tracefunc = function;  // c_traceobj stays null: memslim's function takes none
+    tstate->cframe->use_tracing =
+        tstate->tracing == 0 && (tstate->c_tracefunc != nullptr || tstate->c_profilefunc != nullptr)
+            ? 255
+            : 0;
 }
 #else
 constexpr bool kTraceOtherThreads = false;
-int set_trace_of(PyThreadState*, Py_tracefunc) {
-    return 0;  // left set, census_at_line clears itself at the thread's next event
+void set_trace_of(PyThreadState* tstate, Py_tracefunc function) {
+    if (tstate == current_thread_state()) PyEval_SetTrace(function, nullptr);
 }
 #endif
 
@@ -358,11 +367,6 @@ struct TimelineThread {
     std::condition_variable wake;
     bool stop = false;
     bool started = false;  // the thread runs timeline_loop, as memslim's own (start_timeline)
-    // Its Python thread state, made by the thread that starts it (census_in_asking_thread),
-    // with the thread's own ids, which the thread notes as it starts.
-    PyThreadState* tstate = nullptr;
-    unsigned long ident = 0;
-    unsigned long native_id = 0;
 #ifdef MEMSLIM_ASAN
     void* stack_low = nullptr;  // the thread's stack (see after_fork_in_child)
     std::size_t stack_size = 0;
@@ -534,7 +538,7 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
             g_census_pending.store(false);
         } else if (gettid() != getpid()) {
             g_census_asker.store(current_thread_state());
-            wake_timeline();
+            wake_asking_thread();
         }
     }
 }
@@ -796,30 +800,11 @@ void timeline_loop(TimelineThread* self, Recording* rec) {
 #endif
     auto interval = std::chrono::duration<double>(rec->options.timeline_interval_seconds);
     std::unique_lock<std::mutex> wait_lock(self->mutex);
-    self->ident = PyThread_get_thread_ident();
-    self->native_id = static_cast<unsigned long>(gettid());
     self->started = true;
     self->wake.notify_all();
     std::int64_t last_peak = -1;
     double peak_seen_at = 0;
-    auto next_point = std::chrono::steady_clock::now();
-    const auto asked = [self] { return self->stop || g_census_asked.load(); };
     while (!self->stop) {
-        // A census asked for by a thread other than the main one (record_block), or one such
-        // thread still waiting for its line: neither needs the lock, and the GIL, which
-        // census_in_asking_thread takes, must never be waited for while holding it
-        // (stop_timeline takes it with the GIL held).
-        if (g_census_asked.exchange(false) || g_line_wait_elsewhere.load()) {
-            PyThreadState* own = self->tstate;
-            wait_lock.unlock();
-            census_in_asking_thread(own);
-            wait_lock.lock();
-            if (self->stop) break;
-        }
-        if (std::chrono::steady_clock::now() < next_point) {
-            self->wake.wait_until(wait_lock, next_point, asked);
-            continue;
-        }
         const std::int64_t rss = read_rss_bytes();
         const std::int64_t traced = rec->current_mirror.load(std::memory_order_relaxed);
         const double seconds = rec->seconds_since_start();
@@ -837,15 +822,55 @@ void timeline_loop(TimelineThread* self, Recording* rec) {
             compacted = rec->timeline.add(rec->timeline_point(seconds, traced, rss));
         }
         if (compacted) interval *= 2;
-        next_point = std::chrono::steady_clock::now() +
-                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval);
-        self->wake.wait_until(wait_lock, next_point, asked);
+        self->wake.wait_for(wait_lock, interval, [self] { return self->stop; });
     }
 }
 
-void wake_timeline() {
+// memslim's asking thread (census_in_asking_thread): a thread of its own, not the timeline's,
+// since it waits for the GIL, which a thread in a long C call (json.loads) keeps for seconds.
+struct AskingThread {
+    std::thread thread;
+    std::mutex mutex;
+    std::condition_variable wake;
+    bool stop = false;
+    bool started = false;
+#ifdef MEMSLIM_ASAN
+    void* stack_low = nullptr;  // as TimelineThread's
+    std::size_t stack_size = 0;
+#endif
+};
+AskingThread* g_asking = nullptr;
+void census_in_asking_thread();
+
+void asking_loop(AskingThread* self, double interval_seconds) {
+    t_in_hook = true;  // memslim's own thread: what it allocates is not the program's
+#ifdef MEMSLIM_ASAN
+    pthread_attr_t attributes;
+    if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
+        pthread_attr_getstack(&attributes, &self->stack_low, &self->stack_size);
+        pthread_attr_destroy(&attributes);
+    }
+#endif
+    const auto interval = std::chrono::duration<double>(interval_seconds);
+    std::unique_lock<std::mutex> wait_lock(self->mutex);
+    self->started = true;
+    self->wake.notify_all();
+    while (!self->stop) {
+        self->wake.wait_for(wait_lock, interval,
+                            [self] { return self->stop || g_census_asked.load(); });
+        if (self->stop) break;
+        if (!g_census_asked.exchange(false) && !g_line_waiting.load()) continue;
+        // The GIL is never waited for with the lock held: stop_timeline takes the lock with
+        // the GIL held.
+        wait_lock.unlock();
+        census_in_asking_thread();
+        wait_lock.lock();
+    }
+}
+
+void wake_asking_thread() {
     g_census_asked.store(true);
-    if (g_timeline != nullptr) g_timeline->wake.notify_one();
+    if (g_asking != nullptr) g_asking->wake.notify_one();
 }
 
 // Starts the timeline's thread and returns once it runs as memslim's own (t_in_hook). Call it
@@ -858,35 +883,36 @@ void start_timeline(Recording* rec) {
     g_timeline->thread = signal_free_thread(timeline_loop, g_timeline, rec);
     std::unique_lock<std::mutex> hold(g_timeline->mutex);
     g_timeline->wake.wait(hold, [] { return g_timeline->started; });
-    // A state for the thread to take the GIL with when a census waits for a worker thread
-    // (census_in_asking_thread), made here, with the GIL: PyGILState_Ensure in that thread
-    // would make one without it, and a census walking the threads' frames meanwhile (in
-    // process) read it half made (ThreadSanitizer, tests/stress/hooks_stress.py). Only for
-    // censuses: the state shows in faulthandler's dump of every thread, as a thread with no
-    // Python frame, under the thread's own id.
-    if (kTraceOtherThreads && g_census_callback != nullptr && PyGILState_Check()) {
-        PyThreadState* tstate = PyThreadState_New(PyInterpreterState_Get());
-        tstate->thread_id = g_timeline->ident;
-        tstate->native_thread_id = g_timeline->native_id;
-        g_timeline->tstate = tstate;
+    if (kTraceOtherThreads && g_census_callback != nullptr) {
+        g_asking = new AskingThread();
+        g_asking->thread =
+            signal_free_thread(asking_loop, g_asking, rec->options.timeline_interval_seconds);
+        std::unique_lock<std::mutex> hold_asking(g_asking->mutex);
+        g_asking->wake.wait(hold_asking, [] { return g_asking->started; });
     }
 }
 
 void stop_timeline() {
+    if (g_asking != nullptr) {
+        {
+            std::lock_guard<std::mutex> hold(g_asking->mutex);
+            g_asking->stop = true;
+        }
+        g_asking->wake.notify_all();
+        // It may be waiting for the GIL (census_in_asking_thread): let it have it.
+        PyThreadState* saved = PyGILState_Check() ? PyEval_SaveThread() : nullptr;
+        g_asking->thread.join();
+        if (saved != nullptr) PyEval_RestoreThread(saved);
+        delete g_asking;
+        g_asking = nullptr;
+    }
     if (g_timeline == nullptr) return;
     {
         std::lock_guard<std::mutex> hold(g_timeline->mutex);
         g_timeline->stop = true;
     }
     g_timeline->wake.notify_all();
-    // The thread may be waiting for the GIL (census_in_asking_thread): let it have it.
-    PyThreadState* saved = PyGILState_Check() ? PyEval_SaveThread() : nullptr;
     g_timeline->thread.join();
-    if (saved != nullptr) PyEval_RestoreThread(saved);
-    if (g_timeline->tstate != nullptr && saved != nullptr) {
-        PyThreadState_Clear(g_timeline->tstate);
-        PyThreadState_Delete(g_timeline->tstate);
-    }
     delete g_timeline;
     g_timeline = nullptr;
 }
@@ -920,8 +946,12 @@ void after_fork_in_child() {
     if (g_timeline != nullptr && g_timeline->stack_low != nullptr) {
         __asan_unpoison_memory_region(g_timeline->stack_low, g_timeline->stack_size);
     }
+    if (g_asking != nullptr && g_asking->stack_low != nullptr) {
+        __asan_unpoison_memory_region(g_asking->stack_low, g_asking->stack_size);
+    }
 #endif
     g_timeline = nullptr;  // leaked on purpose: joining or destroying it would be undefined
+    g_asking = nullptr;    // the same
     // The other threads' scopes ended with them: only the forking thread lives on here.
     for (ScopeShard& shard : g_scopes) shard.count.store(0);
 }
@@ -1083,6 +1113,9 @@ bool census_due() {
 // (a debugger, coverage): then the census runs at once, as before. If no line comes (the
 // program ends inside a C call), the census at the end of the run takes its place.
 PyThreadState* g_line_wait = nullptr;  // the thread whose trace function waits for a line
+// When the wait began, and whether that thread is not the main one (census_in_asking_thread).
+std::chrono::steady_clock::time_point g_line_wait_since;
+bool g_line_wait_elsewhere = false;
 
 // Whether `tstate` is one of the interpreter's threads now (with the GIL held).
 bool thread_exists(const PyThreadState* tstate) {
@@ -1095,17 +1128,22 @@ bool thread_exists(const PyThreadState* tstate) {
 
 int census_at_line(PyObject*, PyFrameObject*, int what, PyObject* arg);
 
-// With the GIL held, from any thread.
+void wait_in(PyThreadState* tstate, bool elsewhere) {
+    g_line_wait = tstate;
+    g_line_wait_since = std::chrono::steady_clock::now();
+    g_line_wait_elsewhere = elsewhere;
+    g_line_waiting.store(true);
+}
+
+// With the GIL held, from any thread: no thread waits for its line any more.
 void stop_waiting_for_line() {
-    PyThreadState* self = current_thread_state();
-    if (g_line_wait != nullptr && g_line_wait == self) {
-        PyEval_SetTrace(nullptr, nullptr);
-    } else if (g_line_wait != nullptr && thread_exists(g_line_wait) &&
-               g_line_wait->c_tracefunc == census_at_line) {
-        if (set_trace_of(g_line_wait, nullptr) != 0) PyErr_Clear();
+    if (g_line_wait != nullptr && g_line_wait->c_tracefunc == census_at_line &&
+        (g_line_wait == current_thread_state() || thread_exists(g_line_wait))) {
+        set_trace_of(g_line_wait, nullptr);
     }
     g_line_wait = nullptr;
-    g_line_wait_elsewhere.store(false);
+    g_line_wait_elsewhere = false;
+    g_line_waiting.store(false);
 }
 
 // The census, if it is still due when its moment comes: another thread may have taken it since
@@ -1142,7 +1180,7 @@ bool safe_point(int what, PyObject* arg) {
 
 int census_at_line(PyObject*, PyFrameObject*, int what, PyObject* arg) {
     if (current_thread_state() != g_line_wait) {  // left over: nothing waits here any more
-        PyEval_SetTrace(nullptr, nullptr);
+        set_trace_of(current_thread_state(), nullptr);
         return 0;
     }
     if (!safe_point(what, arg)) return 0;
@@ -1150,8 +1188,8 @@ int census_at_line(PyObject*, PyFrameObject*, int what, PyObject* arg) {
     return census_if_due();
 }
 
-// Runs in memslim's thread (without the GIL) when a thread other than the main one asked for
-// a census (record_block), and at each of its ticks while such a thread waits for its line.
+// Runs in memslim's asking thread (without the GIL) when a thread other than the main one asked
+// for a census (record_block), and at each of its ticks while a thread waits for its line.
 //
 // The census waits for the start of the asking thread's next line, as the main thread's does:
 // its trace function is set from here, with the GIL. Before, it waited for the main thread to
@@ -1161,33 +1199,49 @@ int census_at_line(PyObject*, PyFrameObject*, int what, PyObject* arg) {
 // runs the pending call first, the census is taken there (run_census) and the worker's trace
 // function, at its next event, finds nothing to do.
 //
-// A waiting thread that has ended since (by an exception: a return is a safe point) is
-// forgotten, and the census is asked for again by the next allocation.
-void census_in_asking_thread(PyThreadState* own) {
-    if (own == nullptr || !g_active.load()) return;
-#if PY_VERSION_HEX >= 0x030D0000
-    if (Py_IsFinalizing()) return;
-#else
-    if (_Py_IsFinalizing()) return;
-#endif
-    PyEval_RestoreThread(own);
-    PyThreadState* asker = g_census_asker.exchange(nullptr);
-    if (g_line_wait != nullptr && g_line_wait_elsewhere.load() && !thread_exists(g_line_wait)) {
-        g_line_wait = nullptr;
-        g_line_wait_elsewhere.store(false);
-        g_census_pending.store(false);
+// A wait that cannot end is given up, and the census is asked for again by the next
+// allocation of any thread: the waiting thread has ended (by an exception: a return is a safe
+// point), or the program replaced the trace function (`sys.settrace` on the same line: until
+// 2026-12-06 that stopped every later census of the run, the pending flag never reset), or a
+// thread other than the main one has waited a tick (it blocked right after it asked, in a
+// lock or an Event, while another thread built the peak, which could not ask: found by
+// trying threaded programs, the census then saw 10% of the peak).
+//
+// It takes the GIL with a thread state of its own that is in no interpreter's list of threads:
+// only the GIL's hand-over reads it (its interpreter), and nothing runs Python here. A state
+// the interpreter knows (PyThreadState_New) showed in the program's sys._current_exceptions()
+// and faulthandler's dump of every thread (one kept for the run always, one made for each
+// ask while it waited for the GIL), and PyGILState_Ensure, which makes one without the GIL,
+// raced with a census in process walking the threads (ThreadSanitizer).
+void census_in_asking_thread() {
+#if PY_VERSION_HEX < 0x030C0000
+    if (!g_active.load() || _Py_IsFinalizing()) return;
+    static PyThreadState own{};
+    own.interp = PyInterpreterState_Main();
+    PyEval_AcquireThread(&own);
+    if (g_line_wait != nullptr) {
+        const bool ended = !thread_exists(g_line_wait);
+        const bool replaced = !ended && g_line_wait->c_tracefunc != census_at_line;
+        const bool stalled =
+            g_line_wait_elsewhere &&
+            std::chrono::steady_clock::now() - g_line_wait_since >= std::chrono::milliseconds(10);
+        if (ended || replaced || stalled) {
+            if (!ended && !replaced) set_trace_of(g_line_wait, nullptr);
+            g_line_wait = nullptr;
+            g_line_wait_elsewhere = false;
+            g_line_waiting.store(false);
+            if (!g_census_running) g_census_pending.store(false);
+        }
     }
+    PyThreadState* asker = g_census_asker.exchange(nullptr);
     if (asker != nullptr && g_active.load() && g_census_callback != nullptr && !g_census_running &&
         g_census_pending.load() && g_line_wait == nullptr && thread_exists(asker) &&
         asker->c_tracefunc == nullptr) {
-        if (set_trace_of(asker, census_at_line) == 0 && asker->c_tracefunc == census_at_line) {
-            g_line_wait = asker;
-            g_line_wait_elsewhere.store(true);
-        } else {
-            PyErr_Clear();  // an audit hook refused sys.settrace
-        }
+        set_trace_of(asker, census_at_line);
+        wait_in(asker, true);
     }
-    PyEval_SaveThread();
+    PyEval_ReleaseThread(&own);
+#endif
 }
 
 // Waits for the start of the calling thread's next line (census_at_line), unless the program
@@ -1197,9 +1251,9 @@ bool wait_for_line() {
     if (g_line_wait != nullptr || tstate->c_tracefunc != nullptr || g_census_callback == nullptr) {
         return false;
     }
-    PyEval_SetTrace(census_at_line, nullptr);  // the pending flag stays set meanwhile
+    set_trace_of(tstate, census_at_line);  // the pending flag stays set meanwhile
     if (tstate->c_tracefunc == census_at_line) {
-        g_line_wait = tstate;
+        wait_in(tstate, false);
         return true;
     }
     PyErr_Clear();  // an audit hook refused sys.settrace
