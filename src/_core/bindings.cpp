@@ -874,6 +874,15 @@ NB_MODULE(_core, m) {
             return pid;
         },
         "Fork a census child (0 in the child, its pid here); see cpython/tracker.h.");
+    m.def(
+        "set_census_child_hooks",
+        [](nb::handle hooks, Py_ssize_t keep) {
+            memslim::cpython::set_census_child_hooks(hooks.is_none() ? nullptr : hooks.ptr(),
+                                                     keep);
+        },
+        "hooks"_a.none(), "keep"_a,
+        "The interpreter's list of after_in_child fork hooks, and where the program's start: a "
+        "census child drops those (None: every hook runs).");
     m.def("site_bytes_at_peak", &memslim::cpython::site_bytes_at_peak, "site"_a,
           "The bytes a site held at the peak in the domains a census sees (Python, NumPy).");
     m.def("site_stack", &site_stack, "site"_a,

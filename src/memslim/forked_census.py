@@ -167,6 +167,27 @@ def _stop_waiting(signum: int, frame: types.FrameType | None) -> None:
     raise _StopWaiting
 
 
+def _program_hooks_start_here() -> None:
+    """Registered as an ``after_in_child`` fork hook before the program runs: the program's own
+    hooks come after it (``leave_the_programs_fork_hooks``)."""
+
+
+def leave_the_programs_fork_hooks() -> None:
+    """Census children run the interpreter's ``after_in_child`` fork hooks but the program's own
+    (those registered from now on): one that printed did so once per census. The list is found
+    as the one container that holds a hook registered now, last."""
+    import gc
+
+    os.register_at_fork(after_in_child=_program_hooks_start_here)
+    lists = [
+        found
+        for found in gc.get_referrers(_program_hooks_start_here)
+        if type(found) is list and found and found[-1] is _program_hooks_start_here
+    ]
+    if len(lists) == 1:
+        _core.set_census_child_hooks(lists[0], len(lists[0]) - 1)
+
+
 def threading_main() -> bool:
     """Whether this is the main thread (the only one that may set signal handlers)."""
     import threading

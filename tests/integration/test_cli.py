@@ -155,6 +155,28 @@ def test_missing_module(tmp_path: Path) -> None:
     assert "No module named no_such_module_xyz" in ours.stderr
 
 
+def test_the_programs_fork_hooks_run_in_its_children_only(tmp_path: Path) -> None:
+    # A census child is memslim's: the program's after_in_child hook printed once per census.
+    # The program's own fork still runs it, once.
+    write(
+        tmp_path / "hooks.py",
+        "import os\n"
+        "os.register_at_fork(after_in_child=lambda: os.write(1, b'in a child\\n'))\n"
+        "keep = [('w%d' % i) * 3 for i in range(500_000)]  # censuses\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+        "print('done', len(keep))\n",
+    )
+    theirs = python("hooks.py", cwd=tmp_path)
+    assert theirs.stdout == "in a child\ndone 500000\n", theirs.stderr
+    ours = memslim_cli("run", "--json", str(tmp_path / "hooks.json"), "hooks.py", cwd=tmp_path)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+    assert json.loads((tmp_path / "hooks.json").read_text())["census"]["forked"]["forks"] > 0
+
+
 @pytest.mark.parametrize("module", ["pkg", ".relative", "pkg.nothing"])
 def test_a_module_that_cannot_run_is_refused_as_python_refuses_it(
     tmp_path: Path, module: str

@@ -1545,6 +1545,15 @@ bool sites_sampled() {
     return sites_known() && g_recording->options.mode == TrackMode::kSample;
 }
 
+PyObject* g_census_child_hooks = nullptr;  // see set_census_child_hooks
+Py_ssize_t g_census_child_hooks_keep = 0;
+
+void set_census_child_hooks(PyObject* hooks, Py_ssize_t keep) {
+    Py_XINCREF(hooks);
+    Py_XSETREF(g_census_child_hooks, hooks);
+    g_census_child_hooks_keep = keep;
+}
+
 long census_fork() {
     const pid_t parent = getpid();
     // The parent-death signal comes when the *thread* that forked ends: a census taken in a
@@ -1565,6 +1574,16 @@ long census_fork() {
         return pid;
     }
     g_census_child = true;
+    // The program's own after-fork hooks are for its own children: in a census child they wrote
+    // to the program's stdout, once per census (a hook that logs, or reconnects, does the
+    // same), found by trying threaded programs (2026-12-06). The interpreter's and memslim's
+    // (registered before the program ran: threading's, which the census needs) still run.
+    if (g_census_child_hooks != nullptr && PyList_Check(g_census_child_hooks) &&
+        PyList_GET_SIZE(g_census_child_hooks) > g_census_child_hooks_keep &&
+        PyList_SetSlice(g_census_child_hooks, g_census_child_hooks_keep,
+                        PyList_GET_SIZE(g_census_child_hooks), nullptr) != 0) {
+        PyErr_Clear();
+    }
     PyOS_AfterFork_Child();
     // Signals meant for the program (a terminal's Ctrl-C reaches the whole process group) end
     // the child at once instead of running the program's handlers here.

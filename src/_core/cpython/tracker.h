@@ -136,9 +136,16 @@ bool sites_sampled();
 // this process runs on. Returns the child's pid here and 0 in the child, or -1 (errno set).
 // Call from the census callback (GIL held, at a safe point). In the child: the interpreter is
 // made usable again (PyOS_AfterFork_Child), Ctrl-C, SIGTERM and SIGHUP kill it, and it dies
-// with this process; it must leave with _exit(). Python's own fork hooks do not run here, but
-// on 3.13+ (whose PyOS_AfterFork_Child needs the import lock that PyOS_BeforeFork takes).
+// with this process; it must leave with _exit(). Python's `after_in_child` fork hooks run in the
+// child (PyOS_AfterFork_Child) but those registered after set_census_child_hooks' point; the
+// `before` and `after_in_parent` ones run here on 3.13+ only (whose PyOS_AfterFork_Child needs
+// the import lock that PyOS_BeforeFork takes).
 long census_fork();
+
+// `hooks`: the interpreter's list of `after_in_child` fork hooks (os.register_at_fork), whose
+// items from `keep` on are the program's: a census child drops them before it runs the rest.
+// None: every hook runs.
+void set_census_child_hooks(PyObject* hooks, Py_ssize_t keep);
 
 // True in a child process forked while tracking: its records belong to the parent's report.
 bool in_forked_child();

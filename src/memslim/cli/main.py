@@ -409,7 +409,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     forked = None
     if args.census:
         from memslim._paths import library_dirs
-        from memslim.forked_census import NEAR_PEAK, ForkedCensuses
+        from memslim.forked_census import NEAR_PEAK, ForkedCensuses, leave_the_programs_fork_hooks
         from memslim.heap import retainer_summary, take_raw_census
 
         census_top = max(args.top, 10)  # retainers each census keeps
@@ -450,6 +450,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
 
         margin = SAMPLE_MARGIN if args.mode == "sample" else EXACT_MARGIN
         _core.set_census(take_census, margin, 4 << 20)
+        leave_the_programs_fork_hooks()
         # Where the libraries are (sysconfig), read now: a census asks (follow_the_call), and
         # a Ctrl-C inside sysconfig's first reading, in a census, left it half made: the
         # report then failed on it (3.13, test_sigint_is_never_lost_whenever_it_arrives).
