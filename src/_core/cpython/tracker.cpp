@@ -789,8 +789,11 @@ std::thread signal_free_thread(Function&& function, Args&&... args) {
     return std::thread(std::forward<Function>(function), std::forward<Args>(args)...);
 }
 
-void timeline_loop(TimelineThread* self, Recording* rec) {
-    t_in_hook = true;  // memslim's own thread: what it allocates is not the program's
+// The first step of each of memslim's threads: what it allocates is not the program's, and
+// (AddressSanitizer) where its stack is, for after_fork_in_child.
+template <class Thread>
+void begin_own_thread([[maybe_unused]] Thread* self) {
+    t_in_hook = true;
 #ifdef MEMSLIM_ASAN
     pthread_attr_t attributes;
     if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
@@ -798,6 +801,10 @@ void timeline_loop(TimelineThread* self, Recording* rec) {
         pthread_attr_destroy(&attributes);
     }
 #endif
+}
+
+void timeline_loop(TimelineThread* self, Recording* rec) {
+    begin_own_thread(self);
     auto interval = std::chrono::duration<double>(rec->options.timeline_interval_seconds);
     std::unique_lock<std::mutex> wait_lock(self->mutex);
     self->started = true;
@@ -843,14 +850,7 @@ AskingThread* g_asking = nullptr;
 void census_in_asking_thread();
 
 void asking_loop(AskingThread* self, double interval_seconds) {
-    t_in_hook = true;  // memslim's own thread: what it allocates is not the program's
-#ifdef MEMSLIM_ASAN
-    pthread_attr_t attributes;
-    if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
-        pthread_attr_getstack(&attributes, &self->stack_low, &self->stack_size);
-        pthread_attr_destroy(&attributes);
-    }
-#endif
+    begin_own_thread(self);
     const auto interval = std::chrono::duration<double>(interval_seconds);
     std::unique_lock<std::mutex> wait_lock(self->mutex);
     self->started = true;
