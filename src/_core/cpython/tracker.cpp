@@ -283,6 +283,7 @@ void census_at_plateau(std::int64_t peak, std::int64_t current);
 // (census_in_asking_thread) offers the census to the thread that asked instead.
 std::atomic<PyThreadState*> g_census_asker{nullptr};
 std::atomic<bool> g_census_asked{false};
+std::atomic<bool> g_asking_runs{false};  // memslim's asking thread runs (start_timeline)
 // A thread's trace function waits for its line (g_line_wait is set): the asking thread checks
 // at each tick that the wait can still end.
 std::atomic<bool> g_line_waiting{false};
@@ -534,11 +535,16 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     }
     if (gil && current > g_next_census.load(std::memory_order_relaxed) &&
         !g_census_pending.load(std::memory_order_relaxed) && !g_census_pending.exchange(true)) {
-        if (Py_AddPendingCall(run_census, nullptr) != 0) {
-            g_census_pending.store(false);
-        } else if (gettid() != getpid()) {
+        // A thread other than the main one asks memslim's asking thread, which offers it the
+        // census at its own line, or else issues the pending call itself. Not a pending call
+        // from here as well: a main thread waiting in join() runs none, and once 32 waited in
+        // its queue, every later one failed and the workers' censuses stopped (ASan's slower
+        // run took 31 of them, then none for the last 14% of the peak).
+        if (g_asking_runs.load(std::memory_order_relaxed) && gettid() != getpid()) {
             g_census_asker.store(current_thread_state());
             wake_asking_thread();
+        } else if (Py_AddPendingCall(run_census, nullptr) != 0) {
+            g_census_pending.store(false);
         }
     }
 }
@@ -889,10 +895,12 @@ void start_timeline(Recording* rec) {
             signal_free_thread(asking_loop, g_asking, rec->options.timeline_interval_seconds);
         std::unique_lock<std::mutex> hold_asking(g_asking->mutex);
         g_asking->wake.wait(hold_asking, [] { return g_asking->started; });
+        g_asking_runs.store(true);
     }
 }
 
 void stop_timeline() {
+    g_asking_runs.store(false);
     if (g_asking != nullptr) {
         {
             std::lock_guard<std::mutex> hold(g_asking->mutex);
@@ -952,6 +960,7 @@ void after_fork_in_child() {
 #endif
     g_timeline = nullptr;  // leaked on purpose: joining or destroying it would be undefined
     g_asking = nullptr;    // the same
+    g_asking_runs.store(false);
     // The other threads' scopes ended with them: only the forking thread lives on here.
     for (ScopeShard& shard : g_scopes) shard.count.store(0);
 }
@@ -1234,11 +1243,16 @@ void census_in_asking_thread() {
         }
     }
     PyThreadState* asker = g_census_asker.exchange(nullptr);
-    if (asker != nullptr && g_active.load() && g_census_callback != nullptr && !g_census_running &&
-        g_census_pending.load() && g_line_wait == nullptr && thread_exists(asker) &&
-        asker->c_tracefunc == nullptr) {
-        set_trace_of(asker, census_at_line);
-        wait_in(asker, true);
+    if (asker != nullptr && g_census_pending.load() && !g_census_running) {
+        if (g_active.load() && g_census_callback != nullptr && g_line_wait == nullptr &&
+            thread_exists(asker) && asker->c_tracefunc == nullptr) {
+            set_trace_of(asker, census_at_line);
+            wait_in(asker, true);
+        } else if (Py_AddPendingCall(run_census, nullptr) != 0) {
+            // Not offered (the thread traces itself, or has ended): the main thread's, as
+            // before 2026-12-06; with no room for that either, the next allocation asks again.
+            g_census_pending.store(false);
+        }
     }
     PyEval_ReleaseThread(&own);
 #endif
