@@ -1239,7 +1239,14 @@ void census_in_asking_thread() {
             g_line_wait = nullptr;
             g_line_wait_elsewhere = false;
             g_line_waiting.store(false);
-            if (!g_census_running) g_census_pending.store(false);
+            if (!g_census_running) {
+                // The main thread may take it at its next line instead (workers that spend
+                // their time in NumPy without the GIL stall every wait: their pool's main
+                // thread, waking in map() between results, took every census of the run), or
+                // any thread's next allocation asks again.
+                Py_AddPendingCall(run_census, nullptr);
+                g_census_pending.store(false);
+            }
         }
     }
     PyThreadState* asker = g_census_asker.exchange(nullptr);
