@@ -277,10 +277,11 @@ std::int64_t g_forced_point = 0;
 bool g_running_follow_up = false;
 int run_census(void*);
 void census_at_plateau(std::int64_t peak, std::int64_t current);
-// A census asked for by a thread other than the main one (record_block): pending calls run in
-// the main thread only, and one waiting in join() or a future's result() runs none until the
-// worker it waits for has ended, and with it the worker's peak. memslim's asking thread
-// (census_in_asking_thread) offers the census to the thread that asked instead.
+// A census asked for by a thread other than the main one (record_block): on 3.11 pending calls
+// run in the main thread only, and one waiting in join() or a future's result() runs none until
+// the worker it waits for has ended, and with it the worker's peak. memslim's asking thread
+// (census_in_asking_thread) offers the census to the thread that asked instead. (3.12+: see
+// add_pending_call_in_any_thread.)
 std::atomic<PyThreadState*> g_census_asker{nullptr};
 std::atomic<bool> g_census_asked{false};
 std::atomic<bool> g_asking_runs{false};  // memslim's asking thread runs (start_timeline)
@@ -296,8 +297,8 @@ PyThreadState* current_thread_state();
 // `threading.enumerate()`), or refused it. On 3.11 the fields are the thread's own, as
 // _PyEval_SetTrace sets them. On 3.12+ a trace function goes through sys.monitoring, which
 // only PyEval_SetTrace sets up: the calling thread's only, with its audit event, and no other
-// thread's (kTraceOtherThreads: there a worker's census waits for the main thread or a
-// collection, as every census did before 2026-12-06).
+// thread's (kTraceOtherThreads: there a worker is asked with a pending call that any thread
+// runs, add_pending_call_in_any_thread, and waits for its line itself).
 #if PY_VERSION_HEX < 0x030C0000
 constexpr bool kTraceOtherThreads = true;
 void set_trace_of(PyThreadState* tstate, Py_tracefunc function) {
@@ -313,6 +314,32 @@ void set_trace_of(PyThreadState* tstate, Py_tracefunc function) {
     if (tstate == current_thread_state()) PyEval_SetTrace(function, nullptr);
 }
 #endif
+
+// 3.12+: a pending call that the next thread to check its eval breaker runs (CPython's
+// _PyEval_AddPendingCall with no flags, in Include/internal/pycore_ceval.h, exported for
+// _testinternalcapi; Py_AddPendingCall passes "main thread only"). A worker's census is asked
+// for this way (record_block): that worker, holding the GIL, takes it at its own next line,
+// while a main thread waiting in join() or in a future's result() runs no pending call until
+// the worker has ended, and its peak with it. 3.11 has no such queue: memslim's asking thread
+// sets the worker's trace function instead (census_in_asking_thread).
+#if PY_VERSION_HEX >= 0x030C0000
+extern "C" int _PyEval_AddPendingCall(PyInterpreterState* interp, int (*func)(void*), void* arg,
+                                      int flags);
+constexpr bool kAnyThreadPendingCalls = true;
+int add_pending_call_in_any_thread(int (*func)(void*)) {
+    return _PyEval_AddPendingCall(PyInterpreterState_Main(), func, nullptr, 0);
+}
+#else
+constexpr bool kAnyThreadPendingCalls = false;
+int add_pending_call_in_any_thread(int (*func)(void*)) {
+    return Py_AddPendingCall(func, nullptr);
+}
+#endif
+// When the census pending now was asked for (or its thread began to wait for its line), and
+// by which thread (ask_again_if_stalled). Read and written with the GIL held.
+std::chrono::steady_clock::time_point g_census_asked_at;
+PyThreadState* g_census_asked_by = nullptr;
+void ask_again_if_stalled();
 
 thread_local std::unique_ptr<engine::ByteSampler> t_sampler;
 MEMSLIM_FAST_TLS thread_local engine::ByteSampler* t_sampler_raw = nullptr;
@@ -543,9 +570,17 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
         if (g_asking_runs.load(std::memory_order_relaxed) && gettid() != getpid()) {
             g_census_asker.store(current_thread_state());
             wake_asking_thread();
-        } else if (Py_AddPendingCall(run_census, nullptr) != 0) {
-            g_census_pending.store(false);
+        } else {
+            g_census_asked_at = std::chrono::steady_clock::now();
+            g_census_asked_by = current_thread_state();
+            const bool main = !kAnyThreadPendingCalls || gettid() == getpid();
+            if ((main ? Py_AddPendingCall(run_census, nullptr)
+                      : add_pending_call_in_any_thread(run_census)) != 0) {
+                g_census_pending.store(false);
+            }
         }
+    } else if (kAnyThreadPendingCalls && gil && g_census_pending.load(std::memory_order_relaxed)) {
+        ask_again_if_stalled();
     }
 }
 
@@ -1282,8 +1317,43 @@ bool wait_for_line() {
 }
 
 int run_census(void*) {
-    if (census_due() && wait_for_line()) return 0;
+    // A thread waits for its line already: that wait takes the census. (A second call, asked
+    // for again while the first waited in the queue, took it at once, off the line.)
+    if (g_line_wait != nullptr) return 0;
+    // Not in one of memslim's own threads (it records nothing): census_now leaves it to the
+    // next allocation of the program's.
+    if (!t_untracked_thread && census_due() && wait_for_line()) return 0;
     return census_if_due();
+}
+
+// 3.12+, from record_block (with the GIL, inside an allocation hook) while a census is pending:
+// asks again, of whichever thread checks its eval breaker next, when the census cannot come
+// where it waits. The thread waiting for its line had the program replace its trace function
+// (`sys.settrace` on the asking line: its wait cannot end), or another thread's wait or pending
+// call has not come in 10 ms while this thread runs: the waiting thread blocked in a C call
+// right after its eval breaker ran the pending call, or the thread that asked (3.13 signals the
+// pending call to the thread holding the GIL only) ended first. Without it, every later census
+// of the run waited for that thread.
+//
+// A trace function given up stays set in its thread until its next event, where it finds that
+// nothing waits and removes itself (census_at_line): 3.13 exports no way to unset another
+// thread's, and while it is set every thread's lines go through sys.monitoring's events.
+void ask_again_if_stalled() {
+    if (g_census_running || g_census_callback == nullptr) return;
+    PyThreadState* me = current_thread_state();
+    if (g_line_wait == me) {
+        if (me->c_tracefunc == census_at_line) return;  // its line comes
+    } else {
+        if (g_line_wait == nullptr && g_census_asked_by == me) return;  // its own check comes
+        const auto since = g_line_wait != nullptr ? g_line_wait_since : g_census_asked_at;
+        if (std::chrono::steady_clock::now() - since < std::chrono::milliseconds(10)) return;
+    }
+    g_line_wait = nullptr;
+    g_line_wait_elsewhere = false;
+    g_line_waiting.store(false);
+    g_census_asked_at = std::chrono::steady_clock::now();
+    g_census_asked_by = me;
+    if (add_pending_call_in_any_thread(run_census) != 0) g_census_pending.store(false);
 }
 
 int census_now(bool can_raise, bool keep_point) {
