@@ -883,6 +883,16 @@ NB_MODULE(_core, m) {
         "hooks"_a.none(), "keep"_a,
         "The interpreter's list of after_in_child fork hooks, and where the program's start: a "
         "census child drops those (None: every hook runs).");
+    m.def(
+        "set_census_fork_hooks",
+        [](nb::handle before, nb::handle after_in_parent) {
+            memslim::cpython::set_census_fork_hooks(
+                before.is_none() ? nullptr : before.ptr(),
+                after_in_parent.is_none() ? nullptr : after_in_parent.ptr());
+        },
+        "before"_a.none(), "after_in_parent"_a.none(),
+        "The interpreter's lists of before and after_in_parent fork hooks, set aside around "
+        "each census fork (3.13+ runs them there; None: not known).");
     m.def("site_bytes_at_peak", &memslim::cpython::site_bytes_at_peak, "site"_a,
           "The bytes a site held at the peak in the domains a census sees (Python, NumPy).");
     m.def("site_stack", &site_stack, "site"_a,

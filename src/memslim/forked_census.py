@@ -25,7 +25,7 @@ import signal
 import sys
 import time
 import types
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,20 +172,37 @@ def _program_hooks_start_here() -> None:
     hooks come after it (``leave_the_programs_fork_hooks``)."""
 
 
+def _around_census_forks() -> None:
+    """Registered as a ``before`` and an ``after_in_parent`` fork hook on 3.13+, to find the
+    interpreter's lists of those (``leave_the_programs_fork_hooks``)."""
+
+
+def _lists_ending_with(hook: Callable[[], None]) -> list[list]:
+    import gc
+
+    return [
+        found
+        for found in gc.get_referrers(hook)
+        if type(found) is list and found and found[-1] is hook
+    ]
+
+
 def leave_the_programs_fork_hooks() -> None:
     """Census children run the interpreter's ``after_in_child`` fork hooks but the program's own
     (those registered from now on): one that printed did so once per census. The list is found
-    as the one container that holds a hook registered now, last."""
-    import gc
-
+    as the one container that holds a hook registered now, last. On 3.13+, where a census fork
+    runs the ``before`` and ``after_in_parent`` hooks (tracker.cpp ``census_fork``), their
+    lists are found so too, and set aside around each census fork: 3.11 and 3.12 run none of
+    them there, and a program's that counted or logged its forks did so once per census."""
     os.register_at_fork(after_in_child=_program_hooks_start_here)
-    lists = [
-        found
-        for found in gc.get_referrers(_program_hooks_start_here)
-        if type(found) is list and found and found[-1] is _program_hooks_start_here
-    ]
+    lists = _lists_ending_with(_program_hooks_start_here)
     if len(lists) == 1:
         _core.set_census_child_hooks(lists[0], len(lists[0]) - 1)
+    if sys.version_info >= (3, 13):
+        os.register_at_fork(before=_around_census_forks, after_in_parent=_around_census_forks)
+        lists = _lists_ending_with(_around_census_forks)
+        if len(lists) == 2:  # in either order: both are emptied alike
+            _core.set_census_fork_hooks(lists[0], lists[1])
 
 
 def threading_main() -> bool:

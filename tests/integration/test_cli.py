@@ -156,21 +156,30 @@ def test_missing_module(tmp_path: Path) -> None:
 
 
 def test_the_programs_fork_hooks_run_in_its_children_only(tmp_path: Path) -> None:
-    # A census child is memslim's: the program's after_in_child hook printed once per census.
-    # The program's own fork still runs it, once.
+    # A census child is memslim's: the program's after_in_child hook printed once per census,
+    # and on 3.13 its before and after_in_parent hooks ran around each census fork. The
+    # program's own fork still runs each, once.
     write(
         tmp_path / "hooks.py",
         "import os\n"
-        "os.register_at_fork(after_in_child=lambda: os.write(1, b'in a child\\n'))\n"
+        "runs = {'before': 0, 'after_in_parent': 0}\n"
+        "def count(name):\n"
+        "    runs[name] += 1\n"
+        "os.register_at_fork(\n"
+        "    before=lambda: count('before'),\n"
+        "    after_in_child=lambda: os.write(1, b'in a child\\n'),\n"
+        "    after_in_parent=lambda: count('after_in_parent'),\n"
+        ")\n"
         "keep = [('w%d' % i) * 3 for i in range(500_000)]  # censuses\n"
         "pid = os.fork()\n"
         "if pid == 0:\n"
         "    os._exit(0)\n"
         "os.waitpid(pid, 0)\n"
-        "print('done', len(keep))\n",
+        "print('done', len(keep), runs)\n",
     )
     theirs = python("hooks.py", cwd=tmp_path)
-    assert theirs.stdout == "in a child\ndone 500000\n", theirs.stderr
+    expected = "in a child\ndone 500000 {'before': 1, 'after_in_parent': 1}\n"
+    assert theirs.stdout == expected, theirs.stderr
     ours = memslim_cli("run", "--json", str(tmp_path / "hooks.json"), "hooks.py", cwd=tmp_path)
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout == theirs.stdout

@@ -1645,6 +1645,61 @@ void set_census_child_hooks(PyObject* hooks, Py_ssize_t keep) {
     g_census_child_hooks_keep = keep;
 }
 
+// 3.13+: the interpreter's lists of `before` and `after_in_parent` fork hooks (see
+// set_census_fork_hooks), emptied around a census fork.
+PyObject* g_census_parent_hooks[2] = {nullptr, nullptr};
+
+void set_census_fork_hooks(PyObject* before, PyObject* after_in_parent) {
+    PyObject* lists[2] = {before, after_in_parent};
+    for (int i = 0; i < 2; ++i) {
+        Py_XINCREF(lists[i]);
+        Py_XSETREF(g_census_parent_hooks[i], lists[i]);
+    }
+}
+
+#if PY_VERSION_HEX >= 0x030D0000
+// The hooks of g_census_parent_hooks, taken out for one census fork and put back after it.
+// 3.11 and 3.12 run none of them at a census fork (nor does os.fork's child see a difference);
+// 3.13's PyOS_BeforeFork, which census_fork needs for the import lock, runs the `before` ones
+// and PyOS_AfterFork_Parent the `after_in_parent` ones: the program's ran once per census (a
+// hook that counts forks, or logs them; logging's and concurrent.futures' take and release
+// their locks there).
+class ParentHooksSetAside {
+  public:
+    ParentHooksSetAside() {
+        for (int i = 0; i < 2; ++i) {
+            PyObject* hooks = g_census_parent_hooks[i];
+            if (hooks == nullptr || !PyList_Check(hooks) || PyList_GET_SIZE(hooks) == 0) continue;
+            saved_[i] = PyList_GetSlice(hooks, 0, PyList_GET_SIZE(hooks));
+            if (saved_[i] == nullptr ||
+                PyList_SetSlice(hooks, 0, PyList_GET_SIZE(hooks), nullptr) != 0) {
+                PyErr_Clear();
+                Py_CLEAR(saved_[i]);
+            }
+        }
+    }
+    // In the parent: put back in front of any registered meanwhile (PyOS_BeforeFork may wait
+    // for the import lock with the GIL released, and another thread register one).
+    void restore() {
+        for (int i = 0; i < 2; ++i) {
+            if (saved_[i] == nullptr) continue;
+            if (PyList_SetSlice(g_census_parent_hooks[i], 0, 0, saved_[i]) != 0) PyErr_Clear();
+            Py_CLEAR(saved_[i]);
+        }
+    }
+    // In the child: kept aside (the child runs no Python fork hook of these again).
+    void forget() {
+        for (PyObject*& saved : saved_) Py_CLEAR(saved);
+    }
+    ParentHooksSetAside(const ParentHooksSetAside&) = delete;
+    ParentHooksSetAside& operator=(const ParentHooksSetAside&) = delete;
+    ~ParentHooksSetAside() { forget(); }
+
+  private:
+    PyObject* saved_[2] = {nullptr, nullptr};
+};
+#endif
+
 long census_fork() {
     const pid_t parent = getpid();
     // The parent-death signal comes when the *thread* that forked ends: a census taken in a
@@ -1653,14 +1708,16 @@ long census_fork() {
     const bool main_thread = gettid() == parent;
 #if PY_VERSION_HEX >= 0x030D0000
     // 3.13's PyOS_AfterFork_Child releases the import lock that PyOS_BeforeFork took (it is a
-    // fatal error otherwise). This runs the Python-level fork hooks registered with
-    // os.register_at_fork(before=..., after_in_parent=...) in the program, as os.fork does.
+    // fatal error otherwise). The two also run the fork hooks registered with
+    // os.register_at_fork(before=..., after_in_parent=...), set aside here meanwhile.
+    ParentHooksSetAside set_aside;
     PyOS_BeforeFork();
 #endif
     const pid_t pid = fork();
     if (pid != 0) {
 #if PY_VERSION_HEX >= 0x030D0000
         PyOS_AfterFork_Parent();
+        set_aside.restore();
 #endif
         return pid;
     }

@@ -138,14 +138,19 @@ bool sites_sampled();
 // made usable again (PyOS_AfterFork_Child), Ctrl-C, SIGTERM and SIGHUP kill it, and it dies
 // with this process; it must leave with _exit(). Python's `after_in_child` fork hooks run in the
 // child (PyOS_AfterFork_Child) but those registered after set_census_child_hooks' point; the
-// `before` and `after_in_parent` ones run here on 3.13+ only (whose PyOS_AfterFork_Child needs
-// the import lock that PyOS_BeforeFork takes).
+// `before` and `after_in_parent` ones do not run (3.13+: set aside around PyOS_BeforeFork,
+// which the import lock that PyOS_AfterFork_Child releases needs; see set_census_fork_hooks).
 long census_fork();
 
 // `hooks`: the interpreter's list of `after_in_child` fork hooks (os.register_at_fork), whose
 // items from `keep` on are the program's: a census child drops them before it runs the rest.
 // None: every hook runs.
 void set_census_child_hooks(PyObject* hooks, Py_ssize_t keep);
+
+// The interpreter's lists of `before` and `after_in_parent` fork hooks (None: not known). On
+// 3.13+, where census_fork runs them (PyOS_BeforeFork, PyOS_AfterFork_Parent), they are emptied
+// for each census fork and put back after it, as 3.11 and 3.12 run none there.
+void set_census_fork_hooks(PyObject* before, PyObject* after_in_parent);
 
 // True in a child process forked while tracking: its records belong to the parent's report.
 bool in_forked_child();
