@@ -4,6 +4,7 @@
 #include <nanobind/stl/string_view.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <string_view>
@@ -854,6 +855,22 @@ NB_MODULE(_core, m) {
     m.def("native_threads_without_gil", &memslim::cpython::native_threads_without_gil,
           "Threads now in a native module's code without the GIL (not the standard library's): "
           "a census fork now could leave them waiting forever (see cpython/native_hooks.h).");
+    m.def(
+        "proc_self_status",
+        []() {
+            // Read with the GIL held throughout (Python's own reads release it at each call):
+            // a census reads it right before its fork, and each release let the program's other
+            // threads run a switch interval, changing the heap the census was asked to see.
+            std::string text;
+            if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
+                char chunk[4096];
+                std::size_t got = 0;
+                while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0) text.append(chunk, got);
+                std::fclose(f);
+            }
+            return nb::bytes(text.data(), text.size());
+        },
+        "/proc/self/status, read without releasing the GIL (empty where there is none).");
     m.def(
         "hold_timeline_lock",
         [](double seconds, int ready_fd) {

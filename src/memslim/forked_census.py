@@ -505,15 +505,12 @@ class ForkedCensuses:
             return False
         if _core.native_threads_without_gil() > 0:
             raise ForkUnsafe("a thread is in a native library without the GIL")
-        for n in self._numbers(_RUNNING) + self._numbers(_KILLED):
-            self._reap(n, block=False)
-        running = self._numbers(_RUNNING)
-        if len(running) >= 2:
-            # The oldest walks on, at idle priority already; a follow-up census (the frame a
-            # parse returned) is not replaced: no later census may see what it sees.
-            self._kill(next((n for n in reversed(running) if not self._follows(n)), running[-1]))
-        elif running:
-            demote(int(self._get(running[-1], _PID)))  # no longer the newest
+        # Nothing from here to the fork releases the GIL (the older children are seen to after
+        # it): each release let the program's other threads run a switch interval (5 ms each,
+        # while they wait for it), and the heap the census was asked to see changed meanwhile. A
+        # census in one of three workers took 10-75 ms so, the heap fell by a quarter before its
+        # fork, and the census nearest the peak was seen below half of it in some runs (found by
+        # a helper trying threaded programs, 2026-12-06).
         # Imported by the run before it starts (cli.main): a lookup here.
         from memslim.heap import retainer_summary, take_raw_census
 
@@ -574,7 +571,27 @@ class ForkedCensuses:
         self._set(number, _STARTED, time.time())  # comparable with the census file's mtime
         self._set(number, _STATE, _RUNNING)
         self._set(number, _FOLLOW_UP, float(_core.census_is_follow_up()))
+        self._replace_older(number)
         return True
+
+    def _replace_older(self, newest: int) -> None:
+        """After census ``newest`` forked: of the children still walking before it, with two,
+        one is killed, else the one is demoted."""
+        for n in self._numbers(_RUNNING) + self._numbers(_KILLED):
+            if n != newest:
+                self._reap(n, block=False)
+        running = [n for n in self._numbers(_RUNNING) if n != newest]
+        if len(running) >= 2:
+            # The oldest walks on, at idle priority already; a follow-up census (the frame a
+            # parse returned) is not replaced: no later census may see what it sees. Nor is one
+            # above the new census (the heap fell between: several threads' peak, each freeing
+            # its part): the new one goes instead. A census at 92% of such a peak was replaced
+            # by one at 49% (a helper's threaded programs, 2026-12-06).
+            traced = self._get(newest, _TRACED)
+            older = [n for n in running if not self._follows(n) and self._get(n, _TRACED) < traced]
+            self._kill(older[-1] if older else newest)
+        elif running:
+            demote(int(self._get(running[-1], _PID)))  # no longer the newest
 
     def follow_the_call(self, frame: types.FrameType | None) -> None:
         """After a census at ``frame``: when native memory made most of the traced bytes and the

@@ -291,6 +291,42 @@ def test_matrix_products_in_threads_do_not_hang_at_a_census(
         assert report["peak"]["by_domain"]["numpy"] >= 2 * 8 * 1500 * 1500
 
 
+# Workers that allocate Python objects between products: their own censuses fork in a worker
+# while another may enter OpenBLAS (the count of threads without the GIL was read, then the
+# census released the GIL before its fork). Hung 9 runs in 12 on 3.12 once workers took their
+# own censuses, and 1 in 6 before (a helper's program, 2026-12-06).
+MATMUL_BETWEEN_LISTS = """
+import numpy as np
+from concurrent.futures import ThreadPoolExecutor
+
+def work(k):
+    a = np.random.default_rng(k).random((300, 300))
+    keep, s = [], 0.0
+    for j in range(40):
+        keep.append([str(i) for i in range(15_000)])
+        s += float((a @ a).sum())
+    return len(keep)
+
+with ThreadPoolExecutor(4) as pool:
+    print(list(pool.map(work, range(4))))
+"""
+
+
+@pytest.mark.parametrize("mode", ["exact", "sample"])
+def test_workers_that_census_between_matrix_products_do_not_hang(tmp_path: Path, mode: str) -> None:
+    script = tmp_path / "pool.py"
+    script.write_text(MATMUL_BETWEEN_LISTS)
+    for _ in range(3):
+        result = subprocess.run(
+            [sys.executable, "-m", "memslim", "run", "--mode", mode, str(script)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.startswith("[40, 40, 40, 40]\n")
+
+
 NATIVE_TABLE = """
 import sqlite3
 import numpy as np

@@ -1181,8 +1181,9 @@ void wait_in(PyThreadState* tstate, bool elsewhere) {
 
 // With the GIL held, from any thread: no thread waits for its line any more.
 void stop_waiting_for_line() {
-    if (g_line_wait != nullptr && g_line_wait->c_tracefunc == census_at_line &&
-        (g_line_wait == current_thread_state() || thread_exists(g_line_wait))) {
+    if (g_line_wait != nullptr &&
+        (g_line_wait == current_thread_state() || thread_exists(g_line_wait)) &&
+        g_line_wait->c_tracefunc == census_at_line) {
         set_trace_of(g_line_wait, nullptr);
     }
     g_line_wait = nullptr;
@@ -1321,32 +1322,42 @@ int run_census(void*) {
     // for again while the first waited in the queue, took it at once, off the line.)
     if (g_line_wait != nullptr) return 0;
     // Not in one of memslim's own threads (it records nothing): census_now leaves it to the
-    // next allocation of the program's.
-    if (!t_untracked_thread && census_due() && wait_for_line()) return 0;
+    // next allocation of the program's. On 3.12+ a thread other than the main one takes it at
+    // once: its wait for the line would go through PyEval_SetTrace, whose audit event the
+    // program's hooks saw in the worker (one calling threading.current_thread() in a thread
+    // started with _thread added a DummyThread to threading.enumerate(); one refusing the event
+    // filled stderr), and a worker that blocked in a C call before its line left its trace
+    // function set, which sent every line of every thread through sys.monitoring: the main
+    // thread's loop ran 3-6 times slower until the worker woke (found by a helper trying
+    // threaded programs, 2026-12-06). What the pending call cannot see is an object the
+    // collector does not track held only on the frame's value stack (a bytearray just made).
+    if (!t_untracked_thread && census_due() && (kTraceOtherThreads || gettid() == getpid()) &&
+        wait_for_line()) {
+        return 0;
+    }
     return census_if_due();
 }
 
 // 3.12+, from record_block (with the GIL, inside an allocation hook) while a census is pending:
 // asks again, of whichever thread checks its eval breaker next, when the census cannot come
-// where it waits. The thread waiting for its line had the program replace its trace function
-// (`sys.settrace` on the asking line: its wait cannot end), or another thread's wait or pending
-// call has not come in 10 ms while this thread runs: the waiting thread blocked in a C call
-// right after its eval breaker ran the pending call, or the thread that asked (3.13 signals the
-// pending call to the thread holding the GIL only) ended first. Without it, every later census
-// of the run waited for that thread.
-//
-// A trace function given up stays set in its thread until its next event, where it finds that
-// nothing waits and removes itself (census_at_line): 3.13 exports no way to unset another
-// thread's, and while it is set every thread's lines go through sys.monitoring's events.
+// where it waits. The main thread, waiting for its line, had the program replace its trace
+// function (`sys.settrace` on the asking line: the wait cannot end), or a pending call has not
+// run in 10 ms while another thread runs (3.13 signals a pending call to the thread that holds
+// the GIL only, and that thread may have ended or blocked in a C call first). Without it, every
+// later census of the run waited for that thread. An intact wait is not given up: its trace
+// function would stay set until the thread's next event, and every thread's lines go through
+// sys.monitoring meanwhile (3.13 exports no way to unset another thread's).
 void ask_again_if_stalled() {
     if (g_census_running || g_census_callback == nullptr) return;
     PyThreadState* me = current_thread_state();
-    if (g_line_wait == me) {
-        if (me->c_tracefunc == census_at_line) return;  // its line comes
+    if (g_line_wait != nullptr) {
+        if (g_line_wait != me && g_line_wait_elsewhere) return;  // not read: it may have ended
+        if (g_line_wait->c_tracefunc == census_at_line) return;  // its line comes
     } else {
-        if (g_line_wait == nullptr && g_census_asked_by == me) return;  // its own check comes
-        const auto since = g_line_wait != nullptr ? g_line_wait_since : g_census_asked_at;
-        if (std::chrono::steady_clock::now() - since < std::chrono::milliseconds(10)) return;
+        if (g_census_asked_by == me) return;  // its own eval breaker comes
+        if (std::chrono::steady_clock::now() - g_census_asked_at < std::chrono::milliseconds(10)) {
+            return;
+        }
     }
     g_line_wait = nullptr;
     g_line_wait_elsewhere = false;
@@ -1386,6 +1397,12 @@ int census_now(bool can_raise, bool keep_point) {
         g_census_running = true;
         g_running_follow_up = forced;
         const auto began = Clock::now();
+        // What the census was asked to see: traced bytes before it, not after it (the callback
+        // releases the GIL after its fork, and other threads may have freed much meanwhile: a
+        // next point and a "last census" set from there let a later census below this one
+        // replace it).
+        const std::int64_t traced_before = g_recording->current_mirror.load();
+        const std::int64_t visible_before = visible_bytes(*g_recording);
         const int gc_was_enabled = PyGC_Disable();
         PyObject* result = nullptr;
         {
@@ -1426,9 +1443,9 @@ int census_now(bool can_raise, bool keep_point) {
             g_census_budget.share * elapsed + g_census_budget.allowance_seconds) {
             g_census_margin_now.store(g_census_margin_now.load() * 2);
         }
-        const std::int64_t traced = g_recording->current_mirror.load();
+        const std::int64_t traced = traced_before;
         g_last_census_bytes.store(traced);
-        g_last_census_visible.store(visible_bytes(*g_recording));
+        g_last_census_visible.store(visible_before);
         const std::int64_t point = forced ? g_forced_point : g_next_census.load();
         schedule_next_census(traced);
         if ((keep_point || forced) && point > g_next_census.load()) g_next_census.store(point);
@@ -1713,6 +1730,20 @@ long census_fork() {
     ParentHooksSetAside set_aside;
     PyOS_BeforeFork();
 #endif
+    // Checked again here, with the GIL held from now until the fork: forked_census.take checks
+    // first, but releases the GIL after (and 3.13's PyOS_BeforeFork may, for the import lock),
+    // and a thread that entered OpenBLAS meanwhile hung the program (OpenBLAS's fork handler
+    // waits for its threads: 9 runs in 12 of four NumPy workers on 3.12 once a worker's census
+    // forked in the worker; a thread raises the count while it still holds the GIL). EBUSY:
+    // the caller walks the heap in this process instead, as for ForkUnsafe.
+    if (native_threads_without_gil() > 0) {
+#if PY_VERSION_HEX >= 0x030D0000
+        PyOS_AfterFork_Parent();
+        set_aside.restore();
+#endif
+        errno = EBUSY;
+        return -1;
+    }
     const pid_t pid = fork();
     if (pid != 0) {
 #if PY_VERSION_HEX >= 0x030D0000
