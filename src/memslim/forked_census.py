@@ -17,6 +17,7 @@ from __future__ import annotations
 import _thread
 import array
 import contextlib
+import errno
 import os
 import pickle
 import resource
@@ -503,8 +504,9 @@ class ForkedCensuses:
         caller walks the heap in this process instead."""
         if fork_would_block():
             return False
-        if _core.native_threads_without_gil() > 0:
-            raise ForkUnsafe("a thread is in a native library without the GIL")
+        # A thread in a native library without the GIL: census_fork waits a few milliseconds
+        # for it to leave (none can enter while this thread holds the GIL), else fails (OSError,
+        # EBUSY) and the heap is walked in this process.
         # Nothing from here to the fork releases the GIL (the older children are seen to after
         # it): each release let the program's other threads run a switch interval (5 ms each,
         # while they wait for it), and the heap the census was asked to see changed meanwhile. A
@@ -524,7 +526,12 @@ class ForkedCensuses:
         memory = process_memory()  # this instant's RSS, for the child's ledger
         seconds = time.monotonic() - self.started
         began = time.perf_counter()
-        pid = _core.census_fork()
+        try:
+            pid = _core.census_fork()
+        except OSError as e:
+            if e.errno == errno.EBUSY:
+                raise ForkUnsafe("a thread is in a native library without the GIL") from None
+            raise
         if pid == 0:  # the child: never returns
             # The allocators' state first, before the walk allocates: it is the parent's.
             now = allocators_now()
@@ -588,7 +595,7 @@ class ForkedCensuses:
             # its part): the new one goes instead. A census at 92% of such a peak was replaced
             # by one at 49% (a helper's threaded programs, 2026-12-06).
             traced = self._get(newest, _TRACED)
-            older = [n for n in running if not self._follows(n) and self._get(n, _TRACED) < traced]
+            older = [n for n in running if not self._follows(n) and self._get(n, _TRACED) <= traced]
             self._kill(older[-1] if older else newest)
         elif running:
             demote(int(self._get(running[-1], _PID)))  # no longer the newest

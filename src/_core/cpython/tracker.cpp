@@ -1717,6 +1717,9 @@ class ParentHooksSetAside {
 };
 #endif
 
+// How long census_fork waits for threads in native code without the GIL to leave it.
+constexpr std::chrono::milliseconds kNativeWait{5};
+
 long census_fork() {
     const pid_t parent = getpid();
     // The parent-death signal comes when the *thread* that forked ends: a census taken in a
@@ -1730,12 +1733,21 @@ long census_fork() {
     ParentHooksSetAside set_aside;
     PyOS_BeforeFork();
 #endif
-    // Checked again here, with the GIL held from now until the fork: forked_census.take checks
-    // first, but releases the GIL after (and 3.13's PyOS_BeforeFork may, for the import lock),
-    // and a thread that entered OpenBLAS meanwhile hung the program (OpenBLAS's fork handler
-    // waits for its threads: 9 runs in 12 of four NumPy workers on 3.12 once a worker's census
-    // forked in the worker; a thread raises the count while it still holds the GIL). EBUSY:
-    // the caller walks the heap in this process instead, as for ForkUnsafe.
+    // Checked here, with the GIL held from now until the fork: a thread that entered OpenBLAS
+    // between a check and the fork hung the program (OpenBLAS's fork handler waits for its
+    // threads: 9 runs in 12 of four NumPy workers on 3.12 once a worker's census forked in the
+    // worker, when forked_census.take checked and then released the GIL; 3.13's
+    // PyOS_BeforeFork may release it too, for the import lock). A thread raises the count while
+    // it still holds the GIL, so none can enter now, and one in native code lowers it as it
+    // leaves, before it waits for the GIL: those inside are waited for, a few milliseconds at
+    // most (a matrix product of a few hundred rows takes about one). Else EBUSY: the caller
+    // walks the heap in this process instead. Those NumPy workers' run took 2.4 s (plain 0.62)
+    // when every census that found one of them inside walked in process.
+    const auto waited_from = std::chrono::steady_clock::now();
+    while (native_threads_without_gil() > 0 &&
+           std::chrono::steady_clock::now() - waited_from < kNativeWait) {
+        sched_yield();
+    }
     if (native_threads_without_gil() > 0) {
 #if PY_VERSION_HEX >= 0x030D0000
         PyOS_AfterFork_Parent();
