@@ -594,9 +594,17 @@ class ForkedCensuses:
             # above the new census (the heap fell between: several threads' peak, each freeing
             # its part): the new one goes instead. A census at 92% of such a peak was replaced
             # by one at 49% (a helper's threaded programs, 2026-12-06).
+            # A follow-up census is never the one killed: it runs after the call returned, below
+            # the call's peak, and sees what the call built (pandas 2's read: its frame).
             traced = self._get(newest, _TRACED)
             older = [n for n in running if not self._follows(n) and self._get(n, _TRACED) <= traced]
-            self._kill(older[-1] if older else newest)
+            if older:
+                self._kill(older[-1])
+            elif self._follows(newest):
+                others = [n for n in running if not self._follows(n)]
+                self._kill(others[-1] if others else running[-1])
+            else:
+                self._kill(newest)
         elif running:
             demote(int(self._get(running[-1], _PID)))  # no longer the newest
 
