@@ -608,9 +608,14 @@ def test_a_report_reader_that_leaves_changes_nothing(tmp_path: Path) -> None:
         "import sys\nsys.settrace(lambda *a: None)\nkept = [1.5] * 1000\nprint('ran')\n",
         "import tracemalloc\ntracemalloc.start()\nkept = [str(i) for i in range(1000)]\n"
         "print(tracemalloc.get_traced_memory()[0] > 0)\n",
+        # Its idle workers end when the interpreter's threading._shutdown runs the executor's
+        # exit function; joining them without it hung the run.
+        "from concurrent.futures import ThreadPoolExecutor\npool = ThreadPoolExecutor(2)\n"
+        "print(sum(pool.map(len, [[0] * n for n in range(100)])))\n",
     ],
     ids=["closes-sys.stderr", "closes-fd-2", "replaces-stderr", "replaces-stdout",
-         "own-sigint-handler", "setprofile", "settrace", "tracemalloc"],
+         "own-sigint-handler", "setprofile", "settrace", "tracemalloc",
+         "executor-never-shut-down"],
 )  # fmt: skip
 def test_a_program_that_changes_its_own_world_runs_as_under_python(
     tmp_path: Path, program: str

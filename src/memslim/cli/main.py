@@ -372,14 +372,21 @@ def _heap_report(args: argparse.Namespace) -> int:
 
 
 def _wait_for_threads(set_tracked: Callable[[bool], bool]) -> None:
-    """Join non-daemon threads, as the interpreter does before it exits (again while one that
-    was joined started another). What the program's threads allocate meanwhile is the
-    program's; what this thread allocates here is memslim's own, not recorded (with
-    ``set_tracked``, ``_core.set_thread_tracked``): the lists of threads, whose stack,
-    threading.enumerate under memslim's frames, was a line of the program's in the report of a
-    program that never used a thread."""
+    """What the interpreter does first when the program ends (``threading._shutdown``): the
+    functions registered with ``threading._register_atexit`` run (concurrent.futures' tells
+    an executor's idle workers to end: a ThreadPoolExecutor never shut down hung the run), and
+    every non-daemon thread is joined, again while one that was joined started another. What
+    the program's threads allocate meanwhile is the program's; what this thread allocates here
+    is memslim's own, not recorded (with ``set_tracked``, ``_core.set_thread_tracked``): the
+    lists of threads, whose stack, threading.enumerate under memslim's frames, was a line of
+    the program's in the report of a program that never used a thread. The interpreter's own
+    call at exit then finds it done and returns."""
     tracked = set_tracked(False)
     try:
+        shutdown = getattr(threading, "_shutdown", None)
+        if shutdown is not None:
+            shutdown()
+            return
         main = threading.main_thread()
         joined: set[threading.Thread] = set()  # once each: a join that returns early ends none
         while True:
