@@ -19,6 +19,7 @@
 #include "cpython/allocator_stats.h"
 #include "cpython/census_advice.h"
 #include "cpython/deep_size.h"
+#include "cpython/finalizing.h"
 #include "cpython/frames.h"
 #include "cpython/heap_snapshot.h"
 #include "cpython/object_layout.h"
@@ -855,6 +856,26 @@ NB_MODULE(_core, m) {
     m.def("native_threads_without_gil", &memslim::cpython::native_threads_without_gil,
           "Threads now in a native module's code without the GIL (not the standard library's): "
           "a census fork now could leave them waiting forever (see cpython/native_hooks.h).");
+    m.def(
+        "finalize_other_threads",
+        [](nb::handle before) {
+            // `before` (the atexit handlers) and the mark with no bytecode between them: a
+            // return to Python code could let another thread run once it has returned.
+            bool failed = false;
+            if (!before.is_none()) {
+                PyObject* result = PyObject_CallNoArgs(before.ptr());
+                failed = result == nullptr;
+                Py_XDECREF(result);
+            }
+            const int others = memslim_finalize_other_threads();
+            if (failed) throw nb::python_error();
+            return others;
+        },
+        "before"_a = nb::none(),
+        "Call before() (when given); then, with any other thread state alive, mark the runtime "
+        "as finalizing, as the interpreter does after the atexit handlers: each other thread "
+        "then exits when it next takes the GIL. Returns how many there were (see "
+        "cpython/finalizing.h).");
     m.def(
         "proc_self_status",
         []() {

@@ -612,10 +612,15 @@ def test_a_report_reader_that_leaves_changes_nothing(tmp_path: Path) -> None:
         # exit function; joining them without it hung the run.
         "from concurrent.futures import ThreadPoolExecutor\npool = ThreadPoolExecutor(2)\n"
         "print(sum(pool.map(len, [[0] * n for n in range(100)])))\n",
+        # Its atexit handler joins the listener's daemon thread, which must still run then.
+        "import atexit, logging, logging.handlers, queue, sys\nq = queue.Queue()\n"
+        "listener = logging.handlers.QueueListener(q, logging.StreamHandler(sys.stdout))\n"
+        "listener.start()\natexit.register(listener.stop)\nlog = logging.getLogger('x')\n"
+        "log.addHandler(logging.handlers.QueueHandler(q))\nlog.warning('logged')\n",
     ],
     ids=["closes-sys.stderr", "closes-fd-2", "replaces-stderr", "replaces-stdout",
          "own-sigint-handler", "setprofile", "settrace", "tracemalloc",
-         "executor-never-shut-down"],
+         "executor-never-shut-down", "queue-listener-stopped-at-exit"],
 )  # fmt: skip
 def test_a_program_that_changes_its_own_world_runs_as_under_python(
     tmp_path: Path, program: str
@@ -630,6 +635,32 @@ def test_a_program_that_changes_its_own_world_runs_as_under_python(
     assert report["exit_code"] == plain.returncode
     # The report reaches the terminal even where the program closed or replaced its stderr.
     assert "exact mode — peak traced" in result.stderr
+
+
+AFTER_ATEXIT = """\
+import atexit, threading, time
+ended = []
+atexit.register(ended.append, 1)  # registered first: the last to run
+KEPT = []
+atexit.register(lambda: KEPT.append(bytearray(10_000_000)))
+def watch():
+    while not ended:
+        time.sleep(0.001)
+    print("a daemon thread ran after the atexit handlers", flush=True)
+threading.Thread(target=watch, daemon=True).start()
+print("main done")
+"""
+
+
+def test_the_programs_atexit_handlers_are_its_own_and_its_threads_end_after_them(
+    tmp_path: Path,
+) -> None:
+    """As python ends a program: its atexit handlers run (tracked: what they allocate is the
+    program's), then its daemon threads end at once, before memslim's report: under python
+    the watcher never prints, since no other thread runs after the last atexit handler."""
+    report, _ = run_program(tmp_path / "prog.py", AFTER_ATEXIT, "main done\n")
+    line = next(row for row in report["lines"] if row["line"] == 5)
+    assert line["bytes_at_peak"] >= 10_000_000
 
 
 def test_os_exit_still_writes_the_report(tmp_path: Path) -> None:
