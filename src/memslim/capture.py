@@ -182,6 +182,7 @@ class Checkpointer:
         self._stop = _thread.allocate_lock()
         self._done = _thread.allocate_lock()
         self._pid = -1
+        self._ended = False
 
     def start(self) -> None:
         self._pid = os.getpid()
@@ -198,12 +199,15 @@ class Checkpointer:
             raise
 
     def stop(self) -> None:
-        """Ends the thread (after the checkpoint it may be writing). Nothing in a forked child
-        of the program: the thread is the parent's (and its locks' state a copy)."""
-        if os.getpid() != self._pid or not self._stop.locked():
+        """Ends the thread (after the checkpoint it may be writing); nothing once it has ended
+        (the ended thread holds ``_stop``: a second stop waited for it forever). Nothing in a
+        forked child of the program: the thread is the parent's (and its locks' state a
+        copy)."""
+        if os.getpid() != self._pid or not self._stop.locked() or self._ended:
             return
         self._stop.release()
         self._done.acquire()
+        self._ended = True
 
     def _loop(self, started: float) -> None:
         from memslim import _core

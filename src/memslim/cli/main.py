@@ -1230,9 +1230,10 @@ def _quiet_excepthook(*_exc_info: object) -> None:
 def entry() -> int:
     """The ``memslim`` command (and ``python -m memslim``): ``main``, then, when the program
     ended by an uncaught KeyboardInterrupt, the end python gives it: the interpreter finalizes
-    (the program's atexit handlers ran before the report) and the process ends by SIGINT, so that a shell or a
-    parent sees a Ctrl-C (a shell's loop stops) and not an exit status of 130. Raising it
-    uncaught from the top level is what makes python do so; its traceback was printed."""
+    (the program's atexit handlers ran before the report) and the process ends by SIGINT, so
+    that a shell or a parent sees a Ctrl-C (a shell's loop stops) and not an exit status of
+    130. Raising it uncaught from the top level is what makes python do so; its traceback was
+    printed."""
     code = main()
     if _ended_by_ctrl_c[0]:
         sys.excepthook = _quiet_excepthook
