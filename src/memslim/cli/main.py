@@ -552,6 +552,26 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             checkpoints.stop()
         _core.finalize_other_threads(before)
 
+    def at_end(outcome: Outcome) -> Outcome:
+        """What python does after the program's last line, in the program's world (run)."""
+        try:
+            _wait_for_threads(_core.set_thread_tracked)
+        except KeyboardInterrupt:
+            outcome = Outcome(130, outcome.main_globals, interrupted=True)
+        census_at_end()
+        if os.getpid() == start_pid and not _core.in_forked_child():
+            # Then the program's atexit handlers, as the interpreter runs them next (a forked
+            # child of the program's runs them as it exits), and its threads still running
+            # end there, as they do at the interpreter's exit (end_other_threads). Not
+            # recorded, as when they ran after the report: what is registered there is
+            # mostly the libraries' (certifi's, imported by a .pth file at startup).
+            tracked = _core.set_thread_tracked(False)
+            try:
+                end_other_threads(atexit._run_exitfuncs)
+            finally:
+                _core.set_thread_tracked(tracked)
+        return outcome
+
     def finish(outcome: Outcome) -> int:
         return _finish_run(
             args, target, outcome, forked, census, history, checkpoints, process, children_dir
@@ -579,17 +599,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
 
     os._exit = exit_now
     try:
-        outcome = run(prepared, target, _core.set_thread_tracked)
-        try:
-            _wait_for_threads(_core.set_thread_tracked)
-        except KeyboardInterrupt:
-            outcome = Outcome(130, outcome.main_globals, interrupted=True)
-        if os.getpid() == start_pid and not _core.in_forked_child():
-            # Then the program's atexit handlers, as the interpreter runs them next (a forked
-            # child of the program's runs them as it exits), and its threads still running
-            # end there, as they do at the interpreter's exit (end_other_threads).
-            end_other_threads(atexit._run_exitfuncs)
-        census_at_end()
+        outcome = run(prepared, target, _core.set_thread_tracked, at_end)
     finally:
         os._exit = real_exit
         stop()

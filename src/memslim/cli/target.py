@@ -218,18 +218,27 @@ def run(
     prepared: Prepared,
     target: Target,
     set_tracked: Callable[[bool], bool] = _always_tracked,
+    at_end: Callable[[Outcome], Outcome] | None = None,
 ) -> Outcome:
     """Execute the prepared target as ``__main__`` and return how it ended.
 
     ``set_tracked`` is ``_core.set_thread_tracked`` under tracking: what the runner allocates
     before and after the program (its ``__main__`` module, the outcome, an uncaught exception's
     traceback printed) is memslim's, not the program's. A plain call, not a ``with`` block,
-    whose bound ``__enter__`` and ``__exit__`` would be allocations of their own."""
+    whose bound ``__enter__`` and ``__exit__`` would be allocations of their own.
+
+    ``at_end(outcome)``, when given, runs after the program's last line, still in the
+    program's world (its ``sys.argv``, ``sys.path[0]`` and ``__main__``), as what python does
+    next does: joining its threads, its atexit handlers. They ran in memslim's world before:
+    a class of the program's could not be pickled there (a multiprocessing Queue's feeder
+    thread, a ProcessPoolExecutor left open: the run hung), a sibling module not imported.
+    The program's ``__main__`` stays in ``sys.modules`` after it, as under python, where its
+    objects live until the interpreter finalizes; ``sys.argv`` and ``sys.path[0]`` are
+    memslim's again for the report (its modules imported then are memslim's)."""
     tracked = set_tracked(False)
     main = types.ModuleType("__main__")
     main.__dict__.update(prepared.main_globals)
     saved_argv, saved_path0 = sys.argv, sys.path[0] if sys.path else None
-    saved_main = sys.modules.get("__main__")
     sys.argv = [prepared.argv0, *target.args]
     if sys.path:
         sys.path[0] = prepared.path0
@@ -252,17 +261,17 @@ def run(
             exec(prepared.code, main.__dict__)
         except BaseException as e:
             set_tracked(False)
-            return _ended(e, main)
-        set_tracked(False)
-        return Outcome(0, main.__dict__)
+            outcome = _ended(e, main)
+        else:
+            set_tracked(False)
+            outcome = Outcome(0, main.__dict__)
+        return outcome if at_end is None else at_end(outcome)
     finally:
         set_tracked(False)  # a KeyboardInterrupt between the lines above
         _core.credit_recursion(-credit)
         sys.argv = saved_argv
         if saved_path0 is not None:
             sys.path[0] = saved_path0
-        if saved_main is not None:
-            sys.modules["__main__"] = saved_main
         with contextlib.suppress(Exception):  # the program's sys.stdout may be anything, or None
             sys.stdout.flush()
         set_tracked(tracked)
