@@ -826,6 +826,14 @@ NB_MODULE(_core, m) {
         "codes"_a,
         "Take one census as soon as one of these code objects (the program's frames on the "
         "stack, innermost first) allocates again: after a census inside a library's call.");
+    m.def(
+        "census_raised_for_the_program",
+        [](nb::handle exception) {
+            memslim::cpython::census_raised_for_the_program(exception.ptr());
+        },
+        "exception"_a,
+        "The census callback is about to raise `exception`, raised by the program's signal "
+        "handler while it ran: the program's, to reach it though an Exception.");
     m.def("census_is_follow_up", &memslim::cpython::census_is_follow_up,
           "Whether the census running now is one census_after_return asked for.");
     m.def("tracking_result", &tracking_result, "own_prefix"_a, "function"_a = "",

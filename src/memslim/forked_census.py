@@ -18,6 +18,7 @@ import _thread
 import array
 import contextlib
 import errno
+import gc
 import os
 import pickle
 import resource
@@ -211,6 +212,29 @@ def threading_main() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()
+
+
+def raised_by_a_signal_handler(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised in a Python signal handler set now (its frame is in the
+    traceback): in memslim's code that runs inside the program (a census), the program's
+    exception, not memslim's."""
+    handlers = set()
+    for signum in signal.valid_signals():
+        try:
+            handler = signal.getsignal(signum)
+        except (OSError, ValueError):
+            continue
+        code = getattr(getattr(handler, "__func__", handler), "__code__", None)
+        if code is not None:
+            handlers.add(code)
+    if not handlers:
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code in handlers:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def fork_would_block() -> bool:
@@ -533,8 +557,15 @@ class ForkedCensuses:
                 raise ForkUnsafe("a thread is in a native library without the GIL") from None
             raise
         if pid == 0:  # the child: never returns
+            # Its descriptors above stderr are closed (census_fork): the program's signal
+            # wakeup descriptor too, whose number the files opened here would take.
+            with contextlib.suppress(ValueError):
+                signal.set_wakeup_fd(-1)
             # The allocators' state first, before the walk allocates: it is the parent's.
             now = allocators_now()
+            # No collection here: one would run the finalizers of the program's garbage (its
+            # __del__ methods, a file's flush) in this copy of it.
+            gc.disable()
             status = 1
             budget = child_memory_budget()
             unlimited = resource.getrlimit(resource.RLIMIT_DATA)

@@ -626,11 +626,16 @@ def test_a_report_reader_that_leaves_changes_nothing(tmp_path: Path) -> None:
         "    for i in range(3): q.put(Result(i))\n",
         "import atexit, pickle, sys\nclass Item:\n    pass\nitems = [Item()]\n"
         "atexit.register(lambda: print(len(pickle.dumps(items)), sys.argv[1:]))\n",
+        # A census child forked while the pipe's write end was open: the reader sees its end
+        # as soon as the program closes it (the child held it while it walked).
+        "import os, select\nr, w = os.pipe()\nwords = [str(i) * 3 for i in range(400_000)]\n"
+        "os.close(w)\nprint(bool(select.select([r], [], [], 0)[0]), len(words))\n",
     ],
     ids=["closes-sys.stderr", "closes-fd-2", "replaces-stderr", "replaces-stdout",
          "own-sigint-handler", "setprofile", "settrace", "tracemalloc",
          "executor-never-shut-down", "queue-listener-stopped-at-exit",
-         "queue-fed-after-the-last-line", "atexit-pickles-and-reads-argv"],
+         "queue-fed-after-the-last-line", "atexit-pickles-and-reads-argv",
+         "pipe-closed-while-a-census-walks"],
 )  # fmt: skip
 def test_a_program_that_changes_its_own_world_runs_as_under_python(
     tmp_path: Path, program: str
@@ -666,6 +671,42 @@ def test_the_programs_threads_end_with_its_atexit_handlers(tmp_path: Path) -> No
     before memslim's report (under python no other thread runs after the last atexit
     handler). They ran on through the report: this watcher printed, 3 runs in 3."""
     run_program(tmp_path / "prog.py", AFTER_ATEXIT, "main done\n")
+
+
+SIGNAL_IN_CENSUS = """\
+import signal, sys
+class Deadline(Exception):
+    pass
+def on_signal(signum, frame):
+    raise {raised}
+signal.signal(signal.SIGUSR1, on_signal)
+fired = []
+def hook(event, args):  # memslim's census frame lookup: a signal arrives during a census
+    if event == "sys._getframe" and not fired:
+        fired.append(1)
+        signal.raise_signal(signal.SIGUSR1)
+sys.addaudithook(hook)
+items = []
+try:
+    for i in range(1_000_000):
+        items.append(str(i))
+    print("ended without the signal")
+except {caught}:
+    print("stopped by the signal", len(fired))
+"""
+
+
+@pytest.mark.parametrize("raised", ["Deadline()", "TimeoutError('time is up')"])
+def test_what_a_signal_handler_raises_during_a_census_reaches_the_program(
+    tmp_path: Path, raised: str
+) -> None:
+    """A signal that arrives while a census runs (here: from an audit hook on the census's
+    own frame lookup) runs the program's handler there, and what the handler raises is the
+    program's: it was written off as memslim's ("Exception ignored"), and a TimeoutError was
+    taken for a failed fork; a program whose loop waited for its alarm looped forever."""
+    caught = raised.split("(")[0]
+    source = SIGNAL_IN_CENSUS.format(raised=raised, caught=caught)
+    run_program(tmp_path / "prog.py", source, "stopped by the signal 1\n")
 
 
 def test_os_exit_still_writes_the_report(tmp_path: Path) -> None:

@@ -1107,20 +1107,35 @@ int raise_deferred(void*) {
     return -1;
 }
 
+// An exception the census callback marked as the program's (census_raised_for_the_program).
+PyObject* g_programs_exception = nullptr;
+
 // After the census callback failed: memslim's own error (an Exception) is reported as
 // unraisable and the program goes on; anything else — the KeyboardInterrupt of a Ctrl-C that
-// arrived during the census, the SystemExit of a signal handler of the program's — is the
-// program's, and reaches it as it would have without memslim: at once when the census runs as
-// a pending call (returns -1), else (inside a GC callback, where CPython would write it off)
-// from a pending call right after.
+// arrived during the census, the SystemExit of a signal handler of the program's, any
+// exception that handler raised (the TimeoutError of an alarm: written off, a program's loop
+// that waited for it ran forever, a helper's programs 2026-12-06) — is the program's, and
+// reaches it as it would have without memslim: at once when the census runs as a pending call
+// (returns -1), else (inside a GC callback, where CPython would write it off) from a pending
+// call right after.
 int after_failed_census(bool can_raise) {
-    if (PyErr_ExceptionMatches(PyExc_Exception)) {
+    PyObject* const marked = g_programs_exception;
+    g_programs_exception = nullptr;
+    PyObject* exception = take_exception();
+    const bool programs =
+        exception != nullptr &&
+        (exception == marked || !PyErr_GivenExceptionMatches(exception, PyExc_Exception));
+    Py_XDECREF(marked);
+    if (exception == nullptr) return 0;
+    if (!programs) {
+        raise_exception(exception);
         PyErr_WriteUnraisable(g_census_callback);
         return 0;
     }
-    if (can_raise) return -1;
-    PyObject* exception = take_exception();
-    if (exception == nullptr) return 0;
+    if (can_raise) {
+        raise_exception(exception);
+        return -1;
+    }
     if (g_deferred_exception == nullptr) {
         g_deferred_exception = exception;
         if (Py_AddPendingCall(raise_deferred, nullptr) != 0) {
@@ -1720,6 +1735,50 @@ class ParentHooksSetAside {
 // How long census_fork waits for threads in native code without the GIL to leave it.
 constexpr std::chrono::milliseconds kNativeWait{5};
 
+namespace {
+
+// In a census child, first of all: closes every descriptor it inherited above stderr but
+// `keep`, points stdin and stdout at /dev/null, then closes `keep`, which tells the parent.
+// (The program's signal wakeup descriptor, whose number the child may open next, is dropped
+// by forked_census.py before it opens any.)
+// The child writes its census to files it opens itself. One that held the program's
+// descriptors kept its pipes and sockets open while it walked: a subprocess whose stdin the
+// program had closed saw its end 0.35 s late (a helper's programs, 2026-12-06), and a peer
+// waits so for a connection the program has closed. Stderr stays, for a sanitizer's or
+// Python's last word.
+void let_go_of_the_programs_files(int keep) {
+    const auto close_from = [](unsigned first, unsigned last) {
+        if (first > last) return;
+        if (close_range(first, last, 0) == 0) return;
+        const long open_max = sysconf(_SC_OPEN_MAX);
+        const unsigned end = std::min<unsigned>(last, open_max > 0 ? open_max : 1 << 16);
+        for (unsigned fd = first; fd <= end; ++fd) close(static_cast<int>(fd));
+    };
+    if (keep >= 3) {
+        close_from(3, static_cast<unsigned>(keep) - 1);
+        close_from(static_cast<unsigned>(keep) + 1, ~0U);
+    } else {
+        close_from(3, ~0U);
+    }
+    if (const int null = open("/dev/null", O_RDWR | O_CLOEXEC); null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        if (null > 2) close(null);
+    }
+    if (keep >= 0) close(keep);
+}
+
+// In the parent: waits until the child has closed its end of the pipe (let_go_of_the_programs_
+// files), so that none of the program's descriptors is held by a census child once the
+// program runs on: the program closes a pipe's end and its reader sees the end at once.
+void wait_until_closed(int fd) {
+    char byte = 0;
+    while (read(fd, &byte, 1) < 0 && errno == EINTR) {
+    }
+}
+
+}  // namespace
+
 long census_fork() {
     const pid_t parent = getpid();
     // The parent-death signal comes when the *thread* that forked ends: a census taken in a
@@ -1756,14 +1815,24 @@ long census_fork() {
         errno = EBUSY;
         return -1;
     }
+    // The child tells the parent through `let_go` once it has closed the program's files.
+    int let_go[2] = {-1, -1};
+    if (pipe2(let_go, O_CLOEXEC) != 0) let_go[0] = let_go[1] = -1;
     const pid_t pid = fork();
     if (pid != 0) {
+        if (let_go[1] >= 0) {
+            close(let_go[1]);
+            if (pid > 0) wait_until_closed(let_go[0]);
+            close(let_go[0]);
+        }
 #if PY_VERSION_HEX >= 0x030D0000
         PyOS_AfterFork_Parent();
         set_aside.restore();
 #endif
         return pid;
     }
+    let_go_of_the_programs_files(let_go[1]);
+    if (let_go[0] >= 0) close(let_go[0]);
     g_census_child = true;
     // The program's own after-fork hooks are for its own children: in a census child they wrote
     // to the program's stdout, once per census (a hook that logs, or reconnects, does the
@@ -1841,6 +1910,11 @@ std::int64_t visible_traced_bytes() {
 
 bool census_is_follow_up() {
     return g_running_follow_up;
+}
+
+void census_raised_for_the_program(PyObject* exception) {
+    Py_XINCREF(exception);
+    Py_XSETREF(g_programs_exception, exception);
 }
 
 void census_after_return(std::span<PyObject* const> codes) {

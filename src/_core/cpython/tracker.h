@@ -181,6 +181,10 @@ std::int64_t visible_traced_bytes();
 void census_after_return(std::span<PyObject* const> codes);
 // Whether the census callback running now was asked for so (false outside a census).
 bool census_is_follow_up();
+// The census callback is about to fail with `exception`, raised by a signal handler of the
+// program's while the census ran: it is the program's, and reaches the program as it would
+// have without memslim, though an Exception (memslim's own are written off as unraisable).
+void census_raised_for_the_program(PyObject* exception);
 
 // Traced bytes live now, per domain (kDomainNames' order): O(sites).
 std::array<std::int64_t, kDomains> live_bytes_by_domain();

@@ -14,6 +14,7 @@ import platform
 import sys
 import threading
 import time
+import types
 from collections.abc import Callable
 from typing import Any, NoReturn, TextIO
 
@@ -417,7 +418,12 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     forked = None
     if args.census:
         from memslim._paths import library_dirs
-        from memslim.forked_census import NEAR_PEAK, ForkedCensuses, leave_the_programs_fork_hooks
+        from memslim.forked_census import (
+            NEAR_PEAK,
+            ForkedCensuses,
+            leave_the_programs_fork_hooks,
+            raised_by_a_signal_handler,
+        )
         from memslim.heap import retainer_summary, take_raw_census
 
         census_top = max(args.top, 10)  # retainers each census keeps
@@ -428,12 +434,24 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             # a forked child walks a copy of the heap while the program runs on. False: not
             # now, the census stays due (a fork here could wait on a lock).
             try:
+                return census_here(sys._getframe(1))
+            except BaseException as e:
+                # A signal handler of the program's that raised while the census ran: the
+                # exception is the program's (an alarm's TimeoutError was taken for a failed
+                # fork, and a program that waited for it looped forever).
+                if raised_by_a_signal_handler(e):
+                    _core.census_raised_for_the_program(e)
+                raise
+
+        def census_here(frame: types.FrameType) -> bool:
+            try:
                 if not forked.take():
                     return False
-                forked.follow_the_call(sys._getframe(1))
+                forked.follow_the_call(frame)
                 return True
-            except OSError:  # no fork here (limits, ForkUnsafe): walk the heap in this process
-                pass
+            except OSError as e:  # no fork here (limits, ForkUnsafe): walk the heap in process
+                if raised_by_a_signal_handler(e):
+                    raise
             visible = _core.visible_traced_bytes()
             if (
                 args.mode != "sample"
@@ -453,7 +471,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             # the GIL: ForkUnsafe), what the call returns is seen by a census after it, forked
             # then, whether or not this one was walked; without this the usecols pair lost its
             # finding under the sanitizers.
-            forked.follow_the_call(sys._getframe(1))
+            forked.follow_the_call(frame)
             return True
 
         margin = SAMPLE_MARGIN if args.mode == "sample" else EXACT_MARGIN
