@@ -709,6 +709,44 @@ def test_what_a_signal_handler_raises_during_a_census_reaches_the_program(
     run_program(tmp_path / "prog.py", source, "stopped by the signal 1\n")
 
 
+def test_a_tracer_the_program_leaves_set_sees_what_python_runs_and_not_the_report(
+    tmp_path: Path,
+) -> None:
+    """Under python it sees the program's calls, then threading._shutdown's and the atexit
+    handlers'; it saw memslim's report too (thousands of calls)."""
+    source = (
+        "import sys\n"
+        "def tracer(frame, event, arg):\n"
+        "    if event == 'call':\n"
+        "        print('call', frame.f_code.co_name)\n"
+        "sys.settrace(tracer)\n"
+        "def work():\n    return 1\n"
+        "work()\n"
+        "import atexit\natexit.register(work)\n"
+    )
+    script = tmp_path / "prog.py"
+    script.write_text(source)
+    plain = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert "call work\ncall _shutdown\n" in plain.stdout
+    _, result = run_json(tmp_path, script)
+    assert result.returncode == 0, result.stderr
+    # One more atexit function runs in memslim's process: nanobind's (memslim._core's
+    # bindings), which clears typing's caches.
+    assert result.stdout.replace("call cleanup\n", "") == plain.stdout
+
+
+def test_a_script_run_through_a_link_imports_the_modules_beside_its_file(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "src" / "tool.py").write_text("import toolhelpers\nprint(toolhelpers.VALUE)\n")
+    (tmp_path / "src" / "toolhelpers.py").write_text("VALUE = 42\n")
+    (tmp_path / "bin" / "tool.py").symlink_to(tmp_path / "src" / "tool.py")
+    result = memslim_run(str(tmp_path / "bin" / "tool.py"))
+    assert (result.returncode, result.stdout) == (0, "42\n"), result.stderr
+
+
 def test_os_exit_still_writes_the_report(tmp_path: Path) -> None:
     script = tmp_path / "quits.py"
     script.write_text(

@@ -26,6 +26,7 @@ from memslim.cli.target import (
     prepare,
     print_syntax_error,
     run,
+    with_the_programs_tracers,
 )
 
 # Traced bytes grow by this share from one census to the next. Each census forks, and the
@@ -387,7 +388,7 @@ def _wait_for_threads(set_tracked: Callable[[bool], bool]) -> None:
     try:
         shutdown = getattr(threading, "_shutdown", None)
         if shutdown is not None:
-            shutdown()
+            with_the_programs_tracers(shutdown)
             return
         main = threading.main_thread()
         joined: set[threading.Thread] = set()  # once each: a join that returns early ends none
@@ -404,6 +405,18 @@ def _wait_for_threads(set_tracked: Callable[[bool], bool]) -> None:
                 joined.add(thread)
     finally:
         set_tracked(tracked)
+
+
+def _stop_the_programs_monitoring() -> None:
+    """After the program and its atexit handlers: the events of the sys.monitoring tools it
+    left registered (3.12+) are turned off, since what runs from here on is memslim's report
+    (as its trace and profile functions are, target._set_tracers_aside)."""
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is not None:
+        for tool in range(6):  # the tools' ids; sys.settrace's own are above
+            with contextlib.suppress(ValueError):
+                if monitoring.get_tool(tool) is not None:
+                    monitoring.set_events(tool, monitoring.events.NO_EVENTS)
 
 
 def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -> int:
@@ -568,7 +581,9 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         thread, which the end joins, is stopped before."""
         if checkpoints is not None:
             checkpoints.stop()
-        _core.finalize_other_threads(before)
+        # The handlers under the program's tracers, the mark in the same C call.
+        with_the_programs_tracers(_core.finalize_other_threads, before)
+        _stop_the_programs_monitoring()
 
     def at_end(outcome: Outcome) -> Outcome:
         """What python does after the program's last line, in the program's world (run)."""

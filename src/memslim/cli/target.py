@@ -106,7 +106,10 @@ def prepare(target: Target) -> Prepared:
         code = _compile_file(path)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
         raise TargetError(f"can't open file {path!r}: [Errno {e.errno}] {e.strerror}", 2) from None
-    return Prepared(code, target.script, os.path.dirname(path), _main_globals(path, None))
+    # sys.path[0] is the script's directory with every link resolved, as python sets it: a
+    # script run through a link found no module beside the file it links to.
+    path0 = os.path.dirname(os.path.realpath(path))
+    return Prepared(code, target.script, path0, _main_globals(path, None))
 
 
 def _prepare_zip(target: Target, path: str) -> Prepared:
@@ -261,10 +264,20 @@ def run(
             exec(prepared.code, main.__dict__)
         except BaseException as e:
             set_tracked(False)
-            outcome = _ended(e, main)
+            caught: BaseException | None = e
         else:
             set_tracked(False)
-            outcome = Outcome(0, main.__dict__)
+            caught = None
+        # A trace or profile function the program left set (a tracer, a profiler never
+        # stopped) is set aside, here and not in a function of memslim's, whose call it would
+        # see: what runs next is memslim's (a tracer that printed each call printed 100,000
+        # lines of the report). Python runs what follows under it: with_the_programs_tracers.
+        _programs_tracers[:] = (sys.gettrace(), sys.getprofile())
+        if _programs_tracers[0] is not None:
+            sys.settrace(None)
+        if _programs_tracers[1] is not None:
+            sys.setprofile(None)
+        outcome = Outcome(0, main.__dict__) if caught is None else _ended(caught, main)
         return outcome if at_end is None else at_end(outcome)
     finally:
         set_tracked(False)  # a KeyboardInterrupt between the lines above
@@ -275,6 +288,28 @@ def run(
         with contextlib.suppress(Exception):  # the program's sys.stdout may be anything, or None
             sys.stdout.flush()
         set_tracked(tracked)
+
+
+# The trace and profile functions the program left set when it ended (run).
+_programs_tracers: list[Any] = [None, None]
+
+
+def with_the_programs_tracers(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` under the trace and profile functions the program left set, as
+    python runs what follows the program's last line (threading._shutdown, the atexit
+    handlers): they see its calls and not memslim's."""
+    trace, profile = _programs_tracers
+    if trace is None and profile is None:
+        return function(*args)
+    try:
+        if profile is not None:
+            sys.setprofile(profile)
+        if trace is not None:
+            sys.settrace(trace)
+        return function(*args)
+    finally:
+        sys.settrace(None)
+        sys.setprofile(None)
 
 
 def _ended(exc: BaseException, main: types.ModuleType) -> Outcome:
