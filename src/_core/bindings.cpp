@@ -826,6 +826,9 @@ NB_MODULE(_core, m) {
         "codes"_a,
         "Take one census as soon as one of these code objects (the program's frames on the "
         "stack, innermost first) allocates again: after a census inside a library's call.");
+    m.def("own_memory_ran_out_at", &memslim::cpython::own_memory_ran_out_at,
+          "Seconds into the run at which memslim's own tables could not grow and new blocks "
+          "stopped being recorded, or -1.0 when that never happened.");
     m.def(
         "census_raised_for_the_program",
         [](nb::handle exception) {

@@ -62,6 +62,12 @@ def stop() -> None:
     _watcher.remove()
     _core.uninstall_numpy_handler()
     _core.uninstall_native_hooks()
+    ran_out = _core.own_memory_ran_out_at()
+    if ran_out >= 0:
+        problems.append(
+            f"memslim's own tables could not grow (out of memory) {ran_out:.2f} s into the"
+            " run: blocks allocated after that are not counted (those allocated before are)"
+        )
     if not _state["native"]:
         return
     _state["native"] = False

@@ -747,6 +747,28 @@ def test_a_script_run_through_a_link_imports_the_modules_beside_its_file(
     assert (result.returncode, result.stdout) == (0, "42\n"), result.stderr
 
 
+@pytest.mark.skipif(
+    "MEMSLIM_SANITIZED" in os.environ,
+    reason="AddressSanitizer's own allocator cannot work under an address-space limit",
+)
+def test_a_program_that_handles_its_memory_error_under_a_limit_runs_on(tmp_path: Path) -> None:
+    """memslim's own tables run out of room first or with the program's: no new block is
+    recorded from then on, and the program's MemoryError is its own to handle. The tracker
+    was aborted by its own std::bad_alloc (6 runs in 9), then crashed in a half-grown table."""
+    source = (
+        "import resource\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+        "items = []\n"
+        "try:\n"
+        "    while True:\n"
+        "        items.append(str(len(items)))\n"
+        "except MemoryError:\n"
+        "    items = None\n"
+        "    print('handled')\n"
+    )
+    run_program(tmp_path / "prog.py", source, "handled\n")
+
+
 def test_os_exit_still_writes_the_report(tmp_path: Path) -> None:
     script = tmp_path / "quits.py"
     script.write_text(

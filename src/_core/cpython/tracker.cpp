@@ -449,6 +449,22 @@ bool follow_code(std::uintptr_t code) {
 
 // Records a new block of `bytes` (the weight, in sample mode) at `address`. `gil` says whether
 // the calling thread holds the GIL, and so may read its Python stack.
+// Set once one of memslim's own tables could not grow (std::bad_alloc in a hook: a program
+// under RLIMIT_AS that catches its MemoryError was aborted, "terminate called after throwing",
+// a helper's programs 2026-12-06): from then on no new block is recorded (frees still are), and
+// the report says when. What was recorded until then, the peak so far included, stands.
+std::atomic<bool> g_out_of_own_memory{false};
+std::atomic<double> g_out_of_own_memory_at{0.0};
+
+void ran_out_of_own_memory(Recording& rec) noexcept {
+    if (!g_out_of_own_memory.exchange(true)) {
+        g_out_of_own_memory_at.store(rec.seconds_since_start());
+    }
+}
+
+void restore_block_locked(Recording& rec, std::uintptr_t address, const engine::LiveBlock& block,
+                          bool other);
+
 void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, bool gil,
                   Domain domain = Domain::kPython) {
     engine::Frame frames[kMaxStackDepth];
@@ -511,7 +527,7 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
         return;
     }
     const std::span<const engine::Frame> stack(read, depth);
-    rec.lock.lock();
+    std::unique_lock<SpinLock> held(rec.lock);  // released if a table cannot grow (bad_alloc)
     if (gil && !cached) {
         node = rec.intern(*cache, stack);
     } else if (!gil && !cached && depth > 0) {
@@ -523,10 +539,7 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     if (depth == 0 && gil) {
         const Recording::ThreadStart* start =
             rec.thread_start(reinterpret_cast<std::uintptr_t>(current_thread_state()));
-        if (start != nullptr && start->own) {
-            rec.lock.unlock();
-            return;
-        }
+        if (start != nullptr && start->own) return;
         if (start != nullptr) {
             node = start->node;
             started = true;
@@ -550,7 +563,7 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     if (domain != Domain::kPython) rec.count_other(domain, static_cast<std::int64_t>(bytes));
     if (rec.filter) rec.filter->add(address);
     const std::int64_t current = rec.peak.current();
-    rec.lock.unlock();
+    held.unlock();
     if (current > rec.peak_mirror.load(std::memory_order_relaxed)) {
         rec.peak_mirror.store(current, std::memory_order_relaxed);
     }
@@ -602,12 +615,17 @@ engine::NodeId intern_current_stack(Recording& rec) {
 // A block of PyMem_RawCalloc(1, n), which may be a thread's state (Recording::thread_starts):
 // kept with the stack that made it.
 void note_raw_calloc(void* ptr, bool gil) {
-    if (ptr == nullptr) return;
+    if (ptr == nullptr || g_out_of_own_memory.load(std::memory_order_relaxed)) return;
     Recording& rec = *g_recording;
     const bool own = t_untracked_thread;
-    const engine::NodeId node = gil && !own ? intern_current_stack(rec) : engine::FrameTree::kRoot;
-    std::lock_guard<SpinLock> hold(rec.lock);
-    rec.note_thread_state(reinterpret_cast<std::uintptr_t>(ptr), node, own);
+    try {
+        const engine::NodeId node =
+            gil && !own ? intern_current_stack(rec) : engine::FrameTree::kRoot;
+        std::lock_guard<SpinLock> hold(rec.lock);
+        rec.note_thread_state(reinterpret_cast<std::uintptr_t>(ptr), node, own);
+    } catch (const std::bad_alloc&) {
+        ran_out_of_own_memory(rec);
+    }
 }
 
 // Forgets the block at `address`; returns false if it was not recorded. `by_gc`: the cyclic GC
@@ -646,7 +664,18 @@ bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* blo
 // Puts back a record taken out by forget_block (a realloc that failed); `other` as there.
 void restore_block(Recording& rec, std::uintptr_t address, const engine::LiveBlock& block,
                    bool other = false) {
-    rec.lock.lock();
+    std::unique_lock<SpinLock> held(rec.lock, std::defer_lock);
+    try {
+        held.lock();
+        restore_block_locked(rec, address, block, other);
+    } catch (const std::bad_alloc&) {
+        if (held.owns_lock()) held.unlock();
+        ran_out_of_own_memory(rec);
+    }
+}
+
+void restore_block_locked(Recording& rec, std::uintptr_t address, const engine::LiveBlock& block,
+                          bool other) {
     if (other) {
         rec.count_other(rec.domain_of_slot[block.site], static_cast<std::int64_t>(block.size));
     }
@@ -659,7 +688,6 @@ void restore_block(Recording& rec, std::uintptr_t address, const engine::LiveBlo
     rec.peak.on_alloc(block.site, static_cast<std::int64_t>(block.size));
     rec.current_mirror.store(rec.peak.current(), std::memory_order_relaxed);
     if (rec.filter) rec.filter->add(address);
-    rec.lock.unlock();
 }
 
 bool holds_gil(const DomainHook* hook) {
@@ -692,14 +720,21 @@ void wait_for_recording_scopes() {
 
 // Records a new block of `size` bytes (in sample mode, only if sampled, at its weight).
 void record_new(const void* ptr, std::size_t size, bool gil, Domain domain) {
-    if (ptr == nullptr || t_untracked_thread) return;
+    if (ptr == nullptr || t_untracked_thread ||
+        g_out_of_own_memory.load(std::memory_order_relaxed)) {
+        return;
+    }
     Recording& rec = *g_recording;
     std::uint64_t bytes = size;
     if (rec.options.mode == TrackMode::kSample) {
         bytes = sampler(rec).sample(size);
         if (bytes == 0) return;
     }
-    record_block(rec, reinterpret_cast<std::uintptr_t>(ptr), bytes, gil, domain);
+    try {
+        record_block(rec, reinterpret_cast<std::uintptr_t>(ptr), bytes, gil, domain);
+    } catch (const std::bad_alloc&) {
+        ran_out_of_own_memory(rec);
+    }
 }
 
 // Called inside a HookGuard: the allocator's own calls into other domains (pymalloc hands
@@ -1642,9 +1677,20 @@ void record_allocation(const void* ptr, std::size_t size, Domain domain) {
 }
 
 void intern_stack_before_release() {
-    if (!recording() || !PyGILState_Check()) return;
+    if (!recording() || !PyGILState_Check() ||
+        g_out_of_own_memory.load(std::memory_order_relaxed)) {
+        return;
+    }
     UntrackedScope untracked;
-    intern_current_stack(*g_recording);
+    try {
+        intern_current_stack(*g_recording);
+    } catch (const std::bad_alloc&) {
+        ran_out_of_own_memory(*g_recording);
+    }
+}
+
+double own_memory_ran_out_at() {
+    return g_out_of_own_memory.load() ? g_out_of_own_memory_at.load() : -1.0;
 }
 
 bool forget_allocation(const void* ptr, engine::LiveBlock* block) {

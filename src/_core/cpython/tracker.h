@@ -179,6 +179,9 @@ std::int64_t visible_traced_bytes();
 // returns, the DataFrame; this one can. Replaces the codes asked for before; an empty span
 // asks for none. Needs the GIL.
 void census_after_return(std::span<PyObject* const> codes);
+// Seconds into the run at which one of memslim's own tables could not grow and recording of
+// new blocks stopped (tracker.cpp `ran_out_of_own_memory`), or -1 when it never happened.
+double own_memory_ran_out_at();
 // Whether the census callback running now was asked for so (false outside a census).
 bool census_is_follow_up();
 // The census callback is about to fail with `exception`, raised by a signal handler of the

@@ -12,8 +12,9 @@ LiveMap::LiveMap() {
 }
 
 void LiveMap::rehash(std::size_t capacity) {
-    std::vector<Slot> old = std::move(slots_);
-    slots_.assign(capacity, Slot{});
+    // The new table first: when it cannot be had (std::bad_alloc), the map is as it was.
+    std::vector<Slot> old(capacity, Slot{});
+    old.swap(slots_);
     shift_ = 64 - static_cast<unsigned>(std::countr_zero(capacity));
     const std::size_t mask = capacity - 1;
     for (const Slot& slot : old) {

@@ -92,8 +92,10 @@ class RegionTable {
         return &slots_[i].value;
     }
     void grow() {
-        std::vector<Slot> old = std::move(slots_);
-        slots_ = std::vector<Slot>(old.empty() ? 64 : old.size() * 2);
+        // The new table first: when it cannot be had (std::bad_alloc), the directory is as it
+        // was, and the tracker stops recording new blocks (tracker.cpp, ran_out_of_own_memory).
+        std::vector<Slot> old(slots_.empty() ? 64 : slots_.size() * 2);
+        old.swap(slots_);
         for (Slot& slot : old) {
             if (slot.id_plus_one != 0) place(slot.id_plus_one - 1, std::move(slot.value));
         }
