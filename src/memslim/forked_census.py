@@ -214,6 +214,91 @@ def threading_main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+# Census children not reaped yet by memslim, and those a wait of the program's took
+# (hide_census_children_from_waits), with their status.
+_census_pids: set[int] = set()
+_reaped_for_us: dict[int, int] = {}
+_real_waits: dict[str, Any] = {}
+
+
+def _took(pid: int, status: int) -> bool:
+    """Whether a wait of the program's returned census child ``pid``; if so, it is kept for
+    memslim (``_reap``)."""
+    if pid not in _census_pids:
+        return False
+    _census_pids.discard(pid)
+    _reaped_for_us[pid] = status
+    return True
+
+
+def _hidden_waitpid(pid: int, options: int, /) -> tuple[int, int]:
+    while True:
+        got = _real_waits["waitpid"](pid, options)
+        if pid > 0 or not _took(got[0], got[1]):
+            return got
+
+
+def _hidden_wait() -> tuple[int, int]:
+    while True:
+        got = _real_waits["wait"]()
+        if not _took(got[0], got[1]):
+            return got
+
+
+def _hidden_wait3(options: int) -> tuple[int, int, Any]:
+    while True:
+        got = _real_waits["wait3"](options)
+        if not _took(got[0], got[1]):
+            return got
+
+
+def _hidden_wait4(pid: int, options: int) -> tuple[int, int, Any]:
+    while True:
+        got = _real_waits["wait4"](pid, options)
+        if pid > 0 or not _took(got[0], got[1]):
+            return got
+
+
+def _hidden_waitid(idtype: int, ident: int, options: int, /) -> Any:
+    while True:
+        got = _real_waits["waitid"](idtype, ident, options)
+        if got is None or idtype not in (os.P_ALL, os.P_PGID) or got.si_pid not in _census_pids:
+            return got
+        if options & os.WNOWAIT:  # left waitable: reaped here, as the program would not
+            with contextlib.suppress(ChildProcessError):
+                _real_waits["waitpid"](got.si_pid, 0)
+        _took(got.si_pid, 0)
+
+
+def hide_census_children_from_waits() -> None:
+    """The program's waits for any child (``os.wait()``, ``os.waitpid(-1, ...)`` and the
+    process-group forms, ``wait3``, ``wait4``, ``waitid(P_ALL, ...)``) never return a census
+    child: one they take is kept for memslim and the wait goes on (or, WNOHANG, returns what
+    else ended). A program that waited for its own workers with ``os.wait()`` got a census
+    child's pid and failed on it (KeyError), and a SIGCHLD handler reaped 29-39 children it
+    never started (a helper's programs, 2026-12-06); memslim could then have killed a pid the
+    kernel had given to another process."""
+    if _real_waits:
+        return
+    replacements = {
+        "waitpid": _hidden_waitpid,
+        "wait": _hidden_wait,
+        "wait3": _hidden_wait3,
+        "wait4": _hidden_wait4,
+        "waitid": _hidden_waitid,
+    }
+    for name, replacement in replacements.items():
+        real = getattr(os, name, None)
+        if real is None:
+            continue
+        _real_waits[name] = real
+        replacement.__name__ = real.__name__
+        replacement.__qualname__ = real.__qualname__
+        replacement.__doc__ = real.__doc__
+        replacement.__module__ = "posix"
+        setattr(os, name, replacement)
+
+
 def raised_by_a_signal_handler(exc: BaseException) -> bool:
     """Whether ``exc`` was raised in a Python signal handler set now (its frame is in the
     traceback): in memslim's code that runs inside the program (a census), the program's
@@ -603,6 +688,7 @@ class ForkedCensuses:
         self._totals[_FORK_SECONDS] += time.perf_counter() - began
         self._totals[_FORKS] += 1
         self._set(number, _PID, pid)
+        _census_pids.add(pid)
         self._set(number, _TRACED, traced)
         self._set(number, _VISIBLE, visible)
         self._totals[_LAST_VISIBLE] = visible
@@ -706,10 +792,17 @@ class ForkedCensuses:
     def _reap(self, number: int, *, block: bool) -> bool:
         """Whether child ``number`` has ended (waiting for it if ``block``)."""
         pid = int(self._get(number, _PID))
-        try:
-            ended, _status = os.waitpid(pid, 0 if block else os.WNOHANG)
-        except ChildProcessError:  # reaped by someone else (a SIGCHLD handler of the program)
+        if pid in _reaped_for_us:  # a wait of the program's took it (_took)
+            del _reaped_for_us[pid]
             ended = pid
+        else:
+            waitpid = _real_waits.get("waitpid", os.waitpid)
+            try:
+                ended, _status = waitpid(pid, 0 if block else os.WNOHANG)
+            except ChildProcessError:  # reaped by someone else (a handler's waitpid(pid))
+                ended = pid
+        if ended != 0:
+            _census_pids.discard(pid)
         if ended == 0:
             return False
         path, started = self._path(number), self._get(number, _STARTED)
@@ -913,8 +1006,10 @@ class ForkedCensuses:
     def _kill(self, number: int) -> None:
         """Ends child ``number`` now; it is reaped later (take, close): the kernel frees a large
         child's pages for milliseconds, and the program need not wait for that."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(self._get(number, _PID)), signal.SIGKILL)
+        pid = int(self._get(number, _PID))
+        if pid not in _reaped_for_us:  # else ended, and its pid may be another's by now
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self._set(number, _KILLED_AT, time.time())
         self._set(number, _STATE, _KILLED)
 

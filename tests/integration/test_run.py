@@ -630,12 +630,27 @@ def test_a_report_reader_that_leaves_changes_nothing(tmp_path: Path) -> None:
         # as soon as the program closes it (the child held it while it walked).
         "import os, select\nr, w = os.pipe()\nwords = [str(i) * 3 for i in range(400_000)]\n"
         "os.close(w)\nprint(bool(select.select([r], [], [], 0)[0]), len(words))\n",
+        # Waits for any child see the program's children only, never a census child.
+        "import os\ntable = {i: str(i) * 10 for i in range(300_000)}\nworkers = {}\n"
+        "for n in range(3):\n    pid = os.fork()\n    if pid == 0:\n        os._exit(n)\n"
+        "    workers[pid] = n\nmore = [str(i) for i in range(300_000)]\n"
+        "while workers:\n    pid, status = os.wait()\n"
+        "    print(workers.pop(pid) == os.waitstatus_to_exitcode(status))\n",
+        "import os, signal, time\nreaped = []\ndef on_child(signum, frame):\n"
+        "    while True:\n        try:\n            pid, _ = os.waitpid(-1, os.WNOHANG)\n"
+        "        except ChildProcessError:\n            return\n"
+        "        if pid == 0:\n            return\n        reaped.append(pid)\n"
+        "signal.signal(signal.SIGCHLD, on_child)\nstarted = set()\nfor n in range(5):\n"
+        "    pid = os.fork()\n    if pid == 0:\n        os._exit(0)\n    started.add(pid)\n"
+        "    data = [str(i) * 5 for i in range(100_000 * (n + 1))]\n"
+        "while len(reaped) < 5:\n    time.sleep(0.01)\nprint(sorted(reaped) == sorted(started))\n",
     ],
     ids=["closes-sys.stderr", "closes-fd-2", "replaces-stderr", "replaces-stdout",
          "own-sigint-handler", "setprofile", "settrace", "tracemalloc",
          "executor-never-shut-down", "queue-listener-stopped-at-exit",
          "queue-fed-after-the-last-line", "atexit-pickles-and-reads-argv",
-         "pipe-closed-while-a-census-walks"],
+         "pipe-closed-while-a-census-walks", "os-wait-for-its-workers",
+         "sigchld-handler-reaps-its-children"],
 )  # fmt: skip
 def test_a_program_that_changes_its_own_world_runs_as_under_python(
     tmp_path: Path, program: str

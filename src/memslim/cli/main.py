@@ -434,6 +434,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         from memslim.forked_census import (
             NEAR_PEAK,
             ForkedCensuses,
+            hide_census_children_from_waits,
             leave_the_programs_fork_hooks,
             raised_by_a_signal_handler,
         )
@@ -490,6 +491,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         margin = SAMPLE_MARGIN if args.mode == "sample" else EXACT_MARGIN
         _core.set_census(take_census, margin, 4 << 20)
         leave_the_programs_fork_hooks()
+        hide_census_children_from_waits()
         # Where the libraries are (sysconfig), read now: a census asks (follow_the_call), and
         # a Ctrl-C inside sysconfig's first reading, in a census, left it half made: the
         # report then failed on it (3.13, test_sigint_is_never_lost_whenever_it_arrives).
