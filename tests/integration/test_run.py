@@ -730,14 +730,14 @@ def test_a_tracer_the_program_leaves_set_sees_what_python_runs_and_not_the_repor
     """Under python it sees the program's calls, then threading._shutdown's and the atexit
     handlers'; it saw memslim's report too (thousands of calls)."""
     source = (
-        "import sys\n"
+        "import atexit, sys, threading  # python joins threads at its end when it has them\n"
         "def tracer(frame, event, arg):\n"
         "    if event == 'call':\n"
         "        print('call', frame.f_code.co_name)\n"
         "sys.settrace(tracer)\n"
         "def work():\n    return 1\n"
         "work()\n"
-        "import atexit\natexit.register(work)\n"
+        "atexit.register(work)\n"
     )
     script = tmp_path / "prog.py"
     script.write_text(source)
