@@ -872,21 +872,22 @@ NB_MODULE(_core, m) {
         [](nb::handle before) {
             // `before` (the atexit handlers) and the mark with no bytecode between them: a
             // return to Python code could let another thread run once it has returned.
+            const bool settled = memslim::cpython::settle_censuses(10.0);
             bool failed = false;
             if (!before.is_none()) {
                 PyObject* result = PyObject_CallNoArgs(before.ptr());
                 failed = result == nullptr;
                 Py_XDECREF(result);
             }
-            const int others = memslim_finalize_other_threads();
+            const int others = settled ? memslim_finalize_other_threads() : 0;
             if (failed) throw nb::python_error();
             return others;
         },
         "before"_a = nb::none(),
-        "Call before() (when given); then, with any other thread state alive, mark the runtime "
-        "as finalizing, as the interpreter does after the atexit handlers: each other thread "
-        "then exits when it next takes the GIL. Returns how many there were (see "
-        "cpython/finalizing.h).");
+        "Stop censuses (settle_censuses), call before() (when given); then, with any other "
+        "thread state alive, mark the runtime as finalizing, as the interpreter does after the "
+        "atexit handlers: each other thread then exits when it next takes the GIL. Returns how "
+        "many there were (0 when a census still ran: no mark; see cpython/finalizing.h).");
     m.def(
         "proc_self_status",
         []() {

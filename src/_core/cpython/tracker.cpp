@@ -969,7 +969,7 @@ void start_timeline(Recording* rec) {
     }
 }
 
-void stop_timeline() {
+void stop_asking_thread() {
     g_asking_runs.store(false);
     if (g_asking != nullptr) {
         {
@@ -984,6 +984,10 @@ void stop_timeline() {
         delete g_asking;
         g_asking = nullptr;
     }
+}
+
+void stop_timeline() {
+    stop_asking_thread();
     if (g_timeline == nullptr) return;
     {
         std::lock_guard<std::mutex> hold(g_timeline->mutex);
@@ -1956,6 +1960,19 @@ std::int64_t visible_traced_bytes() {
 
 bool census_is_follow_up() {
     return g_running_follow_up;
+}
+
+bool settle_censuses(double max_seconds) {
+    set_census(nullptr, 0.1, 0, CensusBudget{});
+    stop_asking_thread();
+    const auto until = Clock::now() + std::chrono::duration<double>(max_seconds);
+    while (g_census_running) {  // in another thread, which released the GIL inside it
+        if (Clock::now() >= until) return false;
+        PyThreadState* saved = PyEval_SaveThread();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        PyEval_RestoreThread(saved);
+    }
+    return true;
 }
 
 void census_raised_for_the_program(PyObject* exception) {

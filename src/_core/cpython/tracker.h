@@ -179,6 +179,13 @@ std::int64_t visible_traced_bytes();
 // returns, the DataFrame; this one can. Replaces the codes asked for before; an empty span
 // asks for none. Needs the GIL.
 void census_after_return(std::span<PyObject* const> codes);
+// Before the runtime is marked as finalizing (cpython/finalizing.h), with the GIL: no census
+// starts any more, memslim's asking thread (3.11) is stopped, and a census running in another
+// thread (one that released the GIL inside it) is waited for, up to `max_seconds`: a thread
+// that exits at its next take of the GIL inside memslim's code unwinds through frames that
+// must not be unwound (a daemon thread's census, or the asking thread: std::terminate). False
+// when one still runs then: the caller leaves the threads be.
+bool settle_censuses(double max_seconds);
 // Seconds into the run at which one of memslim's own tables could not grow and recording of
 // new blocks stopped (tracker.cpp `ran_out_of_own_memory`), or -1 when it never happened.
 double own_memory_ran_out_at();
