@@ -29,6 +29,7 @@ import time
 import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from memslim import _core
@@ -215,59 +216,42 @@ def threading_main() -> bool:
 
 
 # Census children not reaped yet by memslim, and those a wait of the program's took
-# (hide_census_children_from_waits), with their status.
+# (hide_census_children_from_waits).
 _census_pids: set[int] = set()
-_reaped_for_us: dict[int, int] = {}
+_reaped_for_us: set[int] = set()
 _real_waits: dict[str, Any] = {}
 
 
-def _took(pid: int, status: int) -> bool:
-    """Whether a wait of the program's returned census child ``pid``; if so, it is kept for
-    memslim (``_reap``)."""
-    if pid not in _census_pids:
-        return False
-    _census_pids.discard(pid)
-    _reaped_for_us[pid] = status
-    return True
+def _past_census_children(
+    name: str,
+    any_child: Callable[..., bool],
+    pid_of: Callable[[Any], int],
+    left_waitable: Callable[..., bool] = lambda *args: False,
+) -> Callable[..., Any]:
+    """``os.<name>``, made to go on waiting past the census children it takes: when called for
+    any child (``any_child`` of its arguments) and it returns a census child's pid
+    (``pid_of`` its result), the child is kept for memslim (``_reap``) and the wait is made
+    again. ``left_waitable``: the call leaves the child waitable (waitid's WNOWAIT), so it is
+    reaped here, as the program would not."""
+    real = _real_waits["waitpid"] if name == "waitpid" else getattr(os, name)
 
+    def wait(*args: Any) -> Any:
+        while True:
+            got = real(*args)
+            pid = pid_of(got)
+            if not any_child(*args) or pid not in _census_pids:
+                return got
+            if left_waitable(*args):
+                with contextlib.suppress(ChildProcessError):
+                    _real_waits["waitpid"](pid, 0)
+            _census_pids.discard(pid)
+            _reaped_for_us.add(pid)
 
-def _hidden_waitpid(pid: int, options: int, /) -> tuple[int, int]:
-    while True:
-        got = _real_waits["waitpid"](pid, options)
-        if pid > 0 or not _took(got[0], got[1]):
-            return got
-
-
-def _hidden_wait() -> tuple[int, int]:
-    while True:
-        got = _real_waits["wait"]()
-        if not _took(got[0], got[1]):
-            return got
-
-
-def _hidden_wait3(options: int) -> tuple[int, int, Any]:
-    while True:
-        got = _real_waits["wait3"](options)
-        if not _took(got[0], got[1]):
-            return got
-
-
-def _hidden_wait4(pid: int, options: int) -> tuple[int, int, Any]:
-    while True:
-        got = _real_waits["wait4"](pid, options)
-        if pid > 0 or not _took(got[0], got[1]):
-            return got
-
-
-def _hidden_waitid(idtype: int, ident: int, options: int, /) -> Any:
-    while True:
-        got = _real_waits["waitid"](idtype, ident, options)
-        if got is None or idtype not in (os.P_ALL, os.P_PGID) or got.si_pid not in _census_pids:
-            return got
-        if options & os.WNOWAIT:  # left waitable: reaped here, as the program would not
-            with contextlib.suppress(ChildProcessError):
-                _real_waits["waitpid"](got.si_pid, 0)
-        _took(got.si_pid, 0)
+    wait.__name__ = real.__name__
+    wait.__qualname__ = real.__qualname__
+    wait.__doc__ = real.__doc__
+    wait.__module__ = "posix"
+    return wait
 
 
 def hide_census_children_from_waits() -> None:
@@ -280,22 +264,21 @@ def hide_census_children_from_waits() -> None:
     kernel had given to another process."""
     if _real_waits:
         return
+    _real_waits["waitpid"] = os.waitpid  # memslim's own waits (_reap)
+    first = itemgetter(0)
     replacements = {
-        "waitpid": _hidden_waitpid,
-        "wait": _hidden_wait,
-        "wait3": _hidden_wait3,
-        "wait4": _hidden_wait4,
-        "waitid": _hidden_waitid,
+        "waitpid": _past_census_children("waitpid", lambda pid, options: pid <= 0, first),
+        "wait": _past_census_children("wait", lambda: True, first),
+        "wait3": _past_census_children("wait3", lambda options: True, first),
+        "wait4": _past_census_children("wait4", lambda pid, options: pid <= 0, first),
+        "waitid": _past_census_children(
+            "waitid",
+            lambda idtype, ident, options: idtype in (os.P_ALL, os.P_PGID),
+            lambda got: 0 if got is None else got.si_pid,
+            lambda idtype, ident, options: bool(options & os.WNOWAIT),
+        ),
     }
     for name, replacement in replacements.items():
-        real = getattr(os, name, None)
-        if real is None:
-            continue
-        _real_waits[name] = real
-        replacement.__name__ = real.__name__
-        replacement.__qualname__ = real.__qualname__
-        replacement.__doc__ = real.__doc__
-        replacement.__module__ = "posix"
         setattr(os, name, replacement)
 
 
@@ -792,8 +775,8 @@ class ForkedCensuses:
     def _reap(self, number: int, *, block: bool) -> bool:
         """Whether child ``number`` has ended (waiting for it if ``block``)."""
         pid = int(self._get(number, _PID))
-        if pid in _reaped_for_us:  # a wait of the program's took it (_took)
-            del _reaped_for_us[pid]
+        if pid in _reaped_for_us:  # a wait of the program's took it
+            _reaped_for_us.discard(pid)
             ended = pid
         else:
             waitpid = _real_waits.get("waitpid", os.waitpid)

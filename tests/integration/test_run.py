@@ -596,6 +596,52 @@ def test_a_report_reader_that_leaves_changes_nothing(tmp_path: Path) -> None:
     assert json.loads(report.read_text())["exit_code"] == 3
 
 
+# Each wait for any child is made while a census child has ended and is not reaped yet (under
+# memslim: the program waits for one to be a zombie), and before the program's worker ends.
+WAITS_FOR_ANY_CHILD = """\
+import os, sys, time
+def census_child_ended(workers):
+    # Within 2 s: a census walks a heap this small in milliseconds.
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        with open(f"/proc/self/task/{os.getpid()}/children") as f:
+            children = [int(pid) for pid in f.read().split()]
+        for pid in set(children) - set(workers):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        return True
+            except OSError:
+                pass
+        time.sleep(0.001)
+    return False
+kept = []
+def waited(wait):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        os.read(r, 1)
+        os._exit(7)
+    os.close(r)
+    for size in range(12):  # new highs: censuses
+        kept.append([str(i) * 3 for i in range(100_000 * (size + 1))])
+        if "memslim" not in sys.modules or census_child_ended([pid]):
+            break
+    os.close(w)
+    got = wait()
+    return got == pid
+print(waited(lambda: os.wait3(0)[0]))
+print(waited(lambda: os.wait4(-1, 0)[0]))
+def by_waitid():
+    info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
+    os.waitpid(info.si_pid, 0)
+    return info.si_pid
+print(waited(by_waitid))
+print(waited(lambda: os.waitpid(-1, 0)[0]))
+"""
+
+
 @pytest.mark.parametrize(
     "program",
     [
@@ -636,6 +682,7 @@ def test_a_report_reader_that_leaves_changes_nothing(tmp_path: Path) -> None:
         "    workers[pid] = n\nmore = [str(i) for i in range(300_000)]\n"
         "while workers:\n    pid, status = os.wait()\n"
         "    print(workers.pop(pid) == os.waitstatus_to_exitcode(status))\n",
+        WAITS_FOR_ANY_CHILD,
         "import os, signal, time\nreaped = []\ndef on_child(signum, frame):\n"
         "    while True:\n        try:\n            pid, _ = os.waitpid(-1, os.WNOHANG)\n"
         "        except ChildProcessError:\n            return\n"
@@ -654,7 +701,7 @@ def test_a_report_reader_that_leaves_changes_nothing(tmp_path: Path) -> None:
          "own-sigint-handler", "setprofile", "settrace", "tracemalloc",
          "executor-never-shut-down", "queue-listener-stopped-at-exit",
          "queue-fed-after-the-last-line", "atexit-pickles-and-reads-argv",
-         "pipe-closed-while-a-census-walks", "os-wait-for-its-workers",
+         "pipe-closed-while-a-census-walks", "os-wait-for-its-workers", "wait3-wait4-waitid",
          "sigchld-handler-reaps-its-children", "daemon-threads-allocate-at-the-end"],
 )  # fmt: skip
 def test_a_program_that_changes_its_own_world_runs_as_under_python(
