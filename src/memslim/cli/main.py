@@ -573,6 +573,9 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         _core.set_census(None)
         watch_gc(False)
 
+    # How many of the program's threads were left when it ended (end_other_threads).
+    threads_left: list[int | None] = [None]
+
     def end_other_threads(before: Callable[[], object] | None = None) -> None:
         """The program has ended: its threads still running (daemon threads, and others when
         a Ctrl-C stopped the wait for them) end at their next take of the GIL, as when the
@@ -584,7 +587,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         if checkpoints is not None:
             checkpoints.stop()
         # The handlers under the program's tracers, the mark in the same C call.
-        with_the_programs_tracers(_core.finalize_other_threads, before)
+        threads_left[0] = with_the_programs_tracers(_core.finalize_other_threads, before)
         _stop_the_programs_monitoring()
 
     def at_end(outcome: Outcome) -> Outcome:
@@ -609,7 +612,16 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
 
     def finish(outcome: Outcome) -> int:
         return _finish_run(
-            args, target, outcome, forked, census, history, checkpoints, process, children_dir
+            args,
+            target,
+            outcome,
+            forked,
+            census,
+            history,
+            checkpoints,
+            process,
+            children_dir,
+            threads_left[0],
         )
 
     real_exit = os._exit
@@ -694,13 +706,17 @@ def _finish_run(
     checkpoints: Any = None,
     process: dict[str, Any] | None = None,
     children_dir: str | None = None,
+    threads_left: int | None = None,
 ) -> int:
-    """After the program (tracking stopped): the last census, the RSS ledger, the report."""
+    """After the program (tracking stopped): the last census, the RSS ledger, the report.
+    ``threads_left``: how many of the program's threads were left when they were ended, None
+    if they were not (they are ended here then)."""
     from memslim import _core
 
-    # The program's threads left end at their next take of the GIL (_run_tracked's
-    # end_other_threads; again here for a `finish` that came another way).
-    threads_left = _core.finalize_other_threads()
+    # The program's threads left end at their next take of the GIL (as _run_tracked's
+    # end_other_threads does, for a `finish` that came another way).
+    if threads_left is None:
+        threads_left = _core.finalize_other_threads()
     started_in = getattr(args, "started_in", None)
     if started_in is not None:
         with contextlib.suppress(OSError):  # gone: the program's directory it is
