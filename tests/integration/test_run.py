@@ -814,6 +814,80 @@ def test_a_script_run_through_a_link_imports_the_modules_beside_its_file(
     assert (result.returncode, result.stdout) == (0, "42\n"), result.stderr
 
 
+OWN_MODULES = {
+    "token.py": "VALUE = 'mine'\n",
+    "resource.py": "def getrlimit(n):\n    return 'mine'\n",
+    "json.py": "def dumps(value):\n    return f'mine {value}'\n",
+}
+USES_OWN_MODULES = """\
+import token, resource, json
+words = [str(i) * 3 for i in range(300_000)]  # censuses
+print(token.VALUE, resource.getrlimit(0), json.dumps(len(words)))
+"""
+# Its workers write their captures while the program runs (children's JSON): with the program's
+# json imported, memslim's module that writes them must still have memslim's.
+POOL_USES_OWN_MODULES = """\
+import multiprocessing, resource, json
+def work(n):
+    return json.dumps(n)
+if __name__ == "__main__":
+    words = [str(i) * 3 for i in range(300_000)]
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        print(resource.getrlimit(0), json.dumps(len(words)), pool.map(work, [1]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("program", "printed"),
+    [
+        (USES_OWN_MODULES, "mine mine mine 300000\n"),
+        (POOL_USES_OWN_MODULES, "mine mine 300000 ['mine 1']\n"),
+    ],
+    ids=["token-resource-json", "a-pool-with-its-own-json"],
+)
+@pytest.mark.parametrize("where", ["from-its-directory", "from-elsewhere"])
+def test_a_program_with_its_own_modules_named_like_memslims_imports_them(
+    tmp_path: Path, program: str, printed: str, where: str
+) -> None:
+    """Modules beside the script named like ones memslim imports before the program (the
+    standard library's token, resource, json) are the program's, as under python: it got
+    memslim's, and ``python -m memslim`` run from the program's directory failed before the
+    program started (memslim's own imports took its token.py)."""
+    for name, source in OWN_MODULES.items():
+        if name.removesuffix(".py") in program.splitlines()[0]:  # those it imports
+            (tmp_path / name).write_text(source)
+    script = tmp_path / "prog.py"
+    script.write_text(program)
+    plain = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert plain.stdout == printed, plain.stderr
+    out = tmp_path / "out" / "report.json"
+    out.parent.mkdir()
+    cwd = tmp_path if where == "from-its-directory" else out.parent
+    result = memslim_run("--json", str(out), str(script), cwd=cwd)
+    assert (result.returncode, result.stdout) == (0, printed), result.stderr
+    report = json.loads(out.read_text())
+    assert report["exit_code"] == 0
+    if "Pool" in program:
+        assert len(report["processes"]) == 2, "the pool's two workers' captures"
+
+
+def test_under_python_p_the_program_gets_no_directory_of_its_own_first(tmp_path: Path) -> None:
+    """``python -P`` (safe_path) puts no directory first on sys.path: memslim put the script's
+    there in place of the first entry (PYTHONPATH's, which the program lost)."""
+    script = tmp_path / "prog.py"
+    script.write_text("import sys\nprint(sys.path[:2])\n")
+    plain = subprocess.run(
+        [sys.executable, "-P", str(script)], capture_output=True, text=True, timeout=60
+    )
+    result = subprocess.run(
+        [sys.executable, "-P", "-m", "memslim", "run", str(script)],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (0, plain.stdout), result.stderr
+
+
 @pytest.mark.skipif(
     "MEMSLIM_SANITIZED" in os.environ,
     reason="AddressSanitizer's own allocator cannot work under an address-space limit",

@@ -217,6 +217,54 @@ def _always_tracked(tracked: bool) -> bool:
     return True
 
 
+# The modules of this process before memslim's command line imported anything (memslim.cli
+# records them): those python imports for any program.
+def _process_modules() -> frozenset[str]:
+    from memslim.cli import PROCESS_MODULES
+
+    return PROCESS_MODULES
+
+
+# memslim's modules that a run imports while the program runs (a fork hook's, the advice a
+# census asks for): imported before the program when it has modules of its own named like
+# memslim's, so that theirs are not the ones these bind.
+_IMPORTED_DURING_THE_RUN = ("memslim.report.json_report", "memslim.advice", "memslim.profile_data")
+
+
+def _hide_what_the_program_has_its_own_of(path0: str) -> dict[str, types.ModuleType]:
+    """Takes out of ``sys.modules``, and returns, the modules memslim imported before the
+    program (with those of the standard library it needed: json, resource, token, ...) that the
+    program's own directory ``path0`` has a module of the same name for: under python the
+    program imports its own, and under memslim it got memslim's (a ``token.py`` beside the
+    script: "cannot import name ..."). Their submodules go with them. Built-in and frozen
+    modules stay: python finds them before any file."""
+    before = _process_modules()
+    origins = {
+        name: getattr(getattr(module, "__spec__", None), "origin", None)
+        for name, module in sys.modules.items()
+        if "." not in name and name not in before and name not in ("memslim", "__main__")
+    }
+    shadowed = []
+    for name, origin in origins.items():
+        if origin in (None, "built-in", "frozen"):
+            continue
+        try:
+            theirs = importlib.machinery.PathFinder.find_spec(name, [path0])
+        except (ImportError, ValueError, OSError):
+            continue
+        if theirs is not None and theirs.loader is not None and theirs.origin not in (None, origin):
+            shadowed.append(name)
+    if not shadowed:
+        return {}
+    for name in _IMPORTED_DURING_THE_RUN:
+        importlib.import_module(name)
+    hidden = {}
+    for name in list(sys.modules):
+        if name.partition(".")[0] in shadowed:
+            hidden[name] = sys.modules.pop(name)
+    return hidden
+
+
 def run(
     prepared: Prepared,
     target: Target,
@@ -243,10 +291,16 @@ def run(
     main.__dict__.update(prepared.main_globals)
     saved_argv, saved_path0 = sys.argv, sys.path[0] if sys.path else None
     sys.argv = [prepared.argv0, *target.args]
-    if sys.path:
+    # python -P (safe_path) puts no directory of the program's first, and neither does
+    # memslim then: sys.path[0] is PYTHONPATH's first entry, which the program keeps.
+    safe_path = bool(getattr(sys.flags, "safe_path", False))
+    if safe_path:
+        saved_path0 = None
+    elif sys.path:
         sys.path[0] = prepared.path0
     else:
         sys.path.append(prepared.path0)
+    hidden = {} if safe_path else _hide_what_the_program_has_its_own_of(prepared.path0)
     sys.modules["__main__"] = main
     # The program's recursion budget is python's: memslim's frames under it are not counted
     # (a program recursing near its limit raised RecursionError under memslim alone).
@@ -285,6 +339,9 @@ def run(
         sys.argv = saved_argv
         if saved_path0 is not None:
             sys.path[0] = saved_path0
+        # memslim's modules again for its report; the program's of the same names stay
+        # imported (their objects may still be in use by the program's).
+        sys.modules.update(hidden)
         with contextlib.suppress(Exception):  # the program's sys.stdout may be anything, or None
             sys.stdout.flush()
         set_tracked(tracked)
