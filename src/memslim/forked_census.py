@@ -222,6 +222,19 @@ _reaped_for_us: set[int] = set()
 _real_waits: dict[str, Any] = {}
 
 
+def _has_children_of_its_own() -> bool:
+    """Whether the process has children other than census children (True when the kernel does
+    not list a thread's children)."""
+    try:
+        children: set[int] = set()
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children") as f:
+                children.update(int(pid) for pid in f.read().split())
+    except (OSError, ValueError):
+        return True
+    return not children <= _census_pids
+
+
 def _past_census_children(
     name: str,
     any_child: Callable[..., bool],
@@ -236,6 +249,9 @@ def _past_census_children(
     real = _real_waits["waitpid"] if name == "waitpid" else getattr(os, name)
 
     def wait(*args: Any) -> Any:
+        if any_child(*args) and _census_pids and not _has_children_of_its_own():
+            # As under python with no child: at once, not when a census child has ended.
+            raise ChildProcessError(errno.ECHILD, os.strerror(errno.ECHILD))
         while True:
             got = real(*args)
             pid = pid_of(got)
@@ -671,6 +687,7 @@ class ForkedCensuses:
         self._totals[_FORK_SECONDS] += time.perf_counter() - began
         self._totals[_FORKS] += 1
         self._set(number, _PID, pid)
+        _reaped_for_us.discard(pid)  # an earlier child's with this pid: long gone
         _census_pids.add(pid)
         self._set(number, _TRACED, traced)
         self._set(number, _VISIBLE, visible)
@@ -782,9 +799,12 @@ class ForkedCensuses:
             waitpid = _real_waits.get("waitpid", os.waitpid)
             try:
                 ended, _status = waitpid(pid, 0 if block else os.WNOHANG)
-            except ChildProcessError:  # reaped by someone else (a handler's waitpid(pid))
-                ended = pid
-        if ended != 0:
+            except ChildProcessError:
+                # Reaped by the program: a handler's waitpid(pid), or a wait for any child that
+                # took it just now (a census can run between the wait's return and its check:
+                # the pid stays a census child's for that check).
+                ended = -1
+        if ended > 0:
             _census_pids.discard(pid)
         if ended == 0:
             return False

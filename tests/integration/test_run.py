@@ -683,6 +683,15 @@ print(waited(lambda: os.waitpid(-1, 0)[0]))
         "while workers:\n    pid, status = os.wait()\n"
         "    print(workers.pop(pid) == os.waitstatus_to_exitcode(status))\n",
         WAITS_FOR_ANY_CHILD,
+        # With no children of its own, a wait for any child fails at once, as under python: it
+        # returned a census child (11 runs in 11), or WNOHANG said children were running.
+        "import os\ndata = [str(i) * 5 for i in range(600_000)]\n"
+        "for wait in (os.wait, lambda: os.waitpid(-1, os.WNOHANG), lambda: os.wait4(-1, 0),\n"
+        "             lambda: os.waitid(os.P_ALL, 0, os.WEXITED)):\n"
+        "    try:\n        print(wait())\n    except ChildProcessError as e:\n"
+        "        print(type(e).__name__, e.errno)\n",
+        # Its first descriptors are numbered as under python (memslim's copy of stderr was 3).
+        "import os\nr, w = os.pipe()\nprint(r, w)\n",
         "import os, signal, time\nreaped = []\ndef on_child(signum, frame):\n"
         "    while True:\n        try:\n            pid, _ = os.waitpid(-1, os.WNOHANG)\n"
         "        except ChildProcessError:\n            return\n"
@@ -702,6 +711,7 @@ print(waited(lambda: os.waitpid(-1, 0)[0]))
          "executor-never-shut-down", "queue-listener-stopped-at-exit",
          "queue-fed-after-the-last-line", "atexit-pickles-and-reads-argv",
          "pipe-closed-while-a-census-walks", "os-wait-for-its-workers", "wait3-wait4-waitid",
+         "waits-with-no-children", "first-descriptors-are-its-own",
          "sigchld-handler-reaps-its-children", "daemon-threads-allocate-at-the-end"],
 )  # fmt: skip
 def test_a_program_that_changes_its_own_world_runs_as_under_python(

@@ -6,11 +6,13 @@ import argparse
 import atexit
 import contextlib
 import dataclasses
+import fcntl
 import gc
 import math
 import os
 import pickle
 import platform
+import resource
 import sys
 import threading
 import time
@@ -1043,8 +1045,17 @@ _out: dict[str, TextIO] = {}
 
 
 def _keep_stderr() -> None:
+    """A copy of stderr for the report (a program may close or replace its own), not inherited
+    by programs the target execs, at a high descriptor: at 3 it was the program's first (its
+    first pipe was 4 and 5 where python gives 3 and 4)."""
     try:
-        copy = os.dup(sys.stderr.fileno())  # not inherited by programs the target execs
+        fd = sys.stderr.fileno()
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        high = min(1023, soft - 1) if soft != resource.RLIM_INFINITY else 1023
+        try:
+            copy = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, max(3, high))
+        except OSError:  # none free up there
+            copy = os.dup(fd)
         _out["stream"] = os.fdopen(copy, "w", encoding=sys.stderr.encoding, errors="replace")
     except (AttributeError, OSError, ValueError):  # no descriptor (a test's captured stderr)
         _out["stream"] = sys.stderr
