@@ -974,6 +974,17 @@ NB_MODULE(_core, m) {
     m.def("credit_recursion", &memslim::cpython::credit_recursion, "levels"_a,
           "Adds levels to the calling thread's Python recursion budget (negative: takes them "
           "back); sys.getrecursionlimit() does not change.");
+    m.def(
+        "exec_as_script",
+        [](nb::handle code, nb::dict globals) {
+            if (!PyCode_Check(code.ptr())) throw nb::type_error("code must be a code object");
+            PyObject* result = memslim::cpython::eval_as_first_frame(code.ptr(), globals.ptr());
+            if (result == nullptr) throw nb::python_error();
+            return nb::steal(result);
+        },
+        "code"_a, "globals"_a,
+        "exec(code, globals) as python runs a script: with no frame of the caller's below "
+        "the code's (inspect.stack(), warnings' stacklevel, faulthandler, pdb).");
     m.def("recursion_depth", &memslim::cpython::recursion_depth,
           "The calling thread's recursion depth, as the interpreter counts it against "
           "sys.getrecursionlimit().");

@@ -231,6 +231,46 @@ const void* current_frame() {
     return tstate == nullptr ? nullptr : top_frame(tstate);
 }
 
+namespace {
+// The frame current when eval_as_first_frame was called, in the thread running it (nullptr:
+// none runs).
+thread_local InterpreterFrame* t_first_frame_caller = nullptr;
+
+void set_top_frame(PyThreadState* tstate, InterpreterFrame* frame) {
+#if PY_VERSION_HEX >= 0x030D0000
+    tstate->current_frame = reinterpret_cast<decltype(tstate->current_frame)>(frame);
+#else
+    tstate->cframe->current_frame =
+        reinterpret_cast<decltype(tstate->cframe->current_frame)>(frame);
+#endif
+}
+}  // namespace
+
+std::size_t capture_first_frame_caller(engine::Frame* out, std::size_t capacity,
+                                       const void* stop_frame) {
+    PyThreadState* tstate = _PyThreadState_UncheckedGet();
+    if (t_first_frame_caller == nullptr || tstate == nullptr || top_frame(tstate) != nullptr) {
+        return 0;
+    }
+    set_top_frame(tstate, t_first_frame_caller);
+    const std::size_t depth = capture_stack(out, capacity, stop_frame);
+    set_top_frame(tstate, nullptr);
+    return depth;
+}
+
+PyObject* eval_as_first_frame(PyObject* code, PyObject* globals) {
+    PyThreadState* tstate = PyThreadState_Get();
+    InterpreterFrame* const caller_before = t_first_frame_caller;
+    t_first_frame_caller = top_frame(tstate);
+    // The frame the evaluation links its first frame to, cleared for it and put back after
+    // (the evaluation sets its own frames on a C frame of its own, or restores this one).
+    set_top_frame(tstate, nullptr);
+    PyObject* result = PyEval_EvalCode(code, globals, globals);
+    set_top_frame(tstate, t_first_frame_caller);
+    t_first_frame_caller = caller_before;
+    return result;
+}
+
 bool thread_runs_code(const PyObject* code) {
     PyThreadState* tstate = _PyThreadState_UncheckedGet();
     if (tstate == nullptr || code == nullptr) return false;

@@ -111,6 +111,19 @@ void note_new_code(PyObject* code);
 // its address, while that function runs.
 const void* current_frame();
 
+// Evaluates `code` in `globals` (as exec does) as python runs a script: its frame is the
+// thread's first, with no frame of the caller's below it (inspect.stack(), warnings'
+// stacklevel, faulthandler and pdb see the program's frames alone). New reference, or nullptr
+// with the exception set. Needs the GIL.
+PyObject* eval_as_first_frame(PyObject* code, PyObject* globals);
+
+// In eval_as_first_frame, before the script's first frame is set up or after it is gone (no
+// frame is current): the stack of eval_as_first_frame's caller, read as capture_stack reads
+// the current one (the interpreter's own allocations to run the script, its module's function
+// object, are charged to it, as exec's are). 0 in any other case.
+std::size_t capture_first_frame_caller(engine::Frame* out, std::size_t capacity,
+                                       const void* stop_frame);
+
 // Whether `code` is running in the calling thread (any of its frames, not only the innermost).
 bool thread_runs_code(const PyObject* code);
 

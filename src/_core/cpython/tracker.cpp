@@ -524,7 +524,13 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
     // bytes in every report, of a program that started no thread.
     if (depth == 0 && gil && g_stop_frame != nullptr &&
         pthread_equal(pthread_self(), g_starting_thread.load(std::memory_order_relaxed)) != 0) {
-        return;
+        // A script runs from no frame (eval_as_first_frame): what the interpreter allocates
+        // to run it, its module's function object, is charged to the runner's frames, as when
+        // it ran by exec (the report's peak counts it, as tracemalloc does).
+        depth = capture_first_frame_caller(frames, kMaxStackDepth, g_stop_frame);
+        if (depth == 0) return;
+        read = frames;
+        cached = false;
     }
     const std::span<const engine::Frame> stack(read, depth);
     std::unique_lock<SpinLock> held(rec.lock);  // released if a table cannot grow (bad_alloc)

@@ -304,7 +304,10 @@ def run(
     sys.modules["__main__"] = main
     # The program's recursion budget is python's: memslim's frames under it are not counted
     # (a program recursing near its limit raised RecursionError under memslim alone).
-    credit = max(0, _core.recursion_depth() + _EXEC_DEPTH - prepared.depth_under)
+    # A script runs from _core.exec_as_script, whose call counts no level of its own; exec's
+    # does on 3.11 (_EXEC_DEPTH).
+    below = 0 if prepared.depth_under == 0 else _EXEC_DEPTH - prepared.depth_under
+    credit = max(0, _core.recursion_depth() + below)
     _core.credit_recursion(credit)
     try:
         set_tracked(tracked)
@@ -315,7 +318,13 @@ def run(
                 sys.argv = ["-m", *target.args]
                 __import__(prepared.package)
                 sys.argv = [prepared.argv0, *target.args]
-            exec(prepared.code, main.__dict__)
+            if prepared.depth_under == 0:
+                # A script's frame is the thread's first, as under python: no frame of the
+                # runner's below it (warnings.warn(stacklevel=2) at module level was charged to
+                # memslim's runner, and inspect.stack() and faulthandler listed its frames).
+                _core.exec_as_script(prepared.code, main.__dict__)
+            else:  # python's runpy has frames below -m modules, directories, zip files
+                exec(prepared.code, main.__dict__)
         except BaseException as e:
             set_tracked(False)
             caught: BaseException | None = e
