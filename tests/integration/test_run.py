@@ -812,6 +812,22 @@ def test_a_tracer_the_program_leaves_set_sees_what_python_runs_and_not_the_repor
     assert result.stdout.replace("call cleanup\n", "") == plain.stdout
 
 
+def test_a_relative_script_path_is_made_absolute_as_python_makes_it(tmp_path: Path) -> None:
+    """``./prog.py``: python's __file__ (and its tracebacks' paths) is the working directory
+    joined to the path as given, not normalised; memslim's was ``/d/prog.py``."""
+    (tmp_path / "sub").mkdir()
+    script = tmp_path / "prog.py"
+    script.write_text("print(__file__)\nraise SystemExit(__import__('sys').argv[0])\n")
+    for given in ("./prog.py", "sub/../prog.py"):
+        plain = subprocess.run(
+            [sys.executable, given], capture_output=True, text=True, timeout=60, cwd=tmp_path
+        )
+        assert plain.stdout == f"{tmp_path}/{given}\n", plain.stderr
+        result = memslim_run(given, cwd=tmp_path)
+        assert (result.returncode, result.stdout) == (plain.returncode, plain.stdout)
+        assert result.stderr.startswith(plain.stderr), result.stderr
+
+
 def test_a_script_run_through_a_link_imports_the_modules_beside_its_file(
     tmp_path: Path,
 ) -> None:

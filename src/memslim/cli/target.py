@@ -91,7 +91,9 @@ def prepare(target: Target) -> Prepared:
         main_globals = _main_globals("<stdin>", None)
         main_globals["__loader__"] = importlib.machinery.BuiltinImporter
         return Prepared(code, "-", "", main_globals)
-    path = os.path.abspath(target.script)
+    # Made absolute as python makes it (_Py_abspath: joined to the working directory, not
+    # normalised): `./x.py` is `/d/./x.py` in __file__ and tracebacks, as under python.
+    path = os.path.join(os.getcwd(), target.script)
     if os.path.isdir(path):
         main_py = os.path.join(path, "__main__.py")
         if not os.path.isfile(main_py):
