@@ -20,6 +20,13 @@ from memslim import _core, _native
 CYCLES = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 THREADS = 8
 stop = threading.Event()
+# Cleared while the main thread waits for a census child: memslim runs those at the lowest
+# priority (SCHED_BATCH, nice 19), below the workers, which took both cores meanwhile. A child
+# that got a few percent of a core made a cycle take minutes under ASan (a CI run timed out
+# after 600 s; two runs at once, 38 in 40), where memslim itself never waits for a walking child
+# while the program runs.
+running = threading.Event()
+running.set()
 errors: list[BaseException] = []
 
 
@@ -27,6 +34,7 @@ def worker(index: int) -> None:
     payload = bytes(range(256)) * 256  # 64 KiB
     try:
         while not stop.is_set():
+            running.wait()
             batch = [{"i": i, "s": f"{index}-{i}"} for i in range(200)]
             text = ",".join(item["s"] for item in batch)
             packed = zlib.compress(payload + text.encode(), 1)  # GIL released inside
@@ -52,7 +60,12 @@ def fork_and_wait(census_child: bool) -> None:
                 code = 0 if len(kept) == 1000 else 1
         finally:
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
+    if census_child:
+        running.clear()  # the fork was made while they ran
+    try:
+        _, status = os.waitpid(pid, 0)
+    finally:
+        running.set()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"hooks_stress: a child failed: status {status}")
 
