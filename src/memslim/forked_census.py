@@ -236,26 +236,27 @@ def _has_children_of_its_own() -> bool:
 
 
 def _past_census_children(
-    name: str,
+    real: Callable[..., Any],
     any_child: Callable[..., bool],
     pid_of: Callable[[Any], int],
     left_waitable: Callable[..., bool] = lambda *args: False,
 ) -> Callable[..., Any]:
-    """``os.<name>``, made to go on waiting past the census children it takes: when called for
-    any child (``any_child`` of its arguments) and it returns a census child's pid
-    (``pid_of`` its result), the child is kept for memslim (``_reap``) and the wait is made
-    again. ``left_waitable``: the call leaves the child waitable (waitid's WNOWAIT), so it is
-    reaped here, as the program would not."""
-    real = _real_waits["waitpid"] if name == "waitpid" else getattr(os, name)
+    """The wait ``real`` (one of os's), made to go on waiting past the census children it
+    takes: when called for any child (``any_child`` of its arguments) and it returns a census
+    child's pid (``pid_of`` its result), the child is kept for memslim (``_reap``) and the wait
+    is made again. ``left_waitable``: the call leaves the child waitable (waitid's WNOWAIT), so
+    it is reaped here, as the program would not."""
 
     def wait(*args: Any) -> Any:
-        if any_child(*args) and _census_pids and not _has_children_of_its_own():
+        if not any_child(*args):
+            return real(*args)
+        if _census_pids and not _has_children_of_its_own():
             # As under python with no child: at once, not when a census child has ended.
             raise ChildProcessError(errno.ECHILD, os.strerror(errno.ECHILD))
         while True:
             got = real(*args)
             pid = pid_of(got)
-            if not any_child(*args) or pid not in _census_pids:
+            if pid not in _census_pids:
                 return got
             if left_waitable(*args):
                 with contextlib.suppress(ChildProcessError):
@@ -283,12 +284,12 @@ def hide_census_children_from_waits() -> None:
     _real_waits["waitpid"] = os.waitpid  # memslim's own waits (_reap)
     first = itemgetter(0)
     replacements = {
-        "waitpid": _past_census_children("waitpid", lambda pid, options: pid <= 0, first),
-        "wait": _past_census_children("wait", lambda: True, first),
-        "wait3": _past_census_children("wait3", lambda options: True, first),
-        "wait4": _past_census_children("wait4", lambda pid, options: pid <= 0, first),
+        "waitpid": _past_census_children(os.waitpid, lambda pid, options: pid <= 0, first),
+        "wait": _past_census_children(os.wait, lambda: True, first),
+        "wait3": _past_census_children(os.wait3, lambda options: True, first),
+        "wait4": _past_census_children(os.wait4, lambda pid, options: pid <= 0, first),
         "waitid": _past_census_children(
-            "waitid",
+            os.waitid,
             lambda idtype, ident, options: idtype in (os.P_ALL, os.P_PGID),
             lambda got: 0 if got is None else got.si_pid,
             lambda idtype, ident, options: bool(options & os.WNOWAIT),

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memslim import _core
+from memslim.cli import PROCESS_MODULES
 
 
 class TargetError(Exception):
@@ -219,14 +220,6 @@ def _always_tracked(tracked: bool) -> bool:
     return True
 
 
-# The modules of this process before memslim's command line imported anything (memslim.cli
-# records them): those python imports for any program.
-def _process_modules() -> frozenset[str]:
-    from memslim.cli import PROCESS_MODULES
-
-    return PROCESS_MODULES
-
-
 # memslim's modules that a run imports while the program runs (a fork hook's, the advice a
 # census asks for): imported before the program when it has modules of its own named like
 # memslim's, so that theirs are not the ones these bind.
@@ -240,14 +233,12 @@ def _hide_what_the_program_has_its_own_of(path0: str) -> dict[str, types.ModuleT
     program imports its own, and under memslim it got memslim's (a ``token.py`` beside the
     script: "cannot import name ..."). Their submodules go with them. Built-in and frozen
     modules stay: python finds them before any file."""
-    before = _process_modules()
-    origins = {
-        name: getattr(getattr(module, "__spec__", None), "origin", None)
-        for name, module in sys.modules.items()
-        if "." not in name and name not in before and name not in ("memslim", "__main__")
-    }
-    shadowed = []
-    for name, origin in origins.items():
+    shadowed = set()
+    # Those python imports for any program (PROCESS_MODULES) are its under python too.
+    for name, module in list(sys.modules.items()):
+        if "." in name or name in PROCESS_MODULES or name in ("memslim", "__main__"):
+            continue
+        origin = getattr(getattr(module, "__spec__", None), "origin", None)
         if origin in (None, "built-in", "frozen"):
             continue
         try:
@@ -255,7 +246,7 @@ def _hide_what_the_program_has_its_own_of(path0: str) -> dict[str, types.ModuleT
         except (ImportError, ValueError, OSError):
             continue
         if theirs is not None and theirs.loader is not None and theirs.origin not in (None, origin):
-            shadowed.append(name)
+            shadowed.add(name)
     if not shadowed:
         return {}
     for name in _IMPORTED_DURING_THE_RUN:
