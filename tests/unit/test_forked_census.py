@@ -114,3 +114,26 @@ def test_the_report_reads_the_census_that_saw_clearly_more_of_the_peaks_objects(
         assert censuses.chosen(peak_visible=35) == parse  # 35 against 30: not clearly more
     finally:
         censuses.close()
+
+
+def test_what_a_census_saw_is_also_what_its_walk_found_in_objects() -> None:
+    # A parse's census at 88 (Python and NumPy bytes 62 when it forked) whose walk found 26 in
+    # objects (the parser's buffers and what only its C code holds reach no walk), and one
+    # after it at 69 (69, its walk 62: the frame and the labels built on it). By the bytes
+    # when they forked, 69 is not clearly more than 62; by what each walk found, 62 is more
+    # than twice 26. A walk that found more than its census's Python bytes (objects made
+    # before tracking) counts no more than those.
+    censuses = forked_census.ForkedCensuses(top=5)
+    try:
+        for traced, visible in ((40, 35), (88, 62), (69, 69)):
+            _add_census(censuses, traced, visible=visible, state=forked_census._DONE)
+        early, parse, after = censuses._path(1), censuses._path(2), censuses._path(3)
+        assert censuses.chosen(peak_visible=94) == parse
+        walked = {early: 30, parse: 26, after: 62}
+        assert censuses.chosen(peak_visible=94, walked=walked) == after
+        # The parse's walk found its objects after all: within 25% of the later census.
+        assert censuses.chosen(peak_visible=94, walked={**walked, parse: 60}) == parse
+        # A walk beyond the census's own Python bytes: the early census saw 35, not 90.
+        assert censuses.chosen(peak_visible=94, walked={**walked, early: 90}) == after
+    finally:
+        censuses.close()

@@ -481,7 +481,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
                 forked.in_process(time.perf_counter() - began, visible)
                 census["raw"] = raw
                 census["traced_bytes"] = traced
-                census["visible"] = visible
+                census["visible"] = min(visible, raw["bytes"])  # as a forked one's (chosen)
                 history.append((traced, retainer_summary(raw)))
             # In a library's call (pandas 3.1's parallel read_csv, whose threads parse without
             # the GIL: ForkUnsafe), what the call returns is seen by a census after it, forked
