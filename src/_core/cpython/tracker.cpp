@@ -465,6 +465,8 @@ void ran_out_of_own_memory(Recording& rec) noexcept {
 void restore_block_locked(Recording& rec, std::uintptr_t address, const engine::LiveBlock& block,
                           bool other);
 
+bool offer_census_here();
+
 void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, bool gil,
                   Domain domain = Domain::kPython) {
     engine::Frame frames[kMaxStackDepth];
@@ -587,8 +589,10 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
         // its queue, every later one failed and the workers' censuses stopped (ASan's slower
         // run took 31 of them, then none for the last 14% of the peak).
         if (g_asking_runs.load(std::memory_order_relaxed) && gettid() != getpid()) {
-            g_census_asker.store(current_thread_state());
-            wake_asking_thread();
+            if (!offer_census_here()) {
+                g_census_asker.store(current_thread_state());
+                wake_asking_thread();
+            }
         } else {
             g_census_asked_at = std::chrono::steady_clock::now();
             g_census_asked_by = current_thread_state();
@@ -1237,6 +1241,25 @@ void wait_in(PyThreadState* tstate, bool elsewhere) {
     g_line_wait_since = std::chrono::steady_clock::now();
     g_line_wait_elsewhere = elsewhere;
     g_line_waiting.store(true);
+}
+
+// 3.11, from record_block in a thread other than the main one, with the GIL: the census waits
+// for this thread's next line (census_at_line), its trace function set here at once. Through
+// memslim's asking thread, which has to take the GIL first, the census came 3-56 ms after it
+// was asked for while two other threads took turns with the GIL, and one of three workers had
+// freed its list by then (tests/integration/test_run.py's three workers: the census at 0.80-0.97
+// of the peak with a test run beside it). The asking thread still ends a wait that cannot end
+// (census_in_asking_thread, at its ticks) and offers the census where it cannot be offered
+// here: the thread traces itself, or another thread waits for its line already.
+bool offer_census_here() {
+    PyThreadState* me = current_thread_state();
+    if (!kTraceOtherThreads || g_line_wait != nullptr || g_census_callback == nullptr ||
+        me == nullptr || me->c_tracefunc != nullptr) {
+        return false;
+    }
+    set_trace_of(me, census_at_line);
+    wait_in(me, true);
+    return true;
 }
 
 // With the GIL held, from any thread: no thread waits for its line any more.
