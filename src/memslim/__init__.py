@@ -7,6 +7,11 @@ Public API:
 * :func:`track` — charge every allocation in a ``with`` block to its line and stack.
 * :func:`profile` — a decorator printing a function's memory line by line.
 * :func:`snapshot`, :func:`why_alive` — census of the heap, retained sizes, why-alive paths.
+
+PYTEST_DONT_REWRITE: pytest rewrites the asserts of an installed plugin's package (ours, the
+``pytest11`` entry point), and warns when that package was imported before it, as under
+``memslim run -m pytest`` (an error under ``filterwarnings = error``). memslim's own asserts
+are not tests.
 """
 
 from __future__ import annotations

@@ -116,7 +116,7 @@ def _answer(request: dict[str, Any], tracker: Any) -> None:
 
 def _write_error(request: dict[str, Any], error: BaseException) -> None:
     try:
-        with open(request["output"] + ".error", "w") as f:
+        with open(request["output"] + ".error", "w", encoding="utf-8") as f:
             f.write(f"{type(error).__name__}: {error}".replace("\n", " "))
     except Exception:
         pass

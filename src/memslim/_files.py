@@ -36,7 +36,7 @@ def file_mode() -> int:
     """The mode a new file gets here (0666 less the umask), for files made by mkstemp (0600).
     The umask is read from /proc: os.umask() would change it for the program's threads too."""
     try:
-        with open("/proc/self/status") as f:
+        with open("/proc/self/status", encoding="utf-8") as f:
             for line in f:
                 if line.startswith("Umask:"):
                     return 0o666 & ~int(line.split()[1], 8)
@@ -57,8 +57,16 @@ def run_directory(kind: str) -> str:
     import tempfile
 
     prefix = f"memslim-{kind}-{_pid_namespace()}-"
-    _remove_orphans(tempfile.gettempdir(), prefix)
-    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
+    # tempfile keeps the directory it finds (tempfile.tempdir) for the process: the program's
+    # cache, left as it was. A program that set TMPDIR while it ran got memslim's choice, made
+    # before it started.
+    cached = tempfile.tempdir
+    try:
+        directory = tempfile.gettempdir()
+        _remove_orphans(directory, prefix)
+        return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=directory)
+    finally:
+        tempfile.tempdir = cached
 
 
 def _pid_namespace() -> int:

@@ -48,7 +48,7 @@ def python_version_of(pid: int) -> tuple[int, int] | None:
     """The CPython minor version the process runs, from its libpython mapping or its
     executable's name; None when neither tells."""
     try:
-        with open(f"/proc/{pid}/maps") as f:
+        with open(f"/proc/{pid}/maps", encoding="utf-8") as f:
             for line in f:
                 found = re.search(r"libpython(\d)\.(\d+)", line)
                 if found:
@@ -124,7 +124,13 @@ def gdb_call_problem(gdb: str) -> str | None:
         command += ["-ex", 'printf "memslim-probe %d\\n", (int) getpid()']
         try:
             done = subprocess.run(
-                command, capture_output=True, text=True, timeout=60, env=_gdb_env()
+                command,
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                timeout=60,
+                env=_gdb_env(),
             )
             output = done.stdout + done.stderr
         except subprocess.TimeoutExpired:
@@ -158,7 +164,13 @@ def _inject(pid: int, core: str, request: str, timeout: float) -> None:
         command += ["-ex", line]
     try:
         done = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, env=_gdb_env()
+            command,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=timeout,
+            env=_gdb_env(),
         )
         output = done.stdout + done.stderr
     except subprocess.TimeoutExpired:
@@ -205,7 +217,7 @@ def attach(
     try:
         output = os.path.join(directory, "answer.json")
         request = os.path.join(directory, "request.json")
-        with open(request, "w") as f:
+        with open(request, "w", encoding="utf-8") as f:
             json.dump(
                 {
                     "memslim_dir": os.path.dirname(os.path.dirname(memslim.__file__)),
@@ -222,7 +234,7 @@ def attach(
         deadline = time.monotonic() + timeout + track_seconds
         while not os.path.exists(output):
             if os.path.exists(output + ".error"):
-                with open(output + ".error") as f:
+                with open(output + ".error", encoding="utf-8") as f:
                     raise AttachError(f"the census in process {pid} failed: {f.read().strip()}")
             if not os.path.exists(f"/proc/{pid}"):
                 raise AttachError(f"process {pid} ended before it answered")
@@ -232,7 +244,7 @@ def attach(
                     " call or asleep?): no census; the request stays queued and is dropped"
                 )
             time.sleep(0.05)
-        with open(output) as f:
+        with open(output, encoding="utf-8") as f:
             return json.load(f)
     finally:
         shutil.rmtree(directory, ignore_errors=True)

@@ -228,7 +228,7 @@ def _has_children_of_its_own() -> bool:
     try:
         children: set[int] = set()
         for tid in os.listdir("/proc/self/task"):
-            with open(f"/proc/self/task/{tid}/children") as f:
+            with open(f"/proc/self/task/{tid}/children", encoding="utf-8") as f:
                 children.update(int(pid) for pid in f.read().split())
     except (OSError, ValueError):
         return True
@@ -410,7 +410,7 @@ def _keep_largest(
 def _private_dirty_bytes() -> int:
     """Pages this process wrote since the fork (its own copies): memslim's cost."""
     try:
-        with open("/proc/self/smaps_rollup") as f:
+        with open("/proc/self/smaps_rollup", encoding="utf-8") as f:
             for line in f:
                 if line.startswith("Private_Dirty:"):
                     return int(line.split()[1]) * 1024
@@ -422,7 +422,7 @@ def _private_dirty_bytes() -> int:
 def _proc_kib(path: str, key: str) -> int | None:
     """The value (in KiB) of ``key`` in a /proc file of ``key: value kB`` lines."""
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             for line in f:
                 if line.startswith(key + ":"):
                     return int(line.split()[1])
@@ -571,7 +571,10 @@ class ForkedCensuses:
         """Why children failed, and why the last census was not waited for (a sentence each)."""
         found = [self.given_up] if self.given_up else []
         for n in self._numbers(_FAILED):
-            with contextlib.suppress(OSError), open(self._path(n) + ".error") as f:
+            with (
+                contextlib.suppress(OSError),
+                open(self._path(n) + ".error", encoding="utf-8") as f,
+            ):
                 found.append(f.read())
         return found
 
@@ -682,7 +685,7 @@ class ForkedCensuses:
                     )
                 else:
                     why = f"a census failed: {type(e).__name__}: {e}".replace("\n", " ")
-                with open(path + ".error", "w") as f:
+                with open(path + ".error", "w", encoding="utf-8") as f:
                     f.write(why)
             finally:
                 os._exit(status)

@@ -58,7 +58,7 @@ def cgroup_limit(root: str = "/") -> int | None:
     ``memory.max``, v1 ``memory.limit_in_bytes``), or None where there is none. ``root``: where
     /proc and /sys are (tests)."""
     try:
-        with open(os.path.join(root, "proc/self/cgroup")) as f:
+        with open(os.path.join(root, "proc/self/cgroup"), encoding="utf-8") as f:
             lines = f.read().splitlines()
     except OSError:
         return None
@@ -87,7 +87,7 @@ def cgroup_limit(root: str = "/") -> int | None:
 
 def _read_limit(path: str) -> int | None:
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             text = f.read().strip()
     except OSError:
         return None

@@ -705,6 +705,27 @@ print(waited(lambda: os.waitpid(-1, 0)[0]))
         "import threading\ndef spin():\n    x = 0\n    while True:\n        x += 1\n"
         "for _ in range(3):\n    threading.Thread(target=spin, daemon=True).start()\n"
         "data = [str(i) for i in range(300_000)]\nprint(len(data))\n",
+        # pytest warned that memslim, its plugin's package, was imported before it could
+        # rewrite its asserts: an error with warnings as errors (a helper's, 2026-12-06).
+        "import contextlib, io, sys, pytest\ndef test_sum():\n    assert 1 + 1 == 2\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    code = pytest.main([__file__, '-q', '-p', 'no:cacheprovider', '-W', 'error'])\n"
+        "print(int(code))\n",
+        # tempfile's cache is the program's: memslim had filled it before the program began.
+        "import os, tempfile\nmine = os.path.join(os.path.dirname(__file__), 'mytmp')\n"
+        "os.makedirs(mine, exist_ok=True)\nos.environ['TMPDIR'] = mine\n"
+        "print(tempfile.gettempdir() == mine)\n",
+        # A child it forks has its descriptors alone: memslim's copy of stderr held the
+        # caller's stderr pipe open through a daemon that closed its descriptors 0-2.
+        "import os\ndata = [str(i) for i in range(100_000)]\npid = os.fork()\nif pid == 0:\n"
+        "    print(sorted(int(fd) for fd in os.listdir('/proc/self/fd')), flush=True)\n"
+        "    os._exit(0)\nos.waitpid(pid, 0)\n",
+        # 3.12+: os.fork warns in a process with threads; memslim's own do not count, also
+        # where the program's filters would show the interpreter's warning.
+        "import os, warnings\ndata = [str(i) for i in range(100_000)]\n"
+        "with warnings.catch_warnings(record=True) as seen:\n"
+        "    warnings.simplefilter('always')\n    pid = os.fork()\n    if pid == 0:\n"
+        "        os._exit(0)\n    os.waitpid(pid, 0)\nprint(len(seen))\n",
     ],
     ids=["closes-sys.stderr", "closes-fd-2", "replaces-stderr", "replaces-stdout",
          "own-sigint-handler", "setprofile", "settrace", "tracemalloc",
@@ -712,7 +733,9 @@ print(waited(lambda: os.waitpid(-1, 0)[0]))
          "queue-fed-after-the-last-line", "atexit-pickles-and-reads-argv",
          "pipe-closed-while-a-census-walks", "os-wait-for-its-workers", "wait3-wait4-waitid",
          "waits-with-no-children", "first-descriptors-are-its-own",
-         "sigchld-handler-reaps-its-children", "daemon-threads-allocate-at-the-end"],
+         "sigchld-handler-reaps-its-children", "daemon-threads-allocate-at-the-end",
+         "pytest-main-with-warnings-as-errors", "tmpdir-set-while-it-runs",
+         "forked-child-descriptors", "fork-warning-with-its-own-filters"],
 )  # fmt: skip
 def test_a_program_that_changes_its_own_world_runs_as_under_python(
     tmp_path: Path, program: str
@@ -909,6 +932,26 @@ def where():
     faulthandler.dump_traceback(all_threads=False)
 where()
 """
+
+
+def test_memslims_own_files_name_their_encoding(tmp_path: Path) -> None:
+    # Under `-X warn_default_encoding` python warns of every text file opened without an
+    # encoding: memslim's own (its limits, the census children's /proc reads) warned in the
+    # program's run, and with `-W error::EncodingWarning` some 300 tracebacks ended the run
+    # (exit 1 where python exits 0).
+    script = tmp_path / "prog.py"
+    script.write_text("import os\ndata = [str(i) for i in range(300_000)]\nprint(len(data))\n")
+    flags = ["-X", "warn_default_encoding", "-W", "error::EncodingWarning"]
+    plain = subprocess.run(
+        [sys.executable, *flags, str(script)], capture_output=True, text=True, timeout=60
+    )
+    result = subprocess.run(
+        [sys.executable, *flags, "-m", "memslim", "run", str(script)],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert (plain.returncode, plain.stdout, plain.stderr) == (0, "300000\n", "")
+    assert (result.returncode, result.stdout) == (0, "300000\n"), result.stderr
+    assert "EncodingWarning" not in result.stderr and "exact mode — peak traced" in result.stderr
 
 
 def test_a_scripts_frame_is_its_threads_first_as_under_python(tmp_path: Path) -> None:

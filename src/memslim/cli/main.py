@@ -1057,13 +1057,17 @@ def _keep_stderr() -> None:
         except OSError:  # none free up there
             copy = os.dup(fd)
         _out["stream"] = os.fdopen(copy, "w", encoding=sys.stderr.encoding, errors="replace")
+        os.register_at_fork(after_in_child=_close_stderr)
     except (AttributeError, OSError, ValueError):  # no descriptor (a test's captured stderr)
         _out["stream"] = sys.stderr
 
 
 def _close_stderr() -> None:
     """Closes the copy of stderr (_keep_stderr) once the report is written: left open, `python
-    -X dev` warned of an unclosed file at every run."""
+    -X dev` warned of an unclosed file at every run. And in every child the program forks (the
+    report is the parent's; a child's messages go to its own stderr): a daemon that closed its
+    descriptors 0-2 held the caller's stderr pipe open through it, and `$(memslim run ...)`
+    waited for the daemon to end where python returned at once."""
     stream = _out.pop("stream", None)
     if stream is not None and stream is not sys.stderr:
         with contextlib.suppress(OSError, ValueError):
