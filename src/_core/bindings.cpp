@@ -795,11 +795,24 @@ NB_MODULE(_core, m) {
           "False when it has no handler (see engine/signal_relay.h).");
     m.def(
         "wait_for_relayed_signal",
-        [] {
-            nb::gil_scoped_release released;
-            return memslim::engine::wait_for_relayed_signal();
+        [](double grace_seconds) {
+            int signum = 0;
+            {
+                nb::gil_scoped_release released;
+                signum = memslim::engine::wait_for_relayed_signal();
+                if (signum != 0) {
+                    memslim::engine::die_of_signal_unless_spared(signum, grace_seconds);
+                }
+            }
+            if (signum != 0) memslim::engine::spare_from_signal();  // the GIL is ours again
+            return signum;
         },
-        "Block (without the GIL) until the relayed signal comes; its number, 0 if none is.");
+        "grace_seconds"_a,
+        "Block (without the GIL) until the relayed signal comes; its number, 0 if none is. "
+        "If the GIL cannot be had again within grace_seconds (another thread holds it in one "
+        "long C call), the process ends by the signal there (die_of_signal).");
+    m.def("spare_from_signal", &memslim::engine::spare_from_signal,
+          "memslim's code runs after the relayed signal: no death after its grace.");
     m.def(
         "die_of_signal",
         [](int signum) {

@@ -465,6 +465,9 @@ def _exit_after_capture(status: int) -> None:
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     """Python's handler, in the main thread."""
+    from memslim import _core
+
+    _core.spare_from_signal()  # memslim's code runs: the capture is written (see below)
     child = _state.get("child")
     if child is not None and _thread.get_ident() in child.inside:
         # The child is ending already (a Pool worker told to stop, then terminated) and its
@@ -476,11 +479,20 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     _die_of(signum)
 
 
+# How long a child told to end (SIGTERM) may take to run memslim's code, which writes its
+# capture, before it ends without it (its last checkpoint stands): python ends such a child at
+# once; a Pool worker in one long C call holding the GIL ended only when the call returned
+# (7.7 s on a helper's program, 2026-12-06; a call that never returns, never). Any other child
+# runs memslim's code within milliseconds (its main thread's handler, or the relay's thread
+# once the GIL is free): the grace is for a machine too busy to schedule either.
+SIGNAL_GRACE_SECONDS = 2.0
+
+
 def _on_relayed_signal() -> None:
     """memslim's thread, woken by the relayed SIGTERM wherever the main thread is."""
     from memslim import _core
 
-    signum = _core.wait_for_relayed_signal()
+    signum = _core.wait_for_relayed_signal(SIGNAL_GRACE_SECONDS)
     if signum:
         finish(-signum)
         _die_of(signum)

@@ -57,6 +57,13 @@ def checkpointed_after(capture, moment):
         return False
     return checkpoint.report["process"]["started_at"] + checkpoint.written_s > moment
 
+def busy_in_c(ready):
+    import itertools
+    kept = [str(i) * 3 for i in range(50_000)]
+    signal.alarm(120)  # its default action ends the child, should SIGTERM not: -14, not -15
+    ready.set()
+    sum(itertools.repeat(1))  # one C call that holds the GIL and never returns
+
 def waiting_on(pid, address):
     # The main thread of pid waits in futex() on address (Linux: /proc/PID/syscall).
     try:
@@ -105,6 +112,14 @@ if __name__ == "__main__":
         context = multiprocessing.get_context(sys.argv[3])
         ready = context.Event()
         child = context.Process(target=wait_for_term, args=(ready,))
+        child.start()
+        ready.wait()
+        child.terminate()
+        child.join()
+        print("exitcode", child.exitcode)
+    elif how == "busy":
+        ready = multiprocessing.get_context("fork").Event()
+        child = multiprocessing.get_context("fork").Process(target=busy_in_c, args=(ready,))
         child.start()
         ready.wait()
         child.terminate()
@@ -304,6 +319,17 @@ def test_a_terminated_child_ends_wherever_its_main_thread_waits(tmp_path: Path) 
     assert [r["pid"] for r in rows] == [child["pid"]]
     # 50,000 strings of 3 to 15 characters and the list's pointers: at least 50 B each.
     assert rows[0]["bytes_at_peak"] > 50 * 50_000
+
+
+def test_a_terminated_child_in_one_long_c_call_dies_of_sigterm(tmp_path: Path) -> None:
+    """The child's main thread is in one C call that holds the GIL and never returns: without
+    memslim SIGTERM ends it at once; memslim's relay thread, which needs the GIL to write the
+    capture, waited for the call to end (a Pool worker in `sum()` over a large range ended
+    7.7 s late; this one, never, until its alarm). It ends by the signal after a grace now,
+    its last checkpoint its capture."""
+    ran, _ = run(tmp_path, "busy", "0")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == plain(tmp_path, "busy", "0").stdout == "exitcode -15\n"
 
 
 def test_no_children_leaves_them_untracked(tmp_path: Path) -> None:

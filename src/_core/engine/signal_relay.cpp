@@ -4,7 +4,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 namespace memslim::engine {
 namespace {
@@ -16,6 +21,12 @@ sem_t g_arrived;
 volatile sig_atomic_t g_signum = 0;
 volatile pid_t g_owner = 0;  // the process whose waiting thread the relay wakes
 bool g_armed = false;        // g_arrived is initialised
+
+std::mutex g_grace_mutex;
+std::condition_variable g_grace_ended;
+// Set once memslim's code runs after the signal, in either thread (the waiting one, or the main
+// thread's handler, which may come first): never reset but when the relay is armed again.
+std::atomic<bool> g_spared{false};
 
 void relay(int signum, siginfo_t* info, void* context) {
     const int saved_errno = errno;
@@ -59,6 +70,7 @@ bool relay_signal(int signum) {
     g_armed = sem_init(&g_arrived, 0, 0) == 0;
     if (!g_armed) return false;
     g_owner = getpid();
+    g_spared.store(false);
     if (is_relay(current)) return true;  // a fork's inherited relay: re-armed
 
     g_previous = current;
@@ -76,6 +88,22 @@ int wait_for_relayed_signal() {
         // EINTR: a signal handled in this thread; anything else cannot happen for a valid sem
     }
     return g_signum;
+}
+
+void die_of_signal_unless_spared(int signum, double seconds) {
+    std::thread([signum, seconds] {
+        std::unique_lock<std::mutex> hold(g_grace_mutex);
+        const auto grace = std::chrono::duration<double>(seconds);
+        if (!g_grace_ended.wait_for(hold, grace, [] { return g_spared.load(); })) {
+            die_of_signal(signum);
+        }
+    }).detach();
+}
+
+void spare_from_signal() {
+    g_spared.store(true);
+    std::lock_guard<std::mutex> hold(g_grace_mutex);
+    g_grace_ended.notify_all();
 }
 
 void die_of_signal(int signum) {

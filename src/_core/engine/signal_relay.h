@@ -32,4 +32,15 @@ int wait_for_relayed_signal();
 // the signal is unblocked in the calling thread and raised there). Never returns.
 [[noreturn]] void die_of_signal(int signum);
 
+// After the relayed signal came: ends the process by `signum` (die_of_signal, from a thread of
+// its own) unless spare_from_signal() is called within `seconds`. The waiting thread needs the
+// GIL to write the child's capture, and a main thread in one long C call that holds it (a
+// Pool worker in `sum()` over a large range) kept it for as long as the call ran: the signal,
+// which ends such a process at once without memslim, ended it seconds or minutes later.
+void die_of_signal_unless_spared(int signum, double seconds);
+
+// memslim's code runs in the process after the relayed signal (it has the GIL): no death from
+// die_of_signal_unless_spared.
+void spare_from_signal();
+
 }  // namespace memslim::engine
