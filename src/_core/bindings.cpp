@@ -998,6 +998,18 @@ NB_MODULE(_core, m) {
         "code"_a, "globals"_a,
         "exec(code, globals) as python runs a script: with no frame of the caller's below "
         "the code's (inspect.stack(), warnings' stacklevel, faulthandler, pdb).");
+    m.def(
+        "write_unraisable",
+        [](nb::handle exception, nb::handle where) {
+            // As the interpreter reports an exception it cannot raise (sys.unraisablehook:
+            // "Exception ignored in: <where>" and the traceback, by default).
+            PyErr_Restore(Py_NewRef(reinterpret_cast<PyObject*>(Py_TYPE(exception.ptr()))),
+                          Py_NewRef(exception.ptr()), PyException_GetTraceback(exception.ptr()));
+            PyErr_WriteUnraisable(where.ptr());
+        },
+        "exception"_a, "where"_a,
+        "Report `exception` through sys.unraisablehook, as ignored in `where`, as the "
+        "interpreter does.");
     m.def("recursion_depth", &memslim::cpython::recursion_depth,
           "The calling thread's recursion depth, as the interpreter counts it against "
           "sys.getrecursionlimit().");

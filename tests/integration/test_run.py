@@ -1072,6 +1072,49 @@ def test_a_programs_keyboardinterrupt_ends_it_as_under_python(
     assert ours.stderr.startswith(theirs.stderr)  # the traceback, then memslim's report
 
 
+WAITS_AT_ITS_END = """
+import atexit, threading, time
+atexit.register(print, "atexit ran", flush=True)
+def worker():
+    while threading.main_thread().is_alive():  # until python waits for it, after the last line
+        time.sleep(0.005)
+    print("waited for", flush=True)
+    time.sleep(60)
+threading.Thread(target=worker).start()
+kept = [str(i) for i in range(100_000)]
+print("main done", flush=True)
+"""
+
+
+def test_ctrl_c_while_python_waits_for_threads_at_the_end_is_as_under_python(
+    tmp_path: Path,
+) -> None:
+    """SIGINT while the interpreter waits for a non-daemon thread after the program's last
+    line: python 3.11 and 3.12 report the KeyboardInterrupt as ignored in the threading module,
+    run the atexit handlers and exit 0 (memslim ended by SIGINT, nothing said); 3.13 prints
+    its traceback and exits 0."""
+    script = tmp_path / "waits.py"
+    script.write_text(WAITS_AT_ITS_END)
+    ran = {}
+    for who, argv in (
+        ("python", [str(script)]),
+        ("memslim", ["-m", "memslim", "run", str(script)]),
+    ):
+        process = subprocess.Popen(
+            [sys.executable, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert process.stdout is not None
+        assert process.stdout.readline() == "main done\n"
+        assert process.stdout.readline() == "waited for\n"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+        ran[who] = (process.returncode, out, err)
+    theirs, ours = ran["python"], ran["memslim"]
+    assert theirs[:2] == (0, "atexit ran\n") and "KeyboardInterrupt" in theirs[2]
+    assert ours[:2] == theirs[:2], ours[2]
+    assert ours[2].startswith(theirs[2])  # then memslim's report
+
+
 STORM = """
 import sys
 kept = []

@@ -409,6 +409,15 @@ def _wait_for_threads(set_tracked: Callable[[bool], bool]) -> None:
         set_tracked(tracked)
 
 
+def _from_threading(exception: BaseException) -> BaseException:
+    """``exception`` with its traceback from the threading module's frame on, as when the
+    interpreter calls ``threading._shutdown`` itself (memslim's frames above it left out)."""
+    tb = exception.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != threading.__file__:
+        tb = tb.tb_next
+    return exception.with_traceback(tb) if tb is not None else exception
+
+
 def _stop_the_programs_monitoring() -> None:
     """After the program and its atexit handlers: the events of the sys.monitoring tools it
     left registered (3.12+) are turned off, since what runs from here on is memslim's report
@@ -596,8 +605,13 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         """What python does after the program's last line, in the program's world (run)."""
         try:
             _wait_for_threads(_core.set_thread_tracked)
-        except KeyboardInterrupt:
-            outcome = Outcome(130, outcome.main_globals, interrupted=True)
+        except KeyboardInterrupt as e:
+            if sys.version_info >= (3, 13):
+                outcome = Outcome(130, outcome.main_globals, interrupted=True)
+            else:
+                # Python 3.11 and 3.12 report it as ignored in the threading module and end
+                # as the program did (status 0 after its last line: memslim said -2).
+                _core.write_unraisable(_from_threading(e), threading)
         census_at_end()
         if os.getpid() == start_pid and not _core.in_forked_child():
             # Then the program's atexit handlers, as the interpreter runs them next (a forked
