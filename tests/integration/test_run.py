@@ -1072,6 +1072,39 @@ def test_a_programs_keyboardinterrupt_ends_it_as_under_python(
     assert ours.stderr.startswith(theirs.stderr)  # the traceback, then memslim's report
 
 
+def test_a_program_that_leaves_no_descriptor_free_ends_as_under_python(tmp_path: Path) -> None:
+    # memslim imports its report's modules after the program: with every descriptor taken
+    # (the program may, and python exits as it did) that failed with memslim's traceback and
+    # status 1. Now one line says why there is no report, and the status is the program's.
+    import resource
+
+    script = tmp_path / "takes_all.py"
+    script.write_text(
+        "import os\nfds = []\ntry:\n    while True:\n"
+        "        fds.append(os.open(os.devnull, os.O_RDONLY))\n"
+        "except OSError as e:\n    print('errno', e.errno)\n"
+    )
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+    def few_descriptors() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+
+    ran = [
+        subprocess.run(
+            [sys.executable, *argv, str(script)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=few_descriptors,
+            check=False,
+        )
+        for argv in ([], ["-m", "memslim", "run"])
+    ]
+    assert [(r.returncode, r.stdout) for r in ran] == [(0, "errno 24\n")] * 2, ran[1].stderr
+    assert "Traceback" not in ran[1].stderr
+    assert "memslim: no report: the program left no file descriptor free" in ran[1].stderr
+
+
 WAITS_AT_ITS_END = """
 import atexit, threading, time
 atexit.register(print, "atexit ran", flush=True)

@@ -6,6 +6,7 @@ import argparse
 import atexit
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import gc
 import math
@@ -627,18 +628,27 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         return outcome
 
     def finish(outcome: Outcome) -> int:
-        return _finish_run(
-            args,
-            target,
-            outcome,
-            forked,
-            census,
-            history,
-            checkpoints,
-            process,
-            children_dir,
-            threads_left[0],
-        )
+        try:
+            return _finish_run(
+                args,
+                target,
+                outcome,
+                forked,
+                census,
+                history,
+                checkpoints,
+                process,
+                children_dir,
+                threads_left[0],
+            )
+        except OSError as e:
+            if e.errno not in (errno.EMFILE, errno.ENFILE):
+                raise
+            # The report imports its modules and opens its files after the program: a program
+            # that left no descriptor free (it may, and python exits as it did) got memslim's
+            # traceback and exit status 1.
+            _say(f"memslim: no report: the program left no file descriptor free ({e.strerror})")
+            return outcome.exit_code
 
     real_exit = os._exit
 
