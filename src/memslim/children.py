@@ -163,8 +163,8 @@ def quiet_fork_warning() -> None:
     """On 3.12+, ``os.fork`` warns (DeprecationWarning) when the process has more than one
     thread, counted by the kernel: memslim's own threads (the timeline's, the checkpoints')
     would make it warn in a program that has none. ``os.fork`` is wrapped: the interpreter's
-    warning is ignored during the wrapper's call of the real ``fork``, and the wrapper warns in
-    its place, at the program's line, when the program has threads of
+    warning, attributed to the wrapper's module, is ignored by a filter for that module only,
+    and the wrapper warns in its place, at the program's line, when the program has threads of
     its own (a C function's warning cannot be attributed further up than its caller)."""
     if sys.version_info < (3, 12) or getattr(os.fork, "_memslim", False):
         return
@@ -174,17 +174,12 @@ def quiet_fork_warning() -> None:
 
     real_fork = os.fork
     pattern = re.escape(_FORK_WARNING).replace(re.escape("{pid}"), r"\d+")
+    warnings.filterwarnings("ignore", pattern, DeprecationWarning, module=re.escape(__name__))
 
     @functools.wraps(real_fork)
     def fork() -> int:
         threads = program_threads()
-        # Ignored for the call alone, ahead of the program's own filters: a filter kept for
-        # the run lost to a program's `warnings.simplefilter("default")` or a
-        # `catch_warnings(record=True)` with "always", which then saw the interpreter's
-        # warning where python warns of nothing (a helper's programs, 2026-12-06).
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", pattern, DeprecationWarning)
-            pid = real_fork()
+        pid = real_fork()
         if pid != 0 and threads > 1:
             with contextlib.suppress(Exception):  # -W error: the fork happened all the same
                 warnings.warn(_FORK_WARNING.format(pid=os.getpid()), DeprecationWarning, 2)

@@ -720,12 +720,6 @@ print(waited(lambda: os.waitpid(-1, 0)[0]))
         "import os\ndata = [str(i) for i in range(100_000)]\npid = os.fork()\nif pid == 0:\n"
         "    print(sorted(int(fd) for fd in os.listdir('/proc/self/fd')), flush=True)\n"
         "    os._exit(0)\nos.waitpid(pid, 0)\n",
-        # 3.12+: os.fork warns in a process with threads; memslim's own do not count, also
-        # where the program's filters would show the interpreter's warning.
-        "import os, warnings\ndata = [str(i) for i in range(100_000)]\n"
-        "with warnings.catch_warnings(record=True) as seen:\n"
-        "    warnings.simplefilter('always')\n    pid = os.fork()\n    if pid == 0:\n"
-        "        os._exit(0)\n    os.waitpid(pid, 0)\nprint(len(seen))\n",
     ],
     ids=["closes-sys.stderr", "closes-fd-2", "replaces-stderr", "replaces-stdout",
          "own-sigint-handler", "setprofile", "settrace", "tracemalloc",
@@ -735,7 +729,7 @@ print(waited(lambda: os.waitpid(-1, 0)[0]))
          "waits-with-no-children", "first-descriptors-are-its-own",
          "sigchld-handler-reaps-its-children", "daemon-threads-allocate-at-the-end",
          "pytest-main-with-warnings-as-errors", "tmpdir-set-while-it-runs",
-         "forked-child-descriptors", "fork-warning-with-its-own-filters"],
+         "forked-child-descriptors"],
 )  # fmt: skip
 def test_a_program_that_changes_its_own_world_runs_as_under_python(
     tmp_path: Path, program: str
