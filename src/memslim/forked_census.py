@@ -923,11 +923,16 @@ class ForkedCensuses:
         found = walked or {}
 
         def seen(n: int) -> float:
-            visible = self._get(n, _VISIBLE)
-            return min(visible, found.get(self._path(n), visible), peak_visible)
+            return min(self._saw(n, found), peak_visible)
 
         best = max(done, key=lambda n: (seen(n), self._get(n, _TRACED)))
         return self._path(best if seen(best) > CLEARLY_MORE * seen(nearest) else nearest)
+
+    def _saw(self, number: int, walked: dict[str, int]) -> float:
+        """What census ``number`` saw: the least of its Python and NumPy bytes when it forked
+        and of what its walk found in objects (``walked``, by file, when read; see chosen)."""
+        visible = self._get(number, _VISIBLE)
+        return min(visible, walked.get(self._path(number), visible))
 
     def results(
         self, peak_visible: int | None = None
@@ -989,11 +994,10 @@ class ForkedCensuses:
                     raw = _unpack_sites(_decode(pickle.load(f), live, gone))
                 last = (header["traced_bytes"], raw)
                 self.last_traced = header["traced_bytes"]
-                visible = next(
-                    int(self._get(n, _VISIBLE)) for n in self._numbers(_DONE)
+                self.last_visible = next(
+                    int(self._saw(n, walked)) for n in self._numbers(_DONE)
                     if self._path(n) == path
                 )  # fmt: skip
-                self.last_visible = min(visible, header["walked_bytes"])
         return last, history, costs
 
     def better_than(self, traced: int, visible: int, peak_visible: int | None) -> bool:
