@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <vector>
@@ -146,6 +147,63 @@ TEST(StackCache, ExactRepeatNeedsNoTree) {
     cache.clear();
     EXPECT_FALSE(cache.lookup(stack, &node));
     EXPECT_EQ(cache.slot(), StackCache::kNoSlot);
+}
+
+// move_innermost, as the tracker uses it: when only the innermost frame's instruction changed,
+// it answers from the thread's recent children or not at all, and whatever it answers (the
+// node, the frames, the caller's slot) is what interning the stack gives. Truth: the tree
+// itself, and a map of the slots handed out by node.
+TEST(StackCache, AMovedInnermostFrameIsTheStackThatInterningGives) {
+    FrameTree tree;
+    StackCache cache;
+    std::mt19937 rng(7);
+    std::map<NodeId, std::uint32_t> slots;
+    std::vector<Frame> stack = {{0x1000, 0}, {0x2000, 1}, {0x3000, 2}};
+    std::size_t moved = 0;
+    std::size_t answered = 0;
+    for (int i = 0; i < 20000; ++i) {
+        bool only_innermost = false;
+        if (rng() % 8 == 0) {  // a call or a return: the callers change
+            if (stack.size() > 2 && rng() % 2) {
+                stack.erase(stack.begin());
+            } else if (stack.size() < 12) {
+                stack.insert(stack.begin(), Frame{0x1000u + 16 * (rng() % 4), 0});
+            }
+        } else {  // the next allocation of the same frame, at one of a loop's instructions
+            stack[0].instruction = rng() % 6;
+            only_innermost = true;
+        }
+        const NodeId truth = intern(tree, stack);
+        NodeId node = 0;
+        if (!cache.lookup(stack, &node)) {
+            if (only_innermost && cache.move_innermost(stack[0].instruction)) {
+                ++answered;
+                node = cache.node();
+                ASSERT_TRUE(std::equal(stack.begin(), stack.end(), cache.frames().begin(),
+                                       cache.frames().end()));
+            } else {
+                node = cache.intern(stack, tree, [](NodeId) {});
+            }
+            moved += only_innermost ? 1 : 0;
+        }
+        ASSERT_EQ(node, truth);
+        ASSERT_EQ(cache.node(), truth);
+        const auto it = slots.try_emplace(node, static_cast<std::uint32_t>(slots.size())).first;
+        if (cache.slot() == StackCache::kNoSlot) {
+            cache.set_slot(it->second);
+        } else {
+            ASSERT_EQ(cache.slot(), it->second);
+        }
+    }
+    EXPECT_GT(answered, moved / 2);  // the loop's few instructions: mostly answered
+    // An instruction never seen under these callers is not answered, and changes nothing.
+    const std::vector<Frame> before(cache.frames().begin(), cache.frames().end());
+    EXPECT_FALSE(cache.move_innermost(1000));
+    EXPECT_TRUE(
+        std::equal(before.begin(), before.end(), cache.frames().begin(), cache.frames().end()));
+    // Nor after clear(): what it knew was another tree's.
+    cache.clear();
+    EXPECT_FALSE(cache.move_innermost(stack[0].instruction));
 }
 
 // After clear() the empty stack is the only one cached: it is the root in the new tree, and no

@@ -491,10 +491,17 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
             cached = true;
             read = cache->frames().data();
             depth = cache->frames().size();
-        } else if (now == FramesNow::kInnermostMoved) {
+        } else if (now == FramesNow::kInnermostMoved && cache->move_innermost(moved_to)) {
             // Its callers unchanged, the innermost frame at another instruction (a
             // comprehension's dict, string and list; the JSON/CSV bench job: 22% of
-            // allocations): the cached stack with that one frame changed, interned below.
+            // allocations) where this thread allocated before: the cache has its node and
+            // slot, and nothing is interned.
+            cached = true;
+            read = cache->frames().data();
+            depth = cache->frames().size();
+        } else if (now == FramesNow::kInnermostMoved) {
+            // The same, at an instruction not among the thread's recent ones: the cached
+            // stack with that one frame changed, interned below.
             const std::span<const engine::Frame> known = cache->frames();
             depth = known.size();
             std::copy(known.begin(), known.end(), frames);

@@ -167,27 +167,60 @@ class StackCache {
             std::memcpy(&frames_[depth - shared], &stack[depth - shared], shared * sizeof(Frame));
         }
         NodeId node = outer_node;
+        innermost_ = kNone;  // child() sets it for the innermost frame
         while (i-- > 0) {
             node = i == depth - 1 && stack[i].is_link() ? link : child(tree, node, stack[i], on_new);
             nodes_[i] = node;
             frames_[i] = stack[i];
         }
+        if (depth == 1 && stack[0].is_link()) innermost_ = kNone;
         depth_ = depth;
-        slot_ = kNoSlot;
+        slot_ = innermost_ != kNone && recent_[innermost_].node == nodes_[0]
+                    ? recent_[innermost_].slot
+                    : kNoSlot;
         return depth == 0 ? FrameTree::kRoot : nodes_[0];
     }
 
     // A number the caller keeps for the cached stack (the tracker's counter slot of its site),
     // so that an exact repeat needs no lookup of it either. kNoSlot until set; a new stack
-    // resets it.
+    // resets it. It is kept with the innermost frame's entry among the recent children too,
+    // for move_innermost.
     static constexpr std::uint32_t kNoSlot = 0xFFFFFFFFu;
     [[nodiscard]] std::uint32_t slot() const { return slot_; }
-    void set_slot(std::uint32_t slot) { slot_ = slot; }
+    void set_slot(std::uint32_t slot) {
+        slot_ = slot;
+        if (innermost_ != kNone && depth_ > 0 && recent_[innermost_].node == nodes_[0]) {
+            recent_[innermost_].slot = slot;
+        }
+    }
+
+    // The cached stack with its innermost frame at `instruction` (its callers unchanged), when
+    // the thread allocated there before under the same caller: true, and the cached stack is
+    // that one, its node and slot known, without the tree (no lock). A loop's line allocates at
+    // several instructions in turn (a dict, its strings, a list: threads8's comprehension six
+    // times a row), and each move was interned under the tracker's lock and its slot looked up
+    // again. False (nothing changed) when that spot is not among the recent children.
+    bool move_innermost(std::uint32_t instruction) {
+        if (depth_ < 2 || frames_[0].is_link()) return false;
+        const Frame moved{frames_[0].code, instruction};
+        const std::size_t index = recent_index(nodes_[1], moved);
+        const Recent& recent = recent_[index];
+        if (recent.code != moved.code || recent.parent != nodes_[1] ||
+            recent.instruction != instruction) {
+            return false;
+        }
+        frames_[0] = moved;
+        nodes_[0] = recent.node;
+        slot_ = recent.slot;
+        innermost_ = index;
+        return true;
+    }
 
     // Forgets the cached stack (its nodes are another tree's): nothing is cached, as at first.
     void clear() {
         depth_ = 0;
         slot_ = kNoSlot;
+        innermost_ = kNone;
         std::fill(std::begin(recent_), std::end(recent_), Recent{});
     }
 
@@ -198,9 +231,9 @@ class StackCache {
     // into a table as large as the tree (a sixth of the hook's time with eight threads).
     template <class OnNew>
     NodeId child(FrameTree& tree, NodeId parent, const Frame& frame, OnNew& on_new) {
-        const std::uint64_t key = (frame.code ^ (std::uint64_t{parent} << 32) ^ frame.instruction) *
-                                  0x9E3779B97F4A7C15ULL;
-        Recent& recent = recent_[key >> (64 - kRecentBits)];
+        const std::size_t index = recent_index(parent, frame);
+        Recent& recent = recent_[index];
+        innermost_ = index;  // the last child looked up is the innermost frame's (intern)
         if (recent.code == frame.code && recent.parent == parent &&
             recent.instruction == frame.instruction) {
             return recent.node;
@@ -208,8 +241,14 @@ class StackCache {
         bool is_new = false;
         const NodeId node = tree.child(parent, frame, &is_new);
         if (is_new) on_new(node);
-        recent = {frame.code, frame.instruction, parent, node};
+        recent = {frame.code, frame.instruction, parent, node, kNoSlot};
         return node;
+    }
+
+    static std::size_t recent_index(NodeId parent, const Frame& frame) {
+        const std::uint64_t key = (frame.code ^ (std::uint64_t{parent} << 32) ^ frame.instruction) *
+                                  0x9E3779B97F4A7C15ULL;
+        return static_cast<std::size_t>(key >> (64 - kRecentBits));
     }
 
     struct Recent {
@@ -217,10 +256,15 @@ class StackCache {
         std::uint32_t instruction = 0;
         NodeId parent = 0;
         NodeId node = 0;
+        std::uint32_t slot = kNoSlot;  // the caller's slot of `node` (set_slot), if known
     };
     static constexpr unsigned kRecentBits = 8;
 
     std::uint32_t slot_ = kNoSlot;
+    // The index in recent_ of nodes_[0]'s entry, when intern or move_innermost took it from
+    // there (kNone otherwise).
+    static constexpr std::size_t kNone = ~std::size_t{0};
+    std::size_t innermost_ = kNone;
     std::size_t depth_ = 0;
     Frame frames_[kCapacity];
     NodeId nodes_[kCapacity];
