@@ -546,6 +546,12 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
     _stacks.forget()
     if forked is not None:
         forked.start_clock()
+    # The instant the tracker's times (peak, timeline) count from, on the wall clock: the
+    # process tree's peak lines up its processes' times by it. Taken where the process dict is
+    # made, some steps earlier, a spawned worker descheduled between the two (a busy machine)
+    # had its times shifted earlier than its sibling's, and the tree's peak of two workers that
+    # held their data at once (a barrier) missed their overlap (CI-like load, 1 run in ~15).
+    process["started_at"] = time.time()
     _core.start_tracking(
         args.mode,
         float(args.sample_interval),
