@@ -38,6 +38,7 @@
 #include "engine/live_map.h"
 #include "engine/peak_tracker.h"
 #include "engine/residency.h"
+#include "engine/tick_clock.h"
 
 namespace memslim::cpython {
 
@@ -98,7 +99,8 @@ struct Recording {
     engine::LiveMap samples;  // sample mode: the sampled live blocks, by weight
     engine::PeakTracker peak;
     Clock::time_point started = Clock::now();
-    double peak_seconds = 0;
+    engine::TickClock ticks;       // restarted with `started`; for peak_ticks
+    std::uint64_t peak_ticks = 0;  // when the peak was last left (0: never)
     // Sample mode: the variance of the estimated live total, now and when the peak was saved
     // (ByteSampler::variance_term of each live sample, summed).
     double variance = 0;
@@ -107,10 +109,18 @@ struct Recording {
         variance += sign * engine::ByteSampler::variance_term(
                                weight, static_cast<double>(options.sample_interval_bytes));
     }
-    // The peak tracker has just saved what is live at the peak: when, and its variance.
-    void note_peak_saved(double seconds) {
-        peak_seconds = seconds;
+    // The peak tracker has just saved what is live at the peak: when (ticks.now()), and its
+    // variance.
+    void note_peak_saved(std::uint64_t when) {
+        peak_ticks = when;
         variance_at_peak = variance;
+    }
+    [[nodiscard]] double peak_seconds() const {
+        return peak_ticks == 0 ? 0.0 : ticks.seconds(peak_ticks);
+    }
+    void restart_clocks() {
+        started = Clock::now();
+        ticks.restart();
     }
     [[nodiscard]] double seconds_since_start() const {
         return std::chrono::duration<double>(Clock::now() - started).count();
@@ -661,7 +671,7 @@ bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* blo
         rec.peak.on_free(block->site, static_cast<std::int64_t>(block->size));
         rec.current_mirror.store(rec.peak.current(), std::memory_order_relaxed);
         // Before this free's variance is taken away, as its bytes were at the peak.
-        if (rec.peak.peak_saves() != saves) rec.note_peak_saved(rec.seconds_since_start());
+        if (rec.peak.peak_saves() != saves) rec.note_peak_saved(rec.ticks.now());
         if (rec.filter) {
             rec.filter->remove(address);
             rec.add_variance(block->size, -1.0);
@@ -1655,7 +1665,7 @@ bool start_tracking(const TrackOptions& options) {
     }
     g_stop_frame = options.stacks_above_caller ? current_frame() : nullptr;
     hide_import_system_frames(options.fold_imports);
-    g_recording->started = Clock::now();
+    g_recording->restart_clocks();
     start_timeline(g_recording.get());
     g_active.store(true);
     return true;
@@ -1682,7 +1692,7 @@ bool restart_in_forked_child() {
     g_starting_thread.store(pthread_self());  // the thread that forked: the child's only one
     g_recording->timeline = engine::Timeline(options.timeline_points);
     g_generation.fetch_add(1);  // threads' stack caches and samplers belong to the parent's
-    g_recording->started = Clock::now();
+    g_recording->restart_clocks();
     g_forked_child.store(false);
     start_timeline(g_recording.get());
     g_active.store(true);
@@ -1707,7 +1717,7 @@ void stop_tracking() {
     const double now = rec.seconds_since_start();
     const std::uint64_t saves = rec.peak.peak_saves();
     rec.peak.finish();
-    if (rec.peak.peak_saves() != saves) rec.note_peak_saved(now);
+    if (rec.peak.peak_saves() != saves) rec.note_peak_saved(rec.ticks.now());
     const std::int64_t current = rec.peak.current();
     rec.lock.unlock();
     std::lock_guard<std::mutex> hold(rec.timeline_mutex);
@@ -2106,13 +2116,13 @@ TrackResult collect_result(bool with_sites) {
         // Still tracking: the program may be at its peak right now.
         const std::uint64_t saves = rec.peak.peak_saves();
         rec.peak.finish();
-        if (rec.peak.peak_saves() != saves) rec.note_peak_saved(rec.seconds_since_start());
+        if (rec.peak.peak_saves() != saves) rec.note_peak_saved(rec.ticks.now());
     }
     result.mode = rec.options.mode;
     result.sample_interval_bytes = rec.options.sample_interval_bytes;
     result.current_bytes = rec.peak.current();
     result.peak_bytes = rec.peak.peak();
-    result.peak_seconds = rec.peak_seconds;
+    result.peak_seconds = rec.peak_seconds();
     result.peak_standard_error = std::sqrt(std::max(0.0, rec.variance_at_peak));
     {
         std::lock_guard<std::mutex> hold_timeline(rec.timeline_mutex);
