@@ -115,6 +115,13 @@ struct Recording {
         peak_ticks = when;
         variance_at_peak = variance;
     }
+    // The program may be at its peak right now (tracking stops, or its result is read while
+    // it runs): what is live is saved as the peak's, now, if it is.
+    void save_peak_if_at_it() {
+        const std::uint64_t saves = peak.peak_saves();
+        peak.finish();
+        if (peak.peak_saves() != saves) note_peak_saved(ticks.now());
+    }
     [[nodiscard]] double peak_seconds() const {
         return peak_ticks == 0 ? 0.0 : ticks.seconds(peak_ticks);
     }
@@ -494,24 +501,24 @@ void record_block(Recording& rec, std::uintptr_t address, std::uint64_t bytes, b
         ThreadStacks& mine = thread_stacks();
         cache = &mine.cache;
         std::uint32_t moved_to = 0;
-        const FramesNow now = check_frames(mine.chain, g_stop_frame, &moved_to);
+        FramesNow now = check_frames(mine.chain, g_stop_frame, &moved_to);
+        // Only the innermost frame moved, to an instruction where this thread allocated
+        // before under the same caller (a comprehension's dict, string and list in turn): the
+        // cache has that stack's node and slot now, as for an unchanged stack.
+        if (now == FramesNow::kInnermostMoved && cache->move_innermost(moved_to)) {
+            now = FramesNow::kSame;
+        }
         if (now == FramesNow::kSame) {
             // The frames of the cached stack, unchanged (most allocations: pandas' bench job
             // 99.5%, 10.8 frames deep): not walked again.
             cached = true;
             read = cache->frames().data();
             depth = cache->frames().size();
-        } else if (now == FramesNow::kInnermostMoved && cache->move_innermost(moved_to)) {
-            // Its callers unchanged, the innermost frame at another instruction (a
-            // comprehension's dict, string and list; the JSON/CSV bench job: 22% of
-            // allocations) where this thread allocated before: the cache has its node and
-            // slot, and nothing is interned.
-            cached = true;
-            read = cache->frames().data();
-            depth = cache->frames().size();
         } else if (now == FramesNow::kInnermostMoved) {
-            // The same, at an instruction not among the thread's recent ones: the cached
-            // stack with that one frame changed, interned below.
+            // Its callers unchanged, the innermost frame at another instruction, one not
+            // among the thread's recent ones (the JSON/CSV bench job: 22% of allocations move
+            // so, most to a recent one): the cached stack with that frame changed, interned
+            // below.
             const std::span<const engine::Frame> known = cache->frames();
             depth = known.size();
             std::copy(known.begin(), known.end(), frames);
@@ -907,7 +914,7 @@ void begin_own_thread([[maybe_unused]] Thread* self) {
 }
 
 // How far apart a timeline point's time and its traced bytes may be read (timeline_loop).
-constexpr double kPointSkewSeconds = 0.001;
+constexpr auto kPointSkew = std::chrono::milliseconds(1);
 
 void timeline_loop(TimelineThread* self, Recording* rec) {
     begin_own_thread(self);
@@ -924,16 +931,11 @@ void timeline_loop(TimelineThread* self, Recording* rec) {
         // bytes of one moment and the time of a later one, and the process tree's peak, which
         // lines up processes by their points' times, saw a worker at that earlier value while
         // its sibling held its data (test_the_tree_peak_is_the_sum_at_its_moment, 1 run in
-        // about 15 under load). Tried three times; the last reading stands.
-        std::int64_t traced = 0;
-        double seconds = rec->seconds_since_start();
-        for (int attempt = 0; attempt < 3; ++attempt) {
-            traced = rec->current_mirror.load(std::memory_order_relaxed);
-            const double after = rec->seconds_since_start();
-            const bool close = after - seconds <= kPointSkewSeconds;
-            seconds = after;
-            if (close) break;
-        }
+        // about 15 under load).
+        Clock::time_point at;
+        const std::int64_t traced = engine::read_at_one_instant(
+            [rec] { return rec->current_mirror.load(std::memory_order_relaxed); }, kPointSkew, &at);
+        const double seconds = std::chrono::duration<double>(at - rec->started).count();
         // A peak that has held for a while (the program stopped growing): census it there.
         const std::int64_t peak = rec->peak_mirror.load(std::memory_order_relaxed);
         if (peak != last_peak) {
@@ -1715,9 +1717,7 @@ void stop_tracking() {
     Recording& rec = *g_recording;
     rec.lock.lock();
     const double now = rec.seconds_since_start();
-    const std::uint64_t saves = rec.peak.peak_saves();
-    rec.peak.finish();
-    if (rec.peak.peak_saves() != saves) rec.note_peak_saved(rec.ticks.now());
+    rec.save_peak_if_at_it();
     const std::int64_t current = rec.peak.current();
     rec.lock.unlock();
     std::lock_guard<std::mutex> hold(rec.timeline_mutex);
@@ -2113,10 +2113,7 @@ TrackResult collect_result(bool with_sites) {
     Recording& rec = *g_recording;
     std::lock_guard<SpinLock> hold(rec.lock);
     if (g_active.load()) {
-        // Still tracking: the program may be at its peak right now.
-        const std::uint64_t saves = rec.peak.peak_saves();
-        rec.peak.finish();
-        if (rec.peak.peak_saves() != saves) rec.note_peak_saved(rec.ticks.now());
+        rec.save_peak_if_at_it();  // still tracking
     }
     result.mode = rec.options.mode;
     result.sample_interval_bytes = rec.options.sample_interval_bytes;

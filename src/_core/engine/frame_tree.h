@@ -173,11 +173,8 @@ class StackCache {
             nodes_[i] = node;
             frames_[i] = stack[i];
         }
-        if (depth == 1 && stack[0].is_link()) innermost_ = kNone;
         depth_ = depth;
-        slot_ = innermost_ != kNone && recent_[innermost_].node == nodes_[0]
-                    ? recent_[innermost_].slot
-                    : kNoSlot;
+        slot_ = innermost_ != kNone ? recent_[innermost_].slot : kNoSlot;
         return depth == 0 ? FrameTree::kRoot : nodes_[0];
     }
 

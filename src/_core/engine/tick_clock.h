@@ -22,6 +22,25 @@
 
 namespace memslim::engine {
 
+// read() called between two readings of the steady clock at most `within` apart: its result,
+// and the clock's time at it (*at, the middle of the two readings). A thread descheduled
+// between the readings (a busy machine) tries again, three times at most; the last reading
+// stands.
+template <class Read>
+auto read_at_one_instant(Read read, std::chrono::steady_clock::duration within,
+                         std::chrono::steady_clock::time_point* at) {
+    using Steady = std::chrono::steady_clock;
+    decltype(read()) value{};
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        const Steady::time_point before = Steady::now();
+        value = read();
+        const Steady::time_point after = Steady::now();
+        *at = before + (after - before) / 2;
+        if (after - before < within) break;
+    }
+    return value;
+}
+
 class TickClock {
   public:
     using Steady = std::chrono::steady_clock;
@@ -69,18 +88,9 @@ class TickClock {
     }
 
   private:
-    // The ticks now, and the steady clock's time at them (*steady): read within 50 us of each
-    // other, a thread descheduled between the reads trying again (three times at most).
+    // The ticks now, and the steady clock's time at them (*steady).
     std::uint64_t read_together(Steady::time_point* steady) const {
-        std::uint64_t ticks = 0;
-        for (int attempt = 0; attempt < 3; ++attempt) {
-            const Steady::time_point before = Steady::now();
-            ticks = now();
-            const Steady::time_point after = Steady::now();
-            *steady = before + (after - before) / 2;
-            if (after - before < std::chrono::microseconds(50)) break;
-        }
-        return ticks;
+        return read_at_one_instant([this] { return now(); }, std::chrono::microseconds(50), steady);
     }
 
     bool counter_;
