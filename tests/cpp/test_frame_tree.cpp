@@ -188,6 +188,7 @@ TEST(StackCache, AMovedInnermostFrameIsTheStackThatInterningGives) {
         }
         ASSERT_EQ(node, truth);
         ASSERT_EQ(cache.node(), truth);
+        ASSERT_EQ(stack_of(tree, node), stack);  // the node's own frames, walked by brute force
         const auto it = slots.try_emplace(node, static_cast<std::uint32_t>(slots.size())).first;
         if (cache.slot() == StackCache::kNoSlot) {
             cache.set_slot(it->second);
