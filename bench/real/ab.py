@@ -9,7 +9,8 @@ Each ``label=command`` is split like a shell line; leading ``NAME=value`` words 
 command's environment, and the program's path is appended. Round by round, every command runs
 once in the order given (so that a slower hour slows them all alike), as run_real.py runs its
 tools (``run_once``: a session of its own, GNU time's peak RSS). Prints each label's median wall
-time, its ratio to the first label's, every run, and the median peak RSS. A run that fails or
+time, its ratio to the first label's, every run, the median CPU time of the whole process
+tree (census children included) and its ratio, and the median peak RSS. A run that fails or
 times out stops the comparison: its time says nothing."""
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     program = os.path.abspath(args.program)
     walls: dict[str, list[float]] = {label: [] for label, _, _ in commands}
     rss: dict[str, list[int]] = {label: [] for label, _, _ in commands}
+    cpus: dict[str, list[float]] = {label: [] for label, _, _ in commands}
     with tempfile.TemporaryDirectory(prefix="memslim-ab-") as scratch:
         for _ in range(args.runs):
             for index, (label, words, env) in enumerate(commands):
@@ -69,15 +71,18 @@ def main(argv: list[str] | None = None) -> int:
                     return 1
                 walls[label].append(measured.wall_s)
                 rss[label].append(measured.maxrss_kib)
+                cpus[label].append(measured.cpu_s)
     name = os.path.basename(program)
     base = statistics.median(walls[commands[0][0]])
+    cpu_base = statistics.median(cpus[commands[0][0]]) or 1.0
     for label, runs in walls.items():
         median = statistics.median(runs)
         listed = " ".join(f"{t:.2f}" for t in runs)
         mib = statistics.median(rss[label]) / 1024
+        cpu = statistics.median(cpus[label])
         print(
             f"{name:22} {label:14} median {median:.3f}  x{median / base:.3f}  [{listed}]"
-            f"  peak RSS {mib:.1f} MiB"
+            f"  CPU {cpu:.2f} s (x{cpu / cpu_base:.3f})  peak RSS {mib:.1f} MiB"
         )
     return 0
 

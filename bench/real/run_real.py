@@ -187,6 +187,9 @@ class Measured:
     exit_code: int | None
     wall_s: float
     maxrss_kib: int
+    # CPU seconds (user + system) of the command and every process it waited for (census
+    # children included): less noisy than the wall time when another load comes and goes.
+    cpu_s: float = 0.0
 
 
 def _last_line(path: Path) -> str:
@@ -239,7 +242,7 @@ def run_once(
     else:
         rss_kib = usage.ru_maxrss
     status_name = "timeout" if timed_out.is_set() else "ok" if code == 0 else "failed"
-    return Measured(status_name, code, wall, rss_kib)
+    return Measured(status_name, code, wall, rss_kib, usage.ru_utime + usage.ru_stime)
 
 
 # -- the benchmark ---------------------------------------------------------------------------
