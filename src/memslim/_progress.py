@@ -32,6 +32,27 @@ def _after() -> float:
 _AFTER = _after()
 
 
+def to_a_fresh_line(stream: TextIO) -> None:
+    """On a terminal, moves what memslim writes next to the start of a line of its own when the
+    program left its last line unfinished (``print(..., end="")``, a progress bar), as zsh
+    does before its prompt: as many spaces as the terminal is wide, then a carriage return.
+    From the first column they fill that line, and the return comes back to its start (a
+    terminal wraps only when the next character comes); from any other, they wrap onto the
+    next line, whose start the return goes to. The program's line stays as it was: the report
+    began on it, and the progress line (``\r\033[K``) erased it. Nothing on a pipe or a file,
+    or on a terminal that does not give its width."""
+    try:
+        if not stream.isatty() or os.environ.get("TERM") == "dumb":
+            return
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return
+    if columns > 0:
+        with contextlib.suppress(OSError, ValueError):
+            stream.write(" " * columns + "\r")
+            stream.flush()
+
+
 class EndProgress:
     def __init__(self, stream: TextIO, *, after: float = _AFTER, show: bool = True) -> None:
         self.stream = stream

@@ -8,6 +8,8 @@ import sysconfig
 import threading
 from pathlib import Path
 
+import pytest
+
 from memslim.report.terminal import _where, short_path
 
 
@@ -146,3 +148,72 @@ def test_a_bad_progress_setting_never_costs_the_report(tmp_path: Path) -> None:
         env={**os.environ, "MEMSLIM_PROGRESS_AFTER": "soon"},
     )  # fmt: skip
     assert ran.returncode == 0 and "Top lines of the program" in ran.stderr, ran.stderr
+
+
+def terminal_screen(argv: list[str], columns: int, cwd: Path, env: dict[str, str]) -> list[str]:
+    """The lines a terminal ``columns`` wide is left showing after ``argv`` ran in it: its
+    bytes through a pseudo-terminal (which turns "\\n" into "\\r\\n"), drawn by pyte, a
+    VT100/xterm emulator (lines wrap when a character comes after the last column)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    import pyte  # the test extra's
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    process = subprocess.Popen(argv, stdout=slave, stderr=slave, cwd=cwd, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's last writer closed it
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert process.wait(timeout=300) == 0
+    screen = pyte.Screen(columns, 2000)  # tall enough that nothing scrolls away
+    pyte.ByteStream(screen).feed(b"".join(chunks))
+    lines = [line.rstrip() for line in screen.display]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+@pytest.mark.parametrize(
+    ("program", "shown"),
+    [
+        # The last line left unfinished, on stdout and then on stderr.
+        ('print("done.", end="")', ["done."]),
+        ('import sys\nprint("one")\nsys.stderr.write("progress 50%")', ["one", "progress 50%"]),
+        # One character on the line (the spaces' wrap then needs all of them), and a full line.
+        ('print("x", end="")', ["x"]),
+        ('print("y" * 80, end="")', ["y" * 80]),
+        # Finished lines: the report follows at once, with no blank line.
+        ('print("done.")', ["done."]),
+        ('print("a")\nprint("b" * 80)', ["a", "b" * 80]),
+    ],
+)
+@pytest.mark.parametrize("progress", [False, True])
+def test_the_report_starts_on_a_line_of_its_own(
+    tmp_path: Path, program: str, shown: list[str], progress: bool
+) -> None:
+    """What the program printed stays on the terminal as python leaves it, and the report
+    starts on the next line: not on the program's unfinished last line (nor does the progress
+    line, shown at once with ``progress``, erase it), and with no blank line after a finished
+    one. Truth: python running the program in the same terminal."""
+    script = tmp_path / "job.py"
+    script.write_text(program + "\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env["TERM"] = "xterm-256color"
+    env["MEMSLIM_PROGRESS_AFTER"] = "0" if progress else "600"
+    plain = terminal_screen([sys.executable, str(script)], 80, tmp_path, env)
+    assert plain == shown  # the emulator shows the program's lines as expected
+    argv = [sys.executable, "-m", "memslim", "run", str(script)]
+    under = terminal_screen(argv, 80, tmp_path, env)
+    assert under[: len(plain)] == plain
+    assert under[len(plain)].startswith("memslim"), under[: len(plain) + 2]

@@ -766,8 +766,10 @@ def _finish_run(
     # collections during it would walk that heap again and again, for nothing.
     gc_was_enabled = gc.isenabled()
     gc.disable()
-    from memslim._progress import EndProgress
+    from memslim._progress import EndProgress, to_a_fresh_line
 
+    if not args.child_into:  # which writes no report of its own
+        to_a_fresh_line(_stream())
     # Not in a `subprocess` child: its parent's terminal is the user's.
     # Nor with threads left: its thread would end at its first take of the GIL.
     progress = EndProgress(_stream(), show=not args.child_into and not threads_left)
