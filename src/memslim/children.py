@@ -174,11 +174,28 @@ def quiet_fork_warning() -> None:
 
     real_fork = os.fork
     pattern = re.escape(_FORK_WARNING).replace(re.escape("{pid}"), r"\d+")
-    warnings.filterwarnings("ignore", pattern, DeprecationWarning, module=re.escape(__name__))
+
+    def quiet() -> None:
+        warnings.filterwarnings("ignore", pattern, DeprecationWarning, module=re.escape(__name__))
+
+    quiet()
+    ours = warnings.filters[0]
+    from memslim import _core
 
     @functools.wraps(real_fork)
     def fork() -> int:
-        threads = program_threads()
+        # Untracked: what this wrapper allocates (the file it reads the thread count from, its
+        # 8 KiB buffer) is memslim's, not the program's at its os.fork line.
+        tracked = _core.set_thread_tracked(False)
+        try:
+            threads = program_threads()
+            # First again: a filter the program set since (simplefilter("default"), pytest's
+            # per-test filters) came before it, and the interpreter's warning showed, at this
+            # module's line, in a program with no thread (3.12, 3.13).
+            if not warnings.filters or warnings.filters[0] is not ours:
+                quiet()
+        finally:
+            _core.set_thread_tracked(tracked)
         pid = real_fork()
         if pid != 0 and threads > 1:
             with contextlib.suppress(Exception):  # -W error: the fork happened all the same

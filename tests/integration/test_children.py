@@ -346,7 +346,9 @@ def test_no_children_leaves_them_untracked(tmp_path: Path) -> None:
 
 
 FORKS_WITH_THREADS = """
-import os, sys, threading
+import os, sys, threading, warnings
+if sys.argv[2]:
+    warnings.simplefilter(sys.argv[2])  # the program's own, before memslim's
 stop = threading.Event()
 threads = [threading.Thread(target=stop.wait) for _ in range(int(sys.argv[1]))]
 for t in threads:
@@ -362,17 +364,19 @@ print("forked")
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="os.fork warns about threads from 3.12")
 @pytest.mark.parametrize("threads", [0, 1])
-def test_fork_warns_about_threads_as_it_would_without_memslim(tmp_path: Path, threads: int) -> None:
+@pytest.mark.parametrize("programs_filter", ["", "default", "always", "error"])
+def test_fork_warns_about_threads_as_it_would_without_memslim(
+    tmp_path: Path, threads: int, programs_filter: str
+) -> None:
     """memslim's own threads (timeline, checkpoints) must not make os.fork warn in a program
-    that has none; a program with a thread of its own is warned as before."""
+    that has none; a program with a thread of its own is warned as before. Also when the
+    program set a filter of its own first (with "error", python drops the warning)."""
     script = tmp_path / "forks.py"
     script.write_text(FORKS_WITH_THREADS)
-    plain_run = subprocess.run(
-        [sys.executable, str(script), str(threads)], capture_output=True, text=True, check=True
-    )
+    argv = [str(script), str(threads), programs_filter]
+    plain_run = subprocess.run([sys.executable, *argv], capture_output=True, text=True, check=True)
     ran = subprocess.run(
-        [sys.executable, "-m", "memslim", "run", "-o", str(tmp_path / "c.mslm"), str(script),
-         str(threads)],
+        [sys.executable, "-m", "memslim", "run", "-o", str(tmp_path / "c.mslm"), *argv],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert ran.returncode == 0 and ran.stdout == plain_run.stdout == "forked\n", ran.stderr
@@ -381,7 +385,9 @@ def test_fork_warns_about_threads_as_it_would_without_memslim(tmp_path: Path, th
         lines = re.sub(r"pid=\d+", "pid=N", stderr).splitlines()
         return [f"{a}\n{b}" for a, b in itertools.pairwise(lines) if "DeprecationWarning" in a]
 
-    assert len(warnings_in(plain_run.stderr)) == (1 if threads else 0)
+    assert len(warnings_in(plain_run.stderr)) == (
+        1 if threads and programs_filter != "error" else 0
+    )
     assert warnings_in(ran.stderr) == warnings_in(plain_run.stderr)
 
 
