@@ -845,6 +845,27 @@ def test_a_relative_script_path_is_made_absolute_as_python_makes_it(tmp_path: Pa
         assert result.stderr.startswith(plain.stderr), result.stderr
 
 
+@pytest.mark.parametrize("how", ["script", "module"])
+def test_the_program_sees_the_command_line_python_would_give_it(tmp_path: Path, how: str) -> None:
+    """``sys.orig_argv``: the interpreter's options as typed, the program as python takes it
+    and its arguments, not memslim's command line (a program that re-runs itself reads it).
+    Truth: python running the program with the same options."""
+    (tmp_path / "prog.py").write_text("import sys\nprint(sys.orig_argv[1:])\n")
+    program = ["prog.py"] if how == "script" else ["-m", "prog"]
+    options = ["-X", "dev", "-W", "ignore::UserWarning"]
+    plain = subprocess.run(
+        [sys.executable, *options, *program, "a", "-b"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert plain.stdout.startswith("['-X', 'dev', '-W'"), plain.stderr
+    result = subprocess.run(
+        [sys.executable, *options, "-m", "memslim", "run", "-o", "run.mslm", *program, "a",
+         "-b"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (plain.returncode, plain.stdout), result.stderr
+
+
 def test_a_script_run_through_a_link_imports_the_modules_beside_its_file(
     tmp_path: Path,
 ) -> None:

@@ -45,6 +45,26 @@ class Target:
         return [self.script or self.module or "", *self.args]
 
 
+def _programs_orig_argv(
+    target: Target, argv: list[str], orig_argv: list[str] | None
+) -> list[str] | None:
+    """``sys.orig_argv`` as python gives it to the program: the interpreter and its options as
+    they were typed before memslim (``python3 -X dev``), then the program as ``python`` takes
+    it (``prog.py`` or ``-m module``) and its arguments. ``orig_argv`` is memslim's own
+    (``python3 -X dev -m memslim run prog.py``, or the ``memslim`` script's), whose tail is
+    memslim's ``argv`` after its first word; ``orig_argv`` itself when that does not hold."""
+    if orig_argv is None:
+        return None
+    head = len(orig_argv) - len(argv)
+    if head < 1 or list(orig_argv[head + 1 :]) != list(argv[1:]):
+        return orig_argv
+    words = list(orig_argv[:head])
+    if len(words) > 1 and words[-1] == "-m":  # `python -m memslim`: "memslim" is argv[0]'s word
+        words.pop()
+    program = ["-m", target.module] if target.module else [target.script or ""]
+    return [*words, *program, *target.args]
+
+
 # What exec() adds to the recursion depth under the code it runs (3.11 counts its C call too),
 # and what python has under a module's first frame: runpy's two frames and its exec().
 _EXEC_DEPTH = 1 if sys.version_info < (3, 12) else 0
@@ -283,7 +303,9 @@ def run(
     main = types.ModuleType("__main__")
     main.__dict__.update(prepared.main_globals)
     saved_argv, saved_path0 = sys.argv, sys.path[0] if sys.path else None
+    saved_orig_argv = getattr(sys, "orig_argv", None)
     sys.argv = [prepared.argv0, *target.args]
+    sys.orig_argv = _programs_orig_argv(target, saved_argv, saved_orig_argv)
     # python -P (safe_path) puts no directory of the program's first, and neither does
     # memslim then: sys.path[0] is PYTHONPATH's first entry, which the program keeps.
     safe_path = bool(getattr(sys.flags, "safe_path", False))
@@ -339,6 +361,8 @@ def run(
         set_tracked(False)  # a KeyboardInterrupt between the lines above
         _core.credit_recursion(-credit)
         sys.argv = saved_argv
+        if saved_orig_argv is not None:
+            sys.orig_argv = saved_orig_argv
         if saved_path0 is not None:
             sys.path[0] = saved_path0
         # memslim's modules again for its report; the program's of the same names stay
