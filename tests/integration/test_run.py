@@ -845,6 +845,56 @@ def test_a_relative_script_path_is_made_absolute_as_python_makes_it(tmp_path: Pa
         assert result.stderr.startswith(plain.stderr), result.stderr
 
 
+ENDINGS = {
+    # sys.exit with an object whose __str__ raises: python writes a newline (3.12+: then the
+    # exception); memslim printed its own traceback and no report.
+    "unprintable-code": (
+        "import sys\nclass Bad:\n    def __str__(self):\n        raise RuntimeError('no str')\n"
+        "sys.exit(Bad())\n"
+    ),
+    # The same with sys.stderr closed or not a file: a newline, exit 1 (120: not flushed).
+    "closed-stderr": "import sys\nsys.stderr.close()\nsys.exit('bye')\n",
+    "stderr-not-a-file": "import sys\nsys.stderr = object()\nsys.exit('bye')\n",
+    # A recursion limit lowered by the program: memslim's report ran under it (exit 1).
+    "low-recursion-limit": "import sys\nsys.setrecursionlimit(50)\nprint('ok')\n",
+    # A subclass of KeyboardInterrupt: exit 1; only KeyboardInterrupt itself ends by SIGINT.
+    "interrupt-subclass": "class K(KeyboardInterrupt):\n    pass\nraise K('sub')\n",
+}
+
+
+@pytest.mark.parametrize("ending", sorted(ENDINGS))
+def test_the_program_ends_as_python_ends_it(tmp_path: Path, ending: str) -> None:
+    """Exit status, stdout and the program's stderr as under python, then the report."""
+    script = tmp_path / "prog.py"
+    script.write_text(ENDINGS[ending])
+    plain = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    result = memslim_run("-o", "run.mslm", str(script), cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (plain.returncode, plain.stdout), result.stderr
+    assert result.stderr.startswith(plain.stderr), (plain.stderr, result.stderr)
+    assert f"memslim {script}" in result.stderr[len(plain.stderr) :]  # the report's title
+
+
+def test_tracemalloc_started_before_memslim_may_be_stopped_by_the_program(tmp_path: Path) -> None:
+    """`python -X tracemalloc -m memslim run`: the program's tracemalloc.stop() puts back the
+    allocator tracemalloc saved, beneath memslim's hooks; memslim then set tracemalloc's
+    (torn down) again as it stopped, and the run died of SIGSEGV after the program, with no
+    report."""
+    script = tmp_path / "prog.py"
+    script.write_text("import tracemalloc\ntracemalloc.stop()\nprint('ok')\n")
+    plain = subprocess.run(
+        [sys.executable, "-X", "tracemalloc", str(script)],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-X", "tracemalloc", "-m", "memslim", "run", str(script)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (plain.returncode, plain.stdout) == (0, "ok\n")
+    assert f"memslim {script}" in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize("how", ["script", "module"])
 def test_the_program_sees_the_command_line_python_would_give_it(tmp_path: Path, how: str) -> None:
     """``sys.orig_argv``: the interpreter's options as typed, the program as python takes it

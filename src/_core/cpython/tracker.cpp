@@ -1709,7 +1709,16 @@ void stop_tracking() {
     if (!g_active.load()) return;
     g_active.store(false);
     stop_waiting_for_line();
-    for (DomainHook& hook : g_hooks) PyMem_SetAllocator(hook.domain, &hook.original);
+    for (DomainHook& hook : g_hooks) {
+        // Only where memslim's hook is still the allocator: one set since (by the program)
+        // sits on ours, and one put back beneath ours has dropped it. tracemalloc.stop() puts
+        // back the allocator it saved when it started: under `python -X tracemalloc`, before
+        // memslim, that left memslim's hooks out, and setting their original (tracemalloc's,
+        // its tables freed) again crashed the next allocation.
+        PyMemAllocatorEx current{};
+        PyMem_GetAllocator(hook.domain, &current);
+        if (current.ctx == &hook) PyMem_SetAllocator(hook.domain, &hook.original);
+    }
     uninstall_numpy_handler();
     uninstall_native_hooks();
     stop_timeline();

@@ -745,6 +745,10 @@ def _finish_run(
     if they were not (they are ended here then)."""
     from memslim import _core
 
+    # The program's recursion limit was the program's: the report's imports and calls nest
+    # deeper than a limit it may have lowered (sys.setrecursionlimit(50): memslim's own
+    # RecursionError, no report, exit 1). python's default for the rest, at least.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
     # The program's threads left end at their next take of the GIL (as _run_tracked's
     # end_other_threads does, for a `finish` that came another way).
     if threads_left is None:

@@ -228,12 +228,39 @@ def _exit_code(exc: SystemExit) -> int:
         return code & 0xFF  # what the operating system keeps of it, as for python itself
     # python prints a non-int exit code to stderr (C's, when sys.stderr is None) and exits 1.
     stream = sys.stderr if sys.stderr is not None else sys.__stderr__
-    if stream is not None:
-        print(code, file=stream)
-    else:
+    try:
+        text = str(code)
+    except Exception as e:  # the program's __str__: python's way, below
+        _unprintable_exit_code(e)
+        return 1
+    try:
+        if stream is None:
+            os.write(2, f"{text}\n".encode(errors="backslashreplace"))
+        else:
+            print(text, file=stream)
+    except Exception:  # a closed or replaced sys.stderr: python writes "\n"
         with contextlib.suppress(OSError):
-            os.write(2, f"{code}\n".encode(errors="backslashreplace"))
+            os.write(2, b"\n")
     return 1
+
+
+def _unprintable_exit_code(exc: Exception) -> None:
+    """What python writes when a non-int exit code's ``__str__`` raises: a newline, then (3.12+)
+    the exception, left set by the interpreter and shown at its end (3.13: "on threading
+    shutdown"). memslim's own traceback and no report, before."""
+    with contextlib.suppress(OSError):
+        os.write(2, b"\n")
+    if sys.version_info < (3, 12) or sys.__stderr__ is None:
+        return
+    import traceback
+
+    with contextlib.suppress(Exception):
+        if sys.version_info >= (3, 13):
+            print("Exception ignored on threading shutdown:", file=sys.__stderr__)
+        tb = exc.__traceback__
+        shown = exc.with_traceback(tb.tb_next if tb else None)  # from the program's __str__
+        traceback.print_exception(shown, file=sys.__stderr__)
+        sys.__stderr__.flush()
 
 
 def _always_tracked(tracked: bool) -> bool:
@@ -400,7 +427,9 @@ def _ended(exc: BaseException, main: types.ModuleType) -> Outcome:
     if isinstance(exc, SystemExit):
         return Outcome(_exit_code(exc), main.__dict__)
     _print_uncaught(exc)
-    if isinstance(exc, KeyboardInterrupt):
+    # python ends by SIGINT for KeyboardInterrupt itself only (run_eval_code_obj compares the
+    # type): a subclass of it exits 1, as any other exception.
+    if type(exc) is KeyboardInterrupt:
         return Outcome(130, main.__dict__, interrupted=True)
     return Outcome(1, main.__dict__)
 
