@@ -862,6 +862,19 @@ ENDINGS = {
 }
 
 
+def test_a_report_that_cannot_import_its_modules_says_so_in_one_line(tmp_path: Path) -> None:
+    """The report's modules are imported after the program (rich, which `python -S` leaves
+    off the path when memslim is on PYTHONPATH; here the program blocks it): one line and the
+    program's exit status, not memslim's traceback and 1."""
+    script = tmp_path / "prog.py"
+    script.write_text("import sys\nsys.modules['rich'] = None\nprint('ok')\nsys.exit(3)\n")
+    result = memslim_run(str(script), cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (3, "ok\n"), result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("memslim: no report: "), result.stderr
+    assert "rich" in lines[0]
+
+
 @pytest.mark.parametrize("ending", sorted(ENDINGS))
 def test_the_program_ends_as_python_ends_it(tmp_path: Path, ending: str) -> None:
     """Exit status, stdout and the program's stderr as under python, then the report."""

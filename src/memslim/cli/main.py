@@ -655,6 +655,12 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             # traceback and exit status 1.
             _say(f"memslim: no report: the program left no file descriptor free ({e.strerror})")
             return outcome.exit_code
+        except ImportError as e:
+            # A module the report needs cannot be imported after the program (`python -S`
+            # with memslim on PYTHONPATH leaves rich, in site-packages, off the path): it was
+            # memslim's traceback and status 1.
+            _say(f"memslim: no report: {e}")
+            return outcome.exit_code
 
     real_exit = os._exit
 
