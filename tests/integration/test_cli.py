@@ -421,6 +421,34 @@ def test_a_zip_application_runs_as_under_python(tmp_path: Path) -> None:
     assert top["bytes_at_peak"] >= 100_000 * sys.getsizeof("99999")
 
 
+MAIN_GLOBALS = (
+    "import sys\n"
+    "print(repr(__package__), repr(__cached__), type(__loader__).__name__, __file__)\n"
+    "print(__spec__.name, __spec__.origin, type(__spec__.loader).__name__, sys.argv[0])\n"
+)
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["directory", "zip"])
+def test_a_directory_or_zip_applications_main_module_is_pythons(
+    tmp_path: Path, packed: bool
+) -> None:
+    """`python app` and `python app.pyz` run `__main__` with its spec as runpy finds it:
+    `__spec__`, `__package__` ('') and `__cached__` were None under memslim."""
+    import zipapp
+
+    source = tmp_path / "app"
+    source.mkdir()
+    write(source / "__main__.py", MAIN_GLOBALS)
+    if packed:
+        zipapp.create_archive(source, tmp_path / "app.pyz")
+    name = "app.pyz" if packed else "app"
+    ours = memslim_cli("run", "--no-census", name, cwd=tmp_path)
+    theirs = python(name, cwd=tmp_path)
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+    assert theirs.stdout.startswith("'' '"), theirs.stdout
+
+
 def test_diff_refuses_a_threshold_that_is_not_a_number(tmp_path: Path) -> None:
     """--fail-over nan was taken, and no growth is over nan: the CI gate never failed."""
     ours = memslim_cli("diff", "old.json", "new.json", "--fail-over", "nan", cwd=tmp_path)

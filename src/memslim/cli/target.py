@@ -120,8 +120,11 @@ def prepare(target: Target) -> Prepared:
         if not os.path.isfile(main_py):
             raise TargetError(f"can't find '__main__' module in {target.script!r}", 1)
         code = _compile_file(main_py)
+        # Its spec as python's runpy finds it (with the directory first on sys.path): the
+        # program's __spec__, __package__ ('') and __cached__ were None.
+        spec = importlib.machinery.PathFinder.find_spec("__main__", [path])
         return Prepared(
-            code, target.script, path, _main_globals(main_py, None), depth_under=_RUNPY_DEPTH
+            code, target.script, path, _main_globals(main_py, spec), depth_under=_RUNPY_DEPTH
         )
     if os.path.isfile(path) and zipfile.is_zipfile(path):
         return _prepare_zip(target, path)
@@ -143,7 +146,8 @@ def _prepare_zip(target: Target, path: str) -> Prepared:
         code = importer.get_code("__main__")
     except zipimport.ZipImportError:
         raise TargetError(f"can't find '__main__' module in {target.script!r}", 1) from None
-    main_globals = _main_globals(os.path.join(path, "__main__.py"), None)
+    spec = importer.find_spec("__main__")  # as for a directory
+    main_globals = _main_globals(os.path.join(path, "__main__.py"), spec)
     main_globals["__loader__"] = importer
     return Prepared(code, target.script, path, main_globals, depth_under=_RUNPY_DEPTH)
 
