@@ -908,6 +908,43 @@ def test_tracemalloc_started_before_memslim_may_be_stopped_by_the_program(tmp_pa
     assert f"memslim {script}" in result.stderr, result.stderr
 
 
+# Prints the reservations of address space of at least 32 MiB that nothing may use yet (---p),
+# as the C allocator makes one for each thread's arena (glibc: 64 MiB), then VmSize in MiB.
+ADDRESS_SPACE = """\
+data = [str(i) * 3 for i in range(300_000)]  # censuses, timeline points
+big = []
+for line in open("/proc/self/maps"):
+    span, perms, *rest = line.split()
+    low, high = (int(x, 16) for x in span.split("-"))
+    if perms == "---p" and len(rest) == 3 and high - low >= 32 << 20:
+        big.append((high - low) >> 20)
+print(big)
+"""
+
+
+@pytest.mark.skipif(
+    "MEMSLIM_SANITIZED" in os.environ,
+    reason="AddressSanitizer replaces glibc's malloc (no arenas) and reserves its shadow",
+)
+@pytest.mark.parametrize("mode", ["exact", "sample"])
+def test_memslims_threads_take_no_arena_of_the_programs_address_space(
+    tmp_path: Path, mode: str
+) -> None:
+    """A program under `ulimit -v` (batch schedulers set it) has the address space python
+    leaves it, less memslim's threads' stacks: a malloc in memslim's timeline thread (fopen of
+    /proc, its points' vector growing) made glibc give that thread an arena, 64 MiB reserved,
+    and such a program met its MemoryError sooner. Truth: the kernel's map of the process,
+    under python and under memslim."""
+    script = tmp_path / "prog.py"
+    script.write_text(ADDRESS_SPACE)
+    plain = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert plain.stdout == "[]\n", plain.stdout + plain.stderr
+    result = memslim_run("--mode", mode, str(script), cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, plain.stdout), result.stderr
+
+
 @pytest.mark.parametrize("how", ["script", "module"])
 def test_the_program_sees_the_command_line_python_would_give_it(tmp_path: Path, how: str) -> None:
     """``sys.orig_argv``: the interpreter's options as typed, the program as python takes it

@@ -11,10 +11,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -849,13 +851,26 @@ void hook_free(void* ctx, void* ptr) {
     });
 }
 
+// Read with open() and a buffer on the stack, not fopen (a FILE is malloc's): the timeline
+// thread reads it at every point, and one malloc there made the C allocator give that thread
+// an arena of its own, 64 MiB of the program's address space (see engine/timeline.h).
 std::int64_t read_rss_bytes() {
-    std::FILE* f = std::fopen("/proc/self/statm", "r");
-    if (f == nullptr) return 0;
-    long pages_total = 0, pages_resident = 0;
-    const int read = std::fscanf(f, "%ld %ld", &pages_total, &pages_resident);
-    std::fclose(f);
-    if (read != 2) return 0;
+    const int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char text[128];
+    ssize_t got = 0;
+    do {
+        got = read(fd, text, sizeof text - 1);
+    } while (got < 0 && errno == EINTR);
+    close(fd);
+    if (got <= 0) return 0;
+    text[got] = '\0';
+    char* end = nullptr;
+    std::strtol(text, &end, 10);  // the total size; the resident pages follow
+    if (end == text) return 0;
+    const char* resident = end;
+    const long pages_resident = std::strtol(resident, &end, 10);
+    if (end == resident) return 0;
     return static_cast<std::int64_t>(pages_resident) * sysconf(_SC_PAGESIZE);
 }
 

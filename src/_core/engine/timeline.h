@@ -18,24 +18,30 @@ struct TimelinePoint {
     std::int64_t native_bytes = 0;
 };
 
+// Its memory is reserved when it is made, and add() never allocates: the thread that adds the
+// points (memslim's timeline thread) calls no malloc, so the C allocator gives it no arena of
+// its own (glibc reserves 64 MiB of address space for each, which a program under
+// `ulimit -v` would lose).
 class Timeline {
   public:
     explicit Timeline(std::size_t max_points = 1024)
-        : max_points_(max_points < 4 ? 4 : max_points) {}
+        : max_points_(max_points < 4 ? 4 : max_points) {
+        points_.reserve(max_points_);
+    }
 
     // Adds a point; returns true if the timeline was compacted (sample half as often now).
     bool add(const TimelinePoint& point) {
-        points_.push_back(point);
+        points_.push_back(point);  // within the reserved capacity: size < max_points_ before
         if (points_.size() < max_points_) return false;
-        std::vector<TimelinePoint> merged;
-        merged.reserve(max_points_ / 2 + 1);
+        std::size_t kept = 0;  // merged in place: kept <= i, so no pair is overwritten unread
         for (std::size_t i = 0; i + 1 < points_.size(); i += 2) {
-            const auto& a = points_[i];
-            const auto& b = points_[i + 1];
-            merged.push_back(a.traced_bytes >= b.traced_bytes ? a : b);
+            const TimelinePoint& a = points_[i];
+            const TimelinePoint& b = points_[i + 1];
+            const TimelinePoint chosen = a.traced_bytes >= b.traced_bytes ? a : b;
+            points_[kept++] = chosen;
         }
-        if (points_.size() % 2 == 1) merged.push_back(points_.back());
-        points_ = std::move(merged);
+        if (points_.size() % 2 == 1) points_[kept++] = points_.back();
+        points_.resize(kept);
         return true;
     }
 
