@@ -172,6 +172,8 @@ def quiet_fork_warning() -> None:
     import re
     import warnings
 
+    from memslim import _core
+
     real_fork = os.fork
     pattern = re.escape(_FORK_WARNING).replace(re.escape("{pid}"), r"\d+")
 
@@ -180,7 +182,6 @@ def quiet_fork_warning() -> None:
 
     quiet()
     ours = warnings.filters[0]
-    from memslim import _core
 
     @functools.wraps(real_fork)
     def fork() -> int:

@@ -66,18 +66,20 @@ def test_a_deep_script_run_from_elsewhere_fits_one_row(tmp_path: Path) -> None:
     assert ".." + os.sep not in result.stderr
 
 
-def run_in_terminal(argv: list[str], columns: int, cwd: Path) -> str:
-    """What ``argv`` prints to a pseudo-terminal ``columns`` wide (escape codes removed,
-    carriage returns kept: see visible_lines)."""
+def terminal_bytes(
+    argv: list[str], columns: int, cwd: Path, env: dict[str, str] | None = None
+) -> bytes:
+    """What ``argv`` writes to a pseudo-terminal ``columns`` wide (which turns "\\n" into
+    "\\r\\n"), run with ``env`` (by default this process's, less COLUMNS and LINES)."""
     import fcntl
     import pty
-    import re
     import struct
     import termios
 
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     process = subprocess.Popen(argv, stdout=slave, stderr=slave, cwd=cwd, env=env)
     os.close(slave)
     chunks = []
@@ -91,7 +93,15 @@ def run_in_terminal(argv: list[str], columns: int, cwd: Path) -> str:
         chunks.append(chunk)
     os.close(master)
     assert process.wait(timeout=300) == 0
-    text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    return b"".join(chunks)
+
+
+def run_in_terminal(argv: list[str], columns: int, cwd: Path) -> str:
+    """What ``argv`` prints to a pseudo-terminal ``columns`` wide (escape codes removed,
+    carriage returns kept: see visible_lines)."""
+    import re
+
+    text = terminal_bytes(argv, columns, cwd).decode("utf-8", "replace").replace("\r\n", "\n")
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
 
 
@@ -152,32 +162,12 @@ def test_a_bad_progress_setting_never_costs_the_report(tmp_path: Path) -> None:
 
 def terminal_screen(argv: list[str], columns: int, cwd: Path, env: dict[str, str]) -> list[str]:
     """The lines a terminal ``columns`` wide is left showing after ``argv`` ran in it: its
-    bytes through a pseudo-terminal (which turns "\\n" into "\\r\\n"), drawn by pyte, a
-    VT100/xterm emulator (lines wrap when a character comes after the last column)."""
-    import fcntl
-    import pty
-    import struct
-    import termios
-
+    bytes (terminal_bytes) drawn by pyte, a VT100/xterm emulator (lines wrap when a character
+    comes after the last column)."""
     import pyte  # the test extra's
 
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    process = subprocess.Popen(argv, stdout=slave, stderr=slave, cwd=cwd, env=env)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the terminal's last writer closed it
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    assert process.wait(timeout=300) == 0
     screen = pyte.Screen(columns, 2000)  # tall enough that nothing scrolls away
-    pyte.ByteStream(screen).feed(b"".join(chunks))
+    pyte.ByteStream(screen).feed(terminal_bytes(argv, columns, cwd, env))
     lines = [line.rstrip() for line in screen.display]
     while lines and not lines[-1]:
         lines.pop()

@@ -56,7 +56,7 @@ def _programs_orig_argv(
     if orig_argv is None:
         return None
     head = len(orig_argv) - len(argv)
-    if head < 1 or list(orig_argv[head + 1 :]) != list(argv[1:]):
+    if head < 1 or orig_argv[head + 1 :] != argv[1:]:
         return orig_argv
     words = list(orig_argv[:head])
     if len(words) > 1 and words[-1] == "-m":  # `python -m memslim`: "memslim" is argv[0]'s word
