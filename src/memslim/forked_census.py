@@ -35,6 +35,7 @@ from typing import Any
 from memslim import _core
 from memslim._files import run_directory
 from memslim._paths import is_library_path, is_own_path
+from memslim.limit import cgroup_headroom
 from memslim.rss import RssLedger, allocators_now, process_memory
 
 # A census that saw this share of the peak's traced bytes is the report's: none nearer is
@@ -435,7 +436,11 @@ def child_memory_budget() -> int | None:
     """How many bytes a census child may allocate: half of what the machine has available
     now. A census walk needs about 80 bytes per object (a program with 50 million objects:
     4 GB), and a child that took the machine's last free memory would push the program it
-    measures into swap or into the OOM killer."""
+    measures into swap or into the OOM killer. A memory cgroup's limit is not taken here: the
+    limit is on address space (RLIMIT_DATA), and the walk reserves its arrays generously (pages
+    never written are never resident, nor charged to a cgroup), so half of what a cgroup had
+    left gave up censuses that needed a tenth of it. The parent does not fork where the
+    cgroup has no room (ForkedCensuses.no_room_to_fork)."""
     available = _proc_kib("/proc/meminfo", "MemAvailable")
     return None if available is None else available * 1024 // 2
 
@@ -487,7 +492,9 @@ _ROWS = 64  # rows made at a time (more: the array's buffer, past pymalloc's 512
 # _totals (_PEAK_SEEN: the traced peak when the last census was taken, see follow_the_call;
 # _WAIT_SECONDS: how long the report waited for children after the program, see finish;
 # _IN_PROCESS...: censuses walked in the program's process instead, see in_process;
-# _LAST_VISIBLE: what the last census taken, forked or not, could see, see sees_nothing_new)
+# _LAST_VISIBLE: what the last census taken, forked or not, could see, see sees_nothing_new;
+# _NO_ROOM...: censuses not forked for the memory cgroup's limit, see no_room_to_fork;
+# _LOST_TO_SIGKILL: children killed by another hand than memslim's, see _reap)
 (
     _FORKS,
     _FORK_SECONDS,
@@ -498,8 +505,15 @@ _ROWS = 64  # rows made at a time (more: the array's buffer, past pymalloc's 512
     _IN_PROCESS,
     _IN_PROCESS_SECONDS,
     _LAST_VISIBLE,
-) = range(9)
-_TOTALS = _LAST_VISIBLE + 1
+    _NO_ROOM,
+    _NO_ROOM_FIRST_SECONDS,
+    _NO_ROOM_NEED,
+    _NO_ROOM_LEFT,
+    _NO_ROOM_LIMIT,
+    _LOST_TO_SIGKILL,
+    _NO_ROOM_KILLED,
+) = range(16)
+_TOTALS = _NO_ROOM_KILLED + 1
 
 
 class ForkedCensuses:
@@ -569,7 +583,18 @@ class ForkedCensuses:
     @property
     def errors(self) -> list[str]:
         """Why children failed, and why the last census was not waited for (a sentence each)."""
-        found = [self.given_up] if self.given_up else []
+        found = []
+        if self._totals[_NO_ROOM]:
+            found.append(self._no_room_sentence())
+        if self._totals[_LOST_TO_SIGKILL]:
+            lost = int(self._totals[_LOST_TO_SIGKILL])
+            found.append(
+                f"{lost} census {'child was' if lost == 1 else 'children were'} killed"
+                " (SIGKILL) before finishing: the kernel's out-of-memory killer takes them"
+                " before the program"
+            )
+        if self.given_up:
+            found.append(self.given_up)
         for n in self._numbers(_FAILED):
             with (
                 contextlib.suppress(OSError),
@@ -577,6 +602,76 @@ class ForkedCensuses:
             ):
                 found.append(f.read())
         return found
+
+    def no_room_to_fork(self) -> bool:
+        """Whether this process's memory cgroup has too little room under its limit for a
+        census now. Where the cgroup's limit is reached the kernel kills a process in it (a
+        census child first, by its score; with Kubernetes' ``memory.oom.group``, every one, the
+        program too), so under a limit a census is forked only where what it may take fits in
+        what is left (the newest census, where there is room for one only: the one walking is
+        killed, unless it is a follow-up). A child may take the program's anonymous pages once
+        more (every page the program writes while the child walks is copied, and a full
+        collection writes every container's), and for its walk about as much as the Python
+        heap (65 bytes an object on the JSON/CSV bench, for 82 traced). A child still walking
+        when what is left falls below a tenth of the program's pages (the program grew into the
+        room it took) is killed: the program's memory is the program's. Censuses not taken are
+        counted and said in the report (errors); the margin moves on as if they were."""
+        headroom = cgroup_headroom()
+        if headroom is None:
+            return False
+        memory = process_memory()
+        if memory is None:
+            return False
+        left, limit = headroom
+        anon = memory["anon"]
+        for n in self._numbers(_RUNNING):
+            self._reap(n, block=False)
+        running = self._numbers(_RUNNING)
+        if running and left < max(anon // 10, 16 << 20):
+            for n in running:
+                self._kill(n)
+            self._totals[_NO_ROOM_KILLED] += len(running)
+            running = []
+        need = anon + max(0, int(_core.live_bytes_by_domain()["python"]))
+        if left >= need * (1 + len(running)):
+            return False
+        # Room for one: the newest census, nearest the peak of a program that grows, instead
+        # of the one walking (a follow-up, which no later census replaces, walks on).
+        # Once a census has finished: a program that grows past all room would otherwise be
+        # left with none.
+        if left >= need and self._numbers(_DONE) and not any(self._follows(n) for n in running):
+            for n in running:
+                self._kill(n)
+            return False
+        if not self._totals[_NO_ROOM]:
+            self._totals[_NO_ROOM_FIRST_SECONDS] = time.monotonic() - self.started
+            self._totals[_NO_ROOM_LIMIT] = limit
+        if not self._totals[_NO_ROOM_NEED]:
+            self._totals[_NO_ROOM_NEED] = need
+            self._totals[_NO_ROOM_LEFT] = left
+        self._totals[_NO_ROOM] += 1
+        return True
+
+    def _no_room_sentence(self) -> str:
+        """What no_room_to_fork did, in one sentence."""
+        from memslim._units import format_bytes
+
+        skipped = int(self._totals[_NO_ROOM])
+        need, left = (format_bytes(int(self._totals[c])) for c in (_NO_ROOM_NEED, _NO_ROOM_LEFT))
+        said = (
+            f"{skipped} {'census was' if skipped == 1 else 'censuses were'} not taken under the"
+            f" memory cgroup's limit of {format_bytes(int(self._totals[_NO_ROOM_LIMIT]))}, from"
+            f" {self._totals[_NO_ROOM_FIRST_SECONDS]:.2f} s on: a census could take {need} (the"
+            f" pages the program writes while its child walks are copied), with {left} left for"
+            " it and any census still walking"
+        )
+        killed = int(self._totals[_NO_ROOM_KILLED])
+        if killed:
+            said += (
+                f", and {killed} census {'child' if killed == 1 else 'children'} walking"
+                " stopped when the program needed the room"
+            )
+        return said + "; a higher limit allows censuses nearer the peak"
 
     def _get(self, number: int, column: int) -> float:
         return self._rows[number * _FIELDS + column]
@@ -803,12 +898,20 @@ class ForkedCensuses:
         else:
             waitpid = _real_waits.get("waitpid", os.waitpid)
             try:
-                ended, _status = waitpid(pid, 0 if block else os.WNOHANG)
+                ended, status = waitpid(pid, 0 if block else os.WNOHANG)
             except ChildProcessError:
                 # Reaped by the program: a handler's waitpid(pid), or a wait for any child that
                 # took it just now (a census can run between the wait's return and its check:
                 # the pid stays a census child's for that check).
                 ended = -1
+            else:
+                if (
+                    ended > 0
+                    and self._get(number, _STATE) == _RUNNING  # not killed by memslim
+                    and os.WIFSIGNALED(status)
+                    and os.WTERMSIG(status) == signal.SIGKILL
+                ):
+                    self._totals[_LOST_TO_SIGKILL] += 1
         if ended > 0:
             _census_pids.discard(pid)
         if ended == 0:
@@ -965,6 +1068,10 @@ class ForkedCensuses:
             "in_process": int(self._totals[_IN_PROCESS]),
             "in_process_seconds": self._totals[_IN_PROCESS_SECONDS],
             "child_private_bytes_max": 0,
+            # Censuses not forked for the memory cgroup's limit (no_room_to_fork), and children
+            # killed by SIGKILL from outside (the kernel's out-of-memory killer).
+            "no_room": int(self._totals[_NO_ROOM]),
+            "killed_from_outside": int(self._totals[_LOST_TO_SIGKILL]),
         }
         live = _live_types()
         gone: dict[int, type] = {}

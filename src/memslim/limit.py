@@ -57,44 +57,89 @@ def cgroup_limit(root: str = "/") -> int | None:
     """The smallest memory limit of this process's cgroup and its ancestors (cgroup v2
     ``memory.max``, v1 ``memory.limit_in_bytes``), or None where there is none. ``root``: where
     /proc and /sys are (tests)."""
+    limits = [limit for _directory, _v1, limit in _limited_cgroups(root)]
+    return min(limits) if limits else None
+
+
+def cgroup_headroom(root: str = "/") -> tuple[int, int] | None:
+    """(bytes left, limit) of the limited cgroup among this process's and its ancestors that
+    has the least left, or None where none is limited. What is left is the limit less the
+    cgroup's working set: its usage (v2 ``memory.current``, v1 ``memory.usage_in_bytes``, both
+    counting the whole subtree) less its inactive file pages (``memory.stat``), which the kernel
+    reclaims before it kills anything, as Kubernetes counts it. ``root`` as cgroup_limit's."""
+    tightest: tuple[int, int] | None = None
+    for directory, v1, limit in _limited_cgroups(root):
+        usage = _read_number(os.path.join(directory, _USAGE[v1]))
+        if usage is None:
+            continue
+        inactive = _stat_field(os.path.join(directory, "memory.stat"), _INACTIVE_FILE[v1])
+        left = max(0, limit - max(0, usage - (inactive or 0)))
+        if tightest is None or left < tightest[0]:
+            tightest = (left, limit)
+    return tightest
+
+
+_USAGE = {False: "memory.current", True: "memory.usage_in_bytes"}
+_INACTIVE_FILE = {False: "inactive_file", True: "total_inactive_file"}  # v1: the subtree's
+
+
+def _limited_cgroups(root: str) -> list[tuple[str, bool, int]]:
+    """(directory, whether cgroup v1, limit) of this process's memory cgroup and each of its
+    ancestors that has a limit, innermost first."""
     try:
         with open(os.path.join(root, "proc/self/cgroup"), encoding="utf-8") as f:
             lines = f.read().splitlines()
     except OSError:
-        return None
-    found: list[int] = []
+        return []
+    found: list[tuple[str, bool, int]] = []
     for line in lines:
         parts = line.split(":", 2)
         if len(parts) != 3:
             continue
         _id, controllers, path = parts
         if controllers == "":
-            base, name = os.path.join(root, "sys/fs/cgroup"), "memory.max"
+            base, v1 = os.path.join(root, "sys/fs/cgroup"), False
         elif "memory" in controllers.split(","):
-            base, name = os.path.join(root, "sys/fs/cgroup/memory"), "memory.limit_in_bytes"
+            base, v1 = os.path.join(root, "sys/fs/cgroup/memory"), True
         else:
             continue
+        name = "memory.limit_in_bytes" if v1 else "memory.max"
         here = path.strip("/")
         while True:
-            value = _read_limit(os.path.join(base, here, name))
+            directory = os.path.join(base, here)
+            value = _read_limit(os.path.join(directory, name))
             if value is not None:
-                found.append(value)
+                found.append((directory, v1, value))
             if not here:
                 break
             here = os.path.dirname(here)
-    return min(found) if found else None
+    return found
 
 
 def _read_limit(path: str) -> int | None:
+    value = _read_number(path)  # None for "max"
+    return value if value is not None and 0 < value < _NO_LIMIT else None
+
+
+def _read_number(path: str) -> int | None:
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read().strip()
     except OSError:
         return None
-    if not text.isdigit():
-        return None  # "max"
-    value = int(text)
-    return value if 0 < value < _NO_LIMIT else None
+    return int(text) if text.isdigit() else None
+
+
+def _stat_field(path: str, key: str) -> int | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                name, _, value = line.partition(" ")
+                if name == key:
+                    return int(value)
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 @dataclass(frozen=True)

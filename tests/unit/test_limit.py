@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from memslim.limit import cgroup_limit, fit, parse_size
+from memslim.limit import cgroup_headroom, cgroup_limit, fit, parse_size
 
 MIB = 1 << 20
 
@@ -71,6 +71,43 @@ def test_no_limit_where_none_is_set(tmp_path: Path) -> None:
     assert cgroup_limit(str(tmp_path)) is None
     _write(tmp_path / "sys/fs/cgroup/memory/job/memory.limit_in_bytes", f"{512 << 20}\n")
     assert cgroup_limit(str(tmp_path)) == 512 << 20
+
+
+def test_the_headroom_is_the_least_any_limited_cgroup_has_left(tmp_path: Path) -> None:
+    # cgroup v2: /a limited to 3 GiB with 2 GiB in use, 512 MiB of it inactive file pages (the
+    # kernel reclaims them first); /a/b limited to 2 GiB with 1.25 GiB in use.
+    _write(tmp_path / "proc/self/cgroup", "0::/a/b\n")
+    _write(tmp_path / "sys/fs/cgroup/a/memory.max", f"{3 << 30}\n")
+    _write(tmp_path / "sys/fs/cgroup/a/memory.current", f"{2 << 30}\n")
+    _write(
+        tmp_path / "sys/fs/cgroup/a/memory.stat",
+        f"anon {1 << 30}\nactive_file 7\ninactive_file {512 << 20}\n",
+    )
+    _write(tmp_path / "sys/fs/cgroup/a/b/memory.max", f"{2 << 30}\n")
+    _write(tmp_path / "sys/fs/cgroup/a/b/memory.current", f"{1280 << 20}\n")
+    # /a: 3072 - (2048 - 512) = 1536 MiB left; /a/b: 2048 - 1280 = 768 MiB (no memory.stat).
+    assert cgroup_headroom(str(tmp_path)) == (768 << 20, 2 << 30)
+    _write(tmp_path / "sys/fs/cgroup/a/b/memory.max", "max\n")
+    assert cgroup_headroom(str(tmp_path)) == (1536 << 20, 3 << 30)
+    # Over the limit by the count (a usage read between two reclaims): nothing left, not less.
+    _write(tmp_path / "sys/fs/cgroup/a/memory.current", f"{4 << 30}\n")
+    assert cgroup_headroom(str(tmp_path)) == (0, 3 << 30)
+
+
+def test_the_headroom_under_cgroup_v1(tmp_path: Path) -> None:
+    # v1 counts the subtree in usage_in_bytes and its inactive file pages as total_inactive_file.
+    _write(tmp_path / "proc/self/cgroup", "4:memory:/job\n0::/\n")
+    _write(tmp_path / "sys/fs/cgroup/memory/job/memory.limit_in_bytes", f"{1 << 30}\n")
+    _write(tmp_path / "sys/fs/cgroup/memory/job/memory.usage_in_bytes", f"{600 << 20}\n")
+    _write(
+        tmp_path / "sys/fs/cgroup/memory/job/memory.stat",
+        f"inactive_file {50 << 20}\ntotal_inactive_file {100 << 20}\n",
+    )
+    _write(tmp_path / "sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n")
+    assert cgroup_headroom(str(tmp_path)) == ((1024 - 500) << 20, 1 << 30)
+    # No limit anywhere: no headroom to speak of.
+    _write(tmp_path / "sys/fs/cgroup/memory/job/memory.limit_in_bytes", "9223372036854771712\n")
+    assert cgroup_headroom(str(tmp_path)) is None
 
 
 def _finding(kind: str, saving: int, lossy: bool = False) -> SimpleNamespace:

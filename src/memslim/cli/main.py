@@ -470,6 +470,11 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
                 raise
 
         def census_here(frame: types.FrameType) -> bool:
+            # Not where the memory cgroup's limit has no room for one: the kernel would kill a
+            # process to make room (a census child first; with memory.oom.group, the program
+            # too). Counted and said in the report; the margin moves on as if it was taken.
+            if forked.no_room_to_fork():
+                return True
             try:
                 if not forked.take():
                     return False
