@@ -33,8 +33,10 @@ from __future__ import annotations
 import _thread
 import atexit
 import contextlib
+import inspect
 import os
 import posix
+import shutil
 import signal
 import sys
 import time
@@ -44,7 +46,13 @@ from typing import Any
 SUFFIX = ".mslm"
 
 # Set in the tracked program's process (and inherited by forked children).
-_state: dict[str, Any] = {"settings": None, "child": None, "hook": None, "relay_threads": 0}
+_state: dict[str, Any] = {
+    "settings": None,
+    "child": None,
+    "hook": None,
+    "relay_threads": 0,
+    "sites": [],  # _site_packages()
+}
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,8 @@ class Settings:
 def follow(settings: Settings) -> None:
     """In the program's process, before it starts: its children track themselves from now on."""
     _state["settings"] = settings
+    if not _state["sites"]:
+        _state["sites"] = _site_packages()
     if _state["hook"] is None:
         from memslim._imports import AfterImport
 
@@ -72,6 +82,22 @@ def follow(settings: Settings) -> None:
             frozenset({"multiprocessing.util", "subprocess"}), _wrap_starter
         )
     _state["hook"].install()
+
+
+def _site_packages() -> list[str]:
+    """This interpreter's site-packages directories, the user's too, read before the program
+    runs: while it runs, an import of ``site`` could be the program's (a ``site.py`` beside it,
+    under ``python -S``, which imports none), as every module memslim imports then could be
+    (its ``inspect.py`` crashed memslim's wrapping of subprocess). Under ``-S`` the module is
+    not left imported: the program's ``sys.modules`` has no ``site`` there."""
+    had = "site" in sys.modules
+    import site
+
+    try:
+        return [*site.getsitepackages(), site.getusersitepackages()]
+    finally:
+        if not had:
+            sys.modules.pop("site", None)
 
 
 def _wrap_starter(module: Any) -> None:
@@ -230,8 +256,6 @@ def _wrap_subprocess(subprocess: Any) -> None:
     execute = popen._execute_child
     if getattr(execute, "_memslim", False):
         return
-    import inspect
-
     parameters = list(inspect.signature(execute).parameters)
     shell_at = parameters.index("shell") if "shell" in parameters else -1
     env_at = parameters.index("env") if "env" in parameters else -1
@@ -260,8 +284,6 @@ def with_memslim(
     """``python [options] script|-m module [args]`` run under ``memslim run --child-into``, or
     None: not this interpreter, ``-c`` or stdin, options that hide memslim from the child
     (``-S``, ``-E``, ``-I``), or a child that could not import memslim."""
-    import shutil
-
     if not args or not all(isinstance(a, str) for a in args):
         return None
     found = shutil.which(args[0]) if os.sep not in args[0] else args[0]
@@ -309,13 +331,10 @@ def with_memslim(
 def _importable_in(env: dict[str, str] | None) -> bool:
     """Whether a child with this environment (None: this one's) imports this memslim: from
     this interpreter's site-packages, or from its PYTHONPATH."""
-    import site
-
     import memslim
 
     home = os.path.dirname(os.path.dirname(os.path.abspath(memslim.__file__)))
-    sites = [*site.getsitepackages(), site.getusersitepackages()]
-    if any(os.path.realpath(p) == os.path.realpath(home) for p in sites):
+    if any(os.path.realpath(p) == os.path.realpath(home) for p in _state["sites"]):
         return True
     path = (os.environ if env is None else env).get("PYTHONPATH", "")
     return any(p and os.path.realpath(p) == os.path.realpath(home) for p in path.split(os.pathsep))

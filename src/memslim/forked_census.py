@@ -25,6 +25,7 @@ import resource
 import shutil
 import signal
 import sys
+import threading
 import time
 import types
 from collections.abc import Callable, Iterable
@@ -211,8 +212,6 @@ def leave_the_programs_fork_hooks() -> None:
 
 def threading_main() -> bool:
     """Whether this is the main thread (the only one that may set signal handlers)."""
-    import threading
-
     return threading.current_thread() is threading.main_thread()
 
 

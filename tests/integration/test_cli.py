@@ -476,3 +476,56 @@ def test_a_program_read_from_stdin_runs_as_under_python(tmp_path: Path) -> None:
     top = json.loads(report.read_text())["program_lines"][0]
     assert (top["file"], top["line"]) == ("<stdin>", 3)
     assert top["bytes_at_peak"] >= 50_000 * sys.getsizeof("9999" * 4)
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        # The program's buffered output is written before its atexit handlers run: one that
+        # ends the process loses none of it, one that runs a subprocess prints after it.
+        'import atexit, os\nprint("main done")\natexit.register(os._exit, 0)\n',
+        'import atexit, subprocess\nprint("first")\natexit.register(subprocess.run, ["echo", "second"])\n',
+        # A script's __file__ and __cached__ are gone when its handlers run (NameError)...
+        'import atexit\nprint("hi")\natexit.register(lambda: print("file:", __file__))\n',
+        'import atexit\natexit.register(lambda: print("cached:", __cached__))\n1 / 0\n',
+        # ...but not after SystemExit, whose handling python exits from.
+        'import atexit, sys\natexit.register(lambda: print("file:", __file__ is not None))\n'
+        "sys.exit(3)\n",
+    ],
+)
+def test_what_runs_after_the_programs_last_line_sees_what_python_shows_it(
+    tmp_path: Path, program: str
+) -> None:
+    write(tmp_path / "prog.py", program)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout to a pipe
+    runs = [
+        subprocess.run(
+            [sys.executable, *command, "prog.py"],
+            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120, check=False,
+        )  # fmt: skip
+        for command in ([], ["-m", "memslim", "run", "--no-census"])
+    ]
+    theirs, ours = runs
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), ours.stderr
+    assert ("NameError" in ours.stderr) == ("NameError" in theirs.stderr)
+
+
+def test_modules_beside_the_program_named_like_memslims_stay_the_programs(tmp_path: Path) -> None:
+    """memslim's own imports while the program runs (wrapping subprocess when the program
+    imports it, a python child's command, a failing excepthook's display) are memslim's
+    modules, not the program's of the same name: an inspect.py beside the program was
+    imported by memslim and crashed it."""
+    for name in ("inspect", "shutil", "site", "traceback"):
+        write(tmp_path / f"{name}.py", f"print('the program imported its {name}')\n")
+    write(
+        tmp_path / "prog.py",
+        "import subprocess, sys\n"
+        "subprocess.run([sys.executable, '-c', 'print(\"child\")'], check=True)\n"
+        "sys.excepthook = lambda *exc: 1 / 0\n"
+        "raise ValueError('the program ends')\n",
+    )
+    ours = memslim_cli("run", "--no-census", "prog.py", cwd=tmp_path)
+    theirs = python("prog.py", cwd=tmp_path)
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), ours.stderr
+    assert "the program imported" not in ours.stdout + ours.stderr
+    assert "ZeroDivisionError" in ours.stderr

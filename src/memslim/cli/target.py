@@ -13,6 +13,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import traceback
 import types
 import zipfile
 import zipimport
@@ -256,8 +257,6 @@ def _unprintable_exit_code(exc: Exception) -> None:
         os.write(2, b"\n")
     if sys.version_info < (3, 12) or sys.__stderr__ is None:
         return
-    import traceback
-
     with contextlib.suppress(Exception):
         if sys.version_info >= (3, 13):
             print("Exception ignored on threading shutdown:", file=sys.__stderr__)
@@ -377,6 +376,11 @@ def run(
         else:
             set_tracked(False)
             caught = None
+        # As python does once the main module has run (pythonrun.c flush_io): the program's
+        # buffered output is written before its threads are joined and its atexit handlers
+        # run (a handler that ended by os._exit lost it all under memslim; one that ran a
+        # subprocess printed before it).
+        _flush_io()
         # A trace or profile function the program left set (a tracer, a profiler never
         # stopped) is set aside, here and not in a function of memslim's, whose call it would
         # see: what runs next is memslim's (a tracer that printed each call printed 100,000
@@ -387,7 +391,19 @@ def run(
         if _programs_tracers[1] is not None:
             sys.setprofile(None)
         outcome = Outcome(0, main.__dict__) if caught is None else _ended(caught, main)
-        return outcome if at_end is None else at_end(outcome)
+        # And a script's __file__ and __cached__ are gone from __main__ after it, as python
+        # deletes them (an atexit handler that reads them raises NameError), unless it ended
+        # by SystemExit (python exits from inside its handling, before). Back for the report.
+        forgotten = {}
+        if prepared.depth_under == 0 and not isinstance(caught, SystemExit):
+            for name in ("__file__", "__cached__"):
+                if name in main.__dict__:
+                    forgotten[name] = main.__dict__.pop(name)
+        try:
+            return outcome if at_end is None else at_end(outcome)
+        finally:
+            for name, value in forgotten.items():
+                main.__dict__.setdefault(name, value)
     finally:
         set_tracked(False)  # a KeyboardInterrupt between the lines above
         _core.credit_recursion(-credit)
@@ -426,6 +442,14 @@ def with_the_programs_tracers(function: Callable[..., Any], *args: Any) -> Any:
         sys.setprofile(None)
 
 
+def _flush_io() -> None:
+    """sys.stderr's and sys.stdout's buffers written, as python does after the main module:
+    whatever the program made of them (None, closed, a writer that raises), errors ignored."""
+    for name in ("stderr", "stdout"):
+        with contextlib.suppress(Exception):
+            getattr(sys, name).flush()
+
+
 def _ended(exc: BaseException, main: types.ModuleType) -> Outcome:
     """The outcome of a program that raised ``exc``; python's message for it printed."""
     if isinstance(exc, SystemExit):
@@ -460,8 +484,6 @@ def _excepthook(exc: BaseException) -> None:
     except SystemExit:
         raise
     except BaseException as failed:
-        import traceback
-
         print("Error in sys.excepthook:", file=sys.stderr)
         # Without its context (the program's exception, shown next) or this frame.
         tb = failed.__traceback__.tb_next if failed.__traceback__ else None
