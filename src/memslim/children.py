@@ -43,6 +43,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from memslim._replace import as_the_real_one
+
 SUFFIX = ".mslm"
 
 # Set in the tracked program's process (and inherited by forked children).
@@ -409,7 +411,8 @@ def _set_up_child(settings: Settings) -> None:
     checkpoints.start()
     # The ways a child ends: os._exit (multiprocessing's forked workers), a normal exit
     # (spawned ones), SIGTERM (Pool.terminate); each writes the capture first.
-    os._exit = _exit_after_capture
+    as_the_real_one(_exit_after_capture, _real_exit)
+    os._exit = posix._exit = _exit_after_capture
     atexit.register(finish, None)
     with contextlib.suppress(ValueError, OSError):  # not the main thread: no handler
         if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, _on_sigterm):
@@ -492,7 +495,10 @@ def _write_final_capture(child: _Child, exit_code: int | None) -> None:
 
 def _exit_after_capture(status: int) -> None:
     finish(status)
-    posix._exit(status)
+    _real_exit(status)
+
+
+_real_exit = posix._exit  # imported before the program: memslim run replaces posix's
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:

@@ -21,6 +21,7 @@ import errno
 import gc
 import os
 import pickle
+import posix
 import resource
 import shutil
 import signal
@@ -36,6 +37,7 @@ from typing import Any
 from memslim import _core
 from memslim._files import run_directory
 from memslim._paths import is_library_path, is_own_path
+from memslim._replace import as_the_real_one
 from memslim.limit import cgroup_headroom
 from memslim.rss import RssLedger, allocators_now, process_memory
 
@@ -248,7 +250,11 @@ def _past_census_children(
     it is reaped here, as the program would not."""
 
     def wait(*args: Any) -> Any:
-        if not any_child(*args):
+        try:
+            for_any = any_child(*args)
+        except TypeError:  # arguments the wait refuses: its own message, as under python
+            return real(*args)
+        if not for_any:
             return real(*args)
         if _census_pids and not _has_children_of_its_own():
             # As under python with no child: at once, not when a census child has ended.
@@ -264,10 +270,7 @@ def _past_census_children(
             _census_pids.discard(pid)
             _reaped_for_us.add(pid)
 
-    wait.__name__ = real.__name__
-    wait.__qualname__ = real.__qualname__
-    wait.__doc__ = real.__doc__
-    wait.__module__ = "posix"
+    as_the_real_one(wait, real)
     return wait
 
 
@@ -297,6 +300,7 @@ def hide_census_children_from_waits() -> None:
     }
     for name, replacement in replacements.items():
         setattr(os, name, replacement)
+        setattr(posix, name, replacement)
 
 
 def raised_by_a_signal_handler(exc: BaseException) -> bool:

@@ -484,7 +484,8 @@ def test_a_program_read_from_stdin_runs_as_under_python(tmp_path: Path) -> None:
         # The program's buffered output is written before its atexit handlers run: one that
         # ends the process loses none of it, one that runs a subprocess prints after it.
         'import atexit, os\nprint("main done")\natexit.register(os._exit, 0)\n',
-        'import atexit, subprocess\nprint("first")\natexit.register(subprocess.run, ["echo", "second"])\n',
+        'import atexit, subprocess\nprint("first")\n'
+        'atexit.register(subprocess.run, ["echo", "second"])\n',
         # A script's __file__ and __cached__ are gone when its handlers run (NameError)...
         'import atexit\nprint("hi")\natexit.register(lambda: print("file:", __file__))\n',
         'import atexit\natexit.register(lambda: print("cached:", __cached__))\n1 / 0\n',
@@ -498,14 +499,18 @@ def test_what_runs_after_the_programs_last_line_sees_what_python_shows_it(
 ) -> None:
     write(tmp_path / "prog.py", program)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout to a pipe
-    runs = [
+    theirs, ours = (
         subprocess.run(
             [sys.executable, *command, "prog.py"],
-            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=120,
+            check=False,
+        )
         for command in ([], ["-m", "memslim", "run", "--no-census"])
-    ]
-    theirs, ours = runs
+    )
     assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), ours.stderr
     assert ("NameError" in ours.stderr) == ("NameError" in theirs.stderr)
 
@@ -529,3 +534,29 @@ def test_modules_beside_the_program_named_like_memslims_stay_the_programs(tmp_pa
     assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), ours.stderr
     assert "the program imported" not in ours.stdout + ours.stderr
     assert "ZeroDivisionError" in ours.stderr
+
+
+def test_the_os_functions_memslim_replaces_pickle_and_fail_as_pythons(tmp_path: Path) -> None:
+    """os._exit and the waits, which memslim run replaces (its report before an os._exit; no
+    census child in a wait for any child), pickle by name (a spawned Process's target) and
+    refuse bad arguments with python's message."""
+    write(
+        tmp_path / "prog.py",
+        "import inspect, multiprocessing, os, pickle, posix\n"
+        "for name in ('_exit', 'waitpid', 'wait', 'wait4', 'waitid'):\n"
+        "    f = getattr(os, name)\n"
+        "    print(name, pickle.loads(pickle.dumps(f)) is f, f is getattr(posix, name),\n"
+        "          f.__module__, inspect.signature(f))\n"
+        "try:\n"
+        "    os.waitpid(-1)\n"
+        "except TypeError as e:\n"
+        "    print(e)\n"
+        "if __name__ == '__main__':\n"
+        "    child = multiprocessing.get_context('spawn').Process(target=os._exit, args=(9,))\n"
+        "    child.start()\n"
+        "    child.join()\n"
+        "    print('exit', child.exitcode)\n",
+    )
+    ours = memslim_cli("run", "prog.py", cwd=tmp_path)
+    theirs = python("prog.py", cwd=tmp_path)
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), ours.stderr

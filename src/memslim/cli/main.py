@@ -13,6 +13,7 @@ import math
 import os
 import pickle
 import platform
+import posix
 import resource
 import sys
 import threading
@@ -21,6 +22,7 @@ import types
 from collections.abc import Callable
 from typing import Any, NoReturn, TextIO
 
+from memslim._replace import as_the_real_one
 from memslim.cli.target import (
     Outcome,
     Prepared,
@@ -678,7 +680,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             and not _core.in_forked_child()
             and threading.current_thread() is threading.main_thread()
         ):
-            os._exit = real_exit
+            os._exit = posix._exit = real_exit
             with contextlib.suppress(BaseException):
                 end_other_threads()
                 census_at_end()
@@ -687,11 +689,12 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
                 finish(Outcome(status, dict(getattr(main, "__dict__", {}))))
         real_exit(status)
 
-    os._exit = exit_now
+    as_the_real_one(exit_now, real_exit)
+    os._exit = posix._exit = exit_now
     try:
         outcome = run(prepared, target, _core.set_thread_tracked, at_end)
     finally:
-        os._exit = real_exit
+        os._exit = posix._exit = real_exit
         stop()
     if os.getpid() != start_pid or _core.in_forked_child():
         # A forked child that returned through the program: its capture, if it tracks itself;

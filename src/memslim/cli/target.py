@@ -376,11 +376,6 @@ def run(
         else:
             set_tracked(False)
             caught = None
-        # As python does once the main module has run (pythonrun.c flush_io): the program's
-        # buffered output is written before its threads are joined and its atexit handlers
-        # run (a handler that ended by os._exit lost it all under memslim; one that ran a
-        # subprocess printed before it).
-        _flush_io()
         # A trace or profile function the program left set (a tracer, a profiler never
         # stopped) is set aside, here and not in a function of memslim's, whose call it would
         # see: what runs next is memslim's (a tracer that printed each call printed 100,000
@@ -390,6 +385,11 @@ def run(
             sys.settrace(None)
         if _programs_tracers[1] is not None:
             sys.setprofile(None)
+        # As python does once the main module has run (pythonrun.c flush_io, C calls no
+        # tracer sees): the program's buffered output is written before its threads are
+        # joined and its atexit handlers run (a handler that ended by os._exit lost it all
+        # under memslim; one that ran a subprocess printed before it).
+        _flush_io()
         outcome = Outcome(0, main.__dict__) if caught is None else _ended(caught, main)
         # And a script's __file__ and __cached__ are gone from __main__ after it, as python
         # deletes them (an atexit handler that reads them raises NameError), unless it ended
