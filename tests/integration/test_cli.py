@@ -371,6 +371,18 @@ def test_a_program_that_replaces_sys_hooks_ends_as_under_python(
     assert "memslim/" not in _program_stderr(ours.stderr)
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--top", "0"), ("--top", str(1 << 64)), ("--sample-interval", str(1 << 1024))],
+)
+def test_a_count_out_of_range_is_a_usage_error(tmp_path: Path, option: str, value: str) -> None:
+    write(tmp_path / "prog.py", "print('ran')\n")
+    ours = memslim_cli("run", option, value, "prog.py", cwd=tmp_path)
+    assert (ours.returncode, ours.stdout) == (2, "")  # the program did not run
+    assert f"{option}: must be from 1 to 2**63 - 1" in ours.stderr
+    assert "Traceback" not in ours.stderr
+
+
 @pytest.mark.parametrize("seed", ["-1", str(1 << 64)])
 def test_a_seed_out_of_range_is_a_usage_error(tmp_path: Path, seed: str) -> None:
     write(tmp_path / "prog.py", "print('ran')\n")

@@ -59,9 +59,12 @@ def _add_target_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _positive_int(text: str) -> int:
+    """A count or a byte interval: from 1 to 2**63 - 1, what the tracker's integers hold (a
+    --top of 2**64 ran the program, then failed with a traceback; a --sample-interval of
+    2**1024, with one before it started)."""
     value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    if not 1 <= value < 1 << 63:
+        raise argparse.ArgumentTypeError("must be from 1 to 2**63 - 1")
     return value
 
 
