@@ -336,6 +336,8 @@ def _importable_in(env: dict[str, str] | None) -> bool:
     import memslim
 
     home = os.path.dirname(os.path.dirname(os.path.abspath(memslim.__file__)))
+    if not _state["sites"]:  # not read by follow(): no program runs
+        _state["sites"] = _site_packages()
     if any(os.path.realpath(p) == os.path.realpath(home) for p in _state["sites"]):
         return True
     path = (os.environ if env is None else env).get("PYTHONPATH", "")
