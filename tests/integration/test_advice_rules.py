@@ -661,3 +661,27 @@ def test_a_generator_saves_no_more_than_the_run_keeps_to_its_end(tmp_path: Path)
         finding["saving_bytes"],
         measured,
     )
+
+
+def test_no_float32_finding_for_values_beyond_float32(tmp_path: Path) -> None:
+    """A float64 array holding values float32 cannot hold (beyond about 3.4e38: inf as float32)
+    gets no float32 finding; one of values from 0 to 1 keeps its (lossy) one. Truth: NumPy's
+    own cast, here, outside memslim."""
+    np = pytest.importorskip("numpy")
+    n = 3_000_000
+    with np.errstate(over="ignore"):
+        assert np.isinf((np.arange(n, dtype=np.float64) * 1e300).astype(np.float32)).any()
+    script, findings = _findings(
+        tmp_path,
+        "import numpy as np\n"
+        "\n"
+        "def main():\n"
+        f"    big = np.arange({n}, dtype=np.float64) * 1e300\n"
+        f"    small = np.arange({n}, dtype=np.float64) / {n}\n"
+        "    print(float(big[1]), float(small[-1]))\n"
+        "\n"
+        "main()\n",
+    )
+    lines = {f["line"] for f in findings if f["kind"] == "dtype"}
+    assert _line_of(script, "small = ") in lines
+    assert _line_of(script, "big = ") not in lines

@@ -51,3 +51,18 @@ def test_a_frame_of_the_peak_claims_its_column(tmp_path: Path, frame: int, line:
     (finding,) = _findings(tmp_path, frame, line)
     assert (finding.kind, finding.line, finding.symbol) == ("downcast", 3, "a")
     assert (finding.bytes_now, finding.bytes_after) == (8 * ROWS, ROWS)  # int64 -> uint8
+
+
+def test_a_float_column_beyond_float32_is_not_offered_float32() -> None:
+    """float32 holds finite values up to about 3.4e38: a column reaching 1e300 would become
+    inf (NumPy's own cast says so); one from 0 to 1 is offered float32, half the bytes."""
+    np = pytest.importorskip("numpy")
+    _narrower = frames._narrower
+
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.float64(1e300).astype(np.float32))
+    column = {"kind": "f", "itemsize": 8, "size": 1000, "min": 0.0, "max": 1.0}
+    assert _narrower(column) == ("downcast", "float32", 4000, True)
+    assert _narrower({**column, "max": 1e300}) is None
+    assert _narrower({**column, "min": -1e300}) is None
+    assert _narrower({**column, "max": float("inf")}) == ("downcast", "float32", 4000, True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +19,21 @@ _INTEGER_DTYPES = [
     ("uint32", 4, 0, 2**32 - 1),
     ("int32", 4, -(2**31), 2**31 - 1),
 ]
+
+
+# The largest finite float32, (2 - 2**-23) * 2**127: a float64 beyond it is inf as float32.
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+def overflows_float32(row: dict[str, Any]) -> bool:
+    """Whether an array's or a column's values (``row``'s min and max) include a finite one
+    that float32 cannot hold (it would be inf): "values from 0 to 3e+306 fit float32" was said
+    of one. (inf and NaN stay what they are; a range of NaN, which reductions give an array
+    holding one, says nothing, and is kept as before.)"""
+    return any(
+        value is not None and math.isfinite(value) and abs(value) > _FLOAT32_MAX
+        for value in (row.get("min"), row.get("max"))
+    )
 
 
 def narrowest_integer(low: int, high: int) -> tuple[str, int] | None:
@@ -120,7 +136,7 @@ def find(run: Run) -> Iterator[Finding]:
             narrow = narrowest_integer(row["min"], row["max"])
             if narrow is not None and narrow[1] < row["itemsize"]:
                 groups.setdefault((frame, row["dtype"], *narrow, False), []).append(row)
-        elif row["kind"] == "f" and row["itemsize"] == 8:
+        elif row["kind"] == "f" and row["itemsize"] == 8 and not overflows_float32(row):
             groups.setdefault((frame, row["dtype"], "float32", 4, True), []).append(row)
     # Consecutive (callee, caller) frames of the census's thread: calls still running then.
     running = set(itertools.pairwise(facts.running))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memslim.advice._finding import Finding, Run
-from memslim.advice.dtype import narrowest_integer
+from memslim.advice.dtype import narrowest_integer, overflows_float32
 from memslim.advice.source import (
     calls_a_reader,
     converted_column,
@@ -82,7 +82,7 @@ def _narrower(column: dict[str, Any]) -> tuple[str, str, int, bool] | None:
         if narrow is None or narrow[1] >= column["itemsize"]:
             return None
         return "downcast", narrow[0], column["size"] * narrow[1], False
-    if column["kind"] == "f" and column["itemsize"] == 8:
+    if column["kind"] == "f" and column["itemsize"] == 8 and not overflows_float32(column):
         return "downcast", "float32", column["size"] * 4, True
     return None
 
