@@ -636,7 +636,8 @@ class ForkedCensuses:
             self._totals[_NO_ROOM_KILLED] += len(running)
             running = []
         need = anon + max(0, int(_core.live_bytes_by_domain()["python"]))
-        if left >= need * (1 + len(running)):
+        # Room for it beside the one that walks on (of two walking, _replace_older kills one).
+        if left >= need * (1 + min(len(running), 1)):
             return False
         # Room for one: the newest census, nearest the peak of a program that grows, instead
         # of the one walking (a follow-up, which no later census replaces, walks on).
