@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from memslim import _stacks
+from memslim.advice import measure
 from memslim.advice._finding import Finding, Run
 from memslim.advice.source import is_import_line, line_text, user_frame, user_frame_index
 
@@ -59,8 +60,16 @@ def find(run: Run) -> Iterator[Finding]:
         strings = round(sum(r["strings"] for r in rows) * scale)
         duplicates = round(sum(r["duplicates"] for r in rows) * scale)
         bytes_now = round(sum(r["bytes"] for r in rows) * scale)
-        saved = round(sum(r["duplicate_bytes"] for r in rows) * scale)
-        if duplicates < MIN_DUPLICATES:
+        # Each value interned is an entry of the interpreter's table of interned strings: the
+        # repeats' bytes less that (a field of 100,000 distinct values in 200,000 strings
+        # claimed 5.6 MB; interning it saved 1.95 MB, measured with tracemalloc).
+        distinct = round(sum(r["strings"] - r["duplicates"] for r in rows) * scale)
+        saved = max(
+            0,
+            round(sum(r["duplicate_bytes"] for r in rows) * scale)
+            - measure.interned_table_growth(distinct),
+        )
+        if duplicates < MIN_DUPLICATES or saved <= 0:
             continue
         shown = list(dict.fromkeys(e for r in rows for e in r["examples"]))[:3]
         examples = ", ".join(repr(e[:30]) for e in shown)
