@@ -543,8 +543,10 @@ def test_modules_beside_the_program_named_like_memslims_stay_the_programs(tmp_pa
     )
     ours = memslim_cli("run", "--no-census", "prog.py", cwd=tmp_path)
     theirs = python("prog.py", cwd=tmp_path)
+    # Their print()s go to stdout: the program's own imports (3.13 imports its traceback.py to
+    # show the exception, under python too) are there alike, and memslim's would differ.
     assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), ours.stderr
-    assert "the program imported" not in ours.stdout + ours.stderr
+    assert "the program imported its inspect" not in ours.stdout
     assert "ZeroDivisionError" in ours.stderr
 
 
