@@ -74,8 +74,7 @@ class Settings:
 def follow(settings: Settings) -> None:
     """In the program's process, before it starts: its children track themselves from now on."""
     _state["settings"] = settings
-    if not _state["sites"]:
-        _state["sites"] = _site_packages()
+    _site_packages()  # read now, before the program runs
     if _state["hook"] is None:
         from memslim._imports import AfterImport
 
@@ -91,15 +90,18 @@ def _site_packages() -> list[str]:
     runs: while it runs, an import of ``site`` could be the program's (a ``site.py`` beside it,
     under ``python -S``, which imports none), as every module memslim imports then could be
     (its ``inspect.py`` crashed memslim's wrapping of subprocess). Under ``-S`` the module is
-    not left imported: the program's ``sys.modules`` has no ``site`` there."""
+    not left imported: the program's ``sys.modules`` has no ``site`` there. Read once."""
+    if _state["sites"]:
+        return _state["sites"]
     had = "site" in sys.modules
     import site
 
     try:
-        return [*site.getsitepackages(), site.getusersitepackages()]
+        _state["sites"] = [*site.getsitepackages(), site.getusersitepackages()]
     finally:
         if not had:
             sys.modules.pop("site", None)
+    return _state["sites"]
 
 
 def _wrap_starter(module: Any) -> None:
@@ -336,9 +338,7 @@ def _importable_in(env: dict[str, str] | None) -> bool:
     import memslim
 
     home = os.path.dirname(os.path.dirname(os.path.abspath(memslim.__file__)))
-    if not _state["sites"]:  # not read by follow(): no program runs
-        _state["sites"] = _site_packages()
-    if any(os.path.realpath(p) == os.path.realpath(home) for p in _state["sites"]):
+    if any(os.path.realpath(p) == os.path.realpath(home) for p in _site_packages()):
         return True
     path = (os.environ if env is None else env).get("PYTHONPATH", "")
     return any(p and os.path.realpath(p) == os.path.realpath(home) for p in path.split(os.pathsep))

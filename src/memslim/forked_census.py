@@ -647,10 +647,9 @@ class ForkedCensuses:
             for n in running:
                 self._kill(n)
             return False
-        if not self._totals[_NO_ROOM]:
+        if not self._totals[_NO_ROOM]:  # the first one left out, as the report says
             self._totals[_NO_ROOM_FIRST_SECONDS] = time.monotonic() - self.started
             self._totals[_NO_ROOM_LIMIT] = limit
-        if not self._totals[_NO_ROOM_NEED]:
             self._totals[_NO_ROOM_NEED] = need
             self._totals[_NO_ROOM_LEFT] = left
         self._totals[_NO_ROOM] += 1
