@@ -10,7 +10,6 @@
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -126,62 +125,22 @@ nb::dict tracking_result(std::string_view own_prefix, std::string_view function,
     out["bookkeeping"] = parts;
 
     const StackIndex& index = memslim::cpython::build_stack_index(own_prefix);
+    // With top_lines, only the lines holding the most at the peak (chosen in
+    // build_stack_report), and only the frames that what is returned refers to (renumbered): a
+    // checkpoint (capture.py) of an import-heavy program then makes a few hundred Python
+    // objects instead of 100,000 frames and lines.
     memslim::cpython::StackReport report =
-        memslim::cpython::build_stack_report(index, function, top_stacks);
-    // With top_lines, only the lines holding the most at the peak, and only the frames that
-    // what is returned refers to (renumbered): a checkpoint (capture.py) of an import-heavy
-    // program then makes a few hundred Python objects instead of 100,000 frames and lines.
-    // A printed frame's (file, line): rows of two functions on one line (a comprehension and
-    // its caller) are one line of the report, so a kept row keeps the others of its line.
-    const auto file_line = [&index](std::uint32_t frame) {
-        const std::string& function = index.functions[index.frame_function[frame]];
-        return std::string(function.data(), function.find('\0')) + ':' +
-               std::to_string(index.frames[frame].line);
-    };
-    // Kept too: up to as many lines again that held a hundredth of the peak at their own
-    // peak (a temporary built and freed between two moments of the run's peak, which the
-    // generator advice weighs against the one at the peak).
-    const std::int64_t own_peak_floor = report.all.bytes_at_peak / 100;
-    const auto keep_top =
-        [top_lines, own_peak_floor,
-         &file_line](std::vector<std::pair<std::uint32_t, memslim::cpython::Totals>>& rows) {
-            if (top_lines == 0 || rows.size() <= top_lines) return;
-            std::partial_sort(rows.begin(), rows.begin() + top_lines, rows.end(),
-                              [](const auto& a, const auto& b) {
-                                  return a.second.bytes_at_peak != b.second.bytes_at_peak
-                                             ? a.second.bytes_at_peak > b.second.bytes_at_peak
-                                             : a.second.allocated_bytes > b.second.allocated_bytes;
-                              });
-            std::unordered_set<std::string> kept;
-            for (std::size_t i = 0; i < top_lines; ++i) kept.insert(file_line(rows[i].first));
-            const auto rest = std::partition(
-                rows.begin() + top_lines, rows.end(),
-                [own_peak_floor](const auto& row) {
-                    return row.second.high_bytes > own_peak_floor;
-                });
-            const auto high = static_cast<std::size_t>(rest - (rows.begin() + top_lines));
-            const auto by_high = rows.begin() + top_lines + std::min(high, top_lines);
-            std::partial_sort(rows.begin() + top_lines, by_high, rest,
-                              [](const auto& a, const auto& b) {
-                                  return a.second.high_bytes > b.second.high_bytes;
-                              });
-            for (auto row = rows.begin() + top_lines; row != by_high; ++row) {
-                kept.insert(file_line(row->first));
-            }
-            const auto end = std::stable_partition(
-                rows.begin() + top_lines, rows.end(),
-                [&](const auto& row) { return kept.contains(file_line(row.first)); });
-            rows.erase(end, rows.end());
-        };
-    keep_top(report.lines);
-    // The program's lines, as many as the lines; under each, its top library lines (folded).
-    keep_top(report.program_lines);
+        memslim::cpython::build_stack_report(index, function, top_stacks, top_lines);
+    // Under each program line, its top library lines (folded).
     std::vector<std::tuple<std::uint32_t, std::uint32_t, std::int64_t>> folded;
     {
         std::unordered_map<std::uint32_t, int> shown;  // per program frame kept: rows so far
         for (const auto& [frame, totals] : report.program_lines) shown.emplace(frame, 0);
         std::sort(report.folded.begin(), report.folded.end(),
-                  [](const auto& a, const auto& b) { return std::get<2>(a) > std::get<2>(b); });
+                  [](const auto& a, const auto& b) {
+                      return std::get<2>(a) != std::get<2>(b) ? std::get<2>(a) > std::get<2>(b)
+                                                              : a < b;  // ties: in frame order
+                  });
         for (const auto& row : report.folded) {
             const auto it = shown.find(std::get<0>(row));
             if (it != shown.end() && it->second < 3) {

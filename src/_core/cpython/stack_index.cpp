@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "cpython/frames.h"
 #include "cpython/tracker.h"
@@ -267,12 +268,98 @@ void add(Totals& totals, const SiteStats& site) {
 
 }  // namespace
 
+namespace {
+
+// What choosing the report's rows reads of a printed frame's sites (keep_top): 32 bytes, where
+// Totals are 120. Summed for every frame first; the full Totals only for the rows kept. An
+// import-heavy program has a printed frame per line its imports ran (42,700 after `import
+// torch`), nearly all of them some site's innermost frame: with three arrays of Totals over
+// every frame, and the rows copied out of them, the report's first step raised that run's peak
+// RSS by 24 MB (9 MB now), while the program's whole heap was still there.
+struct RowKey {
+    std::int64_t bytes_at_peak = 0;
+    std::int64_t allocated_bytes = 0;
+    std::int64_t high_bytes = 0;
+    std::uint64_t allocations = 0;
+    void add(const SiteStats& site) {
+        bytes_at_peak += site.bytes_at_peak;
+        allocated_bytes += site.allocated_bytes;
+        high_bytes += site.high_bytes;
+        allocations += site.allocations;
+    }
+};
+using KeyRow = std::pair<std::uint32_t, RowKey>;
+
+// A printed frame's "file:line": two functions' rows on one line (a comprehension and its
+// caller) are one line of the report, so a kept row keeps the others of its line.
+std::string file_line(const StackIndex& index, std::uint32_t frame) {
+    const std::string& function = index.functions[index.frame_function[frame]];
+    return std::string(function.data(), function.find('\0')) + ':' +
+           std::to_string(index.frames[frame].line);
+}
+
+// With top_lines, the rows holding the most bytes at the peak (ties: the most allocated), and
+// up to as many again that held more than `own_peak_floor` at their own peak (a temporary
+// built and freed between two moments of the run's peak, which the generator advice weighs
+// against the one at the peak), then every other row on a kept row's line; in that order.
+// Without, every row, in frame order.
+void keep_top(const StackIndex& index, std::vector<KeyRow>& rows, std::size_t top_lines,
+              std::int64_t own_peak_floor) {
+    if (top_lines == 0 || rows.size() <= top_lines) return;
+    std::partial_sort(rows.begin(), rows.begin() + top_lines, rows.end(),
+                      [](const KeyRow& a, const KeyRow& b) {
+                          return a.second.bytes_at_peak != b.second.bytes_at_peak
+                                     ? a.second.bytes_at_peak > b.second.bytes_at_peak
+                                     : a.second.allocated_bytes > b.second.allocated_bytes;
+                      });
+    std::unordered_set<std::string> kept;
+    for (std::size_t i = 0; i < top_lines; ++i) kept.insert(file_line(index, rows[i].first));
+    const auto rest = std::partition(rows.begin() + top_lines, rows.end(),
+                                     [own_peak_floor](const KeyRow& row) {
+                                         return row.second.high_bytes > own_peak_floor;
+                                     });
+    const auto high = static_cast<std::size_t>(rest - (rows.begin() + top_lines));
+    const auto by_high = rows.begin() + top_lines + std::min(high, top_lines);
+    std::partial_sort(rows.begin() + top_lines, by_high, rest,
+                      [](const KeyRow& a, const KeyRow& b) {
+                          return a.second.high_bytes > b.second.high_bytes;
+                      });
+    for (auto row = rows.begin() + top_lines; row != by_high; ++row) {
+        kept.insert(file_line(index, row->first));
+    }
+    const auto end =
+        std::stable_partition(rows.begin() + top_lines, rows.end(), [&](const KeyRow& row) {
+            return kept.contains(file_line(index, row.first));
+        });
+    rows.erase(end, rows.end());
+}
+
+// The rows of `keys` (per frame) that keep_top keeps, each with room for its full Totals;
+// `slot` maps a kept frame to its row.
+void kept_rows(const StackIndex& index, const std::vector<RowKey>& keys, std::size_t top_lines,
+               std::int64_t own_peak_floor,
+               std::vector<std::pair<std::uint32_t, Totals>>* out,
+               std::vector<std::uint32_t>* slot) {
+    std::vector<KeyRow> rows;
+    for (std::uint32_t frame = 0; frame < keys.size(); ++frame) {
+        if (keys[frame].allocations > 0) rows.emplace_back(frame, keys[frame]);
+    }
+    keep_top(index, rows, top_lines, own_peak_floor);
+    slot->assign(keys.size(), StackIndex::kNone);
+    out->reserve(rows.size());
+    for (const auto& [frame, key] : rows) {
+        (*slot)[frame] = static_cast<std::uint32_t>(out->size());
+        out->emplace_back(frame, Totals{});
+    }
+}
+
+}  // namespace
+
 StackReport build_stack_report(const StackIndex& index, std::string_view function,
-                               std::size_t top_stacks) {
+                               std::size_t top_stacks, std::size_t top_lines) {
     StackReport report;
     UntrackedScope untracked;  // the report is memslim's (and the sites' lock is held below)
     const std::size_t users = index.users.size();
-    std::vector<Totals> by_frame(index.frames.size());
     std::vector<std::int64_t> user_at_peak(users, 0);
     // Per user stack, its nearest program frame (parents come first: one pass in id order);
     // kNone while only library frames were seen.
@@ -281,39 +368,65 @@ StackReport build_stack_report(const StackIndex& index, std::string_view functio
         const std::uint32_t frame = index.user_frame(user);
         program[user] = index.frame_library[frame] != 0 ? program[index.user_parent(user)] : frame;
     }
-    std::vector<Totals> by_program(index.frames.size());
-    std::unordered_map<std::uint64_t, std::int64_t> folded;  // (program, library) -> at peak
     const auto user_of = [&index](engine::SiteId site) -> std::uint32_t {
         return site < index.node_user.size() ? index.node_user[site] : 0;
     };
-    visit_sites([&](const SiteStats& site) {
-        ++report.sites;
-        report.gc_freed_bytes += site.gc_freed_bytes;
-        add(report.all, site);
+    // A site's row among the lines (its innermost user frame) and among the program's lines
+    // (its nearest program frame, else its innermost); false if memslim allocated it.
+    const auto frames_of = [&](const SiteStats& site, std::uint32_t* innermost,
+                               std::uint32_t* nearest) {
         const std::uint32_t user = user_of(site.site);
-        if (user == 0) {
-            if (site.site == engine::FrameTree::kRoot) add(report.no_stack, site);
-            return;  // allocated by memslim itself: no user frame
+        if (user == 0) return false;
+        *innermost = index.user_frame(user);
+        *nearest = program[user] != StackIndex::kNone ? program[user] : *innermost;
+        return true;
+    };
+    {
+        // First, what choosing the rows needs.
+        std::vector<RowKey> line_keys(index.frames.size());
+        std::vector<RowKey> program_keys(index.frames.size());
+        visit_sites([&](const SiteStats& site) {
+            ++report.sites;
+            report.gc_freed_bytes += site.gc_freed_bytes;
+            add(report.all, site);
+            std::uint32_t innermost = 0;
+            std::uint32_t nearest = 0;
+            if (!frames_of(site, &innermost, &nearest)) {
+                if (site.site == engine::FrameTree::kRoot) add(report.no_stack, site);
+                return;  // allocated by memslim itself: no user frame
+            }
+            line_keys[innermost].add(site);
+            program_keys[nearest].add(site);
+            user_at_peak[user_of(site.site)] += site.bytes_at_peak;
+        });
+        const std::int64_t own_peak_floor = report.all.bytes_at_peak / 100;
+        std::vector<std::uint32_t> line_slot;
+        kept_rows(index, line_keys, top_lines, own_peak_floor, &report.lines, &line_slot);
+        std::vector<RowKey>().swap(line_keys);
+        std::vector<std::uint32_t> program_slot;
+        kept_rows(index, program_keys, top_lines, own_peak_floor, &report.program_lines,
+                  &program_slot);
+        std::vector<RowKey>().swap(program_keys);
+        // Then the kept rows' Totals, and the library lines folded under each kept program line.
+        std::unordered_map<std::uint64_t, std::int64_t> folded;  // (program, library) -> at peak
+        visit_sites([&](const SiteStats& site) {
+            std::uint32_t innermost = 0;
+            std::uint32_t nearest = 0;
+            if (!frames_of(site, &innermost, &nearest)) return;
+            if (line_slot[innermost] != StackIndex::kNone) {
+                add(report.lines[line_slot[innermost]].second, site);
+            }
+            if (program_slot[nearest] == StackIndex::kNone) return;
+            add(report.program_lines[program_slot[nearest]].second, site);
+            if (nearest != innermost && site.bytes_at_peak != 0) {
+                folded[pair_key(nearest, innermost)] += site.bytes_at_peak;
+            }
+        });
+        report.folded.reserve(folded.size());
+        for (const auto& [key, bytes] : folded) {
+            report.folded.emplace_back(static_cast<std::uint32_t>(key >> 32),
+                                       static_cast<std::uint32_t>(key & 0xFFFFFFFFu), bytes);
         }
-        const std::uint32_t innermost = index.user_frame(user);
-        add(by_frame[innermost], site);
-        user_at_peak[user] += site.bytes_at_peak;
-        const std::uint32_t nearest =
-            program[user] != StackIndex::kNone ? program[user] : innermost;
-        add(by_program[nearest], site);
-        if (nearest != innermost && site.bytes_at_peak != 0) {
-            folded[pair_key(nearest, innermost)] += site.bytes_at_peak;
-        }
-    });
-    for (std::uint32_t frame = 0; frame < by_frame.size(); ++frame) {
-        if (by_frame[frame].allocations > 0) report.lines.emplace_back(frame, by_frame[frame]);
-        if (by_program[frame].allocations > 0) {
-            report.program_lines.emplace_back(frame, by_program[frame]);
-        }
-    }
-    for (const auto& [key, bytes] : folded) {
-        report.folded.emplace_back(static_cast<std::uint32_t>(key >> 32),
-                                   static_cast<std::uint32_t>(key & 0xFFFFFFFFu), bytes);
     }
 
     // The top stacks, from a bounded heap (the smallest kept one on top).
@@ -336,6 +449,7 @@ StackReport build_stack_report(const StackIndex& index, std::string_view functio
     }
     std::sort_heap(top.begin(), top.end(), larger);
     std::vector<std::int64_t>().swap(user_at_peak);
+    std::vector<std::uint32_t>().swap(program);
 
     // The function to table: the one asked for, or the one whose lines (as innermost user
     // frames) hold the most bytes at the peak.
@@ -366,17 +480,15 @@ StackReport build_stack_report(const StackIndex& index, std::string_view functio
             report.function_frame = nearest[user];
         }
     }
-    std::vector<Totals> function_lines(index.frames.size());
-    std::vector<bool> seen(index.frames.size(), false);
+    // One function's frames are few: their rows by frame, then in frame order.
+    std::unordered_map<std::uint32_t, Totals> function_lines;
     visit_sites([&](const SiteStats& site) {
         const std::uint32_t frame = nearest[user_of(site.site)];
-        if (frame == StackIndex::kNone) return;
-        add(function_lines[frame], site);
-        seen[frame] = true;
+        if (frame != StackIndex::kNone) add(function_lines[frame], site);
     });
-    for (std::uint32_t frame = 0; frame < function_lines.size(); ++frame) {
-        if (seen[frame]) report.function_lines.emplace_back(frame, function_lines[frame]);
-    }
+    report.function_lines.assign(function_lines.begin(), function_lines.end());
+    std::sort(report.function_lines.begin(), report.function_lines.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
     return report;
 }
 

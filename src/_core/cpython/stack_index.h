@@ -105,8 +105,12 @@ struct StackReport {
 };
 
 // Aggregates the tracker's sites over `index`. `function` is "file\0qualname" of the function whose
-// lines to table, or empty for the function whose lines hold the most bytes at the peak.
+// lines to table, or empty for the function whose lines hold the most bytes at the peak. With
+// `top_lines`, `lines` and `program_lines` are the rows holding the most bytes at the peak, up to
+// as many again that held a hundredth of the peak at their own peak, and the other rows on those
+// rows' lines, in that order, and `folded` is under those program lines only; with 0, every row
+// in frame order.
 StackReport build_stack_report(const StackIndex& index, std::string_view function,
-                               std::size_t top_stacks);
+                               std::size_t top_stacks, std::size_t top_lines = 0);
 
 }  // namespace memslim::cpython
