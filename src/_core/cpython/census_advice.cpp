@@ -12,6 +12,7 @@
 
 #include "cpython/frames.h"
 #include "cpython/object_layout.h"
+#include "cpython/stack_index.h"
 #include "cpython/tracker.h"
 #include "engine/tally.h"
 
@@ -52,7 +53,8 @@ class SiteLines {
             const auto frames = site_frames(site);
             if (!frames.empty()) {
                 auto* code = reinterpret_cast<PyCodeObject*>(frames[0].code);
-                const auto line = static_cast<std::uint64_t>(line_of(code, frames[0].instruction));
+                const auto line =
+                    static_cast<std::uint64_t>(recorded_line_of(code, frames[0].instruction));
                 it->second = (reinterpret_cast<std::uintptr_t>(code) << 20) ^ line ^ 1;
             }
         }

@@ -133,9 +133,8 @@ std::vector<LineRange> line_ranges(PyCodeObject* code) {
 namespace {
 
 // What line_of(code, instruction) gives, from the code's ranges.
-int line_in(const CodeFacts& facts, PyCodeObject* code, std::uint32_t instruction) {
+int line_in(const std::vector<LineRange>& ranges, PyCodeObject* code, std::uint32_t instruction) {
     const auto offset = static_cast<int>(instruction * 2);  // 16-bit code units, 3.11-3.13
-    const auto& ranges = facts.ranges;
     auto it = std::upper_bound(ranges.begin(), ranges.end(), offset,
                                [](int value, const LineRange& r) { return value < r.start; });
     if (it == ranges.begin()) return code->co_firstlineno;
@@ -160,12 +159,33 @@ struct IndexState {
 };
 IndexState* g_index = nullptr;  // C++ heap; guarded by the GIL
 
+// recorded_line_of's tables, by code object; the recording they belong to.
+struct LineCache {
+    std::uint64_t generation = 0;
+    std::unordered_map<std::uintptr_t, std::vector<LineRange>> ranges;
+};
+LineCache* g_lines = nullptr;  // C++ heap; guarded by the GIL
+
 }  // namespace
+
+int recorded_line_of(PyCodeObject* code, std::uint32_t instruction) {
+    UntrackedScope untracked;  // the cache is memslim's
+    const std::uint64_t generation = recording_generation();
+    if (g_lines == nullptr || g_lines->generation != generation) {
+        delete g_lines;
+        g_lines = new LineCache{generation, {}};
+    }
+    auto [it, fresh] = g_lines->ranges.try_emplace(reinterpret_cast<std::uintptr_t>(code));
+    if (fresh) it->second = line_ranges(code);
+    return line_in(it->second, code, instruction);
+}
 
 void release_stack_index() {
     UntrackedScope untracked;
     delete g_index;
     g_index = nullptr;
+    delete g_lines;
+    g_lines = nullptr;
 }
 
 const StackIndex& build_stack_index(std::string_view own_prefix) {
@@ -228,7 +248,7 @@ const StackIndex& build_stack_index(std::string_view own_prefix) {
                 index.node_user.push_back(0);
                 return;
             }
-            const int line = line_in(facts, code, frame.instruction);
+            const int line = line_in(facts.ranges, code, frame.instruction);
             const std::uint64_t key = pair_key(facts.function, static_cast<std::uint32_t>(line));
             if (key != last_printed_key) {
                 const auto [printed_at, fresh_frame] =
