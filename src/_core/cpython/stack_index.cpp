@@ -28,15 +28,14 @@ std::uint64_t pair_key(std::uint32_t a, std::uint32_t b) {
     return static_cast<std::uint64_t>(a) << 32 | b;
 }
 
-// Per code object, computed once: its function (file and qualified name), whether it is
-// memslim's own, and its line table as ranges of bytecode offsets.
+// Per code object, computed once: its function (file and qualified name) and whether it is
+// memslim's own. (Its line table is recorded_ranges'.)
 using engine::LineRange;
 struct CodeFacts {
     std::uint32_t function;
     bool own;
     bool wrapper;  // memslim's, but in the program's calls: skipped (see kWrappers)
     bool library;
-    std::vector<LineRange> ranges;
 };
 
 // memslim's modules whose functions wrap the program's own calls: the import hook's loader
@@ -143,10 +142,6 @@ int line_in(const std::vector<LineRange>& ranges, PyCodeObject* code, std::uint3
     return it->line;
 }
 
-}  // namespace
-
-namespace {
-
 // The index being kept, and what building it needs to extend it: per code object its facts,
 // the functions and printed frames already numbered.
 struct IndexState {
@@ -159,16 +154,17 @@ struct IndexState {
 };
 IndexState* g_index = nullptr;  // C++ heap; guarded by the GIL
 
-// recorded_line_of's tables, by code object; the recording they belong to.
+// The line tables of the recording's code objects, decoded once each (the index's and
+// recorded_line_of's); the recording they belong to.
 struct LineCache {
     std::uint64_t generation = 0;
     std::unordered_map<std::uintptr_t, std::vector<LineRange>> ranges;
 };
 LineCache* g_lines = nullptr;  // C++ heap; guarded by the GIL
 
-}  // namespace
-
-int recorded_line_of(PyCodeObject* code, std::uint32_t instruction) {
+// A recorded code object's line table; stays where it is until the recording changes or
+// release_stack_index.
+const std::vector<LineRange>& recorded_ranges(PyCodeObject* code) {
     UntrackedScope untracked;  // the cache is memslim's
     const std::uint64_t generation = recording_generation();
     if (g_lines == nullptr || g_lines->generation != generation) {
@@ -177,7 +173,13 @@ int recorded_line_of(PyCodeObject* code, std::uint32_t instruction) {
     }
     auto [it, fresh] = g_lines->ranges.try_emplace(reinterpret_cast<std::uintptr_t>(code));
     if (fresh) it->second = line_ranges(code);
-    return line_in(it->second, code, instruction);
+    return it->second;
+}
+
+}  // namespace
+
+int recorded_line_of(PyCodeObject* code, std::uint32_t instruction) {
+    return line_in(recorded_ranges(code), code, instruction);
 }
 
 void release_stack_index() {
@@ -214,8 +216,8 @@ const StackIndex& build_stack_index(std::string_view own_prefix) {
             auto [fn, fresh_function] = state.functions.try_emplace(key, state.functions.size());
             if (fresh_function) index.functions.push_back(std::move(key));
             const bool own = file.starts_with(state.own_prefix);
-            facts->second = {fn->second, own, own && is_wrapper_file(file), is_library_file(file),
-                             line_ranges(code)};
+            facts->second = {fn->second, own, own && is_wrapper_file(file),
+                             is_library_file(file)};
         }
         return facts->second;
     };
@@ -223,6 +225,7 @@ const StackIndex& build_stack_index(std::string_view own_prefix) {
     // their code object and line: one-entry caches in front of the maps.
     std::uintptr_t last_code = 0;
     CodeFacts* last_facts = nullptr;
+    const std::vector<LineRange>* last_ranges = nullptr;  // read once a line is needed
     std::uint64_t last_printed_key = ~std::uint64_t{0};
     std::uint32_t last_printed = 0;
     // Nodes come in id order, from the first one not indexed yet: node_user grows with them.
@@ -237,6 +240,7 @@ const StackIndex& build_stack_index(std::string_view own_prefix) {
             auto* code = reinterpret_cast<PyCodeObject*>(frame.code);
             if (frame.code != last_code) {
                 last_facts = &code_facts(frame.code);
+                last_ranges = nullptr;
                 last_code = frame.code;
             }
             const CodeFacts& facts = *last_facts;
@@ -248,7 +252,8 @@ const StackIndex& build_stack_index(std::string_view own_prefix) {
                 index.node_user.push_back(0);
                 return;
             }
-            const int line = line_in(facts.ranges, code, frame.instruction);
+            if (last_ranges == nullptr) last_ranges = &recorded_ranges(code);
+            const int line = line_in(*last_ranges, code, frame.instruction);
             const std::uint64_t key = pair_key(facts.function, static_cast<std::uint32_t>(line));
             if (key != last_printed_key) {
                 const auto [printed_at, fresh_frame] =
@@ -285,10 +290,6 @@ void add(Totals& totals, const SiteStats& site) {
         totals.total_at_high = site.total_at_high;
     }
 }
-
-}  // namespace
-
-namespace {
 
 // What choosing the report's rows reads of a printed frame's sites (keep_top): 32 bytes, where
 // Totals are 120. Summed for every frame first; the full Totals only for the rows kept. An
@@ -392,14 +393,16 @@ StackReport build_stack_report(const StackIndex& index, std::string_view functio
         return site < index.node_user.size() ? index.node_user[site] : 0;
     };
     // A site's row among the lines (its innermost user frame) and among the program's lines
-    // (its nearest program frame, else its innermost); false if memslim allocated it.
+    // (its nearest program frame, else its innermost); returns its user stack, 0 (and neither
+    // row) if memslim allocated it.
     const auto frames_of = [&](const SiteStats& site, std::uint32_t* innermost,
                                std::uint32_t* nearest) {
         const std::uint32_t user = user_of(site.site);
-        if (user == 0) return false;
-        *innermost = index.user_frame(user);
-        *nearest = program[user] != StackIndex::kNone ? program[user] : *innermost;
-        return true;
+        if (user != 0) {
+            *innermost = index.user_frame(user);
+            *nearest = program[user] != StackIndex::kNone ? program[user] : *innermost;
+        }
+        return user;
     };
     {
         // First, what choosing the rows needs.
@@ -411,13 +414,14 @@ StackReport build_stack_report(const StackIndex& index, std::string_view functio
             add(report.all, site);
             std::uint32_t innermost = 0;
             std::uint32_t nearest = 0;
-            if (!frames_of(site, &innermost, &nearest)) {
+            const std::uint32_t user = frames_of(site, &innermost, &nearest);
+            if (user == 0) {
                 if (site.site == engine::FrameTree::kRoot) add(report.no_stack, site);
                 return;  // allocated by memslim itself: no user frame
             }
             line_keys[innermost].add(site);
             program_keys[nearest].add(site);
-            user_at_peak[user_of(site.site)] += site.bytes_at_peak;
+            user_at_peak[user] += site.bytes_at_peak;
         });
         const std::int64_t own_peak_floor = report.all.bytes_at_peak / 100;
         std::vector<std::uint32_t> line_slot;
@@ -432,7 +436,7 @@ StackReport build_stack_report(const StackIndex& index, std::string_view functio
         visit_sites([&](const SiteStats& site) {
             std::uint32_t innermost = 0;
             std::uint32_t nearest = 0;
-            if (!frames_of(site, &innermost, &nearest)) return;
+            if (frames_of(site, &innermost, &nearest) == 0) return;
             if (line_slot[innermost] != StackIndex::kNone) {
                 add(report.lines[line_slot[innermost]].second, site);
             }
