@@ -103,7 +103,7 @@ def _column_sizes(
             budget[0] -= int(objects.size)
             if budget[0] < 0:
                 return None
-            alone, _shared = _distinct_bytes(np, objects) if objects.size else (0, 0)
+            alone, _shared = _ByAddress(np, objects).distinct_bytes() if objects.size else (0, 0)
             sizes[name] = int(objects.nbytes) + alone
         else:
             sizes[name] = int(values.nbytes)
@@ -234,35 +234,59 @@ def _column(
     objects = _object_cells(pandas, np, values)
     if objects is None:
         return None
-    # Few distinct values first (one hashing pass in C): only then is the column worth the
-    # count of what it holds. Strings of many values: what PyArrow would hold them in.
-    column = _as_category(pandas, name, values, int(objects.nbytes), budget)
+    if len(values) == 0 or int(objects.nbytes) < MIN_COLUMN_BYTES:
+        return None
+    # The distinct objects it holds, by address (one pass over its pointers): what both the
+    # categorical and the bytes it holds alone are measured from.
+    by_address = _ByAddress(np, objects)  # read when first asked for
+    # Few distinct values first: only then is the column worth the count of what it holds.
+    # Strings of many values: what PyArrow would hold them in.
+    column = _as_category(pandas, name, values, int(objects.nbytes), budget, by_address)
     if column is None:
         column = _as_arrow(pandas, name, values, objects, budget)
     if column is None:
         return None
-    alone, shared = _distinct_bytes(np, objects)
+    alone, shared = by_address.distinct_bytes()
     column["bytes"] += alone
     column["shared_bytes"] = shared  # its objects that something else holds too
     return column
 
 
 def _as_category(
-    pandas: Any, name: str, values: Any, nbytes: int, budget: list[int]
+    pandas: Any,
+    name: str,
+    values: Any,
+    nbytes: int,
+    budget: list[int],
+    by_address: _ByAddress | None = None,
 ) -> dict[str, Any] | None:
     """A column of strings's facts (its own ``nbytes`` so far) with what it takes as a
-    categorical, built here; None if it is small, over the budget, or of many values."""
+    categorical, built here; None if it is small, over the budget, or of many values.
+    ``by_address``: the distinct objects of a column of Python objects: the categorical is built
+    from the cell where each first appears (its categories are the same values, in the same
+    order), and its codes for every cell are counted as pandas sizes them, by the number of
+    categories. Building it from every cell hashed every string
+    again: 20-40 ms a column of 300,000 cells, half of a census child's DataFrame facts."""
     size = len(values)
     if size == 0 or nbytes < MIN_COLUMN_BYTES:
         return None
     budget[0] -= 2 * size
     if budget[0] < 0:
         return None
-    categorical = pandas.Categorical(values)
+    cells = values if by_address is None else values[by_address.first]
+    if by_address is not None:
+        # Its values counted first, by hashing alone: a column of many values is no category,
+        # and building one sorted them all (300,000 distinct strings: 40 ms).
+        distinct = pandas.unique(cells)
+        if (len(distinct) - int(pandas.isna(distinct).sum())) * 2 > size:
+            return None
+    categorical = pandas.Categorical(cells)
     categories = len(categorical.categories)
     if categories * 2 > size:
         return None
-    as_category = int(categorical.memory_usage(deep=True))
+    # pandas' own measure (Categorical.memory_usage): the codes, and the categories deep.
+    codes = categorical.codes
+    as_category = int(categorical.memory_usage(deep=True)) - codes.nbytes + size * codes.itemsize
     return _strings(name, values, nbytes, categories=categories, as_category=as_category)
 
 
@@ -346,30 +370,52 @@ def _arrow_pool() -> str:
         return ""
 
 
-def _distinct_bytes(np: Any, objects: Any) -> tuple[int, int]:
-    """The bytes of the distinct objects an object array refers to, each counted once (a CSV
-    reader hands out one str per distinct value of a chunk; memory_usage(deep=True) counts it
-    once per cell), as (held by this array alone, also held elsewhere). Converting the column
-    frees only the first: an object whose reference count is more than the array's references
-    to it stays. Distinct by address, read from the array's own buffer of pointers."""
-    import ctypes
+class _ByAddress:
+    """The distinct objects an object array refers to, by address, read from the array's own
+    buffer of pointers in one hashing pass: ``codes`` (each cell's object, numbered in order of
+    first appearance) and ``first`` (the cell where each object first appears)."""
 
-    cells = np.ascontiguousarray(objects)
-    copies = 1 if cells is objects else 2  # a contiguous copy holds each reference again
-    words = (ctypes.c_size_t * cells.size).from_address(cells.__array_interface__["data"][0])
-    # pandas' hashing (the column is pandas'), not np.unique's sort: 4 against 23 ms for
-    # 300,000 cells of 250 values, 17 against 37 ms when all differ. Codes are numbered in
-    # order of first appearance, so each first appearance raises their running maximum.
-    codes, _addresses = sys.modules["pandas"].factorize(np.ctypeslib.as_array(words))
-    counts = np.bincount(codes)
-    running = np.maximum.accumulate(codes)
-    first = np.flatnonzero(np.r_[True, running[1:] > running[:-1]])
-    distinct = cells[first]  # one more reference each
-    sizes = np.frompyfunc(sys.getsizeof, 1, 1)(distinct).astype(np.int64)
-    # getrefcount's argument is one more reference again.
-    references = np.frompyfunc(sys.getrefcount, 1, 1)(distinct).astype(np.int64) - 2
-    alone = references <= counts * copies
-    return int(sizes[alone].sum()), int(sizes[~alone].sum())
+    def __init__(self, np: Any, objects: Any) -> None:
+        self.np = np
+        self.objects = objects
+
+    @functools.cached_property
+    def cells(self) -> Any:
+        return self.np.ascontiguousarray(self.objects)
+
+    @functools.cached_property
+    def codes(self) -> Any:
+        import ctypes
+
+        np, cells = self.np, self.cells
+        words = (ctypes.c_size_t * cells.size).from_address(cells.__array_interface__["data"][0])
+        # pandas' hashing (the column is pandas'), not np.unique's sort: 4 against 23 ms for
+        # 300,000 cells of 250 values, 17 against 37 ms when all differ.
+        codes, _addresses = sys.modules["pandas"].factorize(np.ctypeslib.as_array(words))
+        return codes
+
+    @functools.cached_property
+    def first(self) -> Any:
+        # Codes are numbered in order of first appearance, so each first appearance raises
+        # their running maximum.
+        running = self.np.maximum.accumulate(self.codes)
+        return self.np.flatnonzero(self.np.r_[True, running[1:] > running[:-1]])
+
+    def distinct_bytes(self) -> tuple[int, int]:
+        """The bytes of the distinct objects, each counted once (a CSV reader hands out one str
+        per distinct value of a chunk; memory_usage(deep=True) counts it once per cell), as
+        (held by this array alone, also held elsewhere). Converting the column frees only the
+        first: an object whose reference count is more than the array's references to it
+        stays."""
+        np = self.np
+        copies = 1 if self.cells is self.objects else 2  # a contiguous copy: each again
+        counts = np.bincount(self.codes)
+        distinct = self.cells[self.first]  # one more reference each
+        sizes = np.frompyfunc(sys.getsizeof, 1, 1)(distinct).astype(np.int64)
+        # getrefcount's argument is one more reference again.
+        references = np.frompyfunc(sys.getrefcount, 1, 1)(distinct).astype(np.int64) - 2
+        alone = references <= counts * copies
+        return int(sizes[alone].sum()), int(sizes[~alone].sum())
 
 
 def _object_cells(pandas: Any, np: Any, values: Any) -> Any:
