@@ -431,7 +431,10 @@ def _array_facts(array: Any, site: int | None, size: int, in_frame: bool) -> dic
         "max": None,
         "integral": False,
     }
-    if array.size and array.dtype.kind in "iubf":
+    # The range only where the dtype advice reads it: not of a view (its memory is another
+    # array's) nor of a DataFrame's block (its frame's columns are measured, with their own
+    # ranges: memslim._frames).
+    if array.size and array.dtype.kind in "iubf" and facts["owns_data"] and not in_frame:
         low, high = value_range(array)
         facts["integral"] = array.dtype.kind != "f"
         plain = int if facts["integral"] else float
