@@ -372,8 +372,7 @@ def _arrow_pool() -> str:
 
 class _ByAddress:
     """The distinct objects an object array refers to, by address, read from the array's own
-    buffer of pointers in one hashing pass: ``codes`` (each cell's object, numbered in order of
-    first appearance) and ``first`` (the cell where each object first appears)."""
+    buffer of pointers in one pass in C (``_core.distinct_objects``), when first asked for."""
 
     def __init__(self, np: Any, objects: Any) -> None:
         self.np = np
@@ -384,38 +383,29 @@ class _ByAddress:
         return self.np.ascontiguousarray(self.objects)
 
     @functools.cached_property
-    def codes(self) -> Any:
-        import ctypes
+    def _distinct(self) -> tuple[Any, int, int]:
+        from memslim import _core
 
-        np, cells = self.np, self.cells
-        words = (ctypes.c_size_t * cells.size).from_address(cells.__array_interface__["data"][0])
-        # pandas' hashing (the column is pandas'), not np.unique's sort: 4 against 23 ms for
-        # 300,000 cells of 250 values, 17 against 37 ms when all differ.
-        codes, _addresses = sys.modules["pandas"].factorize(np.ctypeslib.as_array(words))
-        return codes
+        cells = self.cells
+        copies = 1 if cells is self.objects else 2  # a contiguous copy holds each reference again
+        first, alone, shared = _core.distinct_objects(
+            cells.__array_interface__["data"][0], cells.size, copies
+        )
+        return self.np.frombuffer(first, dtype=self.np.int64), alone, shared
 
-    @functools.cached_property
+    @property
     def first(self) -> Any:
-        # Codes are numbered in order of first appearance, so each first appearance raises
-        # their running maximum.
-        running = self.np.maximum.accumulate(self.codes)
-        return self.np.flatnonzero(self.np.r_[True, running[1:] > running[:-1]])
+        """The cell where each distinct object first appears, in that order."""
+        return self._distinct[0]
 
     def distinct_bytes(self) -> tuple[int, int]:
         """The bytes of the distinct objects, each counted once (a CSV reader hands out one str
         per distinct value of a chunk; memory_usage(deep=True) counts it once per cell), as
-        (held by this array alone, also held elsewhere). Converting the column frees only the
-        first: an object whose reference count is more than the array's references to it
-        stays."""
-        np = self.np
-        copies = 1 if self.cells is self.objects else 2  # a contiguous copy: each again
-        counts = np.bincount(self.codes)
-        distinct = self.cells[self.first]  # one more reference each
-        sizes = np.frompyfunc(sys.getsizeof, 1, 1)(distinct).astype(np.int64)
-        # getrefcount's argument is one more reference again.
-        references = np.frompyfunc(sys.getrefcount, 1, 1)(distinct).astype(np.int64) - 2
-        alone = references <= counts * copies
-        return int(sizes[alone].sum()), int(sizes[~alone].sum())
+        (held by this array alone, also held elsewhere): sys.getsizeof of each, held alone when
+        its reference count is the column's references to it. Converting the column frees only
+        the first: an object whose reference count is more than that stays."""
+        _first, alone, shared = self._distinct
+        return alone, shared
 
 
 def _object_cells(pandas: Any, np: Any, values: Any) -> Any:
