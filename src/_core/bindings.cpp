@@ -662,10 +662,10 @@ nb::tuple distinct_objects(std::uintptr_t address, std::size_t count, std::uint6
     std::uint64_t shared = 0;
     for (std::size_t id = 0; id < seen.size(); ++id) {
         auto* o = reinterpret_cast<PyObject*>(seen[id]);
-        const std::size_t size = _PySys_GetSizeOf(o);  // sys.getsizeof: may run __sizeof__
-        if (size == static_cast<std::size_t>(-1) && PyErr_Occurred()) throw nb::python_error();
+        const Py_ssize_t size = memslim::cpython::getsizeof(o);  // may run a __sizeof__
+        if (size < 0) throw nb::python_error();
         const auto references = static_cast<std::uint64_t>(Py_REFCNT(o));
-        (references <= cells_of[id] * copies ? alone : shared) += size;
+        (references <= cells_of[id] * copies ? alone : shared) += static_cast<std::uint64_t>(size);
     }
     return nb::make_tuple(
         nb::bytes(reinterpret_cast<const char*>(first.data()), first.size() * sizeof(first[0])),
