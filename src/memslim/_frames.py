@@ -273,12 +273,15 @@ def _as_category(
     budget[0] -= 2 * size
     if budget[0] < 0:
         return None
-    cells = values if by_address is None else values[by_address.first]
+    cells = values
     if by_address is not None:
-        # Its values counted first, by hashing alone: a column of many values is no category,
-        # and building one sorted them all (300,000 distinct strings: 40 ms).
-        distinct = pandas.unique(cells)
-        if (len(distinct) - int(pandas.isna(distinct).sum())) * 2 > size:
+        # Its distinct values, by hashing alone (each object's first cell: one hash of each
+        # string however many cells hold it), counted before anything is sorted: a column of
+        # many values is no category, and building one sorted them all (300,000 distinct
+        # strings: 40 ms). The categorical of the distinct values has the column's categories
+        # (the values that pd.unique keeps are the first to appear, in that order).
+        cells = pandas.unique(values[by_address.first])
+        if (len(cells) - int(pandas.isna(cells).sum())) * 2 > size:
             return None
     categorical = pandas.Categorical(cells)
     categories = len(categorical.categories)
