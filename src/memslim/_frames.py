@@ -234,8 +234,6 @@ def _column(
     objects = _object_cells(pandas, np, values)
     if objects is None:
         return None
-    if len(values) == 0 or int(objects.nbytes) < MIN_COLUMN_BYTES:
-        return None
     # The distinct objects it holds, by address (one pass over its pointers): what both the
     # categorical and the bytes it holds alone are measured from.
     by_address = _ByAddress(np, objects)  # read when first asked for
@@ -263,10 +261,10 @@ def _as_category(
     """A column of strings's facts (its own ``nbytes`` so far) with what it takes as a
     categorical, built here; None if it is small, over the budget, or of many values.
     ``by_address``: the distinct objects of a column of Python objects: the categorical is built
-    from the cell where each first appears (its categories are the same values, in the same
-    order), and its codes for every cell are counted as pandas sizes them, by the number of
-    categories. Building it from every cell hashed every string
-    again: 20-40 ms a column of 300,000 cells, half of a census child's DataFrame facts."""
+    from their distinct values (its categories are the column's, in the same order), and its
+    codes for every cell are counted as pandas sizes them, by the number of categories.
+    Building it from every cell hashed every string again: 20-40 ms a column of 300,000
+    cells."""
     size = len(values)
     if size == 0 or nbytes < MIN_COLUMN_BYTES:
         return None
@@ -382,14 +380,10 @@ class _ByAddress:
         self.objects = objects
 
     @functools.cached_property
-    def cells(self) -> Any:
-        return self.np.ascontiguousarray(self.objects)
-
-    @functools.cached_property
     def _distinct(self) -> tuple[Any, int, int]:
         from memslim import _core
 
-        cells = self.cells
+        cells = self.np.ascontiguousarray(self.objects)
         copies = 1 if cells is self.objects else 2  # a contiguous copy holds each reference again
         first, alone, shared = _core.distinct_objects(
             cells.__array_interface__["data"][0], cells.size, copies
