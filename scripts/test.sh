@@ -75,12 +75,17 @@ pandas2_beside() {
   echo "$dir"
 }
 
+# Two pytest workers (pytest-xdist, a test extra): most tests wait on a program they run, and
+# CI's time limit covers four runs of the suite (3.11, sanitized, 3.12, 3.13). pytest-benchmark,
+# where installed, refuses xdist: it is not used here.
+PYTEST_WORKERS=(-n 2 -p no:benchmark)
+
 step "Python tests (pytest)"
 MEMSLIM_TEST_PYARROW=$(pyarrow_beside "$PYTHON") MEMSLIM_TEST_PANDAS2=$(pandas2_beside "$PYTHON") \
-  "$PYTHON" -m pytest
+  "$PYTHON" -m pytest "${PYTEST_WORKERS[@]}"
 
 step "Sanitized build: C++ tests and the Python suite under ASan + UBSan"
-bash scripts/sanitize.sh
+bash scripts/sanitize.sh "${PYTEST_WORKERS[@]}"
 
 step "ThreadSanitizer: the hooks under stress"
 bash scripts/tsan.sh
@@ -98,5 +103,5 @@ for minor in 3.12 3.13; do
   step "Python tests on $("$other" --version)"
   "$other" -m pip install -q ".[test]" -C cmake.define.MEMSLIM_WERROR="$WERROR"
   MEMSLIM_TEST_PYARROW=$(pyarrow_beside "$other") MEMSLIM_TEST_PANDAS2=$(pandas2_beside "$other") \
-    "$other" -m pytest -p no:cacheprovider
+    "$other" -m pytest -p no:cacheprovider "${PYTEST_WORKERS[@]}"
 done

@@ -6,6 +6,7 @@ import gc
 import importlib.util
 import os
 import subprocess
+import sys
 import sysconfig
 import tracemalloc
 from collections.abc import Callable
@@ -43,6 +44,33 @@ def build_testalloc(out_dir: Path, name: str = "_memslim_testalloc") -> Path:
     ]  # fmt: skip
     subprocess.run(command, check=True)
     return target
+
+
+def memray_peak(
+    script: Path, capture: Path, *args: str, python_allocators: bool = True
+) -> tuple[int, subprocess.CompletedProcess[str]]:
+    """memray's peak (it hooks malloc, so it sees native memory) of ``script`` run with
+    ``args`` in the script's folder, with the completed run; skips the test where memray is not
+    installed or cannot run. The capture is ``--aggregate``d: it keeps the high-water mark and
+    not every allocation, so reading its peak takes milliseconds where ``memray stats`` read a
+    capture of every event for 12 s. memray's peak counts the same allocations with or
+    without ``--native`` (which only records C stacks), so none is asked for."""
+    pytest.importorskip("memray")
+    extra = ["--trace-python-allocators"] if python_allocators else []
+    ran = subprocess.run(
+        [sys.executable, "-m", "memray", "run", "--aggregate", *extra, "-q", "-f",
+         "-o", str(capture), script.name, *args],
+        cwd=script.parent, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    if ran.returncode != 0:
+        pytest.skip(f"memray could not run here: {ran.stderr.strip()[-200:]}")
+    read = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, memray; print(memray.FileReader(sys.argv[1]).metadata.peak_memory)",
+         str(capture)],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    return int(read.stdout), ran
 
 
 @pytest.fixture(scope="session")

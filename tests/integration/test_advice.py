@@ -7,8 +7,8 @@ own peaks would hide an observer effect, such as a census that delays the cyclic
 Already-optimal programs get no findings at all.
 
 A pair whose saving is native memory (``usecols``: a CSV parser's buffers, which tracemalloc
-does not see) is measured with memray instead: ``memray run --native --trace-python-allocators``
-and its peak, an outside tracer of the C allocator too."""
+does not see) is measured with memray instead: ``memray run --trace-python-allocators`` and its
+peak, an outside tracer of the C allocator too."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import memray_peak
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "advice"
 PAIRS = sorted(p.name for p in EXAMPLES.iterdir() if (p / "before.py").exists())
@@ -59,18 +61,7 @@ NATIVE = {"usecols"}
 
 
 def _memray_peak(script: Path, tmp_path: Path) -> int:
-    capture = tmp_path / f"{script.parent.name}-{script.stem}.bin"
-    subprocess.run(
-        [sys.executable, "-m", "memray", "run", "--native", "--trace-python-allocators", "-q",
-         "-f", "-o", str(capture), script.name],
-        cwd=script.parent, capture_output=True, timeout=300, check=True,
-    )  # fmt: skip
-    stats = tmp_path / f"{script.parent.name}-{script.stem}.stats.json"
-    subprocess.run(
-        [sys.executable, "-m", "memray", "stats", "--json", "-f", "-o", str(stats), str(capture)],
-        capture_output=True, timeout=300, check=True,
-    )  # fmt: skip
-    return json.loads(stats.read_text())["metadata"]["peak_memory"]
+    return memray_peak(script, tmp_path / f"{script.parent.name}-{script.stem}.bin")[0]
 
 
 def _changed_lines(before: Path, after: Path) -> set[int]:

@@ -1,17 +1,16 @@
 """On a pandas program (read_csv, groupby, merge), memslim's peak, with native memory, is that of
-memray --native --trace-python-allocators measured on the same program in the same test run
+memray --trace-python-allocators measured on the same program in the same test run
 (an outside tracer of the same allocations), within 10%."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from tests import conftest
 from tests.integration.test_run import memslim_run
 
 pytest.importorskip("pandas")
@@ -49,21 +48,7 @@ def test_peak_with_native_memory_matches_memray(
     script.write_text(textwrap.dedent(PROGRAM))
     csv = tmp_path / "data.csv"
 
-    capture = tmp_path / "job.bin"
-    memray = subprocess.run(
-        [sys.executable, "-m", "memray", "run", "--native", "--trace-python-allocators",
-         "-q", "-o", str(capture), str(script), str(csv)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if memray.returncode != 0:
-        pytest.skip(f"memray could not run here: {memray.stderr.strip()[-200:]}")
-    stats_file = tmp_path / "stats.json"
-    subprocess.run(
-        [sys.executable, "-m", "memray", "stats", "--json", "-o", str(stats_file), "-f",
-         str(capture)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    memray_peak = json.loads(stats_file.read_text())["metadata"]["peak_memory"]
+    memray_peak, memray = conftest.memray_peak(script, tmp_path / "job.bin", str(csv))
 
     out = tmp_path / "report.json"
     result = memslim_run("--json", str(out), "--no-census", str(script), str(csv))

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import thread_without_gil
+from tests.conftest import memray_peak, thread_without_gil
 from tests.integration.test_run import memslim_run
 
 pytest.importorskip("pandas")
@@ -617,24 +617,6 @@ orders["qty"] = orders["qty"].astype("uint8")
 """
 
 
-def memray_peak(folder: Path, script: Path, *args: str) -> int:
-    """memray's peak (it hooks malloc: it sees a read's native parse) of ``script``."""
-    pytest.importorskip("memray")
-    capture = folder / f"{script.stem}.bin"
-    ran = subprocess.run(
-        [sys.executable, "-m", "memray", "run", "-q", "-o", str(capture), str(script), *args],
-        capture_output=True, text=True, timeout=300, check=False, cwd=folder,
-    )  # fmt: skip
-    if ran.returncode != 0:
-        pytest.skip(f"memray could not run here: {ran.stderr.strip()[-200:]}")
-    stats = folder / f"{script.stem}.json"
-    subprocess.run(
-        [sys.executable, "-m", "memray", "stats", "--json", "-o", str(stats), "-f", str(capture)],
-        capture_output=True, text=True, timeout=300, check=True,
-    )  # fmt: skip
-    return int(json.loads(stats.read_text())["metadata"]["peak_memory"])
-
-
 def test_columns_of_a_frame_made_after_the_peak_claim_no_more_than_they_save(
     tmp_path: Path,
 ) -> None:
@@ -677,5 +659,9 @@ def test_columns_of_a_frame_made_after_the_peak_claim_no_more_than_they_save(
     claimed = sum(
         f["saving_bytes"] for f in findings if f["kind"] in kinds and f["line"] == filtered
     )
-    saved = memray_peak(tmp_path, script) - memray_peak(tmp_path, converted)
+    peaks = [
+        memray_peak(program, program.with_suffix(".bin"), python_allocators=False)[0]
+        for program in (script, converted)
+    ]
+    saved = peaks[0] - peaks[1]
     assert claimed <= 1.2 * max(saved, 0) + (1 << 20), (claimed, saved, findings)

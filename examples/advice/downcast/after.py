@@ -1,4 +1,4 @@
-"""Stock counts: reads a CSV of 1,000,000 barcode counts into a pandas DataFrame, keeps it, and
+"""Stock counts: reads a CSV of 300,000 barcode counts into a pandas DataFrame, keeps it, and
 lists what to restock.
 
 before.py: finding `downcast` on the `count` column (int64 holding values under 250; the barcodes
@@ -22,7 +22,7 @@ def counts_csv(rows, seed=23):
 
 
 def main():
-    stock = pd.read_csv(counts_csv(1_000_000), dtype={"count": "uint8"})
+    stock = pd.read_csv(counts_csv(300_000), dtype={"count": "uint8"})
     pairs = zip(stock["barcode"], stock["count"], strict=True)
     restock = [f"{code}: {count} left" for code, count in pairs]
     total = int(stock["count"].sum())
