@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 SECONDS_TO_RUN=${MEMSLIM_FUZZ_SECONDS:-60}
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s (%s)\n' "$*" "$(date -u +%T)"; }
 
 step "clang (Debian's), for libFuzzer"
 if ! command -v clang++ >/dev/null; then

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 SANITIZE=address,undefined
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s (%s)\n' "$*" "$(date -u +%T)"; }
 
 step "C++ engine tests, sanitized ($SANITIZE)"
 cmake -S . -B build/cpp-sanitized -DMEMSLIM_BUILD_TESTS=ON -DMEMSLIM_SANITIZE="$SANITIZE" \

@@ -13,7 +13,7 @@ PYTHON=${PYTHON:-python3}
 WERROR=OFF
 if [ -n "${CI:-}" ]; then WERROR=ON; fi
 
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s (%s)\n' "$*" "$(date -u +%T)"; }
 
 step "GoogleTest (Debian's libgtest-dev)"
 if [ ! -f /usr/include/gtest/gtest.h ]; then
@@ -105,3 +105,5 @@ for minor in 3.12 3.13; do
   MEMSLIM_TEST_PYARROW=$(pyarrow_beside "$other") MEMSLIM_TEST_PANDAS2=$(pandas2_beside "$other") \
     "$other" -m pytest -p no:cacheprovider "${PYTEST_WORKERS[@]}"
 done
+
+step "Every test passed"

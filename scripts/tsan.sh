@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 CYCLES=${MEMSLIM_TSAN_CYCLES:-30}
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s (%s)\n' "$*" "$(date -u +%T)"; }
 
 step "memslim._core with ThreadSanitizer, into a private directory"
 site=$(mktemp -d)
