@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import memray_peak
+from tests.conftest import memray_peak, outside_truth
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "advice"
 PAIRS = sorted(p.name for p in EXAMPLES.iterdir() if (p / "before.py").exists())
@@ -45,6 +45,7 @@ def _run(script: Path, tmp_path: Path, *extra: str) -> dict:
 
 
 def _tracemalloc_peak(script: Path, tmp_path: Path) -> int:
+    outside_truth()
     out = tmp_path / f"{script.parent.name}-{script.stem}.tracemalloc.json"
     subprocess.run(
         [sys.executable, str(HARNESS), str(out), script.name],

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import outside_truth
 from tests.integration.test_patch import tracemalloc_peak
 
 
@@ -237,6 +238,7 @@ def test_sample_mode_forks_less_and_scales_its_census_to_the_peak(tmp_path: Path
 
 def _tracemalloc_peak(tmp_path: Path, source: str) -> int:
     """The peak traced bytes of ``source`` under tracemalloc, in a process without memslim."""
+    outside_truth()
     script = tmp_path / "reference.py"
     script.write_text(
         "import tracemalloc\ntracemalloc.start()\n"
@@ -640,6 +642,7 @@ print(total, len(kept))
 
 
 def _tracemalloc_peak(folder: Path, source: str) -> int:
+    outside_truth()
     folder.mkdir(exist_ok=True)
     (folder / "job.py").write_text(source)
     return tracemalloc_peak(folder)

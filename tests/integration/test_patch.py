@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import outside_truth
+
 PROGRAM = '''import dataclasses
 
 
@@ -45,6 +47,7 @@ pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git applies
 
 def tracemalloc_peak(folder: Path, *args: str) -> int:
     """tracemalloc's peak for folder/job.py (with ``args``), in a process of its own."""
+    outside_truth()
     code = (
         "import contextlib, io, runpy, sys, tracemalloc\n"
         f"sys.argv = ['job.py', *{list(args)!r}]\n"
