@@ -46,13 +46,18 @@ def build_testalloc(out_dir: Path, name: str = "_memslim_testalloc") -> Path:
     return target
 
 
+def unsanitized_from_here(what: str) -> None:
+    """In the sanitized run (scripts/sanitize.sh), skips the rest of the test: ``what`` it
+    does from here on is left to the unsanitized runs."""
+    if "MEMSLIM_SANITIZED" in os.environ:
+        pytest.skip(f"sanitized run: memslim's side passed; {what} left to the unsanitized runs")
+
+
 def outside_truth() -> None:
     """Called by a test where it starts measuring its truth with a tool outside memslim
-    (tracemalloc, memray), after memslim's own runs. The sanitized run (scripts/sanitize.sh)
-    skips the rest of the test there: those programs run no memslim code, ASan's runtime makes
-    them the slowest part of that run, and the unsanitized runs measure them."""
-    if "MEMSLIM_SANITIZED" in os.environ:
-        pytest.skip("memslim's side passed sanitized; the outside truth is the unsanitized runs'")
+    (tracemalloc, memray), after memslim's own runs. Those programs run no memslim code and ASan's
+    runtime made them the slowest part of the sanitized run, which stops there."""
+    unsanitized_from_here("the outside truth")
 
 
 def memray_peak(

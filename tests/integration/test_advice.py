@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import memray_peak, outside_truth
+from tests.conftest import memray_peak, outside_truth, unsanitized_from_here
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "advice"
 PAIRS = sorted(p.name for p in EXAMPLES.iterdir() if (p / "before.py").exists())
@@ -107,8 +106,7 @@ def test_finding_comes_true(pair: str, tmp_path: Path) -> None:
     finding = findings[0]
     assert finding["file"] == str(before)
     assert finding["line"] in _changed_lines(before, after), finding
-    if "MEMSLIM_SANITIZED" in os.environ:
-        pytest.skip("sanitized: before.py's run passed; after.py's and the truth are unsanitized")
+    unsanitized_from_here("after.py's run and the truth")
     fixed = _run(after, tmp_path)
     assert not [f for f in fixed.get("findings", []) if f["kind"] == kind], "after.py still has it"
     if kind == "deque":
