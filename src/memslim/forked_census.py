@@ -222,6 +222,17 @@ def threading_main() -> bool:
 _census_pids: set[int] = set()
 _reaped_for_us: set[int] = set()
 _real_waits: dict[str, Any] = {}
+# Census children memslim reaped while a wait of the program's was in progress (cleared when
+# none is), and how many such waits are in progress.
+_reaped_while_waiting: list[int] = []
+_waits_in_progress = [0]
+
+
+def _reaped_by_memslim(pid: int) -> None:
+    """Census child ``pid`` was reaped by memslim (``_reap``), maybe while a wait of the
+    program's had it already (see _past_census_children)."""
+    if _waits_in_progress[0]:
+        _reaped_while_waiting.append(pid)
 
 
 def _has_children_of_its_own() -> bool:
@@ -259,16 +270,27 @@ def _past_census_children(
         if _census_pids and not _has_children_of_its_own():
             # As under python with no child: at once, not when a census child has ended.
             raise ChildProcessError(errno.ECHILD, os.strerror(errno.ECHILD))
-        while True:
-            got = real(*args)
-            pid = pid_of(got)
-            if pid not in _census_pids:
-                return got
-            if left_waitable(*args):
-                with contextlib.suppress(ChildProcessError):
-                    _real_waits["waitpid"](pid, 0)
-            _census_pids.discard(pid)
-            _reaped_for_us.add(pid)
+        _waits_in_progress[0] += 1
+        try:
+            while True:
+                mark = len(_reaped_while_waiting)
+                got = real(*args)
+                pid = pid_of(got)
+                # A census can run between the wait's return and this check, and reap the child
+                # that a WNOWAIT left waitable: it was still a census child's pid.
+                if pid in _reaped_while_waiting[mark:]:
+                    continue
+                if pid not in _census_pids:
+                    return got
+                if left_waitable(*args):
+                    with contextlib.suppress(ChildProcessError):
+                        _real_waits["waitpid"](pid, 0)
+                _census_pids.discard(pid)
+                _reaped_for_us.add(pid)
+        finally:
+            _waits_in_progress[0] -= 1
+            if not _waits_in_progress[0]:
+                _reaped_while_waiting.clear()
 
     as_the_real_one(wait, real)
     return wait
@@ -908,6 +930,8 @@ class ForkedCensuses:
                 # the pid stays a census child's for that check).
                 ended = -1
             else:
+                if ended > 0:
+                    _reaped_by_memslim(pid)
                 if (
                     ended > 0
                     and self._get(number, _STATE) == _RUNNING  # not killed by memslim

@@ -137,3 +137,57 @@ def test_what_a_census_saw_is_also_what_its_walk_found_in_objects() -> None:
         assert censuses.chosen(peak_visible=94, walked={**walked, early: 90}) == after
     finally:
         censuses.close()
+
+
+WAITID_RACE = """\
+import os
+from memslim import forked_census
+
+def add_census(censuses, pid):  # a census row as ForkedCensuses.take writes it, without forking
+    censuses._totals[forked_census._COUNT] = 1
+    censuses._set(1, forked_census._PID, pid)
+    censuses._set(1, forked_census._STATE, forked_census._RUNNING)
+    forked_census._census_pids.add(pid)
+
+census = os.fork()
+if census == 0:
+    os._exit(0)
+os.waitid(os.P_PID, census, os.WEXITED | os.WNOWAIT)  # ended, not reaped
+r, w = os.pipe()
+program = os.fork()
+if program == 0:
+    os.close(w)
+    os.read(r, 1)
+    os._exit(7)
+os.close(r)
+censuses = forked_census.ForkedCensuses(top=5)
+add_census(censuses, census)
+returned = []
+
+def waitid(*args):
+    got = os.waitid(*args)
+    returned.append(got.si_pid)
+    if got.si_pid == census:
+        censuses.behind(peak_bytes=100, current_bytes=100)  # a census here reaps its children
+        os.close(w)  # the program's child ends
+    return got
+
+wait = forked_census._past_census_children(
+    waitid, lambda *args: True, lambda got: got.si_pid,
+    lambda idtype, ident, options: bool(options & os.WNOWAIT),
+)
+got = wait(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
+print(returned == [census, program], got.si_pid == program)
+print(os.waitstatus_to_exitcode(os.waitpid(got.si_pid, 0)[1]))
+censuses.close()
+"""
+
+
+def test_a_wait_goes_on_past_a_census_child_that_memslim_reaped_after_the_wait_returned() -> None:
+    # waitid(WNOWAIT) returned a census child, still waitable, and a census that ran before the
+    # wait's check reaped it: the program got the census child's pid and its waitpid failed
+    # (CI, Python 3.13, 2026-12-07). Its own process: no other child of the test's is waitable.
+    result = subprocess.run(
+        [sys.executable, "-c", WAITID_RACE], capture_output=True, text=True, timeout=60
+    )
+    assert (result.stdout, result.returncode) == ("True True\n7\n", 0), result.stderr
