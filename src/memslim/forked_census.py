@@ -509,7 +509,8 @@ def demote(pid: int) -> None:
         os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
 
 
-# Each census's row in ForkedCensuses._rows (numbers, not objects: see there).
+# Each census's row in ForkedCensuses._rows (numbers, not objects: see there). _FOLLOW_UP: 0,
+# or for a follow-up (follow_the_call) the traced bytes when it was asked for (see chosen).
 _PID, _TRACED, _STARTED, _KILLED_AT, _STATE, _VISIBLE, _FOLLOW_UP = range(7)
 _FIELDS = 7
 _RUNNING, _KILLED, _DONE, _FAILED, _LOST = 1.0, 2.0, 3.0, 4.0, 5.0
@@ -519,7 +520,8 @@ _ROWS = 64  # rows made at a time (more: the array's buffer, past pymalloc's 512
 # _IN_PROCESS...: censuses walked in the program's process instead, see in_process;
 # _LAST_VISIBLE: what the last census taken, forked or not, could see, see sees_nothing_new;
 # _NO_ROOM...: censuses not forked for the memory cgroup's limit, see no_room_to_fork;
-# _LOST_TO_SIGKILL: children killed by another hand than memslim's, see _reap)
+# _LOST_TO_SIGKILL: children killed by another hand than memslim's, see _reap;
+# _ASKED_AT: the traced bytes when the last follow-up was asked for, see follow_the_call)
 (
     _FORKS,
     _FORK_SECONDS,
@@ -537,8 +539,9 @@ _ROWS = 64  # rows made at a time (more: the array's buffer, past pymalloc's 512
     _NO_ROOM_LIMIT,
     _LOST_TO_SIGKILL,
     _NO_ROOM_KILLED,
-) = range(16)
-_TOTALS = _NO_ROOM_KILLED + 1
+    _ASKED_AT,
+) = range(17)
+_TOTALS = _ASKED_AT + 1
 
 
 class ForkedCensuses:
@@ -719,11 +722,12 @@ class ForkedCensuses:
 
     def sees_nothing_new(self, visible: int, margin: float) -> bool:
         """Whether a census now, which could see ``visible`` bytes (Python's and NumPy's),
-        would see what the last census taken saw: they have not grown by ``margin`` since. In
-        sample mode such a census walked in the program's process is left out, whose findings
-        are scaled to the peak site by site anyway: it is asked for by native memory growing (a
-        parallel CSV parse's buffers, its threads without the GIL: pandas 3.1's read_csv, two
-        walks of 80-95 ms while the program stood still)."""
+        would see what the last census taken saw: they have not grown by ``margin`` (the
+        mode's) since. Such a census, which could only be walked in the program's process, is
+        left out: it is asked for by native memory growing (a parallel CSV parse's buffers, its
+        threads without the GIL: pandas 3.1's read_csv, two walks of 80-95 ms in sample mode,
+        0.8-1.1 s in exact mode on a busy machine, while the program stood still), and the last
+        census saw as much of the objects as the mode's margins promise."""
         return visible < self._totals[_LAST_VISIBLE] * (1 + margin)
 
     def _path(self, number: int) -> str:
@@ -819,7 +823,8 @@ class ForkedCensuses:
         self._totals[_LAST_VISIBLE] = visible
         self._set(number, _STARTED, time.time())  # comparable with the census file's mtime
         self._set(number, _STATE, _RUNNING)
-        self._set(number, _FOLLOW_UP, float(_core.census_is_follow_up()))
+        asked_at = max(1.0, self._totals[_ASKED_AT])
+        self._set(number, _FOLLOW_UP, asked_at if _core.census_is_follow_up() else 0.0)
         self._replace_older(number)
         return True
 
@@ -896,6 +901,7 @@ class ForkedCensuses:
                 for code in _program_codes(top)
             ]
         if codes:
+            self._totals[_ASKED_AT] = _core.traced_bytes()
             _core.census_after_return(list(dict.fromkeys(codes))[:FOLLOW_CODES])
 
     def _follows(self, number: int) -> bool:
@@ -1047,7 +1053,12 @@ class ForkedCensuses:
         done = self._numbers(_DONE)
         if not done:
             return None
-        nearest = max(done, key=lambda n: self._get(n, _TRACED))
+        # A follow-up is as near as the census that asked for it: it sees what that census's
+        # call built, once returned. When that census was not walked (sees_nothing_new), an
+        # earlier one by a few MB more traced bytes was chosen (pandas_job: one at 1.8 s of a
+        # 6.6 s run, whose 300,000 strings made an intern finding, where the follow-up's frame
+        # column makes a category one).
+        nearest = max(done, key=lambda n: max(self._get(n, _TRACED), self._get(n, _FOLLOW_UP)))
         if peak_visible is None:
             return self._path(nearest)
         found = walked or {}

@@ -458,6 +458,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
         from memslim.heap import retainer_summary, take_raw_census
 
         census_top = max(args.top, 10)  # retainers each census keeps
+        margin = SAMPLE_MARGIN if args.mode == "sample" else EXACT_MARGIN
         forked = ForkedCensuses(top=census_top)
 
         def take_census() -> bool:
@@ -489,11 +490,7 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
                 if raised_by_a_signal_handler(e):
                     raise
             visible = _core.visible_traced_bytes()
-            if (
-                args.mode != "sample"
-                or _core.census_is_follow_up()
-                or not forked.sees_nothing_new(visible, SAMPLE_MARGIN)
-            ):
+            if _core.census_is_follow_up() or not forked.sees_nothing_new(visible, margin):
                 traced = _core.traced_bytes()
                 census.clear()  # the previous census is memslim's, not the program's: not counted
                 began = time.perf_counter()
@@ -510,7 +507,6 @@ def _run_tracked(args: argparse.Namespace, target: Target, prepared: Prepared) -
             forked.follow_the_call(frame)
             return True
 
-        margin = SAMPLE_MARGIN if args.mode == "sample" else EXACT_MARGIN
         _core.set_census(take_census, margin, 4 << 20)
         leave_the_programs_fork_hooks()
         hide_census_children_from_waits()
