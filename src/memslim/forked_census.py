@@ -823,8 +823,9 @@ class ForkedCensuses:
         self._totals[_LAST_VISIBLE] = visible
         self._set(number, _STARTED, time.time())  # comparable with the census file's mtime
         self._set(number, _STATE, _RUNNING)
-        asked_at = max(1.0, self._totals[_ASKED_AT])
-        self._set(number, _FOLLOW_UP, asked_at if _core.census_is_follow_up() else 0.0)
+        # A follow-up's is never 0, which says "not a follow-up" (_follows).
+        follow_up = max(1.0, self._totals[_ASKED_AT]) if _core.census_is_follow_up() else 0.0
+        self._set(number, _FOLLOW_UP, follow_up)
         self._replace_older(number)
         return True
 
@@ -938,13 +939,12 @@ class ForkedCensuses:
             else:
                 if ended > 0:
                     _reaped_by_memslim(pid)
-                if (
-                    ended > 0
-                    and self._get(number, _STATE) == _RUNNING  # not killed by memslim
-                    and os.WIFSIGNALED(status)
-                    and os.WTERMSIG(status) == signal.SIGKILL
-                ):
-                    self._totals[_LOST_TO_SIGKILL] += 1
+                    if (
+                        self._get(number, _STATE) == _RUNNING  # not killed by memslim
+                        and os.WIFSIGNALED(status)
+                        and os.WTERMSIG(status) == signal.SIGKILL
+                    ):
+                        self._totals[_LOST_TO_SIGKILL] += 1
         if ended > 0:
             _census_pids.discard(pid)
         if ended == 0:

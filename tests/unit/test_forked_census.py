@@ -8,6 +8,7 @@ import os
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 from memslim import forked_census
 
@@ -163,12 +164,7 @@ def test_what_a_census_saw_is_also_what_its_walk_found_in_objects() -> None:
 WAITID_RACE = """\
 import os
 from memslim import forked_census
-
-def add_census(censuses, pid):  # a census row as ForkedCensuses.take writes it, without forking
-    censuses._totals[forked_census._COUNT] = 1
-    censuses._set(1, forked_census._PID, pid)
-    censuses._set(1, forked_census._STATE, forked_census._RUNNING)
-    forked_census._census_pids.add(pid)
+from tests.unit.test_forked_census import _add_census
 
 census = os.fork()
 if census == 0:
@@ -182,7 +178,8 @@ if program == 0:
     os._exit(7)
 os.close(r)
 censuses = forked_census.ForkedCensuses(top=5)
-add_census(censuses, census)
+_add_census(censuses, 0, pid=census)
+forked_census._census_pids.add(census)
 returned = []
 
 def waitid(*args):
@@ -209,6 +206,10 @@ def test_a_wait_goes_on_past_a_census_child_that_memslim_reaped_after_the_wait_r
     # wait's check reaped it: the program got the census child's pid and its waitpid failed
     # (CI, Python 3.13, 2026-12-07). Its own process: no other child of the test's is waitable.
     result = subprocess.run(
-        [sys.executable, "-c", WAITID_RACE], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", WAITID_RACE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],  # where `tests` is found
     )
     assert (result.stdout, result.returncode) == ("True True\n7\n", 0), result.stderr
