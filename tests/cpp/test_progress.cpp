@@ -60,5 +60,23 @@ TEST(Progress, WaitsBeforeShowing) {
     close(fds[0]);
 }
 
+TEST(Progress, NothingWithoutADescriptor) {
+    Progress progress("heap census", -1, 0.0, /*only_on_terminal=*/false);
+    progress.step("computing dominators");
+    for (int i = 0; i < 10000; ++i) progress.update("walking", i);
+    EXPECT_FALSE(progress.shown());
+}
+
+TEST(Progress, WaitsAsLongAsTheEnvironmentSays) {
+    ASSERT_EQ(setenv("MEMSLIM_PROGRESS_AFTER", "0", 1), 0);
+    EXPECT_EQ(progress_after_from_environment(), 0.0);
+    ASSERT_EQ(setenv("MEMSLIM_PROGRESS_AFTER", "0.5", 1), 0);
+    EXPECT_EQ(progress_after_from_environment(), 0.5);
+    ASSERT_EQ(setenv("MEMSLIM_PROGRESS_AFTER", "soon", 1), 0);  // not a number: the default
+    EXPECT_EQ(progress_after_from_environment(), 2.0);
+    ASSERT_EQ(unsetenv("MEMSLIM_PROGRESS_AFTER"), 0);
+    EXPECT_EQ(progress_after_from_environment(), 2.0);
+}
+
 }  // namespace
 }  // namespace memslim::engine

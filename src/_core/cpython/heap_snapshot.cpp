@@ -197,7 +197,8 @@ bool HeapSnapshot::take(PyObject* focus, bool with_sites, bool fold_leaves,
                           static_cast<std::size_t>(PyList_GET_SIZE(tracked))};
     }
     const int gc_was_enabled = PyGC_Disable();
-    engine::Progress progress("heap census");
+    // A census child walks while the program runs on: no line of its own (engine/progress.h).
+    engine::Progress progress("heap census", in_census_child() ? -1 : STDERR_FILENO);
 
     // Per-node arrays are reserved generously: pages never written are never resident. The
     // GC lists only containers; the objects they hold (str, int, float, bytes, and dicts of

@@ -1,29 +1,44 @@
 // progress.h — a one-line progress display on a terminal for steps that take a while.
 //
-// Nothing is shown for the first `after_seconds` (2 s by default) or when the stream is not a
-// terminal, so short steps, pipes and CI logs stay clean. The line is rewritten in place
-// ("\r") at most every 0.2 s and erased when the Progress goes away.
+// Nothing is shown for the first `after_seconds` (2 s by default, or MEMSLIM_PROGRESS_AFTER as
+// on the Python side: memslim/_progress.py) or when the stream is not a terminal, so short
+// steps, pipes and CI logs stay clean. The line is rewritten in place ("\r") at most every
+// 0.2 s and erased when the Progress goes away, so only a step that the program waits on may
+// show one: a census child walks beside the running program, and a line of its own would be
+// joined by the program's next output on the same terminal. It passes fd -1: nothing shown.
 #pragma once
 
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
 namespace memslim::engine {
 
+// Seconds before a progress line shows: MEMSLIM_PROGRESS_AFTER when it is a number (tests set
+// 0), else 2.
+inline double progress_after_from_environment() {
+    const char* text = std::getenv("MEMSLIM_PROGRESS_AFTER");
+    if (text == nullptr || *text == '\0') return 2.0;
+    char* end = nullptr;
+    const double seconds = std::strtod(text, &end);
+    return *end == '\0' ? seconds : 2.0;
+}
+
 class Progress {
   public:
     using Clock = std::chrono::steady_clock;
 
-    explicit Progress(std::string task, int fd = STDERR_FILENO, double after_seconds = 2.0,
+    explicit Progress(std::string task, int fd = STDERR_FILENO,
+                      double after_seconds = progress_after_from_environment(),
                       bool only_on_terminal = true)
         : task_(std::move(task)),
           fd_(fd),
           after_(after_seconds),
-          enabled_(!only_on_terminal || isatty(fd) == 1),
+          enabled_(fd >= 0 && (!only_on_terminal || isatty(fd) == 1)),
           started_(Clock::now()) {}
     ~Progress() {
         if (shown_) write_line("\r\033[K");
