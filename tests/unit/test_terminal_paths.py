@@ -130,19 +130,17 @@ def test_the_report_fits_a_100_column_terminal(tmp_path: Path) -> None:
         assert cells[1].endswith("B") and cells[3].endswith("B"), cells  # 433.9 KiB, 0 B
 
 
-def test_a_census_child_writes_nothing_on_the_programs_terminal(tmp_path: Path) -> None:
+def test_a_census_child_writes_nothing_on_the_programs_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A census child walks while the program runs on: a progress line of its own was joined by
     the program's next print when a walk passed 2 s (under AddressSanitizer: "memslim: heap
     census: walking objects 32768, 2.0 s50000 items in 4 warehouses"). With every progress line
     shown at once, inventory.py's censuses, all forked, show none, and the program's line is a
     line of its own."""
     example = Path(__file__).parents[2] / "examples" / "inventory.py"
-    argv = [sys.executable, "-m", "memslim", "run", str(example)]
-    os.environ["MEMSLIM_PROGRESS_AFTER"] = "0"
-    try:
-        shown = run_in_terminal(argv, 120, tmp_path)
-    finally:
-        del os.environ["MEMSLIM_PROGRESS_AFTER"]
+    monkeypatch.setenv("MEMSLIM_PROGRESS_AFTER", "0")
+    shown = run_in_terminal([sys.executable, "-m", "memslim", "run", str(example)], 120, tmp_path)
     assert "memslim: heap census" not in shown
     assert any(line.startswith("50000 items in 4 warehouses") for line in shown.split("\n"))
     assert "Objects by type and allocation site" in shown  # censuses were taken

@@ -3,9 +3,9 @@
 // Nothing is shown for the first `after_seconds` (2 s by default, or MEMSLIM_PROGRESS_AFTER as
 // on the Python side: memslim/_progress.py) or when the stream is not a terminal, so short
 // steps, pipes and CI logs stay clean. The line is rewritten in place ("\r") at most every
-// 0.2 s and erased when the Progress goes away, so only a step that the program waits on may
-// show one: a census child walks beside the running program, and a line of its own would be
-// joined by the program's next output on the same terminal. It passes fd -1: nothing shown.
+// 0.2 s and erased when the Progress goes away. Only a step the program waits on may show one:
+// a census child walks beside the running program, whose next output would join its line on
+// the same terminal, so it passes fd -1, which shows nothing.
 #pragma once
 
 #include <unistd.h>
