@@ -54,3 +54,18 @@ def test_importing_the_package_loads_no_engine_until_a_name_is_used() -> None:
         "True False",
         "[] True",
     ]
+
+
+def test_the_report_console_prints_text_as_written_and_loads_no_emoji_table() -> None:
+    # The report prints what the program gave it (paths, lines, names) as written: rich's
+    # `:smile:` codes are not the program's to expand, and the table behind them, imported on
+    # the first text that could hold one, is 0.56 MiB of the run's peak RSS (threads8).
+    out = _run(
+        "import io, sys\n"
+        "from memslim.report.terminal import report_console\n"
+        "file = io.StringIO()\n"
+        "report_console(file).print('jobs/x:smile:.py:2 [bold]:thumbs_up:[/bold]')\n"
+        "print(file.getvalue().strip())\n"
+        "print('rich._emoji_codes' in sys.modules)\n"
+    )
+    assert out.splitlines() == ["jobs/x:smile:.py:2 :thumbs_up:", "False"]

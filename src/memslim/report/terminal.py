@@ -47,9 +47,11 @@ class _ReportConsole(Console):
 def report_console(file: TextIO | None = None) -> Console:
     """A console on ``file`` (stderr by default), at least 120 columns wide when it is not a
     terminal (logs, CI, files)."""
-    console = _ReportConsole(file=file, stderr=file is None)
+    console = _ReportConsole(file=file, stderr=file is None, emoji=False)
     if not console.is_terminal:
-        console = _ReportConsole(file=file, stderr=file is None, width=max(console.width, 120))
+        console = _ReportConsole(
+            file=file, stderr=file is None, emoji=False, width=max(console.width, 120)
+        )
     return console
 
 
