@@ -429,22 +429,31 @@ class HookGuard {
     HookGuard& operator=(const HookGuard&) = delete;
 };
 
-engine::ByteSampler& sampler(const Recording& rec) {
+// The calling thread's sampler for this recording, made on its first sampled-mode allocation
+// (new_sampler). Inline: it runs on every allocation in sample mode.
+[[gnu::noinline]] engine::ByteSampler& new_sampler(const Recording& rec, std::uint64_t generation);
+
+inline engine::ByteSampler& sampler(const Recording& rec) {
     const std::uint64_t generation = g_generation.load(std::memory_order_relaxed);
-    if (t_sampler_raw == nullptr || t_sampler_generation != generation) {
-        // The recording's seed, stepped once per thread: with --seed, the same program samples
-        // the same blocks whatever ran before it in this process (the recording's generation
-        // was mixed in: a test's result depended on the tests run before it), and the thread
-        // that started the recording samples the same blocks whichever thread allocated first
-        // (by order alone, another thread's first allocation took its step in one run of ten
-        // under AddressSanitizer).
-        const bool starter = pthread_equal(pthread_self(), g_starting_thread.load()) != 0;
-        const std::uint64_t step = starter ? 0 : 1 + g_seed_steps.fetch_add(1);
-        const std::uint64_t seed = g_seed_base.load() + step * 0x9E3779B97F4A7C15ULL;
-        t_sampler = std::make_unique<engine::ByteSampler>(rec.options.sample_interval_bytes, seed);
-        t_sampler_raw = t_sampler.get();
-        t_sampler_generation = generation;
+    if (t_sampler_raw == nullptr || t_sampler_generation != generation) [[unlikely]] {
+        return new_sampler(rec, generation);
     }
+    return *t_sampler_raw;
+}
+
+engine::ByteSampler& new_sampler(const Recording& rec, std::uint64_t generation) {
+    // The recording's seed, stepped once per thread: with --seed, the same program samples
+    // the same blocks whatever ran before it in this process (the recording's generation
+    // was mixed in: a test's result depended on the tests run before it), and the thread
+    // that started the recording samples the same blocks whichever thread allocated first
+    // (by order alone, another thread's first allocation took its step in one run of ten
+    // under AddressSanitizer).
+    const bool starter = pthread_equal(pthread_self(), g_starting_thread.load()) != 0;
+    const std::uint64_t step = starter ? 0 : 1 + g_seed_steps.fetch_add(1);
+    const std::uint64_t seed = g_seed_base.load() + step * 0x9E3779B97F4A7C15ULL;
+    t_sampler = std::make_unique<engine::ByteSampler>(rec.options.sample_interval_bytes, seed);
+    t_sampler_raw = t_sampler.get();
+    t_sampler_generation = generation;
     return *t_sampler_raw;
 }
 
@@ -667,11 +676,27 @@ void note_raw_calloc(void* ptr, bool gil) {
 // Forgets the block at `address`; returns false if it was not recorded. `by_gc`: the cyclic GC
 // is freeing it (charged to its site in gc_freed, under the same lock). `other`: a hook of a
 // domain other than Python's frees it (Recording::count_other).
-bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* block,
-                  bool by_gc = false, bool other = false) {
-    if (rec.filter && !rec.filter->may_contain(address)) {
-        return false;  // never sampled
-    }
+[[gnu::noinline]] bool forget_recorded_block(Recording& rec, std::uintptr_t address,
+                                            engine::LiveBlock* block, bool by_gc, bool other);
+
+// Whether a block at `address` may be recorded: false in sample mode for nearly every free
+// (the block was never sampled), answered without the lock.
+inline bool may_be_recorded(const Recording& rec, std::uintptr_t address) {
+    return !rec.filter || rec.filter->may_contain(address);
+}
+
+// Inline, the filter's answer first. The rest, under the lock, is a call of its own so that a
+// free of a block never sampled pays for none of its registers (a free's hook and its
+// forget_block ran 70 instructions in sample mode before the split, callgrind on a
+// pymalloc-heavy loop; bench/RESULTS.md).
+inline bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* block,
+                         bool by_gc = false, bool other = false) {
+    if (!may_be_recorded(rec, address)) return false;
+    return forget_recorded_block(rec, address, block, by_gc, other);
+}
+
+bool forget_recorded_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* block,
+                           bool by_gc, bool other) {
     rec.lock.lock();
     const bool found =
         rec.filter ? rec.samples.erase(address, block) : rec.blocks.erase(address, block);
@@ -754,8 +779,19 @@ void wait_for_recording_scopes() {
     }
 }
 
+// Records `bytes` at `address` (record_new's call, kept out of its inline path).
+[[gnu::noinline]] void record_new_block(Recording& rec, std::uintptr_t address,
+                                        std::uint64_t bytes, bool gil, Domain domain) {
+    try {
+        record_block(rec, address, bytes, gil, domain);
+    } catch (const std::bad_alloc&) {
+        ran_out_of_own_memory(rec);
+    }
+}
+
 // Records a new block of `size` bytes (in sample mode, only if sampled, at its weight).
-void record_new(const void* ptr, std::size_t size, bool gil, Domain domain) {
+// Inline, with the sampler's countdown: in sample mode nearly every allocation ends there.
+inline void record_new(const void* ptr, std::size_t size, bool gil, Domain domain) {
     if (ptr == nullptr || t_untracked_thread ||
         g_out_of_own_memory.load(std::memory_order_relaxed)) {
         return;
@@ -766,16 +802,12 @@ void record_new(const void* ptr, std::size_t size, bool gil, Domain domain) {
         bytes = sampler(rec).sample(size);
         if (bytes == 0) return;
     }
-    try {
-        record_block(rec, reinterpret_cast<std::uintptr_t>(ptr), bytes, gil, domain);
-    } catch (const std::bad_alloc&) {
-        ran_out_of_own_memory(rec);
-    }
+    record_new_block(rec, reinterpret_cast<std::uintptr_t>(ptr), bytes, gil, domain);
 }
 
 // Called inside a HookGuard: the allocator's own calls into other domains (pymalloc hands
 // large blocks to PyMem_RawMalloc) are not recorded a second time.
-void on_alloc(const DomainHook* hook, void* ptr, std::size_t size) {
+[[gnu::always_inline]] inline void on_alloc(const DomainHook* hook, void* ptr, std::size_t size) {
     record_new(ptr, size, holds_gil(hook), Domain::kPython);
 }
 
@@ -839,12 +871,13 @@ void* hook_realloc(void* ctx, void* old_ptr, std::size_t size) {
 void hook_free(void* ctx, void* ptr) {
     auto* hook = static_cast<DomainHook*>(ctx);
     in_domain(hook, [&](bool recording_now) {
-        if (ptr != nullptr && recording_now) {
+        const auto address = reinterpret_cast<std::uintptr_t>(ptr);
+        if (ptr != nullptr && recording_now && may_be_recorded(*g_recording, address)) {
             HookGuard guard;
             engine::LiveBlock block;
             // Only the collecting thread, holding the GIL (MEM, OBJ), frees its garbage.
             const bool by_gc = hook->domain != PYMEM_DOMAIN_RAW && t_gc_collecting;
-            forget_block(*g_recording, reinterpret_cast<std::uintptr_t>(ptr), &block, by_gc);
+            forget_recorded_block(*g_recording, address, &block, by_gc, false);
         }
         hook->original.free(hook->original.ctx, ptr);
         return 0;

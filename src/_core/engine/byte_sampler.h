@@ -40,13 +40,14 @@ class ByteSampler {
     }
 
     // 0 if this allocation is not sampled, else the bytes it stands for (>= size).
+    // Inline where it is called (every allocation in sample mode); the draw of the next gap
+    // is a call of its own (sampled), so the countdown costs no more than its compare.
     std::uint64_t sample(std::uint64_t size) {
-        if (static_cast<double>(size) < countdown_) {
+        if (static_cast<double>(size) < countdown_) [[likely]] {
             countdown_ -= static_cast<double>(size);
             return 0;
         }
-        next_countdown();
-        return weight(size);
+        return sampled(size);
     }
 
     [[nodiscard]] std::uint64_t weight(std::uint64_t size) const {
@@ -84,6 +85,11 @@ class ByteSampler {
     }
 
   private:
+    [[gnu::noinline]] std::uint64_t sampled(std::uint64_t size) {
+        next_countdown();
+        return weight(size);
+    }
+
     void next_countdown() { countdown_ = std::exponential_distribution<double>(1.0 / mean_)(rng_); }
 
     double mean_;

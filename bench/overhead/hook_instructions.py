@@ -1,0 +1,122 @@
+"""Instructions the allocation hooks cost per unit of a program's work, counted by callgrind:
+the same measure on every run, where this machine's wall times move by 20% from one minute to
+the next (bench/RESULTS.md).
+
+    python3 bench/overhead/hook_instructions.py 'plain=python3' \\
+        'sample=python3 -m memslim run --mode sample --no-census' \\
+        'exact=python3 -m memslim run --no-census'
+
+Each ``label=command`` is split like a shell line (leading ``NAME=value`` words go into its
+environment, as in bench/real/ab.py) and runs the workload below twice under
+``valgrind --tool=callgrind``, at two sizes; the difference between the two counts, divided by
+the items the larger run adds, is what one item costs: interpreter start-up, memslim's set-up
+and its report fall out of it. Each item makes a dict, a string and a list (about 12 blocks
+from pymalloc) and frees them, as bench/real/programs/threads8.py does. Needs valgrind
+(Debian: ``apt-get install valgrind``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+WORKLOAD = """\
+import sys
+
+
+def work(rounds):
+    for r in range(rounds):
+        batch = [{"n": i, "name": f"w-{r}-{i}", "tags": [i, i * 2]} for i in range(1000)]
+        del batch
+
+
+work(int(sys.argv[1]))
+"""
+ITEMS_PER_ROUND = 1000
+
+
+def _command(spec: str) -> tuple[str, list[str], dict[str, str]]:
+    label, sep, line = spec.partition("=")
+    if not sep or not label or not line.strip():
+        raise ValueError(f"expected LABEL=COMMAND, got {spec!r}")
+    words = shlex.split(line)
+    env = dict(os.environ)
+    while words and "=" in words[0] and not words[0].startswith("-"):
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    if not words:
+        raise ValueError(f"no command in {spec!r}")
+    return label, words, env
+
+
+def _instructions(words: list[str], env: dict[str, str], script: Path, rounds: int) -> int:
+    with tempfile.TemporaryDirectory() as out:
+        done = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}/callgrind.%p",
+                *words,
+                str(script),
+                str(rounds),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"{shlex.join(words)} failed ({done.returncode}): {done.stderr[-400:]}")
+    # The first process's count (a census child, if any, reports its own after it).
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count from callgrind: {done.stderr[-400:]}")
+    return int(found.group(1))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("commands", nargs="+", metavar="LABEL=COMMAND")
+    parser.add_argument("--rounds", type=int, nargs=2, default=(10, 60), metavar=("FEW", "MORE"))
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        print("hook_instructions: valgrind is not installed", file=sys.stderr)
+        return 2
+    few, more = args.rounds
+    if not 0 < few < more:
+        print("hook_instructions: --rounds needs 0 < FEW < MORE", file=sys.stderr)
+        return 2
+    try:
+        commands = [_command(spec) for spec in args.commands]
+    except ValueError as e:
+        print(f"hook_instructions: {e}", file=sys.stderr)
+        return 2
+    items = (more - few) * ITEMS_PER_ROUND
+    with tempfile.TemporaryDirectory() as work:
+        script = Path(work) / "allocations.py"
+        script.write_text(WORKLOAD)
+        base = None
+        for label, words, env in commands:
+            try:
+                counts = [_instructions(words, env, script, rounds) for rounds in (few, more)]
+            except RuntimeError as e:
+                print(f"hook_instructions: {label}: {e}", file=sys.stderr)
+                return 1
+            per_item = (counts[1] - counts[0]) / items
+            base = per_item if base is None else base
+            print(
+                f"{label:12s} {per_item:9.1f} instructions per item  "
+                f"(+{per_item - base:7.1f} over {commands[0][0]})  "
+                f"runs: {counts[0]:,} {counts[1]:,}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
