@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import importlib.metadata
+import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -58,3 +60,20 @@ def git_head() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}+changes" if dirty else head
+
+
+def labelled_command(spec: str) -> tuple[str, list[str], dict[str, str]]:
+    """A ``LABEL=COMMAND`` argument of the comparison scripts (bench/real/ab.py,
+    bench/overhead/hook_instructions.py): the label, the command split like a shell line, and
+    its environment, with the leading ``NAME=value`` words set in it. ValueError if malformed."""
+    label, sep, line = spec.partition("=")
+    if not sep or not label or not line.strip():
+        raise ValueError(f"expected LABEL=COMMAND, got {spec!r}")
+    words = shlex.split(line)
+    env = dict(os.environ)
+    while words and "=" in words[0] and not words[0].startswith("-"):
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    if not words:
+        raise ValueError(f"{label}: no command after the environment assignments")
+    return label, words, env

@@ -17,7 +17,6 @@ from pymalloc) and frees them, as bench/real/programs/threads8.py does. Needs va
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shlex
 import shutil
@@ -40,19 +39,8 @@ work(int(sys.argv[1]))
 """
 ITEMS_PER_ROUND = 1000
 
-
-def _command(spec: str) -> tuple[str, list[str], dict[str, str]]:
-    label, sep, line = spec.partition("=")
-    if not sep or not label or not line.strip():
-        raise ValueError(f"expected LABEL=COMMAND, got {spec!r}")
-    words = shlex.split(line)
-    env = dict(os.environ)
-    while words and "=" in words[0] and not words[0].startswith("-"):
-        name, _, value = words.pop(0).partition("=")
-        env[name] = value
-    if not words:
-        raise ValueError(f"no command in {spec!r}")
-    return label, words, env
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/_common.py
+from _common import labelled_command  # noqa: E402
 
 
 def _instructions(words: list[str], env: dict[str, str], script: Path, rounds: int) -> int:
@@ -93,7 +81,7 @@ def main() -> int:
         print("hook_instructions: --rounds needs 0 < FEW < MORE", file=sys.stderr)
         return 2
     try:
-        commands = [_command(spec) for spec in args.commands]
+        commands = [labelled_command(spec) for spec in args.commands]
     except ValueError as e:
         print(f"hook_instructions: {e}", file=sys.stderr)
         return 2

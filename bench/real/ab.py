@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import statistics
 import sys
 import tempfile
@@ -27,21 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run_real import _last_line, run_once
 
+from _common import labelled_command  # on the path run_real puts it on
+
 TIMEOUT_S = 600.0  # a run this long is not a timing run any more
-
-
-def _command(spec: str) -> tuple[str, list[str], dict[str, str]]:
-    label, sep, line = spec.partition("=")
-    if not sep or not label or not line.strip():
-        raise ValueError(f"expected LABEL=COMMAND, got {spec!r}")
-    words = shlex.split(line)
-    env = dict(os.environ)
-    while words and "=" in words[0] and not words[0].startswith("-"):
-        name, _, value = words.pop(0).partition("=")
-        env[name] = value
-    if not words:
-        raise ValueError(f"{label}: no command after the environment assignments")
-    return label, words, env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1:
         parser.error("runs must be at least 1")
     try:
-        commands = [_command(spec) for spec in args.commands]
+        commands = [labelled_command(spec) for spec in args.commands]
     except ValueError as e:
         parser.error(str(e))
     program = os.path.abspath(args.program)
