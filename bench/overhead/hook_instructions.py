@@ -1,6 +1,6 @@
-"""Instructions the allocation hooks cost per unit of a program's work, counted by callgrind:
-the same measure on every run, where this machine's wall times move by 20% from one minute to
-the next (bench/RESULTS.md).
+"""Instructions the allocation hooks cost per unit of a program's work, counted by callgrind with
+one hash seed: the same measure on every run, where this machine's wall times move by 20% from
+one minute to the next (bench/RESULTS.md).
 
     python3 bench/overhead/hook_instructions.py 'plain=python3' \\
         'sample=python3 -m memslim run --mode sample --no-census' \\
@@ -54,15 +54,17 @@ def _instructions(words: list[str], env: dict[str, str], script: Path, rounds: i
                 str(script),
                 str(rounds),
             ],
-            env=env,
+            # One hash seed: string hashes decide dict probes, which moved the counts by 0.5%.
+            env={"PYTHONHASHSEED": "0", **env},
             capture_output=True,
             text=True,
             check=False,
         )
     if done.returncode != 0:
         raise RuntimeError(f"{shlex.join(words)} failed ({done.returncode}): {done.stderr[-400:]}")
-    # The first process's count (a census child, if any, reports its own after it).
-    found = re.search(r"Collected : (\d+)", done.stderr)
+    # The started process's count: a census child's, if any, comes first (it exits first).
+    started = re.search(r"==(\d+)==", done.stderr)
+    found = started and re.search(rf"=={started.group(1)}== Collected : (\d+)", done.stderr)
     if found is None:
         raise RuntimeError(f"no instruction count from callgrind: {done.stderr[-400:]}")
     return int(found.group(1))

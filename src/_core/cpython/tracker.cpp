@@ -429,19 +429,9 @@ class HookGuard {
     HookGuard& operator=(const HookGuard&) = delete;
 };
 
-// The calling thread's sampler for this recording, made on its first sampled-mode allocation
-// (new_sampler). Inline: it runs on every allocation in sample mode.
-[[gnu::noinline]] engine::ByteSampler& new_sampler(const Recording& rec, std::uint64_t generation);
-
-inline engine::ByteSampler& sampler(const Recording& rec) {
-    const std::uint64_t generation = g_generation.load(std::memory_order_relaxed);
-    if (t_sampler_raw == nullptr || t_sampler_generation != generation) [[unlikely]] {
-        return new_sampler(rec, generation);
-    }
-    return *t_sampler_raw;
-}
-
-engine::ByteSampler& new_sampler(const Recording& rec, std::uint64_t generation) {
+// Makes the calling thread's sampler for this recording (sampler's slow path, a call of its
+// own so that the check below is all an allocation in sample mode pays).
+[[gnu::noinline]] engine::ByteSampler& new_sampler(const Recording& rec, std::uint64_t generation) {
     // The recording's seed, stepped once per thread: with --seed, the same program samples
     // the same blocks whatever ran before it in this process (the recording's generation
     // was mixed in: a test's result depended on the tests run before it), and the thread
@@ -454,6 +444,15 @@ engine::ByteSampler& new_sampler(const Recording& rec, std::uint64_t generation)
     t_sampler = std::make_unique<engine::ByteSampler>(rec.options.sample_interval_bytes, seed);
     t_sampler_raw = t_sampler.get();
     t_sampler_generation = generation;
+    return *t_sampler_raw;
+}
+
+// The calling thread's sampler for this recording, made on its first allocation in it.
+inline engine::ByteSampler& sampler(const Recording& rec) {
+    const std::uint64_t generation = g_generation.load(std::memory_order_relaxed);
+    if (t_sampler_raw == nullptr || t_sampler_generation != generation) [[unlikely]] {
+        return new_sampler(rec, generation);
+    }
     return *t_sampler_raw;
 }
 
@@ -673,30 +672,14 @@ void note_raw_calloc(void* ptr, bool gil) {
     }
 }
 
-// Forgets the block at `address`; returns false if it was not recorded. `by_gc`: the cyclic GC
-// is freeing it (charged to its site in gc_freed, under the same lock). `other`: a hook of a
-// domain other than Python's frees it (Recording::count_other).
+// Forgets the block at `address` under the lock; returns false if it was not recorded.
+// `by_gc`: the cyclic GC is freeing it (charged to its site in gc_freed, under the same lock).
+// `other`: a hook of a domain other than Python's frees it (Recording::count_other). A call of
+// its own, so that a free of a block never sampled (forget_block's first line) pays for none
+// of its registers: a free's hook and its forget_block ran 70 instructions in sample mode
+// before the split (callgrind on a pymalloc-heavy loop; bench/RESULTS.md).
 [[gnu::noinline]] bool forget_recorded_block(Recording& rec, std::uintptr_t address,
-                                            engine::LiveBlock* block, bool by_gc, bool other);
-
-// Whether a block at `address` may be recorded: false in sample mode for nearly every free
-// (the block was never sampled), answered without the lock.
-inline bool may_be_recorded(const Recording& rec, std::uintptr_t address) {
-    return !rec.filter || rec.filter->may_contain(address);
-}
-
-// Inline, the filter's answer first. The rest, under the lock, is a call of its own so that a
-// free of a block never sampled pays for none of its registers (a free's hook and its
-// forget_block ran 70 instructions in sample mode before the split, callgrind on a
-// pymalloc-heavy loop; bench/RESULTS.md).
-inline bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* block,
-                         bool by_gc = false, bool other = false) {
-    if (!may_be_recorded(rec, address)) return false;
-    return forget_recorded_block(rec, address, block, by_gc, other);
-}
-
-bool forget_recorded_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* block,
-                           bool by_gc, bool other) {
+                                            engine::LiveBlock* block, bool by_gc, bool other) {
     rec.lock.lock();
     const bool found =
         rec.filter ? rec.samples.erase(address, block) : rec.blocks.erase(address, block);
@@ -720,6 +703,19 @@ bool forget_recorded_block(Recording& rec, std::uintptr_t address, engine::LiveB
     }
     rec.lock.unlock();
     return found;
+}
+
+// Whether a block at `address` may be recorded: false in sample mode for nearly every free
+// (the block was never sampled), answered without the lock.
+inline bool may_be_recorded(const Recording& rec, std::uintptr_t address) {
+    return !rec.filter || rec.filter->may_contain(address);
+}
+
+// Forgets the block at `address` if it may be recorded; returns false if it was not.
+inline bool forget_block(Recording& rec, std::uintptr_t address, engine::LiveBlock* block,
+                         bool by_gc = false, bool other = false) {
+    if (!may_be_recorded(rec, address)) return false;
+    return forget_recorded_block(rec, address, block, by_gc, other);
 }
 
 // Puts back a record taken out by forget_block (a realloc that failed); `other` as there.

@@ -47,11 +47,11 @@ class _ReportConsole(Console):
 def report_console(file: TextIO | None = None) -> Console:
     """A console on ``file`` (stderr by default), at least 120 columns wide when it is not a
     terminal (logs, CI, files)."""
-    console = _ReportConsole(file=file, stderr=file is None, emoji=False)
+    # No emoji codes: the program's paths and lines are printed as written.
+    options: dict[str, Any] = {"file": file, "stderr": file is None, "emoji": False}
+    console = _ReportConsole(**options)
     if not console.is_terminal:
-        console = _ReportConsole(
-            file=file, stderr=file is None, emoji=False, width=max(console.width, 120)
-        )
+        console = _ReportConsole(**options, width=max(console.width, 120))
     return console
 
 
